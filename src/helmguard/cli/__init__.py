@@ -1,0 +1,13 @@
+"""The `helmguard` command line: a thin shell over the library's actions."""
+
+from __future__ import annotations
+
+import click
+
+from helmguard import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="helmguard")
+def main() -> None:
+    """Deploy Helm charts to Kubernetes as application components, and never lie about their state."""
