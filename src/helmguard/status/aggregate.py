@@ -1,0 +1,153 @@
+"""Component and app status: the worst of the parts, with the object that explains it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from helmguard.manifest import ObjectRef
+from helmguard.status.model import ResourceStatus, State
+
+_TROUBLE = frozenset({State.BLOCKED, State.FAILED})
+
+
+def missing(ref: ObjectRef, since: datetime | None = None) -> ResourceStatus:
+    """An object the release expects that the cluster does not have."""
+    return ResourceStatus(ref, State.MISSING, "NotFound", f"{ref} does not exist", since)
+
+
+def unknown(
+    ref: ObjectRef, reason: str, message: str, since: datetime | None = None
+) -> ResourceStatus:
+    """No trustworthy information about `ref` (not observed yet, or the watch is down)."""
+    return ResourceStatus(ref, State.UNKNOWN, reason, message, since)
+
+
+def worst(statuses: Iterable[ResourceStatus]) -> ResourceStatus | None:
+    """The most severe status; the first one wins a tie, so order by explanatory power."""
+    found: ResourceStatus | None = None
+    for status in statuses:
+        if found is None or status.state.severity > found.state.severity:
+            found = status
+    return found
+
+
+def _dependency_effect(workload: ResourceStatus, dep: ResourceStatus) -> ResourceStatus:
+    """What a dependency's state does to the component that needs it."""
+    if dep.state is State.READY:
+        return ResourceStatus(workload.ref, State.READY, dep.reason, dep.message, dep.since)
+    if dep.state is State.MISSING:
+        message = f"{dep.ref} does not exist"
+        if workload.state in _TROUBLE:
+            message += f"; {workload.ref}: {workload.message}"
+        return ResourceStatus(
+            workload.ref,
+            State.BLOCKED,
+            "MissingDependency",
+            message,
+            dep.since or workload.since,
+            workload.observed_generation,
+            workload.resource_version,
+            dep.ref,
+        )
+    # A dependency being deleted does not stop what already runs; it is a warning sign.
+    state = State.PROGRESSING if dep.state is State.TERMINATING else dep.state
+    return ResourceStatus(
+        workload.ref,
+        state,
+        dep.reason,
+        f"{dep.ref}: {dep.message}",
+        dep.since,
+        workload.observed_generation,
+        workload.resource_version,
+        dep.root_cause or dep.ref,
+    )
+
+
+def _pod_effect(workload: ResourceStatus, pod: ResourceStatus) -> ResourceStatus:
+    # One pod going away during a rollout is progress, not the component's deletion.
+    state = State.PROGRESSING if pod.state is State.TERMINATING else pod.state
+    return ResourceStatus(
+        workload.ref,
+        state,
+        pod.reason,
+        f"pod {pod.ref.name}: {pod.message}",
+        pod.since,
+        workload.observed_generation,
+        workload.resource_version,
+        pod.root_cause or pod.ref,
+    )
+
+
+def component_status(
+    workload: ResourceStatus,
+    pods: Sequence[ResourceStatus] = (),
+    dependencies: Sequence[ResourceStatus] = (),
+) -> ResourceStatus:
+    """A component's status: the worst of its workload, its current pods and its dependencies.
+
+    The result keeps the workload's ref. A Missing dependency makes the component
+    Blocked with that dependency as root_cause and a message naming it; on a tie the
+    dependency wins over the pods, and the pods over the workload, because the cause
+    explains the symptom.
+    """
+    candidates: list[ResourceStatus] = []
+    for dep in dependencies:
+        if dep.state is not State.READY:
+            candidates.append(_dependency_effect(workload, dep))
+    for pod in pods:
+        if pod.state is not State.READY:
+            candidates.append(_pod_effect(workload, pod))
+    candidates.append(workload)
+    chosen = worst(candidates)
+    assert chosen is not None  # the workload is always a candidate
+    return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class AppStatus:
+    """A release's status: the worst part's state, why, and which object explains it."""
+
+    state: State
+    reason: str
+    message: str
+    since: datetime | None
+    root_cause: ObjectRef | None
+    culprit: ResourceStatus | None
+    counts: tuple[tuple[State, int], ...]
+
+
+def app_status(
+    components: Sequence[ResourceStatus], resources: Sequence[ResourceStatus] = ()
+) -> AppStatus:
+    """The worst of the components and the other resources; a tie goes to a component.
+
+    `root_cause` is the culprit's own root cause when it has one, else the culprit.
+    """
+    parts = [*components, *resources]
+    counts = Counter(p.state for p in parts)
+    tally = tuple(sorted(counts.items(), key=lambda kv: -kv[0].severity))
+    chosen = worst(parts)
+    if chosen is None:
+        return AppStatus(State.READY, "Empty", "the release has no resources", None, None, None, ())
+    if chosen.state is State.READY:
+        return AppStatus(
+            State.READY,
+            "Ready",
+            f"all {len(parts)} resources ready",
+            max((p.since for p in parts if p.since is not None), default=None),
+            None,
+            None,
+            tally,
+        )
+    return AppStatus(
+        chosen.state,
+        chosen.reason,
+        f"{chosen.ref}: {chosen.message}",
+        chosen.since,
+        chosen.root_cause or chosen.ref,
+        chosen,
+        tally,
+    )

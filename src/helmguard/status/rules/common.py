@@ -1,0 +1,205 @@
+"""Small readers shared by the rules: conditions, timestamps, events, the result builder."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from helmguard.manifest import K8sObject, ObjectRef
+from helmguard.status.fields import event_subject as event_subject
+from helmguard.status.fields import parse_time as parse_time
+from helmguard.status.fields import uid_of as uid_of
+from helmguard.status.model import Observed, ResourceStatus, State
+
+Condition = Mapping[str, Any]
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def condition(status: Mapping[str, Any], kind: str) -> Condition | None:
+    """The condition of type `kind` in status.conditions, if present."""
+    for cond in status.get("conditions") or ():
+        if cond.get("type") == kind:
+            return cond  # type: ignore[no-any-return]
+    return None
+
+
+def is_true(cond: Condition | None) -> bool:
+    return cond is not None and cond.get("status") == "True"
+
+
+def is_false(cond: Condition | None) -> bool:
+    return cond is not None and cond.get("status") == "False"
+
+
+def cond_since(cond: Condition | None) -> datetime | None:
+    """When the condition last changed (lastTransitionTime, else lastUpdateTime)."""
+    if cond is None:
+        return None
+    return parse_time(cond.get("lastTransitionTime") or cond.get("lastUpdateTime"))
+
+
+def result(
+    observed: Observed,
+    state: State,
+    reason: str,
+    message: str,
+    since: datetime | None = None,
+    root_cause: ObjectRef | None = None,
+) -> ResourceStatus:
+    """Build the ResourceStatus for the observed object, stamping generation and version."""
+    obj = observed.obj
+    status = obj.status
+    generation = status.get("observedGeneration")
+    return ResourceStatus(
+        ref=obj.ref,
+        state=state,
+        reason=reason,
+        message=message,
+        since=since,
+        observed_generation=generation if isinstance(generation, int) else None,
+        resource_version=obj.metadata.get("resourceVersion"),
+        root_cause=root_cause,
+    )
+
+
+def generation_lag(obj: K8sObject) -> bool:
+    """True when the controller has not yet observed the latest spec."""
+    generation = obj.metadata.get("generation")
+    seen = obj.status.get("observedGeneration")
+    return isinstance(generation, int) and isinstance(seen, int) and seen < generation
+
+
+def lag_message(obj: K8sObject) -> str:
+    return (
+        f"controller has observed generation {obj.status.get('observedGeneration')} "
+        f"of {obj.metadata.get('generation')}"
+    )
+
+
+def children_of_kind(observed: Observed, kind: str) -> list[K8sObject]:
+    return [c for c in observed.children if c.kind == kind]
+
+
+# --- events: core/v1 Event and events.k8s.io/v1 Event read the same way ---------------
+
+
+def event_message(event: K8sObject) -> str:
+    body = event.body
+    return str(body.get("note") or body.get("message") or "")
+
+
+def event_time(event: K8sObject) -> datetime | None:
+    """The latest time the event was seen (series, lastTimestamp, eventTime, creation)."""
+    body = event.body
+    series = body.get("series") or _EMPTY
+    for value in (
+        series.get("lastObservedTime"),
+        body.get("lastTimestamp"),
+        body.get("deprecatedLastTimestamp"),
+        body.get("eventTime"),
+        event.metadata.get("creationTimestamp"),
+    ):
+        when = parse_time(value)
+        if when is not None:
+            return when
+    return None
+
+
+def latest_event(
+    events: Iterable[K8sObject],
+    reasons: Sequence[str],
+    subject_uids: Iterable[str] | None = None,
+    after: datetime | None = None,
+) -> K8sObject | None:
+    """The newest Event with one of `reasons`, about one of `subject_uids` if given.
+
+    Events older than `after` are ignored: they describe an earlier attempt.
+    """
+    uids = set(subject_uids) if subject_uids is not None else None
+    best: K8sObject | None = None
+    best_time: datetime | None = None
+    for event in events:
+        if event.body.get("reason") not in reasons:
+            continue
+        if uids is not None and event_subject(event).get("uid") not in uids:
+            continue
+        when = event_time(event)
+        if after is not None and when is not None and when < after:
+            continue
+        if best is None or (when is not None and (best_time is None or when > best_time)):
+            best, best_time = event, when
+    return best
+
+
+# --- the dependency named in the cluster's own words -------------------------------------
+
+_CAUSE_PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"error looking up service account ([^/\s]+)/([^:\s]+)"), "", "ServiceAccount"),
+    (re.compile(r'serviceaccount "([^"]+)" not found'), "", "ServiceAccount"),
+    (re.compile(r'configmap "([^"]+)" not found'), "", "ConfigMap"),
+    (re.compile(r'secret "([^"]+)" not found'), "", "Secret"),
+    (re.compile(r'persistentvolumeclaim "([^"]+)" not found'), "", "PersistentVolumeClaim"),
+    (re.compile(r"exceeded quota: ([^,\s]+)"), "", "ResourceQuota"),
+    (
+        re.compile(r'storageclass\.storage\.k8s\.io "([^"]+)" not found'),
+        "storage.k8s.io",
+        "StorageClass",
+    ),
+    (
+        re.compile(r'priorityclass\.scheduling\.k8s\.io "([^"]+)" not found'),
+        "scheduling.k8s.io",
+        "PriorityClass",
+    ),
+)
+
+_CLUSTER_SCOPED_CAUSES = frozenset({"StorageClass", "PriorityClass"})
+
+
+def cause_from_message(message: str, namespace: str) -> ObjectRef | None:
+    """The object a Kubernetes error message says is missing or exhausted, if it names one."""
+    for pattern, group, kind in _CAUSE_PATTERNS:
+        match = pattern.search(message)
+        if match is None:
+            continue
+        groups = match.groups()
+        if len(groups) == 2:
+            return ObjectRef(group, kind, groups[0], groups[1])
+        ns = "" if kind in _CLUSTER_SCOPED_CAUSES else namespace
+        return ObjectRef(group, kind, ns, groups[0])
+    return None
+
+
+def create_failure(observed: Observed) -> ResourceStatus | None:
+    """Blocked from the controller's newest FailedCreate Event about this object, if any.
+
+    StatefulSet, DaemonSet and Job controllers report pod creation failures only as
+    Events; callers use this only while pods are actually missing.
+    """
+    obj = observed.obj
+    event = latest_event(observed.events, ("FailedCreate",), (uid_of(obj),))
+    if event is None:
+        return None
+    message = event_message(event)
+    return result(
+        observed,
+        State.BLOCKED,
+        "FailedCreate",
+        message,
+        event_time(event),
+        cause_from_message(message, obj.ref.namespace),
+    )
+
+
+def from_child(observed: Observed, child: ResourceStatus, what: str = "pod") -> ResourceStatus:
+    """This object's status taking a child's trouble, naming the child in the message."""
+    return result(
+        observed,
+        child.state,
+        child.reason,
+        f"{what} {child.ref.name}: {child.message}",
+        child.since,
+        child.root_cause or child.ref,
+    )

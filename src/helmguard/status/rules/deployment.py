@@ -1,0 +1,116 @@
+"""Deployment: its own conditions first, then the current ReplicaSet and its pods."""
+
+from __future__ import annotations
+
+from helmguard.status.model import Observed, ResourceStatus, State
+from helmguard.status.ownership import current_replicaset
+from helmguard.status.rules.common import (
+    cause_from_message,
+    children_of_kind,
+    cond_since,
+    condition,
+    from_child,
+    generation_lag,
+    is_true,
+    lag_message,
+    result,
+)
+from helmguard.status.rules.pod import worst_pod_problem
+
+
+def deployment(observed: Observed) -> ResourceStatus:
+    """Rule for apps/v1 Deployment.
+
+    Failed on ProgressDeadlineExceeded; Blocked at once on ReplicaFailure (its own
+    condition, or the current ReplicaSet's before the controller copies it); then the
+    worst of the current ReplicaSet's pods; then rollout arithmetic.
+    """
+    obj = observed.obj
+    status = obj.status
+    ns = obj.ref.namespace
+    if generation_lag(obj):
+        return result(observed, State.PROGRESSING, "ObservedGenerationLag", lag_message(obj))
+
+    replicasets = children_of_kind(observed, "ReplicaSet")
+    current = current_replicaset(obj, replicasets) if replicasets else None
+    failure = condition(status, "ReplicaFailure")
+    if not is_true(failure) and current is not None:
+        failure = condition(current.status, "ReplicaFailure")
+    failing = is_true(failure)
+    failure_message = str(failure.get("message") or "") if failure and failing else ""
+
+    progressing = condition(status, "Progressing")
+    if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
+        message = str(progressing.get("message") or "progress deadline exceeded")
+        if failure_message:
+            message += f"; {failure_message}"
+        return result(
+            observed,
+            State.FAILED,
+            "ProgressDeadlineExceeded",
+            message,
+            cond_since(progressing),
+            cause_from_message(failure_message, ns) if failure_message else None,
+        )
+    if failing and failure is not None:
+        return result(
+            observed,
+            State.BLOCKED,
+            str(failure.get("reason") or "ReplicaFailure"),
+            failure_message,
+            cond_since(failure),
+            cause_from_message(failure_message, ns) or (current.ref if current else None),
+        )
+
+    pods = [c for c in observed.children if c.kind == "Pod"]
+    if pods:
+        problem = worst_pod_problem(pods, observed.now, observed.events)
+        if problem is not None:
+            return from_child(observed, problem)
+
+    spec = obj.spec
+    replicas = spec.get("replicas", 1)
+    updated = status.get("updatedReplicas") or 0
+    total = status.get("replicas") or 0
+    available = status.get("availableReplicas") or 0
+    since = cond_since(progressing)
+    if spec.get("paused"):
+        return result(
+            observed,
+            State.READY if updated >= replicas else State.PROGRESSING,
+            "Paused",
+            f"rollout paused (spec.paused); {updated} of {replicas} replicas updated",
+            since,
+        )
+    if updated < replicas:
+        return result(
+            observed,
+            State.PROGRESSING,
+            "RollingOut",
+            f"{updated} of {replicas} replicas updated",
+            since,
+        )
+    if total > updated:
+        return result(
+            observed,
+            State.PROGRESSING,
+            "RollingOut",
+            f"{total - updated} old replicas pending termination",
+            since,
+        )
+    if available < updated:
+        return result(
+            observed,
+            State.PROGRESSING,
+            "WaitingForAvailable",
+            f"{available} of {updated} updated replicas available",
+            since,
+        )
+    available_cond = condition(status, "Available")
+    return result(
+        observed,
+        State.READY,
+        "Available",
+        f"{available} of {replicas} replicas available",
+        cond_since(available_cond) or since,
+    )

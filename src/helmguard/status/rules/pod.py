@@ -1,0 +1,192 @@
+"""Pod: phase, scheduling, container states and FailedMount, read the way a kubelet writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from helmguard.manifest import K8sObject
+from helmguard.status.model import Observed, ResourceStatus, State
+from helmguard.status.rules.common import (
+    cause_from_message,
+    cond_since,
+    condition,
+    event_message,
+    event_time,
+    is_false,
+    is_true,
+    latest_event,
+    parse_time,
+)
+
+# The scheduler retries right away; only an Unschedulable that lasts is worth reporting.
+UNSCHEDULABLE_WINDOW = timedelta(seconds=5)
+
+# Heals by itself once the missing ConfigMap/Secret (or key) is created.
+_BLOCKED_WAITING = frozenset({"CreateContainerConfigError"})
+# Waiting reasons that are ordinary progress, not trouble.
+_PROGRESS_WAITING = frozenset({"ContainerCreating", "PodInitializing"})
+_RESTART_FAILURES = frozenset({"OOMKilled", "Error"})
+_MOUNT_EVENTS = ("FailedMount", "FailedAttachVolume")
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def waiting_state(reason: str) -> State | None:
+    """How serious a container waiting reason is; None when it is ordinary progress."""
+    if reason in _BLOCKED_WAITING:
+        return State.BLOCKED
+    if reason in _PROGRESS_WAITING:
+        return None
+    if (
+        reason.startswith("Err")
+        or reason.endswith(("Error", "BackOff"))
+        or reason == "InvalidImageName"
+    ):
+        return State.FAILED
+    return None
+
+
+def _container_statuses(status: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    yield from status.get("initContainerStatuses") or ()
+    yield from status.get("containerStatuses") or ()
+
+
+def evaluate_pod(pod: K8sObject, now: datetime, events: Sequence[K8sObject] = ()) -> ResourceStatus:
+    """The status of one pod from its phase, conditions and container states.
+
+    Failed: crash loops, image errors, restarts after OOMKilled/Error, phase Failed.
+    Blocked: CreateContainerConfigError, Unschedulable for longer than
+    UNSCHEDULABLE_WINDOW, ContainerCreating with a FailedMount event.
+    """
+    status = pod.status
+    meta = pod.metadata
+    generation = status.get("observedGeneration")
+
+    def done(
+        state: State, reason: str, message: str, since: datetime | None, cause_text: str = ""
+    ) -> ResourceStatus:
+        return ResourceStatus(
+            ref=pod.ref,
+            state=state,
+            reason=reason,
+            message=message,
+            since=since,
+            observed_generation=generation if isinstance(generation, int) else None,
+            resource_version=meta.get("resourceVersion"),
+            root_cause=cause_from_message(cause_text, pod.ref.namespace) if cause_text else None,
+        )
+
+    phase = status.get("phase")
+    if phase == "Succeeded":
+        return done(State.READY, "Completed", "all containers exited successfully", None)
+    if phase == "Failed":
+        return done(
+            State.FAILED, status.get("reason") or "PodFailed", _failed_message(status), None
+        )
+
+    scheduled = condition(status, "PodScheduled")
+    if is_false(scheduled):
+        assert scheduled is not None
+        reason = scheduled.get("reason") or "Unschedulable"
+        message = scheduled.get("message") or "the scheduler found no node for this pod"
+        since = cond_since(scheduled)
+        if reason == "SchedulingGated":
+            return done(State.BLOCKED, reason, message, since)
+        if since is None or now - since >= UNSCHEDULABLE_WINDOW:
+            return done(State.BLOCKED, reason, message, since)
+        return done(State.PROGRESSING, "Scheduling", message, since)
+
+    ready = condition(status, "Ready")
+    ready_since = cond_since(ready)
+    creating = ""
+    for cs in _container_statuses(status):
+        state = cs.get("state") or _EMPTY
+        last = (cs.get("lastState") or _EMPTY).get("terminated") or _EMPTY
+        name = cs.get("name", "?")
+        restarts = cs.get("restartCount") or 0
+        waiting = state.get("waiting")
+        if waiting is not None:
+            wreason = waiting.get("reason") or ""
+            wmessage = waiting.get("message") or ""
+            if last.get("reason") == "OOMKilled":
+                return done(
+                    State.FAILED,
+                    "OOMKilled",
+                    f"container {name} was OOMKilled (exit code {last.get('exitCode')}, "
+                    f"{restarts} restarts); raise its memory limit"
+                    + (f"; now {wreason}: {wmessage}" if wreason else ""),
+                    parse_time(last.get("finishedAt")) or ready_since,
+                )
+            severity = waiting_state(wreason)
+            if severity is not None:
+                text = f"container {name}: {wreason}" + (f": {wmessage}" if wmessage else "")
+                if wreason == "CrashLoopBackOff" and last:
+                    text += f" (last exit code {last.get('exitCode')}, reason {last.get('reason')})"
+                return done(severity, wreason, text, ready_since, wmessage)
+            if wreason and not creating:
+                creating = wreason
+        elif (
+            not cs.get("ready")
+            and restarts > 0
+            and last.get("reason") in _RESTART_FAILURES
+            and state.get("running") is not None
+        ):
+            # Running again after a crash but not ready: the restart loop is still going.
+            return done(
+                State.FAILED,
+                last["reason"],
+                f"container {name} restarted {restarts} times; last exit code "
+                f"{last.get('exitCode')} ({last['reason']})",
+                parse_time(last.get("finishedAt")) or ready_since,
+            )
+
+    if creating == "ContainerCreating" or (phase == "Pending" and is_true(scheduled)):
+        mount = latest_event(events, _MOUNT_EVENTS, (str(meta.get("uid") or ""),))
+        if mount is not None:
+            text = event_message(mount)
+            return done(State.BLOCKED, str(mount.body.get("reason")), text, event_time(mount), text)
+
+    if is_true(ready):
+        return done(State.READY, "Ready", "all containers ready", ready_since)
+    if creating:
+        return done(State.PROGRESSING, creating, f"containers {creating}", ready_since)
+    message = (ready or _EMPTY).get("message") or f"pod is {phase or 'Pending'}"
+    return done(
+        State.PROGRESSING, (ready or _EMPTY).get("reason") or "NotReady", message, ready_since
+    )
+
+
+def _failed_message(status: Mapping[str, Any]) -> str:
+    if status.get("message"):
+        return str(status["message"])
+    for cs in _container_statuses(status):
+        term = (cs.get("state") or _EMPTY).get("terminated") or _EMPTY
+        if term and term.get("exitCode"):
+            return (
+                f"container {cs.get('name')} exited with code {term.get('exitCode')}"
+                f" ({term.get('reason') or 'Error'})"
+            )
+    return "pod failed"
+
+
+def pod(observed: Observed) -> ResourceStatus:
+    """Rule for Pod objects."""
+    return evaluate_pod(observed.obj, observed.now, observed.events)
+
+
+def worst_pod_problem(
+    pods: Iterable[K8sObject], now: datetime, events: Sequence[K8sObject] = ()
+) -> ResourceStatus | None:
+    """The worst Blocked or Failed pod among `pods`, or None if none is in trouble."""
+    worst: ResourceStatus | None = None
+    for p in pods:
+        if p.metadata.get("deletionTimestamp"):
+            continue
+        st = evaluate_pod(p, now, events)
+        if st.state in (State.BLOCKED, State.FAILED) and (
+            worst is None or st.state.severity > worst.state.severity
+        ):
+            worst = st
+    return worst

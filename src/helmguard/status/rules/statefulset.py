@@ -1,0 +1,80 @@
+"""StatefulSet: pods first (it has no failure condition), then partitions and OnDelete."""
+
+from __future__ import annotations
+
+from helmguard.status.model import Observed, ResourceStatus, State
+from helmguard.status.rules.common import (
+    create_failure,
+    from_child,
+    generation_lag,
+    lag_message,
+    result,
+)
+from helmguard.status.rules.pod import worst_pod_problem
+
+
+def statefulset(observed: Observed) -> ResourceStatus:
+    """Rule for apps/v1 StatefulSet.
+
+    Pod trouble and FailedCreate Events (while pods are missing) decide Blocked/Failed;
+    a partitioned rollout is Ready once the pods above the partition are updated; an
+    OnDelete StatefulSet is Ready when all replicas are ready.
+    """
+    obj = observed.obj
+    status = obj.status
+    spec = obj.spec
+    if generation_lag(obj):
+        return result(observed, State.PROGRESSING, "ObservedGenerationLag", lag_message(obj))
+    pods = [c for c in observed.children if c.kind == "Pod"]
+    problem = worst_pod_problem(pods, observed.now, observed.events) if pods else None
+    if problem is not None:
+        return from_child(observed, problem)
+
+    replicas = spec.get("replicas", 1)
+    current = status.get("replicas") or 0
+    ready = status.get("readyReplicas") or 0
+    updated = status.get("updatedReplicas") or 0
+    if current < replicas:
+        failure = create_failure(observed)
+        if failure is not None:
+            return failure
+    if ready < replicas:
+        return result(
+            observed, State.PROGRESSING, "WaitingForReady", f"{ready} of {replicas} replicas ready"
+        )
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type") == "OnDelete":
+        return result(
+            observed,
+            State.READY,
+            "Ready",
+            f"{ready} of {replicas} replicas ready (OnDelete: {updated} updated; "
+            "pods take the new template only when deleted)",
+        )
+    partition = (strategy.get("rollingUpdate") or {}).get("partition") or 0
+    if partition > 0:
+        target = max(replicas - partition, 0)
+        if updated < target:
+            return result(
+                observed,
+                State.PROGRESSING,
+                "PartitionRollout",
+                f"{updated} of {target} pods above partition {partition} updated",
+            )
+        return result(
+            observed,
+            State.READY,
+            "Ready",
+            f"{ready} of {replicas} replicas ready; partitioned rollout done "
+            f"({updated} updated, partition {partition})",
+        )
+    if status.get("updateRevision") and status.get("currentRevision") != status.get(
+        "updateRevision"
+    ):
+        return result(
+            observed,
+            State.PROGRESSING,
+            "RollingOut",
+            f"{updated} of {replicas} pods updated to revision {status.get('updateRevision')}",
+        )
+    return result(observed, State.READY, "Ready", f"{ready} of {replicas} replicas ready")
