@@ -10,4 +10,9 @@ from helmguard import __version__
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="helmguard")
 def main() -> None:
-    """Deploy Helm charts to Kubernetes as application components, and never lie about their state."""
+    """Deploy Helm charts to Kubernetes as application components; never lie about their state."""
+
+
+from helmguard.cli.sandbox import sandbox  # noqa: E402
+
+main.add_command(sandbox)

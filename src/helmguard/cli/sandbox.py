@@ -1,0 +1,116 @@
+"""`helmguard sandbox`: build, start, inspect and stop the local control plane."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+
+import click
+
+from helmguard.sandbox import cluster
+from helmguard.sandbox.build import bin_dir, build, missing_binaries
+from helmguard.sandbox.errors import SandboxError
+
+_name_option = click.option(
+    "--name", default="default", show_default=True, help="Which sandbox (one directory each)."
+)
+
+
+def _progress(message: str) -> None:
+    click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
+
+
+def _fail(exc: SandboxError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def sandbox() -> None:
+    """A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
+    kube-scheduler, kwok) built from Go modules, for tests, demos and trying charts."""
+
+
+@sandbox.command("build")
+@click.option("--force", is_flag=True, help="Rebuild even what is already built.")
+def build_cmd(force: bool) -> None:
+    """Build (or reuse) the binaries in the per-version cache."""
+    try:
+        out = build(_progress, force=force)
+    except SandboxError as exc:
+        _fail(exc)
+    click.echo(f"binaries ready in {out}")
+
+
+@sandbox.command("up")
+@_name_option
+@click.option("--port", type=int, help="kube-apiserver port on 127.0.0.1 (default: a free one).")
+@click.option("--timeout", type=float, default=180, show_default=True, help="Seconds to wait.")
+def up_cmd(name: str, port: int | None, timeout: float) -> None:
+    """Start the sandbox and wait until it is ready to take workloads."""
+    missing = missing_binaries()
+    if missing:
+        _fail(
+            SandboxError(
+                f"missing {', '.join(missing)} in {bin_dir()}; run `helmguard sandbox build`"
+            )
+        )
+    started = time.monotonic()
+    try:
+        sb = cluster.sandbox_up(name, port=port, progress=_progress, timeout=timeout)
+    except SandboxError as exc:
+        _fail(exc)
+    click.echo(
+        f"sandbox {sb.name!r} is ready in {time.monotonic() - started:.1f}s: {sb.server}\n"
+        f"  kubeconfig: {sb.kubeconfig}\n"
+        f"  contexts:   {sb.admin_context} (system:masters), {sb.restricted_context} "
+        "(user alice: discovery only)\n"
+        f'  use it:     eval "$(helmguard sandbox env{_flag(name)})"\n'
+        f"  stop it:    helmguard sandbox down{_flag(name)}"
+    )
+
+
+def _flag(name: str) -> str:
+    return "" if name == "default" else f" --name {name}"
+
+
+@sandbox.command("down")
+@_name_option
+def down_cmd(name: str) -> None:
+    """Stop every process of the sandbox and delete its directory."""
+    try:
+        stopped = cluster.sandbox_down(name)
+    except SandboxError as exc:
+        _fail(exc)
+    click.echo(f"sandbox {name!r} stopped ({', '.join(stopped) or 'nothing was running'})")
+
+
+@sandbox.command("status")
+@_name_option
+def status_cmd(name: str) -> None:
+    """Show each component; exits 1 if the sandbox is down or a component died."""
+    try:
+        st = cluster.sandbox_status(name)
+    except SandboxError as exc:
+        _fail(exc)
+    if not st.recorded:
+        click.echo(f"sandbox {name!r} is not up")
+        sys.exit(1)
+    for c in st.components:
+        click.echo(f"{c.name:<24} {'running' if c.running else 'NOT RUNNING':<12} pid {c.pid}")
+        if not c.running and c.log_tail:
+            click.echo("    " + c.log_tail.replace("\n", "\n    "))
+    if not st.healthy:
+        sys.exit(1)
+
+
+@sandbox.command("env")
+@_name_option
+def env_cmd(name: str) -> None:
+    """Print `export KUBECONFIG=…` for the sandbox (use with eval)."""
+    try:
+        sb = cluster.load_sandbox(name)
+    except SandboxError as exc:
+        _fail(exc)
+    click.echo(f"export KUBECONFIG={shlex.quote(str(sb.kubeconfig))}")

@@ -1,0 +1,62 @@
+"""Shared fixtures: one real sandbox control plane per test session, a namespace per test.
+
+Set HELMGUARD_TEST_SANDBOX=NAME to run against an already running sandbox (started with
+`helmguard sandbox up --name NAME`) instead of starting and stopping one: it is left up.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from helmguard.sandbox.cluster import Sandbox, load_sandbox, sandbox_down, sandbox_up
+from kubeapi import create_namespace, delete_namespace
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    reuse = os.environ.get("HELMGUARD_TEST_SANDBOX")
+    if reuse:
+        yield load_sandbox(reuse)
+        return
+    home = tmp_path_factory.mktemp("sandboxes")
+    previous = os.environ.get("HELMGUARD_SANDBOX_HOME")
+    os.environ["HELMGUARD_SANDBOX_HOME"] = str(home)
+    try:
+        sb = sandbox_up("pytest")
+        try:
+            yield sb
+        finally:
+            sandbox_down("pytest")
+    finally:
+        if previous is None:
+            os.environ.pop("HELMGUARD_SANDBOX_HOME", None)
+        else:
+            os.environ["HELMGUARD_SANDBOX_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def admin_http(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    """Raw HTTP to the sandbox API server as the admin (system:masters)."""
+    with sandbox.admin_http() as client:
+        yield client
+
+
+@pytest.fixture
+def namespace(admin_http: httpx.Client) -> Iterator[str]:
+    """A fresh namespace whose `default` ServiceAccount exists; deleted afterwards."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    create_namespace(admin_http, name)
+    yield name
+    delete_namespace(admin_http, name)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Anything that asks for the sandbox is marked, so `-m "not sandbox"` runs the pure tests.
+    for item in items:
+        if {"sandbox", "namespace", "admin_http"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.sandbox)

@@ -1,0 +1,42 @@
+"""Small helpers for tests that talk to the sandbox API server over plain HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T | None], what: str, timeout: float = 30) -> T:
+    """Poll `probe` every 0.1 s until it returns something truthy; fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.1)
+
+
+def create_namespace(api: httpx.Client, name: str) -> None:
+    """Create a namespace and wait for its `default` ServiceAccount (pods need it)."""
+    created = api.post("/api/v1/namespaces", json={"metadata": {"name": name}})
+    assert created.status_code == 201, created.text
+    wait_until(
+        lambda: api.get(f"/api/v1/namespaces/{name}/serviceaccounts/default").status_code == 200,
+        f"the default ServiceAccount in {name}",
+    )
+
+
+def delete_namespace(api: httpx.Client, name: str, *, wait: bool = False) -> None:
+    api.delete(f"/api/v1/namespaces/{name}")
+    if wait:
+        wait_until(
+            lambda: api.get(f"/api/v1/namespaces/{name}").status_code == 404,
+            f"namespace {name} to be deleted",
+            timeout=60,
+        )
