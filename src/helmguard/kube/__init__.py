@@ -1,0 +1,1 @@
+"""Kubernetes client layer: connection, discovery, error taxonomy."""

@@ -1,0 +1,644 @@
+"""Every Kubernetes API failure as one class with `retryable`, a plain message and a fix.
+
+`classify(exc)` is the one classifier: it takes a lightkube `ApiError`, an httpx/httpx2
+transport error, a timeout or a lightkube `ConfigError` and returns a `KubeError`
+subclass. A 403 means nothing on its own: the Status message decides (a missing
+ServiceAccount, RBAC, a quota and PodSecurity all answer 403). The raw Status is kept
+verbatim on `.status`; anything not recognised becomes `Unclassified`, never dropped.
+
+`retry(fn, timeout=...)` re-runs an async call on retryable errors with jittered
+exponential backoff, honouring Retry-After on 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import httpx2
+from lightkube.core.exceptions import ApiError, ConfigError
+
+from helmguard.manifest import ObjectRef
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One entry of a Status's `details.causes`: why a field was rejected."""
+
+    reason: str
+    message: str
+    field: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the failed request was about, from the Status details and the request URL."""
+
+    resource: str = ""  # plural resource, e.g. "pods", "roles"
+    group: str = ""
+    name: str = ""
+    namespace: str = ""
+    verb: str = ""  # HTTP method of the request, when known
+
+    def __str__(self) -> str:
+        what = self.resource or "object"
+        if self.group:
+            what = f"{what}.{self.group}"
+        if self.name:
+            what = f'{what} "{self.name}"'
+        if self.namespace:
+            what = f'{what} in namespace "{self.namespace}"'
+        return what
+
+
+class KubeError(Exception):
+    """An API failure, classified. `message` is for a person; `status` is the raw Status."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str = "",
+        status: Mapping[str, Any] | None = None,
+        code: int = 0,
+        target: Target | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.status: dict[str, Any] = dict(status or {})
+        self.code = code or int(self.status.get("code") or 0)
+        self.target = target or Target()
+        if retryable is not None:
+            self.retryable = retryable
+        self.retry_after = retry_after
+
+    @property
+    def reason(self) -> str:
+        """The Status reason (`Forbidden`, `Invalid`, `Conflict`...), or ""."""
+        return str(self.status.get("reason") or "")
+
+    @property
+    def api_message(self) -> str:
+        """The API server's own message, verbatim."""
+        return str(self.status.get("message") or "")
+
+    @property
+    def causes(self) -> tuple[Cause, ...]:
+        """The Status `details.causes`, in order."""
+        details = self.status.get("details") or {}
+        return tuple(
+            Cause(
+                str(c.get("reason") or ""), str(c.get("message") or ""), str(c.get("field") or "")
+            )
+            for c in details.get("causes") or ()
+        )
+
+    def explain(self) -> str:
+        """The message and, when there is one, the fix, as a person should read them."""
+        return f"{self.message}\nFix: {self.fix}" if self.fix else self.message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class KubeConfigError(KubeError):
+    """The cluster cannot be reached as configured: kubeconfig, context, credentials plugin."""
+
+
+class MissingDependency(KubeError):
+    """Something the object needs does not exist: ServiceAccount, namespace, API kind..."""
+
+    def __init__(self, message: str, *, dependency: ObjectRef | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.dependency = dependency
+
+
+class PermissionDenied(KubeError):
+    """RBAC refused the request: `user` cannot `verb` `resource` in `group`/`namespace`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        user: str = "",
+        verb: str = "",
+        resource: str = "",
+        group: str = "",
+        namespace: str = "",
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.user = user
+        self.verb = verb
+        self.resource = resource
+        self.group = group
+        self.namespace = namespace  # "" means the cluster scope
+
+
+class EscalationDenied(KubeError):
+    """A Role/binding would grant permissions its creator does not hold."""
+
+    def __init__(self, message: str, *, user: str = "", missing: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.user = user
+        self.missing = missing  # the rules the server listed as not held, verbatim
+
+
+class QuotaExceeded(KubeError):
+    """A ResourceQuota refused the object (over the limit, or requests/limits missing)."""
+
+    def __init__(self, message: str, *, quota: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.quota = quota
+
+
+class PolicyViolation(KubeError):
+    """An admission policy refused the object: PodSecurity, LimitRange, webhook, VAP."""
+
+    def __init__(self, message: str, *, policy: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.policy = policy  # e.g. 'PodSecurity "restricted:latest"', 'webhook "x"'
+
+
+class NamespaceTerminating(KubeError):
+    """The namespace is being deleted; nothing new can be created in it."""
+
+
+class Invalid(KubeError):
+    """The object failed validation (422); `causes` name each rejected field."""
+
+
+class Conflict(KubeError):
+    """Another writer holds the fields (SSA) or changed the object first (optimistic lock)."""
+
+    def __init__(self, message: str, *, managers: tuple[str, ...] = (), **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.managers = managers  # SSA field managers in conflict, when known
+
+
+class OwnershipConflict(KubeError):
+    """The object belongs to another release; raised by helmguard, never by the server."""
+
+    def __init__(self, obj: ObjectRef, *, owner: str, release: str) -> None:
+        super().__init__(
+            f"{obj} already exists and belongs to release {owner!r}, not {release!r}; "
+            "helmguard will not take it over.",
+            fix=f"Uninstall release {owner!r}, rename the object in {release!r}, "
+            "or delete the object if it is no longer used.",
+        )
+        self.object = obj
+        self.owner = owner
+        self.release = release
+
+
+class Unauthorized(KubeError):
+    """401: the credentials are missing, wrong or expired."""
+
+
+class Transient(KubeError):
+    """Worth retrying: throttled (429), server error (5xx), timeout, connection failure."""
+
+    retryable = True
+
+
+class Unclassified(KubeError):
+    """An error no rule recognises, kept verbatim."""
+
+
+# --- the classifier --------------------------------------------------------------------
+
+_SA_LOOKUP = re.compile(r"error looking up service account (?P<ns>[^/\s]+)/(?P<name>[^:\s]+)")
+_PRIORITY_CLASS = re.compile(r"no PriorityClass with name (?P<name>\S+) was found")
+_RUNTIME_CLASS = re.compile(r'RuntimeClass "(?P<name>[^"]+)" not found')
+_RBAC = re.compile(
+    r'User "(?P<user>[^"]*)" cannot (?P<verb>\S+) resource "(?P<resource>[^"]*)"'
+    r' in API group "(?P<group>[^"]*)"'
+    r'(?: in the namespace "(?P<ns>[^"]*)"| at the cluster scope)?'
+)
+_RBAC_PATH = re.compile(r'User "(?P<user>[^"]*)" cannot (?P<verb>\S+) path "(?P<path>[^"]*)"')
+_ESCALATION = re.compile(
+    r'user "(?P<user>[^"]*)" \(groups=.*?\) is attempting to grant RBAC permissions not '
+    r"currently held:\s*(?P<missing>.*)",
+    re.DOTALL,
+)
+_QUOTA = re.compile(r"(?:exceeded|failed) quota: (?P<quota>[^,:\s]+)")
+_POD_SECURITY = re.compile(r'violates PodSecurity "(?P<level>[^"]+)"')
+_WEBHOOK_DENIED = re.compile(r'admission webhook "(?P<name>[^"]+)" denied the request')
+_VAP_DENIED = re.compile(
+    r"ValidatingAdmissionPolicy '(?P<policy>[^']+)' with binding '(?P<binding>[^']+)' "
+    r"denied request"
+)
+_LIMIT_RANGE = re.compile(
+    r"(?:maximum|minimum) \S+ usage per (?:Container|Pod|PersistentVolumeClaim)"
+    r"|\S+ max limit to request ratio per (?:Container|Pod)"
+)
+_WEBHOOK_CALL = re.compile(r'failed calling webhook "(?P<name>[^"]+)"')
+_WEBHOOK_SERVICE = re.compile(r'service "(?P<name>[^"]+)" not found')
+_SSA_MANAGER = re.compile(r'conflict with "(?P<manager>[^"]+)"')
+_URL_PATH = re.compile(
+    r"^/(?:api/[^/]+|apis/(?P<group>[^/]+)/[^/]+)"
+    r"(?:/namespaces/(?P<ns>[^/]+))?(?:/(?P<resource>[^/]+))?(?:/(?P<name>[^/]+))?"
+)
+
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    httpx.TransportError,
+    httpx2.TransportError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def classify(exc: BaseException) -> KubeError:
+    """Turn any failure of a Kubernetes call into the one `KubeError` subclass that fits.
+
+    A `KubeError` is returned unchanged. Unknown exceptions become `Unclassified` with
+    the original text; callers should `raise classify(e) from e` to keep the chain.
+    """
+    if isinstance(exc, KubeError):
+        return exc
+    if isinstance(exc, ApiError):
+        return _classify_status(_status_of(exc), _target_of(exc), _retry_after_of(exc))
+    if isinstance(exc, (httpx.HTTPStatusError, httpx2.HTTPStatusError)):
+        return _classify_http_status(exc)
+    if isinstance(exc, ConfigError):
+        return KubeConfigError(str(exc), fix="Check the kubeconfig and the selected context.")
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        return _classify_transport(exc)
+    return Unclassified(f"{type(exc).__name__}: {exc}")
+
+
+def _status_of(exc: ApiError) -> dict[str, Any]:
+    """The Status body exactly as the server sent it (or as lightkube decoded it)."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            return body
+    status = getattr(exc, "status", None)
+    if status is not None and hasattr(status, "to_dict"):
+        return dict(status.to_dict())
+    return {"message": str(exc)}
+
+
+def _target_of(exc: httpx.HTTPStatusError | httpx2.HTTPStatusError | ApiError) -> Target:
+    """What the request was about: Status details first, the URL path to fill the gaps."""
+    details: Mapping[str, Any] = {}
+    if isinstance(exc, ApiError):
+        details = _status_of(exc).get("details") or {}
+    request = getattr(exc, "_request", None)
+    url_parts: dict[str, str] = {}
+    verb = ""
+    if request is not None:
+        verb = str(request.method)
+        match = _URL_PATH.match(urlsplit(str(request.url)).path)
+        if match:
+            url_parts = {k: v for k, v in match.groupdict().items() if v}
+    return Target(
+        resource=str(details.get("kind") or url_parts.get("resource", "")),
+        group=str(details.get("group") or url_parts.get("group", "")),
+        name=str(details.get("name") or url_parts.get("name", "")),
+        namespace=url_parts.get("ns", ""),
+        verb=verb,
+    )
+
+
+def _retry_after_of(exc: ApiError) -> float | None:
+    """Seconds the server asked us to wait: Retry-After header, else details.retryAfterSeconds."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        header = response.headers.get("Retry-After")
+        if header and header.strip().isdigit():
+            return float(header.strip())
+    seconds = (_status_of(exc).get("details") or {}).get("retryAfterSeconds")
+    return float(seconds) if isinstance(seconds, int | float) and seconds > 0 else None
+
+
+def _classify_status(
+    status: dict[str, Any], target: Target, retry_after: float | None
+) -> KubeError:
+    """Decide the class from the Status message first, the code last."""
+    raw = str(status.get("message") or "")
+    code = int(status.get("code") or 0)
+    reason = str(status.get("reason") or "")
+    causes = (status.get("details") or {}).get("causes") or ()
+    kw: dict[str, Any] = {"status": status, "code": code, "target": target}
+    ns = target.namespace
+
+    if "because it is being terminated" in raw or any(
+        c.get("reason") == "NamespaceTerminating" for c in causes
+    ):
+        return NamespaceTerminating(
+            f"Kubernetes refused to create {target}: the namespace is being deleted.",
+            fix=f"Wait until namespace {ns!r} is gone (check finalizers that hold it), "
+            "then deploy again, or deploy to another namespace.",
+            **kw,
+        )
+    if m := _SA_LOOKUP.search(raw):
+        sa = ObjectRef("", "ServiceAccount", m["ns"], m["name"])
+        return MissingDependency(
+            f"Kubernetes refused to create {target}: its ServiceAccount {m['ns']}/{m['name']} "
+            "does not exist. Controllers keep retrying, so the workload stays without pods.",
+            fix=f"Create ServiceAccount {m['name']!r} in namespace {m['ns']!r} "
+            "(or set spec.serviceAccountName to one that exists).",
+            dependency=sa,
+            **kw,
+        )
+    if m := _PRIORITY_CLASS.search(raw):
+        return MissingDependency(
+            f"Kubernetes refused to create {target}: PriorityClass {m['name']!r} does not exist.",
+            fix=f"Create PriorityClass {m['name']!r} or fix spec.priorityClassName.",
+            dependency=ObjectRef("scheduling.k8s.io", "PriorityClass", "", m["name"]),
+            **kw,
+        )
+    if m := _RUNTIME_CLASS.search(raw):
+        return MissingDependency(
+            f"Kubernetes refused to create {target}: RuntimeClass {m['name']!r} does not exist.",
+            fix=f"Create RuntimeClass {m['name']!r} or fix spec.runtimeClassName.",
+            dependency=ObjectRef("node.k8s.io", "RuntimeClass", "", m["name"]),
+            **kw,
+        )
+    if m := _ESCALATION.search(raw):
+        return EscalationDenied(
+            f"Kubernetes refused {target}: {m['user']} may not grant permissions it does not "
+            f"hold itself. Missing: {m['missing'].strip()}",
+            fix="Deploy with an identity that holds these permissions, or grant it the "
+            "`escalate` (for roles) / `bind` (for bindings) verb on the role.",
+            user=m["user"],
+            missing=m["missing"].strip(),
+            **kw,
+        )
+    if m := _QUOTA.search(raw):
+        over = "exceeded quota" in raw
+        return QuotaExceeded(
+            f"Kubernetes refused to create {target}: ResourceQuota {m['quota']!r} "
+            + ("is used up." if over else "requires requests/limits the object does not set.")
+            + f" ({raw})",
+            fix=(
+                f"Raise ResourceQuota {m['quota']!r} or free capacity in namespace {ns!r}."
+                if over
+                else "Set the resource requests/limits the quota names on every container."
+            ),
+            quota=m["quota"],
+            **kw,
+        )
+    if m := _POD_SECURITY.search(raw):
+        return PolicyViolation(
+            f"Kubernetes refused {target}: it violates PodSecurity {m['level']!r} enforced on "
+            f"namespace {ns!r}. ({raw})",
+            fix="Change the pod's securityContext to meet the level, or relabel the namespace "
+            "(pod-security.kubernetes.io/enforce) if that level is wrong.",
+            policy=f"PodSecurity {m['level']}",
+            **kw,
+        )
+    if m := _VAP_DENIED.search(raw):
+        return PolicyViolation(
+            f"Kubernetes refused {target}: ValidatingAdmissionPolicy {m['policy']!r} (binding "
+            f"{m['binding']!r}) denied it. ({raw})",
+            fix=f"Change the object to satisfy policy {m['policy']!r}, or ask its owner.",
+            policy=f"ValidatingAdmissionPolicy {m['policy']}",
+            **kw,
+        )
+    if m := _WEBHOOK_DENIED.search(raw):
+        return PolicyViolation(
+            f"Kubernetes refused {target}: admission webhook {m['name']!r} denied it. ({raw})",
+            fix=f"Change the object to satisfy webhook {m['name']!r}, or ask its owner.",
+            policy=f"webhook {m['name']}",
+            **kw,
+        )
+    if _LIMIT_RANGE.search(raw):
+        return PolicyViolation(
+            f"Kubernetes refused {target}: a LimitRange in namespace {ns!r} does not allow its "
+            f"resources. ({raw})",
+            fix="Adjust the resource requests/limits to the namespace's LimitRange.",
+            policy="LimitRange",
+            **kw,
+        )
+    if m := _WEBHOOK_CALL.search(raw):
+        if svc := _WEBHOOK_SERVICE.search(raw):
+            return MissingDependency(
+                f"Kubernetes could not admit {target}: webhook {m['name']!r} points at "
+                f"Service {svc['name']!r}, which does not exist.",
+                fix="Deploy the webhook's Service (and its pods) first, or remove the "
+                "webhook configuration.",
+                dependency=ObjectRef("", "Service", "", svc["name"]),
+                **kw,
+            )
+        return Transient(
+            f"Kubernetes could not reach admission webhook {m['name']!r} for {target}. ({raw})",
+            fix="Check that the webhook's pods are running and its Service has endpoints.",
+            retry_after=retry_after,
+            **kw,
+        )
+    if m := _RBAC.search(raw):
+        where = f'namespace "{m["ns"]}"' if m["ns"] else "the cluster scope"
+        group = m["group"] or "core"
+        return PermissionDenied(
+            f"{m['user']} may not {m['verb']} {m['resource']} (API group {group}) in {where}.",
+            fix=f'Grant {m["user"]} the verb "{m["verb"]}" on resource "{m["resource"]}" '
+            f'(apiGroups: ["{m["group"]}"]) with a '
+            + ("Role and RoleBinding in that namespace." if m["ns"] else "ClusterRoleBinding."),
+            user=m["user"],
+            verb=m["verb"],
+            resource=m["resource"],
+            group=m["group"],
+            namespace=m["ns"] or "",
+            **kw,
+        )
+    if m := _RBAC_PATH.search(raw):
+        return PermissionDenied(
+            f"{m['user']} may not {m['verb']} the path {m['path']}.",
+            fix=f'Grant {m["user"]} "{m["verb"]}" on nonResourceURLs ["{m["path"]}"].',
+            user=m["user"],
+            verb=m["verb"],
+            resource=m["path"],
+            **kw,
+        )
+    if code == 401:
+        return Unauthorized(
+            "The API server rejected the credentials (401 Unauthorized): they are missing, "
+            "wrong or expired.",
+            fix="Log in again or refresh the token/certificate in the kubeconfig user.",
+            **kw,
+        )
+    if code == 404:
+        if "the server could not find the requested resource" in raw:
+            return MissingDependency(
+                f"The API server does not serve {target.resource or 'this resource'}"
+                f"{'.' + target.group if target.group else ''}: its API (or CRD) is not installed.",
+                fix="Install the CRD or enable the API group, or check the apiVersion.",
+                **kw,
+            )
+        return _not_found(raw, target, kw)
+    if code == 409:
+        return _conflict(raw, reason, causes, kw)
+    if code == 422 or reason == "Invalid":
+        fields = "; ".join(
+            f"{c.get('field') or '(object)'}: {c.get('message') or c.get('reason')}" for c in causes
+        )
+        return Invalid(
+            f"Kubernetes rejected {target} as invalid: {fields or raw}",
+            fix="Correct the listed fields in the chart's template or values.",
+            **kw,
+        )
+    if code == 429 or reason == "TooManyRequests":
+        return Transient(
+            f"The API server is throttling requests (429) for {target}.",
+            fix="helmguard retries with backoff; if it persists, reduce concurrency.",
+            retry_after=retry_after,
+            **kw,
+        )
+    if code >= 500 or reason in ("ServerTimeout", "Timeout", "InternalError"):
+        return Transient(
+            f"The API server failed to handle the request for {target} ({code} {reason}): {raw}",
+            fix="helmguard retries with backoff; if it persists, check the API server's health.",
+            retry_after=retry_after,
+            **kw,
+        )
+    return Unclassified(raw or f"{code} {reason}", **kw)
+
+
+def _not_found(raw: str, target: Target, kw: dict[str, Any]) -> MissingDependency:
+    """A 404 naming an object: the object itself, or the namespace a create needs."""
+    details = kw["status"].get("details") or {}
+    resource, name = str(details.get("kind") or ""), str(details.get("name") or "")
+    if resource == "namespaces":
+        return MissingDependency(
+            f"Namespace {name!r} does not exist, so {target} cannot be created in it.",
+            fix=f"Create namespace {name!r} first (or deploy with --create-namespace).",
+            dependency=ObjectRef("", "Namespace", "", name),
+            **kw,
+        )
+    return MissingDependency(
+        f"{target} does not exist. ({raw})",
+        fix="Create it first, or fix the name that refers to it.",
+        **kw,
+    )
+
+
+def _conflict(raw: str, reason: str, causes: Any, kw: dict[str, Any]) -> Conflict:
+    """409: an SSA field-manager conflict, an optimistic-lock race, or AlreadyExists."""
+    target = kw["target"]
+    if "the object has been modified" in raw:
+        return Conflict(
+            f"{target} changed while helmguard was updating it (optimistic lock).",
+            fix="Read it again and retry; helmguard does this automatically.",
+            retryable=True,
+            **kw,
+        )
+    managers = tuple(
+        dict.fromkeys(
+            m["manager"] for c in causes if (m := _SSA_MANAGER.search(str(c.get("message") or "")))
+        )
+    )
+    if managers or "Apply failed with" in raw:
+        fields = ", ".join(str(c.get("field") or "") for c in causes)
+        who = ", ".join(repr(m) for m in managers) or "another field manager"
+        return Conflict(
+            f"Server-side apply of {target} conflicts with {who}, which owns {fields or 'fields'}"
+            " it would change.",
+            fix="Stop the other writer from managing these fields, remove them from the chart, "
+            "or re-apply with force (taking ownership).",
+            managers=managers,
+            **kw,
+        )
+    if reason == "AlreadyExists":
+        return Conflict(
+            f"{target} already exists.",
+            fix="Adopt or delete the existing object, or rename the new one.",
+            **kw,
+        )
+    return Conflict(f"{target}: {raw}", **kw)
+
+
+def _classify_http_status(exc: httpx.HTTPStatusError | httpx2.HTTPStatusError) -> KubeError:
+    """A non-JSON HTTP error (a proxy, or a server not speaking the Kubernetes API)."""
+    code = exc.response.status_code
+    status = {"kind": "Status", "code": code, "message": exc.response.text[:2000]}
+    retry_after: float | None = None
+    header = exc.response.headers.get("Retry-After")
+    if header and header.strip().isdigit():
+        retry_after = float(header)
+    return _classify_status(status, _target_of(exc), retry_after)
+
+
+def _classify_transport(exc: BaseException) -> KubeError:
+    """Connection and timeout failures: transient, except TLS trust which retrying won't fix."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc.__context__, ssl.SSLCertVerificationError) or (
+        "CERTIFICATE_VERIFY_FAILED" in text
+    ):
+        return KubeConfigError(
+            f"The API server's TLS certificate is not trusted: {text}",
+            fix="Set certificate-authority(-data) for the cluster in the kubeconfig to the CA "
+            "that signed the server's certificate.",
+        )
+    url = ""
+    request = getattr(exc, "_request", None)
+    if request is not None:
+        url = f" {request.url.scheme}://{request.url.netloc.decode()}"
+    if isinstance(exc, TimeoutError | httpx.TimeoutException | httpx2.TimeoutException):
+        what = f"The API server{url} did not answer in time"
+    else:
+        what = f"Cannot connect to the API server{url}"
+    return Transient(
+        f"{what} ({type(exc).__name__}: {text}).",
+        fix="Check that the cluster is running and reachable from here (server address in "
+        "the kubeconfig, VPN, firewall).",
+    )
+
+
+# --- retry -----------------------------------------------------------------------------
+
+
+async def retry(
+    fn: Callable[[], Awaitable[T]],
+    *,
+    timeout: float,  # noqa: ASYNC109 - an overall deadline across attempts, not one call
+    base: float = 0.2,
+    cap: float = 5.0,
+) -> T:
+    """Run `fn` until it succeeds, retrying retryable errors until `timeout` seconds pass.
+
+    Waits full-jitter exponential backoff (base * 2**attempt, capped), or the server's
+    Retry-After on 429. Raises the classified `KubeError` (non-retryable at once, the last
+    retryable one when time runs out, with a note saying how many attempts were made).
+    """
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        remaining = deadline - time.monotonic()
+        try:
+            async with asyncio.timeout(max(remaining, 0.001)):
+                return await fn()
+        except Exception as exc:
+            err = classify(exc)
+            remaining = deadline - time.monotonic()
+            if not err.retryable or remaining <= 0:
+                if err.retryable:
+                    err.add_note(f"gave up after {attempt} attempts over {timeout:g}s")
+                raise err from exc
+            backoff = random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+            wait = err.retry_after if err.retry_after is not None else backoff
+            if wait >= remaining:
+                err.add_note(f"gave up after {attempt} attempts over {timeout:g}s")
+                raise err from exc
+            await asyncio.sleep(wait)
