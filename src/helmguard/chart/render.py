@@ -1,0 +1,510 @@
+"""Render a chart with the real Helm engine, and sort the output the way Helm does.
+
+Two backends behind `render_chart`: "sdk" (helm-python-sdk, Helm's Go engine in-process,
+no binary needed) and "helm" (a `helm` v4 binary's `helm template`). Both outputs go
+through the same classification (Helm's SortManifests: template paths sorted, documents
+split, hooks apart by the `helm.sh/hook` annotation, each list stably ordered by Helm's
+InstallOrder), so both backends give identical results for the same chart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from helmguard.chart.source import ChartError, resolve_chart
+from helmguard.chart.values import ValuesOptions, merge_user_values
+from helmguard.manifest import (
+    CLUSTER_SCOPED_KINDS,
+    K8sObject,
+    ManifestError,
+    parse_objects,
+    split_documents,
+)
+
+HOOK_ANNOTATION = "helm.sh/hook"
+HOOK_WEIGHT_ANNOTATION = "helm.sh/hook-weight"
+HOOK_DELETE_ANNOTATION = "helm.sh/hook-delete-policy"
+HOOK_EVENTS = frozenset(
+    {
+        "pre-install",
+        "post-install",
+        "pre-delete",
+        "post-delete",
+        "pre-upgrade",
+        "post-upgrade",
+        "pre-rollback",
+        "post-rollback",
+        "test",
+        "test-success",
+    }
+)
+RENDERERS = ("sdk", "helm")
+
+# Helm v4 pkg/release/v1/util.InstallOrder.
+INSTALL_ORDER = (
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+)
+_KIND_RANK = {kind: rank for rank, kind in enumerate(INSTALL_ORDER)}
+_SOURCE_HEADER = re.compile(r"\A# Source: (.*)\n?")
+_HELM_TIMEOUT = 300
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A templated object Helm runs at lifecycle events instead of installing it."""
+
+    obj: K8sObject
+    events: tuple[str, ...]
+    weight: int
+    delete_policies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RenderedChart:
+    """What a chart renders to, with hooks, CRDs and NOTES kept apart from the objects."""
+
+    release: str
+    namespace: str
+    chart_name: str
+    chart_version: str
+    app_version: str
+    # Regular (non-hook) objects in the order `helm template` prints them: template paths
+    # sorted, documents in file order, then stably by Helm's InstallOrder kind rank.
+    # Namespaced objects without metadata.namespace carry the release namespace.
+    objects: tuple[K8sObject, ...]
+    hooks: tuple[Hook, ...]
+    crds: tuple[K8sObject, ...]  # from crds/ folders of the chart and enabled subcharts
+    notes: str
+    # (template path, document) per document, exactly as `helm template` prints them.
+    manifests: tuple[tuple[str, str], ...]
+    values: Mapping[str, Any]  # the merged values the chart was rendered with
+    # (crds/ file path, file text) as the chart ships them, for `render --include-crds`.
+    crd_manifests: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Everything `helm template` would take: chart reference, release, values, capabilities."""
+
+    chart: str
+    release: str = "release-name"
+    namespace: str = "default"
+    version: str | None = None
+    repo: str | None = None
+    values: ValuesOptions = field(default_factory=ValuesOptions)
+    kube_version: str | None = None
+    api_versions: tuple[str, ...] = ()
+    is_upgrade: bool = False
+    renderer: str = "sdk"
+
+
+@dataclass(frozen=True)
+class _Document:
+    path: str
+    text: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _EngineOutput:
+    """What a backend hands back: documents in `helm template` order and the NOTES."""
+
+    documents: tuple[tuple[str, str], ...]
+    notes: str
+
+
+def render_chart(req: RenderRequest) -> RenderedChart:
+    """Render `req.chart` with the requested backend and split the result like Helm.
+
+    Raises ChartError for every problem the user can fix: missing or hostile chart,
+    unreadable values, schema violation and template errors (with Helm's message and the
+    template path), output that is not valid Kubernetes YAML (template and line).
+    """
+    if req.renderer not in RENDERERS:
+        raise ChartError(f"unknown renderer {req.renderer!r}; use one of: {', '.join(RENDERERS)}")
+    _validate_release_name(req.release)
+    user_values = merge_user_values(req.values)
+    with tempfile.TemporaryDirectory(prefix="helmguard-chart-") as tmp:
+        chart_path = resolve_chart(req.chart, version=req.version, repo=req.repo, workdir=Path(tmp))
+        info = _load_chart_info(chart_path, user_values)
+        if req.renderer == "sdk":
+            output = _render_sdk(chart_path, user_values, req)
+        else:
+            output = _render_helm_binary(chart_path, user_values, req, Path(tmp))
+    return _assemble(req, info, output)
+
+
+# ---- chart facts (both backends) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ChartInfo:
+    name: str
+    version: str
+    app_version: str
+    crds: tuple[K8sObject, ...]
+    crd_manifests: tuple[tuple[str, str], ...]
+    values: Mapping[str, Any]
+
+
+def _load_chart_info(chart_path: Path, user_values: dict[str, Any]) -> _ChartInfo:
+    """Metadata, CRDs from crds/ and merged values, read through the Helm SDK."""
+    import helm_python
+
+    try:
+        with helm_python.Chart.load(chart_path) as chart:
+            meta = chart.metadata
+            _check_installable(chart, meta, chart_path)
+            crd_files = chart.crds
+            merged = chart.merge_values(user_values)
+    except helm_python.HelmError as exc:
+        raise ChartError(f"{chart_path}: cannot load chart: {exc}") from None
+    crds: list[K8sObject] = []
+    for crd in crd_files:
+        try:
+            crds.extend(parse_objects(crd.get("data", ""), crd.get("filename", "")))
+        except ManifestError as exc:
+            raise ChartError(f"CRD file {exc}") from None
+    return _ChartInfo(
+        name=str(meta.get("name", "")),
+        version=str(meta.get("version", "")),
+        app_version=str(meta.get("appVersion", "") or ""),
+        crds=tuple(crds),
+        crd_manifests=tuple((c.get("filename", ""), c.get("data", "")) for c in crd_files),
+        values=MappingProxyType(merged),
+    )
+
+
+def _check_installable(chart: Any, meta: Mapping[str, Any], chart_path: Path) -> None:
+    """The checks `helm template` makes before rendering: chart type and dependencies."""
+    if meta.get("type") == "library":
+        raise ChartError(
+            f"{chart_path}: {meta.get('name')} is a library chart; library charts are not "
+            "installable (render a chart that depends on it)"
+        )
+    present = {str(d.get("name")) for d in chart.dependencies}
+    missing = [
+        str(d.get("name"))
+        for d in meta.get("dependencies") or []
+        if str(d.get("name")) not in present
+    ]
+    if missing:
+        raise ChartError(
+            f"{chart_path}: found in Chart.yaml, but missing in charts/ directory: "
+            f"{', '.join(missing)} (run `helm dependency build {chart_path}`)"
+        )
+
+
+def _validate_release_name(name: str) -> None:
+    import helm_python
+
+    try:
+        helm_python.validate_release_name(name)
+    except helm_python.HelmError as exc:
+        raise ChartError(f"release name {name!r}: {exc}") from None
+
+
+# ---- backend: helm-python-sdk -----------------------------------------------------------
+
+
+def _render_sdk(chart_path: Path, values: dict[str, Any], req: RenderRequest) -> _EngineOutput:
+    """Render in-process. A fresh chart handle per render: rendering mutates the chart."""
+    import helm_python
+    from helm_python import _native
+
+    opts: dict[str, Any] = {
+        "name": req.release,
+        "namespace": req.namespace,
+        "revision": 2 if req.is_upgrade else 1,
+        "is_install": not req.is_upgrade,
+        "is_upgrade": req.is_upgrade,
+    }
+    if req.kube_version:
+        opts["kube_version"] = req.kube_version
+    if req.api_versions:
+        opts["api_versions"] = list(req.api_versions)
+    try:
+        with helm_python.Chart.load(chart_path) as chart:
+            chart_name = chart.name
+            raw = _native.call_string(
+                "helm_render", chart._raw(), json.dumps(values), json.dumps(opts)
+            )
+    except helm_python.HelmValuesError as exc:
+        raise ChartError(f"values do not match the chart's values.schema.json: {exc}") from None
+    except helm_python.HelmRenderError as exc:
+        raise ChartError(f"template error: {exc}") from None
+    except helm_python.HelmError as exc:
+        raise ChartError(f"{req.chart}: cannot render: {exc}") from None
+    files: dict[str, str] = json.loads(raw)
+    return _sort_manifests(files, chart_name)
+
+
+def _sort_manifests(files: Mapping[str, str], chart_name: str) -> _EngineOutput:
+    """Helm's renderResources + SortManifests, producing `helm template`'s document order."""
+    notes_parts: list[str] = []
+    top_notes = f"{chart_name}/templates/NOTES.txt"
+    regular: list[_Document] = []
+    hooks: list[_Document] = []
+    for path in sorted(files):
+        content = files[path]
+        if path.endswith("NOTES.txt"):
+            if path == top_notes:  # subchart NOTES are shown only with --render-subchart-notes
+                notes_parts.append(content)
+            continue
+        if Path(path).name.startswith("_") or not content.strip():
+            continue
+        for text in split_documents(content.lstrip()):
+            doc = _document(path, text.lstrip())
+            if _hook_events(doc.body) is None:
+                regular.append(doc)
+            elif _hook_events(doc.body):
+                hooks.append(doc)
+            # A hook annotation naming an unknown event: Helm drops the document.
+    ordered = [*_by_kind(regular), *_by_kind(hooks)]
+    return _EngineOutput(tuple((d.path, d.text) for d in ordered), "\n".join(notes_parts))
+
+
+def _document(path: str, text: str) -> _Document:
+    """A document with its parsed head; invalid YAML is reported like Helm, with the line."""
+    try:
+        objects = parse_objects(text, path)
+    except ManifestError as exc:
+        raise ChartError(f"invalid YAML in rendered output: {exc}") from None
+    body: Mapping[str, Any] = objects[0].body if objects else {}
+    return _Document(path, text, body)
+
+
+def _by_kind(docs: list[_Document]) -> list[_Document]:
+    """Stable sort by Helm's InstallOrder; unknown kinds last, alphabetically."""
+
+    def key(doc: _Document) -> tuple[int, str]:
+        kind = str(doc.body.get("kind", ""))
+        rank = _KIND_RANK.get(kind)
+        return (rank, "") if rank is not None else (len(INSTALL_ORDER), kind)
+
+    return sorted(docs, key=key)
+
+
+def _hook_events(body: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """None for a regular object; the events of a hook; () for a hook Helm would drop."""
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    if not isinstance(annotations, Mapping) or HOOK_ANNOTATION not in annotations:
+        return None
+    events = tuple(e.strip().lower() for e in str(annotations[HOOK_ANNOTATION]).split(","))
+    if any(e not in HOOK_EVENTS for e in events):
+        return ()
+    return events
+
+
+# ---- backend: helm binary ---------------------------------------------------------------
+
+
+def find_helm() -> Path:
+    """The `helm` binary: $HELMGUARD_HELM, else the one `helmguard sandbox build` made."""
+    override = os.environ.get("HELMGUARD_HELM")
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_file() or not os.access(path, os.X_OK):
+            raise ChartError(f"HELMGUARD_HELM={override} is not an executable file")
+        return path
+    try:
+        from helmguard.sandbox.build import find_binary
+
+        return find_binary("helm")
+    except ImportError:
+        raise ChartError(
+            "no helm binary: set HELMGUARD_HELM to a helm v4 binary, or use --renderer sdk"
+        ) from None
+    except Exception as exc:  # the sandbox's own "not built, run ..." error, as a user message
+        raise ChartError(f"no helm binary: {exc}; or set HELMGUARD_HELM") from None
+
+
+def _render_helm_binary(
+    chart_path: Path, values: dict[str, Any], req: RenderRequest, tmp: Path
+) -> _EngineOutput:
+    """`helm template` with the already-merged user values, so both backends see the same input."""
+    helm = find_helm()
+    values_file = tmp / "helmguard-values.json"
+    values_file.write_text(json.dumps(values), encoding="utf-8")
+    args = [
+        str(helm),
+        "template",
+        req.release,
+        str(chart_path),
+        "--namespace",
+        req.namespace,
+        "--values",
+        str(values_file),
+    ]
+    if req.kube_version:
+        args += ["--kube-version", req.kube_version]
+    for api in req.api_versions:
+        args += ["--api-versions", api]
+    if req.is_upgrade:
+        args.append("--is-upgrade")
+    env = {
+        **os.environ,
+        "HELM_CACHE_HOME": str(tmp / "helm-cache"),
+        "HELM_CONFIG_HOME": str(tmp / "helm-config"),
+        "HELM_DATA_HOME": str(tmp / "helm-data"),
+    }
+    try:
+        done = subprocess.run(
+            args, capture_output=True, text=True, env=env, timeout=_HELM_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ChartError(f"cannot run {helm}: {exc}") from None
+    if done.returncode != 0:
+        message = done.stderr.strip().removeprefix("Error: ")
+        message = message.split("\n\nUse --debug flag")[0]
+        raise ChartError(f"helm template failed: {message}")
+    documents: list[tuple[str, str]] = []
+    for chunk in split_documents(done.stdout):
+        match = _SOURCE_HEADER.match(chunk)
+        if not match:
+            continue
+        text = chunk[match.end() :]
+        documents.append((match.group(1), text.rstrip("\n") + "\n" if text.strip() else text))
+    # NOTES are not printed by `helm template`; they are rendered text, read from the SDK.
+    return _EngineOutput(tuple(documents), _notes_via_sdk(chart_path, values, req))
+
+
+def _notes_via_sdk(chart_path: Path, values: dict[str, Any], req: RenderRequest) -> str:
+    return _render_sdk(chart_path, values, req).notes
+
+
+# ---- assembling the result --------------------------------------------------------------
+
+
+def _assemble(req: RenderRequest, info: _ChartInfo, output: _EngineOutput) -> RenderedChart:
+    cluster_scoped_crd_kinds = _cluster_scoped_custom_kinds(info.crds, output.documents)
+    objects: list[K8sObject] = []
+    hooks: list[Hook] = []
+    manifests: list[tuple[str, str]] = []
+    for path, text in output.documents:
+        doc = _document(path, text)
+        manifests.append((path, _normalized_text(text)))
+        if not doc.body:
+            continue
+        obj = _with_namespace(K8sObject(doc.body, path), req.namespace, cluster_scoped_crd_kinds)
+        events = _hook_events(doc.body)
+        if events is None:
+            objects.append(obj)
+        elif events:
+            hooks.append(_hook(obj, events))
+    return RenderedChart(
+        release=req.release,
+        namespace=req.namespace,
+        chart_name=info.name,
+        chart_version=info.version,
+        app_version=info.app_version,
+        objects=tuple(objects),
+        hooks=tuple(hooks),
+        crds=info.crds,
+        notes=output.notes,
+        manifests=tuple(manifests),
+        values=info.values,
+        crd_manifests=info.crd_manifests,
+    )
+
+
+def _normalized_text(text: str) -> str:
+    """One trailing newline, so both backends print the same bytes."""
+    return text.rstrip("\n") + "\n"
+
+
+def _hook(obj: K8sObject, events: tuple[str, ...]) -> Hook:
+    annotations = obj.annotations
+    try:
+        weight = int(str(annotations.get(HOOK_WEIGHT_ANNOTATION, "0")).strip() or "0")
+    except ValueError:
+        weight = 0  # Helm's calculateHookWeight treats an unparsable weight as 0
+    policies = tuple(
+        p.strip() for p in str(annotations.get(HOOK_DELETE_ANNOTATION, "")).split(",") if p.strip()
+    )
+    return Hook(obj=obj, events=events, weight=weight, delete_policies=policies)
+
+
+def _cluster_scoped_custom_kinds(
+    crds: tuple[K8sObject, ...], documents: tuple[tuple[str, str], ...]
+) -> frozenset[tuple[str, str]]:
+    """(group, kind) of every cluster-scoped CRD the chart defines, in crds/ or templates/."""
+    found: set[tuple[str, str]] = set()
+    candidates: list[Mapping[str, Any]] = [c.body for c in crds]
+    for _path, text in documents:
+        if "CustomResourceDefinition" in text:
+            try:
+                body = yaml.safe_load(text)
+            except yaml.YAMLError:
+                continue
+            if isinstance(body, dict):
+                candidates.append(body)
+    for body in candidates:
+        if body.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = body.get("spec") or {}
+        if spec.get("scope") == "Cluster":
+            kind = str((spec.get("names") or {}).get("kind", ""))
+            found.add((str(spec.get("group", "")), kind))
+    return frozenset(found)
+
+
+def _with_namespace(
+    obj: K8sObject, namespace: str, cluster_scoped_crd_kinds: frozenset[tuple[str, str]]
+) -> K8sObject:
+    """Fill in the release namespace where Helm's apply would put the object."""
+    if obj.namespace or obj.kind in CLUSTER_SCOPED_KINDS:
+        return obj
+    if (obj.ref.group, obj.kind) in cluster_scoped_crd_kinds:
+        return obj
+    body = dict(obj.body)
+    body["metadata"] = {**obj.metadata, "namespace": namespace}
+    return K8sObject(body, obj.source)

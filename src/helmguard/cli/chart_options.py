@@ -1,0 +1,96 @@
+"""The chart and values options every chart command shares (render, check, graph, plan, deploy).
+
+They mirror `helm template`'s flags so a Helm command line carries over unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import click
+
+from helmguard.chart.render import RENDERERS, RenderRequest
+from helmguard.chart.values import ValuesOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Applied bottom-up by click, so listed here in the order --help should show them.
+_OPTIONS: tuple[Callable[[Any], Any], ...] = (
+    click.argument("chart"),
+    click.option(
+        "--release",
+        "--name",
+        "release",
+        default="release-name",
+        show_default=True,
+        help="Release name (Helm's NAME).",
+    ),
+    click.option(
+        "-n",
+        "--namespace",
+        default="default",
+        show_default=True,
+        help="Release namespace; namespaced objects without one go there.",
+    ),
+    click.option("--version", "chart_version", help="Chart version (with --repo or oci://)."),
+    click.option("--repo", help="Chart repository URL; CHART is then the chart's name."),
+    click.option(
+        "-f",
+        "--values",
+        "values_files",
+        multiple=True,
+        help="Values file (YAML); repeatable, later files win.",
+    ),
+    click.option("--set", "set_values", multiple=True, help="key=value; repeatable."),
+    click.option("--set-string", "set_string", multiple=True, help="key=value as strings."),
+    click.option("--set-file", "set_file", multiple=True, help="key=path: value read from file."),
+    click.option("--set-json", "set_json", multiple=True, help="key=JSON, or a JSON object."),
+    click.option("--kube-version", help="Kubernetes version for .Capabilities.KubeVersion."),
+    click.option(
+        "--api-versions",
+        "api_versions",
+        multiple=True,
+        help="API versions for .Capabilities.APIVersions; repeatable, comma-separated accepted.",
+    ),
+    click.option(
+        "--renderer",
+        type=click.Choice(RENDERERS),
+        default="sdk",
+        show_default=True,
+        help="sdk: Helm's engine in-process; helm: a helm v4 binary (HELMGUARD_HELM).",
+    ),
+)
+
+
+def chart_options(f: F) -> F:
+    """Decorate a click command with CHART and Helm's chart and values flags."""
+    for option in reversed(_OPTIONS):
+        f = option(f)
+    return f
+
+
+def _split_commas(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(part.strip() for v in values for part in v.split(",") if part.strip())
+
+
+def request_from_options(**kwargs: Any) -> RenderRequest:
+    """The RenderRequest for the options `chart_options` added (other kwargs are ignored)."""
+    return RenderRequest(
+        chart=kwargs["chart"],
+        release=kwargs.get("release") or "release-name",
+        namespace=kwargs.get("namespace") or "default",
+        version=kwargs.get("chart_version"),
+        repo=kwargs.get("repo"),
+        values=ValuesOptions(
+            values_files=tuple(kwargs.get("values_files") or ()),
+            set_values=tuple(kwargs.get("set_values") or ()),
+            set_string=tuple(kwargs.get("set_string") or ()),
+            set_file=tuple(kwargs.get("set_file") or ()),
+            set_json=tuple(kwargs.get("set_json") or ()),
+        ),
+        kube_version=kwargs.get("kube_version"),
+        api_versions=_split_commas(kwargs.get("api_versions") or ()),
+        is_upgrade=bool(kwargs.get("is_upgrade", False)),
+        renderer=kwargs.get("renderer") or "sdk",
+    )
