@@ -19,3 +19,10 @@ main.add_command(sandbox)
 from helmguard.cli.render import render  # noqa: E402
 
 main.add_command(render)
+from helmguard.cli.check import check, graph  # noqa: E402
+
+main.add_command(check)
+main.add_command(graph)
+from helmguard.cli.db import db  # noqa: E402
+
+main.add_command(db)

@@ -1,0 +1,1 @@
+"""References between objects (refs.py); install order lives beside it (order.py)."""

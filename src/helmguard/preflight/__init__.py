@@ -1,0 +1,1 @@
+"""Preflight: resolve references, report findings, without changing the cluster."""
