@@ -733,7 +733,28 @@ class Kube:
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET an API path (e.g. `/apis/apps/v1`) and decode it; raises lightkube ApiError."""
-        response = await self._http.get(path, params=dict(params or {}))
+        return await self.send_json("GET", path, params=params)
+
+    async def send_json(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """Send `body` as JSON to an API path and decode the answer; raises lightkube ApiError.
+
+        For calls lightkube has no typed method for (TokenRequest, reviews, raw paths).
+        """
+        response = await self._http.request(
+            method,
+            path,
+            params=dict(params or {}),
+            content=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": content_type} if body is not None else None,
+        )
         if response.is_error:
             if response.headers.get("Content-Type", "").startswith("application/json"):
                 raise ApiError(request=response.request, response=response)

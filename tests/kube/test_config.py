@@ -1,0 +1,294 @@
+"""Resolving the cluster from kubeconfig files, KUBECONFIG, in-cluster; exec plugin failures.
+
+These need no cluster: kubeconfig resolution is file handling, and exec plugins are real
+programs run by the test. Certificates come from the sandbox's PKI generator.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from helmguard.kube.client import Kube, connect_config, load_config
+from helmguard.kube.errors import KubeConfigError
+from helmguard.sandbox.pki import generate_pki
+
+from .conftest import closed_port
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("pki")
+    generate_pki(directory)
+    return directory
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def _kubeconfig(
+    path: Path,
+    *,
+    contexts: dict[str, tuple[str, str]],
+    clusters: dict[str, dict[str, Any]],
+    users: dict[str, dict[str, Any]],
+    current: str = "",
+) -> Path:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": n, "cluster": c} for n, c in clusters.items()],
+        "users": [{"name": n, "user": u} for n, u in users.items()],
+        "contexts": [
+            {"name": n, "context": {"cluster": c, "user": u, "namespace": f"ns-{n}"}}
+            for n, (c, u) in contexts.items()
+        ],
+        "current-context": current,
+    }
+    path.write_text(yaml.safe_dump(body))
+    return path
+
+
+def test_explicit_kubeconfig_missing(tmp_path: Path) -> None:
+    with pytest.raises(KubeConfigError, match="does not exist") as info:
+        load_config(tmp_path / "nope")
+    assert "--kubeconfig" in info.value.fix
+
+
+def test_context_not_found_names_the_available_ones(tmp_path: Path, pki: Path) -> None:
+    path = _kubeconfig(
+        tmp_path / "config",
+        contexts={"dev": ("c", "u"), "prod": ("c", "u")},
+        clusters={"c": {"server": "https://127.0.0.1:6443"}},
+        users={"u": {"token": "t"}},
+        current="dev",
+    )
+    with pytest.raises(KubeConfigError, match="Available contexts: dev, prod") as info:
+        load_config(path, "staging")
+    assert "'staging'" in info.value.message
+
+
+def test_no_current_context(tmp_path: Path) -> None:
+    path = _kubeconfig(
+        tmp_path / "config",
+        contexts={"dev": ("c", "u")},
+        clusters={"c": {"server": "https://127.0.0.1:6443"}},
+        users={"u": {}},
+    )
+    with pytest.raises(KubeConfigError, match="No current-context") as info:
+        load_config(path)
+    assert "--kube-context" in info.value.fix
+
+
+def test_kubeconfig_env_merges_files_first_wins(tmp_path: Path, pki: Path) -> None:
+    # Relative paths resolve against the file that names them, as kubectl does.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "ca.crt").write_bytes((pki / "ca.crt").read_bytes())
+    first = _kubeconfig(
+        tmp_path / "a" / "config",
+        contexts={"dev": ("one", "alice")},
+        clusters={"one": {"server": "https://one:6443", "certificate-authority": "ca.crt"}},
+        users={"alice": {"token": "first-token"}},
+        current="dev",
+    )
+    second = _kubeconfig(
+        tmp_path / "second",
+        contexts={"dev": ("two", "bob"), "ops": ("two", "bob")},
+        clusters={"two": {"server": "https://two:6443", "insecure-skip-tls-verify": True}},
+        users={"alice": {"token": "shadowed"}, "bob": {"tokenFile": "bob.token"}},
+        current="ops",
+    )
+    env = {"KUBECONFIG": os.pathsep.join([str(first), str(tmp_path / "missing"), str(second)])}
+    config = load_config(environ=env)
+    assert config.target.context == "dev"  # first current-context wins
+    assert config.target.server == "https://one:6443"
+    assert config.token == "first-token"
+    assert config.ca_pem == (pki / "ca.crt").read_bytes()
+    assert config.target.namespace == "ns-dev"
+    assert config.target.source == os.pathsep.join([str(first), str(second)])
+
+    ops = load_config(context="ops", environ=env)
+    assert ops.target.server == "https://two:6443" and ops.insecure
+    assert ops.token_file == tmp_path / "bob.token"
+    assert ops.target.auth == "token-file"
+
+
+def test_kubeconfig_env_all_missing(tmp_path: Path) -> None:
+    env = {"KUBECONFIG": str(tmp_path / "x")}
+    with pytest.raises(KubeConfigError, match="None of the kubeconfig files"):
+        load_config(environ=env)
+
+
+def test_nothing_to_connect_to(tmp_path: Path) -> None:
+    with pytest.raises(KubeConfigError, match="No kubeconfig found"):
+        load_config(environ={"HOME": str(tmp_path)}, service_account_dir=tmp_path / "sa")
+
+
+def test_home_kubeconfig(tmp_path: Path) -> None:
+    (tmp_path / ".kube").mkdir()
+    _kubeconfig(
+        tmp_path / ".kube" / "config",
+        contexts={"home": ("c", "u")},
+        clusters={"c": {"server": "https://home:6443"}},
+        users={"u": {"username": "admin", "password": "secret"}},
+        current="home",
+    )
+    config = load_config(environ={"HOME": str(tmp_path)})
+    assert config.target.server == "https://home:6443"
+    assert config.target.auth == "basic"
+    assert "secret" not in repr(config)
+
+
+def test_in_cluster(tmp_path: Path, pki: Path) -> None:
+    sa = tmp_path / "sa"
+    sa.mkdir()
+    (sa / "token").write_text("token-from-kubelet\n")
+    (sa / "ca.crt").write_bytes((pki / "ca.crt").read_bytes())
+    (sa / "namespace").write_text("apps")
+    env = {
+        "HOME": str(tmp_path),
+        "KUBERNETES_SERVICE_HOST": "fd00::1",
+        "KUBERNETES_SERVICE_PORT": "443",
+    }
+    config = load_config(environ=env, service_account_dir=sa)
+    assert config.target.server == "https://[fd00::1]:443"
+    assert config.target.namespace == "apps"
+    assert config.token_file == sa / "token"
+    assert config.target.source == "in-cluster ServiceAccount"
+
+
+def test_client_certificate_files_and_data(tmp_path: Path, pki: Path) -> None:
+    path = _kubeconfig(
+        tmp_path / "config",
+        contexts={"files": ("c", "files"), "data": ("c", "data")},
+        clusters={
+            "c": {"server": "https://c:6443", "certificate-authority-data": _b64(pki / "ca.crt")}
+        },
+        users={
+            "files": {
+                "client-certificate": str(pki / "admin.crt"),
+                "client-key": str(pki / "admin.key"),
+            },
+            "data": {
+                "client-certificate-data": _b64(pki / "admin.crt"),
+                "client-key-data": _b64(pki / "admin.key"),
+            },
+        },
+    )
+    by_file = load_config(path, "files")
+    by_data = load_config(path, "data")
+    assert by_file.client_cert_pem == by_data.client_cert_pem == (pki / "admin.crt").read_bytes()
+    assert by_file.target.auth == "client-certificate"
+    Kube(by_data)  # builds the TLS context: the material is usable
+
+
+def test_bad_material_is_a_config_error(tmp_path: Path, pki: Path) -> None:
+    path = _kubeconfig(
+        tmp_path / "config",
+        contexts={"badca": ("bad", "u"), "nokey": ("good", "nokey"), "gone": ("gone", "u")},
+        clusters={
+            "bad": {
+                "server": "https://c:6443",
+                "certificate-authority-data": _b64(pki / "admin.key"),
+            },
+            "good": {"server": "https://c:6443"},
+            "gone": {"server": "https://c:6443", "certificate-authority": "absent.crt"},
+        },
+        users={"u": {}, "nokey": {"client-certificate-data": _b64(pki / "admin.crt")}},
+    )
+    with pytest.raises(KubeConfigError, match="certificate authority of cluster 'bad'"):
+        Kube(load_config(path, "badca"))
+    with pytest.raises(KubeConfigError, match="without its key"):
+        load_config(path, "nokey")
+    with pytest.raises(KubeConfigError, match=r"absent\.crt"):
+        load_config(path, "gone")
+
+
+def test_unsupported_auth(tmp_path: Path) -> None:
+    path = _kubeconfig(
+        tmp_path / "config",
+        contexts={"gcp": ("c", "gcp"), "old": ("c", "old")},
+        clusters={"c": {"server": "https://c:6443"}},
+        users={
+            "gcp": {"auth-provider": {"name": "gcp"}},
+            "old": {
+                "exec": {"apiVersion": "client.authentication.k8s.io/v1alpha1", "command": "x"}
+            },
+        },
+    )
+    with pytest.raises(KubeConfigError, match="auth-provider 'gcp'"):
+        load_config(path, "gcp")
+    with pytest.raises(KubeConfigError, match="v1alpha1"):
+        load_config(path, "old")
+
+
+def _plugin(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "plugin.py"
+    script.write_text(f"#!{sys.executable}\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+def _exec_kubeconfig(tmp_path: Path, exec_spec: dict[str, Any]) -> Path:
+    return _kubeconfig(
+        tmp_path / "config",
+        contexts={"x": ("c", "u")},
+        clusters={"c": {"server": f"https://127.0.0.1:{closed_port()}"}},
+        users={"u": {"exec": exec_spec}},
+        current="x",
+    )
+
+
+async def test_exec_plugin_missing(tmp_path: Path) -> None:
+    path = _exec_kubeconfig(
+        tmp_path,
+        {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": "helmguard-no-such-plugin",
+            "installHint": "Install it with: brew install no-such-plugin",
+            "interactiveMode": "Never",
+        },
+    )
+    with pytest.raises(KubeConfigError, match="was not found") as info:
+        await connect_config(load_config(path), timeout=2)
+    assert info.value.fix == "Install it with: brew install no-such-plugin"
+
+
+async def test_exec_plugin_failing_reports_stderr(tmp_path: Path) -> None:
+    script = _plugin(
+        tmp_path, "import sys\nsys.stderr.write('token expired, run login\\n')\nsys.exit(3)"
+    )
+    path = _exec_kubeconfig(
+        tmp_path, {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(script)}
+    )
+    with pytest.raises(KubeConfigError, match="exit code 3: token expired, run login"):
+        await connect_config(load_config(path), timeout=2)
+
+
+async def test_exec_plugin_wrong_api_version(tmp_path: Path) -> None:
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": {"token": "t"},
+    }
+    script = _plugin(tmp_path, f"print({json.dumps(json.dumps(credential))})")
+    path = _exec_kubeconfig(
+        tmp_path,
+        {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": "./plugin.py",
+            "interactiveMode": "Never",
+        },
+    )
+    assert load_config(path).exec_plugin is not None
+    assert load_config(path).exec_plugin.command == str(script)  # type: ignore[union-attr]
+    with pytest.raises(KubeConfigError, match="answered with apiVersion"):
+        await connect_config(load_config(path), timeout=2)

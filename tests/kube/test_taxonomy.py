@@ -1,0 +1,482 @@
+"""Every class of the error taxonomy, produced by the real sandbox API server.
+
+Each test makes Kubernetes refuse something for one reason and checks that `classify`
+names that reason, keeps the Status verbatim, and says whether retrying helps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from lightkube import codecs
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.core_v1 import ConfigMap, Namespace
+
+from helmguard.kube.client import ClusterConfig, Kube, connect_config
+from helmguard.kube.errors import (
+    Conflict,
+    EscalationDenied,
+    Invalid,
+    KubeError,
+    MissingDependency,
+    NamespaceTerminating,
+    PermissionDenied,
+    PolicyViolation,
+    QuotaExceeded,
+    Transient,
+    Unauthorized,
+    classify,
+    retry,
+)
+from helmguard.manifest import ObjectRef
+
+from .conftest import api_error, closed_port, service_account_token
+
+pytestmark = pytest.mark.sandbox
+
+
+def _pod(name: str, namespace: str, **spec: Any) -> Any:
+    container: dict[str, Any] = {"name": "app", "image": "registry.example/app:1"}
+    container.update(spec.pop("container", {}))
+    return codecs.from_dict(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"containers": [container], **spec},
+        }
+    )
+
+
+def _configmap(name: str, namespace: str, **extra: Any) -> Any:
+    return codecs.from_dict(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, **extra.pop("metadata", {})},
+            **extra,
+        }
+    )
+
+
+def _common(err: KubeError, exc: ApiError, *, code: int, retryable: bool = False) -> None:
+    """What every classified API error keeps: the raw Status and a message with a fix."""
+    assert err.code == code
+    assert err.retryable is retryable
+    assert err.status == exc.response.json()  # verbatim
+    assert err.api_message == exc.status.message
+    assert err.message and err.fix
+
+
+async def test_missing_service_account(kube: Kube, namespace: str) -> None:
+    pod = _pod("common-vault-0", namespace, serviceAccountName="vault-svc")
+    exc, err = await api_error(kube.client.create(pod), "missing_service_account")
+    assert isinstance(err, MissingDependency)
+    _common(err, exc, code=403)
+    assert err.dependency == ObjectRef("", "ServiceAccount", namespace, "vault-svc")
+    assert "error looking up service account" in err.api_message
+    assert err.target.resource == "pods"
+    assert err.target.namespace == namespace
+
+
+async def test_missing_priority_class(kube: Kube, namespace: str) -> None:
+    pod = _pod("p", namespace, priorityClassName="helmguard-absent")
+    exc, err = await api_error(kube.client.create(pod), "missing_priority_class")
+    assert isinstance(err, MissingDependency)
+    _common(err, exc, code=403)
+    assert err.dependency == ObjectRef("scheduling.k8s.io", "PriorityClass", "", "helmguard-absent")
+
+
+async def test_missing_runtime_class(kube: Kube, namespace: str) -> None:
+    pod = _pod("p", namespace, runtimeClassName="helmguard-absent")
+    exc, err = await api_error(kube.client.create(pod), "missing_runtime_class")
+    assert isinstance(err, MissingDependency)
+    _common(err, exc, code=403)
+    assert err.dependency == ObjectRef("node.k8s.io", "RuntimeClass", "", "helmguard-absent")
+
+
+async def test_missing_namespace(kube: Kube) -> None:
+    absent = f"absent-{uuid.uuid4().hex[:8]}"
+    exc, err = await api_error(kube.client.create(_configmap("c", absent)), "missing_namespace")
+    assert isinstance(err, MissingDependency)
+    _common(err, exc, code=404)
+    assert err.dependency == ObjectRef("", "Namespace", "", absent)
+
+
+async def test_kind_not_served(kube: Kube) -> None:
+    served = await kube.discovery.resources()
+    with pytest.raises(MissingDependency, match='no matches for kind "Widget"'):
+        served.lookup("widgets.example.com/v1", "Widget")
+    # The same question asked of the API server directly: a 404 for the whole API.
+    exc, err = await api_error(kube.get_json("/apis/widgets.example.com/v1/widgets"), "not_served")
+    assert isinstance(err, MissingDependency)
+    _common(err, exc, code=404)
+
+
+async def test_permission_denied(sandbox: Any, namespace: str) -> None:
+    from helmguard.kube.client import load_config
+
+    restricted = load_config(sandbox.kubeconfig, sandbox.restricted_context)
+    async with Kube(restricted) as kube:
+        call = kube.client.create(_configmap("c", namespace))
+        exc, err = await api_error(call, "permission_denied")
+    assert isinstance(err, PermissionDenied)
+    _common(err, exc, code=403)
+    assert (err.user, err.verb, err.resource, err.group, err.namespace) == (
+        "alice",
+        "create",
+        "configmaps",
+        "",
+        namespace,
+    )
+    assert namespace in err.message and "alice" in err.fix
+
+
+async def test_permission_denied_cluster_scope(sandbox: Any) -> None:
+    from helmguard.kube.client import load_config
+
+    restricted = load_config(sandbox.kubeconfig, sandbox.restricted_context)
+    async with Kube(restricted) as kube:
+        call = kube.client.create(
+            codecs.from_dict(
+                {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "nope"}}
+            )
+        )
+        _, err = await api_error(call, "permission_denied_cluster")
+    assert isinstance(err, PermissionDenied)
+    assert (err.verb, err.resource, err.namespace) == ("create", "namespaces", "")
+    assert "cluster scope" in err.message
+
+
+async def test_escalation_denied(admin_config: ClusterConfig, kube: Kube, namespace: str) -> None:
+    # A deployer allowed to create Roles, but not holding the rights it tries to grant.
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}"
+    role = {
+        "metadata": {"name": "role-writer"},
+        "rules": [
+            {
+                "apiGroups": ["rbac.authorization.k8s.io"],
+                "resources": ["roles"],
+                "verbs": ["create"],
+            }
+        ],
+    }
+    await kube.send_json("POST", f"{rbac}/roles", role)
+    token = await service_account_token(kube, namespace, "deployer")
+    binding = {
+        "metadata": {"name": "deployer-writes-roles"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "role-writer"},
+        "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": namespace}],
+    }
+    await kube.send_json("POST", f"{rbac}/rolebindings", binding)
+    greedy = codecs.from_dict(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "reads-secrets", "namespace": namespace},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+        }
+    )
+    async with Kube(admin_config.with_token(token)) as deployer:
+        exc, err = await api_error(deployer.client.create(greedy), "escalation_denied")
+    assert isinstance(err, EscalationDenied)
+    _common(err, exc, code=403)
+    assert err.user == f"system:serviceaccount:{namespace}:deployer"
+    assert "secrets" in err.missing and "get" in err.missing
+
+
+async def test_quota_exceeded(kube: Kube, namespace: str) -> None:
+    quota = codecs.from_dict(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "no-pods", "namespace": namespace},
+            "spec": {"hard": {"pods": "0"}},
+        }
+    )
+    await kube.client.create(quota)
+
+    async def quota_counted() -> bool:
+        got = await kube.client.get(type(quota), "no-pods", namespace=namespace)
+        return bool(got.status and got.status.hard)
+
+    deadline = time.monotonic() + 30
+    while not await quota_counted():
+        assert time.monotonic() < deadline, "the quota controller never filled in status"
+        await asyncio.sleep(0.2)
+    exc, err = await api_error(kube.client.create(_pod("p", namespace)), "quota_exceeded")
+    assert isinstance(err, QuotaExceeded)
+    _common(err, exc, code=403)
+    assert err.quota == "no-pods"
+
+
+async def test_namespace_terminating(kube: Kube, namespace: str) -> None:
+    held = _configmap("held", namespace, metadata={"finalizers": ["helmguard.test/hold"]})
+    await kube.client.create(held)
+    await kube.client.delete(Namespace, namespace)
+    try:
+        exc, err = await api_error(
+            kube.client.create(_configmap("late", namespace)), "namespace_terminating"
+        )
+        assert isinstance(err, NamespaceTerminating)
+        _common(err, exc, code=403)
+        assert namespace in err.fix
+    finally:
+        await kube.client.patch(
+            ConfigMap, "held", {"metadata": {"finalizers": None}}, namespace=namespace
+        )
+
+
+async def test_pod_security(kube: Kube, namespace: str) -> None:
+    labels = {"pod-security.kubernetes.io/enforce": "restricted"}
+    await kube.send_json(
+        "PATCH",
+        f"/api/v1/namespaces/{namespace}",
+        {"metadata": {"labels": labels}},
+        content_type="application/merge-patch+json",
+    )
+    pod = _pod("priv", namespace, container={"securityContext": {"privileged": True}})
+    exc, err = await api_error(kube.client.create(pod), "pod_security")
+    assert isinstance(err, PolicyViolation)
+    _common(err, exc, code=403)
+    assert err.policy.startswith("PodSecurity restricted")
+
+
+async def test_limit_range(kube: Kube, namespace: str) -> None:
+    limits = codecs.from_dict(
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": "small", "namespace": namespace},
+            "spec": {"limits": [{"type": "Container", "max": {"cpu": "100m"}}]},
+        }
+    )
+    await kube.client.create(limits)
+    pod = _pod("big", namespace, container={"resources": {"limits": {"cpu": "2"}}})
+    exc, err = await api_error(kube.client.create(pod), "limit_range")
+    assert isinstance(err, PolicyViolation)
+    _common(err, exc, code=403)
+    assert err.policy == "LimitRange"
+
+
+async def test_validating_admission_policy(kube: Kube, namespace: str) -> None:
+    name = f"no-forbidden-key-{namespace}"
+    vap = "/apis/admissionregistration.k8s.io/v1"
+    policy = {
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["configmaps"],
+                    }
+                ]
+            },
+            "validations": [
+                {
+                    "expression": "!has(object.data) || !('forbidden' in object.data)",
+                    "message": "data.forbidden is not allowed",
+                }
+            ],
+        },
+    }
+    binding = {
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+            },
+        },
+    }
+    await kube.send_json("POST", f"{vap}/validatingadmissionpolicies", policy)
+    await kube.send_json("POST", f"{vap}/validatingadmissionpolicybindings", binding)
+    try:
+        # The policy takes effect once the API server's informers have seen it.
+        deadline = time.monotonic() + 30
+        for attempt in range(1000):
+            bad = _configmap(f"bad-{attempt}", namespace, data={"forbidden": "x"})
+            try:
+                await kube.client.create(bad)
+            except ApiError:
+                break
+            assert time.monotonic() < deadline, "the ValidatingAdmissionPolicy never applied"
+            await asyncio.sleep(0.3)
+        exc, err = await api_error(
+            kube.client.create(_configmap("bad", namespace, data={"forbidden": "x"})),
+            "validating_admission_policy",
+        )
+        assert isinstance(err, PolicyViolation)
+        _common(err, exc, code=exc.response.status_code)
+        assert err.policy == f"ValidatingAdmissionPolicy {name}"
+    finally:
+        await kube.send_json("DELETE", f"{vap}/validatingadmissionpolicybindings/{name}")
+        await kube.send_json("DELETE", f"{vap}/validatingadmissionpolicies/{name}")
+
+
+async def _with_webhook(kube: Kube, namespace: str, client_config: dict[str, Any]) -> str:
+    name = f"hg-{namespace}.helmguard.test"
+    webhook = {
+        "metadata": {"name": name},
+        "webhooks": [
+            {
+                "name": name,
+                "clientConfig": client_config,
+                "rules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["configmaps"],
+                    }
+                ],
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "timeoutSeconds": 2,
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+            }
+        ],
+    }
+    path = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+    await kube.send_json("POST", path, webhook)
+    return f"{path}/{name}"
+
+
+async def _first_webhook_error(
+    kube: Kube, namespace: str, record: str
+) -> tuple[ApiError, KubeError]:
+    deadline = time.monotonic() + 30
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await kube.client.create(_configmap(f"w-{attempt}", namespace))
+        except ApiError as exc:
+            if "webhook" in exc.status.message:
+                return await api_error(_raise(exc), record)
+        assert time.monotonic() < deadline, "the webhook never applied"
+        await asyncio.sleep(0.3)
+
+
+async def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+async def test_webhook_service_missing(kube: Kube, namespace: str) -> None:
+    service = {"namespace": namespace, "name": "absent-webhook", "path": "/validate"}
+    url = await _with_webhook(kube, namespace, {"service": service})
+    try:
+        exc, err = await _first_webhook_error(kube, namespace, "webhook_service_missing")
+        assert isinstance(err, MissingDependency), err.api_message
+        assert err.dependency == ObjectRef("", "Service", "", "absent-webhook")
+        _common(err, exc, code=exc.response.status_code)
+    finally:
+        await kube.send_json("DELETE", url)
+
+
+async def test_webhook_unreachable(kube: Kube, namespace: str) -> None:
+    endpoint = f"https://127.0.0.1:{closed_port()}/validate"
+    url = await _with_webhook(kube, namespace, {"url": endpoint})
+    try:
+        exc, err = await _first_webhook_error(kube, namespace, "webhook_unreachable")
+        assert isinstance(err, Transient), err.api_message
+        _common(err, exc, code=exc.response.status_code, retryable=True)
+    finally:
+        await kube.send_json("DELETE", url)
+
+
+async def test_invalid(kube: Kube, namespace: str) -> None:
+    service = codecs.from_dict(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": namespace},
+            "spec": {"ports": [{"port": 70000, "targetPort": 8080}]},
+        }
+    )
+    exc, err = await api_error(kube.client.create(service), "invalid")
+    assert isinstance(err, Invalid)
+    _common(err, exc, code=422)
+    fields = {c.field for c in err.causes}
+    assert "spec.ports[0].port" in fields
+    assert "spec.ports[0].port" in err.message
+
+
+async def test_ssa_conflict(kube: Kube, namespace: str) -> None:
+    await kube.client.apply(_configmap("shared", namespace, data={"key": "a"}), field_manager="one")
+    call = kube.client.apply(
+        _configmap("shared", namespace, data={"key": "b"}), field_manager="two"
+    )
+    exc, err = await api_error(call, "ssa_conflict")
+    assert isinstance(err, Conflict)
+    _common(err, exc, code=409)
+    assert err.managers == ("one",)
+    assert ".data.key" in err.message
+
+
+async def test_optimistic_lock_conflict(kube: Kube, namespace: str) -> None:
+    await kube.client.create(_configmap("raced", namespace, data={"n": "0"}))
+    mine = await kube.client.get(ConfigMap, "raced", namespace=namespace)
+    theirs = await kube.client.get(ConfigMap, "raced", namespace=namespace)
+    theirs.data = {"n": "1"}
+    await kube.client.replace(theirs)
+    mine.data = {"n": "2"}
+    exc, err = await api_error(kube.client.replace(mine), "optimistic_lock")
+    assert isinstance(err, Conflict)
+    _common(err, exc, code=409, retryable=True)
+
+
+async def test_unauthorized(admin_config: ClusterConfig) -> None:
+    async with Kube(admin_config.with_token("not-a-valid-token")) as kube:
+        exc, err = await api_error(kube.version(), "unauthorized")
+    assert isinstance(err, Unauthorized)
+    _common(err, exc, code=401)
+    with pytest.raises(Unauthorized):
+        await connect_config(admin_config.with_token("not-a-valid-token"), timeout=5)
+
+
+async def test_unreachable_server_is_transient(admin_config: ClusterConfig) -> None:
+    from dataclasses import replace
+
+    port = closed_port()
+    gone = replace(
+        admin_config, target=replace(admin_config.target, server=f"https://127.0.0.1:{port}")
+    )
+    async with Kube(gone) as kube:
+        with pytest.raises(Exception) as raw:  # the transport's own error, unclassified
+            await kube.version()
+    err = classify(raw.value)
+    assert isinstance(err, Transient)
+    assert err.retryable and str(port) in err.message
+    started = time.monotonic()
+    with pytest.raises(Transient) as info:
+        await connect_config(gone, timeout=1.5)
+    assert 1.0 < time.monotonic() - started < 5
+    assert any("gave up after" in n for n in info.value.__notes__)
+
+
+async def test_retry_recovers(kube: Kube) -> None:
+    calls = 0
+
+    async def flaky() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            # A genuine connection failure, from a port nobody listens on.
+            async with httpx.AsyncClient() as c:
+                await c.get(f"http://127.0.0.1:{closed_port()}/")
+        return await kube.version()
+
+    version = await retry(flaky, timeout=10)
+    assert calls == 3 and version["gitVersion"].startswith("v1.")
