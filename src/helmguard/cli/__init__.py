@@ -23,3 +23,6 @@ from helmguard.cli.check import check, graph  # noqa: E402
 
 main.add_command(check)
 main.add_command(graph)
+from helmguard.cli.db import db  # noqa: E402
+
+main.add_command(db)

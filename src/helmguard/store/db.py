@@ -1,0 +1,232 @@
+"""Opening the database: URL resolution, engines (SQLite tuned for one writer), the writer lock.
+
+`open_store` is the one entry point; `upgrade_database` and `database_revision` serve
+`helmguard db upgrade` / `helmguard db current`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import platformdirs
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from helmguard.store import migrate
+from helmguard.store.errors import StoreError
+
+ENV_VAR = "HELMGUARD_DB"
+BUSY_TIMEOUT_MS = 10_000
+CONNECT_TIMEOUT_S = 10.0
+
+
+def default_path() -> Path:
+    """`helmguard.db` in the user's data directory (e.g. ~/.local/share/helmguard/)."""
+    return Path(platformdirs.user_data_dir("helmguard")) / "helmguard.db"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved database: the async URL to connect with and, for SQLite, the file."""
+
+    url: URL
+    sqlite_path: Path | None
+    is_default: bool
+
+    @property
+    def display(self) -> str:
+        """The URL with any password hidden: safe for messages and logs."""
+        if self.sqlite_path is not None:
+            return str(self.sqlite_path)
+        return self.url.render_as_string(hide_password=True)
+
+
+_SUPPORTED = "a file path, sqlite:///PATH, or postgresql+asyncpg://USER@HOST:PORT/DATABASE"
+
+
+def resolve(url: str | None) -> Target:
+    """Pick the database: `url`, else $HELMGUARD_DB, else the default SQLite file.
+
+    A bare path means a SQLite file; `sqlite://` and `postgresql://` get the async drivers.
+    """
+    raw = url or os.environ.get(ENV_VAR) or ""
+    is_default = not raw
+    if not raw or "://" not in raw:
+        path = Path(raw).expanduser() if raw else default_path()
+        return Target(
+            URL.create("sqlite+aiosqlite", database=str(path.absolute())), path, is_default
+        )
+    try:
+        parsed = make_url(raw)
+    except (ArgumentError, ValueError) as exc:
+        raise StoreError(f"{raw.split('@')[-1]!r} is not a database URL; use {_SUPPORTED}") from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite", "aiosqlite"):
+        if not parsed.database or parsed.database == ":memory:" or "mode=memory" in raw:
+            raise StoreError(
+                "an in-memory SQLite database cannot be shared by helmguard's writer and "
+                "readers; give a file path, e.g. sqlite:////var/lib/helmguard/helmguard.db"
+            )
+        path = Path(parsed.database).expanduser().absolute()
+        return Target(parsed.set(drivername="sqlite+aiosqlite", database=str(path)), path, False)
+    if backend in ("postgresql", "postgres") and driver in ("", "asyncpg"):
+        return Target(parsed.set(drivername="postgresql+asyncpg"), None, False)
+    raise StoreError(f"unsupported database URL scheme {parsed.drivername!r}; use {_SUPPORTED}")
+
+
+def describe(exc: BaseException, target: Target) -> StoreError:
+    """One line a user can act on, for any failure to reach or use the database."""
+    if isinstance(exc, StoreError):
+        return exc
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = text[0] if text else type(exc).__name__
+    if target.sqlite_path is None:
+        reach = isinstance(exc, OSError) or "connect" in detail.lower()
+        hint = "; is PostgreSQL running and reachable at that address?" if reach else ""
+        return StoreError(f"cannot use database {target.display}: {detail}{hint}")
+    hint = ""
+    if "not a database" in detail or "malformed" in detail:
+        hint = "; it is not a helmguard SQLite database: move it away or give another --db"
+    elif "unable to open" in detail:
+        hint = f"; check that {target.sqlite_path.parent} exists and is writable"
+    return StoreError(f"cannot use database {target.display}: {detail}{hint}")
+
+
+def _sqlite_engine(target: Target, *, writer: bool) -> AsyncEngine:
+    engine = create_async_engine(
+        target.url,
+        pool_size=1 if writer else 4,
+        max_overflow=0 if writer else 4,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from sqlite3 so transactions cover reads and DDL too.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if writer:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # With WAL, NORMAL loses at most the last commits on power loss, never integrity.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        else:
+            cursor.execute("PRAGMA query_only=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # The writer takes the write lock up front, so it waits (busy_timeout) instead of failing.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+def create_engine(target: Target, *, writer: bool) -> AsyncEngine:
+    """An engine for the writer (one connection) or for readers (a small pool)."""
+    if target.sqlite_path is not None:
+        return _sqlite_engine(target, writer=writer)
+    return create_async_engine(
+        target.url,
+        pool_size=1 if writer else 5,
+        max_overflow=1 if writer else 5,
+        pool_pre_ping=True,
+        connect_args={"timeout": CONNECT_TIMEOUT_S},
+    )
+
+
+class WriterLock:
+    """An exclusive flock next to a SQLite file: one writing helmguard per file.
+
+    The kernel drops the lock when the process dies, even by SIGKILL, so it never goes stale.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".lock")
+        self._file: IO[str] | None = None
+
+    def acquire(self, database: Path) -> None:
+        """Take the lock or raise StoreError naming the process that holds it."""
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise StoreError(
+                f"database {database} is in use by another helmguard process ({holder}); "
+                f"stop it first, or give this one its own database with --db"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, since {datetime.now(UTC).isoformat(timespec='seconds')}")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        """Give the lock up (idempotent)."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def prepare_sqlite_file(target: Target, *, create: bool) -> None:
+    """Create the default data directory; refuse a missing file when not creating."""
+    path = target.sqlite_path
+    if path is None:
+        return
+    if not create and not path.exists():
+        raise StoreError(
+            f"no helmguard database at {path}; run `helmguard db upgrade` to create it"
+        )
+    if target.is_default:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise StoreError(f"cannot use database {path}: directory {path.parent} does not exist")
+
+
+async def upgrade_database(url: str | None) -> tuple[str, str]:
+    """Migrate the database to this helmguard's head; return (display URL, revision)."""
+    target = resolve(url)
+    prepare_sqlite_file(target, create=True)
+    lock = WriterLock(target.sqlite_path) if target.sqlite_path is not None else None
+    if lock is not None and target.sqlite_path is not None:
+        lock.acquire(target.sqlite_path)
+    engine = create_engine(target, writer=True)
+    try:
+        async with engine.begin() as connection:
+            head = await connection.run_sync(migrate.upgrade)
+    except Exception as exc:
+        raise describe(exc, target) from exc
+    finally:
+        await engine.dispose()
+        if lock is not None:
+            lock.release()
+    return target.display, head
+
+
+async def database_revision(url: str | None) -> tuple[str, str | None, str]:
+    """Read-only: (display URL, the database's migration or None if empty, this code's head)."""
+    target = resolve(url)
+    prepare_sqlite_file(target, create=False)
+    engine = create_engine(target, writer=False)
+    try:
+        async with engine.connect() as connection:
+            current = await connection.run_sync(migrate.current_revision)
+    except Exception as exc:
+        raise describe(exc, target) from exc
+    finally:
+        await engine.dispose()
+    return target.display, current, migrate.head_revision()

@@ -1,0 +1,201 @@
+"""The tables, as typed SQLAlchemy 2 declarative models; migrations/ creates exactly these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive storage) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; use an aware UTC time")
+        value = value.astimezone(UTC)
+        # SQLite keeps text without an offset; all stored times are UTC so text order is time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Release(Base):
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("cluster", "namespace", "name", name="uq_releases_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster: Mapped[str] = mapped_column(String(253))
+    namespace: Mapped[str] = mapped_column(String(253))
+    name: Mapped[str] = mapped_column(String(253))
+    chart: Mapped[str] = mapped_column(Text)
+    chart_version: Mapped[str] = mapped_column(String(128))
+    current_revision: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Revision(Base):
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("release_id", "number", name="uq_revisions_release_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    chart: Mapped[str] = mapped_column(Text)
+    chart_version: Mapped[str] = mapped_column(String(128))
+    values_digest: Mapped[str] = mapped_column(String(71))
+    plan: Mapped[Any | None] = mapped_column(JSONType)
+    outcome: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Resource(Base):
+    """Current status per object: one row per (release, object key), updated in place."""
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        UniqueConstraint(
+            "release_id", "api_group", "kind", "namespace", "name", name="uq_resources_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    api_group: Mapped[str] = mapped_column(String(253))
+    kind: Mapped[str] = mapped_column(String(253))
+    namespace: Mapped[str] = mapped_column(String(253))
+    name: Mapped[str] = mapped_column(String(253))
+    state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resource_version: Mapped[str] = mapped_column(String(64))
+    generation: Mapped[int | None] = mapped_column(Integer)
+    root_cause: Mapped[Any | None] = mapped_column(JSONType)
+
+
+class StatusTransition(Base):
+    """History: object keys are copied, not referenced, so history outlives the object."""
+
+    __tablename__ = "status_transitions"
+    __table_args__ = (
+        Index("ix_status_transitions_release_at", "release_id", "at"),
+        Index(
+            "ix_status_transitions_object_at",
+            "release_id",
+            "api_group",
+            "kind",
+            "namespace",
+            "name",
+            "at",
+        ),
+        Index("ix_status_transitions_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    api_group: Mapped[str] = mapped_column(String(253))
+    kind: Mapped[str] = mapped_column(String(253))
+    namespace: Mapped[str] = mapped_column(String(253))
+    name: Mapped[str] = mapped_column(String(253))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    root_cause: Mapped[Any | None] = mapped_column(JSONType)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """A Kubernetes Event, one row per Event uid, updated as its count grows."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("uid", name="uq_events_uid"),
+        Index("ix_events_release_last_seen", "release_id", "last_seen"),
+        Index(
+            "ix_events_object_last_seen",
+            "release_id",
+            "api_group",
+            "kind",
+            "namespace",
+            "name",
+            "last_seen",
+        ),
+        Index("ix_events_last_seen", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    uid: Mapped[str] = mapped_column(String(64))
+    api_group: Mapped[str] = mapped_column(String(253))
+    kind: Mapped[str] = mapped_column(String(253))
+    namespace: Mapped[str] = mapped_column(String(253))
+    name: Mapped[str] = mapped_column(String(253))
+    type: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OperationLog(Base):
+    """Steps of operations on a release revision, numbered by `seq` within the revision."""
+
+    __tablename__ = "operation_log"
+    __table_args__ = (
+        UniqueConstraint("release_id", "revision", "seq", name="uq_operation_log_step"),
+        Index("ix_operation_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    level: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str] = mapped_column(String(128))
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[Any] = mapped_column(JSONType)

@@ -1,0 +1,133 @@
+"""Plain, frozen records that enter and leave the store; no ORM object crosses its boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from helmguard.manifest import ObjectRef
+
+
+@dataclass(frozen=True, order=True)
+class ReleaseKey:
+    """A Helm release is named within a namespace; `cluster` tells clusters apart ("" = the one)."""
+
+    namespace: str
+    name: str
+    cluster: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.cluster}:" if self.cluster else ""
+        return f"{where}{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """What helmguard knows about a release: its chart, its current revision, its status."""
+
+    key: ReleaseKey
+    chart: str
+    chart_version: str
+    current_revision: int | None = None
+    status: str = "Unknown"
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RevisionRecord:
+    """One install/upgrade/rollback/uninstall of a release; values are kept as a digest only."""
+
+    release: ReleaseKey
+    number: int
+    chart: str
+    chart_version: str
+    values_digest: str
+    started_at: datetime
+    plan: Mapping[str, Any] | None = None
+    outcome: str = "pending"
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ObservedStatus:
+    """A status computed from what was observed in the cluster, with when it was observed."""
+
+    ref: ObjectRef
+    state: str
+    reason: str
+    message: str
+    since: datetime
+    observed_at: datetime
+    resource_version: str = ""
+    generation: int | None = None
+    root_cause: ObjectRef | None = None
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    """The stored current status of one object of a release."""
+
+    release: ReleaseKey
+    ref: ObjectRef
+    state: str
+    reason: str
+    message: str
+    since: datetime
+    observed_at: datetime
+    resource_version: str
+    generation: int | None
+    root_cause: ObjectRef | None
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    """One change of an object's status: from_state is None for its first observation."""
+
+    release: ReleaseKey
+    ref: ObjectRef
+    from_state: str | None
+    to_state: str
+    reason: str
+    message: str
+    at: datetime
+    root_cause: ObjectRef | None = None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A Kubernetes Event correlated to an object; `count` grows as the API server repeats it."""
+
+    uid: str
+    ref: ObjectRef
+    type: str
+    reason: str
+    message: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One step of an operation (install, upgrade, rollback, uninstall) on a release revision."""
+
+    release: ReleaseKey
+    revision: int
+    seq: int
+    at: datetime
+    level: str
+    step: str
+    message: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """How many rows `prune_history` deleted from each history table."""
+
+    transitions: int
+    events: int
+    operation_log: int

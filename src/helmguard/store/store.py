@@ -1,0 +1,772 @@
+"""The Store: typed async writes through the single writer, concurrent reads, retention."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from helmguard.manifest import ObjectRef
+from helmguard.store import migrate
+from helmguard.store.db import (
+    Target,
+    WriterLock,
+    create_engine,
+    describe,
+    prepare_sqlite_file,
+    resolve,
+)
+from helmguard.store.errors import StoreError
+from helmguard.store.models import (
+    Event,
+    OperationLog,
+    Release,
+    Resource,
+    Revision,
+    StatusTransition,
+)
+from helmguard.store.records import (
+    EventRecord,
+    LogEntry,
+    ObservedStatus,
+    PruneResult,
+    ReleaseKey,
+    ReleaseRecord,
+    ResourceRecord,
+    RevisionRecord,
+    TransitionRecord,
+)
+from helmguard.store.redact import canonical_json, redact_secrets
+from helmguard.store.writer import BatchWriter
+
+KeyedModel = type[Resource] | type[StatusTransition] | type[Event]
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much history `prune_history` keeps: by age, and by count per object."""
+
+    max_age_days: float | None = 30.0
+    max_transitions_per_object: int | None = 1000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(value: Any) -> Any:
+    """Secrets redacted, then normalised to what JSON can hold (tuples -> lists, dates -> text)."""
+    return json.loads(canonical_json(redact_secrets(value)))
+
+
+def _ref_json(ref: ObjectRef | None) -> dict[str, str] | None:
+    if ref is None:
+        return None
+    return {"group": ref.group, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
+
+
+def _ref_from_json(value: Any) -> ObjectRef | None:
+    if not isinstance(value, dict):
+        return None
+    return ObjectRef(value["group"], value["kind"], value["namespace"], value["name"])
+
+
+def _ref_of(row: Any) -> ObjectRef:
+    return ObjectRef(row.api_group, row.kind, row.namespace, row.name)
+
+
+def _key_columns(ref: ObjectRef) -> dict[str, str]:
+    return {"api_group": ref.group, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
+
+
+def _where_ref(model: KeyedModel, ref: ObjectRef) -> list[Any]:
+    return [
+        model.api_group == ref.group,
+        model.kind == ref.kind,
+        model.namespace == ref.namespace,
+        model.name == ref.name,
+    ]
+
+
+def _release_id_query(key: ReleaseKey) -> Select[int]:
+    return select(Release.id).where(
+        Release.cluster == key.cluster,
+        Release.namespace == key.namespace,
+        Release.name == key.name,
+    )
+
+
+async def _release_id(connection: AsyncConnection, key: ReleaseKey) -> int:
+    release_id = (await connection.execute(_release_id_query(key))).scalar_one_or_none()
+    if release_id is None:
+        raise StoreError(f"release {key} is not recorded; record_release() it first")
+    return release_id
+
+
+def _release_record(row: Row[Any]) -> ReleaseRecord:
+    return ReleaseRecord(
+        key=ReleaseKey(row.namespace, row.name, row.cluster),
+        chart=row.chart,
+        chart_version=row.chart_version,
+        current_revision=row.current_revision,
+        status=row.status,
+        updated_at=row.updated_at,
+    )
+
+
+class Store:
+    """helmguard's durable state. Writes go through one writer task; reads run concurrently.
+
+    Build it with `open_store`; close it with `await store.close()` or `async with`.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        read_engine: AsyncEngine,
+        writer: BatchWriter | None,
+        write_engine: AsyncEngine | None,
+        lock: WriterLock | None,
+        retention: Retention,
+    ) -> None:
+        self.target = target
+        self.retention = retention
+        self._read = read_engine
+        self._writer = writer
+        self._write_engine = write_engine
+        self._lock = lock
+
+    @property
+    def url(self) -> str:
+        """Where the data lives, password hidden."""
+        return self.target.display
+
+    @property
+    def read_only(self) -> bool:
+        return self._writer is None
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Commit queued writes, then release connections and the writer lock."""
+        try:
+            if self._writer is not None:
+                await self._writer.close()
+        finally:
+            if self._write_engine is not None:
+                await self._write_engine.dispose()
+            await self._read.dispose()
+            if self._lock is not None:
+                self._lock.release()
+
+    def _require_writer(self) -> BatchWriter:
+        if self._writer is None:
+            raise StoreError(f"database {self.url} was opened read-only")
+        return self._writer
+
+    async def flush(self) -> None:
+        """Return once every write queued so far is committed; raise if any of them failed."""
+        await self._require_writer().flush()
+
+    # ---- writes -------------------------------------------------------------------------
+
+    async def record_release(self, release: ReleaseRecord, *, wait: bool = True) -> None:
+        """Create or update a release's row (chart, version, current revision, status)."""
+        key = release.key
+        values = {
+            "chart": release.chart,
+            "chart_version": release.chart_version,
+            "current_revision": release.current_revision,
+            "status": release.status,
+            "updated_at": release.updated_at or _now(),
+        }
+
+        async def op(connection: AsyncConnection) -> None:
+            existing = (await connection.execute(_release_id_query(key))).scalar_one_or_none()
+            if existing is None:
+                await connection.execute(
+                    insert(Release).values(
+                        cluster=key.cluster, namespace=key.namespace, name=key.name, **values
+                    )
+                )
+            else:
+                await connection.execute(
+                    update(Release).where(Release.id == existing).values(**values)
+                )
+
+        await self._write(op, wait)
+
+    async def set_release_status(
+        self, key: ReleaseKey, status: str, *, at: datetime | None = None, wait: bool = True
+    ) -> None:
+        """Update only a recorded release's aggregate status."""
+        when = at or _now()
+
+        async def op(connection: AsyncConnection) -> None:
+            release_id = await _release_id(connection, key)
+            await connection.execute(
+                update(Release)
+                .where(Release.id == release_id)
+                .values(status=status, updated_at=when)
+            )
+
+        await self._write(op, wait)
+
+    async def delete_release(self, key: ReleaseKey) -> bool:
+        """Forget a release and everything recorded about it; False if it was not recorded."""
+
+        async def op(connection: AsyncConnection) -> bool:
+            result = await connection.execute(
+                delete(Release).where(
+                    Release.cluster == key.cluster,
+                    Release.namespace == key.namespace,
+                    Release.name == key.name,
+                )
+            )
+            return bool(result.rowcount)
+
+        return bool(await self._require_writer().submit(op))
+
+    async def record_revision(self, revision: RevisionRecord, *, wait: bool = True) -> None:
+        """Create or replace one revision of a recorded release; Secrets in `plan` are redacted."""
+        values = {
+            "chart": revision.chart,
+            "chart_version": revision.chart_version,
+            "values_digest": revision.values_digest,
+            "plan": _json(revision.plan) if revision.plan is not None else None,
+            "outcome": revision.outcome,
+            "started_at": revision.started_at,
+            "finished_at": revision.finished_at,
+        }
+
+        async def op(connection: AsyncConnection) -> None:
+            release_id = await _release_id(connection, revision.release)
+            existing = (
+                await connection.execute(
+                    select(Revision.id).where(
+                        Revision.release_id == release_id, Revision.number == revision.number
+                    )
+                )
+            ).scalar_one_or_none()
+            if existing is None:
+                await connection.execute(
+                    insert(Revision).values(release_id=release_id, number=revision.number, **values)
+                )
+            else:
+                await connection.execute(
+                    update(Revision).where(Revision.id == existing).values(**values)
+                )
+
+        await self._write(op, wait)
+
+    async def finish_revision(
+        self,
+        key: ReleaseKey,
+        number: int,
+        outcome: str,
+        *,
+        finished_at: datetime | None = None,
+        wait: bool = True,
+    ) -> None:
+        """Set a recorded revision's outcome and finish time."""
+        when = finished_at or _now()
+
+        async def op(connection: AsyncConnection) -> None:
+            release_id = await _release_id(connection, key)
+            result = await connection.execute(
+                update(Revision)
+                .where(Revision.release_id == release_id, Revision.number == number)
+                .values(outcome=outcome, finished_at=when)
+            )
+            if not result.rowcount:
+                raise StoreError(f"release {key} has no recorded revision {number}")
+
+        await self._write(op, wait)
+
+    async def upsert_resource_status(self, release: ReleaseKey, status: ObservedStatus) -> bool:
+        """Store an object's observed status; True if state, reason, message or root cause changed.
+
+        A change also records a transition (from_state None for the first observation) in the
+        same transaction. An unchanged status still updates observed_at and resource_version,
+        and keeps the stored `since`.
+        """
+        root = _ref_json(status.root_cause)
+
+        async def op(connection: AsyncConnection) -> bool:
+            release_id = await _release_id(connection, release)
+            row = (
+                await connection.execute(
+                    select(
+                        Resource.id,
+                        Resource.state,
+                        Resource.reason,
+                        Resource.message,
+                        Resource.root_cause,
+                    ).where(Resource.release_id == release_id, *_where_ref(Resource, status.ref))
+                )
+            ).one_or_none()
+            observed = {
+                "observed_at": status.observed_at,
+                "resource_version": status.resource_version,
+                "generation": status.generation,
+            }
+            current = {
+                "state": status.state,
+                "reason": status.reason,
+                "message": status.message,
+                "root_cause": root,
+            }
+            if row is None:
+                await connection.execute(
+                    insert(Resource).values(
+                        release_id=release_id,
+                        **_key_columns(status.ref),
+                        **current,
+                        **observed,
+                        since=status.since,
+                    )
+                )
+                from_state = None
+            elif (row.state, row.reason, row.message, row.root_cause) == tuple(current.values()):
+                await connection.execute(
+                    update(Resource).where(Resource.id == row.id).values(**observed)
+                )
+                return False
+            else:
+                await connection.execute(
+                    update(Resource)
+                    .where(Resource.id == row.id)
+                    .values(**current, **observed, since=status.since)
+                )
+                from_state = row.state
+            await connection.execute(
+                insert(StatusTransition).values(
+                    release_id=release_id,
+                    **_key_columns(status.ref),
+                    from_state=from_state,
+                    to_state=status.state,
+                    reason=status.reason,
+                    message=status.message,
+                    root_cause=root,
+                    at=status.since,
+                )
+            )
+            return True
+
+        return bool(await self._require_writer().submit(op))
+
+    async def remove_resource(self, release: ReleaseKey, ref: ObjectRef) -> bool:
+        """Drop an object's current-status row (it left the release); its history stays."""
+
+        async def op(connection: AsyncConnection) -> bool:
+            release_id = await _release_id(connection, release)
+            result = await connection.execute(
+                delete(Resource).where(
+                    Resource.release_id == release_id, *_where_ref(Resource, ref)
+                )
+            )
+            return bool(result.rowcount)
+
+        return bool(await self._require_writer().submit(op))
+
+    async def add_transition(self, transition: TransitionRecord, *, wait: bool = True) -> None:
+        """Append one transition to history as given (upsert_resource_status records its own)."""
+
+        async def op(connection: AsyncConnection) -> None:
+            release_id = await _release_id(connection, transition.release)
+            await connection.execute(
+                insert(StatusTransition).values(
+                    release_id=release_id,
+                    **_key_columns(transition.ref),
+                    from_state=transition.from_state,
+                    to_state=transition.to_state,
+                    reason=transition.reason,
+                    message=transition.message,
+                    root_cause=_ref_json(transition.root_cause),
+                    at=transition.at,
+                )
+            )
+
+        await self._write(op, wait)
+
+    async def add_events(self, release: ReleaseKey, events: Sequence[EventRecord]) -> int:
+        """Store Events correlated to a release's objects; return how many were new or grew.
+
+        An Event is stored once per uid; seeing it again with a higher count updates its
+        count, message and last_seen; the same or a lower count (a re-list) changes nothing.
+        """
+        batch = list(events)
+
+        async def op(connection: AsyncConnection) -> int:
+            release_id = await _release_id(connection, release)
+            uids = sorted({e.uid for e in batch})
+            known: dict[str, tuple[int, int]] = {}
+            for start in range(0, len(uids), 500):
+                rows = await connection.execute(
+                    select(Event.uid, Event.id, Event.count).where(
+                        Event.uid.in_(uids[start : start + 500])
+                    )
+                )
+                known.update({r.uid: (r.id, r._mapping["count"]) for r in rows})
+            changed = 0
+            for e in batch:
+                seen = known.get(e.uid)
+                if seen is not None and seen[1] >= e.count:
+                    continue
+                if seen is None:
+                    result = await connection.execute(
+                        insert(Event).values(
+                            release_id=release_id,
+                            uid=e.uid,
+                            **_key_columns(e.ref),
+                            type=e.type,
+                            reason=e.reason,
+                            message=e.message,
+                            count=e.count,
+                            source=e.source,
+                            first_seen=e.first_seen,
+                            last_seen=e.last_seen,
+                        )
+                    )
+                    new_id = result.inserted_primary_key
+                    known[e.uid] = (int(new_id[0]) if new_id else 0, e.count)
+                else:
+                    await connection.execute(
+                        update(Event)
+                        .where(Event.id == seen[0])
+                        .values(
+                            count=e.count, message=e.message, reason=e.reason, last_seen=e.last_seen
+                        )
+                    )
+                    known[e.uid] = (seen[0], e.count)
+                changed += 1
+            return changed
+
+        return int(await self._require_writer().submit(op))
+
+    async def add_operation_log(
+        self,
+        release: ReleaseKey,
+        revision: int,
+        step: str,
+        message: str,
+        *,
+        level: str = "info",
+        details: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        wait: bool = True,
+    ) -> None:
+        """Append a step to a revision's operation log; `seq` numbers entries in arrival order.
+
+        Secrets inside `details` are redacted before they reach the database.
+        """
+        stored_details = _json(dict(details or {}))
+        when = at or _now()
+
+        async def op(connection: AsyncConnection) -> None:
+            release_id = await _release_id(connection, release)
+            last = (
+                await connection.execute(
+                    select(func.max(OperationLog.seq)).where(
+                        OperationLog.release_id == release_id, OperationLog.revision == revision
+                    )
+                )
+            ).scalar_one_or_none()
+            await connection.execute(
+                insert(OperationLog).values(
+                    release_id=release_id,
+                    revision=revision,
+                    seq=(last or 0) + 1,
+                    at=when,
+                    level=level,
+                    step=step,
+                    message=message,
+                    details=stored_details,
+                )
+            )
+
+        await self._write(op, wait)
+
+    async def prune_history(
+        self,
+        older_than: datetime | None = None,
+        *,
+        max_transitions_per_object: int | None = None,
+    ) -> PruneResult:
+        """Delete history older than `older_than` and transitions beyond the per-object cap.
+
+        Without arguments the store's Retention applies. Current statuses are never pruned.
+        """
+        cap = max_transitions_per_object or self.retention.max_transitions_per_object
+        cutoff = older_than
+        if cutoff is None and self.retention.max_age_days is not None:
+            cutoff = _now() - timedelta(days=self.retention.max_age_days)
+
+        async def op(connection: AsyncConnection) -> PruneResult:
+            transitions = events = logs = 0
+            if cutoff is not None:
+                transitions = (
+                    await connection.execute(
+                        delete(StatusTransition).where(StatusTransition.at < cutoff)
+                    )
+                ).rowcount
+                events = (
+                    await connection.execute(delete(Event).where(Event.last_seen < cutoff))
+                ).rowcount
+                logs = (
+                    await connection.execute(delete(OperationLog).where(OperationLog.at < cutoff))
+                ).rowcount
+            if cap is not None:
+                position = (
+                    func.row_number()
+                    .over(
+                        partition_by=(
+                            StatusTransition.release_id,
+                            StatusTransition.api_group,
+                            StatusTransition.kind,
+                            StatusTransition.namespace,
+                            StatusTransition.name,
+                        ),
+                        order_by=(StatusTransition.at.desc(), StatusTransition.id.desc()),
+                    )
+                    .label("position")
+                )
+                ranked = select(StatusTransition.id, position).subquery()
+                excess = select(ranked.c.id).where(ranked.c.position > cap)
+                transitions += (
+                    await connection.execute(
+                        delete(StatusTransition).where(StatusTransition.id.in_(excess))
+                    )
+                ).rowcount
+            return PruneResult(transitions=transitions, events=events, operation_log=logs)
+
+        result = await self._require_writer().submit(op)
+        assert isinstance(result, PruneResult)
+        return result
+
+    async def _write(self, op: Any, wait: bool) -> None:
+        writer = self._require_writer()
+        if wait:
+            await writer.submit(op)
+        else:
+            writer.post(op)
+
+    # ---- reads --------------------------------------------------------------------------
+
+    async def _rows(self, query: Any) -> list[Row[Any]]:
+        try:
+            async with self._read.connect() as connection:
+                return list((await connection.execute(query)).all())
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise describe(exc, self.target) from exc
+
+    async def list_releases(self, cluster: str | None = None) -> list[ReleaseRecord]:
+        """All recorded releases (of one cluster if given), by namespace and name."""
+        query = select(Release).order_by(Release.cluster, Release.namespace, Release.name)
+        if cluster is not None:
+            query = query.where(Release.cluster == cluster)
+        return [_release_record(row) for row in await self._rows(query)]
+
+    async def get_release(self, key: ReleaseKey) -> ReleaseRecord | None:
+        """The release's row, or None if it is not recorded."""
+        query = select(Release).where(
+            Release.cluster == key.cluster,
+            Release.namespace == key.namespace,
+            Release.name == key.name,
+        )
+        rows = await self._rows(query)
+        return _release_record(rows[0]) if rows else None
+
+    async def list_revisions(self, key: ReleaseKey) -> list[RevisionRecord]:
+        """A release's revisions, oldest first."""
+        query = (
+            select(Revision)
+            .where(Revision.release_id == _release_id_query(key).scalar_subquery())
+            .order_by(Revision.number)
+        )
+        return [
+            RevisionRecord(
+                release=key,
+                number=row.number,
+                chart=row.chart,
+                chart_version=row.chart_version,
+                values_digest=row.values_digest,
+                started_at=row.started_at,
+                plan=row.plan,
+                outcome=row.outcome,
+                finished_at=row.finished_at,
+            )
+            for row in await self._rows(query)
+        ]
+
+    async def list_resources(self, key: ReleaseKey) -> list[ResourceRecord]:
+        """Current status of each object of a release, by group, kind, namespace, name."""
+        query = (
+            select(Resource)
+            .where(Resource.release_id == _release_id_query(key).scalar_subquery())
+            .order_by(Resource.api_group, Resource.kind, Resource.namespace, Resource.name)
+        )
+        return [
+            ResourceRecord(
+                release=key,
+                ref=_ref_of(row),
+                state=row.state,
+                reason=row.reason,
+                message=row.message,
+                since=row.since,
+                observed_at=row.observed_at,
+                resource_version=row.resource_version,
+                generation=row.generation,
+                root_cause=_ref_from_json(row.root_cause),
+            )
+            for row in await self._rows(query)
+        ]
+
+    async def history(
+        self,
+        key: ReleaseKey,
+        *,
+        ref: ObjectRef | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+    ) -> list[TransitionRecord]:
+        """A release's (or one object's) status transitions, newest first."""
+        query = select(StatusTransition).where(
+            StatusTransition.release_id == _release_id_query(key).scalar_subquery()
+        )
+        if ref is not None:
+            query = query.where(*_where_ref(StatusTransition, ref))
+        if since is not None:
+            query = query.where(StatusTransition.at >= since)
+        query = query.order_by(StatusTransition.at.desc(), StatusTransition.id.desc()).limit(limit)
+        return [
+            TransitionRecord(
+                release=key,
+                ref=_ref_of(row),
+                from_state=row.from_state,
+                to_state=row.to_state,
+                reason=row.reason,
+                message=row.message,
+                at=row.at,
+                root_cause=_ref_from_json(row.root_cause),
+            )
+            for row in await self._rows(query)
+        ]
+
+    async def events(
+        self, key: ReleaseKey, *, ref: ObjectRef | None = None, limit: int = 100
+    ) -> list[EventRecord]:
+        """Events of a release's objects (or of one object), most recently seen first."""
+        query = select(Event).where(Event.release_id == _release_id_query(key).scalar_subquery())
+        if ref is not None:
+            query = query.where(*_where_ref(Event, ref))
+        query = query.order_by(Event.last_seen.desc(), Event.id.desc()).limit(limit)
+        return [
+            EventRecord(
+                uid=row.uid,
+                ref=_ref_of(row),
+                type=row.type,
+                reason=row.reason,
+                message=row.message,
+                count=row._mapping["count"],  # Row.count is tuple.count
+                first_seen=row.first_seen,
+                last_seen=row.last_seen,
+                source=row.source,
+            )
+            for row in await self._rows(query)
+        ]
+
+    async def operation_log(self, key: ReleaseKey, revision: int | None = None) -> list[LogEntry]:
+        """A release's operation log (one revision's if given), in the order it was written."""
+        query = select(OperationLog).where(
+            OperationLog.release_id == _release_id_query(key).scalar_subquery()
+        )
+        if revision is not None:
+            query = query.where(OperationLog.revision == revision)
+        query = query.order_by(OperationLog.revision, OperationLog.seq)
+        return [
+            LogEntry(
+                release=key,
+                revision=row.revision,
+                seq=row.seq,
+                at=row.at,
+                level=row.level,
+                step=row.step,
+                message=row.message,
+                details=row.details,
+            )
+            for row in await self._rows(query)
+        ]
+
+
+async def open_store(
+    url: str | None = None,
+    *,
+    read_only: bool = False,
+    retention: Retention | None = None,
+    max_batch: int = 500,
+    max_delay: float = 0.05,
+) -> Store:
+    """Open (and migrate to head) helmguard's database; raise StoreError with a one-line reason.
+
+    `url`: a file path, `sqlite:///PATH` or `postgresql+asyncpg://…`; None means
+    $HELMGUARD_DB, else `helmguard.db` in the user's data directory. A writing store on SQLite
+    holds an exclusive lock on the file, so a second writing process is refused. `read_only`
+    takes no lock and does not migrate; the database must already be at this code's head.
+    """
+    target = resolve(url)
+    prepare_sqlite_file(target, create=not read_only)
+    lock: WriterLock | None = None
+    write_engine: AsyncEngine | None = None
+    read_engine = create_engine(target, writer=False)
+    try:
+        if read_only:
+            async with read_engine.connect() as connection:
+                current = await connection.run_sync(migrate.current_revision)
+            if current != migrate.head_revision():
+                raise StoreError(
+                    f"database {target.display} is at migration {current or '(none)'}, this "
+                    f"helmguard needs {migrate.head_revision()}; run `helmguard db upgrade`"
+                )
+            return Store(target, read_engine, None, None, None, retention or Retention())
+        if target.sqlite_path is not None:
+            lock = WriterLock(target.sqlite_path)
+            lock.acquire(target.sqlite_path)
+        write_engine = create_engine(target, writer=True)
+        async with write_engine.begin() as connection:
+            await connection.run_sync(migrate.upgrade)
+    except BaseException as exc:
+        await read_engine.dispose()
+        if write_engine is not None:
+            await write_engine.dispose()
+        if lock is not None:
+            lock.release()
+        if isinstance(exc, Exception):
+            raise describe(exc, target) from exc
+        raise
+    writer = BatchWriter(
+        write_engine,
+        lambda exc: describe(exc, target),
+        max_batch=max_batch,
+        max_delay=max_delay,
+    )
+    writer.start()
+    return Store(target, read_engine, writer, write_engine, lock, retention or Retention())
