@@ -9,7 +9,7 @@ import time
 import click
 
 from helmguard.sandbox import cluster
-from helmguard.sandbox.build import bin_dir, build, missing_binaries
+from helmguard.sandbox.build import build
 from helmguard.sandbox.errors import SandboxError
 
 _name_option = click.option(
@@ -49,13 +49,6 @@ def build_cmd(force: bool) -> None:
 @click.option("--timeout", type=float, default=180, show_default=True, help="Seconds to wait.")
 def up_cmd(name: str, port: int | None, timeout: float) -> None:
     """Start the sandbox and wait until it is ready to take workloads."""
-    missing = missing_binaries()
-    if missing:
-        _fail(
-            SandboxError(
-                f"missing {', '.join(missing)} in {bin_dir()}; run `helmguard sandbox build`"
-            )
-        )
     started = time.monotonic()
     try:
         sb = cluster.sandbox_up(name, port=port, progress=_progress, timeout=timeout)
