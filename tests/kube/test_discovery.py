@@ -1,0 +1,94 @@
+"""Discovery on the sandbox: kinds, scopes, plurals, verbs; one GET per group version, cached."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+
+import pytest
+
+from helmguard.kube.client import Kube
+from helmguard.kube.discovery import parse_resource_list
+from helmguard.kube.errors import MissingDependency
+
+from .conftest import FIXTURES
+
+pytestmark = pytest.mark.sandbox
+
+
+async def test_served_resources(kube: Kube) -> None:
+    groups = await kube.get_json("/apis")
+    group_versions = sum(len(g["versions"]) for g in groups["groups"]) + 1  # + core v1
+    before = kube.requests
+    served = await kube.discovery.resources()
+    assert kube.requests - before == 2 + group_versions
+    assert await kube.discovery.resources() is served  # cached for the run
+    assert kube.requests - before == 2 + group_versions
+
+    deployment = served.lookup("apps/v1", "Deployment")
+    assert (deployment.plural, deployment.namespaced) == ("deployments", True)
+    assert {"create", "patch", "list", "watch"} <= deployment.verbs
+    assert {"status", "scale"} <= set(deployment.subresources)
+    assert deployment.path == "/apis/apps/v1/deployments"
+    assert served.is_namespaced("rbac.authorization.k8s.io", "ClusterRole") is False
+    assert served.for_kind("", "Pod").api_version == "v1"  # type: ignore[union-attr]
+    assert served.by_plural("", "serviceaccounts").kind == "ServiceAccount"  # type: ignore[union-attr]
+    assert served.is_namespaced("", "Widget") is None
+    assert served.unavailable == {}
+    with pytest.raises(MissingDependency, match="use that apiVersion") as info:
+        served.lookup("apps/v1beta1", "Deployment")
+    assert "apps/v1" in info.value.fix
+
+    if os.environ.get("HELMGUARD_RECORD_FIXTURES") == "1":
+        body = await kube.get_json("/apis/apps/v1")
+        (FIXTURES / "apis_apps_v1.json").write_text(json.dumps(body, indent=2) + "\n")
+
+
+async def test_crd_served_after_refresh(kube: Kube, namespace: str) -> None:
+    group = f"{namespace}.helmguard.test"
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object"}},
+                }
+            ],
+        },
+    }
+    served = await kube.discovery.resources()
+    assert not served.serves(group, "Widget")
+    with pytest.raises(MissingDependency, match="Install the CRD"):
+        served.lookup(f"{group}/v1", "Widget")
+    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    await kube.send_json("POST", path, crd)
+    try:
+        deadline = time.monotonic() + 30
+        while not (served := await kube.discovery.resources(refresh=True)).serves(group, "Widget"):
+            assert time.monotonic() < deadline, "the CRD never became served"
+            await asyncio.sleep(0.3)
+        widget = served.lookup(f"{group}/v1", "Widget")
+        assert widget.namespaced and widget.plural == "widgets"
+        assert served.serves(group, "Widget", "v1") and not served.serves(group, "Widget", "v2")
+    finally:
+        await kube.send_json("DELETE", f"{path}/widgets.{group}")
+
+
+def test_parse_captured_resource_list() -> None:
+    body = json.loads((FIXTURES / "apis_apps_v1.json").read_text())
+    resources = {r.kind: r for r in parse_resource_list(body)}
+    assert set(resources) >= {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
+    assert resources["StatefulSet"].plural == "statefulsets"
+    assert resources["Deployment"].short_names == ("deploy",)
+    assert "scale" in resources["ReplicaSet"].subresources
+    assert all(r.group == "apps" and r.version == "v1" for r in resources.values())
