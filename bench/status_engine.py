@@ -9,6 +9,7 @@ call on a prepared Observed, which is what the sync does on every watch event.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -83,6 +84,10 @@ def main() -> None:
         ("Deployment", deployments),
         ("mixed", [*pods, *deployments]),
     ]
+    load = os.getloadavg()[0]
+    print(
+        f"load average {load:.1f} on {os.cpu_count()} cores (figures drop when the machine is busy)"
+    )
     print(f"{'objects':<12}{'variants':>9}{'evaluations':>14}{'per second':>14}")
     for label, observed in rows:
         rate, count = _rate(observed, args.seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -158,6 +159,7 @@ _CAUSE_PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
 _CLUSTER_SCOPED_CAUSES = frozenset({"StorageClass", "PriorityClass"})
 
 
+@functools.lru_cache(maxsize=4096)  # the same messages recur on every watch event
 def cause_from_message(message: str, namespace: str) -> ObjectRef | None:
     """The object a Kubernetes error message says is missing or exhausted, if it names one."""
     for pattern, group, kind in _CAUSE_PATTERNS:

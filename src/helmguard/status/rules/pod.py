@@ -9,13 +9,11 @@ from typing import Any
 from helmguard.manifest import K8sObject
 from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.rules.common import (
+    Condition,
     cause_from_message,
     cond_since,
-    condition,
     event_message,
     event_time,
-    is_false,
-    is_true,
     latest_event,
     parse_time,
 )
@@ -53,6 +51,28 @@ def _container_statuses(status: Mapping[str, Any]) -> Iterable[Mapping[str, Any]
     yield from status.get("containerStatuses") or ()
 
 
+def _verdict(
+    pod: K8sObject,
+    state: State,
+    reason: str,
+    message: str,
+    since: datetime | None,
+    cause_text: str = "",
+) -> ResourceStatus:
+    meta = pod.body.get("metadata") or _EMPTY
+    generation = (pod.body.get("status") or _EMPTY).get("observedGeneration")
+    return ResourceStatus(
+        pod.ref,
+        state,
+        reason,
+        message,
+        since,
+        generation if isinstance(generation, int) else None,
+        meta.get("resourceVersion"),
+        cause_from_message(cause_text, pod.ref.namespace) if cause_text else None,
+    )
+
+
 def evaluate_pod(pod: K8sObject, now: datetime, events: Sequence[K8sObject] = ()) -> ResourceStatus:
     """The status of one pod from its phase, conditions and container states.
 
@@ -60,58 +80,46 @@ def evaluate_pod(pod: K8sObject, now: datetime, events: Sequence[K8sObject] = ()
     Blocked: CreateContainerConfigError, Unschedulable for longer than
     UNSCHEDULABLE_WINDOW, ContainerCreating with a FailedMount event.
     """
-    status = pod.status
-    meta = pod.metadata
-    generation = status.get("observedGeneration")
-
-    def done(
-        state: State, reason: str, message: str, since: datetime | None, cause_text: str = ""
-    ) -> ResourceStatus:
-        return ResourceStatus(
-            ref=pod.ref,
-            state=state,
-            reason=reason,
-            message=message,
-            since=since,
-            observed_generation=generation if isinstance(generation, int) else None,
-            resource_version=meta.get("resourceVersion"),
-            root_cause=cause_from_message(cause_text, pod.ref.namespace) if cause_text else None,
-        )
-
+    status = pod.body.get("status") or _EMPTY
     phase = status.get("phase")
     if phase == "Succeeded":
-        return done(State.READY, "Completed", "all containers exited successfully", None)
+        return _verdict(pod, State.READY, "Completed", "all containers exited successfully", None)
     if phase == "Failed":
-        return done(
-            State.FAILED, status.get("reason") or "PodFailed", _failed_message(status), None
-        )
+        reason = status.get("reason") or "PodFailed"
+        return _verdict(pod, State.FAILED, reason, _failed_message(status), None)
 
-    scheduled = condition(status, "PodScheduled")
-    if is_false(scheduled):
-        assert scheduled is not None
+    scheduled: Condition | None = None
+    ready: Condition | None = None
+    for cond in status.get("conditions") or ():
+        kind = cond.get("type")
+        if kind == "Ready":
+            ready = cond
+        elif kind == "PodScheduled":
+            scheduled = cond
+    if scheduled is not None and scheduled.get("status") == "False":
         reason = scheduled.get("reason") or "Unschedulable"
         message = scheduled.get("message") or "the scheduler found no node for this pod"
         since = cond_since(scheduled)
-        if reason == "SchedulingGated":
-            return done(State.BLOCKED, reason, message, since)
-        if since is None or now - since >= UNSCHEDULABLE_WINDOW:
-            return done(State.BLOCKED, reason, message, since)
-        return done(State.PROGRESSING, "Scheduling", message, since)
+        if reason == "SchedulingGated" or since is None or now - since >= UNSCHEDULABLE_WINDOW:
+            return _verdict(pod, State.BLOCKED, reason, message, since)
+        return _verdict(pod, State.PROGRESSING, "Scheduling", message, since)
 
-    ready = condition(status, "Ready")
     ready_since = cond_since(ready)
     creating = ""
     for cs in _container_statuses(status):
         state = cs.get("state") or _EMPTY
+        waiting = state.get("waiting")
+        if waiting is None and cs.get("ready"):
+            continue
         last = (cs.get("lastState") or _EMPTY).get("terminated") or _EMPTY
         name = cs.get("name", "?")
         restarts = cs.get("restartCount") or 0
-        waiting = state.get("waiting")
         if waiting is not None:
             wreason = waiting.get("reason") or ""
             wmessage = waiting.get("message") or ""
             if last.get("reason") == "OOMKilled":
-                return done(
+                return _verdict(
+                    pod,
                     State.FAILED,
                     "OOMKilled",
                     f"container {name} was OOMKilled (exit code {last.get('exitCode')}, "
@@ -124,17 +132,19 @@ def evaluate_pod(pod: K8sObject, now: datetime, events: Sequence[K8sObject] = ()
                 text = f"container {name}: {wreason}" + (f": {wmessage}" if wmessage else "")
                 if wreason == "CrashLoopBackOff" and last:
                     text += f" (last exit code {last.get('exitCode')}, reason {last.get('reason')})"
-                return done(severity, wreason, text, ready_since, wmessage)
+                # Only config errors name a dependency; image and crash errors name none.
+                cause = wmessage if severity is State.BLOCKED else ""
+                return _verdict(pod, severity, wreason, text, ready_since, cause)
             if wreason and not creating:
                 creating = wreason
         elif (
-            not cs.get("ready")
-            and restarts > 0
+            restarts > 0
             and last.get("reason") in _RESTART_FAILURES
             and state.get("running") is not None
         ):
             # Running again after a crash but not ready: the restart loop is still going.
-            return done(
+            return _verdict(
+                pod,
                 State.FAILED,
                 last["reason"],
                 f"container {name} restarted {restarts} times; last exit code "
@@ -142,20 +152,24 @@ def evaluate_pod(pod: K8sObject, now: datetime, events: Sequence[K8sObject] = ()
                 parse_time(last.get("finishedAt")) or ready_since,
             )
 
-    if creating == "ContainerCreating" or (phase == "Pending" and is_true(scheduled)):
-        mount = latest_event(events, _MOUNT_EVENTS, (str(meta.get("uid") or ""),))
+    if events and (
+        creating == "ContainerCreating"
+        or (phase == "Pending" and scheduled is not None and scheduled.get("status") == "True")
+    ):
+        uid = str((pod.body.get("metadata") or _EMPTY).get("uid") or "")
+        mount = latest_event(events, _MOUNT_EVENTS, (uid,))
         if mount is not None:
             text = event_message(mount)
-            return done(State.BLOCKED, str(mount.body.get("reason")), text, event_time(mount), text)
+            reason = str(mount.body.get("reason"))
+            return _verdict(pod, State.BLOCKED, reason, text, event_time(mount), text)
 
-    if is_true(ready):
-        return done(State.READY, "Ready", "all containers ready", ready_since)
+    if ready is not None and ready.get("status") == "True":
+        return _verdict(pod, State.READY, "Ready", "all containers ready", ready_since)
     if creating:
-        return done(State.PROGRESSING, creating, f"containers {creating}", ready_since)
+        return _verdict(pod, State.PROGRESSING, creating, f"containers {creating}", ready_since)
     message = (ready or _EMPTY).get("message") or f"pod is {phase or 'Pending'}"
-    return done(
-        State.PROGRESSING, (ready or _EMPTY).get("reason") or "NotReady", message, ready_since
-    )
+    reason = (ready or _EMPTY).get("reason") or "NotReady"
+    return _verdict(pod, State.PROGRESSING, reason, message, ready_since)
 
 
 def _failed_message(status: Mapping[str, Any]) -> str:
@@ -176,13 +190,28 @@ def pod(observed: Observed) -> ResourceStatus:
     return evaluate_pod(observed.obj, observed.now, observed.events)
 
 
+def _plainly_ready(pod: K8sObject) -> bool:
+    """Running, Ready and no container waiting: nothing for the rules to find (the hot path)."""
+    status = pod.body.get("status") or _EMPTY
+    if status.get("phase") != "Running":
+        return False
+    for cond in status.get("conditions") or ():
+        if cond.get("type") == "Ready":
+            if cond.get("status") != "True":
+                return False
+            break
+    else:
+        return False
+    return all(cs.get("ready") for cs in status.get("containerStatuses") or ())
+
+
 def worst_pod_problem(
     pods: Iterable[K8sObject], now: datetime, events: Sequence[K8sObject] = ()
 ) -> ResourceStatus | None:
     """The worst Blocked or Failed pod among `pods`, or None if none is in trouble."""
     worst: ResourceStatus | None = None
     for p in pods:
-        if p.metadata.get("deletionTimestamp"):
+        if p.metadata.get("deletionTimestamp") or _plainly_ready(p):
             continue
         st = evaluate_pod(p, now, events)
         if st.state in (State.BLOCKED, State.FAILED) and (
