@@ -496,7 +496,7 @@ KUBELET_CASES = [
             "state": {
                 "waiting": {
                     "reason": "ImagePullBackOff",
-                    "message": 'Back-off pulling image "registry.example/app:1.0": ErrImagePull: not found',
+                    "message": 'Back-off pulling image "registry.example/app:1.0": not found',
                 }
             }
         },
