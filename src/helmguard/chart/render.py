@@ -174,53 +174,26 @@ def render_chart(req: RenderRequest) -> RenderedChart:
     user_values = merge_user_values(req.values)
     with tempfile.TemporaryDirectory(prefix="helmguard-chart-") as tmp:
         chart_path = resolve_chart(req.chart, version=req.version, repo=req.repo, workdir=Path(tmp))
-        info = _load_chart_info(chart_path, user_values)
-        if req.renderer == "sdk":
-            output = _render_sdk(chart_path, user_values, req)
-        else:
-            output = _render_helm_binary(chart_path, user_values, req, Path(tmp))
+        if req.renderer == "helm":
+            # The binary first, so its own error messages are the ones the user sees.
+            documents = _render_helm_binary(chart_path, user_values, req, Path(tmp))
+        info, files = _render_sdk(chart_path, user_values, req)
+        output = _sort_manifests(files, info.name)
+        if req.renderer == "helm":
+            output = _EngineOutput(documents, output.notes)
     return _assemble(req, info, output)
-
-
-# ---- chart facts (both backends) --------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _ChartInfo:
+    """What the Helm SDK says about the chart after processing its dependencies."""
+
     name: str
     version: str
     app_version: str
     crds: tuple[K8sObject, ...]
     crd_manifests: tuple[tuple[str, str], ...]
     values: Mapping[str, Any]
-
-
-def _load_chart_info(chart_path: Path, user_values: dict[str, Any]) -> _ChartInfo:
-    """Metadata, CRDs from crds/ and merged values, read through the Helm SDK."""
-    import helm_python
-
-    try:
-        with helm_python.Chart.load(chart_path) as chart:
-            meta = chart.metadata
-            _check_installable(chart, meta, chart_path)
-            crd_files = chart.crds
-            merged = chart.merge_values(user_values)
-    except helm_python.HelmError as exc:
-        raise ChartError(f"{chart_path}: cannot load chart: {exc}") from None
-    crds: list[K8sObject] = []
-    for crd in crd_files:
-        try:
-            crds.extend(parse_objects(crd.get("data", ""), crd.get("filename", "")))
-        except ManifestError as exc:
-            raise ChartError(f"CRD file {exc}") from None
-    return _ChartInfo(
-        name=str(meta.get("name", "")),
-        version=str(meta.get("version", "")),
-        app_version=str(meta.get("appVersion", "") or ""),
-        crds=tuple(crds),
-        crd_manifests=tuple((c.get("filename", ""), c.get("data", "")) for c in crd_files),
-        values=MappingProxyType(merged),
-    )
 
 
 def _check_installable(chart: Any, meta: Mapping[str, Any], chart_path: Path) -> None:
@@ -255,8 +228,15 @@ def _validate_release_name(name: str) -> None:
 # ---- backend: helm-python-sdk -----------------------------------------------------------
 
 
-def _render_sdk(chart_path: Path, values: dict[str, Any], req: RenderRequest) -> _EngineOutput:
-    """Render in-process. A fresh chart handle per render: rendering mutates the chart."""
+def _render_sdk(
+    chart_path: Path, values: dict[str, Any], req: RenderRequest
+) -> tuple[_ChartInfo, dict[str, str]]:
+    """Render in-process, and read CRDs and values from the same, now processed, chart.
+
+    A fresh chart handle per render: rendering mutates the loaded chart (it drops the
+    subcharts that conditions and tags disable), which is also why CRDs and the merged
+    values are read after rendering, from the chart exactly as Helm rendered it.
+    """
     import helm_python
     from helm_python import _native
 
@@ -273,18 +253,37 @@ def _render_sdk(chart_path: Path, values: dict[str, Any], req: RenderRequest) ->
         opts["api_versions"] = list(req.api_versions)
     try:
         with helm_python.Chart.load(chart_path) as chart:
-            chart_name = chart.name
+            meta = chart.metadata
+            _check_installable(chart, meta, chart_path)
             raw = _native.call_string(
                 "helm_render", chart._raw(), json.dumps(values), json.dumps(opts)
             )
+            crd_files = chart.crds
+            merged = chart.merge_values(values)
     except helm_python.HelmValuesError as exc:
-        raise ChartError(f"values do not match the chart's values.schema.json: {exc}") from None
+        raise ChartError(f"invalid values: {exc}".rstrip()) from None
     except helm_python.HelmRenderError as exc:
         raise ChartError(f"template error: {exc}") from None
+    except helm_python.HelmInvalidArgError as exc:
+        raise ChartError(f"{req.chart}: invalid render option: {exc}") from None
     except helm_python.HelmError as exc:
-        raise ChartError(f"{req.chart}: cannot render: {exc}") from None
+        raise ChartError(f"{req.chart}: cannot load chart: {exc}") from None
+    crds: list[K8sObject] = []
+    for crd in crd_files:
+        try:
+            crds.extend(parse_objects(crd.get("data", ""), crd.get("filename", "")))
+        except ManifestError as exc:
+            raise ChartError(f"CRD file {exc}") from None
+    info = _ChartInfo(
+        name=str(meta.get("name", "")),
+        version=str(meta.get("version", "")),
+        app_version=str(meta.get("appVersion", "") or ""),
+        crds=tuple(crds),
+        crd_manifests=tuple((c.get("filename", ""), c.get("data", "")) for c in crd_files),
+        values=MappingProxyType(merged),
+    )
     files: dict[str, str] = json.loads(raw)
-    return _sort_manifests(files, chart_name)
+    return info, files
 
 
 def _sort_manifests(files: Mapping[str, str], chart_name: str) -> _EngineOutput:
@@ -302,7 +301,7 @@ def _sort_manifests(files: Mapping[str, str], chart_name: str) -> _EngineOutput:
         if Path(path).name.startswith("_") or not content.strip():
             continue
         for text in split_documents(content.lstrip()):
-            doc = _document(path, text.lstrip())
+            doc = _document(path, text.lstrip(), content)
             if _hook_events(doc.body) is None:
                 regular.append(doc)
             elif _hook_events(doc.body):
@@ -312,12 +311,21 @@ def _sort_manifests(files: Mapping[str, str], chart_name: str) -> _EngineOutput:
     return _EngineOutput(tuple((d.path, d.text) for d in ordered), "\n".join(notes_parts))
 
 
-def _document(path: str, text: str) -> _Document:
-    """A document with its parsed head; invalid YAML is reported like Helm, with the line."""
+def _document(path: str, text: str, whole: str | None = None) -> _Document:
+    """A document with its parsed head; bad output is reported with the template and line.
+
+    `whole` is the template's full rendered output, so the line number is the template's.
+    """
     try:
         objects = parse_objects(text, path)
     except ManifestError as exc:
-        raise ChartError(f"invalid YAML in rendered output: {exc}") from None
+        error = exc
+        if whole is not None:
+            try:
+                parse_objects(whole, path)
+            except ManifestError as whole_exc:
+                error = whole_exc
+        raise ChartError(f"rendered output is not valid Kubernetes YAML: {error}") from None
     body: Mapping[str, Any] = objects[0].body if objects else {}
     return _Document(path, text, body)
 
@@ -369,7 +377,7 @@ def find_helm() -> Path:
 
 def _render_helm_binary(
     chart_path: Path, values: dict[str, Any], req: RenderRequest, tmp: Path
-) -> _EngineOutput:
+) -> tuple[tuple[str, str], ...]:
     """`helm template` with the already-merged user values, so both backends see the same input."""
     helm = find_helm()
     values_file = tmp / "helmguard-values.json"
@@ -413,12 +421,7 @@ def _render_helm_binary(
             continue
         text = chunk[match.end() :]
         documents.append((match.group(1), text.rstrip("\n") + "\n" if text.strip() else text))
-    # NOTES are not printed by `helm template`; they are rendered text, read from the SDK.
-    return _EngineOutput(tuple(documents), _notes_via_sdk(chart_path, values, req))
-
-
-def _notes_via_sdk(chart_path: Path, values: dict[str, Any], req: RenderRequest) -> str:
-    return _render_sdk(chart_path, values, req).notes
+    return tuple(documents)
 
 
 # ---- assembling the result --------------------------------------------------------------

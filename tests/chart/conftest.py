@@ -1,0 +1,21 @@
+"""Fixtures for the chart tests: the test charts and, when one can be found, a helm binary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helmguard.chart.render import find_helm
+from helmguard.chart.source import ChartError
+
+CHARTS = Path(__file__).parent / "charts"
+
+
+@pytest.fixture(scope="session")
+def helm_binary() -> Path:
+    """A helm v4 binary from HELMGUARD_HELM or `helmguard sandbox build`, else skip."""
+    try:
+        return find_helm()
+    except ChartError as exc:
+        pytest.skip(f"no helm binary for the parity tests: {exc}")
