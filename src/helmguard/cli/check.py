@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +77,9 @@ def check(offline: bool, output: str, fail_on: str, **kwargs: Any) -> None:
     elif output == "sarif":
         click.echo(to_sarif(report), nl=False)
     else:
-        click.echo(to_table(report, color=sys.stdout.isatty()), nl=False)
+        tty = sys.stdout.isatty()
+        width = max(100, shutil.get_terminal_size().columns) if tty else 120
+        click.echo(to_table(report, color=tty, width=width), nl=False)
     threshold = Severity.WARNING if fail_on == "warning" else Severity.ERROR
     if report.failed(threshold):
         raise SystemExit(1)

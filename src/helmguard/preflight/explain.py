@@ -78,11 +78,6 @@ def predicted(ref: Ref) -> str:
             return said
         return f"the operator's pods are rejected: {said}"
     if f is FailureMode.CREATE_CONTAINER_CONFIG_ERROR:
-        if ref.key is not None:
-            return (
-                f'CreateContainerConfigError: {lower} "{t.name}" not found '
-                f"(and then: couldn't find key {ref.key} in {t.kind} {_name(t)})"
-            )
         return f'CreateContainerConfigError: {lower} "{t.name}" not found'
     if f is FailureMode.FAILED_MOUNT:
         return (
@@ -197,8 +192,10 @@ def finding_for(
     if res.how in (How.BUILT_IN, How.RELEASE_NAMESPACE, How.DECLARED, How.CLUSTER):
         return None
     if res.how in (How.HOOK, How.RUNTIME):
+        if res.quiet:
+            return None
         code = "HG150" if res.how is How.HOOK else "HG151"
-        by = f"{res.by}" if res.by else "a hook"
+        by = f"{res.by.kind} {_name(res.by)}" if res.by else "a hook"
         return Finding.make(
             code,
             Severity.INFO,

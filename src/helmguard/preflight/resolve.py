@@ -65,6 +65,7 @@ class Resolution:
     port_missing: bool = False  # target Service in the chart, but without the port
     before_target: bool = False  # a pre-install hook needs a release object created later
     certain: bool = False  # for UNKNOWN: the target cannot pre-exist (chart-created namespace)
+    quiet: bool = False  # satisfied in a way not worth telling (a hook needing an earlier hook)
 
 
 class Resolver(Protocol):
@@ -335,7 +336,15 @@ class ChartResolver:
         hook = index.hooks.get(target)
         if hook is not None:
             events = ", ".join(hook.events)
-            return Resolution(ref, How.HOOK, target, f"hook ({events}), weight {hook.weight}")
+            source_hook = index.hooks.get(ref.source)
+            # Helm creates hooks of one event by ascending weight: an earlier hook is just there.
+            quiet = (
+                source_hook is not None
+                and bool(set(source_hook.events) & set(hook.events))
+                and hook.weight <= source_hook.weight
+            )
+            note = f"{events} hook, weight {hook.weight}"
+            return Resolution(ref, How.HOOK, target, note, quiet=quiet)
         if ref.implicit or is_builtin(target):
             return Resolution(ref, How.BUILT_IN)
         if target.kind == "Namespace" and target.name == index.release_namespace:
@@ -406,11 +415,11 @@ class ChartResolver:
             named = target.name in creator.tokens
             allowed = creator.can_create(target)
             if creator.hook is not None and (named or allowed):
-                why = "names it in its arguments" if named else "may create it (RBAC)"
+                why = "names it in its arguments" if named else "its RBAC allows creating it"
                 events = ", ".join(creator.hook.events)
-                return How.HOOK, creator.ref, f"{events} hook {creator.ref} {why}"
+                return How.HOOK, creator.ref, f"{events} hook; {why}"
             if creator.hook is None and named and allowed:
-                return How.RUNTIME, creator.ref, f"{creator.ref} names it and may create it (RBAC)"
+                return How.RUNTIME, creator.ref, "names it, and its RBAC allows creating it"
         return None
 
 
