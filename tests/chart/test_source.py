@@ -151,7 +151,7 @@ def test_corrupt_and_non_chart_archives(tmp_path: Path) -> None:
     good = package(CHARTS / "webapp", tmp_path / "good.tgz").read_bytes()
     truncated = tmp_path / "truncated.tgz"
     truncated.write_bytes(good[: len(good) // 2])
-    with pytest.raises(ChartError, match="truncated.tgz"):
+    with pytest.raises(ChartError, match=r"truncated\.tgz"):
         resolve_chart(str(truncated), workdir=tmp_path / "w1")
     garbage = tmp_path / "garbage.tgz"
     garbage.write_bytes(b"this is not an archive")
@@ -201,7 +201,7 @@ def repository(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -235,7 +235,7 @@ def test_repository_errors(repository: tuple[str, Path], tmp_path: Path) -> None
 
 
 def test_unreachable_repository(tmp_path: Path) -> None:
-    with pytest.raises(ChartError, match="cannot fetch http://127.0.0.1:9/index.yaml"):
+    with pytest.raises(ChartError, match=r"cannot fetch http://127\.0\.0\.1:9/index\.yaml"):
         resolve_chart("webapp", repo="http://127.0.0.1:9", workdir=tmp_path)
 
 

@@ -139,7 +139,7 @@ def test_set_path_through_a_string_fails_like_helm(base_file: str) -> None:
 
 
 def test_malformed_expression_is_a_chart_error() -> None:
-    with pytest.raises(ChartError, match="--set a.b"):
+    with pytest.raises(ChartError, match=r"--set a\.b"):
         merge_user_values(ValuesOptions(set_values=("a.b",)))
     with pytest.raises(ChartError, match="--set-json"):
         merge_user_values(ValuesOptions(set_json=("a={not json",)))
