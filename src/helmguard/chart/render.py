@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from helmguard.chart.kubeversion import ConstraintError, satisfies
 from helmguard.chart.source import ChartError, resolve_chart
 from helmguard.chart.values import ValuesOptions, merge_user_values
 from helmguard.manifest import (
@@ -216,6 +217,28 @@ def _check_installable(chart: Any, meta: Mapping[str, Any], chart_path: Path) ->
         )
 
 
+def _check_kube_version(meta: Mapping[str, Any], kube_version: str | None) -> None:
+    """Chart.yaml's kubeVersion against the target version, as Helm checks it.
+
+    Without a known version (no cluster, no --kube-version) the check is left to Helm's
+    default, which charts in practice accept.
+    """
+    constraint = str(meta.get("kubeVersion") or "").strip()
+    if not constraint or not kube_version:
+        return
+    version = kube_version if kube_version.startswith("v") else f"v{kube_version}"
+    try:
+        ok = satisfies(version, constraint)
+        why = ""
+    except ConstraintError as exc:
+        ok, why = False, f" ({exc})"
+    if not ok:
+        raise ChartError(
+            f"chart requires kubeVersion: {constraint} which is incompatible with Kubernetes "
+            f"{version}{why}; target a matching cluster or pass a matching --kube-version"
+        )
+
+
 def _validate_release_name(name: str) -> None:
     import helm_python
 
@@ -255,6 +278,7 @@ def _render_sdk(
         with helm_python.Chart.load(chart_path) as chart:
             meta = chart.metadata
             _check_installable(chart, meta, chart_path)
+            _check_kube_version(meta, req.kube_version)
             raw = _native.call_string(
                 "helm_render", chart._raw(), json.dumps(values), json.dumps(opts)
             )
