@@ -1,0 +1,212 @@
+"""Benchmark offline `check`: render a generated 1,000-object chart, then extract + resolve.
+
+Prints render time, reference extraction + resolution time, objects per second, peak
+memory, and the wall time of `helmguard check` (a subprocess, Python start-up included)
+on a 150-object chart. Targets: analysis < 100 ms for 1,000 objects; check < 1.0 s.
+
+    uv run python bench/check_offline.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from helmguard.chart.render import RenderRequest, render_chart
+from helmguard.preflight.check import analyze_rendered
+
+# One "app" = workload + ServiceAccount + ConfigMap + Secret + Service + Role + RoleBinding
+# + a PodDisruptionBudget + HPA + NetworkPolicy = 10 objects.
+APP_TEMPLATE = """\
+{{- range $i := until (int .Values.apps) }}
+{{- $n := printf "%s-app-%d" $.Release.Name $i }}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ $n }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ $n }}
+data:
+  LEVEL: info
+  app.yaml: |
+    listen: 8080
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ $n }}
+stringData:
+  password: {{ printf "pw-%d" $i | quote }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $n }}
+spec:
+  selector: {app: {{ $n }}}
+  ports:
+    - name: http
+      port: 80
+      targetPort: 8080
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ $n }}
+rules:
+  - apiGroups: [""]
+    resources: ["configmaps"]
+    verbs: ["get", "watch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ $n }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $n }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ $n }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $n }}
+spec:
+  selector:
+    matchLabels: {app: {{ $n }}}
+  template:
+    metadata:
+      labels: {app: {{ $n }}}
+    spec:
+      serviceAccountName: {{ $n }}
+      containers:
+        - name: app
+          image: registry.example.test/app:1.0
+          envFrom:
+            - configMapRef: {name: {{ $n }}}
+          env:
+            - name: PASSWORD
+              valueFrom:
+                secretKeyRef: {name: {{ $n }}, key: password}
+          volumeMounts:
+            - {name: config, mountPath: /etc/app}
+            - {name: ca, mountPath: /etc/ca}
+      volumes:
+        - name: config
+          configMap: {name: {{ $n }}}
+        - name: ca
+          configMap: {name: kube-root-ca.crt}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ $n }}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: {{ $n }}}
+  minReplicas: 1
+  maxReplicas: 3
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ $n }}
+spec:
+  minAvailable: 1
+  selector:
+    matchLabels: {app: {{ $n }}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ $n }}
+spec:
+  podSelector:
+    matchLabels: {app: {{ $n }}}
+  policyTypes: [Ingress]
+{{- end }}
+"""
+
+
+def write_chart(root: Path, apps: int) -> Path:
+    chart = root / f"bench-{apps}"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(
+        f"apiVersion: v2\nname: bench\nversion: 1.0.0\ndescription: {apps * 10} objects\n"
+    )
+    (chart / "values.yaml").write_text(f"apps: {apps}\n")
+    (chart / "templates" / "apps.yaml").write_text(APP_TEMPLATE)
+    return chart
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        big = write_chart(Path(tmp), 100)
+        request = RenderRequest(chart=str(big), release="bench", namespace="bench")
+        renders, analyses = [], []
+        rendered = render_chart(request)
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            rendered = render_chart(request)
+            renders.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            analysis = analyze_rendered(rendered)
+            analyses.append(time.perf_counter() - t0)
+        tracemalloc.start()
+        analyze_rendered(rendered)
+        _, peak_analysis = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        tracemalloc.start()
+        render_chart(request)
+        _, peak_render = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        n = len(rendered.objects)
+        best = min(analyses)
+        print(f"objects rendered:              {n} ({len(analysis.refs)} references)")
+        print(f"findings (warning or worse):   {sum(f.severity >= 2 for f in analysis.findings)}")
+        print(
+            f"render (median of {args.repeat}):         {statistics.median(renders) * 1000:8.1f} ms"
+        )
+        print(
+            f"extract + resolve (best/median): {best * 1000:6.1f} / "
+            f"{statistics.median(analyses) * 1000:.1f} ms   target < 100 ms"
+        )
+        print(f"objects per second (analysis): {n / best:10.0f}")
+        print(
+            f"peak Python memory: render {peak_render / 2**20:.1f} MiB, "
+            f"analysis {peak_analysis / 2**20:.1f} MiB"
+        )
+
+        small = write_chart(Path(tmp), 15)
+        exe = Path(sys.executable).with_name("helmguard")
+        cmd = [str(exe), "check", str(small), "--release", "bench", "-n", "bench", "--offline"]
+        walls = []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            walls.append(time.perf_counter() - t0)
+            if proc.returncode not in (0, 1):
+                sys.exit(f"helmguard check failed: {proc.stderr}")
+        print(
+            f"helmguard check, 150 objects (wall, best/median): {min(walls):.2f} / "
+            f"{statistics.median(walls):.2f} s   target < 1.0 s"
+        )
+
+
+if __name__ == "__main__":
+    main()
