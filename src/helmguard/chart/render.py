@@ -20,8 +20,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from helmguard.chart.kubeversion import ConstraintError, satisfies
 from helmguard.chart.source import ChartError, resolve_chart
 from helmguard.chart.values import ValuesOptions, merge_user_values
@@ -158,7 +156,7 @@ class _Document:
 class _EngineOutput:
     """What a backend hands back: documents in `helm template` order and the NOTES."""
 
-    documents: tuple[tuple[str, str], ...]
+    documents: tuple[_Document, ...]
     notes: str
 
 
@@ -332,7 +330,7 @@ def _sort_manifests(files: Mapping[str, str], chart_name: str) -> _EngineOutput:
                 hooks.append(doc)
             # A hook annotation naming an unknown event: Helm drops the document.
     ordered = [*_by_kind(regular), *_by_kind(hooks)]
-    return _EngineOutput(tuple((d.path, d.text) for d in ordered), "\n".join(notes_parts))
+    return _EngineOutput(tuple(ordered), "\n".join(notes_parts))
 
 
 def _document(path: str, text: str, whole: str | None = None) -> _Document:
@@ -401,7 +399,7 @@ def find_helm() -> Path:
 
 def _render_helm_binary(
     chart_path: Path, values: dict[str, Any], req: RenderRequest, tmp: Path
-) -> tuple[tuple[str, str], ...]:
+) -> tuple[_Document, ...]:
     """`helm template` with the already-merged user values, so both backends see the same input."""
     helm = find_helm()
     values_file = tmp / "helmguard-values.json"
@@ -438,13 +436,13 @@ def _render_helm_binary(
         message = done.stderr.strip().removeprefix("Error: ")
         message = message.split("\n\nUse --debug flag")[0]
         raise ChartError(f"helm template failed: {message}")
-    documents: list[tuple[str, str]] = []
+    documents: list[_Document] = []
     for chunk in split_documents(done.stdout):
         match = _SOURCE_HEADER.match(chunk)
         if not match:
             continue
         text = chunk[match.end() :]
-        documents.append((match.group(1), text.rstrip("\n") + "\n" if text.strip() else text))
+        documents.append(_document(match.group(1), text))
     return tuple(documents)
 
 
@@ -456,12 +454,13 @@ def _assemble(req: RenderRequest, info: _ChartInfo, output: _EngineOutput) -> Re
     objects: list[K8sObject] = []
     hooks: list[Hook] = []
     manifests: list[tuple[str, str]] = []
-    for path, text in output.documents:
-        doc = _document(path, text)
-        manifests.append((path, _normalized_text(text)))
+    for doc in output.documents:
+        manifests.append((doc.path, _normalized_text(doc.text)))
         if not doc.body:
             continue
-        obj = _with_namespace(K8sObject(doc.body, path), req.namespace, cluster_scoped_crd_kinds)
+        obj = _with_namespace(
+            K8sObject(doc.body, doc.path), req.namespace, cluster_scoped_crd_kinds
+        )
         events = _hook_events(doc.body)
         if events is None:
             objects.append(obj)
@@ -501,19 +500,11 @@ def _hook(obj: K8sObject, events: tuple[str, ...]) -> Hook:
 
 
 def _cluster_scoped_custom_kinds(
-    crds: tuple[K8sObject, ...], documents: tuple[tuple[str, str], ...]
+    crds: tuple[K8sObject, ...], documents: tuple[_Document, ...]
 ) -> frozenset[tuple[str, str]]:
     """(group, kind) of every cluster-scoped CRD the chart defines, in crds/ or templates/."""
     found: set[tuple[str, str]] = set()
-    candidates: list[Mapping[str, Any]] = [c.body for c in crds]
-    for _path, text in documents:
-        if "CustomResourceDefinition" in text:
-            try:
-                body = yaml.safe_load(text)
-            except yaml.YAMLError:
-                continue
-            if isinstance(body, dict):
-                candidates.append(body)
+    candidates = [c.body for c in crds] + [d.body for d in documents]
     for body in candidates:
         if body.get("kind") != "CustomResourceDefinition":
             continue

@@ -18,7 +18,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
-import httpx
 import yaml
 
 # Helm's own limits (pkg/chart/loader: MaxDecompressedChartSize, MaxDecompressedFileSize).
@@ -210,6 +209,8 @@ def _chart_root(root: Path, archive: Path) -> Path:
 
 def _http_get(url: str, what: str) -> bytes:
     """GET a URL with a size limit; every failure is a ChartError saying what was fetched."""
+    import httpx  # only repository users pay for importing it
+
     try:
         with (
             httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True) as client,
