@@ -6,19 +6,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import platformdirs
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import SingletonThreadPool
 
 from helmguard.store import migrate
 from helmguard.store.errors import StoreError
@@ -26,6 +31,7 @@ from helmguard.store.errors import StoreError
 ENV_VAR = "HELMGUARD_DB"
 BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_S = 10.0
+T = TypeVar("T")
 
 
 def default_path() -> Path:
@@ -100,15 +106,8 @@ def describe(exc: BaseException, target: Target) -> StoreError:
     return StoreError(f"cannot use database {target.display}: {detail}{hint}")
 
 
-def _sqlite_engine(target: Target, *, writer: bool) -> AsyncEngine:
-    engine = create_async_engine(
-        target.url,
-        pool_size=1 if writer else 4,
-        max_overflow=0 if writer else 4,
-        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
-    )
-
-    @event.listens_for(engine.sync_engine, "connect")
+def _tune_sqlite(engine: Engine, *, writer: bool) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN away from sqlite3 so transactions cover reads and DDL too.
         dbapi_connection.isolation_level = None
@@ -123,18 +122,23 @@ def _sqlite_engine(target: Target, *, writer: bool) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # The writer takes the write lock up front, so it waits (busy_timeout) instead of failing.
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
-    return engine
-
 
 def create_engine(target: Target, *, writer: bool) -> AsyncEngine:
-    """An engine for the writer (one connection) or for readers (a small pool)."""
+    """An async engine: a small pool for readers, or one connection for writing."""
     if target.sqlite_path is not None:
-        return _sqlite_engine(target, writer=writer)
+        engine = create_async_engine(
+            target.url,
+            pool_size=1 if writer else 4,
+            max_overflow=0 if writer else 4,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+        )
+        _tune_sqlite(engine.sync_engine, writer=writer)
+        return engine
     return create_async_engine(
         target.url,
         pool_size=1 if writer else 5,
@@ -142,6 +146,50 @@ def create_engine(target: Target, *, writer: bool) -> AsyncEngine:
         pool_pre_ping=True,
         connect_args={"timeout": CONNECT_TIMEOUT_S},
     )
+
+
+class WriteBackend:
+    """Runs a synchronous function in one write transaction and returns its result.
+
+    SQLite: a plain sqlite3 engine on one dedicated thread, so a whole batch costs one thread
+    hop instead of several per statement. PostgreSQL: the asyncpg engine via run_sync.
+    """
+
+    def __init__(self, target: Target) -> None:
+        self._sync: Engine | None = None
+        self._async: AsyncEngine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        if target.sqlite_path is not None:
+            self._sync = sa_create_engine(
+                target.url.set(drivername="sqlite+pysqlite"),
+                poolclass=SingletonThreadPool,
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+            )
+            _tune_sqlite(self._sync, writer=True)
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="helmguard-sqlite-writer")
+        else:
+            self._async = create_engine(target, writer=True)
+
+    def _in_transaction(self, work: Callable[[Connection], T]) -> T:
+        assert self._sync is not None
+        with self._sync.begin() as connection:
+            return work(connection)
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` inside BEGIN … COMMIT (ROLLBACK if it raises)."""
+        if self._async is not None:
+            async with self._async.begin() as connection:
+                return await connection.run_sync(work)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._in_transaction, work)
+
+    async def dispose(self) -> None:
+        """Close the connection(s) and the thread."""
+        if self._async is not None:
+            await self._async.dispose()
+        if self._sync is not None and self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._sync.dispose)
+            self._thread.shutdown(wait=False)
 
 
 class WriterLock:
@@ -204,14 +252,13 @@ async def upgrade_database(url: str | None) -> tuple[str, str]:
     lock = WriterLock(target.sqlite_path) if target.sqlite_path is not None else None
     if lock is not None and target.sqlite_path is not None:
         lock.acquire(target.sqlite_path)
-    engine = create_engine(target, writer=True)
+    backend = WriteBackend(target)
     try:
-        async with engine.begin() as connection:
-            head = await connection.run_sync(migrate.upgrade)
+        head = await backend.run(migrate.upgrade)
     except Exception as exc:
         raise describe(exc, target) from exc
     finally:
-        await engine.dispose()
+        await backend.dispose()
         if lock is not None:
             lock.release()
     return target.display, head

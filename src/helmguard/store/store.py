@@ -10,13 +10,14 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Select, delete, func, insert, select, update
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helmguard.manifest import ObjectRef
 from helmguard.store import migrate
 from helmguard.store.db import (
     Target,
+    WriteBackend,
     WriterLock,
     create_engine,
     describe,
@@ -103,8 +104,8 @@ def _release_id_query(key: ReleaseKey) -> Select[int]:
     )
 
 
-async def _release_id(connection: AsyncConnection, key: ReleaseKey) -> int:
-    release_id = (await connection.execute(_release_id_query(key))).scalar_one_or_none()
+def _release_id(connection: Connection, key: ReleaseKey) -> int:
+    release_id = (connection.execute(_release_id_query(key))).scalar_one_or_none()
     if release_id is None:
         raise StoreError(f"release {key} is not recorded; record_release() it first")
     return release_id
@@ -132,7 +133,7 @@ class Store:
         target: Target,
         read_engine: AsyncEngine,
         writer: BatchWriter | None,
-        write_engine: AsyncEngine | None,
+        backend: WriteBackend | None,
         lock: WriterLock | None,
         retention: Retention,
     ) -> None:
@@ -140,7 +141,7 @@ class Store:
         self.retention = retention
         self._read = read_engine
         self._writer = writer
-        self._write_engine = write_engine
+        self._backend = backend
         self._lock = lock
 
     @property
@@ -169,8 +170,8 @@ class Store:
             if self._writer is not None:
                 await self._writer.close()
         finally:
-            if self._write_engine is not None:
-                await self._write_engine.dispose()
+            if self._backend is not None:
+                await self._backend.dispose()
             await self._read.dispose()
             if self._lock is not None:
                 self._lock.release()
@@ -197,18 +198,16 @@ class Store:
             "updated_at": release.updated_at or _now(),
         }
 
-        async def op(connection: AsyncConnection) -> None:
-            existing = (await connection.execute(_release_id_query(key))).scalar_one_or_none()
+        def op(connection: Connection) -> None:
+            existing = (connection.execute(_release_id_query(key))).scalar_one_or_none()
             if existing is None:
-                await connection.execute(
+                connection.execute(
                     insert(Release).values(
                         cluster=key.cluster, namespace=key.namespace, name=key.name, **values
                     )
                 )
             else:
-                await connection.execute(
-                    update(Release).where(Release.id == existing).values(**values)
-                )
+                connection.execute(update(Release).where(Release.id == existing).values(**values))
 
         await self._write(op, wait)
 
@@ -218,9 +217,9 @@ class Store:
         """Update only a recorded release's aggregate status."""
         when = at or _now()
 
-        async def op(connection: AsyncConnection) -> None:
-            release_id = await _release_id(connection, key)
-            await connection.execute(
+        def op(connection: Connection) -> None:
+            release_id = _release_id(connection, key)
+            connection.execute(
                 update(Release)
                 .where(Release.id == release_id)
                 .values(status=status, updated_at=when)
@@ -231,8 +230,8 @@ class Store:
     async def delete_release(self, key: ReleaseKey) -> bool:
         """Forget a release and everything recorded about it; False if it was not recorded."""
 
-        async def op(connection: AsyncConnection) -> bool:
-            result = await connection.execute(
+        def op(connection: Connection) -> bool:
+            result = connection.execute(
                 delete(Release).where(
                     Release.cluster == key.cluster,
                     Release.namespace == key.namespace,
@@ -255,23 +254,21 @@ class Store:
             "finished_at": revision.finished_at,
         }
 
-        async def op(connection: AsyncConnection) -> None:
-            release_id = await _release_id(connection, revision.release)
+        def op(connection: Connection) -> None:
+            release_id = _release_id(connection, revision.release)
             existing = (
-                await connection.execute(
+                connection.execute(
                     select(Revision.id).where(
                         Revision.release_id == release_id, Revision.number == revision.number
                     )
                 )
             ).scalar_one_or_none()
             if existing is None:
-                await connection.execute(
+                connection.execute(
                     insert(Revision).values(release_id=release_id, number=revision.number, **values)
                 )
             else:
-                await connection.execute(
-                    update(Revision).where(Revision.id == existing).values(**values)
-                )
+                connection.execute(update(Revision).where(Revision.id == existing).values(**values))
 
         await self._write(op, wait)
 
@@ -287,9 +284,9 @@ class Store:
         """Set a recorded revision's outcome and finish time."""
         when = finished_at or _now()
 
-        async def op(connection: AsyncConnection) -> None:
-            release_id = await _release_id(connection, key)
-            result = await connection.execute(
+        def op(connection: Connection) -> None:
+            release_id = _release_id(connection, key)
+            result = connection.execute(
                 update(Revision)
                 .where(Revision.release_id == release_id, Revision.number == number)
                 .values(outcome=outcome, finished_at=when)
@@ -308,10 +305,10 @@ class Store:
         """
         root = _ref_json(status.root_cause)
 
-        async def op(connection: AsyncConnection) -> bool:
-            release_id = await _release_id(connection, release)
+        def op(connection: Connection) -> bool:
+            release_id = _release_id(connection, release)
             row = (
-                await connection.execute(
+                connection.execute(
                     select(
                         Resource.id,
                         Resource.state,
@@ -333,7 +330,7 @@ class Store:
                 "root_cause": root,
             }
             if row is None:
-                await connection.execute(
+                connection.execute(
                     insert(Resource).values(
                         release_id=release_id,
                         **_key_columns(status.ref),
@@ -344,18 +341,16 @@ class Store:
                 )
                 from_state = None
             elif (row.state, row.reason, row.message, row.root_cause) == tuple(current.values()):
-                await connection.execute(
-                    update(Resource).where(Resource.id == row.id).values(**observed)
-                )
+                connection.execute(update(Resource).where(Resource.id == row.id).values(**observed))
                 return False
             else:
-                await connection.execute(
+                connection.execute(
                     update(Resource)
                     .where(Resource.id == row.id)
                     .values(**current, **observed, since=status.since)
                 )
                 from_state = row.state
-            await connection.execute(
+            connection.execute(
                 insert(StatusTransition).values(
                     release_id=release_id,
                     **_key_columns(status.ref),
@@ -374,9 +369,9 @@ class Store:
     async def remove_resource(self, release: ReleaseKey, ref: ObjectRef) -> bool:
         """Drop an object's current-status row (it left the release); its history stays."""
 
-        async def op(connection: AsyncConnection) -> bool:
-            release_id = await _release_id(connection, release)
-            result = await connection.execute(
+        def op(connection: Connection) -> bool:
+            release_id = _release_id(connection, release)
+            result = connection.execute(
                 delete(Resource).where(
                     Resource.release_id == release_id, *_where_ref(Resource, ref)
                 )
@@ -388,9 +383,9 @@ class Store:
     async def add_transition(self, transition: TransitionRecord, *, wait: bool = True) -> None:
         """Append one transition to history as given (upsert_resource_status records its own)."""
 
-        async def op(connection: AsyncConnection) -> None:
-            release_id = await _release_id(connection, transition.release)
-            await connection.execute(
+        def op(connection: Connection) -> None:
+            release_id = _release_id(connection, transition.release)
+            connection.execute(
                 insert(StatusTransition).values(
                     release_id=release_id,
                     **_key_columns(transition.ref),
@@ -413,12 +408,12 @@ class Store:
         """
         batch = list(events)
 
-        async def op(connection: AsyncConnection) -> int:
-            release_id = await _release_id(connection, release)
+        def op(connection: Connection) -> int:
+            release_id = _release_id(connection, release)
             uids = sorted({e.uid for e in batch})
             known: dict[str, tuple[int, int]] = {}
             for start in range(0, len(uids), 500):
-                rows = await connection.execute(
+                rows = connection.execute(
                     select(Event.uid, Event.id, Event.count).where(
                         Event.uid.in_(uids[start : start + 500])
                     )
@@ -430,7 +425,7 @@ class Store:
                 if seen is not None and seen[1] >= e.count:
                     continue
                 if seen is None:
-                    result = await connection.execute(
+                    result = connection.execute(
                         insert(Event).values(
                             release_id=release_id,
                             uid=e.uid,
@@ -447,7 +442,7 @@ class Store:
                     new_id = result.inserted_primary_key
                     known[e.uid] = (int(new_id[0]) if new_id else 0, e.count)
                 else:
-                    await connection.execute(
+                    connection.execute(
                         update(Event)
                         .where(Event.id == seen[0])
                         .values(
@@ -479,16 +474,16 @@ class Store:
         stored_details = _json(dict(details or {}))
         when = at or _now()
 
-        async def op(connection: AsyncConnection) -> None:
-            release_id = await _release_id(connection, release)
+        def op(connection: Connection) -> None:
+            release_id = _release_id(connection, release)
             last = (
-                await connection.execute(
+                connection.execute(
                     select(func.max(OperationLog.seq)).where(
                         OperationLog.release_id == release_id, OperationLog.revision == revision
                     )
                 )
             ).scalar_one_or_none()
-            await connection.execute(
+            connection.execute(
                 insert(OperationLog).values(
                     release_id=release_id,
                     revision=revision,
@@ -518,19 +513,17 @@ class Store:
         if cutoff is None and self.retention.max_age_days is not None:
             cutoff = _now() - timedelta(days=self.retention.max_age_days)
 
-        async def op(connection: AsyncConnection) -> PruneResult:
+        def op(connection: Connection) -> PruneResult:
             transitions = events = logs = 0
             if cutoff is not None:
                 transitions = (
-                    await connection.execute(
-                        delete(StatusTransition).where(StatusTransition.at < cutoff)
-                    )
+                    connection.execute(delete(StatusTransition).where(StatusTransition.at < cutoff))
                 ).rowcount
                 events = (
-                    await connection.execute(delete(Event).where(Event.last_seen < cutoff))
+                    connection.execute(delete(Event).where(Event.last_seen < cutoff))
                 ).rowcount
                 logs = (
-                    await connection.execute(delete(OperationLog).where(OperationLog.at < cutoff))
+                    connection.execute(delete(OperationLog).where(OperationLog.at < cutoff))
                 ).rowcount
             if cap is not None:
                 position = (
@@ -550,7 +543,7 @@ class Store:
                 ranked = select(StatusTransition.id, position).subquery()
                 excess = select(ranked.c.id).where(ranked.c.position > cap)
                 transitions += (
-                    await connection.execute(
+                    connection.execute(
                         delete(StatusTransition).where(StatusTransition.id.in_(excess))
                     )
                 ).rowcount
@@ -723,7 +716,6 @@ async def open_store(
     read_only: bool = False,
     retention: Retention | None = None,
     max_batch: int = 500,
-    max_delay: float = 0.05,
 ) -> Store:
     """Open (and migrate to head) helmguard's database; raise StoreError with a one-line reason.
 
@@ -735,7 +727,7 @@ async def open_store(
     target = resolve(url)
     prepare_sqlite_file(target, create=not read_only)
     lock: WriterLock | None = None
-    write_engine: AsyncEngine | None = None
+    backend: WriteBackend | None = None
     read_engine = create_engine(target, writer=False)
     try:
         if read_only:
@@ -750,23 +742,17 @@ async def open_store(
         if target.sqlite_path is not None:
             lock = WriterLock(target.sqlite_path)
             lock.acquire(target.sqlite_path)
-        write_engine = create_engine(target, writer=True)
-        async with write_engine.begin() as connection:
-            await connection.run_sync(migrate.upgrade)
+        backend = WriteBackend(target)
+        await backend.run(migrate.upgrade)
     except BaseException as exc:
         await read_engine.dispose()
-        if write_engine is not None:
-            await write_engine.dispose()
+        if backend is not None:
+            await backend.dispose()
         if lock is not None:
             lock.release()
         if isinstance(exc, Exception):
             raise describe(exc, target) from exc
         raise
-    writer = BatchWriter(
-        write_engine,
-        lambda exc: describe(exc, target),
-        max_batch=max_batch,
-        max_delay=max_delay,
-    )
+    writer = BatchWriter(backend, lambda exc: describe(exc, target), max_batch=max_batch)
     writer.start()
-    return Store(target, read_engine, writer, write_engine, lock, retention or Retention())
+    return Store(target, read_engine, writer, backend, lock, retention or Retention())

@@ -1,23 +1,25 @@
 """The single writer: one task drains a queue of write operations in batched transactions.
 
-Concurrent callers' writes share a transaction (group commit): a transaction takes what is
-queued, up to `max_batch` operations or `max_delay` seconds, then commits. Operations run in
-queue order, so writes for one object land in the order they were submitted. If a batch
-fails, each of its operations is retried alone, so one bad write fails only its own caller.
+Group commit: a transaction takes everything queued (up to `max_batch` operations), runs it
+and commits; what arrives meanwhile forms the next batch. So a lone write commits at once,
+and under load many writes share one transaction. Operations run in queue order, so writes
+for one object land in the order they were submitted. If a batch fails, each of its
+operations is retried alone, so one bad write fails only its own caller.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
 
+from helmguard.store.db import WriteBackend
 from helmguard.store.errors import StoreError
 
-Operation = Callable[[AsyncConnection], Awaitable[Any]]
+Operation = Callable[[Connection], Any]
 Describe = Callable[[BaseException], StoreError]
 
 
@@ -27,24 +29,13 @@ class _Item:
     future: asyncio.Future[Any] | None  # None: the caller did not wait (see `post`)
 
 
-_STOP = None
-
-
 class BatchWriter:
     """Owns all writes of a Store; `submit` waits for the commit, `post` does not."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        describe: Describe,
-        *,
-        max_batch: int = 500,
-        max_delay: float = 0.05,
-    ) -> None:
-        self._engine = engine
+    def __init__(self, backend: WriteBackend, describe: Describe, *, max_batch: int = 500) -> None:
+        self._backend = backend
         self._describe = describe
         self._max_batch = max_batch
-        self._max_delay = max_delay
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._deferred_errors: list[StoreError] = []
@@ -93,7 +84,7 @@ class BatchWriter:
         if self._task is None or self._closing:
             return
         self._closing = True
-        self._queue.put_nowait(_STOP)
+        self._queue.put_nowait(None)
         await self._task
         if self._failure is not None:
             raise self._failure
@@ -101,17 +92,22 @@ class BatchWriter:
 
     async def _run(self) -> None:
         try:
-            while True:
+            stop = False
+            while not stop:
                 first = await self._queue.get()
-                if first is _STOP:
+                if first is None:
                     return
-                if first.operation is None and first.future is not None:
-                    # A flush marker at the head of the queue: everything before it is done.
-                    if not first.future.done():
-                        first.future.set_result(None)
-                    continue
-                if not await self._batch(first):
-                    return
+                batch = [first]
+                while len(batch) < self._max_batch:
+                    try:
+                        following = self._queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        break
+                    if following is None:
+                        stop = True
+                        break
+                    batch.append(following)
+                await self._commit(batch)
         except BaseException as exc:
             # A bug in the writer must not leave callers waiting forever.
             self._failure = StoreError(f"the store's writer stopped: {exc!r}")
@@ -127,53 +123,39 @@ class BatchWriter:
             if item is not None and item.future is not None and not item.future.done():
                 item.future.set_exception(error)
 
-    async def _batch(self, first: _Item) -> bool:
-        """Run one transaction; return False when the stop marker was taken from the queue."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._max_delay
-        batch = [first]
-        results: list[Any] = []
-        keep_running = True
-        try:
-            async with self._engine.begin() as connection:
-                while True:
-                    item = batch[len(results)]
-                    op = item.operation
-                    results.append(await op(connection) if op is not None else None)
-                    if len(batch) >= self._max_batch or loop.time() >= deadline:
-                        break
-                    try:
-                        following = self._queue.get_nowait()
-                    except asyncio.QueueEmpty:
-                        break
-                    if following is _STOP:
-                        keep_running = False
-                        break
-                    batch.append(following)
-        except Exception:
-            # Something in the batch failed and rolled it all back: redo each write alone.
-            await self._one_by_one(batch)
-            return keep_running
-        self.batches_committed += 1
+    async def _commit(self, batch: list[_Item]) -> None:
+        operations = [item.operation for item in batch]
+        if any(op is not None for op in operations):
+
+            def run_all(connection: Connection) -> list[Any]:
+                return [op(connection) if op is not None else None for op in operations]
+
+            try:
+                results = await self._backend.run(run_all)
+            except Exception:
+                # Something in the batch failed and rolled it all back: redo each write alone.
+                await self._one_by_one(batch)
+                return
+            self.batches_committed += 1
+        else:
+            results = [None] * len(batch)
         for item, result in zip(batch, results, strict=True):
             if item.future is not None and not item.future.done():
                 item.future.set_result(result)
-        return keep_running
 
     async def _one_by_one(self, batch: list[_Item]) -> None:
         for item in batch:
-            try:
-                result = None
-                if item.operation is not None:
-                    async with self._engine.begin() as connection:
-                        result = await item.operation(connection)
-            except Exception as exc:
-                error = exc if isinstance(exc, StoreError) else self._describe(exc)
-                if item.future is None:
-                    self._deferred_errors.append(error)
-                elif not item.future.done():
-                    item.future.set_exception(error)
-                continue
-            self.batches_committed += 1
+            result = None
+            if item.operation is not None:
+                try:
+                    result = await self._backend.run(item.operation)
+                except Exception as exc:
+                    error = exc if isinstance(exc, StoreError) else self._describe(exc)
+                    if item.future is None:
+                        self._deferred_errors.append(error)
+                    elif not item.future.done():
+                        item.future.set_exception(error)
+                    continue
+                self.batches_committed += 1
             if item.future is not None and not item.future.done():
                 item.future.set_result(result)

@@ -1,0 +1,105 @@
+"""Migrations: up from empty on both backends, schema equals the models, newer DBs refused."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner, Result
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from helmguard.cli import main
+from helmguard.store import StoreError, open_store
+from helmguard.store.db import create_engine, database_revision, resolve, upgrade_database
+from helmguard.store.migrate import head_revision
+from helmguard.store.models import Base
+
+TABLES = {"releases", "revisions", "resources", "status_transitions", "events", "operation_log"}
+
+
+async def test_upgrade_from_empty_creates_every_table_and_index(db_url: str) -> None:
+    if db_url.startswith("postgresql"):
+        assert (await database_revision(db_url))[1] is None
+    where, revision = await upgrade_database(db_url)
+    assert revision == head_revision()
+    engine = create_engine(resolve(db_url), writer=False)
+    try:
+        async with engine.connect() as connection:
+
+            def schema(sync: Connection) -> tuple[set[str], set[str]]:
+                inspector = inspect(sync)
+                tables = set(inspector.get_table_names())
+                indexes = {i["name"] for t in TABLES for i in inspector.get_indexes(t) if i["name"]}
+                return tables, indexes
+
+            tables, indexes = await connection.run_sync(schema)
+    finally:
+        await engine.dispose()
+    assert tables >= TABLES | {"alembic_version"}
+    assert {
+        "ix_status_transitions_release_at",
+        "ix_status_transitions_object_at",
+        "ix_events_release_last_seen",
+        "ix_operation_log_at",
+    } <= indexes
+    assert (await database_revision(db_url))[1:] == (revision, revision)
+    assert where
+
+
+async def test_migrated_schema_matches_the_models(db_url: str) -> None:
+    await upgrade_database(db_url)
+    engine = create_engine(resolve(db_url), writer=False)
+    try:
+        async with engine.connect() as connection:
+
+            def diff(sync: Connection) -> list[object]:
+                context = MigrationContext.configure(sync, opts={"compare_type": True})
+                return list(compare_metadata(context, Base.metadata))
+
+            differences = await connection.run_sync(diff)
+    finally:
+        await engine.dispose()
+    assert differences == []
+
+
+async def test_upgrade_is_idempotent_and_keeps_data(db_url: str) -> None:
+    from helmguard.store import ReleaseKey, ReleaseRecord
+
+    async with await open_store(db_url) as store:
+        await store.record_release(ReleaseRecord(ReleaseKey("a", "b"), "chart", "1"))
+    await upgrade_database(db_url)
+    async with await open_store(db_url) as store:
+        assert [r.key.name for r in await store.list_releases()] == ["b"]
+
+
+async def test_a_database_from_a_newer_helmguard_is_refused(db_url: str) -> None:
+    await upgrade_database(db_url)
+    engine = create_engine(resolve(db_url), writer=True)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    finally:
+        await engine.dispose()
+    with pytest.raises(StoreError, match=r"migration 0099_future, which is newer than this"):
+        await open_store(db_url)
+    with pytest.raises(StoreError, match="upgrade helmguard"):
+        await upgrade_database(db_url)
+
+
+def _cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_cli_db_upgrade_then_current(db_url: str) -> None:
+    before = _cli("db", "current", "--db", db_url)
+    upgraded = _cli("db", "upgrade", "--db", db_url)
+    after = _cli("db", "current", "--db", db_url)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"at migration {head_revision()} (head)" in upgraded.stdout
+    assert after.exit_code == 0 and "(head)" in after.stdout
+    if db_url.startswith("postgresql"):
+        assert before.exit_code == 0 and "empty" in before.stdout
+    else:
+        # `current` never creates a SQLite file.
+        assert before.exit_code == 1 and "no helmguard database at" in before.output
