@@ -182,3 +182,28 @@ def test_bad_input_exits_2_with_a_message(args: list[str]) -> None:
     assert code == 2
     assert "Traceback" not in out + err
     assert "Error" in err
+
+
+def _chart(tmp: Path, templates: dict[str, str]) -> str:
+    (tmp / "templates").mkdir()
+    (tmp / "Chart.yaml").write_text("apiVersion: v2\nname: t\nversion: 0.1.0\n")
+    for name, text in templates.items():
+        (tmp / "templates" / name).write_text(text)
+    return str(tmp)
+
+
+def test_template_error_exits_2_with_helms_message(tmp_path: Path) -> None:
+    chart = _chart(tmp_path, {"cm.yaml": "x: {{ .Values.missing.deeper }}\n"})
+    code, out, err = run("check", chart)
+    assert code == 2 and out == ""
+    assert "templates/cm.yaml" in err and "Traceback" not in err
+
+
+def test_duplicate_objects_are_a_finding_not_a_crash(tmp_path: Path) -> None:
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n"
+    chart = _chart(tmp_path, {"a.yaml": cm, "b.yaml": cm})
+    code, out, _ = run("check", chart, "-n", "apps", "-o", "json")
+    assert code == 1
+    (f,) = json.loads(out)["findings"]
+    assert (f["code"], f["name"], f["severity"]) == ("HG100", "duplicate-object", "error")
+    assert "t/templates/a.yaml" in f["message"] and "t/templates/b.yaml" in f["message"]

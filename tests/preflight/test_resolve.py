@@ -218,6 +218,23 @@ def test_pre_install_hook_needing_a_release_object_is_a_warning() -> None:
     assert post.findings == ()
 
 
+def test_pre_install_hook_may_use_crds_from_the_crds_folder() -> None:
+    crd = parse_objects(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata: {name: widgets.example.com}\n"
+        "spec: {group: example.com, names: {kind: Widget, plural: widgets}, scope: Namespaced,"
+        " versions: []}\n"
+    )
+    cr = parse_objects(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: app}\n"
+    )
+    hooks = [Hook(cr[0], ("pre-install",))]
+    assert analyze([], hooks=hooks, crds=crd, release_namespace="app").findings == ()
+    # The same CRD as a template is created only after pre-install hooks: caught.
+    got = analyze(crd, hooks=hooks, release_namespace="app").findings
+    assert [f.code for f in got] == ["HG130"]
+
+
 def test_hook_needing_an_earlier_hook_is_quiet_but_a_release_object_needing_a_hook_is_info() -> (
     None
 ):

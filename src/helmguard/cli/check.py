@@ -53,25 +53,18 @@ def check(offline: bool, output: str, fail_on: str, **kwargs: Any) -> None:
 
     Exit codes: 0 no finding at --fail-on severity, 1 findings, 2 bad usage or input.
     """
-    from helmguard.preflight.check import analyze_rendered, chart_root_of
+    from helmguard.chart.source import ChartError
+    from helmguard.manifest import ManifestError
+    from helmguard.preflight.check import check as run_check
     from helmguard.preflight.findings import Severity
-    from helmguard.preflight.report import Report, to_json, to_sarif, to_table
+    from helmguard.preflight.report import to_json, to_sarif, to_table
 
-    request = request_from_options(**kwargs)
-    rendered = _render_or_exit(request)
     # Cluster lookups come with a later issue; until then every run resolves offline.
-    analysis = analyze_rendered(rendered, api_versions=request.api_versions)
-    report = Report(
-        release=rendered.release,
-        namespace=rendered.namespace,
-        chart=rendered.chart_name,
-        chart_version=rendered.chart_version,
-        findings=analysis.findings,
-        objects=analysis.objects,
-        references=len(analysis.refs),
-        offline=True,
-        chart_root=chart_root_of(request),
-    )
+    try:
+        report = run_check(request_from_options(**kwargs), offline=True)
+    except (ChartError, ManifestError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
     if output == "json":
         click.echo(to_json(report), nl=False)
     elif output == "sarif":

@@ -215,6 +215,9 @@ class ChartIndex:
     ) -> None:
         self.objects: dict[ObjectRef, K8sObject] = {}
         self.duplicates: list[tuple[K8sObject, K8sObject]] = []
+        crds = list(crds)
+        # CRDs from crds/ are installed before any hook runs; templates only after pre-install.
+        self.early = frozenset(c.ref for c in crds)
         for obj in [*crds, *objects]:
             first = self.objects.setdefault(obj.ref, obj)
             if first is not obj:
@@ -382,7 +385,11 @@ class ChartResolver:
             )
         before = False
         source_hook = self.index.hooks.get(ref.source)
-        if source_hook is not None and ref.failure is not FailureMode.SILENTLY_UNUSED:
+        if (
+            source_hook is not None
+            and ref.failure is not FailureMode.SILENTLY_UNUSED
+            and obj.ref not in self.index.early
+        ):
             events = set(source_hook.events)
             before = "pre-install" in events
         return Resolution(
