@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helmguard.chart.kubeversion import ConstraintError, satisfies
+from helmguard.chart.kubeversion import ConstraintError, compatible, satisfies
 from helmguard.chart.render import RenderRequest, render_chart
 from helmguard.chart.source import ChartError
 
@@ -16,8 +16,10 @@ from .conftest import CHARTS
 
 CASES = [
     (">=1.19.0-0", "v1.30.2", True),
-    (">=1.19.0", "v1.30.2-eks-1", False),
+    (">=1.19.0", "v1.30.2-eks-1", True),  # Helm cuts the version to v1.30.2 first
     (">=1.19.0-0", "v1.30.2-eks-1", True),
+    (">=1.30.2-0", "v1.30.2-gke.1245000", True),
+    (">1.30.2", "v1.30.2+k3s1", False),
     (">= 1.28.0-0, < 1.40.0-0", "v1.27.9", False),
     (">= 1.28.0-0, < 1.40.0-0", "v1.39.0", True),
     (">=1.20 <1.25", "v1.25.0", False),
@@ -45,7 +47,15 @@ CASES = [
 
 @pytest.mark.parametrize(("constraint", "version", "expected"), CASES)
 def test_constraints(constraint: str, version: str, expected: bool) -> None:
-    assert satisfies(version, constraint) is expected
+    assert compatible(constraint, version) is expected
+
+
+def test_prerelease_versions_need_a_prerelease_in_the_same_alternative() -> None:
+    # Masterminds semver v3 semantics, for versions that keep their pre-release.
+    assert not satisfies("v1.30.2-rc.1", ">=1.19.0")
+    assert satisfies("v1.30.2-rc.1", ">=1.19.0-0")
+    assert satisfies("v1.30.2-rc.1", ">=1.19.0-0 <2.0.0")
+    assert not satisfies("v1.30.2-rc.1", "<1.0.0-0 || >=1.19.0")
 
 
 def test_bad_constraint() -> None:
@@ -83,5 +93,5 @@ def test_constraints_match_the_helm_binary(helm_binary: Path, tmp_path: Path) ->
             check=False,
         )
         helm_says = done.returncode == 0
-        assert helm_says is satisfies(version, constraint), (constraint, version, done.stderr)
+        assert helm_says is compatible(constraint, version), (constraint, version, done.stderr)
         assert helm_says is expected, (constraint, version)

@@ -3,7 +3,8 @@
 Helm (chartutil.IsCompatibleRange) uses Masterminds semver v3 constraints: `||` between
 alternatives, commas or spaces between conditions that must all hold, operators
 `= != > < >= <= =< ~ ~> ^`, wildcards `x X *`, and hyphen ranges `1.2 - 1.4`. A version
-with a pre-release (`v1.30.2-eks-1`) only satisfies conditions that have one (`>=1.30.0-0`).
+with a pre-release only satisfies an alternative that mentions one (`>=1.30.0-0`). Helm
+first cuts a Kubernetes version down to major.minor.patch (`v1.30.2-eks-1` -> `v1.30.2`).
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ def _lower(v: _Version) -> _Version:
     return _Version(v.parts, v.pre, 3)
 
 
-def _check(op: str, c: _Version, v: _Version) -> bool:
+def _check(op: str, c: _Version, v: _Version, include_pre: bool) -> bool:
     """One condition. Ranges are half-open: [low, high)."""
-    if v.pre and not c.pre:
+    if v.pre and not include_pre:
         return False
     low = _lower(c)
     if op in ("", "="):
@@ -79,7 +80,7 @@ def _check(op: str, c: _Version, v: _Version) -> bool:
             return _compare(v, c) == 0
         return c.wild == 0 or (_compare(v, low) >= 0 and _compare(v, _bump(c, c.wild)) < 0)
     if op == "!=":
-        return not _check("=", c, v)
+        return not _check("=", c, v, include_pre)
     if op == ">":
         if c.wild < 3:
             return c.wild > 0 and _compare(v, _bump(c, c.wild)) >= 0
@@ -137,7 +138,28 @@ def satisfies(version: str, constraint: str) -> bool:
     if v.wild != 3:
         raise ConstraintError(f"{version!r} is not a complete version")
     for alternative in constraint.split("||"):
-        conditions = _conditions(alternative)
-        if conditions and all(_check(op, _parse(c), v) for op, c in conditions):
+        parsed = [(op, _parse(c)) for op, c in _conditions(alternative)]
+        include_pre = any(c.pre for _, c in parsed)
+        if parsed and all(_check(op, c, v, include_pre) for op, c in parsed):
             return True
     return False
+
+
+def normalize_kube_version(version: str) -> str:
+    """Helm's ParseKubeVersion for constraint checks: `v` + major.minor.patch, suffixes cut.
+
+    Raises ConstraintError if there is no major.minor at the start.
+    """
+    match = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", version.strip())
+    if not match:
+        raise ConstraintError(f"{version!r} is not a Kubernetes version")
+    return f"v{int(match[1])}.{int(match[2])}.{int(match[3] or 0)}"
+
+
+def compatible(constraint: str, kube_version: str) -> bool:
+    """Helm's check of Chart.yaml kubeVersion against the target Kubernetes version.
+
+    Raises ConstraintError for a constraint or version Helm cannot parse (Helm then
+    reports the chart as incompatible).
+    """
+    return satisfies(normalize_kube_version(kube_version), constraint)

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from helmguard.chart.kubeversion import ConstraintError, satisfies
+from helmguard.chart.kubeversion import ConstraintError, compatible
 from helmguard.chart.source import ChartError, resolve_chart
 from helmguard.chart.values import ValuesOptions, merge_user_values
 from helmguard.manifest import (
@@ -226,7 +226,7 @@ def _check_kube_version(meta: Mapping[str, Any], kube_version: str | None) -> No
         return
     version = kube_version if kube_version.startswith("v") else f"v{kube_version}"
     try:
-        ok = satisfies(version, constraint)
+        ok = compatible(constraint, version)
         why = ""
     except ConstraintError as exc:
         ok, why = False, f" ({exc})"
