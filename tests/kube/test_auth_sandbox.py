@@ -161,3 +161,18 @@ async def test_in_cluster_token_file_is_reread(
         os.utime(sa / "token", (stat.st_atime, stat.st_mtime + 5))
         review = await pod_kube.send_json("POST", url, REVIEW)
         assert review["status"]["userInfo"]["username"].endswith(":rotated-identity")
+
+
+async def test_untrusted_server_certificate(sandbox: Any, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from helmguard.kube.client import connect_config
+    from helmguard.kube.errors import KubeConfigError
+    from helmguard.sandbox.pki import generate_pki
+
+    generate_pki(tmp_path)  # another CA, which did not sign the sandbox's serving cert
+    admin = load_config(sandbox.kubeconfig, sandbox.admin_context)
+    stranger = replace(admin, ca_pem=(tmp_path / "ca.crt").read_bytes())
+    with pytest.raises(KubeConfigError, match="not trusted") as info:
+        await connect_config(stranger, timeout=5)
+    assert "certificate-authority" in info.value.fix

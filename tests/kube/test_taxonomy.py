@@ -379,7 +379,7 @@ async def test_webhook_service_missing(kube: Kube, namespace: str) -> None:
     try:
         exc, err = await _first_webhook_error(kube, namespace, "webhook_service_missing")
         assert isinstance(err, MissingDependency), err.api_message
-        assert err.dependency == ObjectRef("", "Service", "", "absent-webhook")
+        assert err.dependency == ObjectRef("", "Service", namespace, "absent-webhook")
         _common(err, exc, code=exc.response.status_code)
     finally:
         await kube.send_json("DELETE", url)

@@ -249,6 +249,7 @@ _LIMIT_RANGE = re.compile(
 )
 _WEBHOOK_CALL = re.compile(r'failed calling webhook "(?P<name>[^"]+)"')
 _WEBHOOK_SERVICE = re.compile(r'service "(?P<name>[^"]+)" not found')
+_WEBHOOK_HOST = re.compile(r"https://(?P<name>[^./:\s\"]+)\.(?P<ns>[^./:\s\"]+)\.svc")
 _SSA_MANAGER = re.compile(r'conflict with "(?P<manager>[^"]+)"')
 _URL_PATH = re.compile(
     r"^/(?:api/[^/]+|apis/(?P<group>[^/]+)/[^/]+)"
@@ -433,12 +434,15 @@ def _classify_status(
         )
     if m := _WEBHOOK_CALL.search(raw):
         if svc := _WEBHOOK_SERVICE.search(raw):
+            host = _WEBHOOK_HOST.search(raw)
+            svc_ns = host["ns"] if host and host["name"] == svc["name"] else ""
+            where = f"{svc_ns}/{svc['name']}" if svc_ns else svc["name"]
             return MissingDependency(
                 f"Kubernetes could not admit {target}: webhook {m['name']!r} points at "
-                f"Service {svc['name']!r}, which does not exist.",
+                f"Service {where}, which does not exist.",
                 fix="Deploy the webhook's Service (and its pods) first, or remove the "
                 "webhook configuration.",
-                dependency=ObjectRef("", "Service", "", svc["name"]),
+                dependency=ObjectRef("", "Service", svc_ns, svc["name"]),
                 **kw,
             )
         return Transient(
