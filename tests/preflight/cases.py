@@ -58,7 +58,7 @@ HEADLESS = _obj(
     "v1",
     "Service",
     "{n}",
-    extra="spec:\n  clusterIP: None\n  selector: {app: web}\n  ports:\n  - port: 80\n",
+    extra="spec:\n  clusterIP: None\n  selector: {app: db}\n  ports:\n  - port: 80\n",
 )
 
 

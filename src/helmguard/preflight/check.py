@@ -23,6 +23,7 @@ from helmguard.preflight.resolve import (
     HookLike,
     Resolution,
 )
+from helmguard.preflight.selectors import selector_findings
 
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
@@ -77,6 +78,7 @@ def analyze(
         if finding is not None:
             findings.append(finding)
     findings.extend(scheduler_findings(everything))
+    findings.extend(selector_findings(everything))
     findings.sort(key=_sort_key)
     return Analysis(tuple(refs), tuple(resolutions), tuple(findings), len(everything))
 

@@ -108,6 +108,7 @@ _TABLE: tuple[Code, ...] = (
         "missing-service-port",
         "A backend names a port the chart's Service does not expose.",
     ),
+    Code("HG124", "selector-matches-nothing", "A Service, PDB or NetworkPolicy selects no pod."),
     Code("HG129", "missing-object", "A by-name reference to an object nothing creates."),
     Code(
         "HG130", "hook-needs-release-object", "A pre-install hook needs an object created after it."
