@@ -276,3 +276,22 @@ def test_code_table_is_stable_and_unique() -> None:
     assert len({c.name for c in CODES.values()}) == len(CODES)
     assert CODES["HG101"].name == "missing-service-account"
     assert CODES["HG100"].name == "duplicate-object"
+
+
+def test_release_object_needing_a_hook_deleted_on_success_is_a_warning() -> None:
+    secret = parse_objects(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: boot, namespace: app}\n"
+    )[0]
+    user = parse_objects(
+        deployment(
+            "containers: [{name: c, image: x}]\nvolumes: [{name: b, secret: {secretName: boot}}]\n"
+        )
+    )
+    kept = analyze(user, hooks=[Hook(secret, ("pre-install",))], release_namespace="app")
+    assert [f.code for f in kept.findings] == ["HG150"]
+    gone = analyze(
+        user,
+        hooks=[Hook(secret, ("pre-install",), 0, ("hook-succeeded",))],
+        release_namespace="app",
+    )
+    assert [(f.code, f.severity) for f in gone.findings] == [("HG132", Severity.WARNING)]

@@ -194,6 +194,19 @@ def finding_for(
     if res.how in (How.HOOK, How.RUNTIME):
         if res.quiet:
             return None
+        if res.deleted_by_hook and not ref.optional:
+            return Finding.make(
+                "HG132",
+                Severity.WARNING,
+                ref.source,
+                ref.path,
+                f"{t.kind} {_name(t)} is a hook with delete policy hook-succeeded: Helm deletes "
+                "it as soon as its hooks succeed",
+                "after the hooks: " + predicted(ref),
+                f"drop hook-succeeded from {t.kind} {_name(t)}, or make it a regular object",
+                source=src,
+                target=t,
+            )
         code = "HG150" if res.how is How.HOOK else "HG151"
         by = f"{res.by.kind} {_name(res.by)}" if res.by else "a hook"
         return Finding.make(

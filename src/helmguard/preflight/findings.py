@@ -116,6 +116,9 @@ _TABLE: tuple[Code, ...] = (
     Code(
         "HG131", "custom-scheduler", "schedulerName names a scheduler other than default-scheduler."
     ),
+    Code(
+        "HG132", "hook-object-deleted", "A release object needs a hook object deleted after hooks."
+    ),
     Code("HG150", "satisfied-by-hook", "A reference is satisfied by an object a hook creates."),
     Code(
         "HG151", "created-at-run-time", "A reference is satisfied by an object created at run time."

@@ -66,6 +66,7 @@ class Resolution:
     before_target: bool = False  # a pre-install hook needs a release object created later
     certain: bool = False  # for UNKNOWN: the target cannot pre-exist (chart-created namespace)
     quiet: bool = False  # satisfied in a way not worth telling (a hook needing an earlier hook)
+    deleted_by_hook: bool = False  # the hook object is deleted once its hooks succeed
 
 
 class Resolver(Protocol):
@@ -347,7 +348,9 @@ class ChartResolver:
                 and hook.weight <= source_hook.weight
             )
             note = f"{events} hook, weight {hook.weight}"
-            return Resolution(ref, How.HOOK, target, note, quiet=quiet)
+            # hook-succeeded deletes the object as soon as its hooks succeed.
+            deleted = source_hook is None and "hook-succeeded" in hook.delete_policies
+            return Resolution(ref, How.HOOK, target, note, quiet=quiet, deleted_by_hook=deleted)
         if ref.implicit or is_builtin(target):
             return Resolution(ref, How.BUILT_IN)
         if target.kind == "Namespace" and target.name == index.release_namespace:
