@@ -92,7 +92,8 @@ INSTALL_ORDER = (
     "ValidatingWebhookConfiguration",
 )
 _KIND_RANK = {kind: rank for rank, kind in enumerate(INSTALL_ORDER)}
-_SOURCE_HEADER = re.compile(r"\A# Source: (.*)\n?")
+# `helm template` prints each document as "---\n# Source: <path>\n<content>\n".
+_SOURCE_MARKER = re.compile(r"^---\n# Source: (.*)\n", re.MULTILINE)
 _HELM_TIMEOUT = 300
 
 
@@ -122,11 +123,26 @@ class RenderedChart:
     hooks: tuple[Hook, ...]
     crds: tuple[K8sObject, ...]  # from crds/ folders of the chart and enabled subcharts
     notes: str
-    # (template path, document) per document, exactly as `helm template` prints them.
+    # (template path, document) per document, regular ones then hooks, in the order and
+    # with the text `helm template` prints (see `template_output`).
     manifests: tuple[tuple[str, str], ...]
     values: Mapping[str, Any]  # the merged values the chart was rendered with
     # (crds/ file path, file text) as the chart ships them, for `render --include-crds`.
     crd_manifests: tuple[tuple[str, str], ...] = ()
+
+
+def template_output(rendered: RenderedChart, *, include_crds: bool = False) -> str:
+    """The text `helm template` prints for this render, byte for byte (hooks included)."""
+    regular_count = len(rendered.manifests) - len(rendered.hooks)
+    head = [*(rendered.crd_manifests if include_crds else ()), *rendered.manifests[:regular_count]]
+    release_manifest = "".join(f"---\n# Source: {path}\n{text}\n" for path, text in head)
+    # Helm prints the release manifest trimmed, then each hook.
+    hooks = rendered.manifests[regular_count:]
+    return (
+        release_manifest.strip()
+        + "\n"
+        + "".join(f"---\n# Source: {path}\n{text}\n" for path, text in hooks)
+    )
 
 
 @dataclass(frozen=True)
@@ -437,11 +453,10 @@ def _render_helm_binary(
         message = message.split("\n\nUse --debug flag")[0]
         raise ChartError(f"helm template failed: {message}")
     documents: list[_Document] = []
-    for chunk in split_documents(done.stdout):
-        match = _SOURCE_HEADER.match(chunk)
-        if not match:
-            continue
-        text = chunk[match.end() :]
+    markers = list(_SOURCE_MARKER.finditer(done.stdout))
+    for number, match in enumerate(markers):
+        end = markers[number + 1].start() if number + 1 < len(markers) else len(done.stdout)
+        text = done.stdout[match.end() : end].removesuffix("\n")
         documents.append(_document(match.group(1), text))
     return tuple(documents)
 
@@ -455,7 +470,7 @@ def _assemble(req: RenderRequest, info: _ChartInfo, output: _EngineOutput) -> Re
     hooks: list[Hook] = []
     manifests: list[tuple[str, str]] = []
     for doc in output.documents:
-        manifests.append((doc.path, _normalized_text(doc.text)))
+        manifests.append((doc.path, doc.text))
         if not doc.body:
             continue
         obj = _with_namespace(
@@ -480,11 +495,6 @@ def _assemble(req: RenderRequest, info: _ChartInfo, output: _EngineOutput) -> Re
         values=info.values,
         crd_manifests=info.crd_manifests,
     )
-
-
-def _normalized_text(text: str) -> str:
-    """One trailing newline, so both backends print the same bytes."""
-    return text.rstrip("\n") + "\n"
 
 
 def _hook(obj: K8sObject, events: tuple[str, ...]) -> Hook:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from helmguard.chart.render import render_chart
+from helmguard.chart.render import render_chart, template_output
 from helmguard.chart.source import ChartError
 from helmguard.cli.chart_options import chart_options, request_from_options
 
@@ -22,10 +22,4 @@ def render(include_crds: bool, **kwargs: Any) -> None:
     except ChartError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
-    out: list[str] = []
-    if include_crds:
-        for path, text in rendered.crd_manifests:
-            out.append(f"---\n# Source: {path}\n{text.rstrip(chr(10))}\n")
-    for path, text in rendered.manifests:
-        out.append(f"---\n# Source: {path}\n{text}")
-    click.echo("".join(out), nl=False)
+    click.echo(template_output(rendered, include_crds=include_crds), nl=False)
