@@ -102,9 +102,19 @@ def analyze_rendered(
 
 
 def chart_root_of(request: RenderRequest) -> str:
-    """The chart directory when the chart is a local directory (for SARIF file paths)."""
+    """The chart directory when the chart is a local directory (for SARIF file paths).
+
+    Relative to the working directory when it lies under it, as code scanning expects
+    paths relative to the repository root.
+    """
     chart = str(getattr(request, "chart", "") or "")
-    return chart if chart and Path(chart).is_dir() else ""
+    if not chart or getattr(request, "repo", None) or not Path(chart).is_dir():
+        return ""
+    path = Path(chart).resolve()
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def check(
