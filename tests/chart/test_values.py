@@ -175,19 +175,39 @@ def _helm_values(helm: Path, args: list[str], cwd: Path) -> dict[str, Any]:
     return loaded
 
 
+FLAG_SETS = {
+    "mixed": {
+        "set_json": ('resources={"requests":{"cpu":"1"}}', 'extra.b=[1,{"c":2}]'),
+        "set_values": ("ports[1]=22,image.tag=3.0", "list={x,y}", "name=null", "deep[2].k=v"),
+        "set_string": ("image.tag=4.0,count=5",),
+        "set_file": ("ports[3]=@content",),
+    },
+    "lists": {
+        "set_json": ('{"extra":{"z":[1,2]},"matrix":[[1,2],[3]]}', "ports[5]=null"),
+        "set_values": ("matrix[0][1]=9,matrix[1][2]=8", "nested[1][0]=a", "ports[0]=null"),
+        "set_string": ("list[2]=s,resources.limits.cpu=2",),
+    },
+    "overrides": {
+        "set_json": ('image={"name":"x"}', "extra.a=null"),
+        "set_values": ("image.tag=5,list={}", "esc\\.dot=1,sp ace=2", "image.tag=6"),
+        "set_string": ("image.pullPolicy=Always",),
+        "set_file": ("image.digest=@content,extra.f=@content",),
+    },
+}
+
+
+@pytest.mark.parametrize("flags", list(FLAG_SETS))
 def test_precedence_matches_the_helm_binary(
-    helm_binary: Path, tmp_path: Path, base_file: str
+    helm_binary: Path, tmp_path: Path, base_file: str, flags: str
 ) -> None:
     """The same flags given to `helm template` and to helmguard give the same .Values."""
     second = write(tmp_path, "second.yaml", "ports: [1, 2, 3, 4]\nlist: [f1]\nextra: {a: 1}\n")
     content = write(tmp_path, "content.txt", "file-content")
-    opts = ValuesOptions(
-        values_files=(base_file, second),
-        set_json=('resources={"requests":{"cpu":"1"}}', 'extra.b=[1,{"c":2}]'),
-        set_values=("ports[1]=22,image.tag=3.0", "list={x,y}", "name=null", "deep[2].k=v"),
-        set_string=("image.tag=4.0,count=5",),
-        set_file=(f"ports[3]={content}",),
-    )
+    given = {
+        key: tuple(expr.replace("@content", content) for expr in exprs)
+        for key, exprs in FLAG_SETS[flags].items()
+    }
+    opts = ValuesOptions(values_files=(base_file, second), **given)
     args: list[str] = []
     for f in opts.values_files:
         args += ["-f", f]
