@@ -1,0 +1,178 @@
+"""What later stages read back: releases, revisions, current statuses, history, events, logs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from helmguard.manifest import ObjectRef
+from helmguard.store import (
+    EventRecord,
+    ObservedStatus,
+    ReleaseKey,
+    ReleaseRecord,
+    RevisionRecord,
+    Store,
+    StoreError,
+    values_digest,
+)
+from store.conftest import RELEASE
+from store.test_store_writer import T0
+
+SA = ObjectRef("", "ServiceAccount", "shop", "vault-svc")
+DEPLOY = ObjectRef("apps", "Deployment", "shop", "common-vault")
+RS = ObjectRef("apps", "ReplicaSet", "shop", "common-vault-6c787c5cb5")
+FORBIDDEN = (
+    'pods "common-vault-6c787c5cb5-" is forbidden: error looking up service account '
+    'shop/vault-svc: serviceaccount "vault-svc" not found'
+)
+
+
+def at(seconds: int) -> object:
+    return T0 + timedelta(seconds=seconds)
+
+
+async def test_releases_and_revisions(store: Store) -> None:
+    other = ReleaseKey("shop", "cache", cluster="eu-1")
+    await store.record_release(ReleaseRecord(other, "redis", "19.0.1", status="Progressing"))
+    await store.record_release(ReleaseRecord(RELEASE, "web", "1.2.4", current_revision=2))
+    digest = values_digest({"replicaCount": 3})
+    for number, outcome in ((1, "superseded"), (2, "pending")):
+        await store.record_revision(
+            RevisionRecord(RELEASE, number, "web", f"1.2.{number + 2}", digest, T0, outcome=outcome)
+        )
+    await store.finish_revision(RELEASE, 2, "deployed", finished_at=T0 + timedelta(seconds=42))
+
+    assert [r.key for r in await store.list_releases()] == [RELEASE, other]
+    assert [r.key for r in await store.list_releases(cluster="eu-1")] == [other]
+    release = await store.get_release(RELEASE)
+    assert release is not None
+    assert (release.chart_version, release.current_revision) == ("1.2.4", 2)
+    assert await store.get_release(ReleaseKey("shop", "nope")) is None
+    revisions = await store.list_revisions(RELEASE)
+    assert [(r.number, r.outcome, r.values_digest) for r in revisions] == [
+        (1, "superseded", digest),
+        (2, "deployed", digest),
+    ]
+    assert revisions[1].finished_at == T0 + timedelta(seconds=42)
+    with pytest.raises(StoreError, match="no recorded revision 9"):
+        await store.finish_revision(RELEASE, 9, "failed")
+
+    await store.set_release_status(RELEASE, "Blocked")
+    release = await store.get_release(RELEASE)
+    assert release is not None and release.status == "Blocked"
+
+
+async def test_blocked_then_healed_history_with_root_cause(store: Store) -> None:
+    steps = [
+        ("Progressing", "NewReplicaSetCreated", "waiting for 1 replica", None, 0),
+        ("Blocked", "FailedCreate", FORBIDDEN, SA, 3),
+        ("Progressing", "ReplicaSetUpdated", "1 of 1 updated, 0 available", None, 40),
+        ("Ready", "NewReplicaSetAvailable", "1 of 1 available", None, 55),
+    ]
+    for state, reason, message, root, second in steps:
+        status = ObservedStatus(
+            DEPLOY, state, reason, message, at(second), at(second), root_cause=root
+        )
+        assert await store.upsert_resource_status(RELEASE, status)
+    rs = ObservedStatus(RS, "Blocked", "FailedCreate", FORBIDDEN, at(2), at(2), root_cause=SA)
+    await store.upsert_resource_status(RELEASE, rs)
+
+    history = await store.history(RELEASE)
+    assert [(t.ref.kind, t.from_state, t.to_state) for t in history] == [
+        ("Deployment", "Progressing", "Ready"),
+        ("Deployment", "Blocked", "Progressing"),
+        ("Deployment", "Progressing", "Blocked"),
+        ("ReplicaSet", None, "Blocked"),
+        ("Deployment", None, "Progressing"),
+    ]
+    blocked = history[2]
+    assert blocked.root_cause == SA and blocked.message == FORBIDDEN and blocked.at == at(3)
+    assert [t.to_state for t in await store.history(RELEASE, ref=DEPLOY, limit=2)] == [
+        "Ready",
+        "Progressing",
+    ]
+    assert len(await store.history(RELEASE, since=at(3))) == 3
+
+    resources = {r.ref: r for r in await store.list_resources(RELEASE)}
+    assert resources[DEPLOY].state == "Ready" and resources[DEPLOY].root_cause is None
+    assert resources[DEPLOY].since == at(55)
+    assert resources[RS].root_cause == SA
+
+    assert await store.remove_resource(RELEASE, RS) is True
+    assert [r.ref for r in await store.list_resources(RELEASE)] == [DEPLOY]
+    assert len(await store.history(RELEASE, ref=RS)) == 1  # history outlives the object
+
+
+async def test_events_are_deduplicated_by_uid_and_count(store: Store) -> None:
+    def event(count: int, seconds: int) -> EventRecord:
+        return EventRecord(
+            uid="5d0b3c1e-0f3a-4c55-8d7e-0c1b2a3f4e5d",
+            ref=RS,
+            type="Warning",
+            reason="FailedCreate",
+            message=f"Error creating: {FORBIDDEN}",
+            count=count,
+            first_seen=at(2),
+            last_seen=at(seconds),
+            source="replicaset-controller",
+        )
+
+    scaled = EventRecord(
+        "a9e1c6f2-3b4d-4e8a-9c0d-1e2f3a4b5c6d",
+        DEPLOY,
+        "Normal",
+        "ScalingReplicaSet",
+        "Scaled up replica set common-vault-6c787c5cb5 from 0 to 1",
+        1,
+        at(1),
+        at(1),
+        "deployment-controller",
+    )
+    assert await store.add_events(RELEASE, [scaled, event(1, 2)]) == 2
+    assert await store.add_events(RELEASE, [scaled, event(1, 2)]) == 0  # a re-list
+    assert await store.add_events(RELEASE, [event(4, 30)]) == 1  # the API server repeated it
+    assert await store.add_events(RELEASE, [event(3, 20)]) == 0  # an older copy
+
+    events = await store.events(RELEASE)
+    assert [(e.reason, e.count) for e in events] == [("FailedCreate", 4), ("ScalingReplicaSet", 1)]
+    assert events[0].first_seen == at(2) and events[0].last_seen == at(30)
+    assert [e.reason for e in await store.events(RELEASE, ref=DEPLOY)] == ["ScalingReplicaSet"]
+
+
+async def test_operation_log_is_ordered_per_revision(store: Store) -> None:
+    for revision, steps in ((1, ["render", "apply", "wait"]), (2, ["render", "apply"])):
+        for step in steps:
+            await store.add_operation_log(
+                RELEASE, revision, step, f"{step} done", details={"wave": 1}, at=at(revision)
+            )
+    await store.add_operation_log(RELEASE, 2, "gate", "Blocked", level="error")
+    log = await store.operation_log(RELEASE, 2)
+    assert [(e.seq, e.step, e.level) for e in log] == [
+        (1, "render", "info"),
+        (2, "apply", "info"),
+        (3, "gate", "error"),
+    ]
+    assert log[0].details == {"wave": 1}
+    assert [(e.revision, e.seq) for e in await store.operation_log(RELEASE)] == [
+        (1, 1),
+        (1, 2),
+        (1, 3),
+        (2, 1),
+        (2, 2),
+        (2, 3),
+    ]
+
+
+async def test_deleting_a_release_removes_everything_recorded_about_it(store: Store) -> None:
+    status = ObservedStatus(DEPLOY, "Ready", "Available", "", T0, T0)
+    await store.upsert_resource_status(RELEASE, status)
+    await store.add_operation_log(RELEASE, 1, "apply", "ok")
+    assert await store.delete_release(RELEASE) is True
+    assert await store.delete_release(RELEASE) is False
+    assert await store.list_resources(RELEASE) == []
+    assert await store.history(RELEASE) == []
+    assert await store.operation_log(RELEASE) == []
+    await store.record_release(ReleaseRecord(RELEASE, "web", "1.2.3"))
+    assert await store.history(RELEASE) == []  # a new release of that name starts clean
