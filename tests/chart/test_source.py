@@ -19,6 +19,7 @@ from helmguard.chart.render import RenderRequest, render_chart
 from helmguard.chart.source import ArchiveLimits, ChartError, extract_archive, resolve_chart
 
 from .conftest import CHARTS
+from .ociregistry import Registry, serve
 
 
 def package(chart_dir: Path, out: Path, top: str | None = None, version: str | None = None) -> Path:
@@ -239,8 +240,24 @@ def test_unreachable_repository(tmp_path: Path) -> None:
         resolve_chart("webapp", repo="http://127.0.0.1:9", workdir=tmp_path)
 
 
+def test_oci_chart_pulled_with_helms_registry_client(tmp_path: Path) -> None:
+    registry = Registry()
+    for version in ("1.0.0", "1.2.3"):
+        archive = package(CHARTS / "webapp", tmp_path / f"webapp-{version}.tgz", version=version)
+        chart_yaml = tmp_path / f"Chart-{version}.yaml"
+        meta = yaml.safe_load((CHARTS / "webapp" / "Chart.yaml").read_text())
+        chart_yaml.write_text(yaml.safe_dump({**meta, "version": version}))
+        registry.add_chart("charts/webapp", archive, chart_yaml)
+    with serve(registry) as host:
+        rendered = render_chart(RenderRequest(chart=f"oci://{host}/charts/webapp", version="1.0.0"))
+        assert (rendered.chart_name, rendered.chart_version) == ("webapp", "1.0.0")
+        assert any(o.kind == "Deployment" for o in rendered.objects)
+        newest = resolve_chart(f"oci://{host}/charts/webapp", workdir=tmp_path / "newest")
+        assert yaml.safe_load((newest / "Chart.yaml").read_text())["version"] == "1.2.3"
+        with pytest.raises(ChartError, match=r"oci://.*/charts/nginx: cannot pull chart"):
+            resolve_chart(f"oci://{host}/charts/nginx", version="1.0.0", workdir=tmp_path / "x")
+
+
 def test_unreachable_oci_registry(tmp_path: Path) -> None:
-    # There is no OCI registry here; this proves the oci:// path reaches the SDK's
-    # registry client and turns its failure into a ChartError.
     with pytest.raises(ChartError, match=r"oci://127\.0\.0\.1:9/charts/webapp: cannot pull"):
         resolve_chart("oci://127.0.0.1:9/charts/webapp", version="1.0.0", workdir=tmp_path)

@@ -293,15 +293,27 @@ def _choose_version(entries: list[dict[str, Any]], version: str | None) -> dict[
 
 
 def _pull_oci(ref: str, version: str | None, workdir: Path) -> Path:
-    """Pull an oci:// chart through the Helm SDK's registry client into `workdir`."""
+    """Pull an oci:// chart through the Helm SDK's registry client into `workdir`.
+
+    A registry on the loopback interface is retried over plain HTTP (what `--plain-http`
+    does in Helm): local test registries rarely have TLS, and loopback traffic cannot be
+    intercepted on the network.
+    """
     import helm_python
 
     download = workdir / "download"
     download.mkdir(parents=True, exist_ok=True)
+    host = urlparse(ref).hostname or ""
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
     try:
         helm_python.pull(ref, destination=download, version=version)
     except helm_python.HelmError as exc:
-        raise ChartError(f"{ref}: cannot pull chart: {exc}") from None
+        if not loopback:
+            raise ChartError(f"{ref}: cannot pull chart: {exc}") from None
+        try:
+            helm_python.pull(ref, destination=download, version=version, plain_http=True)
+        except helm_python.HelmError as plain_exc:
+            raise ChartError(f"{ref}: cannot pull chart: {plain_exc}") from None
     archives = sorted(download.glob("*.tgz"))
     if len(archives) != 1:
         raise ChartError(f"{ref}: the registry did not return one chart archive")
