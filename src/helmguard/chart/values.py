@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import helm_python
-
 from helmguard.chart.source import ChartError, _http_get
 
 _SEED = "__helmguard_seed__"
@@ -49,6 +47,8 @@ def merge_user_values(opts: ValuesOptions) -> dict[str, Any]:
     Raises ChartError for an unreadable or non-mapping values file and for a malformed
     expression, with the flag and Helm's own parser message.
     """
+    import helm_python  # loads the Helm library: only when values are actually merged
+
     base: dict[str, Any] = {}
     for path in opts.values_files:
         base = merge_maps(base, load_values_file(path))
@@ -89,6 +89,8 @@ def load_values_file(path: str) -> dict[str, Any]:
 
     Multiple YAML documents in one file are merged, later documents winning, as Helm v4 does.
     """
+    import helm_python
+
     if path.strip() == "-":
         text = sys.stdin.read()
     elif re.match(r"^https?://", path):
@@ -123,6 +125,8 @@ def _parse_into(
     is_json: bool,
 ) -> dict[str, Any]:
     """Helm's strvals.ParseInto(expr, base) for one flag occurrence."""
+    import helm_python
+
     try:
         patch = parse(expr)
         containers = list(_containers(patch, ()))
