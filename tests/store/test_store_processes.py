@@ -41,7 +41,7 @@ def read_until(process: subprocess.Popen[str], prefix: str) -> str:
     raise AssertionError(f"worker ended without {prefix!r}: {process.wait()} {error}")
 
 
-async def test_second_writer_on_one_sqlite_file_is_refused_clearly(
+async def test_two_writer_processes_sqlite_refuses_the_second_postgresql_serves_both(
     db_url: str, backend: str
 ) -> None:
     holder = spawn("hold", db_url)
