@@ -69,7 +69,11 @@ def test_comment_line_separator_splits_documents_like_helm() -> None:
 def test_hooks_are_apart_with_events_weights_and_policies() -> None:
     rendered = render("webapp")
     hooks = {h.obj.name: h for h in rendered.hooks}
-    assert set(hooks) == {"release-name-webapp-migrate", "release-name-webapp-init"}
+    assert set(hooks) == {
+        "release-name-webapp-migrate",
+        "release-name-webapp-init",
+        "release-name-webapp-test",
+    }
     migrate = hooks["release-name-webapp-migrate"]
     assert migrate.obj.kind == "Job"
     assert migrate.obj.namespace == "default"
@@ -78,13 +82,15 @@ def test_hooks_are_apart_with_events_weights_and_policies() -> None:
     assert migrate.delete_policies == ("before-hook-creation", "hook-succeeded")
     init = hooks["release-name-webapp-init"]
     assert (init.events, init.weight, init.delete_policies) == (("pre-install",), 0, ())
+    test = hooks["release-name-webapp-test"]
+    assert (test.events, test.weight, test.delete_policies) == (("test",), 3, ("hook-failed",))
     # Helm drops a document whose hook annotation names an unknown event.
     everything = [o.name for o in rendered.objects] + list(hooks)
     assert "release-name-webapp-ignored" not in everything
     assert not any("ignored" in text for _, text in rendered.manifests)
-    # `helm template` order: regular objects, then hooks sorted by kind (Secret before Job).
-    assert [p for p, t in rendered.manifests[-2:]] == ["webapp/templates/hooks.yaml"] * 2
-    assert "kind: Secret" in rendered.manifests[-2][1]
+    # `helm template` order: regular objects, then hooks sorted by kind.
+    assert [p for p, t in rendered.manifests[-3:]] == ["webapp/templates/hooks.yaml"] * 3
+    assert [h.obj.kind for h in rendered.hooks] == ["Secret", "Pod", "Job"]
 
 
 def test_crds_and_notes() -> None:

@@ -45,9 +45,10 @@ HOOK_EVENTS = frozenset(
         "pre-rollback",
         "post-rollback",
         "test",
-        "test-success",
     }
 )
+# Helm 2's name for the test event, still accepted by Helm v4.
+_EVENT_ALIASES = {"test-success": "test"}
 RENDERERS = ("sdk", "helm")
 
 # Helm v4 pkg/release/v1/util.InstallOrder.
@@ -384,7 +385,10 @@ def _hook_events(body: Mapping[str, Any]) -> tuple[str, ...] | None:
     annotations = (body.get("metadata") or {}).get("annotations") or {}
     if not isinstance(annotations, Mapping) or HOOK_ANNOTATION not in annotations:
         return None
-    events = tuple(e.strip().lower() for e in str(annotations[HOOK_ANNOTATION]).split(","))
+    events = tuple(
+        _EVENT_ALIASES.get(name, name)
+        for name in (e.strip().lower() for e in str(annotations[HOOK_ANNOTATION]).split(","))
+    )
     if any(e not in HOOK_EVENTS for e in events):
         return ()
     return events
@@ -499,12 +503,13 @@ def _assemble(req: RenderRequest, info: _ChartInfo, output: _EngineOutput) -> Re
 
 def _hook(obj: K8sObject, events: tuple[str, ...]) -> Hook:
     annotations = obj.annotations
-    try:
-        weight = int(str(annotations.get(HOOK_WEIGHT_ANNOTATION, "0")).strip() or "0")
-    except ValueError:
-        weight = 0  # Helm's calculateHookWeight treats an unparsable weight as 0
+    raw_weight = str(annotations.get(HOOK_WEIGHT_ANNOTATION, ""))
+    # Helm's calculateHookWeight: strconv.Atoi, and 0 for anything it cannot parse.
+    weight = int(raw_weight) if re.fullmatch(r"[+-]?\d+", raw_weight) else 0
     policies = tuple(
-        p.strip() for p in str(annotations.get(HOOK_DELETE_ANNOTATION, "")).split(",") if p.strip()
+        p.strip().lower()
+        for p in str(annotations.get(HOOK_DELETE_ANNOTATION, "")).split(",")
+        if p.strip()
     )
     return Hook(obj=obj, events=events, weight=weight, delete_policies=policies)
 
