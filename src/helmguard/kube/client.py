@@ -31,7 +31,7 @@ import json
 import os
 import ssl
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -760,6 +760,26 @@ class Kube:
                 raise ApiError(request=response.request, response=response)
             response.raise_for_status()
         return response.json()
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, path: str, params: Mapping[str, str] | None = None, *, connect_timeout: float = 10.0
+    ) -> AsyncIterator[httpx2.Response]:
+        """GET an API path as a stream (a watch): no read timeout; raises ApiError on an error.
+
+        The caller reads lines with `response.aiter_lines()` and decides itself how long
+        silence may last (a watch is quiet for as long as nothing changes).
+        """
+        timeout = httpx2.Timeout(connect_timeout, read=None, write=connect_timeout, pool=None)
+        async with self._http.stream(
+            "GET", path, params=dict(params or {}), timeout=timeout
+        ) as response:
+            if response.is_error:
+                await response.aread()
+                if response.headers.get("Content-Type", "").startswith("application/json"):
+                    raise ApiError(request=response.request, response=response)
+                response.raise_for_status()
+            yield response
 
     async def version(self) -> dict[str, Any]:
         """The server's /version (gitVersion, ...): proves reachability and credentials."""

@@ -1,0 +1,504 @@
+"""The sync: informers for what managed releases need, statuses recomputed on every change.
+
+`Sync(kube, store)` loads the managed releases from the store, runs an informer per
+(kind, namespace) they need (or per kind cluster-wide when there are many namespaces),
+and on every watch notification recomputes the object's top owner (Pod -> ReplicaSet ->
+Deployment), i.e. its component, and the release's app status. Only real changes are
+written (`Store.upsert_resource_status` records the transition). While an informer is
+down, the members of the releases it covers are stored Unknown ("watch disconnected"),
+and recomputed from a fresh list when it is back. A tick re-evaluates members whose
+rule depends on time (Progressing: e.g. a pod Unschedulable for longer than a window).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from helmguard.kube.client import Kube
+from helmguard.kube.discovery import APIResource, ServedResources
+from helmguard.kube.informer import Connectivity, Informer, slim, without_contents
+from helmguard.manifest import K8sObject, ObjectRef
+from helmguard.status import ResourceStatus, State, app_status, unknown
+from helmguard.status.rules.common import event_time, parse_time
+from helmguard.store import (
+    EventRecord,
+    ObservedStatus,
+    ReleaseKey,
+    Store,
+)
+from helmguard.sync.index import (
+    CLUSTER_KINDS,
+    NAMESPACED_KINDS,
+    ClusterIndex,
+    MemberKey,
+    ref_of_subject,
+)
+from helmguard.sync.releases import ManagedRelease, app_ref, load_releases
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+CommitHook = Callable[[ReleaseKey, ObservedStatus, bool, float], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SyncStats:
+    """Counters for tests, `serve -v` and the benchmark."""
+
+    notifications: int = 0
+    evaluations: int = 0
+    writes: int = 0
+    transitions: int = 0
+    events_stored: int = 0
+    latencies: list[float] = field(default_factory=list)  # notification -> commit, seconds
+
+
+@dataclass(frozen=True)
+class _Written:
+    state: str
+    reason: str
+    message: str
+    root_cause: ObjectRef | None
+    resource_version: str
+    since: datetime
+
+
+class Sync:
+    """Keeps the stored statuses of every managed release equal to the cluster's."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        store: Store,
+        *,
+        cluster: str = "",
+        clock: Clock = utcnow,
+        tick: float = 2.0,
+        refresh: float = 5.0,
+        prune_every: float = 3600.0,
+        cluster_wide_above: int = 4,
+        inactivity_timeout: float = 90.0,
+        watch_timeout: float = 300.0,
+        on_commit: CommitHook | None = None,
+    ) -> None:
+        self.kube = kube
+        self.store = store
+        self.cluster = cluster
+        self.clock = clock
+        self.tick = tick
+        self.refresh = refresh
+        self.prune_every = prune_every
+        self.cluster_wide_above = cluster_wide_above
+        self.inactivity_timeout = inactivity_timeout
+        self.watch_timeout = watch_timeout
+        self.on_commit = on_commit
+        self.index = ClusterIndex()
+        self.informers: dict[tuple[str, str, str | None], Informer] = {}
+        self.stats = SyncStats()
+        self._served: ServedResources | None = None
+        self._cluster_wide = False
+        self._dirty: dict[MemberKey, float] = {}
+        self._dirty_apps: set[ReleaseKey] = set()
+        self._events: dict[ReleaseKey, list[EventRecord]] = defaultdict(list)
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._written: dict[MemberKey, _Written] = {}
+        self._member_states: dict[MemberKey, ResourceStatus] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = False
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109 - a start deadline
+        """Load releases, start informers, wait for their first lists, write initial statuses."""
+        self._served = await self.kube.discovery.resources()
+        releases = await load_releases(self.store, self.cluster)
+        self._cluster_wide = len({r.namespace for r in releases}) > self.cluster_wide_above
+        for release in releases:
+            self.index.add_release(release)
+        for release in releases:
+            self._ensure_informers(release)
+        self._ensure_cluster_informers()
+        await self.wait_synced(timeout=timeout)
+        self._ready = True
+        for release in releases:
+            self._mark_release(release.key)
+        self._tasks = [
+            asyncio.create_task(self._worker(), name="sync worker"),
+            asyncio.create_task(self._ticker(), name="sync tick"),
+            asyncio.create_task(self._refresher(), name="sync release refresh"),
+            asyncio.create_task(self._pruner(), name="sync prune"),
+        ]
+        self._wake.set()
+
+    async def wait_synced(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Wait until every informer has delivered its first list."""
+        async with asyncio.timeout(timeout):
+            for informer in list(self.informers.values()):
+                await informer.synced.wait()
+
+    async def stop(self) -> None:
+        """Stop informers and workers, then commit what is queued."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await asyncio.gather(*(i.stop() for i in self.informers.values()))
+
+    async def __aenter__(self) -> Sync:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def wait_idle(self, *, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        """Return once every change seen so far is computed and committed."""
+        async with asyncio.timeout(timeout):
+            while self._dirty or self._dirty_apps or self._events or not self._idle.is_set():
+                self._idle.clear()
+                self._wake.set()
+                await self._idle.wait()
+
+    # ---- releases -----------------------------------------------------------------------
+
+    async def add_release(self, release: ManagedRelease) -> None:
+        """Manage one more release (or a new version of it); statuses follow."""
+        self.index.add_release(release)
+        self._ensure_informers(release)
+        await self.wait_synced()
+        self._mark_release(release.key)
+
+    async def track(self, key: ReleaseKey, objects: Sequence[K8sObject]) -> None:
+        """Set a release's inventory to `objects` (what deploy applied); rows of others go.
+
+        The release must be recorded in the store. Objects of the inventory absent from the
+        cluster are reported Missing.
+        """
+        release = self.index.releases.get(key)
+        if release is None:
+            releases = {r.key: r for r in await load_releases(self.store, self.cluster)}
+            if key not in releases:
+                raise KeyError(f"release {key} is not recorded; record it before tracking")
+            release = releases[key]
+        refs = frozenset(o.ref for o in objects)
+        for ref in release.inventory - refs:
+            await self.store.remove_resource(key, ref)
+            self._written.pop((key, ref), None)
+        await self.add_release(ManagedRelease(release.key, release.selector, refs))
+
+    def _mark_release(self, key: ReleaseKey) -> None:
+        now = time.monotonic()
+        for member in self.index.member_keys(key):
+            self._dirty.setdefault(member, now)
+        self._dirty_apps.add(key)
+        self._wake.set()
+
+    async def _refresher(self) -> None:
+        """Pick up releases registered (or removed) in the store while running."""
+        while True:
+            await asyncio.sleep(self.refresh)
+            try:
+                stored = {r.key: r for r in await load_releases(self.store, self.cluster)}
+            except Exception:
+                log.exception("cannot read managed releases")
+                continue
+            for key, release in stored.items():
+                if key not in self.index.releases:
+                    log.info("now managing release %s", key)
+                    await self.add_release(release)
+            for key in list(self.index.releases):
+                if key not in stored:
+                    self.index.remove_release(self.index.releases[key])
+
+    # ---- informers ----------------------------------------------------------------------
+
+    def _resource(self, group: str, kind: str) -> APIResource | None:
+        assert self._served is not None
+        res = self._served.for_kind(group, kind)
+        if res is None or not {"list", "watch"} <= res.verbs:
+            return None
+        return res
+
+    def _start_informer(self, res: APIResource, namespace: str | None) -> None:
+        key = (res.group, res.kind, namespace if res.namespaced else None)
+        if key in self.informers:
+            return
+        contents = (res.group, res.kind) in (("", "Secret"), ("", "ConfigMap"))
+
+        async def handle(kind: str, body: dict[str, Any]) -> None:
+            self._on_notification(kind, body)
+
+        informer = Informer(
+            self.kube,
+            res,
+            handle,
+            namespace=key[2],
+            on_connectivity=self._on_connectivity,
+            # Secret values never stay in memory (nor reach the store); key names do.
+            transform=without_contents if contents else slim,
+            inactivity_timeout=self.inactivity_timeout,
+            watch_timeout=self.watch_timeout,
+        )
+        self.informers[key] = informer
+        informer.start()
+
+    def _ensure_informers(self, release: ManagedRelease) -> None:
+        kinds = dict.fromkeys(NAMESPACED_KINDS)
+        for ref in release.inventory:
+            if ref.namespace:
+                kinds.setdefault((ref.group, ref.kind))
+        for group, kind in kinds:
+            res = self._resource(group, kind)
+            if res is None:
+                continue  # not served: its members are Missing, nothing to watch
+            if res.namespaced:
+                self._start_informer(res, None if self._cluster_wide else release.namespace)
+            else:
+                self._start_informer(res, None)
+        for ref in release.inventory:
+            if not ref.namespace and (res := self._resource(ref.group, ref.kind)) is not None:
+                self._start_informer(res, None)
+
+    def _ensure_cluster_informers(self) -> None:
+        for group, kind in CLUSTER_KINDS:
+            res = self._resource(group, kind)
+            if res is not None:
+                self._start_informer(res, None)
+
+    def _covering(self, namespace: str) -> Iterable[Informer]:
+        for (_, _, ns), informer in self.informers.items():
+            if ns is None or ns == namespace:
+                yield informer
+
+    def _down(self, namespace: str) -> Connectivity | None:
+        """The earliest-down informer a namespace's statuses depend on, if any is down."""
+        down = [i.connectivity for i in self._covering(namespace) if not i.connectivity.up]
+        return min(down, key=lambda c: c.since) if down else None
+
+    async def _on_connectivity(self, state: Connectivity) -> None:
+        if not self._ready:
+            return
+        for key in list(self.index.releases):
+            self._mark_release(key)
+
+    def _on_notification(self, kind: str, body: dict[str, Any]) -> None:
+        self.stats.notifications += 1
+        meta = body.get("metadata") or {}
+        namespace = meta.get("namespace") or ""
+        if namespace and self._cluster_wide and namespace not in self.index.namespaces():
+            return  # a cluster-wide informer sees every namespace; keep only managed ones
+        change = self.index.apply(kind, body)
+        if not self._ready:
+            return
+        now = time.monotonic()
+        for member in change.members:
+            self._dirty.setdefault(member, now)
+            self._dirty_apps.add(member[0])
+        if change.event is not None:
+            self._queue_event(change.event, change.members)
+        if change.members or change.event is not None:
+            self._wake.set()
+
+    def _queue_event(self, event: K8sObject, members: Iterable[MemberKey]) -> None:
+        ref = ref_of_subject(event)
+        if ref is None:
+            return
+        body = event.body
+        series = body.get("series") or {}
+        count = series.get("count") or body.get("deprecatedCount") or 1
+        last = event_time(event) or self.clock()
+        first = (
+            parse_time(body.get("deprecatedFirstTimestamp"))
+            or parse_time(body.get("eventTime"))
+            or parse_time(event.metadata.get("creationTimestamp"))
+            or last
+        )
+        record = EventRecord(
+            uid=str(event.metadata.get("uid") or ""),
+            ref=ref,
+            type=str(body.get("type") or ""),
+            reason=str(body.get("reason") or ""),
+            message=str(body.get("note") or ""),
+            count=int(count),
+            first_seen=first,
+            last_seen=last,
+            source=str(body.get("reportingController") or ""),
+        )
+        for key in {m[0] for m in members}:
+            self._events[key].append(record)
+
+    # ---- computing and writing ----------------------------------------------------------
+
+    def _compute(self, member: MemberKey, now: datetime) -> ResourceStatus:
+        key, ref = member
+        down = self._down(ref.namespace or key.namespace)
+        if down is not None:
+            return unknown(
+                ref,
+                "WatchDisconnected",
+                f"watch disconnected since {down.since.isoformat(timespec='seconds')}, "
+                f"reason: {down.reason}",
+                down.since,
+            )
+        self.stats.evaluations += 1
+        return self.index.evaluate_member(key, ref, now)
+
+    def _app(self, key: ReleaseKey, now: datetime) -> ResourceStatus:
+        components: list[ResourceStatus] = []
+        others: list[ResourceStatus] = []
+        for member in self.index.member_keys(key):
+            status = self._member_states.get(member)
+            if status is None:
+                continue
+            (components if self.index.is_workload(member[1]) else others).append(status)
+        app = app_status(components, others)
+        return ResourceStatus(
+            app_ref(key),
+            app.state,
+            app.reason,
+            app.message,
+            app.since or now,
+            root_cause=app.root_cause,
+        )
+
+    def _observed(
+        self, member: MemberKey, status: ResourceStatus, now: datetime
+    ) -> ObservedStatus | None:
+        """The row to write, or None when nothing changed since the last write."""
+        previous = self._written.get(member)
+        since = status.since or now
+        same = previous is not None and (
+            previous.state,
+            previous.reason,
+            previous.message,
+            previous.root_cause,
+        ) == (status.state.value, status.reason, status.message, status.root_cause)
+        if same and previous is not None:
+            if previous.resource_version == (status.resource_version or ""):
+                return None
+            since = previous.since
+        elif previous is not None and since < previous.since:
+            # A condition older than the last stored change: the change is observed now.
+            since = now
+        self._written[member] = _Written(
+            status.state.value,
+            status.reason,
+            status.message,
+            status.root_cause,
+            status.resource_version or "",
+            since,
+        )
+        return ObservedStatus(
+            ref=status.ref,
+            state=status.state.value,
+            reason=status.reason,
+            message=status.message,
+            since=since,
+            observed_at=now,
+            resource_version=status.resource_version or "",
+            generation=status.observed_generation,
+            root_cause=status.root_cause,
+        )
+
+    async def _write(self, key: ReleaseKey, row: ObservedStatus, seen: float) -> None:
+        changed = await self.store.upsert_resource_status(key, row)
+        self.stats.writes += 1
+        latency = time.monotonic() - seen
+        if changed:
+            self.stats.transitions += 1
+            self.stats.latencies.append(latency)
+            if row.ref.group == app_ref(key).group:
+                await self.store.set_release_status(key, row.state, at=row.since, wait=False)
+        if self.on_commit is not None:
+            self.on_commit(key, row, changed, latency)
+
+    async def _worker(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not (self._dirty or self._dirty_apps or self._events):
+                self._idle.set()
+                continue
+            dirty, self._dirty = self._dirty, {}
+            apps, self._dirty_apps = self._dirty_apps, set()
+            events, self._events = self._events, defaultdict(list)
+            now = self.clock()
+            writes = []
+            for member, seen in dirty.items():
+                if member[0] not in self.index.releases:
+                    continue
+                status = self._compute(member, now)
+                self._member_states[member] = status
+                row = self._observed(member, status, now)
+                if row is not None:
+                    writes.append(self._write(member[0], row, seen))
+            for key in apps:
+                if key not in self.index.releases:
+                    continue
+                down = self._down(key.namespace)
+                app = self._compute((key, app_ref(key)), now) if down else self._app(key, now)
+                row = self._observed((key, app_ref(key)), app, now)
+                if row is not None:
+                    first = min(
+                        (s for m, s in dirty.items() if m[0] == key), default=time.monotonic()
+                    )
+                    writes.append(self._write(key, row, first))
+            for key, records in events.items():
+                if key in self.index.releases:
+                    writes.append(self._store_events(key, records))
+            try:
+                await asyncio.gather(*writes)
+            except Exception:
+                # The store reports its own failures; forget what we believed was written.
+                log.exception("writing statuses failed")
+                for member in dirty:
+                    self._written.pop(member, None)
+                    self._dirty.setdefault(member, time.monotonic())
+                await asyncio.sleep(1.0)
+            if not (self._dirty or self._dirty_apps or self._events):
+                self._idle.set()
+            else:
+                self._wake.set()
+
+    async def _store_events(self, key: ReleaseKey, records: list[EventRecord]) -> None:
+        self.stats.events_stored += await self.store.add_events(key, records)
+
+    async def _ticker(self) -> None:
+        """Re-evaluate what a rule may change with time alone (Progressing, e.g. Unschedulable)."""
+        while True:
+            await asyncio.sleep(self.tick)
+            now = time.monotonic()
+            for member, status in list(self._member_states.items()):
+                if status.state is State.PROGRESSING:
+                    self._dirty.setdefault(member, now)
+                    self._dirty_apps.add(member[0])
+            if self._dirty:
+                self._wake.set()
+
+    async def _pruner(self) -> None:
+        while True:
+            await asyncio.sleep(self.prune_every)
+            try:
+                await self.store.prune_history()
+            except Exception:
+                log.exception("pruning history failed")
+
+
+def statuses_by_member(sync: Sync) -> Mapping[MemberKey, ResourceStatus]:
+    """The last computed status of every member (for tests and live views)."""
+    return dict(sync._member_states)

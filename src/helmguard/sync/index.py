@@ -1,0 +1,292 @@
+"""The sync's view of the cluster: objects by key, owners, Events, and release membership.
+
+No I/O: informers (or a one-shot list) feed `apply(type, body)`; `evaluate_member`
+computes a member's status with `helmguard.status` from what is indexed now. Keeping it
+pure lets the live `status --live` path and the watch-based sync share every decision.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from helmguard.graph.refs import POD_SPEC_PATHS, extract_refs
+from helmguard.manifest import K8sObject, ObjectRef, group_of
+from helmguard.status import (
+    Ownership,
+    ResourceStatus,
+    State,
+    component_status,
+    evaluate,
+    missing,
+    observe,
+)
+from helmguard.status.fields import event_subject, uid_of
+from helmguard.status.ownership import controller_uid
+from helmguard.store import ReleaseKey
+from helmguard.sync.releases import ManagedRelease
+
+# What the sync watches in each managed namespace, and cluster-wide.
+NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
+    ("apps", "Deployment"),
+    ("apps", "ReplicaSet"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+    ("", "Pod"),
+    ("", "PersistentVolumeClaim"),
+    ("", "Service"),
+    ("discovery.k8s.io", "EndpointSlice"),
+    ("", "ServiceAccount"),
+    ("", "ConfigMap"),
+    ("", "Secret"),
+    ("networking.k8s.io", "Ingress"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("events.k8s.io", "Event"),
+)
+CLUSTER_KINDS: tuple[tuple[str, str], ...] = (
+    ("", "Namespace"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+)
+EVENT_KIND = ("events.k8s.io", "Event")
+# Kinds a workload may depend on by name whose absence the sync can see (it watches them).
+DEPENDENCY_KINDS = frozenset(
+    {("", "ServiceAccount"), ("", "ConfigMap"), ("", "Secret"), ("", "PersistentVolumeClaim")}
+)
+_MAX_OWNER_DEPTH = 6
+
+MemberKey = tuple[ReleaseKey, ObjectRef]
+
+
+class _Children(Mapping[str, tuple[K8sObject, ...]]):
+    """Ownership's by_owner mapping, read straight from the index (no rebuild per event)."""
+
+    def __init__(self, index: dict[str, dict[str, K8sObject]]) -> None:
+        self._index = index
+
+    def __getitem__(self, uid: str) -> tuple[K8sObject, ...]:
+        found = self._index.get(uid)
+        if not found:
+            raise KeyError(uid)
+        return tuple(found.values())
+
+    def get(self, uid: str, default: Any = None) -> Any:
+        found = self._index.get(uid)
+        return tuple(found.values()) if found else default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one indexed change touches: release members to recompute, and the Event if any."""
+
+    members: frozenset[MemberKey]
+    event: K8sObject | None = None
+
+
+class ClusterIndex:
+    """Objects of the managed namespaces (plus cluster-scoped ones), kept current by `apply`."""
+
+    def __init__(self) -> None:
+        self.objects: dict[ObjectRef, K8sObject] = {}
+        self.by_uid: dict[str, K8sObject] = {}
+        self._children: dict[str, dict[str, K8sObject]] = defaultdict(dict)
+        self._events: dict[str, dict[str, K8sObject]] = defaultdict(dict)
+        self.ownership = Ownership(_Children(self._children))
+        self.events_by_uid = _Children(self._events)
+        self.releases: dict[ReleaseKey, ManagedRelease] = {}
+        self._by_namespace: dict[str, list[ManagedRelease]] = defaultdict(list)
+        # Members each release has been seen with (selector matches and inventory).
+        self.members: dict[ReleaseKey, set[ObjectRef]] = {}
+        # Dependency ref -> the members whose status depends on it, and the reverse.
+        self._dependents: dict[ObjectRef, set[MemberKey]] = defaultdict(set)
+        self._depends_on: dict[MemberKey, list[ObjectRef]] = {}
+
+    # ---- releases -----------------------------------------------------------------------
+
+    def add_release(self, release: ManagedRelease) -> None:
+        """Start tracking a release (replacing an earlier version of it)."""
+        old = self.releases.get(release.key)
+        if old is not None:
+            self.remove_release(old)
+        self.releases[release.key] = release
+        self._by_namespace[release.namespace].append(release)
+        members = self.members[release.key] = set(release.inventory)
+        for obj in self.objects.values():
+            if self._matches(release, obj):
+                members.add(obj.ref)
+
+    def remove_release(self, release: ManagedRelease) -> None:
+        self.releases.pop(release.key, None)
+        group = self._by_namespace.get(release.namespace, [])
+        self._by_namespace[release.namespace] = [r for r in group if r.key != release.key]
+        self.members.pop(release.key, None)
+
+    def namespaces(self) -> set[str]:
+        """Namespaces some managed release lives in."""
+        return {ns for ns, group in self._by_namespace.items() if group}
+
+    @staticmethod
+    def _matches(release: ManagedRelease, obj: K8sObject) -> bool:
+        if obj.namespace != release.namespace or (obj.ref.group, obj.kind) == EVENT_KIND:
+            return False
+        if controller_uid(obj):
+            return False  # a child counts through its owner
+        return release.selector.matches(obj.labels)
+
+    # ---- objects ------------------------------------------------------------------------
+
+    def get(self, ref: ObjectRef) -> K8sObject | None:
+        return self.objects.get(ref)
+
+    def top(self, obj: K8sObject) -> K8sObject:
+        """The object's topmost known controller (Pod -> ReplicaSet -> Deployment)."""
+        current = obj
+        for _ in range(_MAX_OWNER_DEPTH):
+            owner_uid = controller_uid(current)
+            owner = self.by_uid.get(owner_uid) if owner_uid else None
+            if owner is None:
+                return current
+            current = owner
+        return current
+
+    def apply(self, kind: str, body: Mapping[str, Any]) -> Change:
+        """Index one watch notification; say which release members it affects."""
+        obj = K8sObject(body)
+        ref = obj.ref
+        uid = uid_of(obj)
+        if (ref.group, ref.kind) == EVENT_KIND:
+            subject = str(event_subject(obj).get("uid") or "")
+            event_uid = uid or f"{ref.namespace}/{ref.name}"
+            if kind == "DELETED":
+                self._events[subject].pop(event_uid, None)
+                if not self._events[subject]:
+                    del self._events[subject]
+            else:
+                self._events[subject][event_uid] = obj
+            about = self.by_uid.get(subject)
+            members = self._affected(about) if about is not None else frozenset()
+            return Change(members, obj if kind != "DELETED" else None)
+        old = self.objects.get(ref)
+        if old is not None:
+            self._unindex(old)
+        if kind != "DELETED":
+            self.objects[ref] = obj
+            if uid:
+                self.by_uid[uid] = obj
+            owner = controller_uid(obj)
+            if owner:
+                self._children[owner][uid] = obj
+        affected = set(self._affected(obj))
+        if old is not None:
+            affected |= self._affected(old)
+        for release in self._by_namespace.get(ref.namespace, ()):
+            if kind != "DELETED" and self._matches(release, obj):
+                self.members[release.key].add(ref)
+                affected.add((release.key, ref))
+        affected |= self._dependents.get(ref, set())
+        return Change(frozenset(affected))
+
+    def _unindex(self, obj: K8sObject) -> None:
+        self.objects.pop(obj.ref, None)
+        uid = uid_of(obj)
+        if uid and self.by_uid.get(uid) is obj:
+            del self.by_uid[uid]
+        owner = controller_uid(obj)
+        if owner and owner in self._children:
+            self._children[owner].pop(uid, None)
+            if not self._children[owner]:
+                del self._children[owner]
+
+    def _affected(self, obj: K8sObject) -> frozenset[MemberKey]:
+        top = self.top(obj)
+        return frozenset(
+            (release.key, top.ref)
+            for release in self._by_namespace.get(top.namespace, ())
+            if top.ref in self.members.get(release.key, ())
+        )
+
+    def member_keys(self, key: ReleaseKey) -> list[MemberKey]:
+        return [(key, ref) for ref in sorted(self.members.get(key, ()))]
+
+    # ---- status -------------------------------------------------------------------------
+
+    def dependencies(self, obj: K8sObject) -> list[ObjectRef]:
+        """Objects `obj`'s pod template needs by name that the sync watches (not optional)."""
+        if obj.kind not in POD_SPEC_PATHS:
+            return []
+        seen: dict[ObjectRef, None] = {}
+        for ref in extract_refs([obj]):
+            target = ref.target
+            if not ref.optional and (target.group, target.kind) in DEPENDENCY_KINDS:
+                seen.setdefault(target, None)
+        return list(seen)
+
+    def evaluate_member(self, key: ReleaseKey, ref: ObjectRef, now: datetime) -> ResourceStatus:
+        """A member's status now: its rule, plus its pods and dependencies for a workload.
+
+        A member absent from the index is Missing; a workload whose ServiceAccount (or
+        ConfigMap, Secret, PVC) is absent is Blocked with that object as root cause.
+        """
+        obj = self.objects.get(ref)
+        for dep in self._depends_on.pop((key, ref), ()):
+            self._dependents[dep].discard((key, ref))
+        if obj is None:
+            return missing(ref, now)
+        observed = observe(obj, self.ownership, now, self.events_by_uid)
+        own = evaluate(observed)
+        if obj.kind not in POD_SPEC_PATHS:
+            return own
+        pods = [
+            evaluate(observe(child, self.ownership, now, self.events_by_uid))
+            for child in observed.children
+            if child.kind == "Pod"
+        ]
+        deps: list[ResourceStatus] = []
+        needed = self._depends_on[(key, ref)] = self.dependencies(obj)
+        for dep in needed:
+            self._dependents[dep].add((key, ref))
+            target = self.objects.get(dep)
+            if target is None:
+                deps.append(missing(dep, now))
+            else:
+                deps.append(evaluate(observe(target, self.ownership, now, self.events_by_uid)))
+        return component_status(own, pods, deps)
+
+    def is_workload(self, ref: ObjectRef) -> bool:
+        return ref.kind in POD_SPEC_PATHS
+
+    def events_about(self, obj: K8sObject) -> Sequence[K8sObject]:
+        return tuple((self._events.get(uid_of(obj)) or {}).values())
+
+
+def kinds_of(refs: Iterable[ObjectRef]) -> set[tuple[str, str]]:
+    return {(r.group, r.kind) for r in refs}
+
+
+def ref_of_subject(event: K8sObject) -> ObjectRef | None:
+    """The ObjectRef of what an Event is about."""
+    subject = event_subject(event)
+    kind = subject.get("kind")
+    name = subject.get("name")
+    if not kind or not name:
+        return None
+    return ObjectRef(
+        group_of(str(subject.get("apiVersion") or "")),
+        str(kind),
+        str(subject.get("namespace") or ""),
+        str(name),
+    )
+
+
+def is_trouble(state: State) -> bool:
+    return state in (State.BLOCKED, State.FAILED)
