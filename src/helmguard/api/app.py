@@ -1,0 +1,476 @@
+"""The FastAPI application: REST endpoints, the live stream, health, metrics, and the page.
+
+`helmguard serve` builds it with `create_app(store, token=..., public_read=...)` and runs
+it with uvicorn on 127.0.0.1. No CORS middleware is installed: browsers refuse
+cross-origin reads, and every write needs the bearer token anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
+from fastapi.staticfiles import StaticFiles
+
+from helmguard.api import metrics
+from helmguard.api.auth import load_or_create_token, token_matches
+from helmguard.api.charts import ChartInputError, ChartSources, CheckRequest, run_check
+from helmguard.api.feed import Feed
+from helmguard.api.graph import build_graph
+from helmguard.api.limits import BodyLimit
+from helmguard.api.queries import Reader
+from helmguard.api.schemas import (
+    CheckOut,
+    EventItem,
+    GraphOut,
+    Health,
+    Info,
+    LogItem,
+    ReleaseDetail,
+    ReleaseItem,
+    RevisionDetail,
+    RevisionItem,
+    TransitionItem,
+    check_out,
+    event_item,
+    graph_out,
+    log_item,
+    release_detail,
+    release_item,
+    revision_detail,
+    revision_item,
+    transition_item,
+)
+from helmguard.manifest import ObjectRef
+from helmguard.store import ReleaseKey, ReleaseRecord, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+MAX_VALUES_BYTES = 1 << 20  # a values file larger than 1 MiB is almost certainly a mistake
+MAX_ARCHIVE_BYTES = 20 << 20  # the largest chart archive an upload may carry
+HEARTBEAT_SECONDS = 15.0
+
+KubeFactory = Callable[[], Awaitable[Any]]
+
+# Content Security Policy: only this origin's own scripts and styles; no inline script.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+class _Auth:
+    """Bearer-token checks: `write` always, `read` unless the API was started public-read."""
+
+    def __init__(self, token: str, public_read: bool) -> None:
+        self._token = token
+        self.public_read = public_read
+
+    def _check(self, request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise HTTPException(
+                401,
+                "missing bearer token: send `Authorization: Bearer <token>` (the token is in "
+                "$HELMGUARD_API_TOKEN or the api-token file of helmguard's config directory)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not token_matches(given.strip(), self._token):
+            raise HTTPException(
+                401,
+                "wrong bearer token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+
+    def read(self, request: Request) -> None:
+        if not self.public_read:
+            self._check(request)
+
+    def write(self, request: Request) -> None:
+        self._check(request)
+
+
+def _not_recorded(key: ReleaseKey) -> HTTPException:
+    return HTTPException(
+        404,
+        f"release {key} is not recorded; GET /api/releases lists the releases helmguard knows",
+    )
+
+
+def create_app(
+    store: Store,
+    *,
+    token: str | None,
+    public_read: bool = False,
+    kube_factory: KubeFactory | None = None,
+    chart_roots: Sequence[Path] | None = None,
+    max_values_bytes: int = MAX_VALUES_BYTES,
+    max_archive_bytes: int = MAX_ARCHIVE_BYTES,
+    poll_interval: float = 0.2,
+) -> FastAPI:
+    """The helmguard API and page over `store`.
+
+    `token`: the bearer token; None loads $HELMGUARD_API_TOKEN or the config-dir token
+    file (created on first start, mode 0600). `public_read` lets reads through without
+    it; writes always need it. `kube_factory` opens a `helmguard.kube.Kube` for cluster
+    operations (None: offline checks only). `chart_roots`: the directories local chart
+    paths must lie in (default: the working directory); uploads are always allowed.
+    """
+    auth = _Auth(token if token is not None else load_or_create_token(), public_read)
+    reader = Reader(store)
+    feed = Feed(reader, interval=poll_interval)
+    upload_dir = Path(tempfile.mkdtemp(prefix="helmguard-uploads-"))
+    sources = ChartSources(
+        roots=tuple(Path(r).resolve() for r in (chart_roots or [Path.cwd()])),
+        upload_dir=upload_dir,
+        max_values_bytes=max_values_bytes,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await feed.start()
+        try:
+            yield
+        finally:
+            await feed.stop()
+            await reader.close()
+
+    app = FastAPI(
+        title="helmguard",
+        summary="Deploy Helm charts as application components; never lie about their state.",
+        version=_version(),
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    deploy_available = False  # set once helmguard.deploy's actions are wired in
+    app.state.feed = feed
+    app.state.reader = reader
+    app.state.kube_factory = kube_factory
+    app.add_middleware(
+        BodyLimit,
+        default_limit=max_values_bytes + 64 * 1024,
+        limits={"/api/charts": max_archive_bytes},
+    )
+
+    @app.middleware("http")
+    async def _headers_and_metrics(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if response.status_code >= 400:
+            metrics.HTTP_ERRORS.labels(status=str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": f"the database is unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(ChartInputError)
+    async def _chart_error(_: Request, exc: ChartInputError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": [{"loc": ["body", exc.field], "msg": exc.message, "type": exc.kind}]},
+            status_code=exc.status,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # The default handler echoes the input back; a values payload can be large.
+        errors = [
+            {
+                "loc": list(e.get("loc", ())),
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    read = Depends(auth.read)
+    write = Depends(auth.write)
+
+    async def release_or_404(namespace: str, name: str, cluster: str) -> ReleaseRecord:
+        key = ReleaseKey(namespace, name, cluster)
+        release = await store.get_release(key)
+        if release is None:
+            raise _not_recorded(key)
+        return release
+
+    Cluster = Annotated[
+        str, Query(max_length=253, description="Cluster name; empty for the one cluster.")
+    ]
+
+    # ---- health and metrics --------------------------------------------------------------
+
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    async def healthz() -> Health:
+        """The process is up."""
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
+    async def readyz() -> Response:
+        """The database answers and the live stream is reading it."""
+        try:
+            await reader.ping()
+        except StoreError as exc:
+            return JSONResponse(Health(status="unavailable", detail=str(exc)).model_dump(), 503)
+        if not feed.healthy:
+            detail = f"live stream not reading the store: {feed.last_error or 'starting'}"
+            return JSONResponse(Health(status="unavailable", detail=detail).model_dump(), 503)
+        return JSONResponse(Health(status="ok").model_dump())
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["health"], dependencies=[read])
+    async def prometheus() -> Response:
+        """Prometheus text format: transitions, watch reconnects, sync lag, errors, deploy times."""
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    @app.get("/api/info", response_model=Info, tags=["health"], dependencies=[read])
+    async def info() -> Info:
+        """What this server offers: version, whether deploys are possible, read access."""
+        return Info(version=_version(), deploy=deploy_available, public_read=public_read)
+
+    @app.get(
+        "/api/releases", response_model=list[ReleaseItem], tags=["releases"], dependencies=[read]
+    )
+    async def list_releases() -> list[ReleaseItem]:
+        """Every release with its worst state and the root cause in one line."""
+        return [release_item(s) for s in await reader.release_summaries()]
+
+    @app.get(
+        "/api/releases/{namespace}/{name}",
+        response_model=ReleaseDetail,
+        tags=["releases"],
+        dependencies=[read],
+        responses={404: {"description": "release not recorded"}},
+    )
+    async def get_release(namespace: str, name: str, cluster: Cluster = "") -> ReleaseDetail:
+        """Components (with pods) and other resources: state, reason, since, root cause."""
+        release = await release_or_404(namespace, name, cluster)
+        return release_detail(release, await store.list_resources(release.key))
+
+    @app.get(
+        "/api/releases/{namespace}/{name}/revisions",
+        response_model=list[RevisionItem],
+        tags=["releases"],
+        dependencies=[read],
+        responses={404: {"description": "release not recorded"}},
+    )
+    async def list_revisions(
+        namespace: str, name: str, cluster: Cluster = ""
+    ) -> list[RevisionItem]:
+        """The release's revisions, oldest first."""
+        release = await release_or_404(namespace, name, cluster)
+        return [revision_item(r) for r in await store.list_revisions(release.key)]
+
+    @app.get(
+        "/api/releases/{namespace}/{name}/revisions/{number}",
+        response_model=RevisionDetail,
+        tags=["releases"],
+        dependencies=[read],
+        responses={404: {"description": "release or revision not recorded"}},
+    )
+    async def get_revision(
+        namespace: str, name: str, number: int, cluster: Cluster = ""
+    ) -> RevisionDetail:
+        """One revision with its stored plan (Secret data redacted by the store)."""
+        release = await release_or_404(namespace, name, cluster)
+        for r in await store.list_revisions(release.key):
+            if r.number == number:
+                return revision_detail(r)
+        raise HTTPException(404, f"release {release.key} has no revision {number}")
+
+    @app.get(
+        "/api/releases/{namespace}/{name}/log",
+        response_model=list[LogItem],
+        tags=["releases"],
+        dependencies=[read],
+        responses={404: {"description": "release not recorded"}},
+    )
+    async def operation_log(
+        namespace: str,
+        name: str,
+        cluster: Cluster = "",
+        revision: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
+    ) -> list[LogItem]:
+        """The operation log (one revision's when given), in the order it was written."""
+        release = await release_or_404(namespace, name, cluster)
+        return [log_item(e) for e in await store.operation_log(release.key, revision)]
+
+    @app.get(
+        "/api/releases/{namespace}/{name}/events",
+        response_model=list[EventItem],
+        tags=["releases"],
+        dependencies=[read],
+        responses={404: {"description": "release not recorded"}},
+    )
+    async def events(
+        namespace: str,
+        name: str,
+        cluster: Cluster = "",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[EventItem]:
+        """Kubernetes Events about the release's objects, most recently seen first."""
+        release = await release_or_404(namespace, name, cluster)
+        return [event_item(e) for e in await store.events(release.key, limit=limit)]
+
+    @app.get(
+        "/api/releases/{namespace}/{name}/history",
+        response_model=list[TransitionItem],
+        tags=["releases"],
+        dependencies=[read],
+        responses={404: {"description": "release not recorded"}},
+    )
+    async def history(
+        namespace: str,
+        name: str,
+        cluster: Cluster = "",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        group: Annotated[str | None, Query(max_length=253)] = None,
+        kind: Annotated[str | None, Query(max_length=253)] = None,
+        object_namespace: Annotated[str | None, Query(max_length=253)] = None,
+        object_name: Annotated[str | None, Query(max_length=253)] = None,
+    ) -> list[TransitionItem]:
+        """Status transitions, newest first; of one object when kind and object_name are given."""
+        release = await release_or_404(namespace, name, cluster)
+        ref = None
+        if kind and object_name:
+            ref = ObjectRef(group or "", kind, object_namespace or "", object_name)
+        rows = await store.history(release.key, ref=ref, limit=limit)
+        return [transition_item(t) for t in rows]
+
+    @app.get(
+        "/api/releases/{namespace}/{name}/graph",
+        response_model=GraphOut,
+        tags=["releases"],
+        dependencies=[read],
+        responses={404: {"description": "release not recorded"}},
+    )
+    async def graph(namespace: str, name: str, cluster: Cluster = "") -> GraphOut:
+        """References between the release's objects (and to the cluster), each node's status.
+
+        Built from the latest revision's plan; a broken edge carries the cluster's message.
+        """
+        release = await release_or_404(namespace, name, cluster)
+        revisions = await store.list_revisions(release.key)
+        latest = revisions[-1] if revisions else None
+        resources = await store.list_resources(release.key)
+        built = build_graph(
+            latest.plan if latest else None, resources, revision=latest.number if latest else None
+        )
+        return graph_out(built)
+
+    @app.get(
+        "/api/stream",
+        tags=["stream"],
+        dependencies=[read],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def stream(
+        request: Request,
+        namespace: Annotated[str | None, Query(max_length=253)] = None,
+        name: Annotated[str | None, Query(max_length=253)] = None,
+        cluster: Cluster = "",
+    ) -> StreamingResponse:
+        """Server-sent events: `transition` (status changes) and `operation` (operation steps).
+
+        With namespace and name, only that release's events.
+        """
+        key = ReleaseKey(namespace, name, cluster) if namespace and name else None
+
+        async def events() -> AsyncIterator[bytes]:
+            async with feed.subscribe(key) as sub:
+                yield b"retry: 2000\n: connected\n\n"
+                while not sub.overflowed:
+                    try:
+                        message = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_SECONDS)
+                    except TimeoutError:
+                        if await request.is_disconnected():
+                            return
+                        yield b": ping\n\n"
+                        continue
+                    if message is None:
+                        return
+                    yield message.data
+                yield b'event: resync\ndata: {"reason":"client too slow; reload"}\n\n'
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    # ---- writes --------------------------------------------------------------------------
+
+    @app.post(
+        "/api/check",
+        response_model=CheckOut,
+        tags=["actions"],
+        dependencies=[write],
+        responses={
+            401: {"description": "missing or wrong token"},
+            413: {"description": "values payload too large"},
+            422: {"description": "bad chart reference, values YAML or template"},
+        },
+    )
+    async def check(body: CheckRequest) -> CheckOut:
+        """Render the chart with the values and report every reference that will break."""
+        report = await run_check(sources, body)
+        return check_out(report)
+
+    @app.put(
+        "/api/charts",
+        tags=["actions"],
+        dependencies=[write],
+        responses={413: {"description": "archive too large"}},
+    )
+    async def upload_chart(request: Request) -> dict[str, str]:
+        """Upload a chart archive (.tgz body); use the returned `chart` in check and deploy."""
+        data = await request.body()
+        if not data:
+            raise HTTPException(422, "empty body: send the chart archive (.tgz) as the body")
+        digest = hashlib.sha256(data).hexdigest()
+        (upload_dir / f"{digest}.tgz").write_bytes(data)
+        return {"chart": f"upload:{digest}"}
+
+    # ---- the page ------------------------------------------------------------------------
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-store"})
+
+    return app
+
+
+def _version() -> str:
+    from helmguard import __version__
+
+    return __version__

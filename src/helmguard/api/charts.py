@@ -1,0 +1,165 @@
+"""Chart references and values as the API accepts them, turned into a RenderRequest.
+
+A local chart path must lie inside one of the allowed roots (no `..`, no escaping by
+symlink); `upload:<sha256>` names an archive uploaded with PUT /api/charts; `oci://` and
+`--repo` charts go through `chart.source` like on the command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+
+from helmguard.chart.render import RenderRequest
+from helmguard.chart.values import ValuesOptions
+from helmguard.preflight.report import Report
+
+_UPLOAD = re.compile(r"^upload:([0-9a-f]{64})$")
+_CHART_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Helm's in-process engine is not known to be thread-safe: one render at a time.
+_RENDER_LOCK = threading.Lock()
+
+
+class ChartInputError(Exception):
+    """A request field the user must fix; `field` names it in the 4xx answer."""
+
+    def __init__(self, field: str, message: str, *, status: int = 422, kind: str = "value_error"):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.status = status
+        self.kind = kind
+
+
+class CheckRequest(BaseModel):
+    """A chart reference and values, as `helmguard check` takes them."""
+
+    chart: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="Chart directory or .tgz under the server's chart roots, oci://..., "
+        "a chart name with `repo`, or `upload:<sha256>` from PUT /api/charts.",
+    )
+    release: str = Field("release-name", min_length=1, max_length=53)
+    namespace: str = Field("default", min_length=1, max_length=63)
+    version: str | None = Field(None, max_length=128)
+    repo: str | None = Field(None, max_length=4096, description="Chart repository URL.")
+    values: str = Field("", description="Values as YAML (a mapping), like a -f file.")
+
+
+@dataclass(frozen=True)
+class ChartSources:
+    """Where charts may come from and how big values may be."""
+
+    roots: tuple[Path, ...]
+    upload_dir: Path
+    max_values_bytes: int
+
+    def chart_ref(self, chart: str, repo: str | None) -> str:
+        """The reference to hand to `chart.source`; raise ChartInputError for forbidden ones."""
+        upload = _UPLOAD.match(chart)
+        if upload:
+            path = self.upload_dir / f"{upload.group(1)}.tgz"
+            if not path.is_file():
+                raise ChartInputError(
+                    "chart",
+                    f"{chart}: no such upload; PUT the archive to /api/charts first",
+                    status=404,
+                )
+            return str(path)
+        if repo:
+            if not _CHART_NAME.match(chart):
+                raise ChartInputError("chart", f"{chart!r}: with `repo`, chart is a chart name")
+            return chart
+        if "://" in chart:
+            return chart  # oci:// is pulled; anything else is refused by chart.source
+        if "\x00" in chart or ".." in PurePosixPath(chart).parts or ".." in Path(chart).parts:
+            raise ChartInputError("chart", f"{chart!r}: `..` is not allowed in a chart path")
+        base = self.roots[0]
+        path = (base / chart).resolve() if not Path(chart).is_absolute() else Path(chart).resolve()
+        if not any(path == root or root in path.parents for root in self.roots):
+            allowed = ", ".join(str(r) for r in self.roots)
+            raise ChartInputError(
+                "chart",
+                f"{chart!r} is outside the chart directories this server may read ({allowed})",
+            )
+        return str(path)
+
+    def values_mapping(self, text: str) -> Mapping[str, Any]:
+        """Parse the values YAML; raise ChartInputError (413 when too large, else 422)."""
+        size = len(text.encode())
+        if size > self.max_values_bytes:
+            raise ChartInputError(
+                "values",
+                f"values are {size} bytes; the limit is {self.max_values_bytes}",
+                status=413,
+                kind="too_large",
+            )
+        if not text.strip():
+            return {}
+        try:
+            parsed = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ChartInputError(
+                "values", f"values are not valid YAML{where}: {problem}"
+            ) from None
+        if parsed is None:
+            return {}
+        if not isinstance(parsed, dict):
+            raise ChartInputError(
+                "values", f"values must be a YAML mapping, not a {type(parsed).__name__}"
+            )
+        return parsed
+
+
+def _check_sync(request: RenderRequest, values: Mapping[str, Any]) -> Report:
+    from helmguard.preflight.check import check
+
+    with tempfile.TemporaryDirectory(prefix="helmguard-values-") as tmp:
+        files: tuple[str, ...] = ()
+        if values:
+            path = Path(tmp) / "values.yaml"
+            path.write_text(yaml.safe_dump(dict(values)))
+            files = (str(path),)
+        full = RenderRequest(
+            chart=request.chart,
+            release=request.release,
+            namespace=request.namespace,
+            version=request.version,
+            repo=request.repo,
+            values=ValuesOptions(values_files=files),
+        )
+        with _RENDER_LOCK:
+            return check(full, offline=True)
+
+
+async def run_check(sources: ChartSources, body: CheckRequest) -> Report:
+    """Validate the inputs, render and check in a worker thread; user errors -> ChartInputError."""
+    from helmguard.chart.source import ChartError
+    from helmguard.manifest import ManifestError
+
+    values = sources.values_mapping(body.values)
+    chart = sources.chart_ref(body.chart, body.repo)
+    request = RenderRequest(
+        chart=chart,
+        release=body.release,
+        namespace=body.namespace,
+        version=body.version,
+        repo=body.repo,
+    )
+    try:
+        return await asyncio.to_thread(_check_sync, request, values)
+    except (ChartError, ManifestError) as exc:
+        raise ChartInputError("chart", str(exc), kind="chart_error") from None

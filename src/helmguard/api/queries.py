@@ -1,0 +1,251 @@
+"""Reads the HTTP surface needs that the Store does not offer: many releases at once, rows by id.
+
+The Store answers per-release questions; the release list needs every release's worst
+resource in one round trip, and the live stream needs "rows after id N" so it works
+whether the writer is this process or another one. Both read the store's own tables
+through a separate read-only engine on the same database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from helmguard.manifest import ObjectRef
+from helmguard.status import State
+from helmguard.store import ReleaseKey, ReleaseRecord, Store
+from helmguard.store.db import create_engine, describe
+from helmguard.store.models import OperationLog, Release, Resource, StatusTransition
+
+
+@dataclass(frozen=True)
+class Culprit:
+    """The worst resource of a release: what the list's one-liner says."""
+
+    ref: ObjectRef
+    state: str
+    reason: str
+    message: str
+    since: datetime
+    root_cause: ObjectRef | None
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    """One row of the release list: the release, its resource counts by state, its culprit."""
+
+    release: ReleaseRecord
+    counts: tuple[tuple[str, int], ...]
+    culprit: Culprit | None
+
+    @property
+    def state(self) -> str:
+        """The worst state among the stored resources; the release row's status when none."""
+        if self.culprit is not None:
+            return self.culprit.state
+        if self.counts:
+            return State.READY.value
+        return self.release.status
+
+
+@dataclass(frozen=True)
+class FeedTransition:
+    """A status transition as the live stream publishes it."""
+
+    id: int
+    release: ReleaseKey
+    ref: ObjectRef
+    from_state: str | None
+    to_state: str
+    reason: str
+    message: str
+    at: datetime
+    root_cause: ObjectRef | None
+
+
+@dataclass(frozen=True)
+class FeedStep:
+    """An operation-log row as the live stream publishes it."""
+
+    id: int
+    release: ReleaseKey
+    revision: int
+    seq: int
+    at: datetime
+    level: str
+    step: str
+    message: str
+
+
+def _severity(state: str) -> int:
+    try:
+        return State(state).severity
+    except ValueError:
+        return State.UNKNOWN.severity
+
+
+def _ref_from_json(value: Any) -> ObjectRef | None:
+    if not isinstance(value, dict):
+        return None
+    try:
+        return ObjectRef(value["group"], value["kind"], value["namespace"], value["name"])
+    except KeyError:
+        return None
+
+
+def _ref_of(row: Any) -> ObjectRef:
+    return ObjectRef(row.api_group, row.kind, row.namespace, row.name)
+
+
+class Reader:
+    """Read-only queries on the store's database; `close()` releases its connections."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._engine: AsyncEngine = create_engine(store.target, writer=False)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def _rows(self, query: Any) -> list[Any]:
+        try:
+            async with self._engine.connect() as connection:
+                return list((await connection.execute(query)).all())
+        except Exception as exc:
+            raise describe(exc, self._store.target) from exc
+
+    async def release_summaries(self) -> list[ReleaseSummary]:
+        """Every release, its resource counts by state and its worst resource, in a few queries."""
+        releases = await self._store.list_releases()
+        counts = await self._rows(
+            select(Resource.release_id, Resource.state, func.count()).group_by(
+                Resource.release_id, Resource.state
+            )
+        )
+        ids = await self._rows(select(Release.id, Release.cluster, Release.namespace, Release.name))
+        key_of = {row.id: ReleaseKey(row.namespace, row.name, row.cluster) for row in ids}
+        tally: dict[ReleaseKey, list[tuple[str, int]]] = {}
+        for release_id, state, count in counts:
+            key = key_of.get(release_id)
+            if key is not None:
+                tally.setdefault(key, []).append((state, int(count)))
+        troubled = await self._rows(
+            select(Resource).where(Resource.state != State.READY.value).order_by(Resource.id)
+        )
+        worst: dict[ReleaseKey, Any] = {}
+        for row in troubled:
+            key = key_of.get(row.release_id)
+            if key is None:
+                continue
+            best = worst.get(key)
+            # Ties go to the earlier row (a stable choice across refreshes).
+            if best is None or _severity(row.state) > _severity(best.state):
+                worst[key] = row
+        out: list[ReleaseSummary] = []
+        for release in releases:
+            row = worst.get(release.key)
+            culprit = None
+            if row is not None:
+                culprit = Culprit(
+                    ref=_ref_of(row),
+                    state=row.state,
+                    reason=row.reason,
+                    message=row.message,
+                    since=row.since,
+                    root_cause=_ref_from_json(row.root_cause),
+                )
+            states = sorted(tally.get(release.key, []), key=lambda sc: -_severity(sc[0]))
+            out.append(ReleaseSummary(release, tuple(states), culprit))
+        return out
+
+    async def last_ids(self) -> tuple[int, int]:
+        """The highest transition id and operation-log id stored so far (0 when empty)."""
+        rows = await self._rows(
+            select(
+                select(func.max(StatusTransition.id)).scalar_subquery(),
+                select(func.max(OperationLog.id)).scalar_subquery(),
+            )
+        )
+        first, second = rows[0]
+        return int(first or 0), int(second or 0)
+
+    async def transitions_after(self, after: int, limit: int = 1000) -> list[FeedTransition]:
+        """Transitions with an id above `after`, in id order (at most `limit`)."""
+        query = (
+            select(
+                StatusTransition.id,
+                StatusTransition.api_group,
+                StatusTransition.kind,
+                StatusTransition.namespace,
+                StatusTransition.name,
+                StatusTransition.from_state,
+                StatusTransition.to_state,
+                StatusTransition.reason,
+                StatusTransition.message,
+                StatusTransition.at,
+                StatusTransition.root_cause,
+                Release.cluster,
+                Release.namespace.label("release_namespace"),
+                Release.name.label("release_name"),
+            )
+            .join(Release, Release.id == StatusTransition.release_id)
+            .where(StatusTransition.id > after)
+            .order_by(StatusTransition.id)
+            .limit(limit)
+        )
+        return [
+            FeedTransition(
+                id=row.id,
+                release=ReleaseKey(row.release_namespace, row.release_name, row.cluster),
+                ref=_ref_of(row),
+                from_state=row.from_state,
+                to_state=row.to_state,
+                reason=row.reason,
+                message=row.message,
+                at=row.at,
+                root_cause=_ref_from_json(row.root_cause),
+            )
+            for row in await self._rows(query)
+        ]
+
+    async def steps_after(self, after: int, limit: int = 1000) -> list[FeedStep]:
+        """Operation-log rows with an id above `after`, in id order (at most `limit`)."""
+        query = (
+            select(
+                OperationLog.id,
+                OperationLog.revision,
+                OperationLog.seq,
+                OperationLog.at,
+                OperationLog.level,
+                OperationLog.step,
+                OperationLog.message,
+                Release.cluster,
+                Release.namespace,
+                Release.name,
+            )
+            .join(Release, Release.id == OperationLog.release_id)
+            .where(OperationLog.id > after)
+            .order_by(OperationLog.id)
+            .limit(limit)
+        )
+        return [
+            FeedStep(
+                id=row.id,
+                release=ReleaseKey(row.namespace, row.name, row.cluster),
+                revision=row.revision,
+                seq=row.seq,
+                at=row.at,
+                level=row.level,
+                step=row.step,
+                message=row.message,
+            )
+            for row in await self._rows(query)
+        ]
+
+    async def ping(self) -> None:
+        """Raise StoreError unless the database answers a trivial query."""
+        await self._rows(select(1))

@@ -1,0 +1,470 @@
+"""The JSON the API speaks: pydantic models at the HTTP edge, built from the store's records.
+
+Nothing here decides a status: states come from the store (written by the status rules)
+and the release's aggregate comes from `helmguard.status.app_status`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from helmguard.api.graph import Graph
+from helmguard.api.queries import FeedStep, FeedTransition, ReleaseSummary
+from helmguard.graph.refs import WORKLOAD_GROUPS
+from helmguard.manifest import ObjectRef
+from helmguard.preflight.findings import Finding
+from helmguard.preflight.report import Report
+from helmguard.status import ResourceStatus, State, app_status
+from helmguard.store import (
+    EventRecord,
+    LogEntry,
+    ReleaseKey,
+    ReleaseRecord,
+    ResourceRecord,
+    RevisionRecord,
+    TransitionRecord,
+)
+
+
+class Ref(BaseModel):
+    """An object's key: API group ("" for core), kind, namespace ("" if cluster-scoped), name."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    text: str = Field(description="The key as one line, e.g. `ServiceAccount msga-cn/vault-svc`.")
+
+    @classmethod
+    def of(cls, ref: ObjectRef) -> Ref:
+        return cls(
+            group=ref.group, kind=ref.kind, namespace=ref.namespace, name=ref.name, text=str(ref)
+        )
+
+
+def _ref(ref: ObjectRef | None) -> Ref | None:
+    return None if ref is None else Ref.of(ref)
+
+
+class ReleaseId(BaseModel):
+    namespace: str
+    name: str
+    cluster: str = ""
+
+    @classmethod
+    def of(cls, key: ReleaseKey) -> ReleaseId:
+        return cls(namespace=key.namespace, name=key.name, cluster=key.cluster)
+
+
+class Status(BaseModel):
+    """A state, why, since when, and the object that explains it."""
+
+    state: str
+    reason: str
+    message: str
+    since: datetime | None = None
+    root_cause: Ref | None = None
+
+
+class ReleaseItem(BaseModel):
+    """One release in the list: its state and a one-line root cause."""
+
+    release: ReleaseId
+    chart: str
+    chart_version: str
+    current_revision: int | None
+    state: str
+    summary: str = Field(description="What is wrong, in one line; empty when all is Ready.")
+    culprit: Ref | None
+    root_cause: Ref | None
+    since: datetime | None
+    counts: dict[str, int]
+    updated_at: datetime | None
+
+
+class ResourceItem(BaseModel):
+    ref: Ref
+    state: str
+    reason: str
+    message: str
+    since: datetime
+    observed_at: datetime
+    resource_version: str
+    generation: int | None
+    root_cause: Ref | None
+
+    @classmethod
+    def of(cls, r: ResourceRecord) -> ResourceItem:
+        return cls(
+            ref=Ref.of(r.ref),
+            state=r.state,
+            reason=r.reason,
+            message=r.message,
+            since=r.since,
+            observed_at=r.observed_at,
+            resource_version=r.resource_version,
+            generation=r.generation,
+            root_cause=_ref(r.root_cause),
+        )
+
+
+class Component(ResourceItem):
+    """A workload with the pods the store tracks for it."""
+
+    pods: list[ResourceItem]
+
+
+class ReleaseDetail(BaseModel):
+    release: ReleaseId
+    chart: str
+    chart_version: str
+    current_revision: int | None
+    stored_status: str = Field(description="The release row's status as its writer recorded it.")
+    status: Status = Field(description="The worst of the stored resource statuses.")
+    components: list[Component]
+    resources: list[ResourceItem]
+    updated_at: datetime | None
+
+
+class RevisionItem(BaseModel):
+    number: int
+    chart: str
+    chart_version: str
+    values_digest: str
+    outcome: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class RevisionDetail(RevisionItem):
+    plan: dict[str, Any] | None = Field(description="The stored plan; Secret data is redacted.")
+
+
+class LogItem(BaseModel):
+    revision: int
+    seq: int
+    at: datetime
+    level: str
+    step: str
+    message: str
+    details: dict[str, Any]
+
+
+class EventItem(BaseModel):
+    uid: str
+    ref: Ref
+    type: str
+    reason: str
+    message: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    source: str
+
+
+class TransitionItem(BaseModel):
+    ref: Ref
+    from_state: str | None
+    to_state: str
+    reason: str
+    message: str
+    at: datetime
+    root_cause: Ref | None
+
+
+class GraphNodeItem(BaseModel):
+    id: str = Field(description="The node's key as text; edges refer to it.")
+    ref: Ref
+    state: str
+    reason: str
+    message: str
+    since: datetime | None
+    wave: int | None = Field(description="Column in apply order; null outside the release.")
+    in_release: bool
+    labels: dict[str, str]
+
+
+class GraphEdgeItem(BaseModel):
+    source: str
+    target: str
+    path: str = Field(description="The field that makes the reference.")
+    optional: bool
+    broken: bool
+    message: str = Field(description="For a broken edge: the cluster's words.")
+
+
+class GraphOut(BaseModel):
+    revision: int | None
+    waves: list[list[str]]
+    nodes: list[GraphNodeItem]
+    edges: list[GraphEdgeItem]
+
+
+class FindingItem(BaseModel):
+    code: str
+    name: str
+    severity: str
+    object: Ref
+    source: str
+    path: str
+    message: str
+    predicted: str
+    fix: str
+    target: Ref | None
+
+
+class CheckOut(BaseModel):
+    release: str
+    namespace: str
+    chart: str
+    chart_version: str
+    objects: int
+    references: int
+    offline: bool
+    counts: dict[str, int]
+    findings: list[FindingItem]
+
+
+class Info(BaseModel):
+    version: str
+    deploy: bool
+    public_read: bool
+
+
+class Health(BaseModel):
+    status: str
+    detail: str = ""
+
+
+def _status_of(r: ResourceRecord) -> ResourceStatus:
+    try:
+        state = State(r.state)
+    except ValueError:
+        state = State.UNKNOWN
+    return ResourceStatus(r.ref, state, r.reason, r.message, r.since, root_cause=r.root_cause)
+
+
+def is_workload(ref: ObjectRef) -> bool:
+    """Pods are listed under their workload; other workloads are components."""
+    return ref.kind != "Pod" and WORKLOAD_GROUPS.get(ref.kind) == ref.group
+
+
+def _pods_of(workload: ObjectRef, pods: Sequence[ResourceRecord]) -> list[ResourceRecord]:
+    # Controllers name their pods after the workload (deploy-rs-hash, sts-ordinal, job-hash).
+    prefix = f"{workload.name}-"
+    return [
+        p for p in pods if p.ref.namespace == workload.namespace and p.ref.name.startswith(prefix)
+    ]
+
+
+def release_detail(release: ReleaseRecord, resources: Sequence[ResourceRecord]) -> ReleaseDetail:
+    """The release view: components with their pods, the other resources, the app status."""
+    pods = [r for r in resources if r.ref.kind == "Pod" and r.ref.group == ""]
+    workloads = [r for r in resources if is_workload(r.ref)]
+    claimed: set[ObjectRef] = set()
+    components: list[Component] = []
+    for w in workloads:
+        mine = [p for p in _pods_of(w.ref, pods) if p.ref not in claimed]
+        claimed.update(p.ref for p in mine)
+        item = ResourceItem.of(w)
+        components.append(Component(**item.model_dump(), pods=[ResourceItem.of(p) for p in mine]))
+    others = [
+        ResourceItem.of(r)
+        for r in resources
+        if not is_workload(r.ref) and r.ref not in claimed and r not in pods
+    ]
+    others += [ResourceItem.of(p) for p in pods if p.ref not in claimed]
+    comp_status = [_status_of(w) for w in workloads]
+    rest = [_status_of(r) for r in resources if not is_workload(r.ref)]
+    app = app_status(comp_status, rest)
+    return ReleaseDetail(
+        release=ReleaseId.of(release.key),
+        chart=release.chart,
+        chart_version=release.chart_version,
+        current_revision=release.current_revision,
+        stored_status=release.status,
+        status=Status(
+            state=app.state.value if resources else release.status,
+            reason=app.reason if resources else "NotObserved",
+            message=app.message if resources else "no resource of this release observed yet",
+            since=app.since,
+            root_cause=_ref(app.root_cause),
+        ),
+        components=components,
+        resources=others,
+        updated_at=release.updated_at,
+    )
+
+
+def release_item(s: ReleaseSummary) -> ReleaseItem:
+    r = s.release
+    c = s.culprit
+    summary = ""
+    if c is not None:
+        cause = c.root_cause if c.root_cause is not None and c.root_cause != c.ref else None
+        summary = f"{c.ref}: {c.message or c.reason}"
+        if cause is not None:
+            summary = f"{cause} → {summary}"
+    return ReleaseItem(
+        release=ReleaseId.of(r.key),
+        chart=r.chart,
+        chart_version=r.chart_version,
+        current_revision=r.current_revision,
+        state=s.state,
+        summary=summary,
+        culprit=_ref(c.ref) if c else None,
+        root_cause=_ref((c.root_cause or c.ref) if c else None),
+        since=c.since if c else None,
+        counts=dict(s.counts),
+        updated_at=r.updated_at,
+    )
+
+
+def revision_item(r: RevisionRecord) -> RevisionItem:
+    return RevisionItem(
+        number=r.number,
+        chart=r.chart,
+        chart_version=r.chart_version,
+        values_digest=r.values_digest,
+        outcome=r.outcome,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+    )
+
+
+def revision_detail(r: RevisionRecord) -> RevisionDetail:
+    return RevisionDetail(
+        **revision_item(r).model_dump(), plan=dict(r.plan) if r.plan is not None else None
+    )
+
+
+def log_item(e: LogEntry) -> LogItem:
+    return LogItem(
+        revision=e.revision,
+        seq=e.seq,
+        at=e.at,
+        level=e.level,
+        step=e.step,
+        message=e.message,
+        details=dict(e.details),
+    )
+
+
+def event_item(e: EventRecord) -> EventItem:
+    return EventItem(
+        uid=e.uid,
+        ref=Ref.of(e.ref),
+        type=e.type,
+        reason=e.reason,
+        message=e.message,
+        count=e.count,
+        first_seen=e.first_seen,
+        last_seen=e.last_seen,
+        source=e.source,
+    )
+
+
+def transition_item(t: TransitionRecord) -> TransitionItem:
+    return TransitionItem(
+        ref=Ref.of(t.ref),
+        from_state=t.from_state,
+        to_state=t.to_state,
+        reason=t.reason,
+        message=t.message,
+        at=t.at,
+        root_cause=_ref(t.root_cause),
+    )
+
+
+def graph_out(g: Graph) -> GraphOut:
+    return GraphOut(
+        revision=g.revision,
+        waves=[[str(r) for r in wave] for wave in g.waves],
+        nodes=[
+            GraphNodeItem(
+                id=str(n.ref),
+                ref=Ref.of(n.ref),
+                state=n.state,
+                reason=n.reason,
+                message=n.message,
+                since=n.since,
+                wave=n.wave,
+                in_release=n.in_release,
+                labels={str(k): str(v) for k, v in n.labels.items()},
+            )
+            for n in g.nodes
+        ],
+        edges=[
+            GraphEdgeItem(
+                source=str(e.source),
+                target=str(e.target),
+                path=e.path,
+                optional=e.optional,
+                broken=e.broken,
+                message=e.message,
+            )
+            for e in g.edges
+        ],
+    )
+
+
+def finding_item(f: Finding) -> FindingItem:
+    return FindingItem(
+        code=f.code,
+        name=f.name,
+        severity=str(f.severity),
+        object=Ref.of(f.object),
+        source=f.source,
+        path=f.path,
+        message=f.message,
+        predicted=f.predicted,
+        fix=f.fix,
+        target=_ref(f.target),
+    )
+
+
+def check_out(report: Report) -> CheckOut:
+    return CheckOut(
+        release=report.release,
+        namespace=report.namespace,
+        chart=report.chart,
+        chart_version=report.chart_version,
+        objects=report.objects,
+        references=report.references,
+        offline=report.offline,
+        counts=report.counts(),
+        findings=[finding_item(f) for f in report.findings],
+    )
+
+
+def transition_event(t: FeedTransition) -> Mapping[str, Any]:
+    """The `transition` event of the live stream."""
+    return {
+        "id": t.id,
+        "release": ReleaseId.of(t.release).model_dump(),
+        "ref": Ref.of(t.ref).model_dump(),
+        "from_state": t.from_state,
+        "to_state": t.to_state,
+        "reason": t.reason,
+        "message": t.message,
+        "at": t.at.isoformat(),
+        "root_cause": Ref.of(t.root_cause).model_dump() if t.root_cause else None,
+    }
+
+
+def step_event(s: FeedStep) -> Mapping[str, Any]:
+    """The `operation` event of the live stream."""
+    return {
+        "id": s.id,
+        "release": ReleaseId.of(s.release).model_dump(),
+        "revision": s.revision,
+        "seq": s.seq,
+        "at": s.at.isoformat(),
+        "level": s.level,
+        "step": s.step,
+        "message": s.message,
+    }
