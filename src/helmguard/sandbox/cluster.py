@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -326,12 +327,10 @@ class _Starter:
 
 def _admin_http(directory: Path, server: str) -> httpx.Client:
     p = directory / "pki"
-    return httpx.Client(
-        base_url=server,
-        cert=(str(p / "admin.crt"), str(p / "admin.key")),
-        verify=str(p / "ca.crt"),
-        timeout=5,
-    )
+    # An SSLContext, not verify=str + cert=: httpx 0.28 ignores `cert` when `verify` is a path.
+    context = ssl.create_default_context(cafile=str(p / "ca.crt"))
+    context.load_cert_chain(str(p / "admin.crt"), str(p / "admin.key"))
+    return httpx.Client(base_url=server, verify=context, timeout=5)
 
 
 def _node_manifest() -> dict[str, Any]:
