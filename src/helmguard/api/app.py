@@ -169,6 +169,7 @@ def create_app(
     app.state.feed = feed
     app.state.reader = reader
     app.state.kube_factory = kube_factory
+    app.state.upload_dir = upload_dir
     app.add_middleware(
         BodyLimit,
         default_limit=max_values_bytes + 64 * 1024,

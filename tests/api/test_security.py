@@ -1,0 +1,221 @@
+"""Auth, limits, hostile input: 401 before anything happens, 413, 422 naming the field."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import io
+import tarfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.conftest import AUTH, REPO, SEED_CHART, TOKEN, running
+from helmguard.api.app import create_app
+from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, Store
+
+CHECK = {"chart": "vault-seed", "release": "common", "namespace": "msga-cn"}
+
+
+async def test_missing_or_wrong_token_is_401_and_nothing_is_done(seeded: Store) -> None:
+    app = create_app(seeded, token=TOKEN, chart_roots=[REPO / "examples"])
+    uploads = Path(app.state.upload_dir)
+    async for client in running(app):
+        for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": TOKEN}):
+            for method, path in (
+                ("GET", "/api/releases"),
+                ("GET", "/api/releases/msga-cn/common"),
+                ("GET", "/api/releases/msga-cn/common/graph"),
+                ("GET", "/api/stream"),
+                ("GET", "/metrics"),
+            ):
+                answer = await client.request(method, path, headers=headers)
+                assert answer.status_code == 401, (method, path, headers)
+                assert answer.headers["www-authenticate"].startswith("Bearer")
+            upload = await client.put("/api/charts", content=b"\x1f\x8b junk", headers=headers)
+            assert upload.status_code == 401
+            check = await client.post("/api/check", json=CHECK, headers=headers)
+            assert check.status_code == 401
+        assert list(uploads.iterdir()) == []
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_public_read_still_needs_the_token_to_write(seeded: Store) -> None:
+    app = create_app(seeded, token=TOKEN, public_read=True, chart_roots=[REPO / "examples"])
+    async for client in running(app):
+        assert (await client.get("/api/releases")).status_code == 200
+        assert (await client.get("/api/releases/msga-cn/common/graph")).status_code == 200
+        assert (await client.post("/api/check", json=CHECK)).status_code == 401
+
+
+async def test_no_cors_and_a_strict_content_security_policy(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/api/releases", headers={**AUTH, "Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in answer.headers
+    preflight = await client.options(
+        "/api/check",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    page = await client.get("/")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_malformed_json_and_fields_are_422_naming_the_field(
+    client: httpx.AsyncClient,
+) -> None:
+    bad_json = await client.post(
+        "/api/check", content=b'{"chart": ', headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert bad_json.status_code == 422
+    assert bad_json.json()["detail"][0]["type"] == "json_invalid"
+    no_chart = await client.post("/api/check", json={"values": "a: 1"}, headers=AUTH)
+    assert no_chart.status_code == 422
+    assert no_chart.json()["detail"][0]["loc"] == ["body", "chart"]
+    wrong_type = await client.post("/api/check", json={"chart": ["x"]}, headers=AUTH)
+    assert wrong_type.json()["detail"][0]["loc"] == ["body", "chart"]
+    bad_limit = await client.get("/api/releases/msga-cn/common/events?limit=0", headers=AUTH)
+    assert bad_limit.status_code == 422
+    assert bad_limit.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
+async def test_malformed_values_yaml_is_422_naming_values(client: httpx.AsyncClient) -> None:
+    for values, words in (
+        ("replicas: [1, 2\nport: 1", "not valid YAML at line"),
+        ("- a\n- b\n", "must be a YAML mapping, not a list"),
+    ):
+        answer = await client.post("/api/check", json={**CHECK, "values": values}, headers=AUTH)
+        assert answer.status_code == 422
+        [error] = answer.json()["detail"]
+        assert error["loc"] == ["body", "values"]
+        assert words in error["msg"]
+
+
+async def test_values_over_the_limit_are_413(seeded: Store) -> None:
+    app = create_app(seeded, token=TOKEN, chart_roots=[REPO / "examples"], max_values_bytes=4096)
+    async for client in running(app):
+        values = "a: " + "x" * 5000
+        field = await client.post("/api/check", json={**CHECK, "values": values}, headers=AUTH)
+        assert field.status_code == 413
+        assert field.json()["detail"][0]["loc"] == ["body", "values"]
+        huge = "b: " + "y" * 200_000
+        body = await client.post("/api/check", json={**CHECK, "values": huge}, headers=AUTH)
+        assert body.status_code == 413
+        assert "over the limit" in body.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "chart",
+    ["../../etc", "vault-seed/../../../etc", "/etc", "/", "..", "vault-seed/..%2f..", "a\x00b"],
+)
+async def test_chart_path_traversal_is_rejected(client: httpx.AsyncClient, chart: str) -> None:
+    answer = await client.post("/api/check", json={**CHECK, "chart": chart}, headers=AUTH)
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", "chart"]
+
+
+async def test_a_symlink_out_of_the_chart_root_is_rejected(seeded: Store, tmp_path: Path) -> None:
+    root = tmp_path / "charts"
+    root.mkdir()
+    (root / "escape").symlink_to(SEED_CHART.resolve())
+    app = create_app(seeded, token=TOKEN, chart_roots=[root])
+    async for client in running(app):
+        answer = await client.post("/api/check", json={**CHECK, "chart": "escape"}, headers=AUTH)
+        assert answer.status_code == 422
+        assert "outside the chart directories" in answer.json()["detail"][0]["msg"]
+
+
+@pytest.fixture
+def html_site() -> Iterator[str]:
+    """A local web server answering every path with an HTML page (not a chart repository)."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><body>not a chart</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+async def test_a_url_that_is_not_a_chart_is_422(client: httpx.AsyncClient, html_site: str) -> None:
+    direct = await client.post(
+        "/api/check", json={**CHECK, "chart": f"{html_site}/vault.tgz"}, headers=AUTH
+    )
+    assert direct.status_code == 422
+    assert "unsupported chart URL" in direct.json()["detail"][0]["msg"]
+    repo = await client.post(
+        "/api/check", json={**CHECK, "chart": "vault", "repo": html_site}, headers=AUTH
+    )
+    assert repo.status_code == 422, repo.text
+    [error] = repo.json()["detail"]
+    assert error["loc"] == ["body", "chart"] and error["type"] == "chart_error"
+
+
+def _archive(chart: Path) -> bytes:
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tar:
+        tar.add(chart, arcname="vault")
+    return data.getvalue()
+
+
+async def test_uploaded_archive_is_checked_and_oversized_uploads_are_413(seeded: Store) -> None:
+    archive = _archive(SEED_CHART)
+    app = create_app(seeded, token=TOKEN, chart_roots=[REPO / "examples"], max_archive_bytes=64_000)
+    async for client in running(app):
+        uploaded = await client.put("/api/charts", content=archive, headers=AUTH)
+        assert uploaded.status_code == 200
+        chart = uploaded.json()["chart"]
+        answer = await client.post("/api/check", json={**CHECK, "chart": chart}, headers=AUTH)
+        assert answer.status_code == 200, answer.text
+        assert [f["code"] for f in answer.json()["findings"]] == ["HG101"]
+        too_big = await client.put("/api/charts", content=b"\0" * 70_000, headers=AUTH)
+        assert too_big.status_code == 413
+        unknown = await client.post(
+            "/api/check", json={**CHECK, "chart": "upload:" + "0" * 64}, headers=AUTH
+        )
+        assert unknown.status_code == 404
+
+
+async def test_no_secret_data_in_any_response(store: Store) -> None:
+    key = ReleaseKey("shop", "web")
+    plaintext = "hunter2-unseal"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": "shop"},
+        "data": {"password": base64.b64encode(plaintext.encode()).decode()},
+        "stringData": {"token": plaintext},
+    }
+    now = datetime.now(UTC)
+    await store.record_release(ReleaseRecord(key, "web", "1.0.0", 1))
+    await store.record_revision(
+        RevisionRecord(key, 1, "web", "1.0.0", "sha256:1", now, plan={"objects": [secret]})
+    )
+    await store.add_operation_log(key, 1, "apply", "applied", details={"object": secret})
+    app = create_app(store, token=TOKEN)
+    async for client in running(app):
+        texts = []
+        for path in ("", "/revisions/1", "/log", "/graph", "/history", "/events"):
+            answer = await client.get(f"/api/releases/shop/web{path}", headers=AUTH)
+            assert answer.status_code == 200
+            texts.append(answer.text)
+        everything = "\n".join(texts)
+        assert "Secret shop/creds" in everything
+        assert plaintext not in everything
+        assert secret["data"]["password"] not in everything
