@@ -10,12 +10,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from api.statuswriter import compute, event_records, write
 from helmguard.api.app import create_app
 from helmguard.chart.render import RenderRequest, render_chart
 from helmguard.graph.order import build_plan, plan_to_dict
 from helmguard.manifest import parse_objects
 from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, Store, open_store
-from api.statuswriter import compute, event_records, write
 
 TOKEN = "test-token-5f0c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.server
 import io
@@ -40,7 +41,7 @@ async def test_missing_or_wrong_token_is_401_and_nothing_is_done(seeded: Store) 
             assert upload.status_code == 401
             check = await client.post("/api/check", json=CHECK, headers=headers)
             assert check.status_code == 401
-        assert list(uploads.iterdir()) == []
+        assert await asyncio.to_thread(lambda: list(uploads.iterdir())) == []
         assert (await client.get("/healthz")).status_code == 200
 
 
