@@ -20,8 +20,8 @@ WORKER = REPO / "tests" / "store" / "store_worker.py"
 Events = list[tuple[str, dict[str, Any]]]
 
 
-async def _wait_for(predicate: Any, what: str, timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _wait_for(predicate: Any, what: str, seconds: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
@@ -79,7 +79,7 @@ async def test_stream_carries_another_process_writes_filtered_by_release(
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
-            out, err = await worker.communicate()
+            _, err = await worker.communicate()
             assert worker.returncode == 0, err.decode()
             await _wait_for(lambda: len(web) >= 120, "120 transitions on the filtered stream")
             await asyncio.sleep(0.3)
@@ -120,7 +120,7 @@ async def test_operation_steps_are_streamed(tmp_path: Path) -> None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             metrics = (await client.get("/metrics", headers=AUTH)).text
-    kinds = {event: data for event, data in got}
+    kinds = dict(got)
     assert kinds["operation"]["step"] == "apply"
     assert kinds["operation"]["message"] == "wave 0: 3 objects applied"
     assert kinds["transition"]["to_state"] == "Progressing"
