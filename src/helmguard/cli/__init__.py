@@ -1,28 +1,45 @@
-"""The `helmguard` command line: a thin shell over the library's actions."""
+"""The `helmguard` command line: a thin shell over the library's actions.
+
+Subcommands are imported only when invoked, so `helmguard check` does not pay for the
+store, the sandbox or the HTTP server at start-up.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from helmguard import __version__
 
+# name -> "module:attribute" of a click command; add a line to add a command.
+COMMANDS = {
+    "check": "helmguard.cli.check:check",
+    "db": "helmguard.cli.db:db",
+    "deploy": "helmguard.cli.deploy:deploy_command",
+    "graph": "helmguard.cli.check:graph",
+    "plan": "helmguard.cli.deploy:plan_command",
+    "render": "helmguard.cli.render:render",
+    "rollback": "helmguard.cli.deploy:rollback_command",
+    "sandbox": "helmguard.cli.sandbox:sandbox",
+    "uninstall": "helmguard.cli.deploy:uninstall_command",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="helmguard")
 def main() -> None:
     """Deploy Helm charts to Kubernetes as application components; never lie about their state."""
-
-
-from helmguard.cli.sandbox import sandbox  # noqa: E402
-
-main.add_command(sandbox)
-from helmguard.cli.render import render  # noqa: E402
-
-main.add_command(render)
-from helmguard.cli.check import check, graph  # noqa: E402
-
-main.add_command(check)
-main.add_command(graph)
-from helmguard.cli.db import db  # noqa: E402
-
-main.add_command(db)
