@@ -1,0 +1,169 @@
+"""The few API calls a deploy makes, by object key, over `helmguard.kube`.
+
+Server-side apply, get, delete and list for any served kind, resolved through discovery
+(refreshed once when a kind is not found: a CRD may have just been established). Every
+failure leaves as a classified `KubeError`; transient ones are retried until `deadline`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from helmguard.kube.client import Kube
+from helmguard.kube.discovery import APIResource, ServedResources
+from helmguard.kube.errors import KubeError, MissingDependency, classify, retry
+from helmguard.manifest import ObjectRef
+
+FIELD_MANAGER = "helmguard"
+
+
+class Cluster:
+    """A Kube connection seen as a store of objects keyed by ObjectRef."""
+
+    def __init__(self, kube: Kube, *, deadline: float) -> None:
+        self.kube = kube
+        self.deadline = deadline  # time.monotonic() by which transient errors stop being retried
+
+    def remaining(self) -> float:
+        return max(self.deadline - time.monotonic(), 0.001)
+
+    async def refresh_discovery(self) -> None:
+        await retry(lambda: self.kube.discovery.resources(refresh=True), timeout=self.remaining())
+
+    async def resource(self, group: str, kind: str, api_version: str = "") -> APIResource:
+        """The served resource for a kind (exact apiVersion when given); refreshes once."""
+        for attempt in (0, 1):
+            refresh = bool(attempt)
+
+            async def load(refresh: bool = refresh) -> ServedResources:
+                return await self.kube.discovery.resources(refresh=refresh)
+
+            served = await retry(load, timeout=self.remaining())
+            try:
+                if api_version:
+                    return served.lookup(api_version, kind)
+                found = served.for_kind(group, kind)
+                if found is not None:
+                    return found
+                raise MissingDependency(
+                    f'no matches for kind "{kind}" in group "{group}": '
+                    "the cluster does not serve it.",
+                    fix="Install the CRD (or the operator that provides it) first.",
+                )
+            except MissingDependency:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def path(res: APIResource, namespace: str, name: str = "") -> str:
+        root = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
+        where = f"/namespaces/{namespace}" if res.namespaced and namespace else ""
+        tail = f"/{name}" if name else ""
+        return f"{root}{where}/{res.plural}{tail}"
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        async def once() -> Any:
+            return await self.kube.send_json(
+                method, path, body, params=params, content_type=content_type
+            )
+
+        return await retry(once, timeout=self.remaining())
+
+    async def get(self, ref: ObjectRef, api_version: str = "") -> dict[str, Any] | None:
+        """The live object, or None when it does not exist (or its kind is not served)."""
+        try:
+            res = await self.resource(ref.group, ref.kind, api_version)
+        except MissingDependency:
+            return None
+        try:
+            return dict(await self._call("GET", self.path(res, ref.namespace, ref.name)))
+        except KubeError as err:
+            if err.code == 404:
+                return None
+            raise
+
+    async def apply(self, body: Mapping[str, Any], *, force: bool) -> dict[str, Any]:
+        """Server-side apply `body` as field manager helmguard; the object the server returned."""
+        meta = body.get("metadata") or {}
+        res = await self.resource("", str(body.get("kind")), str(body.get("apiVersion")))
+        params = {"fieldManager": FIELD_MANAGER}
+        if force:
+            params["force"] = "true"
+        path = self.path(res, str(meta.get("namespace") or ""), str(meta.get("name")))
+        return dict(
+            await self._call(
+                "PATCH", path, body, params=params, content_type="application/apply-patch+yaml"
+            )
+        )
+
+    async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        meta = body.get("metadata") or {}
+        res = await self.resource("", str(body.get("kind")), str(body.get("apiVersion")))
+        return dict(
+            await self._call("POST", self.path(res, str(meta.get("namespace") or "")), body)
+        )
+
+    async def replace(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        meta = body.get("metadata") or {}
+        res = await self.resource("", str(body.get("kind")), str(body.get("apiVersion")))
+        path = self.path(res, str(meta.get("namespace") or ""), str(meta.get("name")))
+        return dict(await self._call("PUT", path, body))
+
+    async def delete(self, ref: ObjectRef, *, propagation: str = "Background") -> bool:
+        """Request deletion; False when it was already gone."""
+        try:
+            res = await self.resource(ref.group, ref.kind)
+        except MissingDependency:
+            return False
+        try:
+            await self._call(
+                "DELETE",
+                self.path(res, ref.namespace, ref.name),
+                {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation},
+            )
+        except KubeError as err:
+            if err.code == 404:
+                return False
+            raise
+        return True
+
+    async def list(
+        self,
+        group: str,
+        kind: str,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+    ) -> list[dict[str, Any]]:
+        """Objects of a kind (in a namespace, if given); [] when the kind is not served."""
+        try:
+            res = await self.resource(group, kind)
+        except MissingDependency:
+            return []
+        params = {"labelSelector": label_selector} if label_selector else None
+        try:
+            body = await self._call("GET", self.path(res, namespace), params=params)
+        except KubeError as err:
+            if err.code == 404:
+                return []
+            raise
+        items = body.get("items") or []
+        api_version = res.api_version
+        # List items carry no apiVersion/kind; status rules and K8sObject need them.
+        return [{"apiVersion": api_version, "kind": kind, **item} for item in items]
+
+
+def classify_error(exc: BaseException) -> KubeError:
+    """The one classifier, re-exported so deploy code never inspects raw exceptions."""
+    return classify(exc)

@@ -1,0 +1,294 @@
+"""Executing a Plan: gates, concurrent server-side apply, hooks, wait, prune, delete.
+
+An `Engine` is one operation on one release over one connection. It records what the
+API server confirmed (`applied`), never what it merely asked for, and stops at the first
+wave that cannot succeed: a non-retryable error, or a gate that does not open in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from helmguard.deploy.cluster import Cluster
+from helmguard.deploy.observe import Snapshot, Verdict, established, observe_release, verdict
+from helmguard.deploy.oplog import OperationLog
+from helmguard.deploy.release import Applied, check_ownership, owner_of, release_id, stamp
+from helmguard.graph.order import HookStep, Plan, Wave, parse_wait_for, uninstall_order
+from helmguard.kube.errors import KubeError, classify
+from helmguard.manifest import K8sObject, ObjectRef
+from helmguard.status import State
+
+POLL_SECONDS = 0.4
+
+
+class DeployFailed(Exception):
+    """The operation stopped; `error` is the classified cause when an API call failed."""
+
+    def __init__(
+        self, message: str, *, error: KubeError | None = None, verdict: Verdict | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error = error
+        self.verdict = verdict
+
+
+@dataclass
+class Engine:
+    cluster: Cluster
+    log: OperationLog
+    namespace: str
+    name: str
+    revision: int
+    force_conflicts: bool = False
+    adopt: bool = False
+    concurrency: int = 16
+    applied: dict[ObjectRef, Applied] = field(default_factory=dict)
+
+    # ---- apply ---------------------------------------------------------------------------
+
+    async def apply_object(self, obj: K8sObject, *, create_only: bool = False) -> Applied | None:
+        """Apply one object after checking who owns it; the server's answer is the record."""
+        live = await self.cluster.get(obj.ref, obj.api_version)
+        if live is not None:
+            if create_only:
+                self.log.emit(
+                    "object.skipped",
+                    f"{obj.ref} exists; CRDs from crds/ are never upgraded",
+                    ref=str(obj.ref),
+                )
+                return None
+            check_ownership(obj.ref, live, self.namespace, self.name, adopt=self.adopt)
+        body = stamp(obj, self.namespace, self.name, self.revision)
+        returned = await self.cluster.apply(body, force=self.force_conflicts)
+        meta = returned.get("metadata") or {}
+        applied = Applied(
+            obj.ref,
+            obj.api_version,
+            str(meta.get("uid") or ""),
+            str(meta.get("resourceVersion") or ""),
+            live is None,
+        )
+        self.applied[obj.ref] = applied
+        self.log.emit(
+            "object.applied",
+            f"{'created' if applied.created else 'configured'} {obj.ref} "
+            f"(resourceVersion {applied.resource_version})",
+            ref=str(obj.ref),
+            uid=applied.uid,
+            resourceVersion=applied.resource_version,
+            created=applied.created,
+        )
+        return applied
+
+    async def _apply_all(
+        self, objects: Sequence[K8sObject], create_only: frozenset[ObjectRef]
+    ) -> None:
+        pool = asyncio.Semaphore(self.concurrency)
+        errors: list[tuple[ObjectRef, KubeError]] = []
+
+        async def one(obj: K8sObject) -> None:
+            async with pool:
+                try:
+                    await self.apply_object(obj, create_only=obj.ref in create_only)
+                except Exception as exc:
+                    err = classify(exc)
+                    errors.append((obj.ref, err))
+                    self.log.emit(
+                        "object.failed",
+                        f"{obj.ref}: {type(err).__name__}: {err.message}",
+                        level="error",
+                        ref=str(obj.ref),
+                        errorClass=type(err).__name__,
+                        retryable=err.retryable,
+                        apiMessage=err.api_message,
+                        fix=err.fix,
+                    )
+
+        await asyncio.gather(*(one(o) for o in objects))
+        if errors:
+            ref, err = sorted(errors, key=lambda e: str(e[0]))[0]
+            raise DeployFailed(f"{ref}: {type(err).__name__}: {err.explain()}", error=err)
+
+    async def gate(self, wave: Wave, objects: dict[ObjectRef, K8sObject]) -> None:
+        """Wait until everything `wave` depends on is established (or its wait-for Ready)."""
+        befores = sorted({e.before for e in wave.needs})
+        wait_for = {
+            target
+            for obj in wave.objects
+            if obj.annotations.get("helmguard.io/wait-for")
+            for target in parse_wait_for(
+                obj, str(obj.annotations["helmguard.io/wait-for"]), objects
+            )
+        }
+        if not befores:
+            return
+        crd_seen = False
+        while True:
+            pending: list[str] = []
+            lives = await asyncio.gather(
+                *(
+                    self.cluster.get(b, objects[b].api_version if b in objects else "")
+                    for b in befores
+                )
+            )
+            for ref, live in zip(befores, lives, strict=True):
+                ok, why = established(None if live is None else K8sObject(live))
+                if ok and ref.kind == "CustomResourceDefinition" and not crd_seen:
+                    await self.cluster.refresh_discovery()
+                    crd_seen = True
+                if not ok:
+                    pending.append(f"{ref} {why}")
+            if wait_for and not pending:
+                snap = await observe_release(self.cluster, sorted(wait_for))
+                for status in snap.statuses.values():
+                    if status.state in (State.BLOCKED, State.FAILED):
+                        raise DeployFailed(
+                            f"wave {wave.index} waits for {status.ref} (helmguard.io/wait-for), "
+                            "which is "
+                            f"{status.state}: {status.reason}: {status.message}"
+                        )
+                    if status.state is not State.READY:
+                        pending.append(f"{status.ref} is {status.state}: {status.message}")
+            if not pending:
+                self.log.emit(
+                    "gate.passed",
+                    f"wave {wave.index}: {len(befores)} dependencies established",
+                    wave=wave.index,
+                    dependencies=[str(b) for b in befores],
+                )
+                return
+            if self.cluster.remaining() <= POLL_SECONDS:
+                raise DeployFailed(
+                    f"wave {wave.index} cannot start: " + "; ".join(pending) + " (timed out)"
+                )
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def run_waves(self, plan: Plan) -> None:
+        """Gate and apply each wave in turn; raise DeployFailed at the first that fails."""
+        objects = {o.ref: o for o in plan.objects}
+        for wave in plan.waves:
+            await self.gate(wave, objects)
+            start = time.monotonic()
+            await self._apply_all(wave.objects, plan.chart_crds)
+            self.log.emit(
+                "wave.applied",
+                f"wave {wave.index}: applied {len(wave.objects)} object(s) in "
+                f"{time.monotonic() - start:.2f}s",
+                wave=wave.index,
+                objects=[str(r) for r in wave.refs],
+            )
+
+    # ---- hooks ---------------------------------------------------------------------------
+
+    async def run_hooks(self, steps: Sequence[HookStep], phase: str) -> None:
+        """Run hooks one at a time as Helm does: replace, wait Ready, apply delete policies."""
+        for step in steps:
+            ref = step.obj.ref
+            if "before-hook-creation" in step.policies:
+                await self.delete_and_wait([ref])
+            body = stamp(step.obj, self.namespace, self.name, self.revision)
+            await self.cluster.apply(body, force=True)
+            self.log.emit(
+                "hook.applied", f"{phase} hook {ref} (weight {step.weight})", ref=str(ref)
+            )
+            outcome = await self.wait_ready([ref], what=f"{phase} hook {ref}")
+            if not outcome.ready:
+                if "hook-failed" in step.policies:
+                    await self.cluster.delete(ref)
+                raise DeployFailed(f"{phase} hook {ref} failed: {outcome.message}", verdict=outcome)
+            if "hook-succeeded" in step.policies:
+                await self.cluster.delete(ref)
+            self.log.emit("hook.succeeded", f"{phase} hook {ref} succeeded", ref=str(ref))
+
+    # ---- wait ----------------------------------------------------------------------------
+
+    async def wait_ready(self, refs: Sequence[ObjectRef], *, what: str = "release") -> Verdict:
+        """Poll statuses until all are Ready, one is Blocked/Failed, or the deadline passes."""
+        last: dict[ObjectRef, State] = {}
+        snapshot: Snapshot | None = None
+        while True:
+            snapshot = await observe_release(self.cluster, refs)
+            statuses = [snapshot.statuses[r] for r in refs]
+            for status in statuses:
+                if last.get(status.ref) is not status.state:
+                    last[status.ref] = status.state
+                    self.log.emit(
+                        "wait.transition",
+                        f"{status.ref}: {status.state} {status.reason}: {status.message}",
+                        level="warning"
+                        if status.state in (State.BLOCKED, State.FAILED)
+                        else "info",
+                        ref=str(status.ref),
+                        state=str(status.state),
+                        reason=status.reason,
+                        rootCause=str(status.root_cause) if status.root_cause else None,
+                    )
+            outcome = verdict(statuses, snapshot)
+            if outcome.done:
+                return outcome
+            if self.cluster.remaining() <= POLL_SECONDS:
+                return Verdict(
+                    True,
+                    False,
+                    outcome.state,
+                    f"timed out waiting for {what}: {outcome.message}",
+                    outcome.culprit,
+                    outcome.culprit.ref if outcome.culprit else None,
+                )
+            await asyncio.sleep(POLL_SECONDS)
+
+    # ---- delete --------------------------------------------------------------------------
+
+    async def owned_by_us(self, ref: ObjectRef) -> bool:
+        live = await self.cluster.get(ref)
+        return live is not None and owner_of(live) == release_id(self.namespace, self.name)
+
+    async def delete_and_wait(
+        self, refs: Iterable[ObjectRef], *, only_owned: bool = False
+    ) -> list[ObjectRef]:
+        """Delete `refs` and wait until they are gone; raise naming what is stuck and why."""
+        targets = list(refs)
+        if only_owned:
+            owned = await asyncio.gather(*(self.owned_by_us(r) for r in targets))
+            targets = [r for r, mine in zip(targets, owned, strict=True) if mine]
+        deleted = await asyncio.gather(*(self.cluster.delete(r) for r in targets))
+        for ref, was in zip(targets, deleted, strict=True):
+            if was:
+                self.log.emit("object.deleted", f"deletion requested for {ref}", ref=str(ref))
+        while True:
+            lives = await asyncio.gather(*(self.cluster.get(r) for r in targets))
+            stuck = [(r, live) for r, live in zip(targets, lives, strict=True) if live is not None]
+            if not stuck:
+                return targets
+            if self.cluster.remaining() <= POLL_SECONDS:
+                reasons = []
+                for ref, live in stuck:
+                    meta = live.get("metadata") or {}
+                    finalizers = (
+                        meta.get("finalizers") or (live.get("spec") or {}).get("finalizers") or ()
+                    )
+                    why = (
+                        f"waiting for finalizers {', '.join(finalizers)}"
+                        if finalizers
+                        else "still present"
+                    )
+                    if ref.kind == "Namespace":
+                        for cond in (live.get("status") or {}).get("conditions") or ():
+                            if cond.get("status") == "True" and cond.get("message"):
+                                why += f"; {cond.get('type')}: {cond.get('message')}"
+                    reasons.append(f"{ref} is Terminating, {why}")
+                raise DeployFailed("timed out deleting: " + "; ".join(reasons))
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def delete_in_order(self, plan: Plan, *, only_owned: bool = True) -> list[ObjectRef]:
+        """Delete a plan's objects wave by wave in reverse; CRDs from crds/ are kept (Helm)."""
+        gone: list[ObjectRef] = []
+        for wave in uninstall_order(plan):
+            refs = [o.ref for o in wave if o.ref not in plan.chart_crds]
+            if refs:
+                gone.extend(await self.delete_and_wait(refs, only_owned=only_owned))
+        return gone
