@@ -17,12 +17,18 @@ COMMANDS = {
     "check": "helmguard.cli.check:check",
     "db": "helmguard.cli.db:db",
     "deploy": "helmguard.cli.deploy:deploy_command",
+    "events": "helmguard.cli.status:events",
     "graph": "helmguard.cli.check:graph",
+    "history": "helmguard.cli.status:history",
+    "manage": "helmguard.cli.status:manage",
     "plan": "helmguard.cli.deploy:plan_command",
     "render": "helmguard.cli.render:render",
     "rollback": "helmguard.cli.deploy:rollback_command",
     "sandbox": "helmguard.cli.sandbox:sandbox",
+    "serve": "helmguard.cli.status:serve",
+    "status": "helmguard.cli.status:status",
     "uninstall": "helmguard.cli.deploy:uninstall_command",
+    "watch": "helmguard.cli.status:watch",
 }
 
 

@@ -517,3 +517,31 @@ def sandbox_down(name: str = "default") -> list[str]:
     stopped = _stop(directory, state)
     shutil.rmtree(directory)
     return stopped
+
+
+def restart_component(name: str, component: str, *, timeout: float = 60.0) -> Sandbox:
+    """Start a stopped or killed component of sandbox `name` again, with the same command line.
+
+    For reliability tests that SIGKILL a component (kube-apiserver) and bring it back.
+    Waits for /readyz when the component is kube-apiserver. Raises SandboxError if the
+    component is still running or does not come back.
+    """
+    directory = _sandbox_dir(name)
+    state = _read_state(directory)
+    if state is None or component not in COMPONENTS:
+        raise SandboxError(f"sandbox {name!r} has no component {component!r}")
+    pid = state.get("pids", {}).get(component)
+    if pid is not None and _alive(pid, directory):
+        raise SandboxError(f"{component} of sandbox {name!r} is still running (pid {pid})")
+    _reap()
+    commands, server = _commands(directory, state["ports"])
+    starter = _Starter(directory, state, lambda _msg: None)
+    starter.start(component, commands[component])
+    if component == "kube-apiserver":
+        with _admin_http(directory, server) as api:
+            starter.wait(
+                "kube-apiserver /readyz",
+                lambda: api.get("/readyz").status_code == 200,
+                time.monotonic() + timeout,
+            )
+    return Sandbox(name, directory, server, state["ports"], dict(state["pids"]))

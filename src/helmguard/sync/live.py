@@ -1,0 +1,66 @@
+"""A one-shot status straight from the cluster: list once, evaluate, no store, no watch.
+
+What `helmguard status --live` shows, and what `status` falls back to when the release is
+not in the store but a cluster is given. It uses the same index and rules as the sync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from helmguard.kube.client import Kube
+from helmguard.kube.informer import object_key, slim, without_contents
+from helmguard.status import AppStatus, ResourceStatus, app_status
+from helmguard.sync.index import CLUSTER_KINDS, NAMESPACED_KINDS, ClusterIndex
+from helmguard.sync.releases import ManagedRelease
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """A release's members and app status as the cluster shows them at `at`."""
+
+    release: ManagedRelease
+    members: tuple[ResourceStatus, ...]
+    app: AppStatus
+    at: datetime
+
+
+async def live_status(kube: Kube, release: ManagedRelease) -> LiveStatus:
+    """List what the release's statuses depend on (once) and evaluate every member."""
+    served = await kube.discovery.resources()
+    index = ClusterIndex()
+    kinds = [*NAMESPACED_KINDS, *CLUSTER_KINDS]
+    kinds += [(r.group, r.kind) for r in release.inventory if (r.group, r.kind) not in kinds]
+    for group, kind in kinds:
+        res = served.for_kind(group, kind)
+        if res is None or "list" not in res.verbs:
+            continue
+        root = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
+        path = (
+            f"{root}/namespaces/{release.namespace}/{res.plural}"
+            if res.namespaced
+            else f"{root}/{res.plural}"
+        )
+        secretive = (group, kind) in (("", "Secret"), ("", "ConfigMap"))
+        token = ""
+        while True:
+            params = {"limit": "500", **({"continue": token} if token else {})}
+            body = await kube.get_json(path, params)
+            for item in body.get("items") or ():
+                obj = {"apiVersion": res.api_version, "kind": res.kind, **item}
+                index.apply("ADDED", without_contents(obj) if secretive else slim(obj))
+            token = str((body.get("metadata") or {}).get("continue") or "")
+            if not token:
+                break
+    index.add_release(release)
+    now = datetime.now(UTC)
+    members = tuple(
+        index.evaluate_member(key, ref, now) for key, ref in index.member_keys(release.key)
+    )
+    components = [m for m in members if index.is_workload(m.ref)]
+    others = [m for m in members if not index.is_workload(m.ref)]
+    return LiveStatus(release, members, app_status(components, others), now)
+
+
+__all__ = ["LiveStatus", "live_status", "object_key"]

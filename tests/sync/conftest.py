@@ -1,0 +1,27 @@
+"""Fixtures for the sync tests: a helmguard `Kube` as the sandbox admin, a fresh SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helmguard.kube.client import Kube, load_config
+from helmguard.store import Store, open_store
+
+
+@pytest.fixture
+async def kube(sandbox: Any) -> AsyncIterator[Kube]:
+    async with Kube(load_config(sandbox.kubeconfig, sandbox.admin_context)) as k:
+        yield k
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await open_store(str(tmp_path / "helmguard.db"))
+    try:
+        yield s
+    finally:
+        await s.close()
