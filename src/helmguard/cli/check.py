@@ -27,13 +27,47 @@ def _render_or_exit(request: RenderRequest) -> RenderedChart:
         raise SystemExit(2) from None
 
 
+def _kubeconfig_present(kubeconfig: str | None, context: str | None) -> bool:
+    """Whether a cluster is configured, the way kubectl would find one."""
+    import os
+    from pathlib import Path
+
+    from helmguard.kube.client import SERVICE_ACCOUNT_DIR
+
+    if kubeconfig or context or os.environ.get("KUBECONFIG"):
+        return True
+    home = Path(os.environ.get("HOME", "~")).expanduser()
+    return (home / ".kube" / "config").is_file() or (SERVICE_ACCOUNT_DIR / "token").is_file()
+
+
 @click.command("check")
 @chart_options
 @click.option(
     "--offline",
     is_flag=True,
-    help="Resolve against the chart and built-ins only (the only mode for now).",
+    help="Resolve against the chart and built-ins only; never contact a cluster.",
 )
+@click.option("--kubeconfig", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config).")
+@click.option("--kube-context", "kube_context", help="kubeconfig context (default: current).")
+@click.option(
+    "--create-namespace",
+    is_flag=True,
+    help="The deploy will create the release namespace if it is missing.",
+)
+@click.option(
+    "--as-deployer",
+    "as_deployer",
+    is_flag=True,
+    help="Also print every permission the deploy needs and whether this identity holds it.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to keep retrying an unavailable or throttling API server.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Print API request counts (to stderr).")
 @click.option(
     "-o",
     "--output",
@@ -48,30 +82,77 @@ def _render_or_exit(request: RenderRequest) -> RenderedChart:
     show_default=True,
     help="Exit 1 when a finding is at or above this severity.",
 )
-def check(offline: bool, output: str, fail_on: str, **kwargs: Any) -> None:
+def check(
+    offline: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    create_namespace: bool,
+    as_deployer: bool,
+    timeout: float,
+    verbose: bool,
+    output: str,
+    fail_on: str,
+    **kwargs: Any,
+) -> None:
     """Render CHART and report every reference that will break at install.
 
-    Exit codes: 0 no finding at --fail-on severity, 1 findings, 2 bad usage or input.
+    With a kubeconfig (--kubeconfig, KUBECONFIG or ~/.kube/config), references are
+    looked up in the cluster, the deployer's permissions are checked and every object
+    is dry-run on the server; nothing is written. --offline skips the cluster.
+
+    Exit codes: 0 no finding at --fail-on severity, 1 findings, 2 bad usage or input,
+    or a cluster that cannot be reached or answered.
     """
     from helmguard.chart.source import ChartError
     from helmguard.manifest import ManifestError
     from helmguard.preflight.check import check as run_check
     from helmguard.preflight.findings import Severity
-    from helmguard.preflight.report import to_json, to_sarif, to_table
+    from helmguard.preflight.report import to_json, to_rbac_table, to_sarif, to_table
 
-    # Cluster lookups come with a later issue; until then every run resolves offline.
+    use_cluster = not offline and _kubeconfig_present(kubeconfig, kube_context)
+    if not offline and not use_cluster and (verbose or as_deployer):
+        click.echo("no kubeconfig found: checking offline", err=True)
     try:
-        report = run_check(request_from_options(**kwargs), offline=True)
+        report = run_check(
+            request_from_options(**kwargs),
+            offline=not use_cluster,
+            kubeconfig=kubeconfig,
+            context=kube_context,
+            create_namespace=create_namespace,
+            timeout=timeout,
+        )
     except (ChartError, ManifestError) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
+    except Exception as exc:
+        from helmguard.kube.errors import KubeError
+
+        if not isinstance(exc, KubeError):
+            raise
+        click.echo(f"Error: {exc.explain()}", err=True)
+        for note in getattr(exc, "__notes__", ()):
+            click.echo(f"({note})", err=True)
+        click.echo("Nothing was written to the cluster.", err=True)
+        raise SystemExit(2) from None
+    info = report.cluster
+    if verbose and info is not None:
+        phases = ", ".join(f"{k} {v}" for k, v in info.requests.items() if k != "total")
+        click.echo(
+            f"cluster {info.server} ({info.context or 'in-cluster'}) as {info.identity}, "
+            f"Kubernetes {info.kube_version}: {info.requests.get('total', 0)} API requests "
+            f"({phases}); {info.list_requests} list calls for {report.references} references; "
+            f"{info.dry_run_verified} objects passed the server dry run; {info.seconds:.2f} s",
+            err=True,
+        )
+    tty = sys.stdout.isatty()
+    width = max(100, shutil.get_terminal_size().columns) if tty else 120
     if output == "json":
         click.echo(to_json(report), nl=False)
     elif output == "sarif":
         click.echo(to_sarif(report), nl=False)
     else:
-        tty = sys.stdout.isatty()
-        width = max(100, shutil.get_terminal_size().columns) if tty else 120
+        if as_deployer:
+            click.echo(to_rbac_table(report, color=tty, width=width), nl=False)
         click.echo(to_table(report, color=tty, width=width), nl=False)
     threshold = Severity.WARNING if fail_on == "warning" else Severity.ERROR
     if report.failed(threshold):

@@ -731,9 +731,18 @@ class Kube:
         """The context's namespace ("default" if the context sets none)."""
         return self.target.namespace
 
-    async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        """GET an API path (e.g. `/apis/apps/v1`) and decode it; raises lightkube ApiError."""
-        return await self.send_json("GET", path, params=params)
+    async def get_json(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        accept: str = "",
+    ) -> Any:
+        """GET an API path (e.g. `/apis/apps/v1`) and decode it; raises lightkube ApiError.
+
+        `accept` asks for another representation (e.g. PartialObjectMetadataList).
+        """
+        return await self.send_json("GET", path, params=params, accept=accept)
 
     async def send_json(
         self,
@@ -743,17 +752,21 @@ class Kube:
         *,
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
+        accept: str = "",
     ) -> Any:
         """Send `body` as JSON to an API path and decode the answer; raises lightkube ApiError.
 
         For calls lightkube has no typed method for (TokenRequest, reviews, raw paths).
         """
+        headers = {"Content-Type": content_type} if body is not None else {}
+        if accept:
+            headers["Accept"] = accept
         response = await self._http.request(
             method,
             path,
             params=dict(params or {}),
             content=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": content_type} if body is not None else None,
+            headers=headers or None,
         )
         if response.is_error:
             if response.headers.get("Content-Type", "").startswith("application/json"):

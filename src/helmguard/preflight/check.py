@@ -6,6 +6,8 @@ no I/O) that the benchmark times and the tests drive with parsed YAML.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,11 @@ from helmguard.preflight.selectors import selector_findings
 
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
+    from helmguard.kube.client import Kube
+    from helmguard.kube.discovery import ServedResources
+    from helmguard.preflight.cluster import ClusterView
+    from helmguard.preflight.dryrun import Skip
+    from helmguard.preflight.rbac import RbacReport
 
 
 @dataclass(frozen=True)
@@ -118,15 +125,42 @@ def chart_root_of(request: RenderRequest) -> str:
 
 
 def check(
-    request: RenderRequest, *, offline: bool = True, existing: Existing | None = None
+    request: RenderRequest,
+    *,
+    offline: bool = True,
+    existing: Existing | None = None,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    create_namespace: bool = False,
+    rbac: bool = True,
+    dry_run: bool = True,
+    timeout: float = 30.0,
 ) -> Report:
     """Render `request` and report every broken or unresolvable reference.
 
+    Offline (the default), or with only an `existing` hook, nothing is asked of a
+    cluster. With `offline=False` and no `existing`, connects through `kubeconfig` /
+    `context` (kubectl's resolution) and runs `check_cluster`: live lookups, RBAC and a
+    server-side dry run. From async code, call `check_cluster` with a `Kube` instead.
+
     Raises chart.source.ChartError (and ManifestError) for charts that cannot be
-    rendered; everything Helm would accept but Kubernetes would not becomes a finding.
+    rendered, and kube.errors.KubeError when the cluster cannot be reached or answered;
+    everything Helm would accept but Kubernetes would not becomes a finding.
     """
     from helmguard.chart.render import render_chart
 
+    if not offline and existing is None:
+        return asyncio.run(
+            _connect_and_check(
+                request,
+                kubeconfig=kubeconfig,
+                context=context,
+                create_namespace=create_namespace,
+                rbac=rbac,
+                dry_run=dry_run,
+                timeout=timeout,
+            )
+        )
     rendered = render_chart(request)
     analysis = analyze_rendered(
         rendered,
@@ -144,3 +178,245 @@ def check(
         offline=offline,
         chart_root=chart_root_of(request),
     )
+
+
+async def _connect_and_check(
+    request: RenderRequest,
+    *,
+    kubeconfig: str | None,
+    context: str | None,
+    create_namespace: bool,
+    rbac: bool,
+    dry_run: bool,
+    timeout: float,  # noqa: ASYNC109
+) -> Report:
+    from helmguard.kube.client import connect
+
+    kube = await connect(kubeconfig, context, timeout=min(timeout, 10.0))
+    async with kube:
+        return await check_cluster(
+            request,
+            kube=kube,
+            create_namespace=create_namespace,
+            rbac=rbac,
+            dry_run=dry_run,
+            timeout=timeout,
+        )
+
+
+async def check_cluster(
+    request: RenderRequest,
+    *,
+    kube: Kube,
+    create_namespace: bool = False,
+    rbac: bool = True,
+    dry_run: bool = True,
+    prune: bool = True,
+    timeout: float = 30.0,  # noqa: ASYNC109 - a deadline for retries, per phase
+) -> Report:
+    """`check` against the cluster `kube` talks to; writes nothing to it.
+
+    Renders with the cluster's capabilities (an explicit --kube-version still wins), looks
+    up every reference the chart leaves unresolved in one list per (kind, namespace),
+    checks namespaces, StorageClasses and served kinds, asks the API server every
+    permission the deploy needs (`rbac`), and dry-runs every object in plan order
+    (`dry_run`). Raises the classified `KubeError` when the cluster cannot answer
+    (transient errors are retried until `timeout`), chart.source.ChartError for charts
+    that cannot be rendered.
+    """
+    from helmguard.chart.capabilities import capabilities_from, with_capabilities
+    from helmguard.chart.render import render_chart
+    from helmguard.kube.errors import retry
+    from helmguard.preflight.cluster import cluster_findings, lookup, needs_storage_classes
+    from helmguard.preflight.dryrun import dry_run as run_dry_run
+    from helmguard.preflight.dryrun import probe_pod_templates
+    from helmguard.preflight.rbac import Identity, review
+    from helmguard.preflight.report import ClusterInfo
+    from helmguard.preflight.resolve import How
+
+    started = time.monotonic()
+    counts: dict[str, int] = {}
+    mark = kube.requests
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        counts[name] = kube.requests - mark
+        mark = kube.requests
+
+    served = await retry(kube.discovery.resources, timeout=timeout)
+    version = await retry(kube.version, timeout=timeout)
+    phase("discovery")
+    request = with_capabilities(request, capabilities_from(version, served))
+    rendered = render_chart(request)
+    api_versions = request.api_versions
+    hooks = [h.obj for h in rendered.hooks]
+    everything = [*rendered.crds, *rendered.objects, *hooks]
+
+    # Resolve offline first: only what the chart leaves open is looked up, in batches.
+    first = analyze_rendered(rendered, api_versions=api_versions)
+    targets = [r.ref.target for r in first.resolutions if r.how is How.UNKNOWN]
+    view = await lookup(
+        kube,
+        targets,
+        served=served,
+        storage=needs_storage_classes(everything),
+        timeout=timeout,
+    )
+    phase("lookups")
+    analysis = analyze_rendered(rendered, api_versions=api_versions, existing=view.existing)
+    created = {o.name for o in everything if o.kind == "Namespace" and not o.ref.group}
+    findings = list(analysis.findings)
+    findings += cluster_findings(
+        everything,
+        view,
+        release_namespace=rendered.namespace,
+        created_namespaces=created,
+        create_namespace=create_namespace,
+    )
+
+    rbac_report: RbacReport | None = None
+    if rbac:
+        rbac_report = await review(
+            kube,
+            [*rendered.crds, *rendered.objects],
+            hooks=hooks,
+            served=served,
+            release_namespace=rendered.namespace,
+            create_namespace=create_namespace and rendered.namespace not in view.namespaces,
+            prune=prune,
+            timeout=timeout,
+        )
+        findings += rbac_report.findings
+    phase("rbac")
+
+    verified = 0
+    if dry_run:
+        order, extra, skip = _dry_run_plan(
+            rendered, served, view, rbac_report, created, create_namespace
+        )
+        findings += extra
+        report = await run_dry_run(
+            kube,
+            order,
+            served=served,
+            skip=skip,
+            chart=[o.ref for o in everything],
+            timeout=timeout,
+        )
+        findings += report.findings
+        verified = report.verified
+        phase("dry-run")
+        objects = {o.ref: o for o in everything}
+        findings = await probe_pod_templates(
+            kube,
+            findings,
+            objects,
+            existing_namespaces=[n for n, gone in view.namespaces.items() if not gone],
+            timeout=timeout,
+        )
+        phase("probes")
+    counts["total"] = sum(counts.values())
+    findings.sort(key=_sort_key)
+    identity = rbac_report.identity if rbac_report else Identity(kube.target.user)
+    return Report(
+        release=rendered.release,
+        namespace=rendered.namespace,
+        chart=rendered.chart_name,
+        chart_version=rendered.chart_version,
+        findings=tuple(findings),
+        objects=analysis.objects,
+        references=len(analysis.refs),
+        offline=False,
+        chart_root=chart_root_of(request),
+        cluster=ClusterInfo(
+            server=kube.target.server,
+            context=kube.target.context,
+            identity=str(identity),
+            kube_version=str(version.get("gitVersion", "")),
+            requests=counts,
+            list_requests=view.list_requests,
+            permissions=rbac_report.checks if rbac_report else (),
+            dry_run_verified=verified,
+            seconds=time.monotonic() - started,
+        ),
+    )
+
+
+def _dry_run_plan(
+    rendered: RenderedChart,
+    served: ServedResources,
+    view: ClusterView,
+    rbac_report: RbacReport | None,
+    created_namespaces: set[str],
+    create_namespace: bool,
+) -> tuple[list[K8sObject], list[Finding], dict[ObjectRef, Skip]]:
+    """Objects in plan order, findings for kinds no version serves, and what to skip (why)."""
+    from helmguard.graph.order import build_plan
+    from helmguard.graph.refs import BUILTIN_GROUPS
+    from helmguard.kube.errors import MissingDependency
+    from helmguard.preflight.cluster import unserved_kinds
+    from helmguard.preflight.dryrun import Skip
+    from helmguard.preflight.findings import Severity
+    from helmguard.preflight.rbac import resource_for
+
+    hooks = list(rendered.hooks)
+    try:
+        plan = build_plan(rendered.objects, hooks=hooks, crds=rendered.crds)
+        ordered = [
+            *(s.obj for s in plan.pre_hooks),
+            *plan.objects,
+            *(s.obj for s in plan.post_hooks),
+        ]
+    except ValueError:  # duplicates: HG100 reports them; keep the rendered order
+        ordered = [*rendered.crds, *rendered.objects, *(h.obj for h in hooks)]
+    order: list[K8sObject] = []
+    seen: set[ObjectRef] = set()
+    for obj in ordered:
+        if obj.ref not in seen:
+            seen.add(obj.ref)
+            order.append(obj)
+    unserved = unserved_kinds(order, rendered.crds, served)
+    extra: list[Finding] = []
+    skip: dict[ObjectRef, Skip] = {}
+    for obj in order:
+        group, ns = obj.ref.group, obj.namespace
+        if obj.ref in unserved:
+            crd = unserved[obj.ref]
+            if crd:
+                skip[obj.ref] = Skip(f"CustomResourceDefinition {crd} is established")
+                continue
+            skip[obj.ref] = Skip()
+            if group in BUILTIN_GROUPS or served.for_kind(group, obj.kind) is not None:
+                try:
+                    served.lookup(obj.api_version, obj.kind)
+                except MissingDependency as err:  # HG116 speaks only for custom groups
+                    extra.append(
+                        Finding.make(
+                            "HG227",
+                            Severity.ERROR,
+                            obj.ref,
+                            "apiVersion",
+                            err.message,
+                            f'no matches for kind "{obj.kind}" in version "{obj.api_version}"',
+                            err.fix,
+                            source=obj.source,
+                        )
+                    )
+            continue
+        resource, namespaced = resource_for(obj, served)
+        ns = ns if namespaced else ""
+        if ns and view.namespaces and ns not in view.namespaces:
+            if ns in created_namespaces or (create_namespace and ns == rendered.namespace):
+                skip[obj.ref] = Skip(f"namespace {ns} is created")
+            else:
+                skip[obj.ref] = Skip()
+            continue
+        if ns and view.terminating(ns):
+            skip[obj.ref] = Skip()
+            continue
+        if rbac_report is not None and not (
+            rbac_report.allows("patch", group, resource, ns)
+            and rbac_report.allows("create", group, resource, ns)
+        ):
+            skip[obj.ref] = Skip()
+    return order, extra, skip

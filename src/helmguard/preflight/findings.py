@@ -119,6 +119,53 @@ _TABLE: tuple[Code, ...] = (
     Code(
         "HG132", "hook-object-deleted", "A release object needs a hook object deleted after hooks."
     ),
+    Code("HG200", "namespace-terminating", "The object's namespace is being deleted."),
+    Code(
+        "HG201",
+        "not-looked-up",
+        "A reference could not be looked up in the cluster (no permission, API down).",
+    ),
+    Code(
+        "HG202",
+        "no-default-storage-class",
+        "A claim sets no storageClassName and the cluster has no default StorageClass.",
+    ),
+    Code("HG210", "permission-denied", "The deployer lacks a permission the deploy needs."),
+    Code(
+        "HG211",
+        "role-escalation-denied",
+        "A Role grants permissions the deployer does not hold (and it lacks escalate).",
+    ),
+    Code(
+        "HG212",
+        "binding-escalation-denied",
+        "A binding grants a role the deployer may not bind (lacks bind and the role's rules).",
+    ),
+    Code(
+        "HG220",
+        "dry-run-missing-dependency",
+        "Server dry run: something the object needs is absent.",
+    ),
+    Code("HG221", "dry-run-forbidden", "Server dry run: RBAC refused the request."),
+    Code("HG222", "dry-run-quota-exceeded", "Server dry run: a ResourceQuota refused the object."),
+    Code(
+        "HG223",
+        "dry-run-policy-violation",
+        "Server dry run: PodSecurity, a LimitRange, a webhook or a policy refused the object.",
+    ),
+    Code("HG224", "dry-run-invalid", "Server dry run: the object failed validation."),
+    Code("HG225", "dry-run-conflict", "Server dry run: another field manager owns these fields."),
+    Code(
+        "HG226",
+        "dry-run-escalation",
+        "Server dry run: the object grants permissions the deployer does not hold.",
+    ),
+    Code("HG227", "dry-run-rejected", "Server dry run: the API server refused the object."),
+    Code(
+        "HG228",
+        "not-verifiable-until",
+        "The dry run can pass only once an earlier object of the chart exists.",
+    ),
     Code("HG150", "satisfied-by-hook", "A reference is satisfied by an object a hook creates."),
     Code(
         "HG151", "created-at-run-time", "A reference is satisfied by an object created at run time."

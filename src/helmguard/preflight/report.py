@@ -6,18 +6,37 @@ import hashlib
 import io
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helmguard import __version__
 from helmguard.manifest import ObjectRef
 from helmguard.preflight.findings import CODES, Finding, Severity
+
+if TYPE_CHECKING:
+    from helmguard.preflight.rbac import PermissionCheck
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _INFO_URI = "https://github.com/helmguard/helmguard"
 _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 # GitHub code scanning ranks alerts by this property (0.1-10); RBAC/admission breakage is high.
 _SECURITY_SEVERITY = {Severity.ERROR: "7.0", Severity.WARNING: "4.0", Severity.INFO: "1.0"}
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What a cluster check talked to, as whom, and what it cost."""
+
+    server: str
+    context: str
+    identity: str
+    kube_version: str
+    requests: Mapping[str, int]  # per phase: discovery, lookups, rbac, dry-run, probes, total
+    list_requests: int  # the lookups' list calls (they grow with kinds x namespaces)
+    permissions: tuple[PermissionCheck, ...] = ()
+    dry_run_verified: int = 0  # objects the API server accepted in dry run
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,7 @@ class Report:
     references: int  # by-name references examined
     offline: bool = True
     chart_root: str = ""  # the chart's directory on disk, to turn sources into file paths
+    cluster: ClusterInfo | None = None  # set when the check ran against a cluster
 
     def worst(self) -> Severity | None:
         """The highest severity among the findings, or None when there are none."""
@@ -92,7 +112,68 @@ def to_json(report: Report) -> str:
             for f in report.findings
         ],
     }
+    if report.cluster is not None:
+        doc["cluster"] = _cluster_json(report.cluster)
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _cluster_json(info: ClusterInfo) -> dict[str, Any]:
+    return {
+        "server": info.server,
+        "context": info.context,
+        "identity": info.identity,
+        "kubeVersion": info.kube_version,
+        "requests": dict(info.requests),
+        "listRequests": info.list_requests,
+        "dryRunVerified": info.dry_run_verified,
+        "seconds": round(info.seconds, 3),
+        "permissions": [
+            {
+                "verb": c.permission.verb,
+                "group": c.permission.group,
+                "resource": c.permission.resource,
+                "subresource": c.permission.subresource,
+                "name": c.permission.name,
+                "path": c.permission.path,
+                "namespace": c.permission.namespace,
+                "allowed": c.allowed,
+                "reason": c.reason,
+                "neededFor": c.needed_for,
+            }
+            for c in info.permissions
+        ],
+    }
+
+
+def to_rbac_table(report: Report, *, color: bool = False, width: int = 120) -> str:
+    """The deployer's permissions: verb, resource, namespace, allowed/denied, identity."""
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=color, no_color=not color)
+    info = report.cluster
+    if info is None:
+        console.print("no cluster: permissions were not checked (--offline)", highlight=False)
+        return buf.getvalue()
+    table = Table(title=f"permissions of {info.identity} on {info.server}", expand=True)
+    for column in ("verb", "resource", "namespace", "allowed", "identity", "needed for"):
+        table.add_column(column, overflow="fold")
+    for c in info.permissions:
+        p = c.permission
+        resource = p.path or (
+            (f"{p.resource}.{p.group}" if p.group else p.resource)
+            + (f"/{p.subresource}" if p.subresource else "")
+            + (f" ({p.name})" if p.name else "")
+        )
+        verdict = "[green]allowed[/]" if c.allowed else "[bold red]denied[/]"
+        table.add_row(
+            p.verb, resource, p.namespace or "(cluster)", verdict, info.identity, c.needed_for
+        )
+    console.print(table)
+    denied = sum(1 for c in info.permissions if not c.allowed)
+    console.print(f"{len(info.permissions)} permissions, {denied} denied", highlight=False)
+    return buf.getvalue()
 
 
 def _fingerprint(f: Finding) -> str:
