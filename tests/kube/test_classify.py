@@ -36,7 +36,6 @@ EXPECTED: dict[str, type[KubeError]] = {
     "missing_priority_class": MissingDependency,
     "missing_runtime_class": MissingDependency,
     "missing_namespace": MissingDependency,
-    "not_served": MissingDependency,
     "webhook_service_missing": MissingDependency,
     "permission_denied": PermissionDenied,
     "permission_denied_cluster": PermissionDenied,

@@ -37,9 +37,9 @@ async def test_served_resources(kube: Kube) -> None:
     assert served.by_plural("", "serviceaccounts").kind == "ServiceAccount"  # type: ignore[union-attr]
     assert served.is_namespaced("", "Widget") is None
     assert served.unavailable == {}
-    with pytest.raises(MissingDependency, match="use that apiVersion") as info:
+    with pytest.raises(MissingDependency, match='no matches for kind "Deployment"') as info:
         served.lookup("apps/v1beta1", "Deployment")
-    assert "apps/v1" in info.value.fix
+    assert info.value.fix == "The cluster serves Deployment as apps/v1: use that apiVersion."
 
     if os.environ.get("HELMGUARD_RECORD_FIXTURES") == "1":
         body = await kube.get_json("/apis/apps/v1")
@@ -68,8 +68,9 @@ async def test_crd_served_after_refresh(kube: Kube, namespace: str) -> None:
     }
     served = await kube.discovery.resources()
     assert not served.serves(group, "Widget")
-    with pytest.raises(MissingDependency, match="Install the CRD"):
+    with pytest.raises(MissingDependency, match='no matches for kind "Widget"') as info:
         served.lookup(f"{group}/v1", "Widget")
+    assert info.value.fix.startswith("Install the CRD")
     path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     await kube.send_json("POST", path, crd)
     try:

@@ -35,7 +35,12 @@ async def test_gives_up_at_the_deadline() -> None:
     elapsed = time.monotonic() - started
     assert 0.5 < elapsed < 2.0
     assert calls > 2
-    assert info.value.__notes__ == [f"gave up after {calls} attempts over 1s"]
+    # The attempt our own deadline cut short is not counted: its error says less.
+    assert info.value.__notes__ in (
+        [f"gave up after {calls} attempts over 1s"],
+        [f"gave up after {calls - 1} attempts over 1s"],
+    )
+    assert "Cannot connect to the API server" in info.value.message
     assert isinstance(info.value.__cause__, httpx.ConnectError)
 
 

@@ -312,6 +312,11 @@ def _target_of(exc: httpx.HTTPStatusError | httpx2.HTTPStatusError | ApiError) -
         match = _URL_PATH.match(urlsplit(str(request.url)).path)
         if match:
             url_parts = {k: v for k, v in match.groupdict().items() if v}
+    if details.get("kind") == "namespaces" and url_parts.get("resource") not in (
+        None,
+        "namespaces",
+    ):
+        details = {}  # the namespace is what is missing, not what the request was about
     return Target(
         resource=str(details.get("kind") or url_parts.get("resource", "")),
         group=str(details.get("group") or url_parts.get("group", "")),
@@ -452,10 +457,10 @@ def _classify_status(
             **kw,
         )
     if m := _RBAC.search(raw):
-        where = f'namespace "{m["ns"]}"' if m["ns"] else "the cluster scope"
+        where = f'in namespace "{m["ns"]}"' if m["ns"] else "at the cluster scope"
         group = m["group"] or "core"
         return PermissionDenied(
-            f"{m['user']} may not {m['verb']} {m['resource']} (API group {group}) in {where}.",
+            f"{m['user']} may not {m['verb']} {m['resource']} (API group {group}) {where}.",
             fix=f'Grant {m["user"]} the verb "{m["verb"]}" on resource "{m["resource"]}" '
             f'(apiGroups: ["{m["group"]}"]) with a '
             + ("Role and RoleBinding in that namespace." if m["ns"] else "ClusterRoleBinding."),
@@ -483,7 +488,11 @@ def _classify_status(
             **kw,
         )
     if code == 404:
-        if "the server could not find the requested resource" in raw:
+        # The first is the API server's Status for an unknown resource; the second its
+        # plain-text answer for a path under an API group it does not serve at all.
+        if "the server could not find the requested resource" in raw or (
+            raw.strip() == "404 page not found"
+        ):
             return MissingDependency(
                 f"The API server does not serve {target.resource or 'this resource'}"
                 f"{'.' + target.group if target.group else ''}: its API (or CRD) is not installed.",
@@ -627,22 +636,31 @@ async def retry(
     """
     deadline = time.monotonic() + timeout
     attempt = 0
+    last: tuple[KubeError, Exception] | None = None
     while True:
         attempt += 1
         remaining = deadline - time.monotonic()
         try:
-            async with asyncio.timeout(max(remaining, 0.001)):
+            async with asyncio.timeout(max(remaining, 0.001)) as window:
                 return await fn()
         except Exception as exc:
+            if last is not None and isinstance(exc, TimeoutError) and window.expired():
+                # Cut short by our own deadline: the previous failure says more.
+                err, exc = last
+                err.add_note(f"gave up after {attempt - 1} attempts over {timeout:g}s")
+                raise err from exc
             err = classify(exc)
             remaining = deadline - time.monotonic()
             if not err.retryable or remaining <= 0:
                 if err.retryable:
                     err.add_note(f"gave up after {attempt} attempts over {timeout:g}s")
                 raise err from exc
-            backoff = random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
-            wait = err.retry_after if err.retry_after is not None else backoff
-            if wait >= remaining:
+            last = (err, exc)
+            if err.retry_after is not None and err.retry_after >= remaining:
+                # The server said when to come back, and that is past the deadline.
                 err.add_note(f"gave up after {attempt} attempts over {timeout:g}s")
                 raise err from exc
+            backoff = random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+            # A backoff longer than the time left still leaves room for a last attempt.
+            wait = err.retry_after if err.retry_after is not None else min(backoff, remaining * 0.9)
             await asyncio.sleep(wait)
