@@ -15,8 +15,6 @@ from helmguard.kube.errors import MissingDependency
 
 from .conftest import FIXTURES
 
-pytestmark = pytest.mark.sandbox
-
 
 async def test_served_resources(kube: Kube) -> None:
     groups = await kube.get_json("/apis")
