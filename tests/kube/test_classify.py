@@ -50,6 +50,7 @@ EXPECTED: dict[str, type[KubeError]] = {
     "optimistic_lock": Conflict,
     "unauthorized": Unauthorized,
     "webhook_unreachable": Transient,
+    "webhook_denied": PolicyViolation,
 }
 
 

@@ -7,8 +7,14 @@ names that reason, keeps the Status verbatim, and says whether retrying helps.
 from __future__ import annotations
 
 import asyncio
+import base64
+import http.server
+import json
+import ssl
+import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +41,7 @@ from helmguard.kube.errors import (
     retry,
 )
 from helmguard.manifest import ObjectRef
+from helmguard.sandbox.pki import generate_pki
 
 from .conftest import api_error, closed_port, service_account_token
 
@@ -484,3 +491,53 @@ async def test_retry_recovers(kube: Kube) -> None:
 
     version = await retry(flaky, timeout=10)
     assert calls == 3 and version["gitVersion"].startswith("v1.")
+
+
+class _DenyingWebhook(http.server.BaseHTTPRequestHandler):
+    """A real validating webhook (HTTPS on loopback) that denies every request it reviews."""
+
+    def do_POST(self) -> None:
+        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        answer = {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "response": {
+                "uid": review["request"]["uid"],
+                "allowed": False,
+                "status": {"code": 403, "message": "configmaps need an owner label"},
+            },
+        }
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+async def test_webhook_denied(kube: Kube, namespace: str, tmp_path: Path) -> None:
+    generate_pki(tmp_path)  # its serving cert has SAN 127.0.0.1; its CA goes in caBundle
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "apiserver.crt", tmp_path / "apiserver.key")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DenyingWebhook)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client_config = {
+        "url": f"https://127.0.0.1:{server.server_address[1]}/validate",
+        "caBundle": base64.b64encode((tmp_path / "ca.crt").read_bytes()).decode(),
+    }
+    url = await _with_webhook(kube, namespace, client_config)
+    try:
+        exc, err = await _first_webhook_error(kube, namespace, "webhook_denied")
+        assert isinstance(err, PolicyViolation), err.api_message
+        _common(err, exc, code=403)
+        assert err.policy == f"webhook hg-{namespace}.helmguard.test"
+        assert "configmaps need an owner label" in err.message
+    finally:
+        await kube.send_json("DELETE", url)
+        server.shutdown()
+        server.server_close()
