@@ -137,7 +137,7 @@ async def dry_run(
             except KubeError as err:
                 if err.retryable:
                     raise
-                if err.code == 404 and "could not find the requested resource" in err.api_message:
+                if err.code == 404 and _api_gone(err):
                     raise ClusterChanged(
                         f"{obj.api_version} {obj.kind} was served when the check started but "
                         f"is not any more (its CRD was deleted?); {obj.ref} cannot be verified.",
@@ -164,6 +164,12 @@ async def dry_run(
             findings.append(_finding(obj, err, in_chart))
     verified = sum(1 for o in to_send if results.get(o.ref) is None)
     return DryRunReport(tuple(findings), verified, kube.requests - before)
+
+
+def _api_gone(err: KubeError) -> bool:
+    """A 404 for the resource type itself (its group or CRD gone), not for an object in it."""
+    text = err.api_message
+    return "could not find the requested resource" in text or "page not found" in text
 
 
 def _not_verifiable(obj: K8sObject, until: str) -> Finding:

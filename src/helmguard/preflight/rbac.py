@@ -400,7 +400,8 @@ def _forbidden(identity: Identity, p: Permission) -> str:
 
 
 def _rule_snippet(group: str, resource: str, verbs: Sequence[str]) -> str:
-    return f'{{apiGroups: ["{group}"], resources: ["{resource}"], verbs: [{", ".join(verbs)}]}}'
+    quoted = ", ".join(f'"{v}"' for v in verbs)
+    return f'{{apiGroups: ["{group}"], resources: ["{resource}"], verbs: [{quoted}]}}'
 
 
 def _deploy_findings(needs: Needs, reviewer: _Reviewer, identity: Identity) -> list[Finding]:
@@ -457,7 +458,7 @@ def _role_findings(
                 f'user "{identity.username}" (groups={list(identity.groups)}) is attempting to '
                 "grant RBAC permissions not currently held",
                 f"grant {identity.username} these permissions, or the escalate verb on "
-                f"{_role_kind(role)} (resourceNames: [{role.name}]); or drop them from the role",
+                f'{_role_kind(role)} (resourceNames: ["{role.name}"]); or drop them from the role',
                 source=role.source,
             )
         )
