@@ -190,7 +190,10 @@ async def test_atomic_restores_previous_revision_and_rollback_command(
 ) -> None:
     first = await deploy(_fullstack(fresh_ns, "extraConfig.enabled=false"), options, store=store)
     assert first.outcome == "deployed", first.message
-    atomic = DeployOptions(**{**options.__dict__, "atomic": True})
+    # The cluster preflight's server dry run sees the bad port: refused, nothing applied.
+    refused = await deploy(_fullstack(fresh_ns, "brokenService=true"), options, store=store)
+    assert refused.outcome == "refused" and "spec.ports[0].port" in refused.message
+    atomic = DeployOptions(**{**options.__dict__, "atomic": True, "force": True})
     failed = await deploy(_fullstack(fresh_ns, "brokenService=true"), atomic, store=store)
     assert failed.outcome == "rolled-back", failed.message
     assert failed.error_class == "Invalid"
@@ -236,7 +239,11 @@ async def test_two_deploys_of_one_release_at_once(
 async def test_unknown_kind_stops_the_deploy(
     options: DeployOptions, store: Store, namespace: str
 ) -> None:
-    result = await deploy(_request(CHARTS / "unknown-kind", "u", namespace), options, store=store)
+    request = _request(CHARTS / "unknown-kind", "u", namespace)
+    refused = await deploy(request, options, store=store)
+    assert refused.outcome == "refused" and "Gizmo" in refused.message
+    forced = DeployOptions(**{**options.__dict__, "force": True})
+    result = await deploy(request, forced, store=store)
     assert result.outcome == "failed"
     assert result.error_class == "MissingDependency"
     assert 'no matches for kind "Gizmo"' in result.message

@@ -156,10 +156,18 @@ class _Run:
     def key(self) -> ReleaseKey:
         return ReleaseKey(self.namespace, self.name)
 
+    async def connect(self) -> Kube:
+        if self.kube is None:
+            self.kube = await connect(
+                self.options.kubeconfig,
+                self.options.context,
+                timeout=min(30.0, self.options.timeout),
+            )
+        return self.kube
+
     async def open(self) -> Cluster:
-        self.kube = await connect(
-            self.options.kubeconfig, self.options.context, timeout=min(30.0, self.options.timeout)
-        )
+        await self.connect()
+        assert self.kube is not None
         self.cluster = Cluster(self.kube, deadline=self.started + self.options.timeout)
         self.lock = await acquire(
             self.cluster,
@@ -446,6 +454,33 @@ async def _atomic_restore(run: _Run, failed: Engine, previous: RevisionManifest 
 # ---- actions --------------------------------------------------------------------------------
 
 
+def _preflight_verdict(
+    report: Report, log: OperationLog, threshold: Any
+) -> tuple[str, ObjectRef | None] | None:
+    """Log every finding; the refusal message and culprit when one is at `threshold`."""
+    errors = [f for f in report.findings if f.severity >= threshold]
+    for f in report.findings:
+        log.emit(
+            "preflight.finding",
+            f"{f.code} {f.severity} {f.object} {f.path}: {f.message}",
+            level="error" if f.severity >= threshold else "warning",
+            code=f.code,
+            object=str(f.object),
+            path=f.path,
+            fix=f.fix,
+        )
+    if not errors:
+        log.emit("preflight.passed", f"preflight: {len(report.findings)} finding(s), no errors")
+        return None
+    first = errors[0]
+    message = (
+        f"preflight found {len(errors)} error(s); nothing was applied. First: "
+        f"{first.object} {first.path}: {first.message}. Fix: {first.fix} (--force deploys anyway)"
+    )
+    log.emit("verdict", message, level="error", outcome="refused")
+    return message, first.target or first.object
+
+
 async def deploy(
     request: RenderRequest,
     options: DeployOptions = DeployOptions(),
@@ -460,57 +495,43 @@ async def deploy(
     the cluster cannot be reached or the release is locked; every failure after that is
     reported in the Result (outcome `failed`, with the classified error and root cause).
     """
+    from helmguard.chart.capabilities import capabilities_from, with_capabilities
     from helmguard.chart.render import render_chart
-    from helmguard.preflight.check import check
+    from helmguard.preflight.check import check_cluster
     from helmguard.preflight.findings import Severity
 
     log = OperationLog(listeners)
-    started = time.monotonic()
+    run = _Run("deploy", request.namespace, request.release, options, log, store)
     report: Report | None = None
-    if options.force:
-        log.emit(
-            "preflight.skipped",
-            "WARNING: --force: preflight checks skipped; the cluster may accept objects that "
-            "can never run",
-            level="warning",
-        )
-    else:
-        report = check(request, offline=True)
-        errors = [f for f in report.findings if f.severity >= Severity.ERROR]
-        for f in report.findings:
-            log.emit(
-                "preflight.finding",
-                f"{f.code} {f.severity} {f.object} {f.path}: {f.message}",
-                level="error" if f.severity >= Severity.ERROR else "warning",
-                code=f.code,
-                object=str(f.object),
-                path=f.path,
-                fix=f.fix,
-            )
-        if errors:
-            message = (
-                f"preflight found {len(errors)} error(s); nothing was applied. First: "
-                f"{errors[0].object} {errors[0].path}: {errors[0].message}. Fix: {errors[0].fix}"
-                " (--force deploys anyway)"
-            )
-            log.emit("verdict", message, level="error", outcome="refused")
-            return Result(
-                "deploy",
-                request.release,
-                request.namespace,
-                0,
-                "refused",
-                message,
-                errors[0].target or errors[0].object,
-                report=report,
-                log=tuple(log.records),
-                seconds=time.monotonic() - started,
-            )
-        log.emit("preflight.passed", f"preflight: {len(report.findings)} finding(s), no errors")
-    if rendered is None:
-        rendered = render_chart(request)
-    run = _Run("deploy", request.namespace, request.release, options, log, store, started=started)
     try:
+        kube = await run.connect()
+        if options.force:
+            log.emit(
+                "preflight.skipped",
+                "WARNING: --force: preflight checks skipped; the cluster may accept objects "
+                "that can never run",
+                level="warning",
+            )
+        else:
+            report = await check_cluster(request, kube=kube, timeout=min(60.0, options.timeout))
+            refused = _preflight_verdict(report, log, Severity.ERROR)
+            if refused is not None:
+                return Result(
+                    "deploy",
+                    request.release,
+                    request.namespace,
+                    0,
+                    "refused",
+                    refused[0],
+                    refused[1],
+                    report=report,
+                    log=tuple(log.records),
+                    seconds=time.monotonic() - run.started,
+                )
+        if rendered is None:
+            served = await kube.discovery.resources()
+            version = await kube.version()
+            rendered = render_chart(with_capabilities(request, capabilities_from(version, served)))
         await run.open()
         operation = "upgrade" if any(h.outcome == "deployed" for h in run.history) else "install"
         return await _apply_revision(

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.observe import Snapshot, Verdict, established, observe_release, verdict
@@ -50,9 +51,15 @@ class Engine:
 
     # ---- apply ---------------------------------------------------------------------------
 
-    async def apply_object(self, obj: K8sObject, *, create_only: bool = False) -> Applied | None:
-        """Apply one object after checking who owns it; the server's answer is the record."""
-        live = await self.cluster.get(obj.ref, obj.api_version)
+    async def apply_object(
+        self, obj: K8sObject, *, create_only: bool = False, known: bool = False, live: Any = None
+    ) -> Applied | None:
+        """Apply one object after checking who owns it; the server's answer is the record.
+
+        `known` says `live` is already the object as listed (None: absent); else it is read.
+        """
+        if not known:
+            live = await self.cluster.get(obj.ref, obj.api_version)
         if live is not None:
             if create_only:
                 self.log.emit(
@@ -84,16 +91,35 @@ class Engine:
         )
         return applied
 
+    async def _existing(self, objects: Sequence[K8sObject]) -> dict[ObjectRef, Any]:
+        """The live objects among `objects`: one list per (kind, namespace), not a GET each."""
+        collections = sorted({(o.ref.group, o.kind, o.namespace) for o in objects})
+        lists = await asyncio.gather(*(self.cluster.list(g, k, ns) for g, k, ns in collections))
+        wanted = {o.ref for o in objects}
+        found: dict[ObjectRef, Any] = {}
+        for items in lists:
+            for item in items:
+                ref = K8sObject(item).ref
+                if ref in wanted:
+                    found[ref] = item
+        return found
+
     async def _apply_all(
         self, objects: Sequence[K8sObject], create_only: frozenset[ObjectRef]
     ) -> None:
         pool = asyncio.Semaphore(self.concurrency)
+        existing = await self._existing(objects)
         errors: list[tuple[ObjectRef, KubeError]] = []
 
         async def one(obj: K8sObject) -> None:
             async with pool:
                 try:
-                    await self.apply_object(obj, create_only=obj.ref in create_only)
+                    await self.apply_object(
+                        obj,
+                        create_only=obj.ref in create_only,
+                        known=True,
+                        live=existing.get(obj.ref),
+                    )
                 except Exception as exc:
                     err = classify(exc)
                     errors.append((obj.ref, err))
