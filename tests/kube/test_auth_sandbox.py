@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap
 
 from helmguard.kube.client import EXEC_API_VERSIONS, Kube, connect, load_config
@@ -176,3 +177,22 @@ async def test_untrusted_server_certificate(sandbox: Any, tmp_path: Path) -> Non
     with pytest.raises(KubeConfigError, match="not trusted") as info:
         await connect_config(stranger, timeout=5)
     assert "certificate-authority" in info.value.fix
+
+
+async def test_impersonation(sandbox: Any, namespace: str) -> None:
+    from helmguard.kube.errors import PermissionDenied, classify
+
+    admin = load_config(sandbox.kubeconfig, sandbox.admin_context)
+    async with Kube(admin.impersonating("bob", ["dev", "qa"])) as as_bob:
+        review = await as_bob.send_json(
+            "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", REVIEW
+        )
+        info = review["status"]["userInfo"]
+        assert info["username"] == "bob"
+        assert {"dev", "qa"} <= set(info["groups"])
+        with pytest.raises(Exception) as raised:
+            await as_bob.client.create(
+                ConfigMap(metadata=ObjectMeta(name="c", namespace=namespace))
+            )
+    err = classify(raised.value)
+    assert isinstance(err, PermissionDenied) and err.user == "bob"
