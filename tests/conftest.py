@@ -27,7 +27,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     previous = os.environ.get("HELMGUARD_SANDBOX_HOME")
     os.environ["HELMGUARD_SANDBOX_HOME"] = str(home)
     try:
-        sb = sandbox_up("pytest")
+        sb = sandbox_up("pytest", timeout=300)
         try:
             yield sb
         finally:
