@@ -15,7 +15,17 @@ import pytest
 
 from helmguard.chart.render import RenderRequest, render_chart
 from helmguard.chart.values import ValuesOptions
-from helmguard.deploy import DeployOptions, ReleaseLocked, Result, deploy, plan, rollback, uninstall
+from helmguard.deploy import (
+    DeployOptions,
+    LogRecord,
+    ReleaseLocked,
+    Result,
+    deploy,
+    plan,
+    read_history,
+    rollback,
+    uninstall,
+)
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.observe import observe_release
 from helmguard.kube.client import connect
@@ -274,3 +284,85 @@ async def test_object_owned_by_someone_else_is_not_taken_over(
     assert conflict and "helm:" in conflict[0].message
     cm = admin_http.get(f"/api/v1/namespaces/{namespace}/configmaps/u-settings").json()
     assert cm["data"] == {"mode": "theirs"}
+
+
+async def test_interrupted_deploy_is_recorded_with_what_was_applied(
+    options: DeployOptions, store: Store, admin_http: httpx.Client, fresh_ns: str, sandbox: Sandbox
+) -> None:
+    task: asyncio.Task[Result] | None = None
+
+    def cancel_after_first_wave(record: LogRecord) -> None:
+        # What Ctrl-C does to `asyncio.run`: the running deploy task is cancelled.
+        if record.step == "wave.applied" and task is not None:
+            task.cancel()
+
+    task = asyncio.create_task(
+        deploy(_fullstack(fresh_ns), options, store=store, listeners=[cancel_after_first_wave])
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    key = ReleaseKey(fresh_ns, "demo")
+    assert [(r.number, r.outcome) for r in await store.list_revisions(key)] == [(1, "interrupted")]
+    log = await store.operation_log(key, 1)
+    interrupted = [e for e in log if e.step == "interrupted"]
+    assert interrupted
+    applied = {a["name"] for a in interrupted[0].details["applied"]}
+    assert f"{fresh_ns}" in applied  # wave 0: the Namespace, the CRD, the ClusterRole
+    kube = await connect(sandbox.kubeconfig)
+    try:
+        history = await read_history(
+            Cluster(kube, deadline=time.monotonic() + 30), fresh_ns, "demo"
+        )
+    finally:
+        await kube.aclose()
+    assert [(h.revision, h.outcome) for h in history] == [(1, "interrupted")]
+    assert {str(r) for r in history[0].inventory} == {
+        str(e.details["ref"]) for e in log if e.step == "object.applied"
+    }
+    # The Lease was given back: uninstall can run, and removes what the interrupted one applied.
+    gone = await uninstall(fresh_ns, "demo", options, store=store)
+    assert gone.outcome == "uninstalled", gone.message
+    assert admin_http.get(f"/api/v1/namespaces/{fresh_ns}").status_code == 404
+
+
+async def test_hooks_run_around_the_waves_with_their_delete_policies(
+    options: DeployOptions, admin_http: httpx.Client, namespace: str
+) -> None:
+    result = await deploy(_request(CHARTS / "hooked", "h", namespace), options)
+    assert result.outcome == "deployed", result.message
+    steps = [(r.step, r.details.get("ref")) for r in result.log]
+    pre = steps.index(("hook.succeeded", f"ConfigMap {namespace}/h-pre"))
+    wave = steps.index(("object.applied", f"ConfigMap {namespace}/h-settings"))
+    post = steps.index(("hook.applied", f"ConfigMap {namespace}/h-post"))
+    assert pre < wave < post
+    configmaps = f"/api/v1/namespaces/{namespace}/configmaps"
+    assert admin_http.get(f"{configmaps}/h-pre").status_code == 404  # hook-succeeded
+    assert admin_http.get(f"{configmaps}/h-post").status_code == 200
+    # Hooks are not release objects: the inventory holds only the regular ConfigMap.
+    assert [str(a.ref) for a in result.applied] == [f"ConfigMap {namespace}/h-settings"]
+
+
+async def test_uninstall_names_what_is_stuck_and_why(
+    options: DeployOptions, admin_http: httpx.Client, namespace: str
+) -> None:
+    result = await deploy(_request(CHARTS / "hooked", "h", namespace), options)
+    assert result.outcome == "deployed", result.message
+    settings = f"/api/v1/namespaces/{namespace}/configmaps/h-settings"
+    held = admin_http.patch(
+        settings,
+        json={"metadata": {"finalizers": ["example.com/hold"]}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert held.status_code == 200, held.text
+    try:
+        short = DeployOptions(**{**options.__dict__, "timeout": 6})
+        stuck = await uninstall(namespace, "h", short)
+        assert stuck.outcome == "failed"
+        assert f"ConfigMap {namespace}/h-settings is Terminating" in stuck.message
+        assert "waiting for finalizers example.com/hold" in stuck.message
+    finally:
+        admin_http.patch(
+            settings,
+            json={"metadata": {"finalizers": None}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )

@@ -640,15 +640,15 @@ async def uninstall(
         deleted: list[ObjectRef] = []
         try:
             await engine.run_hooks(the_plan.pre_hooks, "pre-delete")
-            # Release records go first: the release Namespace may be among the objects.
+            deleted = await engine.delete_in_order(the_plan)
+            unplanned = sorted(r for r in inventory if r not in bodies)
+            deleted += await engine.delete_and_wait(unplanned, only_owned=True)
+            # Records go last, so an uninstall stuck on a finalizer can be run again.
             if not options.keep_history:
                 for h in run.history:
                     await cluster.delete(
                         ObjectRef("", "Secret", namespace, record_name(name, h.revision))
                     )
-            deleted = await engine.delete_in_order(the_plan)
-            unplanned = sorted(r for r in inventory if r not in bodies)
-            deleted += await engine.delete_and_wait(unplanned, only_owned=True)
             await engine.run_hooks(the_plan.post_hooks, "post-delete")
             message = f"release {namespace}/{name} uninstalled: {len(deleted)} object(s) deleted"
         except DeployFailed as exc:
