@@ -376,6 +376,9 @@ def _dry_run_plan(
             seen.add(obj.ref)
             order.append(obj)
     unserved = unserved_kinds(order, rendered.crds, served)
+    escalating = {
+        f.object for f in (rbac_report.findings if rbac_report else ()) if f.code != "HG210"
+    }
     extra: list[Finding] = []
     skip: dict[ObjectRef, Skip] = {}
     for obj in order:
@@ -414,9 +417,12 @@ def _dry_run_plan(
         if ns and view.terminating(ns):
             skip[obj.ref] = Skip()
             continue
-        if rbac_report is not None and not (
-            rbac_report.allows("patch", group, resource, ns)
-            and rbac_report.allows("create", group, resource, ns)
+        if rbac_report is not None and (
+            obj.ref in escalating
+            or not (
+                rbac_report.allows("patch", group, resource, ns)
+                and rbac_report.allows("create", group, resource, ns)
+            )
         ):
-            skip[obj.ref] = Skip()
+            skip[obj.ref] = Skip()  # HG210-HG212 already say why the server would refuse
     return order, extra, skip

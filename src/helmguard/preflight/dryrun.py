@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 FIELD_MANAGER = "helmguard"
 # Dry runs in flight at once: bounded so a big chart does not flood the API server.
-CONCURRENCY = 16
+CONCURRENCY = 32
 
 _CODES: tuple[tuple[type[KubeError], str], ...] = (
     (MissingDependency, "HG220"),
