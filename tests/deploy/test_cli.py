@@ -1,0 +1,92 @@
+"""`helmguard plan / deploy / rollback / uninstall` end to end through the click commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from click.testing import CliRunner
+
+from helmguard.cli import main
+from helmguard.sandbox.cluster import Sandbox
+
+CHARTS = Path(__file__).parent / "charts"
+SEED = Path(__file__).parents[2] / "examples" / "vault-seed"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _json_lines(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_plan_prints_waves_as_text_and_json() -> None:
+    chart = str(CHARTS / "fullstack")
+    code, out, _ = run("plan", chart, "--release", "demo", "-n", "demo-ns")
+    assert code == 0
+    assert out.splitlines()[0] == "wave 0: 3 object(s)"
+    assert "  after: Namespace demo-ns" in out
+    code, out, _ = run("plan", chart, "--release", "demo", "-n", "demo-ns", "-o", "json")
+    data = json.loads(out)
+    assert [len(w["objects"]) for w in data["waves"]] == [3, 7, 4]
+    assert data["operation"] == "install" and data["cycles"] == []
+
+
+def test_plan_of_a_broken_chart_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    code, _, err = run("plan", str(tmp_path / "nowhere"))
+    assert code == 2 and err.startswith("Error: ")
+
+
+def test_deploy_json_event_stream_and_exit_codes(
+    sandbox: Sandbox, admin_http: httpx.Client, namespace: str, tmp_path: Path
+) -> None:
+    common = ["--kubeconfig", str(sandbox.kubeconfig), "--db", str(tmp_path / "db.sqlite")]
+    code, out, _ = run(
+        "deploy", str(CHARTS / "hooked"), "--release", "h", "-n", namespace, *common, "-o", "json"
+    )
+    lines = _json_lines(out)
+    assert code == 0, lines[-1]
+    events = [line["event"] for line in lines[:-1]]
+    assert {"lock.acquired", "plan", "wave.applied", "wait.ready", "verdict"} <= {
+        e["step"] for e in events
+    }
+    result = lines[-1]["result"]
+    assert result["outcome"] == "deployed" and result["revision"] == 1
+    assert [a["name"] for a in result["applied"]] == ["h-settings"]
+
+    code, out, err = run("uninstall", "h", "-n", namespace, *common, "--log-format", "json")
+    assert code == 0, err
+    steps = [json.loads(line)["step"] for line in err.splitlines() if line.startswith("{")]
+    assert steps[-1] == "verdict" and "object.deleted" in steps
+    cm = admin_http.get(f"/api/v1/namespaces/{namespace}/configmaps/h-settings")
+    assert cm.status_code == 404
+
+    code, _, err = run("rollback", "h", "-n", namespace, *common)
+    assert code == 1 and "has no stored revisions" in err
+
+
+def test_seed_deploy_is_refused_with_exit_code_1(
+    sandbox: Sandbox, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    ns = f"cli-seed-{tmp_path.name[-8:]}".lower().replace("_", "-")
+    code, _, err = run(
+        "deploy",
+        str(SEED),
+        "--release",
+        "common",
+        "-n",
+        ns,
+        "--kubeconfig",
+        str(sandbox.kubeconfig),
+        "--no-store",
+    )
+    assert code == 1
+    assert "preflight found" in err and f"{ns}/vault-svc" in err
+    assert admin_http.get(f"/api/v1/namespaces/{ns}").status_code == 404
