@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from helmguard.cli import main
 from helmguard.kube.client import connect_config, load_config
-from helmguard.preflight.rbac import Permission, required_permissions, rule_permissions
 
 from .clusterkit import SEED, codes, only, run_check, write_chart
 
@@ -197,39 +196,3 @@ def test_escalation_through_roles_of_the_chart(
         admin_http.delete(
             f"/apis/rbac.authorization.k8s.io/v1/clusterroles/config-reader-{namespace}"
         )
-
-
-def test_required_permissions_are_deduplicated() -> None:
-    from helmguard.manifest import K8sObject
-
-    objs = [
-        K8sObject(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": f"c{i}", "namespace": "a"},
-            }
-        )
-        for i in range(50)
-    ]
-    needs = required_permissions(objs, release_namespace="a")
-    assert len([p for p in needs if p.resource == "configmaps"]) == len(ALL)
-    assert len(needs[Permission("create", "", "configmaps", "a")]) == 50
-
-
-def test_rule_permissions_break_rules_into_single_checks() -> None:
-    rules = [
-        {"apiGroups": ["", "apps"], "resources": ["pods", "deployments/scale"], "verbs": ["get"]},
-        {
-            "apiGroups": [""],
-            "resources": ["secrets"],
-            "resourceNames": ["a", "b"],
-            "verbs": ["get"],
-        },
-        {"nonResourceURLs": ["/healthz"], "verbs": ["get"]},
-    ]
-    got = rule_permissions(rules, "ns")
-    assert Permission("get", "apps", "deployments", "ns", "", "scale") in got
-    assert Permission("get", "", "secrets", "ns", "b") in got
-    assert Permission("get", "", "", "", path="/healthz") in got
-    assert len(got) == 4 + 2 + 1

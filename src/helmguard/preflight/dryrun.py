@@ -29,7 +29,6 @@ from helmguard.kube.errors import (
     Invalid,
     KubeError,
     MissingDependency,
-    NamespaceTerminating,
     PermissionDenied,
     PolicyViolation,
     QuotaExceeded,
@@ -37,6 +36,7 @@ from helmguard.kube.errors import (
 )
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.preflight.findings import Finding, Severity
+from helmguard.preflight.resolve import resource_of
 
 if TYPE_CHECKING:
     from helmguard.kube.client import Kube
@@ -192,9 +192,15 @@ def _finding(obj: K8sObject, err: KubeError, in_chart: frozenset[ObjectRef]) -> 
         wanted = _chart_match(dependency, in_chart)
         if wanted is not None:
             return _not_verifiable(obj, f"{wanted} exists (the chart creates it first)")
+    details = err.status.get("details") or {}
+    if err.code == 404 and details.get("name"):
+        # e.g. a binding checked against a Role the chart creates earlier in the plan
+        named = str(details["name"])
+        plural = str(details.get("kind") or "")
+        for ref in in_chart:
+            if ref.name == named and resource_of(ref.kind) == plural:
+                return _not_verifiable(obj, f"{ref} exists (the chart creates it first)")
     severity = Severity.ERROR
-    if isinstance(err, NamespaceTerminating):
-        severity = Severity.ERROR
     fields = "; ".join(f"{c.field}: {c.message}" for c in err.causes if c.field)
     return Finding.make(
         code_for(err),
