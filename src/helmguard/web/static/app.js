@@ -106,7 +106,7 @@ async function renderList() {
     el("thead", {}, el("tr", {}, ...["Release", "State", "Root cause", "Chart", "Revision", "Since"].map((h) => el("th", { text: h })))),
     el("tbody", {}, ...rows));
   const empty = releases.length ? null : el("p", { class: "muted", text: "No release recorded yet." });
-  document.getElementById("main").replaceChildren(el("h1", { text: "Releases" }), table, empty);
+  document.getElementById("main").replaceChildren(...[el("h1", { text: "Releases" }), table, empty].filter(Boolean));
 }
 
 function componentRow(c) {

@@ -1,0 +1,237 @@
+"""The page in real headless Chromium (Debian's package, driven by Playwright).
+
+The seed scenario end to end on the sandbox: the rendered seed chart is applied in its
+plan's order, a status writer (the real status rules on live objects) fills the store,
+and the page shows the component Blocked with the cluster's words and the red edge;
+then the ServiceAccount is created and the page turns Ready without a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from api.conftest import REPO, SEED, SEED_CHART, TOKEN
+from api.live import serving
+from api.statuswriter import compute, event_records, list_namespace, write
+from helmguard.api.app import create_app
+from helmguard.chart.render import RenderRequest, render_chart
+from helmguard.graph.order import build_plan, plan_to_dict
+from helmguard.manifest import ObjectRef
+from helmguard.store import (
+    EventRecord,
+    ObservedStatus,
+    ReleaseKey,
+    ReleaseRecord,
+    RevisionRecord,
+    Store,
+    open_store,
+)
+from kubeapi import delete_namespace
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = REPO / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"
+)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def _page(browser: Browser) -> Page:
+    page = await browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.set_default_timeout(30_000)
+    return page
+
+
+async def _shot(page: Page, name: str) -> Path:
+    await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+# ---- hostile text is shown as text ------------------------------------------------------
+
+EVIL = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+
+async def test_hostile_names_labels_and_event_messages_are_escaped(
+    store: Store, browser: Browser
+) -> None:
+    key = ReleaseKey("evil", "web")
+    now = datetime.now(UTC)
+    pod = ObjectRef("", "Pod", "evil", 'web-0"><svg onload="window.__pwned=3">')
+    await store.record_release(ReleaseRecord(key, "<b>chart</b>", "1.0.0", 1))
+    await store.record_revision(
+        RevisionRecord(key, 1, "web", "1.0.0", "sha256:0", now, plan={"waves": []})
+    )
+    await store.upsert_resource_status(
+        key, ObservedStatus(pod, "Blocked", "FailedMount", EVIL, now, now)
+    )
+    await store.add_events(
+        key, [EventRecord("u1", pod, "Warning", "<i>Bad</i>", EVIL, 1, now, now, "kubelet")]
+    )
+    await store.add_operation_log(key, 1, "apply", EVIL)
+    app = create_app(store, token=TOKEN, poll_interval=0.1)
+    async with serving(app) as base:
+        page = await _page(browser)
+        await page.goto(f"{base}/?release=evil/web#token={TOKEN}")
+        await page.wait_for_selector("#events li")
+        events_text = await page.inner_text("#events")
+        assert EVIL in events_text
+        assert EVIL in await page.inner_text("#resources")
+        assert EVIL in await page.inner_text("#operations")
+        assert await page.locator("main img, main script, main svg [onload]").count() == 0
+        await page.goto(f"{base}/")
+        await page.wait_for_selector("#releases tbody tr")
+        assert "<b>chart</b>" in await page.inner_text("#releases")
+        assert await page.evaluate("window.__pwned") is None
+        await _shot(page, "escaped")
+
+
+# ---- the seed scenario --------------------------------------------------------------------
+
+
+@pytest.fixture
+def msga_cn(admin_http: httpx.Client) -> Iterator[str]:
+    """No msga-cn namespace before (the chart creates it); deleted, fully, afterwards."""
+    if admin_http.get("/api/v1/namespaces/msga-cn").status_code == 200:
+        delete_namespace(admin_http, "msga-cn", wait=True)
+    yield "msga-cn"
+    delete_namespace(admin_http, "msga-cn", wait=True)
+
+
+_PATHS = {
+    "Namespace": "/api/v1/namespaces",
+    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
+    "Service": "/api/v1/namespaces/{ns}/services",
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
+    "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
+}
+
+
+async def _status_writer(store: Store, api: httpx.Client, inventory: list[ObjectRef]) -> None:
+    """What `helmguard sync` does, by polling: live objects -> status rules -> store."""
+    while True:
+        objects, events = await asyncio.to_thread(list_namespace, api, SEED.namespace)
+        now = datetime.now(UTC)
+        await write(store, SEED, compute(inventory, objects, events, now), now)
+        await store.add_events(SEED, event_records(events))
+        await asyncio.sleep(0.5)
+
+
+async def _component_state(page: Page) -> str:
+    row = page.locator('#components tr[data-component="Deployment.apps msga-cn/common-vault"]')
+    return str(await row.locator(".badge").first.get_attribute("data-state"))
+
+
+async def test_seed_scenario_blocked_red_edge_then_ready_live(
+    tmp_path: Path, admin_http: httpx.Client, msga_cn: str, browser: Browser
+) -> None:
+    rendered = render_chart(
+        RenderRequest(chart=str(SEED_CHART), release=SEED.name, namespace=SEED.namespace)
+    )
+    plan = build_plan(rendered.objects)
+    inventory = [o.ref for o in plan.objects]
+    store = await open_store(str(tmp_path / "helmguard.db"))
+    writer: asyncio.Task[None] | None = None
+    try:
+        now = datetime.now(UTC)
+        await store.record_release(ReleaseRecord(SEED, "vault", "0.1.0", 1))
+        await store.record_revision(
+            RevisionRecord(SEED, 1, "vault", "0.1.0", "sha256:0", now, plan=plan_to_dict(plan))
+        )
+        app = create_app(store, token=TOKEN, poll_interval=0.1)
+        async with serving(app) as base:
+            page = await _page(browser)
+            await page.goto(f"{base}/?release=msga-cn/common#token={TOKEN}")
+            await page.wait_for_selector("#live.on")
+            await page.evaluate("window.__noReload = 'still here'")
+            # Apply the rendered objects wave by wave, as deploy would (force: despite HG101).
+            for wave in plan.waves:
+                for obj in wave.objects:
+                    path = _PATHS[obj.kind].format(ns=obj.namespace)
+                    created = await asyncio.to_thread(admin_http.post, path, json=dict(obj.body))
+                    assert created.status_code == 201, created.text
+                    await store.add_operation_log(SEED, 1, "apply", f"created {obj.ref}")
+            writer = asyncio.create_task(_status_writer(store, admin_http, inventory))
+            started = asyncio.get_running_loop().time()
+            blocked = page.locator(
+                '#components tr[data-component="Deployment.apps msga-cn/common-vault"] '
+                '.badge[data-state="Blocked"]'
+            )
+            await blocked.first.wait_for(timeout=30_000)
+            blocked_after = asyncio.get_running_loop().time() - started
+            row_text = await page.inner_text("#components")
+            assert 'serviceaccount "vault-svc" not found' in row_text
+            edge = page.locator(
+                'path.edge.broken[data-source="Deployment.apps msga-cn/common-vault"]'
+                '[data-target="ServiceAccount msga-cn/vault-svc"]'
+            )
+            await edge.wait_for(state="attached")
+            stroke = await edge.evaluate("e => getComputedStyle(e).stroke")
+            assert stroke == "rgb(207, 34, 46)"
+            broken = await page.inner_text("#graph .broken-list")
+            assert 'serviceaccount "vault-svc" not found' in broken
+            await page.wait_for_selector('#graph [data-node="ServiceAccount msga-cn/vault-svc"]')
+            assert "apply" in await page.inner_text("#operations")
+            shot = await _shot(page, "seed-blocked")
+
+            sa = await asyncio.to_thread(
+                admin_http.post,
+                "/api/v1/namespaces/msga-cn/serviceaccounts",
+                json={"metadata": {"name": "vault-svc"}},
+            )
+            assert sa.status_code == 201, sa.text
+            ready = page.locator(
+                '#components tr[data-component="Deployment.apps msga-cn/common-vault"] '
+                '.badge[data-state="Ready"]'
+            )
+            await ready.first.wait_for(timeout=120_000)
+            assert await page.evaluate("window.__noReload") == "still here"
+            await page.wait_for_function(
+                "() => !document.querySelector('path.edge.broken')", timeout=30_000
+            )
+            await _shot(page, "seed-ready")
+            assert "Ready" in await page.inner_text("#history")
+            await page.goto(f"{base}/")
+            await page.wait_for_selector('#releases tr[data-release="msga-cn/common"] .badge')
+            await _shot(page, "release-list")
+    finally:
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        await store.close()
+    assert blocked_after < 15, f"Blocked shown after {blocked_after:.1f}s"
+    if os.environ.get("HELMGUARD_UPDATE_SCREENSHOT"):
+        await asyncio.to_thread(shutil.copy, shot, REPO / "docs" / "dashboard.png")
