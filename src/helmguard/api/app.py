@@ -67,6 +67,9 @@ MAX_ARCHIVE_BYTES = 20 << 20  # the largest chart archive an upload may carry
 HEARTBEAT_SECONDS = 15.0
 
 KubeFactory = Callable[[], Awaitable[Any]]
+Cluster = Annotated[
+    str, Query(max_length=253, description="Cluster name; empty for the one cluster.")
+]
 
 # Content Security Policy: only this origin's own scripts and styles; no inline script.
 _SECURITY_HEADERS = {
@@ -220,10 +223,6 @@ def create_app(
         if release is None:
             raise _not_recorded(key)
         return release
-
-    Cluster = Annotated[
-        str, Query(max_length=253, description="Cluster name; empty for the one cluster.")
-    ]
 
     # ---- health and metrics --------------------------------------------------------------
 
