@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -15,6 +16,7 @@ from helmguard.cli.chart_options import chart_options, request_from_options
 
 if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions, LogRecord, Result
+    from helmguard.deploy.actions import StoreOpener
     from helmguard.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -164,35 +166,60 @@ def _user_errors() -> Iterator[None]:
     from helmguard.chart.source import ChartError
     from helmguard.kube.errors import KubeError
     from helmguard.manifest import ManifestError
-    from helmguard.store import StoreError
 
     try:
         yield
-    except (ChartError, ManifestError, StoreError) as exc:
+    except (ChartError, ManifestError) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
     except KubeError as exc:
         click.echo(f"Error: {exc.explain()}", err=True)
         raise SystemExit(1) from None
+    except Exception as exc:
+        # The store is imported lazily (slow imports); only then can its error be raised.
+        errors = sys.modules.get("helmguard.store.errors")
+        if errors is not None and isinstance(exc, errors.StoreError):
+            click.echo(f"Error: {exc}", err=True)
+            raise SystemExit(2) from None
+        raise
 
 
 def _run(
-    action: Callable[[Store | None], Awaitable[Result]],
+    action: Callable[[StoreOpener | None], Awaitable[Result]],
     *,
     db_url: str | None,
     no_store: bool,
     output: str,
     display: _Display,
 ) -> None:
-    """Run an action with the store open; print the result; exit 0 only if it succeeded."""
-    from helmguard.store import open_store
+    """Run an action with the store opening alongside; print the result; exit 0 only if ok."""
 
     async def main() -> Result:
-        store = None if no_store else await open_store(db_url)
+        # The store's imports (SQLAlchemy, Alembic) take seconds: load them in a thread
+        # while the action connects and runs preflight, and open the store when it asks.
+        warm = (
+            None
+            if no_store
+            else asyncio.create_task(asyncio.to_thread(importlib.import_module, "helmguard.store"))
+        )
+        opened: list[Store] = []
+
+        async def opener() -> Store | None:
+            if warm is None:
+                return None
+            await warm
+            from helmguard.store import open_store
+
+            if not opened:
+                opened.append(await open_store(db_url))
+            return opened[0]
+
         try:
-            return await action(store)
+            return await action(opener)
         finally:
-            if store is not None:
+            if warm is not None:
+                await warm
+            for store in opened:
                 await store.close()
 
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -35,11 +35,14 @@ from helmguard.graph.order import Plan, build_plan, plan_to_dict
 from helmguard.kube.client import Kube, connect
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import K8sObject, ObjectRef
-from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, Store, values_digest
 
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
     from helmguard.preflight.report import Report
+    from helmguard.store import ReleaseKey, Store
+
+# The store may be handed over still opening (its imports are slow): awaited when first needed.
+StoreOpener = Callable[[], Awaitable["Store | None"]]
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class _Run:
     name: str
     options: DeployOptions
     log: OperationLog
-    store: Store | None
+    store_or_opener: Store | StoreOpener | None
     kube: Kube | None = None
     cluster: Cluster | None = None
     lock: ReleaseLock | None = None
@@ -152,9 +155,20 @@ class _Run:
     revision: int = 0
     started: float = field(default_factory=time.monotonic)
 
+    store: Store | None = None
+
     @property
     def key(self) -> ReleaseKey:
+        from helmguard.store import ReleaseKey
+
         return ReleaseKey(self.namespace, self.name)
+
+    async def open_store(self) -> Store | None:
+        """The store, once open (None when the operation is not recorded)."""
+        opener = self.store_or_opener
+        if self.store is None and opener is not None:
+            self.store = await opener() if callable(opener) else opener
+        return self.store
 
     async def connect(self) -> Kube:
         if self.kube is None:
@@ -179,6 +193,7 @@ class _Run:
         self.log.emit("lock.acquired", f"locked release {self.namespace}/{self.name}")
         self.history = await read_history(self.cluster, self.namespace, self.name)
         stored = 0
+        await self.open_store()
         if self.store is not None:
             revisions = await self.store.list_revisions(self.key)
             stored = max((r.number for r in revisions), default=0)
@@ -204,6 +219,8 @@ class _Run:
     async def begin(self, chart: str, version: str, digest: str, the_plan: Plan | None) -> None:
         if self.store is None:
             return
+        from helmguard.store import ReleaseRecord, RevisionRecord
+
         await self.store.record_release(
             ReleaseRecord(self.key, chart, version, self.revision, "deploying")
         )
@@ -225,6 +242,8 @@ class _Run:
     async def finish(self, outcome: str, status: str, chart: str, version: str) -> None:
         if self.store is None:
             return
+        from helmguard.store import ReleaseRecord
+
         await self.log.sync()
         await self.store.finish_revision(self.key, self.revision, outcome)
         await self.store.record_release(
@@ -425,6 +444,7 @@ async def _atomic_restore(run: _Run, failed: Engine, previous: RevisionManifest 
         run.lock,
         list(run.history),
         run.revision + 1,
+        store=run.store,
     )
     result = await _apply_revision(
         sub,
@@ -452,6 +472,12 @@ async def _atomic_restore(run: _Run, failed: Engine, previous: RevisionManifest 
 
 
 # ---- actions --------------------------------------------------------------------------------
+
+
+def _values_digest(values: Any) -> str:
+    from helmguard.store import values_digest
+
+    return values_digest(values)
 
 
 def _preflight_verdict(
@@ -485,7 +511,7 @@ async def deploy(
     request: RenderRequest,
     options: DeployOptions = DeployOptions(),
     *,
-    store: Store | None = None,
+    store: Store | StoreOpener | None = None,
     listeners: Sequence[Listener] = (),
     rendered: RenderedChart | None = None,
 ) -> Result:
@@ -541,7 +567,7 @@ async def deploy(
             hooks=rendered.hooks,
             chart=rendered.chart_name,
             chart_version=rendered.chart_version,
-            digest=values_digest(rendered.values),
+            digest=_values_digest(rendered.values),
             operation=operation,
             report=report,
         )
@@ -555,7 +581,7 @@ async def rollback(
     revision: int | None = None,
     options: DeployOptions = DeployOptions(),
     *,
-    store: Store | None = None,
+    store: Store | StoreOpener | None = None,
     listeners: Sequence[Listener] = (),
 ) -> Result:
     """Re-apply a stored revision (default: the last deployed before the latest) as a new one."""
@@ -610,7 +636,7 @@ async def uninstall(
     name: str,
     options: DeployOptions = DeployOptions(),
     *,
-    store: Store | None = None,
+    store: Store | StoreOpener | None = None,
     listeners: Sequence[Listener] = (),
 ) -> Result:
     """Delete every object the release applied, in reverse order, and wait until they are gone."""
@@ -654,10 +680,10 @@ async def uninstall(
         except DeployFailed as exc:
             outcome, message = "failed", exc.message
         log.emit("verdict", message, level="info" if outcome == "uninstalled" else "error")
-        if store is not None:
+        if run.store is not None:
             await run.finish(outcome, outcome, latest.chart, latest.chart_version)
             if outcome == "uninstalled" and not options.keep_history:
-                await store.delete_release(run.key)
+                await run.store.delete_release(run.key)
         return Result(
             "uninstall",
             name,

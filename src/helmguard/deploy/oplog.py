@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from helmguard.store import ReleaseKey, Store
+if TYPE_CHECKING:
+    from helmguard.store import ReleaseKey, Store
 
 
 @dataclass(frozen=True)
