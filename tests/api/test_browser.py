@@ -151,7 +151,7 @@ async def _status_writer(store: Store, api: httpx.Client, inventory: list[Object
 
 async def _component_state(page: Page) -> str:
     row = page.locator('#components tr[data-component="Deployment.apps msga-cn/common-vault"]')
-    return str(await row.locator(".badge").first.get_attribute("data-state"))
+    return str(await row.locator("td.state .badge").get_attribute("data-state"))
 
 
 async def test_seed_scenario_blocked_red_edge_then_ready_live(
@@ -187,12 +187,17 @@ async def test_seed_scenario_blocked_red_edge_then_ready_live(
             started = asyncio.get_running_loop().time()
             blocked = page.locator(
                 '#components tr[data-component="Deployment.apps msga-cn/common-vault"] '
-                '.badge[data-state="Blocked"]'
+                'td.state .badge[data-state="Blocked"]'
             )
             await blocked.first.wait_for(timeout=30_000)
+            # The cluster's own words arrive once the ReplicaSet controller was refused.
+            component = page.locator(
+                '#components tr[data-component="Deployment.apps msga-cn/common-vault"]',
+                has_text='serviceaccount "vault-svc" not found',
+            )
+            await component.wait_for(timeout=30_000)
+            assert await _component_state(page) == "Blocked"
             blocked_after = asyncio.get_running_loop().time() - started
-            row_text = await page.inner_text("#components")
-            assert 'serviceaccount "vault-svc" not found' in row_text
             edge = page.locator(
                 'path.edge.broken[data-source="Deployment.apps msga-cn/common-vault"]'
                 '[data-target="ServiceAccount msga-cn/vault-svc"]'
@@ -214,7 +219,7 @@ async def test_seed_scenario_blocked_red_edge_then_ready_live(
             assert sa.status_code == 201, sa.text
             ready = page.locator(
                 '#components tr[data-component="Deployment.apps msga-cn/common-vault"] '
-                '.badge[data-state="Ready"]'
+                'td.state .badge[data-state="Ready"]'
             )
             await ready.first.wait_for(timeout=120_000)
             assert await page.evaluate("window.__noReload") == "still here"
@@ -234,4 +239,5 @@ async def test_seed_scenario_blocked_red_edge_then_ready_live(
         await store.close()
     assert blocked_after < 15, f"Blocked shown after {blocked_after:.1f}s"
     if os.environ.get("HELMGUARD_UPDATE_SCREENSHOT"):
+        await asyncio.to_thread((REPO / "docs").mkdir, exist_ok=True)
         await asyncio.to_thread(shutil.copy, shot, REPO / "docs" / "dashboard.png")

@@ -25,8 +25,7 @@ def _serve(db: str, ready: threading.Event, stop: threading.Event, url: list[str
             async with serving(app) as base:
                 url.append(base)
                 ready.set()
-                while not stop.is_set():
-                    await asyncio.sleep(0.1)
+                await asyncio.to_thread(stop.wait)
 
     asyncio.run(main())
 

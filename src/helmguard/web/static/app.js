@@ -115,7 +115,7 @@ function componentRow(c) {
     : el("span", { class: "muted", text: "no pod" });
   return el("tr", { "data-component": c.ref.text },
     el("td", { text: c.ref.text }),
-    el("td", {}, badge(c.state)),
+    el("td", { class: "state" }, badge(c.state)),
     el("td", { text: c.reason }),
     el("td", { class: "muted", text: when(c.since) }),
     el("td", { text: refText(c.root_cause) }),
@@ -137,7 +137,7 @@ function table(id, headers, rows) {
 }
 
 function drawGraph(g) {
-  const W = 230, H = 38, GAPX = 110, GAPY = 22, TOP = 34, LEFT = 16;
+  const W = 210, H = 38, GAPX = 150, GAPY = 22, TOP = 34, LEFT = 16;
   const outside = g.nodes.filter((n) => !n.in_release);
   const columns = g.waves.map((ids, i) => ({ title: `wave ${i}`, ids }));
   if (outside.length) columns.push({ title: "outside the release", ids: outside.map((n) => n.id) });
@@ -174,8 +174,10 @@ function drawGraph(g) {
     path.append(svg("title", {}, `${e.source} → ${e.target} (${e.path})${e.broken ? `\n${e.message}` : ""}`));
     edges.append(path);
     if (e.broken) {
-      const text = e.message.length > 70 ? `${e.message.slice(0, 67)}…` : e.message;
-      labels.append(svg("text", { class: "edge-label", x: Math.min(x1, x2) + 4, y: (y1 + y2) / 2 - 6 }, text || "broken"));
+      // The API server's NotFound words when present; the full message is in the list below.
+      const found = e.message.match(/[a-z.]+ "[^"]+" not found/g);
+      const text = found ? found[found.length - 1] : e.message.length > 32 ? `${e.message.slice(0, 31)}…` : e.message;
+      labels.append(svg("text", { class: "edge-label", x: (x1 + x2) / 2, y: (y1 + y2) / 2 + 31, "text-anchor": "middle" }, text || "broken"));
     }
   }
   root.append(edges);
@@ -188,7 +190,7 @@ function drawGraph(g) {
     const kind = n ? n.ref.kind : "";
     const name = n ? n.ref.name : id;
     group.append(svg("text", { x: p.x + 8, y: p.y + 15 }, `${kind} · ${s}`));
-    group.append(svg("text", { x: p.x + 8, y: p.y + 30 }, name.length > 34 ? `${name.slice(0, 33)}…` : name));
+    group.append(svg("text", { x: p.x + 8, y: p.y + 30 }, name.length > 31 ? `${name.slice(0, 30)}…` : name));
     group.append(svg("title", {}, `${id}\n${s}: ${n ? n.reason : ""}\n${n ? n.message : ""}`));
     nodes.append(group);
   }
