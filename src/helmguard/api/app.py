@@ -14,9 +14,10 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
@@ -29,10 +30,20 @@ from fastapi.staticfiles import StaticFiles
 
 from helmguard.api import metrics
 from helmguard.api.auth import load_or_create_token, token_matches
-from helmguard.api.charts import ChartInputError, ChartSources, CheckRequest, run_check
+from helmguard.api.charts import (
+    ChartInputError,
+    ChartSources,
+    CheckRequest,
+    DeployRequest,
+    RollbackRequest,
+    UninstallRequest,
+    render_request,
+    run_check,
+)
 from helmguard.api.feed import Feed
 from helmguard.api.graph import build_graph
 from helmguard.api.limits import BodyLimit
+from helmguard.api.operations import Operation, Operations, values_file
 from helmguard.api.queries import Reader
 from helmguard.api.schemas import (
     CheckOut,
@@ -41,6 +52,7 @@ from helmguard.api.schemas import (
     Health,
     Info,
     LogItem,
+    OperationOut,
     ReleaseDetail,
     ReleaseItem,
     RevisionDetail,
@@ -50,6 +62,7 @@ from helmguard.api.schemas import (
     event_item,
     graph_out,
     log_item,
+    operation_out,
     release_detail,
     release_item,
     revision_detail,
@@ -58,6 +71,9 @@ from helmguard.api.schemas import (
 )
 from helmguard.manifest import ObjectRef
 from helmguard.store import ReleaseKey, ReleaseRecord, Store, StoreError
+
+if TYPE_CHECKING:
+    from helmguard.deploy import DeployOptions
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +148,7 @@ def create_app(
     max_values_bytes: int = MAX_VALUES_BYTES,
     max_archive_bytes: int = MAX_ARCHIVE_BYTES,
     poll_interval: float = 0.2,
+    deploy_options: DeployOptions | None = None,
 ) -> FastAPI:
     """The helmguard API and page over `store`.
 
@@ -140,6 +157,8 @@ def create_app(
     it; writes always need it. `kube_factory` opens a `helmguard.kube.Kube` for cluster
     operations (None: offline checks only). `chart_roots`: the directories local chart
     paths must lie in (default: the working directory); uploads are always allowed.
+    `deploy_options` (kubeconfig, context, timeouts) enables deploy, rollback and
+    uninstall, which then run as background operations writing to `store`.
     """
     auth = _Auth(token if token is not None else load_or_create_token(), public_read)
     reader = Reader(store)
@@ -157,6 +176,7 @@ def create_app(
         try:
             yield
         finally:
+            await operations.close()
             await feed.stop()
             await reader.close()
 
@@ -168,7 +188,8 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    deploy_available = False  # set once helmguard.deploy's actions are wired in
+    deploy_available = deploy_options is not None and not store.read_only
+    operations = Operations()
     app.state.feed = feed
     app.state.reader = reader
     app.state.kube_factory = kube_factory
@@ -458,6 +479,128 @@ def create_app(
         digest = hashlib.sha256(data).hexdigest()
         (upload_dir / f"{digest}.tgz").write_bytes(data)
         return {"chart": f"upload:{digest}"}
+
+    def require_deploy() -> DeployOptions:
+        if deploy_options is None or store.read_only:
+            raise HTTPException(
+                503,
+                "deploy, rollback and uninstall are not enabled on this server (it was started "
+                "without cluster access or with a read-only database)",
+            )
+        return deploy_options
+
+    def accepted(op: Operation) -> JSONResponse:
+        return JSONResponse(
+            operation_out(op).model_dump(mode="json"),
+            status_code=202,
+            headers={"Location": f"/api/operations/{op.id}"},
+        )
+
+    _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+        202: {"model": OperationOut, "description": "started; follow /api/operations/{id}"},
+        401: {"description": "missing or wrong token"},
+        503: {"description": "this server cannot deploy"},
+    }
+
+    @app.post(
+        "/api/deploy",
+        status_code=202,
+        response_model=OperationOut,
+        tags=["actions"],
+        dependencies=[write],
+        responses={
+            **_ACTION_RESPONSES,
+            413: {"description": "values payload too large"},
+            422: {"description": "bad chart reference or values YAML"},
+        },
+    )
+    async def start_deploy(body: DeployRequest) -> JSONResponse:
+        """Install or upgrade a release in the background; its steps stream on /api/stream.
+
+        Preflight refuses charts with error findings unless `force` is set.
+        """
+        from dataclasses import replace
+
+        from helmguard.deploy import deploy
+
+        options = require_deploy()
+        values = sources.values_mapping(body.values)
+        chart = sources.chart_ref(body.chart, body.repo)
+        path, cleanup = values_file(dict(values)) if values else ("", None)
+        request = render_request(body, chart, path)
+        chosen = replace(options, force=body.force, atomic=body.atomic, timeout=body.timeout)
+        key = ReleaseKey(body.namespace, body.release)
+        op = operations.start(
+            "deploy",
+            key,
+            lambda op: deploy(request, chosen, store=store, listeners=[op.listener]),
+            cleanup,
+        )
+        return accepted(op)
+
+    @app.post(
+        "/api/releases/{namespace}/{name}/rollback",
+        status_code=202,
+        response_model=OperationOut,
+        tags=["actions"],
+        dependencies=[write],
+        responses={**_ACTION_RESPONSES, 404: {"description": "release not recorded"}},
+    )
+    async def start_rollback(namespace: str, name: str, body: RollbackRequest) -> JSONResponse:
+        """Re-apply a stored revision (default: the last deployed before the latest)."""
+        from dataclasses import replace
+
+        from helmguard.deploy import rollback
+
+        options = require_deploy()
+        release = await release_or_404(namespace, name, "")
+        chosen = replace(options, timeout=body.timeout)
+        op = operations.start(
+            "rollback",
+            release.key,
+            lambda op: rollback(
+                namespace, name, body.revision, chosen, store=store, listeners=[op.listener]
+            ),
+        )
+        return accepted(op)
+
+    @app.post(
+        "/api/releases/{namespace}/{name}/uninstall",
+        status_code=202,
+        response_model=OperationOut,
+        tags=["actions"],
+        dependencies=[write],
+        responses={**_ACTION_RESPONSES, 404: {"description": "release not recorded"}},
+    )
+    async def start_uninstall(namespace: str, name: str, body: UninstallRequest) -> JSONResponse:
+        """Delete every object of the release in reverse order and wait until they are gone."""
+        from dataclasses import replace
+
+        from helmguard.deploy import uninstall
+
+        options = require_deploy()
+        release = await release_or_404(namespace, name, "")
+        chosen = replace(options, timeout=body.timeout)
+        op = operations.start(
+            "uninstall",
+            release.key,
+            lambda op: uninstall(namespace, name, chosen, store=store, listeners=[op.listener]),
+        )
+        return accepted(op)
+
+    @app.get(
+        "/api/operations/{op_id}",
+        response_model=OperationOut,
+        tags=["actions"],
+        dependencies=[read],
+        responses={404: {"description": "no such operation"}},
+    )
+    async def get_operation(op_id: Annotated[str, Path_(max_length=64)]) -> OperationOut:
+        """A background operation: its steps so far and, once finished, its result."""
+        op = operations.get(op_id)
+        if op is None:
+            raise HTTPException(404, f"no operation {op_id} in this server process")
+        return operation_out(op)
 
     # ---- the page ------------------------------------------------------------------------
 

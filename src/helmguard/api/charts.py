@@ -56,6 +56,37 @@ class CheckRequest(BaseModel):
     values: str = Field("", description="Values as YAML (a mapping), like a -f file.")
 
 
+class DeployRequest(CheckRequest):
+    """A chart to install or upgrade, with how careful to be."""
+
+    force: bool = Field(False, description="Deploy despite error findings of preflight.")
+    atomic: bool = Field(False, description="Restore the previous revision if this one fails.")
+    timeout: float = Field(300.0, gt=0, le=3600, description="Seconds for the whole operation.")
+
+
+class RollbackRequest(BaseModel):
+    revision: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="Default: the last deployed before the latest."
+    )
+    timeout: float = Field(300.0, gt=0, le=3600)
+
+
+class UninstallRequest(BaseModel):
+    timeout: float = Field(300.0, gt=0, le=3600)
+
+
+def render_request(body: CheckRequest, chart: str, values_path: str) -> RenderRequest:
+    """The RenderRequest for a validated chart reference and a values file (may be "")."""
+    return RenderRequest(
+        chart=chart,
+        release=body.release,
+        namespace=body.namespace,
+        version=body.version,
+        repo=body.repo,
+        values=ValuesOptions(values_files=(values_path,) if values_path else ()),
+    )
+
+
 @dataclass(frozen=True)
 class ChartSources:
     """Where charts may come from and how big values may be."""

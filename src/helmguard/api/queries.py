@@ -20,6 +20,7 @@ from helmguard.status import State
 from helmguard.store import ReleaseKey, ReleaseRecord, Store
 from helmguard.store.db import create_engine, describe
 from helmguard.store.models import OperationLog, Release, Resource, StatusTransition
+from helmguard.sync.releases import APP_GROUP
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,9 @@ class Reader:
         """Every release, its resource counts by state and its worst resource, in a few queries."""
         releases = await self._store.list_releases()
         counts = await self._rows(
-            select(Resource.release_id, Resource.state, func.count()).group_by(
-                Resource.release_id, Resource.state
-            )
+            select(Resource.release_id, Resource.state, func.count())
+            .where(Resource.api_group != APP_GROUP)
+            .group_by(Resource.release_id, Resource.state)
         )
         ids = await self._rows(select(Release.id, Release.cluster, Release.namespace, Release.name))
         key_of = {row.id: ReleaseKey(row.namespace, row.name, row.cluster) for row in ids}
@@ -134,7 +135,9 @@ class Reader:
             if key is not None:
                 tally.setdefault(key, []).append((state, int(count)))
         troubled = await self._rows(
-            select(Resource).where(Resource.state != State.READY.value).order_by(Resource.id)
+            select(Resource)
+            .where(Resource.state != State.READY.value, Resource.api_group != APP_GROUP)
+            .order_by(Resource.id)
         )
         worst: dict[ReleaseKey, Any] = {}
         for row in troubled:

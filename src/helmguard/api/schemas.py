@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from helmguard.api.graph import Graph
+from helmguard.api.operations import Operation
 from helmguard.api.queries import FeedStep, FeedTransition, ReleaseSummary
 from helmguard.graph.refs import WORKLOAD_GROUPS
 from helmguard.manifest import ObjectRef
@@ -28,6 +29,7 @@ from helmguard.store import (
     RevisionRecord,
     TransitionRecord,
 )
+from helmguard.sync.releases import APP_GROUP
 
 
 class Ref(BaseModel):
@@ -229,6 +231,20 @@ class CheckOut(BaseModel):
     findings: list[FindingItem]
 
 
+class OperationOut(BaseModel):
+    """A background deploy, rollback or uninstall."""
+
+    id: str
+    kind: str
+    release: ReleaseId
+    state: str = Field(description="running, done (see result.outcome) or error.")
+    started_at: datetime
+    finished_at: datetime | None
+    steps: list[dict[str, Any]]
+    result: dict[str, Any] | None
+    error: str
+
+
 class Info(BaseModel):
     version: str
     deploy: bool
@@ -262,7 +278,11 @@ def _pods_of(workload: ObjectRef, pods: Sequence[ResourceRecord]) -> list[Resour
 
 
 def release_detail(release: ReleaseRecord, resources: Sequence[ResourceRecord]) -> ReleaseDetail:
-    """The release view: components with their pods, the other resources, the app status."""
+    """The release view: components with their pods, the other resources, the app status.
+
+    The sync's own row for the release (group helmguard.io) is not a resource of it.
+    """
+    resources = [r for r in resources if r.ref.group != APP_GROUP]
     pods = [r for r in resources if r.ref.kind == "Pod" and r.ref.group == ""]
     workloads = [r for r in resources if is_workload(r.ref)]
     claimed: set[ObjectRef] = set()
@@ -297,6 +317,20 @@ def release_detail(release: ReleaseRecord, resources: Sequence[ResourceRecord]) 
         components=components,
         resources=others,
         updated_at=release.updated_at,
+    )
+
+
+def operation_out(op: Operation) -> OperationOut:
+    return OperationOut(
+        id=op.id,
+        kind=op.kind,
+        release=ReleaseId.of(op.release),
+        state=op.state,
+        started_at=op.started_at,
+        finished_at=op.finished_at,
+        steps=list(op.steps),
+        result=op.result,
+        error=op.error,
     )
 
 
