@@ -1,7 +1,8 @@
 """The page in real headless Chromium (Debian's package, driven by Playwright).
 
-The seed scenario end to end on the sandbox: the rendered seed chart is applied in its
-plan's order, a status writer (the real status rules on live objects) fills the store,
+The seed scenario end to end on the sandbox, through the whole stack: the page's deploy
+form checks the seed chart (HG101 shown), deploys it with force through the API
+(helmguard.deploy), the watch-based sync (helmguard.sync) stores what the cluster says,
 and the page shows the component Blocked with the cluster's words and the red edge;
 then the ServiceAccount is created and the page turns Ready without a reload.
 """
@@ -9,7 +10,6 @@ then the ServiceAccount is created and the page turns Ready without a reload.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -20,13 +20,13 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from api.conftest import REPO, SEED, SEED_CHART, TOKEN
+from api.conftest import REPO, TOKEN
 from api.live import serving
-from api.statuswriter import compute, event_records, list_namespace, write
 from helmguard.api.app import create_app
-from helmguard.chart.render import RenderRequest, render_chart
-from helmguard.graph.order import build_plan, plan_to_dict
+from helmguard.deploy import DeployOptions
+from helmguard.kube.client import connect
 from helmguard.manifest import ObjectRef
+from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import (
     EventRecord,
     ObservedStatus,
@@ -36,6 +36,7 @@ from helmguard.store import (
     Store,
     open_store,
 )
+from helmguard.sync import Sync
 from kubeapi import delete_namespace
 
 CHROMIUM = "/usr/bin/chromium"
@@ -130,72 +131,53 @@ def msga_cn(admin_http: httpx.Client) -> Iterator[str]:
     delete_namespace(admin_http, "msga-cn", wait=True)
 
 
-_PATHS = {
-    "Namespace": "/api/v1/namespaces",
-    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
-    "Service": "/api/v1/namespaces/{ns}/services",
-    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
-    "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
-}
-
-
-async def _status_writer(store: Store, api: httpx.Client, inventory: list[ObjectRef]) -> None:
-    """What `helmguard sync` does, by polling: live objects -> status rules -> store."""
-    while True:
-        objects, events = await asyncio.to_thread(list_namespace, api, SEED.namespace)
-        now = datetime.now(UTC)
-        await write(store, SEED, compute(inventory, objects, events, now), now)
-        await store.add_events(SEED, event_records(events))
-        await asyncio.sleep(0.5)
+COMPONENT = '#components tr[data-component="Deployment.apps msga-cn/common-vault"]'
 
 
 async def _component_state(page: Page) -> str:
-    row = page.locator('#components tr[data-component="Deployment.apps msga-cn/common-vault"]')
-    return str(await row.locator("td.state .badge").get_attribute("data-state"))
+    return str(await page.locator(f"{COMPONENT} td.state .badge").get_attribute("data-state"))
 
 
-async def test_seed_scenario_blocked_red_edge_then_ready_live(
-    tmp_path: Path, admin_http: httpx.Client, msga_cn: str, browser: Browser
+async def test_seed_scenario_deployed_from_the_page_blocked_then_ready_live(
+    tmp_path: Path, sandbox: Sandbox, admin_http: httpx.Client, msga_cn: str, browser: Browser
 ) -> None:
-    rendered = render_chart(
-        RenderRequest(chart=str(SEED_CHART), release=SEED.name, namespace=SEED.namespace)
-    )
-    plan = build_plan(rendered.objects)
-    inventory = [o.ref for o in plan.objects]
     store = await open_store(str(tmp_path / "helmguard.db"))
-    writer: asyncio.Task[None] | None = None
+    kube = await connect(sandbox.kubeconfig, sandbox.admin_context)
+    sync = Sync(kube, store, tick=0.5, refresh=0.5)
+    await sync.start()
+    options = DeployOptions(
+        kubeconfig=str(sandbox.kubeconfig), context=sandbox.admin_context, timeout=60
+    )
+    app = create_app(
+        store,
+        token=TOKEN,
+        chart_roots=[REPO / "examples"],
+        deploy_options=options,
+        poll_interval=0.1,
+    )
     try:
-        now = datetime.now(UTC)
-        await store.record_release(ReleaseRecord(SEED, "vault", "0.1.0", 1))
-        await store.record_revision(
-            RevisionRecord(SEED, 1, "vault", "0.1.0", "sha256:0", now, plan=plan_to_dict(plan))
-        )
-        app = create_app(store, token=TOKEN, poll_interval=0.1)
         async with serving(app) as base:
             page = await _page(browser)
-            await page.goto(f"{base}/?release=msga-cn/common#token={TOKEN}")
+            await page.goto(f"{base}/?view=deploy#token={TOKEN}")
+            form = page.locator("#deploy-form")
+            await form.locator('input[name="chart"]').fill("vault-seed")
+            await form.locator('input[name="release"]').fill("common")
+            await form.locator('input[name="namespace"]').fill("msga-cn")
+            await form.locator('button[type="submit"]').click()
+            finding = page.locator('#findings tr[data-code="HG101"]')
+            await finding.wait_for()
+            assert "vault-svc" in await finding.inner_text()
+            await _shot(page, "deploy-check")
+            await page.locator('input[name="force"]').check()
+            await page.evaluate("window.__noReload = undefined")
+            await page.locator("#confirm-deploy").click()
+            await page.wait_for_url("**/?release=msga-cn/common*")
+            started = asyncio.get_running_loop().time()
+            # From here on the page must update itself: mark it to detect any reload.
             await page.wait_for_selector("#live.on")
             await page.evaluate("window.__noReload = 'still here'")
-            # Apply the rendered objects wave by wave, as deploy would (force: despite HG101).
-            for wave in plan.waves:
-                for obj in wave.objects:
-                    path = _PATHS[obj.kind].format(ns=obj.namespace)
-                    created = await asyncio.to_thread(admin_http.post, path, json=dict(obj.body))
-                    assert created.status_code == 201, created.text
-                    await store.add_operation_log(SEED, 1, "apply", f"created {obj.ref}")
-            writer = asyncio.create_task(_status_writer(store, admin_http, inventory))
-            started = asyncio.get_running_loop().time()
-            blocked = page.locator(
-                '#components tr[data-component="Deployment.apps msga-cn/common-vault"] '
-                'td.state .badge[data-state="Blocked"]'
-            )
-            await blocked.first.wait_for(timeout=30_000)
-            # The cluster's own words arrive once the ReplicaSet controller was refused.
-            component = page.locator(
-                '#components tr[data-component="Deployment.apps msga-cn/common-vault"]',
-                has_text='serviceaccount "vault-svc" not found',
-            )
-            await component.wait_for(timeout=30_000)
+            component = page.locator(COMPONENT, has_text='serviceaccount "vault-svc" not found')
+            await component.wait_for(timeout=60_000)
             assert await _component_state(page) == "Blocked"
             blocked_after = asyncio.get_running_loop().time() - started
             edge = page.locator(
@@ -203,12 +185,10 @@ async def test_seed_scenario_blocked_red_edge_then_ready_live(
                 '[data-target="ServiceAccount msga-cn/vault-svc"]'
             )
             await edge.wait_for(state="attached")
-            stroke = await edge.evaluate("e => getComputedStyle(e).stroke")
-            assert stroke == "rgb(207, 34, 46)"
+            assert await edge.evaluate("e => getComputedStyle(e).stroke") == "rgb(207, 34, 46)"
             broken = await page.inner_text("#graph .broken-list")
             assert 'serviceaccount "vault-svc" not found' in broken
-            await page.wait_for_selector('#graph [data-node="ServiceAccount msga-cn/vault-svc"]')
-            assert "apply" in await page.inner_text("#operations")
+            await page.locator("#operations li").first.wait_for()
             shot = await _shot(page, "seed-blocked")
 
             sa = await asyncio.to_thread(
@@ -217,11 +197,8 @@ async def test_seed_scenario_blocked_red_edge_then_ready_live(
                 json={"metadata": {"name": "vault-svc"}},
             )
             assert sa.status_code == 201, sa.text
-            ready = page.locator(
-                '#components tr[data-component="Deployment.apps msga-cn/common-vault"] '
-                'td.state .badge[data-state="Ready"]'
-            )
-            await ready.first.wait_for(timeout=120_000)
+            ready = page.locator(f'{COMPONENT} td.state .badge[data-state="Ready"]')
+            await ready.wait_for(timeout=120_000)
             assert await page.evaluate("window.__noReload") == "still here"
             await page.wait_for_function(
                 "() => !document.querySelector('path.edge.broken')", timeout=30_000
@@ -232,12 +209,10 @@ async def test_seed_scenario_blocked_red_edge_then_ready_live(
             await page.wait_for_selector('#releases tr[data-release="msga-cn/common"] .badge')
             await _shot(page, "release-list")
     finally:
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        await sync.stop()
+        await kube.aclose()
         await store.close()
-    assert blocked_after < 15, f"Blocked shown after {blocked_after:.1f}s"
+    assert blocked_after < 30, f"Blocked shown {blocked_after:.1f}s after the deploy started"
     if os.environ.get("HELMGUARD_UPDATE_SCREENSHOT"):
         await asyncio.to_thread((REPO / "docs").mkdir, exist_ok=True)
         await asyncio.to_thread(shutil.copy, shot, REPO / "docs" / "dashboard.png")

@@ -315,6 +315,12 @@ function scheduleRefresh() {
   state.refreshTimer = setTimeout(() => { state.refreshTimer = null; route().catch(showError); }, 250);
 }
 
+function showError(err) {
+  if (err instanceof Unauthorized) return showTokenForm();
+  document.getElementById("main").replaceChildren(el("p", { class: "error", text: err.message }));
+  if (err.status === 404 && state.view === "release") setTimeout(scheduleRefresh, 2000);
+}
+
 async function stream() {
   // fetch() rather than EventSource: EventSource cannot send the Authorization header.
   const headers = token() ? { Authorization: `Bearer ${token()}` } : {};
@@ -359,11 +365,6 @@ function onEvent(block) {
 
 // ---- routing -----------------------------------------------------------------------------
 
-function showError(err) {
-  if (err instanceof Unauthorized) return showTokenForm();
-  document.getElementById("main").replaceChildren(el("p", { class: "error", text: err.message }));
-}
-
 async function route() {
   const params = new URLSearchParams(location.search);
   const rel = params.get("release");
@@ -382,9 +383,14 @@ let streaming = false;
 async function start() {
   try {
     state.info = await api("/api/info");
+  } catch (err) { return showError(err); }
+  if (!streaming) { streaming = true; stream(); }
+  try {
     await route();
-    if (!streaming) { streaming = true; stream(); }
-  } catch (err) { showError(err); }
+  } catch (err) {
+    showError(err);
+    // A release being deployed is recorded a moment later: look again until it is.
+  }
 }
 
 takeTokenFromFragment();
