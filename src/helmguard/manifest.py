@@ -55,6 +55,55 @@ CLUSTER_SCOPED_KINDS = frozenset(
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# Helm v4 pkg/release/v1/util.InstallOrder: the kind order Helm installs in.
+HELM_INSTALL_ORDER = (
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+)
+_INSTALL_RANK = {kind: rank for rank, kind in enumerate(HELM_INSTALL_ORDER)}
+
+
+def kind_rank(kind: str) -> int:
+    """Position of `kind` in Helm's install order; custom kinds after all built-in ones."""
+    return _INSTALL_RANK.get(kind, len(HELM_INSTALL_ORDER))
+
+
 class ManifestError(ValueError):
     """A rendered document is not a usable Kubernetes object (bad YAML, no kind, no name)."""
 
@@ -182,8 +231,6 @@ def parse_objects(text: str, source: str = "") -> list[K8sObject]:
             if not body.get(required):
                 raise ManifestError(f"{where}: object at line {line} has no {required}")
         if not (body.get("metadata") or {}).get("name"):
-            raise ManifestError(
-                f"{where}: {body['kind']} at line {line} has no metadata.name"
-            )
+            raise ManifestError(f"{where}: {body['kind']} at line {line} has no metadata.name")
         objects.append(K8sObject(body, source))
     return objects

@@ -11,12 +11,11 @@ from helmguard.chart.render import Hook, RenderRequest, render_chart
 from helmguard.graph.order import (
     Plan,
     build_plan,
-    kind_rank,
     plan_to_dict,
     plan_to_text,
     uninstall_order,
 )
-from helmguard.manifest import K8sObject, ObjectRef, parse_objects
+from helmguard.manifest import K8sObject, ObjectRef, kind_rank, parse_objects
 
 CHARTS = Path(__file__).parents[1] / "deploy" / "charts"
 EXAMPLES = Path(__file__).parents[2] / "examples"

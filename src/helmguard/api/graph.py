@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from helmguard.graph.order import kind_rank
 from helmguard.graph.refs import extract_refs
-from helmguard.manifest import K8sObject, ObjectRef
+from helmguard.manifest import K8sObject, ObjectRef, kind_rank
 from helmguard.status import State
 from helmguard.store import ResourceRecord
 from helmguard.sync.releases import APP_GROUP

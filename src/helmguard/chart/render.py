@@ -25,8 +25,10 @@ from helmguard.chart.source import ChartError, resolve_chart
 from helmguard.chart.values import ValuesOptions, merge_user_values
 from helmguard.manifest import (
     CLUSTER_SCOPED_KINDS,
+    HELM_INSTALL_ORDER,
     K8sObject,
     ManifestError,
+    kind_rank,
     parse_objects,
     split_documents,
 )
@@ -51,48 +53,6 @@ HOOK_EVENTS = frozenset(
 _EVENT_ALIASES = {"test-success": "test"}
 RENDERERS = ("sdk", "helm")
 
-# Helm v4 pkg/release/v1/util.InstallOrder.
-INSTALL_ORDER = (
-    "PriorityClass",
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-)
-_KIND_RANK = {kind: rank for rank, kind in enumerate(INSTALL_ORDER)}
 # `helm template` prints each document as "---\n# Source: <path>\n<content>\n".
 _SOURCE_MARKER = re.compile(r"^---\n# Source: (.*)\n", re.MULTILINE)
 _HELM_TIMEOUT = 300
@@ -374,8 +334,8 @@ def _by_kind(docs: list[_Document]) -> list[_Document]:
 
     def key(doc: _Document) -> tuple[int, str]:
         kind = str(doc.body.get("kind", ""))
-        rank = _KIND_RANK.get(kind)
-        return (rank, "") if rank is not None else (len(INSTALL_ORDER), kind)
+        rank = kind_rank(kind)
+        return (rank, kind if rank == len(HELM_INSTALL_ORDER) else "")
 
     return sorted(docs, key=key)
 

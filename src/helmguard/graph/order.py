@@ -23,52 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from helmguard.graph.refs import POD_SPEC_PATHS, WORKLOAD_GROUPS, extract_refs
-from helmguard.manifest import K8sObject, ObjectRef
-
-# Helm v4 pkg/release/v1/util.InstallOrder (kept here so graph/ does not import chart/).
-HELM_INSTALL_ORDER = (
-    "PriorityClass",
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-)
-_RANK = {kind: i for i, kind in enumerate(HELM_INSTALL_ORDER)}
-# Unknown kinds (custom resources) go after every known kind, alphabetically, as in Helm.
-_UNKNOWN_RANK = len(HELM_INSTALL_ORDER)
+from helmguard.manifest import K8sObject, ObjectRef, kind_rank
 
 WAIT_FOR_ANNOTATION = "helmguard.io/wait-for"
 _WEBHOOK_KINDS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"})
@@ -76,11 +31,6 @@ _WEBHOOK_KINDS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookCo
 _POD_ADMISSION_KINDS = frozenset({"ResourceQuota", "LimitRange"})
 
 INSTALL_OPERATIONS = ("install", "upgrade", "rollback", "delete")
-
-
-def kind_rank(kind: str) -> int:
-    """Position of `kind` in Helm's install order; custom kinds after all built-in ones."""
-    return _RANK.get(kind, _UNKNOWN_RANK)
 
 
 def _helm_key(ref: ObjectRef) -> tuple[int, str, str, str, str]:
