@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from api.conftest import AUTH, REPO, TOKEN, seed_store
 from api.live import serving
 from helmguard.api.app import create_app
+from helmguard.deploy import DeployOptions
 from helmguard.store import open_store
 
 
@@ -21,7 +22,11 @@ def _serve(db: str, ready: threading.Event, stop: threading.Event, url: list[str
     async def main() -> None:
         async with await open_store(db) as store:
             await seed_store(store)
-            app = create_app(store, token=TOKEN, chart_roots=[REPO / "examples"])
+            # Deploys enabled against a cluster that cannot be reached: operations start, fail.
+            options = DeployOptions(kubeconfig=str(Path(db).with_name("no-kubeconfig")), timeout=5)
+            app = create_app(
+                store, token=TOKEN, chart_roots=[REPO / "examples"], deploy_options=options
+            )
             async with serving(app) as base:
                 url.append(base)
                 ready.set()

@@ -220,3 +220,33 @@ async def test_no_secret_data_in_any_response(store: Store) -> None:
         assert "Secret shop/creds" in everything
         assert plaintext not in everything
         assert secret["data"]["password"] not in everything
+
+
+async def test_deploy_disabled_is_403_and_an_unreachable_cluster_fails_the_operation(
+    seeded: Store, tmp_path: Path
+) -> None:
+    from helmguard.deploy import DeployOptions
+
+    off = create_app(seeded, token=TOKEN, chart_roots=[REPO / "examples"])
+    async for client in running(off):
+        answer = await client.post("/api/deploy", json=CHECK, headers=AUTH)
+        assert answer.status_code == 403
+        assert "not enabled" in answer.json()["detail"]
+    options = DeployOptions(kubeconfig=str(tmp_path / "no-kubeconfig"), timeout=5)
+    app = create_app(seeded, token=TOKEN, chart_roots=[REPO / "examples"], deploy_options=options)
+    async for client in running(app):
+        assert (await client.post("/api/deploy", json=CHECK)).status_code == 401
+        bad = await client.post("/api/deploy", json={**CHECK, "chart": "../x"}, headers=AUTH)
+        assert bad.status_code == 422
+        started = await client.post("/api/deploy", json=CHECK, headers=AUTH)
+        assert started.status_code == 202
+        location = started.headers["location"]
+        for _ in range(200):
+            op = (await client.get(location, headers=AUTH)).json()
+            if op["state"] != "running":
+                break
+            await asyncio.sleep(0.05)
+        assert op["state"] == "error"
+        assert "no-kubeconfig" in op["error"]
+        gone = await client.post("/api/releases/nowhere/none/uninstall", json={}, headers=AUTH)
+        assert gone.status_code == 404

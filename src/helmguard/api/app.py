@@ -438,7 +438,15 @@ def create_app(
                         continue
                     if message is None:
                         return
-                    yield message.data
+                    # Everything already queued goes out in one write: fan-out stays cheap.
+                    chunk = [message.data]
+                    while not sub.queue.empty() and len(chunk) < 500:
+                        more = sub.queue.get_nowait()
+                        if more is None:
+                            yield b"".join(chunk)
+                            return
+                        chunk.append(more.data)
+                    yield b"".join(chunk)
                 yield b'event: resync\ndata: {"reason":"client too slow; reload"}\n\n'
 
         return StreamingResponse(
@@ -483,7 +491,7 @@ def create_app(
     def require_deploy() -> DeployOptions:
         if deploy_options is None or store.read_only:
             raise HTTPException(
-                503,
+                403,
                 "deploy, rollback and uninstall are not enabled on this server (it was started "
                 "without cluster access or with a read-only database)",
             )
@@ -499,7 +507,7 @@ def create_app(
     _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
         202: {"model": OperationOut, "description": "started; follow /api/operations/{id}"},
         401: {"description": "missing or wrong token"},
-        503: {"description": "this server cannot deploy"},
+        403: {"description": "this server does not deploy"},
     }
 
     @app.post(

@@ -108,6 +108,7 @@ class Reader:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._engine: AsyncEngine = create_engine(store.target, writer=False)
+        self._summaries: tuple[tuple[Any, ...], list[ReleaseSummary]] | None = None
 
     async def close(self) -> None:
         await self._engine.dispose()
@@ -120,49 +121,102 @@ class Reader:
             raise describe(exc, self._store.target) from exc
 
     async def release_summaries(self) -> list[ReleaseSummary]:
-        """Every release, its resource counts by state and its worst resource, in a few queries."""
-        releases = await self._store.list_releases()
-        counts = await self._rows(
-            select(Resource.release_id, Resource.state, func.count())
-            .where(Resource.api_group != APP_GROUP)
-            .group_by(Resource.release_id, Resource.state)
-        )
-        ids = await self._rows(select(Release.id, Release.cluster, Release.namespace, Release.name))
-        key_of = {row.id: ReleaseKey(row.namespace, row.name, row.cluster) for row in ids}
-        tally: dict[ReleaseKey, list[tuple[str, int]]] = {}
+        """Every release, its resource counts by state and its worst resource (one connection).
+
+        The answer is reused while nothing it depends on changed: every change of a state,
+        reason, message or root cause adds a transition, release rows carry updated_at, and
+        added or removed resources change the count.
+        """
+        try:
+            async with self._engine.connect() as connection:
+                version = (
+                    await connection.execute(
+                        select(
+                            select(func.max(StatusTransition.id)).scalar_subquery(),
+                            select(func.max(Release.updated_at)).scalar_subquery(),
+                            select(func.count(Release.id)).scalar_subquery(),
+                            select(func.count(Resource.id)).scalar_subquery(),
+                        )
+                    )
+                ).one()
+                key = tuple(version)
+                if self._summaries is not None and self._summaries[0] == key:
+                    return self._summaries[1]
+                releases = (
+                    await connection.execute(
+                        select(
+                            Release.id,
+                            Release.cluster,
+                            Release.namespace,
+                            Release.name,
+                            Release.chart,
+                            Release.chart_version,
+                            Release.current_revision,
+                            Release.status,
+                            Release.updated_at,
+                        ).order_by(Release.cluster, Release.namespace, Release.name)
+                    )
+                ).all()
+                counts = (
+                    await connection.execute(
+                        select(Resource.release_id, Resource.state, func.count())
+                        .where(Resource.api_group != APP_GROUP)
+                        .group_by(Resource.release_id, Resource.state)
+                    )
+                ).all()
+                troubled = (
+                    await connection.execute(
+                        select(
+                            Resource.release_id,
+                            Resource.api_group,
+                            Resource.kind,
+                            Resource.namespace,
+                            Resource.name,
+                            Resource.state,
+                            Resource.reason,
+                            Resource.message,
+                            Resource.since,
+                            Resource.root_cause,
+                        )
+                        .where(Resource.state != State.READY.value, Resource.api_group != APP_GROUP)
+                        .order_by(Resource.id)
+                    )
+                ).all()
+        except Exception as exc:
+            raise describe(exc, self._store.target) from exc
+        tally: dict[int, list[tuple[str, int]]] = {}
         for release_id, state, count in counts:
-            key = key_of.get(release_id)
-            if key is not None:
-                tally.setdefault(key, []).append((state, int(count)))
-        troubled = await self._rows(
-            select(Resource)
-            .where(Resource.state != State.READY.value, Resource.api_group != APP_GROUP)
-            .order_by(Resource.id)
-        )
-        worst: dict[ReleaseKey, Any] = {}
+            tally.setdefault(release_id, []).append((state, int(count)))
+        worst: dict[int, Any] = {}
         for row in troubled:
-            key = key_of.get(row.release_id)
-            if key is None:
-                continue
-            best = worst.get(key)
+            best = worst.get(row.release_id)
             # Ties go to the earlier row (a stable choice across refreshes).
             if best is None or _severity(row.state) > _severity(best.state):
-                worst[key] = row
+                worst[row.release_id] = row
         out: list[ReleaseSummary] = []
-        for release in releases:
-            row = worst.get(release.key)
+        for r in releases:
+            record = ReleaseRecord(
+                key=ReleaseKey(r.namespace, r.name, r.cluster),
+                chart=r.chart,
+                chart_version=r.chart_version,
+                current_revision=r.current_revision,
+                status=r.status,
+                updated_at=r.updated_at,
+            )
+            bad = worst.get(r.id)
             culprit = None
-            if row is not None:
+            if bad is not None:
                 culprit = Culprit(
-                    ref=_ref_of(row),
-                    state=row.state,
-                    reason=row.reason,
-                    message=row.message,
-                    since=row.since,
-                    root_cause=_ref_from_json(row.root_cause),
+                    ref=_ref_of(bad),
+                    state=bad.state,
+                    reason=bad.reason,
+                    message=bad.message,
+                    since=bad.since,
+                    root_cause=_ref_from_json(bad.root_cause),
                 )
-            states = sorted(tally.get(release.key, []), key=lambda sc: -_severity(sc[0]))
-            out.append(ReleaseSummary(release, tuple(states), culprit))
+            states = sorted(tally.get(r.id, []), key=lambda sc: -_severity(sc[0]))
+            out.append(ReleaseSummary(record, tuple(states), culprit))
+        self._summaries = (key, out)
         return out
 
     async def last_ids(self) -> tuple[int, int]:
