@@ -13,6 +13,7 @@ import contextlib
 import json
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -404,6 +405,9 @@ def _api_available() -> bool:
 @click.option("--no-api", is_flag=True, help="Run only the sync, without the HTTP API and page.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="API listen address.")
 @click.option("--port", default=8080, show_default=True, help="API listen port.")
+@click.option(
+    "--public-read", is_flag=True, help="Let reads through without the token (writes need it)."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log informer and sync activity.")
 def serve(
     url: str | None,
@@ -412,6 +416,7 @@ def serve(
     no_api: bool,
     host: str,
     port: int,
+    public_read: bool,
     verbose: bool,
 ) -> None:
     """Run the sync for every managed release, plus the API (`helmguard.api`) unless --no-api.
@@ -424,16 +429,22 @@ def serve(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    _run(_serve(url, kubeconfig, context, no_api or not _api_available(), host, port))
+    api = None if no_api or not _api_available() else _ApiSettings(host, port, public_read)
+    _run(_serve(url, kubeconfig, context, api))
+
+
+@dataclass(frozen=True)
+class _ApiSettings:
+    host: str
+    port: int
+    public_read: bool
 
 
 async def _serve(
     url: str | None,
     kubeconfig: str | None,
     context: str | None,
-    no_api: bool,
-    host: str,
-    port: int,
+    api: _ApiSettings | None,
 ) -> None:
     from helmguard.kube.client import connect
     from helmguard.store import open_store
@@ -454,8 +465,8 @@ async def _serve(
                 err=True,
             )
             tasks: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
-            if not no_api:
-                tasks.append(asyncio.create_task(_api(store, kubeconfig, context, host, port)))
+            if api is not None:
+                tasks.append(asyncio.create_task(_api(store, kubeconfig, context, api)))
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
@@ -468,16 +479,26 @@ async def _serve(
         await store.close()
 
 
-async def _api(
-    store: Any, kubeconfig: str | None, context: str | None, host: str, port: int
-) -> None:
+async def _api(store: Any, kubeconfig: str | None, context: str | None, api: _ApiSettings) -> None:
     import uvicorn
 
     from helmguard.api.app import create_app
+    from helmguard.api.auth import load_or_create_token
+    from helmguard.deploy import DeployOptions
     from helmguard.kube.client import connect
 
     factory: Callable[[], Awaitable[Any]] = lambda: connect(kubeconfig, context)  # noqa: E731
-    app = create_app(store, token=None, kube_factory=factory)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    click.echo(f"serve: API on http://{host}:{port}", err=True)
-    await server.serve()
+    token = load_or_create_token()
+    app = create_app(
+        store,
+        token=token,
+        public_read=api.public_read,
+        kube_factory=factory,
+        deploy_options=DeployOptions(kubeconfig=kubeconfig, context=context),
+    )
+    # Open event streams would otherwise hold a shutdown forever.
+    config = uvicorn.Config(
+        app, host=api.host, port=api.port, log_level="warning", timeout_graceful_shutdown=2
+    )
+    click.echo(f"serve: dashboard on http://{api.host}:{api.port}/#token={token}", err=True)
+    await uvicorn.Server(config).serve()
