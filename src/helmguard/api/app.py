@@ -35,6 +35,7 @@ from helmguard.api.charts import (
     ChartSources,
     CheckRequest,
     DeployRequest,
+    KubeFactory,
     RollbackRequest,
     UninstallRequest,
     render_request,
@@ -69,6 +70,7 @@ from helmguard.api.schemas import (
     revision_item,
     transition_item,
 )
+from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
 from helmguard.store import ReleaseKey, ReleaseRecord, Store, StoreError
 
@@ -82,7 +84,6 @@ MAX_VALUES_BYTES = 1 << 20  # a values file larger than 1 MiB is almost certainl
 MAX_ARCHIVE_BYTES = 20 << 20  # the largest chart archive an upload may carry
 HEARTBEAT_SECONDS = 15.0
 
-KubeFactory = Callable[[], Awaitable[Any]]
 Cluster = Annotated[
     str, Query(max_length=253, description="Cluster name; empty for the one cluster.")
 ]
@@ -155,7 +156,7 @@ def create_app(
     `token`: the bearer token; None loads $HELMGUARD_API_TOKEN or the config-dir token
     file (created on first start, mode 0600). `public_read` lets reads through without
     it; writes always need it. `kube_factory` opens a `helmguard.kube.Kube` for cluster
-    operations (None: offline checks only). `chart_roots`: the directories local chart
+    checks (None: offline checks only). `chart_roots`: the directories local chart
     paths must lie in (default: the working directory); uploads are always allowed.
     `deploy_options` (kubeconfig, context, timeouts) enables deploy, rollback and
     uninstall, which then run as background operations writing to `store`.
@@ -214,6 +215,11 @@ def create_app(
     @app.exception_handler(StoreError)
     async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"detail": f"the database is unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(KubeError)
+    async def _kube_error(_: Request, exc: KubeError) -> JSONResponse:
+        detail = f"the cluster could not answer: {exc.message}"
+        return JSONResponse({"detail": f"{detail}; {exc.fix}" if exc.fix else detail}, 503)
 
     @app.exception_handler(ChartInputError)
     async def _chart_error(_: Request, exc: ChartInputError) -> JSONResponse:
@@ -469,8 +475,12 @@ def create_app(
         },
     )
     async def check(body: CheckRequest) -> CheckOut:
-        """Render the chart with the values and report every reference that will break."""
-        report = await run_check(sources, body)
+        """Render the chart with the values and report every reference that will break.
+
+        Against the cluster (lookups, RBAC, server-side dry run) when the API has one;
+        offline otherwise.
+        """
+        report = await run_check(sources, body, kube_factory)
         return check_out(report)
 
     @app.put(

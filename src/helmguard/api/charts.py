@@ -8,13 +8,14 @@ symlink); `upload:<sha256>` names an archive uploaded with PUT /api/charts; `oci
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, Field
@@ -22,6 +23,12 @@ from pydantic import BaseModel, Field
 from helmguard.chart.render import RenderRequest
 from helmguard.chart.values import ValuesOptions
 from helmguard.preflight.report import Report
+
+if TYPE_CHECKING:
+    from helmguard.kube.client import Kube
+
+# Opens a connection to the cluster checks and operations run against.
+KubeFactory = Callable[[], Awaitable["Kube"]]
 
 _UPLOAD = re.compile(r"^upload:([0-9a-f]{64})$")
 _CHART_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -155,16 +162,16 @@ class ChartSources:
         return parsed
 
 
-def _check_sync(request: RenderRequest, values: Mapping[str, Any]) -> Report:
-    from helmguard.preflight.check import check
-
+@contextlib.contextmanager
+def _with_values(request: RenderRequest, values: Mapping[str, Any]) -> Iterator[RenderRequest]:
+    """`request` with `values` as a values file that lives as long as the context."""
     with tempfile.TemporaryDirectory(prefix="helmguard-values-") as tmp:
         files: tuple[str, ...] = ()
         if values:
             path = Path(tmp) / "values.yaml"
             path.write_text(yaml.safe_dump(dict(values)))
             files = (str(path),)
-        full = RenderRequest(
+        yield RenderRequest(
             chart=request.chart,
             release=request.release,
             namespace=request.namespace,
@@ -172,12 +179,40 @@ def _check_sync(request: RenderRequest, values: Mapping[str, Any]) -> Report:
             repo=request.repo,
             values=ValuesOptions(values_files=files),
         )
-        with _RENDER_LOCK:
-            return check(full, offline=True)
 
 
-async def run_check(sources: ChartSources, body: CheckRequest) -> Report:
-    """Validate the inputs, render and check in a worker thread; user errors -> ChartInputError."""
+def _check_sync(request: RenderRequest, values: Mapping[str, Any]) -> Report:
+    from helmguard.preflight.check import check
+
+    with _with_values(request, values) as full, _RENDER_LOCK:
+        return check(full, offline=True)
+
+
+async def _check_on_cluster(
+    request: RenderRequest, values: Mapping[str, Any], kube_factory: KubeFactory
+) -> Report:
+    from helmguard.preflight.check import check_cluster
+
+    # check_cluster renders in the event loop: hold the render lock without blocking it.
+    await asyncio.to_thread(_RENDER_LOCK.acquire)
+    try:
+        with _with_values(request, values) as full:
+            kube = await kube_factory()
+            async with kube:
+                return await check_cluster(full, kube=kube)
+    finally:
+        _RENDER_LOCK.release()
+
+
+async def run_check(
+    sources: ChartSources, body: CheckRequest, kube_factory: KubeFactory | None = None
+) -> Report:
+    """Validate the inputs, then render and check; user errors -> ChartInputError.
+
+    With `kube_factory`, the check runs against the cluster the Kube it opens talks to
+    (lookups, RBAC, server-side dry run; raises KubeError when the cluster cannot answer);
+    without, offline in a worker thread.
+    """
     from helmguard.chart.source import ChartError
     from helmguard.manifest import ManifestError
 
@@ -191,6 +226,8 @@ async def run_check(sources: ChartSources, body: CheckRequest) -> Report:
         repo=body.repo,
     )
     try:
+        if kube_factory is not None:
+            return await _check_on_cluster(request, values, kube_factory)
         return await asyncio.to_thread(_check_sync, request, values)
     except (ChartError, ManifestError) as exc:
         raise ChartInputError("chart", str(exc), kind="chart_error") from None
