@@ -28,7 +28,7 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 
-from helmguard.api import metrics
+from helmguard import metrics
 from helmguard.api.auth import load_or_create_token, token_matches
 from helmguard.api.charts import (
     ChartInputError,

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from helmguard.api import metrics
+from helmguard import metrics
 from helmguard.api.queries import Reader
 from helmguard.api.schemas import step_event, transition_event
 from helmguard.store import ReleaseKey

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from helmguard.api import metrics
+from helmguard import metrics
 from helmguard.store import ReleaseKey
 
 if TYPE_CHECKING:

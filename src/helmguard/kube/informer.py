@@ -37,6 +37,7 @@ from typing import Any
 
 from lightkube.core.exceptions import ApiError
 
+from helmguard import metrics
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource
 from helmguard.kube.errors import KubeError, Transient, Unclassified, classify
@@ -174,6 +175,11 @@ class Informer:
         if self.namespace:
             return f"{root}/namespaces/{self.namespace}/{res.plural}"
         return f"{root}/{res.plural}"
+
+    @property
+    def metric_label(self) -> str:
+        """How metrics name the resource, e.g. `apps/v1/deployments`."""
+        return f"{self.resource.api_version}/{self.resource.plural}"
 
     def __repr__(self) -> str:
         return f"Informer({self.describe()})"
@@ -319,6 +325,8 @@ class Informer:
         try:
             async with self.kube.stream(self.path, params) as response:
                 self.stats.watches += 1
+                if self.stats.watches > 1:
+                    metrics.WATCH_RECONNECTS.labels(resource=self.metric_label).inc()
                 await self._set(True, "watching")
                 self.synced.set()
                 lines = response.aiter_lines()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from helmguard import metrics
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource, ServedResources
 from helmguard.kube.informer import Connectivity, Informer, slim, without_contents
@@ -424,6 +425,7 @@ class Sync:
             self.stats.latencies.append(latency)
             if row.ref.group == app_ref(key).group:
                 await self.store.set_release_status(key, row.state, at=row.since, wait=False)
+        metrics.SYNC_LAG.set(latency)
         if self.on_commit is not None:
             self.on_commit(key, row, changed, latency)
 

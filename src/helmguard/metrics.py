@@ -1,9 +1,9 @@
 """Prometheus metrics of a helmguard process, on a registry of its own.
 
-Only prometheus_client is imported here, so the sync loop and deploy actions can record
-into the same registry without pulling in the web framework:
+Only prometheus_client is imported here, so the informers, the sync loop and the API
+record into the same registry without one importing another; `/metrics` serves it:
 
-    from helmguard.api import metrics
+    from helmguard import metrics
     metrics.WATCH_RECONNECTS.labels(resource="apps/v1/deployments").inc()
 """
 
