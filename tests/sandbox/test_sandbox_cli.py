@@ -114,7 +114,7 @@ def test_component_crash_during_up_is_reported(tmp_path: Path) -> None:
     home = tmp_path / "home"
     result = run(home, "up", "--name", "crash", env={"HELMGUARD_SANDBOX_BIN": str(bins)})
     assert result.returncode == 1
-    assert "kube-scheduler exited during start-up" in result.stderr
+    assert "kube-scheduler exited with status 1 during start-up" in result.stderr
     assert "unknown flag: --no-such-flag-for-this-test" in result.stderr
     wait_until(lambda: processes_mentioning(str(home)) == [], "no orphaned process", 15)
 

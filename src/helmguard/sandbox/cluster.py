@@ -306,8 +306,8 @@ class _Starter:
     def check_alive(self) -> None:
         for name, pid in self.state["pids"].items():
             if not _alive(pid, self.directory):
-                tail = log_tail(self.directory / "logs" / f"{name}.log")
-                raise SandboxError(f"{name} exited during start-up; last log lines:\n{tail}")
+                tail = log_tail(self.directory / "logs" / f"{name}.log") or "(log is empty)"
+                raise SandboxError(f"{name} {_how_it_ended(pid)} during start-up:\n{tail}")
 
     def wait(self, what: str, probe: Callable[[], bool], deadline: float) -> None:
         self.progress(f"waiting for {what}")
@@ -496,6 +496,17 @@ def _stop(directory: Path, state: Mapping[str, Any], grace: float = 10.0) -> lis
                 os.killpg(pid, signal.SIGKILL)
     _reap()
     return list(pids)
+
+
+def _how_it_ended(pid: int) -> str:
+    """'exited with status N' or 'was killed by SIGX', when this process started `pid`."""
+    proc = _CHILDREN.get(pid)
+    code = proc.poll() if proc is not None else None
+    if code is None:
+        return "exited"
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with status {code}"
 
 
 def _reap() -> None:
