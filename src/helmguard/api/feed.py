@@ -113,14 +113,18 @@ class Feed:
         while True:
             transitions = await self._reader.transitions_after(self._last_transition)
             for t in transitions:
-                metrics.TRANSITIONS.labels(to_state=t.to_state).inc()
+                metrics.TRANSITIONS.labels(to_state=t.transition.to_state).inc()
                 self._publish(
-                    Message(t.release, encode("transition", f"t{t.id}", transition_event(t)))
+                    Message(
+                        t.transition.release, encode("transition", f"t{t.id}", transition_event(t))
+                    )
                 )
                 self._last_transition = t.id
             steps = await self._reader.steps_after(self._last_step)
             for s in steps:
-                self._publish(Message(s.release, encode("operation", f"o{s.id}", step_event(s))))
+                self._publish(
+                    Message(s.entry.release, encode("operation", f"o{s.id}", step_event(s)))
+                )
                 self._last_step = s.id
             published += len(transitions) + len(steps)
             if len(transitions) < 1000 and len(steps) < 1000:

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helmguard.manifest import ObjectRef
 from helmguard.status import State
-from helmguard.store import ReleaseKey, ReleaseRecord, Store
+from helmguard.store import LogEntry, ReleaseKey, ReleaseRecord, Store, TransitionRecord
 from helmguard.store.db import create_engine, describe
 from helmguard.store.models import OperationLog, Release, Resource, StatusTransition
+from helmguard.store.rows import log_entry, ref_from_json, ref_of, release_record, transition_record
 from helmguard.sync.releases import APP_GROUP
 
 
@@ -55,31 +56,18 @@ class ReleaseSummary:
 
 @dataclass(frozen=True)
 class FeedTransition:
-    """A status transition as the live stream publishes it."""
+    """A status transition as the live stream publishes it: its row id and the transition."""
 
     id: int
-    release: ReleaseKey
-    ref: ObjectRef
-    from_state: str | None
-    to_state: str
-    reason: str
-    message: str
-    at: datetime
-    root_cause: ObjectRef | None
+    transition: TransitionRecord
 
 
 @dataclass(frozen=True)
 class FeedStep:
-    """An operation-log row as the live stream publishes it."""
+    """An operation-log row as the live stream publishes it: its row id and the entry."""
 
     id: int
-    release: ReleaseKey
-    revision: int
-    seq: int
-    at: datetime
-    level: str
-    step: str
-    message: str
+    entry: LogEntry
 
 
 def _severity(state: str) -> int:
@@ -87,19 +75,6 @@ def _severity(state: str) -> int:
         return State(state).severity
     except ValueError:
         return State.UNKNOWN.severity
-
-
-def _ref_from_json(value: Any) -> ObjectRef | None:
-    if not isinstance(value, dict):
-        return None
-    try:
-        return ObjectRef(value["group"], value["kind"], value["namespace"], value["name"])
-    except KeyError:
-        return None
-
-
-def _ref_of(row: Any) -> ObjectRef:
-    return ObjectRef(row.api_group, row.kind, row.namespace, row.name)
 
 
 class Reader:
@@ -195,24 +170,17 @@ class Reader:
                 worst[row.release_id] = row
         out: list[ReleaseSummary] = []
         for r in releases:
-            record = ReleaseRecord(
-                key=ReleaseKey(r.namespace, r.name, r.cluster),
-                chart=r.chart,
-                chart_version=r.chart_version,
-                current_revision=r.current_revision,
-                status=r.status,
-                updated_at=r.updated_at,
-            )
+            record = release_record(r)
             bad = worst.get(r.id)
             culprit = None
             if bad is not None:
                 culprit = Culprit(
-                    ref=_ref_of(bad),
+                    ref=ref_of(bad),
                     state=bad.state,
                     reason=bad.reason,
                     message=bad.message,
                     since=bad.since,
-                    root_cause=_ref_from_json(bad.root_cause),
+                    root_cause=ref_from_json(bad.root_cause),
                 )
             states = sorted(tally.get(r.id, []), key=lambda sc: -_severity(sc[0]))
             out.append(ReleaseSummary(record, tuple(states), culprit))
@@ -256,15 +224,10 @@ class Reader:
         )
         return [
             FeedTransition(
-                id=row.id,
-                release=ReleaseKey(row.release_namespace, row.release_name, row.cluster),
-                ref=_ref_of(row),
-                from_state=row.from_state,
-                to_state=row.to_state,
-                reason=row.reason,
-                message=row.message,
-                at=row.at,
-                root_cause=_ref_from_json(row.root_cause),
+                row.id,
+                transition_record(
+                    row, ReleaseKey(row.release_namespace, row.release_name, row.cluster)
+                ),
             )
             for row in await self._rows(query)
         ]
@@ -280,6 +243,7 @@ class Reader:
                 OperationLog.level,
                 OperationLog.step,
                 OperationLog.message,
+                OperationLog.details,
                 Release.cluster,
                 Release.namespace,
                 Release.name,
@@ -290,16 +254,7 @@ class Reader:
             .limit(limit)
         )
         return [
-            FeedStep(
-                id=row.id,
-                release=ReleaseKey(row.namespace, row.name, row.cluster),
-                revision=row.revision,
-                seq=row.seq,
-                at=row.at,
-                level=row.level,
-                step=row.step,
-                message=row.message,
-            )
+            FeedStep(row.id, log_entry(row, ReleaseKey(row.namespace, row.name, row.cluster)))
             for row in await self._rows(query)
         ]
 

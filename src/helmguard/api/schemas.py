@@ -475,10 +475,11 @@ def check_out(report: Report) -> CheckOut:
     )
 
 
-def transition_event(t: FeedTransition) -> Mapping[str, Any]:
+def transition_event(feed: FeedTransition) -> Mapping[str, Any]:
     """The `transition` event of the live stream."""
+    t = feed.transition
     return {
-        "id": t.id,
+        "id": feed.id,
         "release": ReleaseId.of(t.release).model_dump(),
         "ref": Ref.of(t.ref).model_dump(),
         "from_state": t.from_state,
@@ -490,10 +491,11 @@ def transition_event(t: FeedTransition) -> Mapping[str, Any]:
     }
 
 
-def step_event(s: FeedStep) -> Mapping[str, Any]:
+def step_event(feed: FeedStep) -> Mapping[str, Any]:
     """The `operation` event of the live stream."""
+    s = feed.entry
     return {
-        "id": s.id,
+        "id": feed.id,
         "release": ReleaseId.of(s.release).model_dump(),
         "revision": s.revision,
         "seq": s.seq,

@@ -45,6 +45,14 @@ from helmguard.store.records import (
     TransitionRecord,
 )
 from helmguard.store.redact import canonical_json, redact_secrets
+from helmguard.store.rows import (
+    log_entry,
+    ref_of,
+    ref_to_json,
+    release_record,
+    resource_record,
+    transition_record,
+)
 from helmguard.store.writer import BatchWriter
 
 KeyedModel = type[Resource] | type[StatusTransition] | type[Event]
@@ -65,22 +73,6 @@ def _now() -> datetime:
 def _json(value: Any) -> Any:
     """Secrets redacted, then normalised to what JSON can hold (tuples -> lists, dates -> text)."""
     return json.loads(canonical_json(redact_secrets(value)))
-
-
-def _ref_json(ref: ObjectRef | None) -> dict[str, str] | None:
-    if ref is None:
-        return None
-    return {"group": ref.group, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
-
-
-def _ref_from_json(value: Any) -> ObjectRef | None:
-    if not isinstance(value, dict):
-        return None
-    return ObjectRef(value["group"], value["kind"], value["namespace"], value["name"])
-
-
-def _ref_of(row: Any) -> ObjectRef:
-    return ObjectRef(row.api_group, row.kind, row.namespace, row.name)
 
 
 def _key_columns(ref: ObjectRef) -> dict[str, str]:
@@ -109,17 +101,6 @@ def _release_id(connection: Connection, key: ReleaseKey) -> int:
     if release_id is None:
         raise StoreError(f"release {key} is not recorded; record_release() it first")
     return release_id
-
-
-def _release_record(row: Row[Any]) -> ReleaseRecord:
-    return ReleaseRecord(
-        key=ReleaseKey(row.namespace, row.name, row.cluster),
-        chart=row.chart,
-        chart_version=row.chart_version,
-        current_revision=row.current_revision,
-        status=row.status,
-        updated_at=row.updated_at,
-    )
 
 
 class Store:
@@ -303,7 +284,7 @@ class Store:
         same transaction. An unchanged status still updates observed_at and resource_version,
         and keeps the stored `since`.
         """
-        root = _ref_json(status.root_cause)
+        root = ref_to_json(status.root_cause)
 
         def op(connection: Connection) -> bool:
             release_id = _release_id(connection, release)
@@ -393,7 +374,7 @@ class Store:
                     to_state=transition.to_state,
                     reason=transition.reason,
                     message=transition.message,
-                    root_cause=_ref_json(transition.root_cause),
+                    root_cause=ref_to_json(transition.root_cause),
                     at=transition.at,
                 )
             )
@@ -576,7 +557,7 @@ class Store:
         query = select(Release).order_by(Release.cluster, Release.namespace, Release.name)
         if cluster is not None:
             query = query.where(Release.cluster == cluster)
-        return [_release_record(row) for row in await self._rows(query)]
+        return [release_record(row) for row in await self._rows(query)]
 
     async def get_release(self, key: ReleaseKey) -> ReleaseRecord | None:
         """The release's row, or None if it is not recorded."""
@@ -586,7 +567,7 @@ class Store:
             Release.name == key.name,
         )
         rows = await self._rows(query)
-        return _release_record(rows[0]) if rows else None
+        return release_record(rows[0]) if rows else None
 
     async def list_revisions(self, key: ReleaseKey) -> list[RevisionRecord]:
         """A release's revisions, oldest first."""
@@ -617,21 +598,7 @@ class Store:
             .where(Resource.release_id == _release_id_query(key).scalar_subquery())
             .order_by(Resource.api_group, Resource.kind, Resource.namespace, Resource.name)
         )
-        return [
-            ResourceRecord(
-                release=key,
-                ref=_ref_of(row),
-                state=row.state,
-                reason=row.reason,
-                message=row.message,
-                since=row.since,
-                observed_at=row.observed_at,
-                resource_version=row.resource_version,
-                generation=row.generation,
-                root_cause=_ref_from_json(row.root_cause),
-            )
-            for row in await self._rows(query)
-        ]
+        return [resource_record(row, key) for row in await self._rows(query)]
 
     async def history(
         self,
@@ -650,19 +617,7 @@ class Store:
         if since is not None:
             query = query.where(StatusTransition.at >= since)
         query = query.order_by(StatusTransition.at.desc(), StatusTransition.id.desc()).limit(limit)
-        return [
-            TransitionRecord(
-                release=key,
-                ref=_ref_of(row),
-                from_state=row.from_state,
-                to_state=row.to_state,
-                reason=row.reason,
-                message=row.message,
-                at=row.at,
-                root_cause=_ref_from_json(row.root_cause),
-            )
-            for row in await self._rows(query)
-        ]
+        return [transition_record(row, key) for row in await self._rows(query)]
 
     async def events(
         self, key: ReleaseKey, *, ref: ObjectRef | None = None, limit: int = 100
@@ -675,7 +630,7 @@ class Store:
         return [
             EventRecord(
                 uid=row.uid,
-                ref=_ref_of(row),
+                ref=ref_of(row),
                 type=row.type,
                 reason=row.reason,
                 message=row.message,
@@ -695,19 +650,7 @@ class Store:
         if revision is not None:
             query = query.where(OperationLog.revision == revision)
         query = query.order_by(OperationLog.revision, OperationLog.seq)
-        return [
-            LogEntry(
-                release=key,
-                revision=row.revision,
-                seq=row.seq,
-                at=row.at,
-                level=row.level,
-                step=row.step,
-                message=row.message,
-                details=row.details,
-            )
-            for row in await self._rows(query)
-        ]
+        return [log_entry(row, key) for row in await self._rows(query)]
 
 
 async def open_store(

@@ -1,0 +1,96 @@
+"""Rows of the store's tables as records: one conversion for the Store and its read-only readers.
+
+Any row-like object works (an ORM object, a `Row` of selected columns) as long as it has
+the columns a function reads; an object key is always `api_group, kind, namespace, name`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helmguard.manifest import ObjectRef
+from helmguard.store.records import (
+    LogEntry,
+    ReleaseKey,
+    ReleaseRecord,
+    ResourceRecord,
+    TransitionRecord,
+)
+
+
+def ref_of(row: Any) -> ObjectRef:
+    """The object a row is about."""
+    return ObjectRef(row.api_group, row.kind, row.namespace, row.name)
+
+
+def ref_to_json(ref: ObjectRef | None) -> dict[str, str] | None:
+    """A reference as the JSON columns (root_cause) store it."""
+    if ref is None:
+        return None
+    return {"group": ref.group, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
+
+
+def ref_from_json(value: Any) -> ObjectRef | None:
+    """The reference a JSON column holds; None when it holds none (or not a whole one)."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return ObjectRef(value["group"], value["kind"], value["namespace"], value["name"])
+    except KeyError:
+        return None
+
+
+def release_record(row: Any) -> ReleaseRecord:
+    """A `releases` row (cluster, namespace, name, chart, ... updated_at)."""
+    return ReleaseRecord(
+        key=ReleaseKey(row.namespace, row.name, row.cluster),
+        chart=row.chart,
+        chart_version=row.chart_version,
+        current_revision=row.current_revision,
+        status=row.status,
+        updated_at=row.updated_at,
+    )
+
+
+def resource_record(row: Any, release: ReleaseKey) -> ResourceRecord:
+    """A `resources` row of `release`."""
+    return ResourceRecord(
+        release=release,
+        ref=ref_of(row),
+        state=row.state,
+        reason=row.reason,
+        message=row.message,
+        since=row.since,
+        observed_at=row.observed_at,
+        resource_version=row.resource_version,
+        generation=row.generation,
+        root_cause=ref_from_json(row.root_cause),
+    )
+
+
+def transition_record(row: Any, release: ReleaseKey) -> TransitionRecord:
+    """A `status_transitions` row of `release`."""
+    return TransitionRecord(
+        release=release,
+        ref=ref_of(row),
+        from_state=row.from_state,
+        to_state=row.to_state,
+        reason=row.reason,
+        message=row.message,
+        at=row.at,
+        root_cause=ref_from_json(row.root_cause),
+    )
+
+
+def log_entry(row: Any, release: ReleaseKey) -> LogEntry:
+    """An `operation_log` row of `release`."""
+    return LogEntry(
+        release=release,
+        revision=row.revision,
+        seq=row.seq,
+        at=row.at,
+        level=row.level,
+        step=row.step,
+        message=row.message,
+        details=row.details,
+    )
