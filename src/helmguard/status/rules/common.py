@@ -80,6 +80,33 @@ def lag_message(obj: K8sObject) -> str:
     )
 
 
+def lagging(observed: Observed) -> ResourceStatus | None:
+    """Progressing (ObservedGenerationLag) until the controller has seen the latest spec."""
+    if generation_lag(observed.obj):
+        return result(
+            observed, State.PROGRESSING, "ObservedGenerationLag", lag_message(observed.obj)
+        )
+    return None
+
+
+def replica_failure(
+    observed: Observed, failure: Condition, fallback: ObjectRef | None = None
+) -> ResourceStatus:
+    """Blocked on a true ReplicaFailure condition: the cluster's words, the object they name.
+
+    The root cause is what the message names (e.g. the missing ServiceAccount), else `fallback`.
+    """
+    message = str(failure.get("message") or "")
+    return result(
+        observed,
+        State.BLOCKED,
+        str(failure.get("reason") or "ReplicaFailure"),
+        message,
+        cond_since(failure),
+        cause_from_message(message, observed.obj.ref.namespace) or fallback,
+    )
+
+
 def children_of_kind(observed: Observed, kind: str) -> list[K8sObject]:
     return [c for c in observed.children if c.kind == kind]
 

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.rules.common import (
+    children_of_kind,
     create_failure,
-    from_child,
-    generation_lag,
-    lag_message,
+    lagging,
     result,
 )
-from helmguard.status.rules.pod import worst_pod_problem
+from helmguard.status.rules.pod import pod_trouble
 
 
 def daemonset(observed: Observed) -> ResourceStatus:
     """Rule for apps/v1 DaemonSet: Ready when every desired node runs an available, updated pod."""
     obj = observed.obj
     status = obj.status
-    if generation_lag(obj):
-        return result(observed, State.PROGRESSING, "ObservedGenerationLag", lag_message(obj))
-    pods = [c for c in observed.children if c.kind == "Pod"]
-    problem = worst_pod_problem(pods, observed.now, observed.events) if pods else None
-    if problem is not None:
-        return from_child(observed, problem)
+    lag = lagging(observed)
+    if lag is not None:
+        return lag
+    trouble = pod_trouble(observed, children_of_kind(observed, "Pod"))
+    if trouble is not None:
+        return trouble
 
     desired = status.get("desiredNumberScheduled") or 0
     scheduled = status.get("currentNumberScheduled") or 0

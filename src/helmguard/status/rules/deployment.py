@@ -9,13 +9,12 @@ from helmguard.status.rules.common import (
     children_of_kind,
     cond_since,
     condition,
-    from_child,
-    generation_lag,
     is_true,
-    lag_message,
+    lagging,
+    replica_failure,
     result,
 )
-from helmguard.status.rules.pod import worst_pod_problem
+from helmguard.status.rules.pod import pod_trouble
 
 
 def deployment(observed: Observed) -> ResourceStatus:
@@ -28,8 +27,9 @@ def deployment(observed: Observed) -> ResourceStatus:
     obj = observed.obj
     status = obj.status
     ns = obj.ref.namespace
-    if generation_lag(obj):
-        return result(observed, State.PROGRESSING, "ObservedGenerationLag", lag_message(obj))
+    lag = lagging(observed)
+    if lag is not None:
+        return lag
 
     replicasets = children_of_kind(observed, "ReplicaSet")
     current = current_replicaset(obj, replicasets) if replicasets else None
@@ -53,20 +53,11 @@ def deployment(observed: Observed) -> ResourceStatus:
             cause_from_message(failure_message, ns) if failure_message else None,
         )
     if failing and failure is not None:
-        return result(
-            observed,
-            State.BLOCKED,
-            str(failure.get("reason") or "ReplicaFailure"),
-            failure_message,
-            cond_since(failure),
-            cause_from_message(failure_message, ns) or (current.ref if current else None),
-        )
+        return replica_failure(observed, failure, current.ref if current else None)
 
-    pods = [c for c in observed.children if c.kind == "Pod"]
-    if pods:
-        problem = worst_pod_problem(pods, observed.now, observed.events)
-        if problem is not None:
-            return from_child(observed, problem)
+    trouble = pod_trouble(observed, children_of_kind(observed, "Pod"))
+    if trouble is not None:
+        return trouble
 
     spec = obj.spec
     replicas = spec.get("replicas", 1)

@@ -6,9 +6,8 @@ from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.rules.common import (
     cond_since,
     condition,
-    generation_lag,
     is_true,
-    lag_message,
+    lagging,
     result,
 )
 
@@ -34,8 +33,9 @@ def generic(observed: Observed) -> ResourceStatus:
                 str(cond.get("message") or kind),
                 cond_since(cond),
             )
-    if generation_lag(obj):
-        return result(observed, State.PROGRESSING, "ObservedGenerationLag", lag_message(obj))
+    lag = lagging(observed)
+    if lag is not None:
+        return lag
     reconciling = condition(status, "Reconciling")
     if is_true(reconciling) and reconciling is not None:
         return result(

@@ -7,11 +7,10 @@ from helmguard.status.rules.common import (
     cond_since,
     condition,
     create_failure,
-    from_child,
     is_true,
     result,
 )
-from helmguard.status.rules.pod import worst_pod_problem
+from helmguard.status.rules.pod import pod_trouble
 
 
 def job(observed: Observed) -> ResourceStatus:
@@ -59,9 +58,9 @@ def job(observed: Observed) -> ResourceStatus:
         for c in observed.children
         if c.kind == "Pod" and (c.status.get("phase") not in ("Succeeded", "Failed"))
     ]
-    problem = worst_pod_problem(pods, observed.now, observed.events) if pods else None
-    if problem is not None:
-        return from_child(observed, problem)
+    trouble = pod_trouble(observed, pods)
+    if trouble is not None:
+        return trouble
     active = status.get("active") or 0
     if active == 0 and not status.get("ready"):
         failure = create_failure(observed)

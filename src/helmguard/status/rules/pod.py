@@ -14,6 +14,7 @@ from helmguard.status.rules.common import (
     cond_since,
     event_message,
     event_time,
+    from_child,
     latest_event,
     parse_time,
 )
@@ -219,3 +220,9 @@ def worst_pod_problem(
         ):
             worst = st
     return worst
+
+
+def pod_trouble(observed: Observed, pods: Sequence[K8sObject]) -> ResourceStatus | None:
+    """The owner's status from the worst Blocked or Failed of `pods`; None when none is."""
+    problem = worst_pod_problem(pods, observed.now, observed.events) if pods else None
+    return None if problem is None else from_child(observed, problem)

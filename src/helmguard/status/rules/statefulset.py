@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.rules.common import (
+    children_of_kind,
     create_failure,
-    from_child,
-    generation_lag,
-    lag_message,
+    lagging,
     result,
 )
-from helmguard.status.rules.pod import worst_pod_problem
+from helmguard.status.rules.pod import pod_trouble
 
 
 def statefulset(observed: Observed) -> ResourceStatus:
@@ -23,12 +22,12 @@ def statefulset(observed: Observed) -> ResourceStatus:
     obj = observed.obj
     status = obj.status
     spec = obj.spec
-    if generation_lag(obj):
-        return result(observed, State.PROGRESSING, "ObservedGenerationLag", lag_message(obj))
-    pods = [c for c in observed.children if c.kind == "Pod"]
-    problem = worst_pod_problem(pods, observed.now, observed.events) if pods else None
-    if problem is not None:
-        return from_child(observed, problem)
+    lag = lagging(observed)
+    if lag is not None:
+        return lag
+    trouble = pod_trouble(observed, children_of_kind(observed, "Pod"))
+    if trouble is not None:
+        return trouble
 
     replicas = spec.get("replicas", 1)
     current = status.get("replicas") or 0
