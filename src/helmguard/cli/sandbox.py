@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 
 import click
 
@@ -21,9 +23,14 @@ def _progress(message: str) -> None:
     click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
 
 
-def _fail(exc: SandboxError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(1)
+@contextlib.contextmanager
+def _reported() -> Iterator[None]:
+    """A SandboxError becomes `error: …` on stderr and exit status 1, not a traceback."""
+    try:
+        yield
+    except SandboxError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 @click.group()
@@ -36,10 +43,8 @@ def sandbox() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even what is already built.")
 def build_cmd(force: bool) -> None:
     """Build (or reuse) the binaries in the per-version cache."""
-    try:
+    with _reported():
         out = build(_progress, force=force)
-    except SandboxError as exc:
-        _fail(exc)
     click.echo(f"binaries ready in {out}")
 
 
@@ -50,10 +55,8 @@ def build_cmd(force: bool) -> None:
 def up_cmd(name: str, port: int | None, timeout: float) -> None:
     """Start the sandbox and wait until it is ready to take workloads."""
     started = time.monotonic()
-    try:
+    with _reported():
         sb = cluster.sandbox_up(name, port=port, progress=_progress, timeout=timeout)
-    except SandboxError as exc:
-        _fail(exc)
     click.echo(
         f"sandbox {sb.name!r} is ready in {time.monotonic() - started:.1f}s: {sb.server}\n"
         f"  kubeconfig: {sb.kubeconfig}\n"
@@ -72,10 +75,8 @@ def _flag(name: str) -> str:
 @_name_option
 def down_cmd(name: str) -> None:
     """Stop every process of the sandbox and delete its directory."""
-    try:
+    with _reported():
         stopped = cluster.sandbox_down(name)
-    except SandboxError as exc:
-        _fail(exc)
     click.echo(f"sandbox {name!r} stopped ({', '.join(stopped) or 'nothing was running'})")
 
 
@@ -83,10 +84,8 @@ def down_cmd(name: str) -> None:
 @_name_option
 def status_cmd(name: str) -> None:
     """Show each component; exits 1 if the sandbox is down or a component died."""
-    try:
+    with _reported():
         st = cluster.sandbox_status(name)
-    except SandboxError as exc:
-        _fail(exc)
     if not st.recorded:
         click.echo(f"sandbox {name!r} is not up")
         sys.exit(1)
@@ -102,8 +101,6 @@ def status_cmd(name: str) -> None:
 @_name_option
 def env_cmd(name: str) -> None:
     """Print `export KUBECONFIG=…` for the sandbox (use with eval)."""
-    try:
+    with _reported():
         sb = cluster.load_sandbox(name)
-    except SandboxError as exc:
-        _fail(exc)
     click.echo(f"export KUBECONFIG={shlex.quote(str(sb.kubeconfig))}")
