@@ -17,6 +17,7 @@ from helmguard.cli.chart_options import chart_options, request_from_options
 if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions, LogRecord, Result
     from helmguard.deploy.actions import StoreOpener
+    from helmguard.deploy.oplog import Listener
     from helmguard.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -185,14 +186,21 @@ def _user_errors() -> Iterator[None]:
 
 
 def _run(
-    action: Callable[[StoreOpener | None], Awaitable[Result]],
+    action: Callable[[DeployOptions, StoreOpener | None, list[Listener]], Awaitable[Result]],
     *,
     db_url: str | None,
     no_store: bool,
     output: str,
-    display: _Display,
+    log_format: str,
+    verbose: bool,
+    **kwargs: Any,
 ) -> None:
-    """Run an action with the store opening alongside; print the result; exit 0 only if ok."""
+    """Run an action with the `_cluster_options` (and command flags) in `kwargs`.
+
+    The store opens alongside, a live display listens; prints the result; exits 0 only if ok.
+    """
+    options = _options(**kwargs)
+    display = _Display(output=output, log_format=log_format, verbose=verbose)
 
     async def main() -> Result:
         # The store's imports (SQLAlchemy, Alembic) take seconds: load them in a thread
@@ -215,7 +223,7 @@ def _run(
             return opened[0]
 
         try:
-            return await action(opener)
+            return await action(options, opener, [display])
         finally:
             if warm is not None:
                 await warm
@@ -316,14 +324,7 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
 @click.option(
     "--atomic", is_flag=True, help="On failure, restore the previous revision (or remove all)."
 )
-def deploy_command(
-    db_url: str | None,
-    no_store: bool,
-    output: str,
-    log_format: str,
-    verbose: bool,
-    **kwargs: Any,
-) -> None:
+def deploy_command(**kwargs: Any) -> None:
     """Install or upgrade CHART as a release: preflight, ordered waves, wait, prune.
 
     Exit codes: 0 deployed, 1 refused/failed, 2 bad input, 130 interrupted.
@@ -331,14 +332,11 @@ def deploy_command(
     from helmguard.deploy import deploy
 
     request = request_from_options(**kwargs)
-    options = _options(**kwargs)
-    display = _Display(output=output, log_format=log_format, verbose=verbose)
     _run(
-        lambda store: deploy(request, options, store=store, listeners=[display]),
-        db_url=db_url,
-        no_store=no_store,
-        output=output,
-        display=display,
+        lambda options, store, listeners: deploy(
+            request, options, store=store, listeners=listeners
+        ),
+        **kwargs,
     )
 
 
@@ -348,30 +346,15 @@ def deploy_command(
 @click.option("-n", "--namespace", default="default", show_default=True)
 @_cluster_options
 @click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
-def rollback_command(
-    release: str,
-    revision: int | None,
-    namespace: str,
-    db_url: str | None,
-    no_store: bool,
-    output: str,
-    log_format: str,
-    verbose: bool,
-    **kwargs: Any,
-) -> None:
+def rollback_command(release: str, revision: int | None, namespace: str, **kwargs: Any) -> None:
     """Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision."""
     from helmguard.deploy import rollback
 
-    options = _options(**kwargs)
-    display = _Display(output=output, log_format=log_format, verbose=verbose)
     _run(
-        lambda store: rollback(
-            namespace, release, revision, options, store=store, listeners=[display]
+        lambda options, store, listeners: rollback(
+            namespace, release, revision, options, store=store, listeners=listeners
         ),
-        db_url=db_url,
-        no_store=no_store,
-        output=output,
-        display=display,
+        **kwargs,
     )
 
 
@@ -380,25 +363,13 @@ def rollback_command(
 @click.option("-n", "--namespace", default="default", show_default=True)
 @_cluster_options
 @click.option("--keep-history", is_flag=True, help="Keep the release's records in the store.")
-def uninstall_command(
-    release: str,
-    namespace: str,
-    db_url: str | None,
-    no_store: bool,
-    output: str,
-    log_format: str,
-    verbose: bool,
-    **kwargs: Any,
-) -> None:
+def uninstall_command(release: str, namespace: str, **kwargs: Any) -> None:
     """Delete everything RELEASE applied, in reverse order, and wait until it is gone."""
     from helmguard.deploy import uninstall
 
-    options = _options(**kwargs)
-    display = _Display(output=output, log_format=log_format, verbose=verbose)
     _run(
-        lambda store: uninstall(namespace, release, options, store=store, listeners=[display]),
-        db_url=db_url,
-        no_store=no_store,
-        output=output,
-        display=display,
+        lambda options, store, listeners: uninstall(
+            namespace, release, options, store=store, listeners=listeners
+        ),
+        **kwargs,
     )
