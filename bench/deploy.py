@@ -151,26 +151,13 @@ def run(sandbox: Sandbox, workloads: int, helm_timeout: int) -> int:
             namespaces.append(name)
             return name
 
+        def deploy(source: Path, release: str, namespace: str, *flags: str) -> list[str]:
+            where = ["--release", release, "-n", namespace, "--db", db]
+            return [*helmguard, "deploy", str(source), *where, *flags]
+
         cases: list[tuple[str, list[str]]] = []
         ns = fresh("hg-wait")
-        cases.append(
-            (
-                "helmguard deploy (wait)",
-                [
-                    *helmguard,
-                    "deploy",
-                    str(chart),
-                    "--release",
-                    "b",
-                    "-n",
-                    ns,
-                    "--db",
-                    db,
-                    "--timeout",
-                    "300",
-                ],
-            )
-        )
+        cases.append(("helmguard deploy (wait)", deploy(chart, "b", ns, "--timeout", "300")))
         ns = fresh("helm-wait")
         cases.append(
             (
@@ -179,23 +166,7 @@ def run(sandbox: Sandbox, workloads: int, helm_timeout: int) -> int:
             )
         )
         ns = fresh("hg-nowait")
-        cases.append(
-            (
-                "helmguard deploy --no-wait",
-                [
-                    *helmguard,
-                    "deploy",
-                    str(chart),
-                    "--release",
-                    "b",
-                    "-n",
-                    ns,
-                    "--db",
-                    db,
-                    "--no-wait",
-                ],
-            )
-        )
+        cases.append(("helmguard deploy --no-wait", deploy(chart, "b", ns, "--no-wait")))
         ns = fresh("helm-nowait")
         cases.append(("helm install (no wait)", [helm, "install", "b", str(chart), "-n", ns]))
         for label, argv in cases:
@@ -206,21 +177,7 @@ def run(sandbox: Sandbox, workloads: int, helm_timeout: int) -> int:
         seed_helm = f"seed-helm-{tag}"
         namespaces += [seed_hg, seed_helm]
         elapsed, rc, out = _timed(
-            [
-                *helmguard,
-                "deploy",
-                str(SEED),
-                "--release",
-                "common",
-                "-n",
-                seed_hg,
-                "--db",
-                db,
-                "--force",
-                "--timeout",
-                "300",
-            ],
-            env,
+            deploy(SEED, "common", seed_hg, "--force", "--timeout", "300"), env
         )
         rows.append(("seed: helmguard deploy --force", elapsed, rc, _last_line(out)))
         elapsed, rc, out = _timed(
