@@ -542,8 +542,13 @@ def restart_component(name: str, component: str, *, timeout: float = 60.0) -> Sa
     if state is None or component not in COMPONENTS:
         raise SandboxError(f"sandbox {name!r} has no component {component!r}")
     pid = state.get("pids", {}).get(component)
-    if pid is not None and _alive(pid, directory):
-        raise SandboxError(f"{component} of sandbox {name!r} is still running (pid {pid})")
+    # A process just sent SIGKILL may take a moment to be gone: wait for it, briefly.
+    gone_by = time.monotonic() + 5
+    while pid is not None and _alive(pid, directory):
+        if time.monotonic() > gone_by:
+            raise SandboxError(f"{component} of sandbox {name!r} is still running (pid {pid})")
+        _reap()
+        time.sleep(0.05)
     _reap()
     commands, server = _commands(directory, state["ports"])
     starter = _Starter(directory, state, lambda _msg: None)
