@@ -4,7 +4,10 @@
 (kind, namespace) they need (or per kind cluster-wide when there are many namespaces),
 and on every watch notification recomputes the object's top owner (Pod -> ReplicaSet ->
 Deployment), i.e. its component, and the release's app status. Only real changes are
-written (`Store.upsert_resource_status` records the transition). While an informer is
+written (`Store.upsert_resource_status` records the transition). A change is snapshotted
+when its notification arrives, so changes that follow each other faster than a write batch
+commits (a ConfigMap deleted and re-created) each become a transition, in order; what does
+not change a state (a new resourceVersion only) is coalesced to the latest. While an informer is
 down, the members of the releases it covers are stored Unknown ("watch disconnected"),
 and recomputed from a fresh list when it is back. A tick re-evaluates members whose
 rule depends on time (Progressing: e.g. a pod Unschedulable for longer than a window).
@@ -117,6 +120,8 @@ class Sync:
         self._idle = asyncio.Event()
         self._written: dict[MemberKey, _Written] = {}
         self._member_states: dict[MemberKey, ResourceStatus] = {}
+        # Transitions seen at notification time, oldest first, not yet handed to the store.
+        self._pending: dict[MemberKey, list[tuple[ResourceStatus, float, datetime]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
 
@@ -170,7 +175,7 @@ class Sync:
     async def wait_idle(self, *, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Return once every change seen so far is computed and committed."""
         async with asyncio.timeout(timeout):
-            while self._dirty or self._dirty_apps or self._events or not self._idle.is_set():
+            while self._busy() or not self._idle.is_set():
                 self._idle.clear()
                 self._wake.set()
                 await self._idle.wait()
@@ -310,6 +315,7 @@ class Sync:
         for member in change.members:
             self._dirty.setdefault(member, now)
             self._dirty_apps.add(member[0])
+        self._snapshot(change.members, now)
         if change.event is not None:
             self._queue_event(change.event, change.members)
         if change.members or change.event is not None:
@@ -344,6 +350,39 @@ class Sync:
             self._events[key].append(record)
 
     # ---- computing and writing ----------------------------------------------------------
+
+    def _busy(self) -> bool:
+        return bool(self._dirty or self._dirty_apps or self._events or self._pending)
+
+    def _snapshot(self, members: Iterable[MemberKey], seen: float) -> None:
+        """Keep each member's (and its app's) status if this notification changed it.
+
+        The worker computes from the index as it is when it runs, which by then may have
+        undone the change (deleted, then re-created); the snapshot keeps the change itself.
+        """
+        now = self.clock()
+        apps: set[ReleaseKey] = set()
+        for member in members:
+            if member[0] not in self.index.releases:
+                continue
+            status = self._compute(member, now)
+            if self._record(member, status, seen, now):
+                apps.add(member[0])
+        for key in apps:
+            member = (key, app_ref(key))
+            app = self._compute(member, now) if self._down(key.namespace) else self._app(key, now)
+            self._record(member, app, seen, now)
+
+    def _record(
+        self, member: MemberKey, status: ResourceStatus, seen: float, now: datetime
+    ) -> bool:
+        """Remember `status` as the member's latest; queue it if its state, reason, ... changed."""
+        previous = self._member_states.get(member)
+        self._member_states[member] = status
+        if previous is not None and _same(previous, status):
+            return False
+        self._pending.setdefault(member, []).append((status, seen, now))
+        return True
 
     def _compute(self, member: MemberKey, now: datetime) -> ResourceStatus:
         key, ref = member
@@ -433,14 +472,24 @@ class Sync:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if not (self._dirty or self._dirty_apps or self._events):
+            if not self._busy():
                 self._idle.set()
                 continue
+            pending, self._pending = self._pending, {}
             dirty, self._dirty = self._dirty, {}
             apps, self._dirty_apps = self._dirty_apps, set()
             events, self._events = self._events, defaultdict(list)
             now = self.clock()
             writes = []
+            # Each write is queued to the store's writer as its task starts, in list order, so
+            # one member's snapshots commit in the order they were seen (a batch keeps order).
+            for member, snapshots in pending.items():
+                if member[0] not in self.index.releases:
+                    continue
+                for status, seen, at in snapshots:
+                    row = self._observed(member, status, at)
+                    if row is not None:
+                        writes.append(self._write(member[0], row, seen))
             for member, seen in dirty.items():
                 if member[0] not in self.index.releases:
                     continue
@@ -468,11 +517,11 @@ class Sync:
             except Exception:
                 # The store reports its own failures; forget what we believed was written.
                 log.exception("writing statuses failed")
-                for member in dirty:
+                for member in dirty.keys() | pending.keys():
                     self._written.pop(member, None)
                     self._dirty.setdefault(member, time.monotonic())
                 await asyncio.sleep(1.0)
-            if not (self._dirty or self._dirty_apps or self._events):
+            if not self._busy():
                 self._idle.set()
             else:
                 self._wake.set()
@@ -499,6 +548,16 @@ class Sync:
                 await self.store.prune_history()
             except Exception:
                 log.exception("pruning history failed")
+
+
+def _same(a: ResourceStatus, b: ResourceStatus) -> bool:
+    """Whether two statuses are one state for history (a transition needs a difference)."""
+    return (a.state, a.reason, a.message, a.root_cause) == (
+        b.state,
+        b.reason,
+        b.message,
+        b.root_cause,
+    )
 
 
 def statuses_by_member(sync: Sync) -> Mapping[MemberKey, ResourceStatus]:
