@@ -641,6 +641,9 @@ class _Transport(httpx2.AsyncBaseTransport):
                 verify=_ssl_context(self._config, cred.cert_pem, cred.key_pem),
                 proxy=self._config.proxy_url or None,
                 trust_env=False,
+                # Each watch holds a connection for minutes: a cap (httpx's 100) would leave
+                # informers past it waiting forever and starve every other request.
+                limits=httpx2.Limits(max_connections=None, max_keepalive_connections=20),
             )
         return self._pools[key]
 
