@@ -11,6 +11,11 @@ for both tools) and measures wall time until the command returns:
 - the seed chart forced past preflight: helmguard's failure report vs
   `helm install --wait --timeout <helm-timeout>`, which reports only a timeout.
 
+The seed case runs on a settled cluster: the four 100-object namespaces are deleted and
+waited for first. Otherwise the controller-manager is still deleting their pods when the
+seed Deployment arrives, and its first FailedCreate (what helmguard reports) comes seconds
+later than on a quiet cluster; that delay is the cluster's, not the deploy's.
+
 Targets (issue 5): install-to-Ready within 1.2x of `helm install --wait`; seed failure
 reported in under 5 s.
 """
@@ -113,6 +118,17 @@ def _namespace(api: httpx.Client, name: str) -> None:
         time.sleep(0.1)
 
 
+def _delete_and_settle(api: httpx.Client, names: list[str], timeout: float = 180) -> None:
+    """Delete namespaces and wait until they are gone (their pods deleted by the controllers)."""
+    for name in names:
+        api.delete(f"/api/v1/namespaces/{name}")
+    deadline = time.monotonic() + timeout
+    while any(api.get(f"/api/v1/namespaces/{name}").status_code != 404 for name in names):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"namespaces {', '.join(names)} still terminating after {timeout} s")
+        time.sleep(0.5)
+
+
 def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     start = time.monotonic()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
@@ -173,6 +189,8 @@ def run(sandbox: Sandbox, workloads: int, helm_timeout: int) -> int:
             elapsed, rc, out = _timed(argv, env)
             rows.append((label, elapsed, rc, _last_line(out)))
 
+        _delete_and_settle(api, namespaces)
+        namespaces.clear()
         seed_hg = f"seed-hg-{tag}"
         seed_helm = f"seed-helm-{tag}"
         namespaces += [seed_hg, seed_helm]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import json
 import sys
@@ -242,6 +243,9 @@ def _run(
     display._stop()
     if output == "json":
         click.echo(json.dumps({"result": _result_json(result)}, default=str))
+    # The work is done and the store closed: spare the exit a full collection of
+    # SQLAlchemy's and Alembic's object graphs (0.2-0.5 s of interpreter teardown).
+    gc.freeze()
     if not result.ok:
         raise SystemExit(1)
 

@@ -33,7 +33,7 @@ from helmguard.deploy.release import (
 )
 from helmguard.graph.order import Plan, build_plan, plan_to_dict
 from helmguard.kube.client import Kube, connect
-from helmguard.kube.errors import KubeError
+from helmguard.kube.errors import KubeError, retry
 from helmguard.manifest import K8sObject, ObjectRef
 
 if TYPE_CHECKING:
@@ -531,6 +531,11 @@ async def deploy(
     report: Report | None = None
     try:
         kube = await run.connect()
+        if rendered is None:
+            # Rendered once, here: the preflight gate checks exactly what gets applied.
+            served = await retry(kube.discovery.resources, timeout=options.timeout)
+            version = await retry(kube.version, timeout=options.timeout)
+            rendered = render_chart(with_capabilities(request, capabilities_from(version, served)))
         if options.force:
             log.emit(
                 "preflight.skipped",
@@ -539,7 +544,9 @@ async def deploy(
                 level="warning",
             )
         else:
-            report = await check_cluster(request, kube=kube, timeout=min(60.0, options.timeout))
+            report = await check_cluster(
+                request, kube=kube, timeout=min(60.0, options.timeout), rendered=rendered
+            )
             refused = _preflight_verdict(report, log, Severity.ERROR)
             if refused is not None:
                 return Result(
@@ -554,10 +561,6 @@ async def deploy(
                     log=tuple(log.records),
                     seconds=time.monotonic() - run.started,
                 )
-        if rendered is None:
-            served = await kube.discovery.resources()
-            version = await kube.version()
-            rendered = render_chart(with_capabilities(request, capabilities_from(version, served)))
         await run.open()
         operation = "upgrade" if any(h.outcome == "deployed" for h in run.history) else "install"
         return await _apply_revision(

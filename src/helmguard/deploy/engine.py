@@ -22,7 +22,8 @@ from helmguard.kube.errors import KubeError, classify
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import State
 
-POLL_SECONDS = 0.4
+# How often waits look again: a few small lists per look, cheap for the API server.
+POLL_SECONDS = 0.25
 
 
 class DeployFailed(Exception):
@@ -155,12 +156,9 @@ class Engine:
         crd_seen = False
         while True:
             pending: list[str] = []
-            lives = await asyncio.gather(
-                *(
-                    self.cluster.get(b, objects[b].api_version if b in objects else "")
-                    for b in befores
-                )
-            )
+            # One list per (kind, namespace) instead of a GET per dependency.
+            listed = await self._existing([objects[b] for b in befores if b in objects])
+            lives = [listed.get(b) if b in objects else await self.cluster.get(b) for b in befores]
             for ref, live in zip(befores, lives, strict=True):
                 ok, why = established(None if live is None else K8sObject(live))
                 if ok and ref.kind == "CustomResourceDefinition" and not crd_seen:

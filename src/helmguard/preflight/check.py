@@ -213,8 +213,12 @@ async def check_cluster(
     dry_run: bool = True,
     prune: bool = True,
     timeout: float = 30.0,  # noqa: ASYNC109 - a deadline for retries, per phase
+    rendered: RenderedChart | None = None,
 ) -> Report:
     """`check` against the cluster `kube` talks to; writes nothing to it.
+
+    `rendered` is `request` already rendered with this cluster's capabilities (as
+    `deploy` does before its preflight gate); given, the chart is not rendered again.
 
     Renders with the cluster's capabilities (an explicit --kube-version still wins), looks
     up every reference the chart leaves unresolved in one list per (kind, namespace),
@@ -247,7 +251,8 @@ async def check_cluster(
     version = await retry(kube.version, timeout=timeout)
     phase("discovery")
     request = with_capabilities(request, capabilities_from(version, served))
-    rendered = render_chart(request)
+    if rendered is None:
+        rendered = render_chart(request)
     api_versions = request.api_versions
     hooks = [h.obj for h in rendered.hooks]
     everything = [*rendered.crds, *rendered.objects, *hooks]
