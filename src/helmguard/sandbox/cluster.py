@@ -122,6 +122,9 @@ def _write_state(directory: Path, state: Mapping[str, Any]) -> None:
 
 def _alive(pid: int, directory: Path) -> bool:
     """Is `pid` one of this sandbox's processes (not a zombie, not a recycled pid)?"""
+    child = _CHILDREN.get(pid)
+    if child is not None:  # started by this process: waitpid is the authority
+        return child.poll() is None
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
