@@ -6,6 +6,7 @@ Set HELMGUARD_TEST_SANDBOX=NAME to run against an already running sandbox (start
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 import warnings
@@ -17,6 +18,7 @@ import pytest
 from helmguard.sandbox.cluster import Sandbox, load_sandbox, sandbox_down, sandbox_up
 from helmguard.sandbox.errors import SandboxError
 from kubeapi import create_namespace, delete_namespace
+from pgserver import postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +47,17 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
             os.environ.pop("HELMGUARD_SANDBOX_HOME", None)
         else:
             os.environ["HELMGUARD_SANDBOX_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A PostgreSQL server for the session; missing binaries fail the run (CI installs them)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_server())
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield url
 
 
 @pytest.fixture(scope="session")

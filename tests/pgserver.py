@@ -12,9 +12,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
 
 ENV_VAR = "HELMGUARD_TEST_PG_URL"
 INSTALL_HINT = (
@@ -115,3 +119,27 @@ def postgres_server() -> Iterator[str]:
             )
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def libpq_url(url: str) -> str:
+    """The same URL without the SQLAlchemy driver, for asyncpg itself."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def fresh_database(admin_url: str, prefix: str = "hg") -> AsyncIterator[str]:
+    """A new, empty database on the server of `admin_url`, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    connection = await asyncpg.connect(libpq_url(admin_url))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        connection = await asyncpg.connect(libpq_url(admin_url))
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()

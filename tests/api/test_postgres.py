@@ -3,54 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from api.conftest import AUTH, SEED, TOKEN, running, seed_store
 from api.live import read_events, serving
 from helmguard.api.app import create_app
 from helmguard.manifest import ObjectRef
 from helmguard.store import ObservedStatus, open_store
-from pgserver import postgres_server
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    server = postgres_server()
-    try:
-        url = server.__enter__()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield url
-    finally:
-        server.__exit__(None, None, None)
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+from pgserver import fresh_database
 
 
 @pytest.fixture
-async def pg_url(pg_server: str) -> AsyncIterator[str]:
-    name = f"hg_api_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(_libpq(pg_server))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    yield make_url(pg_server).set(database=name).render_as_string(hide_password=False)
-    connection = await asyncpg.connect(_libpq(pg_server))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+async def pg_url(pg_admin_url: str) -> AsyncIterator[str]:
+    async with fresh_database(pg_admin_url, "hg_api") as url:
+        yield url
 
 
 async def test_reads_graph_and_stream_on_postgresql(pg_url: str) -> None:

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,8 @@ from helmguard.chart.values import ValuesOptions
 from helmguard.deploy import DeployOptions, LogRecord, deploy, read_history
 from helmguard.deploy.cluster import Cluster
 from helmguard.kube.client import connect
+from helmguard.kube.errors import retry
+from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import (
     Sandbox,
     load_sandbox,
@@ -121,15 +124,21 @@ async def test_apiserver_restart_mid_deploy_leaves_a_true_record(
         assert [(h.revision, h.outcome) for h in history] == [(result.revision, result.outcome)]
         recorded = set(history[0].inventory)
         assert recorded == {a.ref for a in result.applied}
+
         # Everything recorded is really there, with the uid the API server gave it.
+        # A restarted API server serves the chart's CRD again only after it re-establishes
+        # it: reads of custom resources are retried (Transient) until then.
+        async def get(ref: ObjectRef, api_version: str) -> dict[str, Any] | None:
+            return await retry(lambda: cluster.get(ref, api_version), timeout=60)
+
         for applied in result.applied:
-            live = await cluster.get(applied.ref, applied.api_version)
+            live = await get(applied.ref, applied.api_version)
             assert live is not None, f"{applied.ref} recorded as applied but absent"
             assert live["metadata"]["uid"] == applied.uid
         # And nothing of the chart is on the cluster without being recorded.
         for obj in history[0].objects:
             if obj.ref not in recorded:
-                assert await cluster.get(obj.ref, obj.api_version) is None, (
+                assert await get(obj.ref, obj.api_version) is None, (
                     f"{obj.ref} exists on the cluster but is not in the revision's inventory"
                 )
     finally:

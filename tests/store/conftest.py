@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from helmguard.store import ReleaseKey, ReleaseRecord, Store, open_store
-from pgserver import postgres_server
-
-
-@pytest.fixture(scope="session")
-def pg_admin_url() -> Iterator[str]:
-    """A PostgreSQL server for the session; missing binaries fail the run (CI installs them)."""
-    server = postgres_server()
-    try:
-        url = server.__enter__()
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield url
-    finally:
-        server.__exit__(None, None, None)
-
-
-def libpq_url(url: str) -> str:
-    """The same URL without the SQLAlchemy driver, for asyncpg itself."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+from pgserver import fresh_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -39,18 +17,8 @@ async def db_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
         yield str(request.getfixturevalue("tmp_path") / "helmguard.db")
         return
     admin = request.getfixturevalue("pg_admin_url")
-    name = f"hg_{uuid.uuid4().hex[:16]}"
-    connection = await asyncpg.connect(libpq_url(admin))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    connection = await asyncpg.connect(libpq_url(admin))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    async with fresh_database(admin) as url:
+        yield url
 
 
 @pytest.fixture
