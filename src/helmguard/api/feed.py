@@ -87,10 +87,6 @@ class Feed:
             with contextlib.suppress(asyncio.QueueFull):
                 sub.queue.put_nowait(None)
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._subs)
-
     @contextlib.asynccontextmanager
     async def subscribe(self, release: ReleaseKey | None) -> AsyncIterator[Subscription]:
         """A subscription for the duration of the `async with` block."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource, ServedResources
-from helmguard.kube.errors import KubeError, MissingDependency, classify, retry
+from helmguard.kube.errors import KubeError, MissingDependency, retry
 from helmguard.manifest import ObjectRef
 
 FIELD_MANAGER = "helmguard"
@@ -162,8 +162,3 @@ class Cluster:
         api_version = res.api_version
         # List items carry no apiVersion/kind; status rules and K8sObject need them.
         return [{"apiVersion": api_version, "kind": kind, **item} for item in items]
-
-
-def classify_error(exc: BaseException) -> KubeError:
-    """The one classifier, re-exported so deploy code never inspects raw exceptions."""
-    return classify(exc)

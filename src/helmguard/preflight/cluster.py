@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from helmguard.graph.refs import BUILTIN_GROUPS, CRD_GROUP, crd_index
 from helmguard.kube.discovery import ServedResources
 from helmguard.kube.errors import KubeError, PermissionDenied, retry
-from helmguard.manifest import CLUSTER_SCOPED_KINDS, K8sObject, ObjectRef
+from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.preflight.findings import Finding, Severity
 
 if TYPE_CHECKING:
@@ -342,9 +342,3 @@ def unserved_kinds(
         crd = index.get((group, obj.kind))
         out[obj.ref] = crd.name if crd is not None else ""
     return out
-
-
-def is_cluster_scoped(obj: K8sObject, served: ServedResources) -> bool:
-    """Scope from discovery when the kind is served, else from the well-known list."""
-    scoped = served.is_namespaced(obj.ref.group, obj.kind)
-    return obj.kind in CLUSTER_SCOPED_KINDS if scoped is None else not scoped

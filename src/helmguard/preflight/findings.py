@@ -198,11 +198,6 @@ MISSING_CODES: dict[str, str] = {
 }
 
 
-def code_named(name: str) -> Code:
-    """The code table row for a kebab-case name (KeyError for an unknown name)."""
-    return _BY_NAME[name]
-
-
 @dataclass(frozen=True)
 class Finding:
     """One problem (or notable fact) about one object, with what Kubernetes will do."""

@@ -431,8 +431,3 @@ class ChartResolver:
             if creator.hook is None and named and allowed:
                 return How.RUNTIME, creator.ref, "names it, and its RBAC allows creating it"
         return None
-
-
-def resolve_all(refs: Iterable[Ref], resolver: Resolver) -> list[Resolution]:
-    """Resolve every reference, in order."""
-    return [resolver.resolve(ref) for ref in refs]

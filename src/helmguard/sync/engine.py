@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -558,8 +558,3 @@ def _same(a: ResourceStatus, b: ResourceStatus) -> bool:
         b.message,
         b.root_cause,
     )
-
-
-def statuses_by_member(sync: Sync) -> Mapping[MemberKey, ResourceStatus]:
-    """The last computed status of every member (for tests and live views)."""
-    return dict(sync._member_states)

@@ -8,7 +8,7 @@ pure lets the live `status --live` path and the watch-based sync share every dec
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,6 @@ from helmguard.manifest import K8sObject, ObjectRef, group_of
 from helmguard.status import (
     Ownership,
     ResourceStatus,
-    State,
     component_status,
     evaluate,
     missing,
@@ -265,13 +264,6 @@ class ClusterIndex:
     def is_workload(self, ref: ObjectRef) -> bool:
         return ref.kind in POD_SPEC_PATHS
 
-    def events_about(self, obj: K8sObject) -> Sequence[K8sObject]:
-        return tuple((self._events.get(uid_of(obj)) or {}).values())
-
-
-def kinds_of(refs: Iterable[ObjectRef]) -> set[tuple[str, str]]:
-    return {(r.group, r.kind) for r in refs}
-
 
 def ref_of_subject(event: K8sObject) -> ObjectRef | None:
     """The ObjectRef of what an Event is about."""
@@ -286,7 +278,3 @@ def ref_of_subject(event: K8sObject) -> ObjectRef | None:
         str(subject.get("namespace") or ""),
         str(name),
     )
-
-
-def is_trouble(state: State) -> bool:
-    return state in (State.BLOCKED, State.FAILED)
