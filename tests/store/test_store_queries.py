@@ -165,6 +165,48 @@ async def test_operation_log_is_ordered_per_revision(store: Store) -> None:
     ]
 
 
+async def test_many_statuses_in_one_call_apply_in_order_as_one_by_one_would(store: Store) -> None:
+    """The sync's batch: one object several times, a new one, a known one, an unknown release."""
+    await store.upsert_resource_status(RELEASE, ObservedStatus(RS, "Ready", "", "", at(0), at(0)))
+    gone = ReleaseKey("shop", "forgotten")
+    batch = [
+        (RELEASE, ObservedStatus(DEPLOY, "Progressing", "", "", at(1), at(1), "1")),
+        (RELEASE, ObservedStatus(DEPLOY, "Progressing", "", "", at(1), at(2), "2")),
+        (gone, ObservedStatus(DEPLOY, "Ready", "", "", at(2), at(2))),
+        (RELEASE, ObservedStatus(DEPLOY, "Blocked", "FailedCreate", FORBIDDEN, at(3), at(3), "3")),
+        (RELEASE, ObservedStatus(RS, "Ready", "", "", at(0), at(3), "7")),
+        (RELEASE, ObservedStatus(RS, "Blocked", "FailedCreate", FORBIDDEN, at(4), at(4), "8")),
+        (RELEASE, ObservedStatus(DEPLOY, "Ready", "Available", "", at(5), at(5), "4")),
+        (RELEASE, ObservedStatus(DEPLOY, "Ready", "Available", "", at(5), at(6), "5")),
+    ]
+    assert await store.upsert_resource_statuses(batch) == [
+        True,
+        False,
+        None,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]
+    history = await store.history(RELEASE)
+    assert [(t.ref.kind, t.from_state, t.to_state, t.at) for t in reversed(history)] == [
+        ("ReplicaSet", None, "Ready", at(0)),
+        ("Deployment", None, "Progressing", at(1)),
+        ("Deployment", "Progressing", "Blocked", at(3)),
+        ("ReplicaSet", "Ready", "Blocked", at(4)),
+        ("Deployment", "Blocked", "Ready", at(5)),
+    ]
+    rows = {r.ref: r for r in await store.list_resources(RELEASE)}
+    # Each row holds the last item's observation and the since of its last change.
+    assert (rows[DEPLOY].state, rows[DEPLOY].resource_version) == ("Ready", "5")
+    assert (rows[DEPLOY].since, rows[DEPLOY].observed_at) == (at(5), at(6))
+    assert (rows[RS].state, rows[RS].message, rows[RS].since) == ("Blocked", FORBIDDEN, at(4))
+    assert await store.upsert_resource_statuses([]) == []
+    with pytest.raises(StoreError, match="not recorded"):
+        await store.upsert_resource_status(gone, batch[2][1])
+
+
 async def test_deleting_a_release_removes_everything_recorded_about_it(store: Store) -> None:
     status = ObservedStatus(DEPLOY, "Ready", "Available", "", T0, T0)
     await store.upsert_resource_status(RELEASE, status)

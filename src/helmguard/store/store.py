@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -96,11 +96,139 @@ def _release_id_query(key: ReleaseKey) -> Select[int]:
     )
 
 
+# The sync's hot path (a status write per watch notification) uses statements built once with
+# bound parameters: building and cache-keying a statement per call cost more than running it.
+_RELEASE_ID = select(Release.id).where(
+    Release.cluster == bindparam("k_cluster"),
+    Release.namespace == bindparam("k_namespace"),
+    Release.name == bindparam("k_name"),
+)
+_RESOURCE_ROWS = select(
+    Resource.id,
+    Resource.release_id,
+    Resource.api_group,
+    Resource.kind,
+    Resource.namespace,
+    Resource.name,
+    Resource.state,
+    Resource.reason,
+    Resource.message,
+    Resource.root_cause,
+).where(
+    tuple_(
+        Resource.release_id, Resource.api_group, Resource.kind, Resource.namespace, Resource.name
+    ).in_(bindparam("k_keys", expanding=True))
+)
+_INSERT_RESOURCE = insert(Resource)
+_UPDATE_RESOURCE = update(Resource).where(Resource.id == bindparam("k_id"))
+_INSERT_TRANSITION = insert(StatusTransition)
+_UPDATE_RELEASE = update(Release).where(Release.id == bindparam("k_id"))
+
+
 def _release_id(connection: Connection, key: ReleaseKey) -> int:
-    release_id = (connection.execute(_release_id_query(key))).scalar_one_or_none()
+    release_id = connection.execute(
+        _RELEASE_ID,
+        {"k_cluster": key.cluster, "k_namespace": key.namespace, "k_name": key.name},
+    ).scalar_one_or_none()
     if release_id is None:
         raise StoreError(f"release {key} is not recorded; record_release() it first")
     return release_id
+
+
+_RowKey = tuple[int, str, str, str, str]  # release id, group, kind, namespace, name
+_KEY_CHUNK = 500  # object keys per lookup: 5 parameters each, far below SQLite's limit
+
+
+def _upsert_statuses(
+    connection: Connection, items: list[tuple[ReleaseKey, ObservedStatus]]
+) -> list[bool | None]:
+    """Apply status observations in order with a handful of statements, whatever their number.
+
+    The current rows of every object involved are read once; each item is then compared with
+    the row as the items before it left it; at the end each row is written once (its final
+    value) and the transitions are inserted in order.
+    """
+    release_ids: dict[ReleaseKey, int | None] = {}
+    for key, _ in items:
+        if key not in release_ids:
+            release_ids[key] = connection.execute(
+                _RELEASE_ID,
+                {"k_cluster": key.cluster, "k_namespace": key.namespace, "k_name": key.name},
+            ).scalar_one_or_none()
+    wanted = sorted(
+        {
+            (rid, s.ref.group, s.ref.kind, s.ref.namespace, s.ref.name)
+            for key, s in items
+            if (rid := release_ids[key]) is not None
+        }
+    )
+    # Per object: [row id (None: inserted by this batch), state, reason, message, root cause].
+    rows: dict[_RowKey, list[Any]] = {}
+    for start in range(0, len(wanted), _KEY_CHUNK):
+        chunk = {"k_keys": wanted[start : start + _KEY_CHUNK]}
+        for found in connection.execute(_RESOURCE_ROWS, chunk):
+            key5 = (found.release_id, found.api_group, found.kind, found.namespace, found.name)
+            rows[key5] = [found.id, found.state, found.reason, found.message, found.root_cause]
+    inserts: dict[_RowKey, dict[str, Any]] = {}
+    updates: dict[int, dict[str, Any]] = {}
+    transitions: list[dict[str, Any]] = []
+    results: list[bool | None] = []
+    for key, status in items:
+        rid = release_ids[key]
+        if rid is None:
+            results.append(None)
+            continue
+        key5 = (rid, status.ref.group, status.ref.kind, status.ref.namespace, status.ref.name)
+        root = ref_to_json(status.root_cause)
+        current = [status.state, status.reason, status.message, root]
+        values: dict[str, Any] = {
+            "observed_at": status.observed_at,
+            "resource_version": status.resource_version,
+            "generation": status.generation,
+        }
+        row = rows.get(key5)
+        changed = row is None or row[1:] != current
+        if changed:
+            values.update(
+                state=status.state,
+                reason=status.reason,
+                message=status.message,
+                root_cause=root,
+                since=status.since,
+            )
+            transitions.append(
+                {
+                    "release_id": rid,
+                    **_key_columns(status.ref),
+                    "from_state": None if row is None else row[1],
+                    "to_state": status.state,
+                    "reason": status.reason,
+                    "message": status.message,
+                    "root_cause": root,
+                    "at": status.since,
+                }
+            )
+        if row is None:
+            inserts[key5] = {"release_id": rid, **_key_columns(status.ref), **values}
+            rows[key5] = [None, *current]
+        else:
+            if row[0] is None:
+                inserts[key5].update(values)
+            else:
+                updates.setdefault(row[0], {}).update(values)
+            row[1:] = current
+        results.append(changed)
+    if inserts:
+        connection.execute(_INSERT_RESOURCE, list(inserts.values()))
+    # executemany needs one set of columns per call: full rows apart from observed-only ones.
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in updates.items():
+        by_columns.setdefault(tuple(sorted(values)), []).append({"k_id": row_id, **values})
+    for batch in by_columns.values():
+        connection.execute(_UPDATE_RESOURCE, batch)
+    if transitions:
+        connection.execute(_INSERT_TRANSITION, transitions)
+    return results
 
 
 class Store:
@@ -199,11 +327,9 @@ class Store:
         when = at or _now()
 
         def op(connection: Connection) -> None:
-            release_id = _release_id(connection, key)
             connection.execute(
-                update(Release)
-                .where(Release.id == release_id)
-                .values(status=status, updated_at=when)
+                _UPDATE_RELEASE,
+                {"k_id": _release_id(connection, key), "status": status, "updated_at": when},
             )
 
         await self._write(op, wait)
@@ -284,68 +410,28 @@ class Store:
         same transaction. An unchanged status still updates observed_at and resource_version,
         and keeps the stored `since`.
         """
-        root = ref_to_json(status.root_cause)
+        (changed,) = await self.upsert_resource_statuses([(release, status)])
+        if changed is None:
+            raise StoreError(f"release {release} is not recorded; record_release() it first")
+        return changed
 
-        def op(connection: Connection) -> bool:
-            release_id = _release_id(connection, release)
-            row = (
-                connection.execute(
-                    select(
-                        Resource.id,
-                        Resource.state,
-                        Resource.reason,
-                        Resource.message,
-                        Resource.root_cause,
-                    ).where(Resource.release_id == release_id, *_where_ref(Resource, status.ref))
-                )
-            ).one_or_none()
-            observed = {
-                "observed_at": status.observed_at,
-                "resource_version": status.resource_version,
-                "generation": status.generation,
-            }
-            current = {
-                "state": status.state,
-                "reason": status.reason,
-                "message": status.message,
-                "root_cause": root,
-            }
-            if row is None:
-                connection.execute(
-                    insert(Resource).values(
-                        release_id=release_id,
-                        **_key_columns(status.ref),
-                        **current,
-                        **observed,
-                        since=status.since,
-                    )
-                )
-                from_state = None
-            elif (row.state, row.reason, row.message, row.root_cause) == tuple(current.values()):
-                connection.execute(update(Resource).where(Resource.id == row.id).values(**observed))
-                return False
-            else:
-                connection.execute(
-                    update(Resource)
-                    .where(Resource.id == row.id)
-                    .values(**current, **observed, since=status.since)
-                )
-                from_state = row.state
-            connection.execute(
-                insert(StatusTransition).values(
-                    release_id=release_id,
-                    **_key_columns(status.ref),
-                    from_state=from_state,
-                    to_state=status.state,
-                    reason=status.reason,
-                    message=status.message,
-                    root_cause=root,
-                    at=status.since,
-                )
-            )
-            return True
+    async def upsert_resource_statuses(
+        self, statuses: Sequence[tuple[ReleaseKey, ObservedStatus]]
+    ) -> list[bool | None]:
+        """`upsert_resource_status` for many objects in one transaction, in order.
 
-        return bool(await self._require_writer().submit(op))
+        Returns, per item, whether it changed the stored status, or None when its release is
+        not recorded (that item is skipped; the others are stored). Items for one object apply
+        in the order given, each a transition if it differs from the one before.
+        """
+        items = list(statuses)
+
+        def op(connection: Connection) -> list[bool | None]:
+            return _upsert_statuses(connection, items)
+
+        if not items:
+            return []
+        return list(await self._require_writer().submit(op))
 
     async def remove_resource(self, release: ReleaseKey, ref: ObjectRef) -> bool:
         """Drop an object's current-status row (it left the release); its history stays."""

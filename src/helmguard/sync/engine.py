@@ -45,7 +45,7 @@ from helmguard.sync.index import (
     MemberKey,
     ref_of_subject,
 )
-from helmguard.sync.releases import ManagedRelease, app_ref, load_releases
+from helmguard.sync.releases import ManagedRelease, app_ref, load_release, load_releases
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ class Sync:
         self.on_commit = on_commit
         self.index = ClusterIndex()
         self.informers: dict[tuple[str, str, str | None], Informer] = {}
+        self._by_namespace: dict[str | None, list[Informer]] = {}  # None: cluster-wide
         self.stats = SyncStats()
         self._served: ServedResources | None = None
         self._cluster_wide = False
@@ -219,14 +220,14 @@ class Sync:
         while True:
             await asyncio.sleep(self.refresh)
             try:
-                stored = {r.key: r for r in await load_releases(self.store, self.cluster)}
+                stored = {r.key: r for r in await self.store.list_releases(self.cluster)}
+                for key, record in stored.items():
+                    if key not in self.index.releases:
+                        log.info("now managing release %s", key)
+                        await self.add_release(await load_release(self.store, record))
             except Exception:
                 log.exception("cannot read managed releases")
                 continue
-            for key, release in stored.items():
-                if key not in self.index.releases:
-                    log.info("now managing release %s", key)
-                    await self.add_release(release)
             for key in list(self.index.releases):
                 if key not in stored:
                     self.index.remove_release(self.index.releases[key])
@@ -261,6 +262,7 @@ class Sync:
             watch_timeout=self.watch_timeout,
         )
         self.informers[key] = informer
+        self._by_namespace.setdefault(key[2], []).append(informer)
         informer.start()
 
     def _ensure_informers(self, release: ManagedRelease) -> None:
@@ -287,9 +289,9 @@ class Sync:
                 self._start_informer(res, None)
 
     def _covering(self, namespace: str) -> Iterable[Informer]:
-        for (_, _, ns), informer in self.informers.items():
-            if ns is None or ns == namespace:
-                yield informer
+        yield from self._by_namespace.get(None, ())
+        if namespace:
+            yield from self._by_namespace.get(namespace, ())
 
     def _down(self, namespace: str) -> Connectivity | None:
         """The earliest-down informer a namespace's statuses depend on, if any is down."""
@@ -455,18 +457,25 @@ class Sync:
             root_cause=status.root_cause,
         )
 
-    async def _write(self, key: ReleaseKey, row: ObservedStatus, seen: float) -> None:
-        changed = await self.store.upsert_resource_status(key, row)
-        self.stats.writes += 1
-        latency = time.monotonic() - seen
-        if changed:
-            self.stats.transitions += 1
-            self.stats.latencies.append(latency)
-            if row.ref.group == app_ref(key).group:
-                await self.store.set_release_status(key, row.state, at=row.since, wait=False)
-        metrics.SYNC_LAG.set(latency)
-        if self.on_commit is not None:
-            self.on_commit(key, row, changed, latency)
+    async def _write(self, rows: list[tuple[ReleaseKey, ObservedStatus, float]]) -> None:
+        """Write status rows in one transaction; `seen` is when each change was noticed."""
+        if not rows:
+            return
+        results = await self.store.upsert_resource_statuses([(key, row) for key, row, _ in rows])
+        committed = time.monotonic()
+        for (key, row, seen), changed in zip(rows, results, strict=True):
+            if changed is None:
+                continue  # the release was forgotten meanwhile
+            self.stats.writes += 1
+            latency = committed - seen
+            if changed:
+                self.stats.transitions += 1
+                self.stats.latencies.append(latency)
+                if row.ref.group == app_ref(key).group:
+                    await self.store.set_release_status(key, row.state, at=row.since, wait=False)
+            metrics.SYNC_LAG.set(latency)
+            if self.on_commit is not None:
+                self.on_commit(key, row, changed, latency)
 
     async def _worker(self) -> None:
         while True:
@@ -480,24 +489,25 @@ class Sync:
             apps, self._dirty_apps = self._dirty_apps, set()
             events, self._events = self._events, defaultdict(list)
             now = self.clock()
-            writes = []
-            # Each write is queued to the store's writer as its task starts, in list order, so
-            # one member's snapshots commit in the order they were seen (a batch keeps order).
+            # One transaction, in list order: a member's snapshots commit in the order seen.
+            rows: list[tuple[ReleaseKey, ObservedStatus, float]] = []
             for member, snapshots in pending.items():
                 if member[0] not in self.index.releases:
                     continue
                 for status, seen, at in snapshots:
                     row = self._observed(member, status, at)
                     if row is not None:
-                        writes.append(self._write(member[0], row, seen))
+                        rows.append((member[0], row, seen))
+            first_seen: dict[ReleaseKey, float] = {}
             for member, seen in dirty.items():
                 if member[0] not in self.index.releases:
                     continue
+                first_seen[member[0]] = min(seen, first_seen.get(member[0], seen))
                 status = self._compute(member, now)
                 self._member_states[member] = status
                 row = self._observed(member, status, now)
                 if row is not None:
-                    writes.append(self._write(member[0], row, seen))
+                    rows.append((member[0], row, seen))
             for key in apps:
                 if key not in self.index.releases:
                     continue
@@ -505,10 +515,8 @@ class Sync:
                 app = self._compute((key, app_ref(key)), now) if down else self._app(key, now)
                 row = self._observed((key, app_ref(key)), app, now)
                 if row is not None:
-                    first = min(
-                        (s for m, s in dirty.items() if m[0] == key), default=time.monotonic()
-                    )
-                    writes.append(self._write(key, row, first))
+                    rows.append((key, row, first_seen.get(key, time.monotonic())))
+            writes = [self._write(rows)]
             for key, records in events.items():
                 if key in self.index.releases:
                     writes.append(self._store_events(key, records))
@@ -520,6 +528,9 @@ class Sync:
                 for member in dirty.keys() | pending.keys():
                     self._written.pop(member, None)
                     self._dirty.setdefault(member, time.monotonic())
+                self._dirty_apps |= apps
+                for key in apps:
+                    self._written.pop((key, app_ref(key)), None)
                 await asyncio.sleep(1.0)
             if not self._busy():
                 self._idle.set()
