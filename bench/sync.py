@@ -291,6 +291,7 @@ async def main(args: argparse.Namespace) -> None:
         # Steady state: another process deletes and re-creates ConfigMaps at a target rate,
         # so the load generator's own work does not share this process with the sync.
         notes0, t0, cpu0 = sync.stats.notifications, time.monotonic(), time.process_time()
+        inside0 = len(sync.stats.latencies)
         sent = await drive(args, releases)
 
         def commit_of(change: Sent) -> float | None:
@@ -330,6 +331,11 @@ async def main(args: argparse.Namespace) -> None:
         if missing:
             print(f"  changes never committed as a transition (by state): {missing}")
 
+        inside = sync.stats.latencies[inside0:]
+        print(
+            f"  inside the sync (watch notification read -> commit): p50 "
+            f"{pct(inside, 0.5) * 1000:.0f} ms, p99 {pct(inside, 0.99) * 1000:.0f} ms"
+        )
         print(
             f"  sync CPU {cpu:.1f}s = {cpu / max(1, processed) * 1000:.2f} ms per notification "
             f"({cpu / duration * 100:.0f}% of one core)"

@@ -783,7 +783,7 @@ class Kube:
     ) -> AsyncIterator[httpx2.Response]:
         """GET an API path as a stream (a watch): no read timeout; raises ApiError on an error.
 
-        The caller reads lines with `response.aiter_lines()` and decides itself how long
+        The caller reads the event lines from `response.aiter_bytes()` and decides itself how long
         silence may last (a watch is quiet for as long as nothing changes).
         """
         timeout = httpx2.Timeout(connect_timeout, read=None, write=connect_timeout, pool=None)

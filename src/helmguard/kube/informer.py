@@ -329,11 +329,14 @@ class Informer:
                     metrics.WATCH_RECONNECTS.labels(resource=self.metric_label).inc()
                 await self._set(True, "watching")
                 self.synced.set()
-                lines = response.aiter_lines()
+                # Lines split here from the bytes as they come: one event is one line, and
+                # httpx's text and line layers cost more per event than the rest of the sync.
+                chunks = response.aiter_bytes()
+                partial = b""
                 while True:
                     try:
                         async with asyncio.timeout(self.inactivity_timeout):
-                            line = await anext(lines)
+                            chunk = await anext(chunks)
                     except StopAsyncIteration:
                         return  # the server ended the watch (timeoutSeconds): resume
                     except TimeoutError:
@@ -343,14 +346,16 @@ class Informer:
                             f"for {self.inactivity_timeout:g}s",
                             fix="helmguard re-lists and watches again.",
                         ) from None
-                    if line.strip():
-                        await self._line(line)
+                    *lines, partial = (partial + chunk).split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            await self._line(line)
         except ApiError as exc:
             if exc.status.code == 410:
                 raise WatchExpired(exc.status.message or "410 Gone") from None
             raise
 
-    async def _line(self, line: str) -> None:
+    async def _line(self, line: bytes) -> None:
         event = json.loads(line)
         kind = event.get("type")
         body = event.get("object") or {}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -103,6 +103,11 @@ _RELEASE_ID = select(Release.id).where(
     Release.namespace == bindparam("k_namespace"),
     Release.name == bindparam("k_name"),
 )
+_RELEASE_IDS = select(Release.id, Release.cluster, Release.namespace, Release.name).where(
+    Release.name.in_(bindparam("k_names", expanding=True))
+)
+# A superset (any of the releases x any of the names), narrowed in Python: two IN lists
+# are one statement where a lookup per object would be one each.
 _RESOURCE_ROWS = select(
     Resource.id,
     Resource.release_id,
@@ -115,14 +120,17 @@ _RESOURCE_ROWS = select(
     Resource.message,
     Resource.root_cause,
 ).where(
-    tuple_(
-        Resource.release_id, Resource.api_group, Resource.kind, Resource.namespace, Resource.name
-    ).in_(bindparam("k_keys", expanding=True))
+    Resource.release_id.in_(bindparam("k_releases", expanding=True)),
+    Resource.name.in_(bindparam("k_names", expanding=True)),
 )
 _INSERT_RESOURCE = insert(Resource)
 _UPDATE_RESOURCE = update(Resource).where(Resource.id == bindparam("k_id"))
 _INSERT_TRANSITION = insert(StatusTransition)
-_UPDATE_RELEASE = update(Release).where(Release.id == bindparam("k_id"))
+_UPDATE_RELEASE = update(Release).where(
+    Release.cluster == bindparam("k_cluster"),
+    Release.namespace == bindparam("k_namespace"),
+    Release.name == bindparam("k_name"),
+)
 
 
 def _release_id(connection: Connection, key: ReleaseKey) -> int:
@@ -136,7 +144,13 @@ def _release_id(connection: Connection, key: ReleaseKey) -> int:
 
 
 _RowKey = tuple[int, str, str, str, str]  # release id, group, kind, namespace, name
-_KEY_CHUNK = 500  # object keys per lookup: 5 parameters each, far below SQLite's limit
+T = TypeVar("T")
+_CHUNK = 400  # values per IN list: two lists stay far below SQLite's parameter limit
+
+
+def _chunks(values: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
 
 
 def _upsert_statuses(
@@ -148,34 +162,39 @@ def _upsert_statuses(
     the row as the items before it left it; at the end each row is written once (its final
     value) and the transitions are inserted in order.
     """
-    release_ids: dict[ReleaseKey, int | None] = {}
-    for key, _ in items:
-        if key not in release_ids:
-            release_ids[key] = connection.execute(
-                _RELEASE_ID,
-                {"k_cluster": key.cluster, "k_namespace": key.namespace, "k_name": key.name},
-            ).scalar_one_or_none()
-    wanted = sorted(
-        {
-            (rid, s.ref.group, s.ref.kind, s.ref.namespace, s.ref.name)
-            for key, s in items
-            if (rid := release_ids[key]) is not None
-        }
-    )
+    wanted_releases = {key for key, _ in items}
+    release_ids: dict[ReleaseKey, int | None] = dict.fromkeys(wanted_releases)
+    for names in _chunks(sorted({key.name for key in wanted_releases})):
+        for found in connection.execute(_RELEASE_IDS, {"k_names": names}):
+            key = ReleaseKey(found.namespace, found.name, cluster=found.cluster)
+            if key in release_ids:
+                release_ids[key] = found.id
+    known = sorted({rid for rid in release_ids.values() if rid is not None})
+    wanted = {
+        (rid, s.ref.group, s.ref.kind, s.ref.namespace, s.ref.name)
+        for key, s in items
+        if (rid := release_ids[key]) is not None
+    }
     # Per object: [row id (None: inserted by this batch), state, reason, message, root cause].
     rows: dict[_RowKey, list[Any]] = {}
-    for start in range(0, len(wanted), _KEY_CHUNK):
-        chunk = {"k_keys": wanted[start : start + _KEY_CHUNK]}
-        for found in connection.execute(_RESOURCE_ROWS, chunk):
-            key5 = (found.release_id, found.api_group, found.kind, found.namespace, found.name)
-            rows[key5] = [found.id, found.state, found.reason, found.message, found.root_cause]
+    for ids in _chunks(known):
+        for names in _chunks(sorted({k[4] for k in wanted})):
+            for found in connection.execute(_RESOURCE_ROWS, {"k_releases": ids, "k_names": names}):
+                key5 = (found.release_id, found.api_group, found.kind, found.namespace, found.name)
+                if key5 in wanted:
+                    rows[key5] = [
+                        found.id,
+                        found.state,
+                        found.reason,
+                        found.message,
+                        found.root_cause,
+                    ]
     inserts: dict[_RowKey, dict[str, Any]] = {}
     updates: dict[int, dict[str, Any]] = {}
     transitions: list[dict[str, Any]] = []
     results: list[bool | None] = []
     for key, status in items:
-        rid = release_ids[key]
-        if rid is None:
+        if (rid := release_ids[key]) is None:
             results.append(None)
             continue
         key5 = (rid, status.ref.group, status.ref.kind, status.ref.namespace, status.ref.name)
@@ -327,10 +346,18 @@ class Store:
         when = at or _now()
 
         def op(connection: Connection) -> None:
-            connection.execute(
+            result = connection.execute(
                 _UPDATE_RELEASE,
-                {"k_id": _release_id(connection, key), "status": status, "updated_at": when},
+                {
+                    "k_cluster": key.cluster,
+                    "k_namespace": key.namespace,
+                    "k_name": key.name,
+                    "status": status,
+                    "updated_at": when,
+                },
             )
+            if not result.rowcount:
+                raise StoreError(f"release {key} is not recorded; record_release() it first")
 
         await self._write(op, wait)
 
