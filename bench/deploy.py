@@ -1,10 +1,11 @@
 """helmguard deploy vs `helm install` on the same 100-object chart, and seed-failure detection.
 
-    uv run python bench/deploy.py --sandbox NAME [--helm-timeout 300] [--workloads 20]
+    uv run python bench/deploy.py --sandbox NAME [--repeat 3] [--helm-timeout 300] [--workloads 20]
 
 Needs a running sandbox (`helmguard sandbox up --name NAME`) and its built `helm` binary.
 Each run installs into a fresh namespace through a subprocess (process start-up counted
-for both tools) and measures wall time until the command returns:
+for both tools) and measures wall time until the command returns; --repeat rounds of the
+four installs run on a settled cluster and the medians are compared:
 
 - helmguard deploy (waits until every component is Ready) vs `helm install --wait`
 - helmguard deploy --no-wait vs `helm install` (no wait)
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,21 +143,20 @@ def _last_line(text: str) -> str:
     return lines[-1][:160] if lines else ""
 
 
-def run(sandbox: Sandbox, workloads: int, helm_timeout: int) -> int:
+def run(sandbox: Sandbox, workloads: int, helm_timeout: int, repeat: int) -> int:
     helm = str(find_binary("helm"))
     helmguard = [sys.executable, "-m", "helmguard.cli"]
     env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig)}
     # An installed helmguard has bytecode; a sandbox with PYTHONDONTWRITEBYTECODE recompiles
-    # every module at each start (seconds). Cache bytecode outside the repo, warm it once.
+    # every module at each start (seconds). Cache bytecode outside the repo; an untimed
+    # deploy first compiles everything a deploy imports.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "helmguard-bench-pycache")
-    warm = (
-        "import helmguard.cli.deploy, helmguard.deploy, helmguard.store, helmguard.preflight.check"
-    )
-    subprocess.run([sys.executable, "-c", warm], env=env, check=True)
     tag = uuid.uuid4().hex[:6]
     namespaces: list[str] = []
     rows: list[tuple[str, float, int, str]] = []
+    last: dict[str, str] = {}
+    spread: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="helmguard-bench-") as tmp, sandbox.admin_http() as api:
         chart = write_chart(Path(tmp), workloads)
         db = str(Path(tmp) / "bench.db")
@@ -171,26 +172,41 @@ def run(sandbox: Sandbox, workloads: int, helm_timeout: int) -> int:
             where = ["--release", release, "-n", namespace, "--db", db]
             return [*helmguard, "deploy", str(source), *where, *flags]
 
-        cases: list[tuple[str, list[str]]] = []
-        ns = fresh("hg-wait")
-        cases.append(("helmguard deploy (wait)", deploy(chart, "b", ns, "--timeout", "300")))
-        ns = fresh("helm-wait")
-        cases.append(
-            (
-                "helm install --wait",
-                [helm, "install", "b", str(chart), "-n", ns, "--wait", "--timeout", "300s"],
-            )
-        )
-        ns = fresh("hg-nowait")
-        cases.append(("helmguard deploy --no-wait", deploy(chart, "b", ns, "--no-wait")))
-        ns = fresh("helm-nowait")
-        cases.append(("helm install (no wait)", [helm, "install", "b", str(chart), "-n", ns]))
-        for label, argv in cases:
-            elapsed, rc, out = _timed(argv, env)
-            rows.append((label, elapsed, rc, _last_line(out)))
-
+        warm = deploy(chart, "b", fresh("warm-up"), "--no-wait")
+        if subprocess.run(warm, env=env, capture_output=True, check=False).returncode != 0:
+            raise SystemExit("the warm-up deploy failed: " + " ".join(warm))
         _delete_and_settle(api, namespaces)
         namespaces.clear()
+        # Rounds alternate the tools on a settled cluster: each round's namespaces are deleted
+        # and gone before the next, so no run shares the controllers with another's pods.
+        timings: dict[str, list[float]] = {}
+        for _ in range(repeat):
+            cases: list[tuple[str, list[str]]] = []
+            ns = fresh("hg-wait")
+            cases.append(("helmguard deploy (wait)", deploy(chart, "b", ns, "--timeout", "300")))
+            ns = fresh("helm-wait")
+            cases.append(
+                (
+                    "helm install --wait",
+                    [helm, "install", "b", str(chart), "-n", ns, "--wait", "--timeout", "300s"],
+                )
+            )
+            ns = fresh("hg-nowait")
+            cases.append(("helmguard deploy --no-wait", deploy(chart, "b", ns, "--no-wait")))
+            ns = fresh("helm-nowait")
+            cases.append(("helm install (no wait)", [helm, "install", "b", str(chart), "-n", ns]))
+            for label, argv in cases:
+                elapsed, rc, out = _timed(argv, env)
+                if rc != 0:
+                    raise SystemExit(f"{label} failed (exit {rc}):\n{out}")
+                timings.setdefault(label, []).append(elapsed)
+                last[label] = _last_line(out)
+            _delete_and_settle(api, namespaces)
+            namespaces.clear()
+        for label, values in timings.items():
+            rows.append((label, statistics.median(values), 0, last[label]))
+            spread[label] = values
+
         seed_hg = f"seed-hg-{tag}"
         seed_helm = f"seed-helm-{tag}"
         namespaces += [seed_hg, seed_helm]
@@ -220,9 +236,11 @@ def run(sandbox: Sandbox, workloads: int, helm_timeout: int) -> int:
             api.delete(f"/api/v1/namespaces/{name}")
 
     print(f"chart: {objects} objects ({workloads} Deployments with kwok pods)\n")
-    for label, elapsed, rc, last in rows:
-        print(f"{label:<45} {elapsed:7.2f} s  exit {rc}")
-        print(f"{'':<45} {last}")
+    for label, elapsed, rc, said in rows:
+        runs = spread.get(label)
+        each = f"  (median of {', '.join(f'{v:.2f}' for v in runs)})" if runs else ""
+        print(f"{label:<45} {elapsed:7.2f} s  exit {rc}{each}")
+        print(f"{'':<45} {said}")
     t = {label: elapsed for label, elapsed, _, _ in rows}
     wait_ratio = t["helmguard deploy (wait)"] / t["helm install --wait"]
     nowait_ratio = t["helmguard deploy --no-wait"] / t["helm install (no wait)"]
@@ -241,10 +259,13 @@ def main() -> int:
     parser.add_argument("--sandbox", default="default", help="name of a running sandbox")
     parser.add_argument("--workloads", type=int, default=20, help="5 objects each (default 20)")
     parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of the four installs (medians reported)"
+    )
+    parser.add_argument(
         "--helm-timeout", type=int, default=300, help="helm --timeout for the seed scenario (s)"
     )
     args = parser.parse_args()
-    return run(load_sandbox(args.sandbox), args.workloads, args.helm_timeout)
+    return run(load_sandbox(args.sandbox), args.workloads, args.helm_timeout, args.repeat)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Discovery on the sandbox: kinds, scopes, plurals, verbs; one GET per group version, cached."""
+"""Discovery on the sandbox: kinds, scopes, plurals, verbs; two aggregated GETs, cached."""
 
 from __future__ import annotations
 
@@ -10,20 +10,18 @@ import time
 import pytest
 
 from helmguard.kube.client import Kube
-from helmguard.kube.discovery import parse_resource_list
+from helmguard.kube.discovery import AGGREGATED, parse_aggregated, parse_resource_list
 from helmguard.kube.errors import MissingDependency
 
 from .conftest import FIXTURES
 
 
 async def test_served_resources(kube: Kube) -> None:
-    groups = await kube.get_json("/apis")
-    group_versions = sum(len(g["versions"]) for g in groups["groups"]) + 1  # + core v1
     before = kube.requests
     served = await kube.discovery.resources()
-    assert kube.requests - before == 2 + group_versions
+    assert kube.requests - before == 2  # aggregated discovery: /api and /apis
     assert await kube.discovery.resources() is served  # cached for the run
-    assert kube.requests - before == 2 + group_versions
+    assert kube.requests - before == 2
 
     deployment = served.lookup("apps/v1", "Deployment")
     assert (deployment.plural, deployment.namespaced) == ("deployments", True)
@@ -42,6 +40,21 @@ async def test_served_resources(kube: Kube) -> None:
     if os.environ.get("HELMGUARD_RECORD_FIXTURES") == "1":
         body = await kube.get_json("/apis/apps/v1")
         (FIXTURES / "apis_apps_v1.json").write_text(json.dumps(body, indent=2) + "\n")
+        aggregated = await kube.get_json("/apis", accept=AGGREGATED)
+        aggregated["items"] = [i for i in aggregated["items"] if i["metadata"]["name"] == "apps"]
+        (FIXTURES / "apis_aggregated_apps.json").write_text(json.dumps(aggregated, indent=2) + "\n")
+
+
+async def test_aggregated_discovery_says_what_one_list_per_group_version_says(kube: Kube) -> None:
+    """The two ways of discovering (aggregated, or a GET per group version) agree exactly."""
+    aggregated = await kube.discovery.resources(refresh=True)
+    before = kube.requests
+    plain = await kube.discovery._load(aggregated=False)  # what an older server makes us do
+    assert kube.requests - before > 10
+    assert len(aggregated.resources) > 50
+    assert set(aggregated.resources) == set(plain.resources)
+    assert aggregated.preferred_versions == plain.preferred_versions
+    assert aggregated.unavailable == plain.unavailable == {}
 
 
 async def test_crd_served_after_refresh(kube: Kube, namespace: str) -> None:
@@ -81,6 +94,24 @@ async def test_crd_served_after_refresh(kube: Kube, namespace: str) -> None:
         assert served.serves(group, "Widget", "v1") and not served.serves(group, "Widget", "v2")
     finally:
         await kube.send_json("DELETE", f"{path}/widgets.{group}")
+
+
+def test_parse_captured_aggregated_discovery() -> None:
+    body = json.loads((FIXTURES / "apis_aggregated_apps.json").read_text())
+    served = parse_aggregated([body])
+    resources = {r.kind: r for r in served.resources}
+    assert set(resources) >= {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
+    assert (resources["StatefulSet"].plural, resources["StatefulSet"].namespaced) == (
+        "statefulsets",
+        True,
+    )
+    assert resources["Deployment"].short_names == ("deploy",)
+    assert {"scale", "status"} <= set(resources["ReplicaSet"].subresources)
+    assert served.preferred_versions["apps"] == "v1" and served.unavailable == {}
+    stale = json.loads(json.dumps(body))
+    stale["items"][0]["versions"][0]["freshness"] = "Stale"
+    down = parse_aggregated([stale])
+    assert down.resources == () and "apps/v1" in down.unavailable
 
 
 def test_parse_captured_resource_list() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner, Result
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
@@ -12,17 +14,24 @@ from sqlalchemy.engine import Connection
 from helmguard.cli import main
 from helmguard.store import StoreError, open_store
 from helmguard.store.db import create_engine, database_revision, resolve, upgrade_database
-from helmguard.store.migrate import head_revision
+from helmguard.store.migrate import HEAD, MIGRATIONS
 from helmguard.store.models import Base
 
 TABLES = {"releases", "revisions", "resources", "status_transitions", "events", "operation_log"}
+
+
+def test_head_constant_is_the_newest_shipped_migration() -> None:
+    """Starts check the database against HEAD without Alembic: it must be Alembic's head."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
 
 
 async def test_upgrade_from_empty_creates_every_table_and_index(db_url: str) -> None:
     if db_url.startswith("postgresql"):
         assert (await database_revision(db_url))[1] is None
     where, revision = await upgrade_database(db_url)
-    assert revision == head_revision()
+    assert revision == HEAD
     engine = create_engine(resolve(db_url), writer=False)
     try:
         async with engine.connect() as connection:
@@ -96,7 +105,7 @@ def test_cli_db_upgrade_then_current(db_url: str) -> None:
     upgraded = _cli("db", "upgrade", "--db", db_url)
     after = _cli("db", "current", "--db", db_url)
     assert upgraded.exit_code == 0, upgraded.output
-    assert f"at migration {head_revision()} (head)" in upgraded.stdout
+    assert f"at migration {HEAD} (head)" in upgraded.stdout
     assert after.exit_code == 0 and "(head)" in after.stdout
     if db_url.startswith("postgresql"):
         assert before.exit_code == 0 and "empty" in before.stdout

@@ -24,6 +24,13 @@ from helmguard.status import State
 
 # How often waits look again: a few small lists per look, cheap for the API server.
 POLL_SECONDS = 0.25
+# Waiting for Ready looks again sooner while a look is cheap (the verdict comes that much
+# earlier), and no more often than to keep the API server busy a third of the time.
+_WAIT_POLL = (0.1, 1.0)
+
+
+def _pause(look: float) -> float:
+    return min(_WAIT_POLL[1], max(_WAIT_POLL[0], 2 * look))
 
 
 class DeployFailed(Exception):
@@ -235,7 +242,9 @@ class Engine:
         last: dict[ObjectRef, State] = {}
         snapshot: Snapshot | None = None
         while True:
+            look = time.monotonic()
             snapshot = await observe_release(self.cluster, refs)
+            look = time.monotonic() - look
             statuses = [snapshot.statuses[r] for r in refs]
             for status in statuses:
                 if last.get(status.ref) is not status.state:
@@ -254,7 +263,8 @@ class Engine:
             outcome = verdict(statuses, snapshot)
             if outcome.done:
                 return outcome
-            if self.cluster.remaining() <= POLL_SECONDS:
+            pause = _pause(look)
+            if self.cluster.remaining() <= pause:
                 return Verdict(
                     True,
                     False,
@@ -263,7 +273,7 @@ class Engine:
                     outcome.culprit,
                     outcome.culprit.ref if outcome.culprit else None,
                 )
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(pause)
 
     # ---- delete --------------------------------------------------------------------------
 

@@ -65,15 +65,8 @@ class OperationLog:
         """Queue every record not yet stored (the store's writer batches them)."""
         if self._store is None or self._key is None:
             return
+        from helmguard.store import LogStep
+
         pending, self._stored = self.records[self._stored :], len(self.records)
-        for record in pending:
-            await self._store.add_operation_log(
-                self._key,
-                self._revision,
-                record.step,
-                record.message,
-                level=record.level,
-                details=record.details,
-                at=record.at,
-                wait=False,
-            )
+        steps = [LogStep(r.step, r.message, r.level, r.details, r.at) for r in pending]
+        await self._store.add_operation_logs(self._key, self._revision, steps, wait=False)

@@ -1,7 +1,9 @@
 """Served API resources: which kinds the cluster knows, their scope, plural and verbs.
 
-`Discovery(fetch)` loads `/api`, `/apis`, then every group version concurrently (one GET
-each) and caches the result for the life of the connection (one run). `ServedResources`
+`Discovery(fetch)` asks `/api` and `/apis` for aggregated discovery (apidiscovery.k8s.io/v2,
+every group version's resources in two answers); a server without it answers with the
+plain lists, and then every group version is fetched concurrently (one GET each). The
+result is cached for the life of the connection (one run). `ServedResources`
 answers the questions later stages ask: is this kind served (a CRD installed?), is it
 namespaced, what is its plural (for RBAC and URLs), which verbs does it support.
 """
@@ -19,7 +21,11 @@ from helmguard.manifest import ObjectRef, group_of
 # Group versions fetched at once: enough to hide latency, few enough to not be throttled.
 _CONCURRENCY = 16
 
-Fetch = Callable[[str], Awaitable[Any]]
+Fetch = Callable[..., Awaitable[Any]]  # fetch(path, accept=...) -> decoded JSON
+
+# Aggregated discovery if served, else (an older server) the plain lists.
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+_AGGREGATED_KIND = "APIGroupDiscoveryList"
 
 
 @dataclass(frozen=True)
@@ -150,11 +156,16 @@ class Discovery:
                 self._cached = await self._load()
             return self._cached
 
-    async def _load(self) -> ServedResources:
+    async def _load(self, *, aggregated: bool = True) -> ServedResources:
+        accept = AGGREGATED if aggregated else ""
         try:
-            core, groups = await asyncio.gather(self._fetch("/api"), self._fetch("/apis"))
+            core, groups = await asyncio.gather(
+                self._fetch("/api", accept=accept), self._fetch("/apis", accept=accept)
+            )
         except Exception as exc:
             raise classify(exc) from exc
+        if core.get("kind") == _AGGREGATED_KIND and groups.get("kind") == _AGGREGATED_KIND:
+            return parse_aggregated([core, groups])
         group_versions = [str(v) for v in core.get("versions") or ()]
         paths = [f"/api/{v}" for v in group_versions]
         preferred: dict[str, str] = {"": "v1"}
@@ -182,6 +193,49 @@ class Discovery:
                 continue
             resources.extend(parse_resource_list(result))
         return ServedResources(tuple(resources), preferred, unavailable)
+
+
+def parse_aggregated(lists: Iterable[Mapping[str, Any]]) -> ServedResources:
+    """ServedResources from APIGroupDiscoveryLists (`/api` and `/apis`, aggregated).
+
+    Versions come in preference order. A version whose discovery is Stale (an aggregated
+    API server that did not answer) is unavailable, as a failed GET of it would be.
+    """
+    resources: list[APIResource] = []
+    preferred: dict[str, str] = {"": "v1"}
+    unavailable: dict[str, str] = {}
+    for body in lists:
+        for item in body.get("items") or ():
+            group = str((item.get("metadata") or {}).get("name") or "")
+            versions = item.get("versions") or ()
+            if versions:
+                preferred[group] = str(versions[0].get("version") or "")
+            for entry in versions:
+                version = str(entry.get("version") or "")
+                if entry.get("freshness") == "Stale":
+                    gv = f"{group}/{version}" if group else version
+                    unavailable[gv] = (
+                        "its discovery is stale: the API server behind it did not answer"
+                    )
+                    continue
+                for res in entry.get("resources") or ():
+                    resources.append(
+                        APIResource(
+                            group=group,
+                            version=version,
+                            kind=str((res.get("responseKind") or {}).get("kind") or ""),
+                            plural=str(res.get("resource") or ""),
+                            namespaced=res.get("scope") == "Namespaced",
+                            verbs=frozenset(res.get("verbs") or ()),
+                            singular=str(res.get("singularResource") or ""),
+                            short_names=tuple(res.get("shortNames") or ()),
+                            subresources=tuple(
+                                str(sub.get("subresource") or "")
+                                for sub in res.get("subresources") or ()
+                            ),
+                        )
+                    )
+    return ServedResources(tuple(resources), preferred, unavailable)
 
 
 def parse_resource_list(body: Mapping[str, Any]) -> Iterable[APIResource]:

@@ -11,6 +11,7 @@ from helmguard.store.errors import StoreError
 from helmguard.store.records import (
     EventRecord,
     LogEntry,
+    LogStep,
     ObservedStatus,
     PruneResult,
     ReleaseKey,
@@ -26,6 +27,7 @@ __all__ = [
     "REDACTED",
     "EventRecord",
     "LogEntry",
+    "LogStep",
     "ObservedStatus",
     "PruneResult",
     "ReleaseKey",

@@ -276,4 +276,4 @@ async def database_revision(url: str | None) -> tuple[str, str | None, str]:
         raise describe(exc, target) from exc
     finally:
         await engine.dispose()
-    return target.display, current, migrate.head_revision()
+    return target.display, current, migrate.HEAD

@@ -111,6 +111,17 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
+class LogStep:
+    """A step to append to an operation log (`Store.add_operation_logs`); seq comes on write."""
+
+    step: str
+    message: str
+    level: str = "info"
+    details: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # None: when it is queued
+
+
+@dataclass(frozen=True)
 class LogEntry:
     """One step of an operation (install, upgrade, rollback, uninstall) on a release revision."""
 

@@ -36,6 +36,7 @@ from helmguard.store.models import (
 from helmguard.store.records import (
     EventRecord,
     LogEntry,
+    LogStep,
     ObservedStatus,
     PruneResult,
     ReleaseKey,
@@ -126,6 +127,11 @@ _RESOURCE_ROWS = select(
 _INSERT_RESOURCE = insert(Resource)
 _UPDATE_RESOURCE = update(Resource).where(Resource.id == bindparam("k_id"))
 _INSERT_TRANSITION = insert(StatusTransition)
+_LAST_LOG_SEQ = select(func.max(OperationLog.seq)).where(
+    OperationLog.release_id == bindparam("k_release"),
+    OperationLog.revision == bindparam("k_revision"),
+)
+_INSERT_LOG = insert(OperationLog)
 _UPDATE_RELEASE = update(Release).where(
     Release.cluster == bindparam("k_cluster"),
     Release.namespace == bindparam("k_namespace"),
@@ -565,32 +571,36 @@ class Store:
 
         Secrets inside `details` are redacted before they reach the database.
         """
-        stored_details = _json(dict(details or {}))
-        when = at or _now()
+        entry = LogStep(step, message, level, details or {}, at)
+        await self.add_operation_logs(release, revision, [entry], wait=wait)
+
+    async def add_operation_logs(
+        self, release: ReleaseKey, revision: int, steps: Sequence[LogStep], *, wait: bool = True
+    ) -> None:
+        """Append steps to a revision's operation log in one transaction, in order."""
+        rows = [
+            {
+                "revision": revision,
+                "at": s.at or _now(),
+                "level": s.level,
+                "step": s.step,
+                "message": s.message,
+                "details": _json(dict(s.details)),
+            }
+            for s in steps
+        ]
 
         def op(connection: Connection) -> None:
             release_id = _release_id(connection, release)
-            last = (
-                connection.execute(
-                    select(func.max(OperationLog.seq)).where(
-                        OperationLog.release_id == release_id, OperationLog.revision == revision
-                    )
-                )
+            last = connection.execute(
+                _LAST_LOG_SEQ, {"k_release": release_id, "k_revision": revision}
             ).scalar_one_or_none()
-            connection.execute(
-                insert(OperationLog).values(
-                    release_id=release_id,
-                    revision=revision,
-                    seq=(last or 0) + 1,
-                    at=when,
-                    level=level,
-                    step=step,
-                    message=message,
-                    details=stored_details,
-                )
-            )
+            for seq, row in enumerate(rows, start=(last or 0) + 1):
+                row.update(release_id=release_id, seq=seq)
+            connection.execute(_INSERT_LOG, rows)
 
-        await self._write(op, wait)
+        if rows:
+            await self._write(op, wait)
 
     async def prune_history(
         self,
@@ -789,10 +799,10 @@ async def open_store(
         if read_only:
             async with read_engine.connect() as connection:
                 current = await connection.run_sync(migrate.current_revision)
-            if current != migrate.head_revision():
+            if current != migrate.HEAD:
                 raise StoreError(
                     f"database {target.display} is at migration {current or '(none)'}, this "
-                    f"helmguard needs {migrate.head_revision()}; run `helmguard db upgrade`"
+                    f"helmguard needs {migrate.HEAD}; run `helmguard db upgrade`"
                 )
             return Store(target, read_engine, None, None, None, retention or Retention())
         if target.sqlite_path is not None:
