@@ -4,7 +4,8 @@
 (kind, namespace) they need (or per kind cluster-wide when there are many namespaces),
 and on every watch notification recomputes the object's top owner (Pod -> ReplicaSet ->
 Deployment), i.e. its component, and the release's app status. Only real changes are
-written (`Store.upsert_resource_status` records the transition). A change is snapshotted
+written: each pass of the worker writes what it has in one transaction
+(`Store.upsert_resource_statuses`, which records the transitions). A change is snapshotted
 when its notification arrives, so changes that follow each other faster than a write batch
 commits (a ConfigMap deleted and re-created) each become a transition, in order; what does
 not change a state (a new resourceVersion only) is coalesced to the latest. While an informer is
