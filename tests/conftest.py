@@ -17,7 +17,7 @@ import pytest
 
 from helmguard.sandbox.cluster import Sandbox, load_sandbox, sandbox_down, sandbox_up
 from helmguard.sandbox.errors import SandboxError
-from kubeapi import create_namespace, delete_namespace
+from kubeapi import create_namespace, delete_namespace, sandbox_home
 from pgserver import postgres_server
 
 
@@ -28,9 +28,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         yield load_sandbox(reuse)
         return
     home = tmp_path_factory.mktemp("sandboxes")
-    previous = os.environ.get("HELMGUARD_SANDBOX_HOME")
-    os.environ["HELMGUARD_SANDBOX_HOME"] = str(home)
-    try:
+    with sandbox_home(home):
         try:
             sb = sandbox_up("pytest", timeout=300)
         except SandboxError as exc:
@@ -42,11 +40,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
             yield sb
         finally:
             sandbox_down("pytest")
-    finally:
-        if previous is None:
-            os.environ.pop("HELMGUARD_SANDBOX_HOME", None)
-        else:
-            os.environ["HELMGUARD_SANDBOX_HOME"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
 
 T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def sandbox_home(path: Path) -> Iterator[None]:
+    """Point the sandbox functions at their own sandboxes directory, then restore."""
+    previous = os.environ.get("HELMGUARD_SANDBOX_HOME")
+    os.environ["HELMGUARD_SANDBOX_HOME"] = str(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("HELMGUARD_SANDBOX_HOME", None)
+        else:
+            os.environ["HELMGUARD_SANDBOX_HOME"] = previous
 
 
 def wait_until(probe: Callable[[], T | None], what: str, timeout: float = 30) -> T:

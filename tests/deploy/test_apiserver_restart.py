@@ -9,7 +9,6 @@ recorded on the cluster and in the store must say what the cluster really has.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import time
@@ -35,24 +34,12 @@ from helmguard.sandbox.cluster import (
     sandbox_up,
 )
 from helmguard.store import ReleaseKey, open_store
+from kubeapi import sandbox_home
 
 NAME = "deploy-restart"
 CHARTS = Path(__file__).parent / "charts"
 
 pytestmark = pytest.mark.sandbox
-
-
-@contextlib.contextmanager
-def sandbox_home(path: Path) -> Iterator[None]:
-    previous = os.environ.get("HELMGUARD_SANDBOX_HOME")
-    os.environ["HELMGUARD_SANDBOX_HOME"] = str(path)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("HELMGUARD_SANDBOX_HOME", None)
-        else:
-            os.environ["HELMGUARD_SANDBOX_HOME"] = previous
 
 
 @pytest.fixture(scope="module")

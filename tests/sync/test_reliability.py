@@ -8,7 +8,6 @@ its kube-apiserver is SIGKILLed and restarted with the same command line
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -24,23 +23,10 @@ from helmguard.sandbox.cluster import Sandbox, restart_component, sandbox_down, 
 from helmguard.store import ReleaseKey, Store, open_store
 from helmguard.sync import Sync, app_ref, load_release, register_release
 from helmguard.sync.live import live_status
+from kubeapi import sandbox_home
 from sync.scenario import compact_etcd, create, deployment, eventually, row
 
 NAME = "reliability"
-
-
-@contextlib.contextmanager
-def sandbox_home(path: Path) -> Iterator[None]:
-    """Point the sandbox functions at this module's own sandboxes directory, then restore."""
-    previous = os.environ.get("HELMGUARD_SANDBOX_HOME")
-    os.environ["HELMGUARD_SANDBOX_HOME"] = str(path)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("HELMGUARD_SANDBOX_HOME", None)
-        else:
-            os.environ["HELMGUARD_SANDBOX_HOME"] = previous
 
 
 @pytest.fixture(scope="module")
