@@ -85,9 +85,13 @@ def test_app_status_is_the_worst_part_with_its_root_cause() -> None:
     assert dict(app.counts) == {State.BLOCKED: 1, State.UNKNOWN: 1, State.READY: 1}
 
 
-def test_app_all_ready_and_empty() -> None:
+def test_app_all_ready() -> None:
     since = NOW - timedelta(minutes=1)
     parts = [ResourceStatus(SA, State.READY, "Exists", "ok", since)]
     app = app_status(parts)
     assert (app.state, app.root_cause, app.since) == (State.READY, None, since)
-    assert app_status([]).state is State.READY
+
+
+def test_app_with_no_parts_is_not_found_never_ready() -> None:
+    app = app_status([])
+    assert (app.state, app.reason) == (State.MISSING, "NotFound")

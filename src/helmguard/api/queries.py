@@ -46,12 +46,12 @@ class ReleaseSummary:
 
     @property
     def state(self) -> str:
-        """The worst state among the stored resources; the release row's status when none."""
+        """The worst state among the stored resources; Unknown while none is stored."""
         if self.culprit is not None:
             return self.culprit.state
         if self.counts:
             return State.READY.value
-        return self.release.status
+        return State.UNKNOWN.value
 
 
 @dataclass(frozen=True)

@@ -308,7 +308,7 @@ def release_detail(release: ReleaseRecord, resources: Sequence[ResourceRecord]) 
         current_revision=release.current_revision,
         stored_status=release.status,
         status=Status(
-            state=app.state.value if resources else release.status,
+            state=app.state.value if resources else State.UNKNOWN.value,
             reason=app.reason if resources else "NotObserved",
             message=app.message if resources else "no resource of this release observed yet",
             since=app.since,

@@ -1,9 +1,9 @@
 """`helmguard status|watch|history|events|manage|serve`: the sync's state, and the sync itself.
 
 Reads (`status`, `watch`, `history`, `events`) open the store read-only, so they work while
-`serve` holds the writer. `status --live` lists the cluster once and evaluates directly;
-`status` does the same by itself when the release is not in the store but a cluster is
-named (`--kubeconfig` or `--kube-context`), and says so in its output.
+`serve` writes. `status` is the `status` action (helmguard.deploy.status): the store while a
+sync feeds it, else the cluster read now from the release's inventory, and it says which;
+`status --live` always reads the cluster.
 """
 
 from __future__ import annotations
@@ -88,9 +88,12 @@ async def _open_read(url: str | None) -> Any:
 @click.option(
     "--live",
     is_flag=True,
-    help="List the cluster now and evaluate directly (no store; works without `serve`).",
+    help="Read the cluster now, whether or not a sync is feeding the store.",
 )
-@click.option("--selector", help="Label selector of the release's objects (with --live).")
+@click.option(
+    "--selector",
+    help="Evaluate the objects this label selector matches (beside any stored inventory).",
+)
 @_kubeconfig
 @_context
 def status(
@@ -105,12 +108,14 @@ def status(
 ) -> None:
     """Components of RELEASE with state, reason, since and root cause (all releases if omitted).
 
-    Reads what `helmguard serve` stored. With --live (or when RELEASE is not in the store
-    and --kubeconfig/--kube-context names a cluster) it lists the cluster once instead.
+    While `helmguard serve` syncs the release, reads what it stored; otherwise (or with
+    --live) reads the cluster now, from the objects the release's revisions applied. The
+    first line says which. Exits 1 when the release, or every object of it, is not found.
     """
     result = _run(_status(release, namespace, url, live, selector, kubeconfig, context))
     if output == "json":
         click.echo(json.dumps(result, indent=2, default=str))
+        _fail_if_not_found(result, release, namespace)
         return
     if release is None:
         rows = [
@@ -137,6 +142,16 @@ def status(
         for m in result["members"]
     ]
     click.echo(_table(rows, ["OBJECT", "STATE", "REASON", "SINCE", "ROOT CAUSE", "MESSAGE"]))
+    _fail_if_not_found(result, release, namespace)
+
+
+def _fail_if_not_found(result: dict[str, Any], release: str | None, namespace: str) -> None:
+    """A release none of whose objects exists is an error, whatever the output format."""
+    if release is not None and not result.get("found", True):
+        raise click.ClickException(
+            f"release {namespace}/{release} not found: {result['app']['message']} "
+            f"({result['source']})"
+        )
 
 
 async def _status(
@@ -148,10 +163,10 @@ async def _status(
     kubeconfig: str | None,
     context: str | None,
 ) -> dict[str, Any]:
+    from helmguard.deploy.status import LIVE_TIMEOUT, ReleaseNotFound, release_status
+    from helmguard.kube.client import connect
     from helmguard.store import ReleaseKey
     from helmguard.store.errors import StoreError
-    from helmguard.sync.releases import APP_GROUP, ManagedRelease, default_selector, load_release
-    from helmguard.sync.selector import parse_selector
 
     if release is None:
         async with await _open_read(url) as store:
@@ -167,81 +182,54 @@ async def _status(
                 for r in records
             ]
         }
-    key = ReleaseKey(namespace, release)
-    managed: ManagedRelease | None = None
-    rows: list[Any] = []
-    if not live:
-        try:
-            async with await _open_read(url) as store:
-                record = await store.get_release(key)
-                if record is not None:
-                    managed = await load_release(store, record)
-                    rows = await store.list_resources(key)
-        except StoreError:
-            if not (kubeconfig or context):
-                raise
-    if managed is not None and not live and not selector:
-        app = next((r for r in rows if r.ref.group == APP_GROUP), None)
-        members = [r for r in rows if r.ref.group != APP_GROUP]
-        return {
-            "source": "stored by serve",
-            "app": {
-                "state": app.state if app else "Unknown",
-                "reason": app.reason if app else "NotSynced",
-                "message": app.message if app else "serve has not stored a status for it yet",
-                "since": app.since if app else None,
-                "root_cause": str(app.root_cause) if app and app.root_cause else None,
-            },
-            "members": [
-                {
-                    "object": _kind_name(m.ref),
-                    "ref": str(m.ref),
-                    "state": m.state,
-                    "reason": m.reason,
-                    "message": m.message,
-                    "since": m.since,
-                    "observed_at": m.observed_at,
-                    "root_cause": str(m.root_cause) if m.root_cause else None,
-                }
-                for m in members
-            ],
-        }
-    if not live and not (kubeconfig or context):
-        raise click.ClickException(
-            f"release {key} is not in the store; register it with `helmguard manage {release} "
-            f"-n {namespace}`, or look at the cluster now with `helmguard status {release} "
-            f"-n {namespace} --live`"
-        )
-    from helmguard.kube.client import connect
-    from helmguard.sync.live import live_status
 
-    if managed is None or selector:
-        managed = ManagedRelease(
-            key,
-            parse_selector(selector or default_selector(release)),
-            managed.inventory if managed else frozenset(),
-        )
-    async with await connect(kubeconfig, context) as kube:
-        found = await live_status(kube, managed)
-    app_state = found.app
+    async def open_kube() -> Any:
+        return await connect(kubeconfig, context, timeout=LIVE_TIMEOUT)
+
+    key = ReleaseKey(namespace, release)
+    try:
+        if live:
+            found = await release_status(
+                key, store=None, open_kube=open_kube, live=True, selector=selector
+            )
+        else:
+            try:
+                store = await _open_read(url)
+            except StoreError:
+                # No store to read (none yet, or unreadable): the cluster is the answer.
+                found = await release_status(
+                    key, store=None, open_kube=open_kube, selector=selector
+                )
+            else:
+                async with store:
+                    found = await release_status(
+                        key, store=store, open_kube=open_kube, selector=selector
+                    )
+    except ReleaseNotFound as exc:
+        raise click.ClickException(
+            f"{exc}; register a release deployed by something else with `helmguard manage "
+            f"{release} -n {namespace}`, or name its objects with `--live --selector …`"
+        ) from None
     return {
-        "source": f"live from the cluster, selector {managed.selector}",
+        "source": found.detail,
+        "read_from": found.source,
+        "found": found.found,
         "app": {
-            "state": app_state.state.value,
-            "reason": app_state.reason,
-            "message": app_state.message,
-            "since": app_state.since,
-            "root_cause": str(app_state.root_cause) if app_state.root_cause else None,
+            "state": found.state,
+            "reason": found.reason,
+            "message": found.message,
+            "since": found.since,
+            "root_cause": str(found.root_cause) if found.root_cause else None,
         },
         "members": [
             {
                 "object": _kind_name(m.ref),
                 "ref": str(m.ref),
-                "state": m.state.value,
+                "state": m.state,
                 "reason": m.reason,
                 "message": m.message,
                 "since": m.since,
-                "observed_at": found.at,
+                "observed_at": m.observed_at,
                 "root_cause": str(m.root_cause) if m.root_cause else None,
             }
             for m in found.members

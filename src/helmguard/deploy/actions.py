@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,11 @@ from helmguard.manifest import K8sObject, ObjectRef
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
     from helmguard.preflight.report import Report
-    from helmguard.store import ReleaseKey, Store
+    from helmguard.store import InventoryItem, ReleaseKey, Store
+
+# Recording the outcome (store and cluster), releasing the Lease and writing the log get
+# this long after the operation's own deadline, which a timeout has used up entirely.
+CLEANUP_SECONDS = 20.0
 
 # The store may be handed over still opening (its imports are slow): awaited when first needed.
 StoreOpener = Callable[[], Awaitable["Store | None"]]
@@ -210,13 +214,27 @@ class _Run:
         self.revision = max([stored, *(h.revision for h in self.history)], default=0) + 1
         return self.cluster
 
+    def cleanup_budget(self) -> None:
+        """Give clean-up its own time, whatever the operation left of its deadline."""
+        if self.cluster is not None:
+            self.cluster.deadline = max(self.cluster.deadline, time.monotonic() + CLEANUP_SECONDS)
+
     async def close(self) -> None:
+        self.cleanup_budget()
         if self.lock is not None:
             await self.lock.release()
         if self.kube is not None:
             await self.kube.aclose()
 
-    async def begin(self, chart: str, version: str, digest: str, the_plan: Plan | None) -> None:
+    async def begin(
+        self,
+        chart: str,
+        version: str,
+        digest: str,
+        the_plan: Plan | None,
+        inventory: Sequence[InventoryItem] = (),
+    ) -> None:
+        """Record the revision as running, with the inventory it is about to apply."""
         if self.store is None:
             return
         from helmguard.store import ReleaseRecord, RevisionRecord
@@ -234,22 +252,41 @@ class _Run:
                 datetime.now(UTC),
                 plan_to_dict(the_plan) if the_plan is not None else None,
                 "running",
+                inventory=tuple(inventory),
             )
         )
         self.log.bind(self.store, self.key, self.revision)
         await self.log.sync()
 
-    async def finish(self, outcome: str, status: str, chart: str, version: str) -> None:
+    async def finish(
+        self,
+        outcome: str,
+        status: str,
+        chart: str,
+        version: str,
+        inventory: Sequence[InventoryItem] | None = None,
+    ) -> None:
+        """Record the outcome and what the revision left on the cluster (`inventory`)."""
+        self.cleanup_budget()
         if self.store is None:
             return
         from helmguard.store import ReleaseRecord
 
         await self.log.sync()
-        await self.store.finish_revision(self.key, self.revision, outcome)
+        await self.store.finish_revision(self.key, self.revision, outcome, inventory=inventory)
         await self.store.record_release(
             ReleaseRecord(self.key, chart, version, self.revision, status)
         )
         await self.store.flush()
+
+
+def _inventory(
+    objects: Sequence[K8sObject], applied: Mapping[ObjectRef, Applied]
+) -> list[InventoryItem]:
+    """The release objects of a revision (hooks are not, as in Helm), with the uids applied."""
+    from helmguard.store import InventoryItem
+
+    return [InventoryItem(o.ref, applied[o.ref].uid if o.ref in applied else "") for o in objects]
 
 
 def _stored_hooks(rev: RevisionManifest) -> list[StoredHook]:
@@ -282,7 +319,7 @@ async def _apply_revision(
     the_plan = build_plan(objects, hooks=hooks, crds=crds, operation=operation)
     for cycle in the_plan.cycles:
         run.log.emit("plan.cycle", cycle.describe(), level="warning")
-    await run.begin(chart, chart_version, digest, the_plan)
+    await run.begin(chart, chart_version, digest, the_plan, _inventory(the_plan.objects, {}))
     previous = run.history[-1] if run.history else None
     engine = Engine(
         cluster,
@@ -364,8 +401,17 @@ async def _apply_revision(
             level="error",
             applied=[a.to_json() for a in engine.applied.values()],
         )
+        run.cleanup_budget()
         await asyncio.shield(_write_record(cluster, record("interrupted"), run.log))
-        await asyncio.shield(run.finish("interrupted", "interrupted", chart, chart_version))
+        await asyncio.shield(
+            run.finish(
+                "interrupted",
+                "interrupted",
+                chart,
+                chart_version,
+                _inventory(the_plan.objects, engine.applied),
+            )
+        )
         raise
     level = "info" if failure is None else "error"
     run.log.emit(
@@ -376,6 +422,7 @@ async def _apply_revision(
         rootCause=str(root) if root else None,
         errorClass=error_class or None,
     )
+    run.cleanup_budget()
     await _write_record(cluster, record(outcome), run.log)
     run.history.append(record(outcome))
     rollback_result: Result | None = None
@@ -387,6 +434,7 @@ async def _apply_revision(
         "deployed" if outcome == "deployed" else outcome,
         chart,
         chart_version,
+        _inventory(the_plan.objects, engine.applied),
     )
     return Result(
         operation,
@@ -663,7 +711,13 @@ async def uninstall(
             hooks=_stored_hooks(latest),
             operation="delete",
         )
-        await run.begin(latest.chart, latest.chart_version, latest.values_digest, the_plan)
+        await run.begin(
+            latest.chart,
+            latest.chart_version,
+            latest.values_digest,
+            the_plan,
+            _inventory(the_plan.objects, {a.ref: a for a in latest.applied}),
+        )
         engine = Engine(cluster, log, namespace, name, run.revision)
         outcome, message = "uninstalled", ""
         deleted: list[ObjectRef] = []
@@ -684,7 +738,14 @@ async def uninstall(
             outcome, message = "failed", exc.message
         log.emit("verdict", message, level="info" if outcome == "uninstalled" else "error")
         if run.store is not None:
-            await run.finish(outcome, outcome, latest.chart, latest.chart_version)
+            left = [o for o in the_plan.objects if o.ref not in set(deleted)]
+            await run.finish(
+                outcome,
+                outcome,
+                latest.chart,
+                latest.chart_version,
+                _inventory(left, {a.ref: a for a in latest.applied}),
+            )
             if outcome == "uninstalled" and not options.keep_history:
                 await run.store.delete_release(run.key)
         return Result(

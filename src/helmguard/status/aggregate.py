@@ -124,6 +124,8 @@ def app_status(
 ) -> AppStatus:
     """The worst of the components and the other resources; a tie goes to a component.
 
+    No parts at all is Missing (NotFound): a release is never Ready for having nothing.
+
     `root_cause` is the culprit's own root cause when it has one, else the culprit.
     """
     parts = [*components, *resources]
@@ -131,7 +133,10 @@ def app_status(
     tally = tuple(sorted(counts.items(), key=lambda kv: -kv[0].severity))
     chosen = worst(parts)
     if chosen is None:
-        return AppStatus(State.READY, "Empty", "the release has no resources", None, None, None, ())
+        # Nothing found is never fine: an unknown release or a selector that matches nothing.
+        return AppStatus(
+            State.MISSING, "NotFound", "the release has no resources", None, None, None, ()
+        )
     if chosen.state is State.READY:
         return AppStatus(
             State.READY,

@@ -10,6 +10,7 @@ from helmguard.store.db import default_path, resolve
 from helmguard.store.errors import StoreError
 from helmguard.store.records import (
     EventRecord,
+    InventoryItem,
     LogEntry,
     LogStep,
     ObservedStatus,
@@ -26,6 +27,7 @@ from helmguard.store.store import Retention, Store, open_store
 __all__ = [
     "REDACTED",
     "EventRecord",
+    "InventoryItem",
     "LogEntry",
     "LogStep",
     "ObservedStatus",

@@ -86,6 +86,8 @@ class Revision(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # [{group, kind, namespace, name, uid}]: what the revision applied (null: not known).
+    inventory: Mapped[Any | None] = mapped_column(JSONType)
 
 
 class Resource(Base):

@@ -35,9 +35,21 @@ class ReleaseRecord:
     updated_at: datetime | None = None
 
 
+@dataclass(frozen=True, order=True)
+class InventoryItem:
+    """One object of a revision's inventory, with the uid the API server gave it ("": not yet)."""
+
+    ref: ObjectRef
+    uid: str = ""
+
+
 @dataclass(frozen=True)
 class RevisionRecord:
-    """One install/upgrade/rollback/uninstall of a release; values are kept as a digest only."""
+    """One install/upgrade/rollback/uninstall of a release; values are kept as a digest only.
+
+    `inventory` is what the revision put (or meant to put) on the cluster; None for records
+    that do not carry one (a release registered with `manage`, or written before it existed).
+    """
 
     release: ReleaseKey
     number: int
@@ -48,6 +60,7 @@ class RevisionRecord:
     plan: Mapping[str, Any] | None = None
     outcome: str = "pending"
     finished_at: datetime | None = None
+    inventory: tuple[InventoryItem, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from helmguard.store.models import (
 )
 from helmguard.store.records import (
     EventRecord,
+    InventoryItem,
     LogEntry,
     LogStep,
     ObservedStatus,
@@ -74,6 +75,30 @@ def _now() -> datetime:
 def _json(value: Any) -> Any:
     """Secrets redacted, then normalised to what JSON can hold (tuples -> lists, dates -> text)."""
     return json.loads(canonical_json(redact_secrets(value)))
+
+
+def _inventory_json(items: Sequence[InventoryItem] | None) -> list[dict[str, str]] | None:
+    if items is None:
+        return None
+    return [
+        {
+            "group": i.ref.group,
+            "kind": i.ref.kind,
+            "namespace": i.ref.namespace,
+            "name": i.ref.name,
+            "uid": i.uid,
+        }
+        for i in sorted(set(items))
+    ]
+
+
+def _inventory_items(data: Any) -> tuple[InventoryItem, ...] | None:
+    if data is None:
+        return None
+    return tuple(
+        InventoryItem(ObjectRef(d["group"], d["kind"], d["namespace"], d["name"]), d.get("uid", ""))
+        for d in data
+    )
 
 
 def _key_columns(ref: ObjectRef) -> dict[str, str]:
@@ -392,6 +417,7 @@ class Store:
             "outcome": revision.outcome,
             "started_at": revision.started_at,
             "finished_at": revision.finished_at,
+            "inventory": _inventory_json(revision.inventory),
         }
 
         def op(connection: Connection) -> None:
@@ -419,17 +445,20 @@ class Store:
         outcome: str,
         *,
         finished_at: datetime | None = None,
+        inventory: Sequence[InventoryItem] | None = None,
         wait: bool = True,
     ) -> None:
-        """Set a recorded revision's outcome and finish time."""
-        when = finished_at or _now()
+        """Set a recorded revision's outcome and finish time (and its inventory, if given)."""
+        values: dict[str, Any] = {"outcome": outcome, "finished_at": finished_at or _now()}
+        if inventory is not None:
+            values["inventory"] = _inventory_json(inventory)
 
         def op(connection: Connection) -> None:
             release_id = _release_id(connection, key)
             result = connection.execute(
                 update(Revision)
                 .where(Revision.release_id == release_id, Revision.number == number)
-                .values(outcome=outcome, finished_at=when)
+                .values(**values)
             )
             if not result.rowcount:
                 raise StoreError(f"release {key} has no recorded revision {number}")
@@ -710,6 +739,7 @@ class Store:
                 plan=row.plan,
                 outcome=row.outcome,
                 finished_at=row.finished_at,
+                inventory=_inventory_items(row.inventory),
             )
             for row in await self._rows(query)
         ]

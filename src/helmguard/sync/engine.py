@@ -204,10 +204,20 @@ class Sync:
                 raise KeyError(f"release {key} is not recorded; record it before tracking")
             release = releases[key]
         refs = frozenset(o.ref for o in objects)
-        for ref in release.inventory - refs:
-            await self.store.remove_resource(key, ref)
-            self._written.pop((key, ref), None)
-        await self.add_release(ManagedRelease(release.key, release.selector, refs))
+        await self._replace(
+            release, ManagedRelease(release.key, release.selector, refs, release.revision)
+        )
+
+    async def replace_release(self, release: ManagedRelease) -> None:
+        """Manage `release` from now on; stored rows of objects it no longer has go."""
+        await self._replace(self.index.releases.get(release.key), release)
+
+    async def _replace(self, old: ManagedRelease | None, new: ManagedRelease) -> None:
+        if old is not None:
+            for ref in old.inventory - new.inventory:
+                await self.store.remove_resource(new.key, ref)
+                self._written.pop((new.key, ref), None)
+        await self.add_release(new)
 
     def _mark_release(self, key: ReleaseKey) -> None:
         now = time.monotonic()
@@ -217,15 +227,20 @@ class Sync:
         self._wake.set()
 
     async def _refresher(self) -> None:
-        """Pick up releases registered (or removed) in the store while running."""
+        """Pick up releases recorded, re-deployed or removed in the store while running."""
         while True:
             await asyncio.sleep(self.refresh)
             try:
                 stored = {r.key: r for r in await self.store.list_releases(self.cluster)}
                 for key, record in stored.items():
-                    if key not in self.index.releases:
+                    known = self.index.releases.get(key)
+                    if known is None:
                         log.info("now managing release %s", key)
-                        await self.add_release(await load_release(self.store, record))
+                    elif known.revision == record.current_revision:
+                        continue
+                    else:
+                        log.info("release %s is at revision %s", key, record.current_revision)
+                    await self.replace_release(await load_release(self.store, record))
             except Exception:
                 log.exception("cannot read managed releases")
                 continue

@@ -140,7 +140,7 @@ class ClusterIndex:
             return False
         if controller_uid(obj):
             return False  # a child counts through its owner
-        return release.selector.matches(obj.labels)
+        return release.selector is not None and release.selector.matches(obj.labels)
 
     # ---- objects ------------------------------------------------------------------------
 

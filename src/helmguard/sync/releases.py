@@ -1,15 +1,17 @@
 """Which releases the sync manages, and how a release deployed by anything gets registered.
 
-A release is managed when it is in the store. Its objects are:
+A release is managed when it is in the store. Its members are:
 
-- the objects in its namespace whose labels match its selector and that no controller owns
-  (children such as ReplicaSets and Pods count through their owner instead);
-- its inventory: every object the store has a current-status row for (what `track()` or an
-  earlier sync recorded). An inventory object absent from the cluster is Missing.
+- its inventory: the objects its latest revision applied, as the action that applied them
+  recorded (`RevisionRecord.inventory`). An inventory object absent from the cluster is
+  Missing. Releases recorded before inventories existed fall back to the objects the store
+  has current-status rows for.
+- for a release registered with `helmguard manage` (deployed by something else), the objects
+  of its namespace whose labels match its selector and that no controller owns (children
+  such as ReplicaSets and Pods count through their owner instead). The selector is kept in
+  the plan of revision 0 (`plan["selector"]`).
 
-The selector is kept in the plan of the release's latest revision (`plan["selector"]`);
-a release without one uses Helm's standard label `app.kubernetes.io/instance=<name>`.
-`register_release` (the `helmguard manage` command) records such a release with revision 0.
+A release with neither has no members, and the sync reports it NotFound, never Ready.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ class ManagedRelease:
     """A release the sync keeps statuses for."""
 
     key: ReleaseKey
-    selector: Selector
+    selector: Selector | None = None  # only for releases registered with `manage`
     inventory: frozenset[ObjectRef] = frozenset()
+    revision: int | None = None  # the store's current revision when this was loaded
 
     @property
     def namespace(self) -> str:
@@ -50,15 +53,28 @@ def default_selector(name: str) -> str:
 
 
 async def load_release(store: Store, record: ReleaseRecord) -> ManagedRelease:
-    """The managed release for a stored release: its selector and its inventory."""
-    selector = default_selector(record.key.name)
-    for revision in reversed(await store.list_revisions(record.key)):
-        if revision.plan and isinstance(revision.plan.get("selector"), str):
-            selector = revision.plan["selector"]
-            break
-    rows = await store.list_resources(record.key)
-    inventory = frozenset(r.ref for r in rows if r.ref.group != APP_GROUP)
-    return ManagedRelease(record.key, parse_selector(selector), inventory)
+    """The managed release for a stored release: its inventory, and its selector if managed."""
+    revisions = await store.list_revisions(record.key)
+    selector = next(
+        (
+            r.plan["selector"]
+            for r in reversed(revisions)
+            if r.plan and isinstance(r.plan.get("selector"), str)
+        ),
+        None,
+    )
+    stored = next((r.inventory for r in reversed(revisions) if r.inventory is not None), None)
+    if stored is not None:
+        inventory = frozenset(i.ref for i in stored)
+    else:
+        rows = await store.list_resources(record.key)
+        inventory = frozenset(r.ref for r in rows if r.ref.group != APP_GROUP)
+    return ManagedRelease(
+        record.key,
+        parse_selector(selector) if selector is not None else None,
+        inventory,
+        record.current_revision,
+    )
 
 
 async def load_releases(store: Store, cluster: str = "") -> list[ManagedRelease]:

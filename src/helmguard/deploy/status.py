@@ -1,0 +1,244 @@
+"""The `status` action: one release's app, component and resource statuses, and their source.
+
+Like Helm's `pkg/action/status.go`, one function the CLI and the API both call. Where the
+answer comes from is part of the answer:
+
+- a sync (`helmguard serve`) is feeding the store (its heartbeat is fresh): the stored
+  statuses, with when they were observed;
+- otherwise the cluster, read now from the release's inventory (the store's latest revision,
+  or the release records on the cluster, as `helm status` reads them), or from a selector;
+- with neither a live sync nor a readable cluster: what was stored last, Unknown, saying why.
+
+A release that nothing knows raises ReleaseNotFound; one whose inventory (or selector) finds
+no object is Missing/NotFound. Nothing found is never Ready.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from helmguard.deploy.actions import read_history
+from helmguard.deploy.cluster import Cluster
+from helmguard.kube.client import Kube
+from helmguard.kube.errors import KubeError
+from helmguard.manifest import ObjectRef
+from helmguard.status import State
+from helmguard.store import ReleaseKey, ResourceRecord, Store
+from helmguard.sync.live import live_status
+from helmguard.sync.releases import APP_GROUP, ManagedRelease, load_release
+from helmguard.sync.selector import parse_selector
+
+# A sync whose last heartbeat is older than this is taken to be gone.
+SYNC_STALE_SECONDS = 15.0
+# How long reading the cluster may take before `status` gives up on it.
+LIVE_TIMEOUT = 30.0
+
+KubeOpener = Callable[[], Awaitable[Kube]]
+
+
+class ReleaseNotFound(LookupError):
+    """Neither the store nor the cluster knows the release, and no selector was given."""
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    """One object of the release: its state and why, as observed at `observed_at`."""
+
+    ref: ObjectRef
+    state: str
+    reason: str
+    message: str
+    since: datetime | None
+    observed_at: datetime | None
+    root_cause: ObjectRef | None
+
+
+@dataclass(frozen=True)
+class ReleaseStatus:
+    """A release's status, its members', and where the answer came from."""
+
+    key: ReleaseKey
+    source: str  # "live" or "store"
+    detail: str  # in words: what was read, and how fresh it is
+    state: str
+    reason: str
+    message: str
+    since: datetime | None
+    root_cause: ObjectRef | None
+    members: tuple[MemberStatus, ...]
+
+    @property
+    def found(self) -> bool:
+        """Whether any object of the release was found (else it is NotFound)."""
+        return not (self.state == State.MISSING.value and self.reason == "NotFound")
+
+
+def _from_rows(rows: Sequence[ResourceRecord]) -> tuple[ResourceRecord | None, list[MemberStatus]]:
+    app = next((r for r in rows if r.ref.group == APP_GROUP), None)
+    members = [
+        MemberStatus(r.ref, r.state, r.reason, r.message, r.since, r.observed_at, r.root_cause)
+        for r in rows
+        if r.ref.group != APP_GROUP
+    ]
+    return app, members
+
+
+async def _sync_alive(store: Store, key: ReleaseKey) -> tuple[bool, datetime | None]:
+    beat = await store.sync_heartbeat(key.cluster)
+    alive = beat is not None and datetime.now(UTC) - beat < timedelta(seconds=SYNC_STALE_SECONDS)
+    return alive, beat
+
+
+async def _cluster_inventory(kube: Kube, key: ReleaseKey) -> tuple[int, frozenset[ObjectRef]]:
+    """The latest revision on the cluster and what it applied or meant to ([] if none)."""
+    cluster = Cluster(kube, deadline=time.monotonic() + LIVE_TIMEOUT)
+    history = await read_history(cluster, key.namespace, key.name)
+    if not history:
+        return 0, frozenset()
+    latest = history[-1]
+    return latest.revision, frozenset({*latest.inventory, *(o.ref for o in latest.objects)})
+
+
+async def _live(kube: Kube, managed: ManagedRelease, detail: str) -> ReleaseStatus:
+    found = await live_status(kube, managed)
+    app = found.app
+    return ReleaseStatus(
+        managed.key,
+        "live",
+        detail,
+        app.state.value,
+        app.reason,
+        app.message,
+        app.since,
+        app.root_cause,
+        tuple(
+            MemberStatus(m.ref, m.state.value, m.reason, m.message, m.since, found.at, m.root_cause)
+            for m in found.members
+        ),
+    )
+
+
+async def release_status(
+    key: ReleaseKey,
+    *,
+    store: Store | None,
+    open_kube: KubeOpener | None,
+    live: bool = False,
+    selector: str | None = None,
+) -> ReleaseStatus:
+    """The release's status from a live sync's store, or else from the cluster now.
+
+    `live` skips the store; `selector` evaluates the objects it matches (plus the stored
+    inventory). Raises ReleaseNotFound when nothing knows the release; KubeError when the
+    cluster must be read (live, or no store record) and cannot be.
+    """
+    managed: ManagedRelease | None = None
+    rows: list[ResourceRecord] = []
+    alive, beat = False, None
+    if store is not None and not live:
+        record = await store.get_release(key)
+        if record is not None:
+            managed = await load_release(store, record)
+            rows = await store.list_resources(key)
+            alive, beat = await _sync_alive(store, key)
+    if managed is not None and alive and selector is None:
+        app, members = _from_rows(rows)
+        ago = f"{(datetime.now(UTC) - beat).total_seconds():.0f}s" if beat else "?"
+        detail = f"stored by serve (sync alive, heartbeat {ago} ago)"
+        if app is None:
+            return ReleaseStatus(
+                key,
+                "store",
+                detail,
+                State.UNKNOWN.value,
+                "NotSynced",
+                "serve's sync has not stored a status for this release yet",
+                None,
+                None,
+                tuple(members),
+            )
+        return ReleaseStatus(
+            key,
+            "store",
+            detail,
+            app.state,
+            app.reason,
+            app.message,
+            app.since,
+            app.root_cause,
+            tuple(members),
+        )
+    if open_kube is None:
+        return _stale(key, managed, rows, beat, "no cluster was given")
+    try:
+        kube = await open_kube()
+    except KubeError as err:
+        if managed is None or live:
+            raise
+        return _stale(key, managed, rows, beat, err.explain())
+    async with kube:
+        try:
+            return await _read_cluster(kube, key, managed, selector)
+        except KubeError as err:
+            if managed is None or live:
+                raise
+            return _stale(key, managed, rows, beat, err.explain())
+
+
+async def _read_cluster(
+    kube: Kube, key: ReleaseKey, managed: ManagedRelease | None, selector: str | None
+) -> ReleaseStatus:
+    inventory = managed.inventory if managed is not None else frozenset()
+    revision = managed.revision if managed is not None else None
+    where = "the store's inventory"
+    if not inventory and (managed is None or managed.selector is None):
+        revision, inventory = await _cluster_inventory(kube, key)
+        where = "the release record on the cluster"
+    chosen = parse_selector(selector) if selector else (managed.selector if managed else None)
+    if not inventory and chosen is None:
+        if managed is None:
+            raise ReleaseNotFound(
+                f"release {key} not found: not in the store and no release record in "
+                f"namespace {key.namespace} on the cluster"
+            )
+        where = "the store (no inventory recorded)"
+    release = ManagedRelease(key, chosen, inventory, revision)
+    parts = []
+    if inventory:
+        parts.append(f"inventory of revision {revision} from {where}")
+    if chosen is not None:
+        parts.append(f"selector {chosen}")
+    return await _live(kube, release, "live from the cluster, " + (", ".join(parts) or where))
+
+
+def _stale(
+    key: ReleaseKey,
+    managed: ManagedRelease | None,
+    rows: Sequence[ResourceRecord],
+    beat: datetime | None,
+    why: str,
+) -> ReleaseStatus:
+    """What the store last had, as Unknown: no sync keeps it true and the cluster is unread."""
+    if managed is None:
+        raise ReleaseNotFound(f"release {key} not found in the store ({why})")
+    app, members = _from_rows(rows)
+    last = (
+        f"last stored: {app.state} {app.reason} at {app.observed_at.isoformat(timespec='seconds')}"
+        if app is not None
+        else "nothing stored yet"
+    )
+    since = beat.isoformat(timespec="seconds") if beat else "never"
+    return ReleaseStatus(
+        key,
+        "store",
+        f"stored by serve; no sync is running (last heartbeat: {since})",
+        State.UNKNOWN.value,
+        "NotSynced",
+        f"no sync keeps this release's status and the cluster could not be read ({why}); {last}",
+        app.since if app is not None else None,
+        app.root_cause if app is not None else None,
+        tuple(members),
+    )
