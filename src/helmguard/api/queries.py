@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from helmguard.manifest import ObjectRef
 from helmguard.status import State
 from helmguard.store import LogEntry, ReleaseKey, ReleaseRecord, Store, TransitionRecord
-from helmguard.store.db import create_engine, describe
+from helmguard.store.db import create_engine, describe, retry_busy
 from helmguard.store.models import OperationLog, Release, Resource, StatusTransition
 from helmguard.store.rows import log_entry, ref_from_json, ref_of, release_record, transition_record
 from helmguard.sync.releases import APP_GROUP
@@ -89,9 +89,12 @@ class Reader:
         await self._engine.dispose()
 
     async def _rows(self, query: Any) -> list[Any]:
-        try:
+        async def read() -> list[Any]:
             async with self._engine.connect() as connection:
                 return list((await connection.execute(query)).all())
+
+        try:
+            return await retry_busy(read)
         except Exception as exc:
             raise describe(exc, self._store.target) from exc
 
