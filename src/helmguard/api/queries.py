@@ -8,6 +8,7 @@ through a separate read-only engine on the same database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -201,8 +202,10 @@ class Reader:
         first, second = rows[0]
         return int(first or 0), int(second or 0)
 
-    async def transitions_after(self, after: int, limit: int = 1000) -> list[FeedTransition]:
-        """Transitions with an id above `after`, in id order (at most `limit`)."""
+    async def transitions_after(
+        self, after: int, limit: int = 1000, *, among: Sequence[int] | None = None
+    ) -> list[FeedTransition]:
+        """Transitions with an id above `after` (and in `among` if given), in id order."""
         query = (
             select(
                 StatusTransition.id,
@@ -225,6 +228,8 @@ class Reader:
             .order_by(StatusTransition.id)
             .limit(limit)
         )
+        if among is not None:
+            query = query.where(StatusTransition.id.in_(among))
         return [
             FeedTransition(
                 row.id,
@@ -235,8 +240,10 @@ class Reader:
             for row in await self._rows(query)
         ]
 
-    async def steps_after(self, after: int, limit: int = 1000) -> list[FeedStep]:
-        """Operation-log rows with an id above `after`, in id order (at most `limit`)."""
+    async def steps_after(
+        self, after: int, limit: int = 1000, *, among: Sequence[int] | None = None
+    ) -> list[FeedStep]:
+        """Operation-log rows with an id above `after` (and in `among` if given), in id order."""
         query = (
             select(
                 OperationLog.id,
@@ -256,6 +263,8 @@ class Reader:
             .order_by(OperationLog.id)
             .limit(limit)
         )
+        if among is not None:
+            query = query.where(OperationLog.id.in_(among))
         return [
             FeedStep(row.id, log_entry(row, ReleaseKey(row.namespace, row.name, row.cluster)))
             for row in await self._rows(query)
