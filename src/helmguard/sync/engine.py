@@ -266,6 +266,9 @@ class Sync:
             await self.store.remove_resource(key, ref)
             self._written.pop((key, ref), None)
         await self.add_release(ManagedRelease(release.key, release.selector, refs))
+        # What the store says now is what was just tracked: the refresher need not reload it.
+        if (mark := (await self.store.release_marks(self.cluster)).get(key)) is not None:
+            self._marks[key] = mark
 
     def _mark_release(self, key: ReleaseKey) -> None:
         now = time.monotonic()
