@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import insert, select
 
 from api.conftest import AUTH, SEED, TOKEN, running, seed_store
 from api.live import read_events, serving
 from helmguard.api.app import create_app
 from helmguard.manifest import ObjectRef
-from helmguard.store import ObservedStatus, open_store
+from helmguard.store import ObservedStatus, ReleaseKey, ReleaseRecord, open_store, resolve
+from helmguard.store.db import create_engine
+from helmguard.store.models import OperationLog, Release
 from pgserver import fresh_database
 
 
@@ -66,3 +70,55 @@ async def test_reads_graph_and_stream_on_postgresql(pg_url: str) -> None:
     [(event, data)] = got
     assert event == "transition"
     assert (data["from_state"], data["to_state"]) == ("Blocked", "Ready")
+
+
+async def test_a_row_committed_after_higher_ids_still_reaches_the_stream(pg_url: str) -> None:
+    """PostgreSQL hands ids out before commit: a slow transaction's row shows up late."""
+    key = ReleaseKey("shop", "web")
+    async with await open_store(pg_url) as store:
+        await store.record_release(ReleaseRecord(key, "web", "1.0.0"))
+        app = create_app(store, token=TOKEN, poll_interval=0.05)
+        # Another writer of the database (a CLI deploy, another replica), in its own transaction.
+        other = create_engine(resolve(pg_url), writer=True)
+        got: list[tuple[str, dict[str, Any]]] = []
+        try:
+            async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+                ready = asyncio.Event()
+                reading = read_events(http, "/api/stream", got, ready, headers=AUTH)
+                task = asyncio.create_task(reading)
+                await asyncio.wait_for(ready.wait(), 10)
+                async with other.connect() as slow:
+                    await slow.begin()
+                    release_id = (await slow.execute(select(Release.id))).scalar_one()
+                    await slow.execute(
+                        insert(OperationLog).values(
+                            release_id=release_id,
+                            revision=1,
+                            seq=1,
+                            at=datetime.now(UTC),
+                            level="info",
+                            step="slow",
+                            message="took its id first, committed last",
+                            details={},
+                        )
+                    )
+                    await store.add_operation_log(key, 2, "fast", "committed first")
+                    await _until(lambda: [d["step"] for _, d in got] == ["fast"])
+                    await asyncio.sleep(0.3)  # the feed polls past the slow row's id meanwhile
+                    await slow.commit()
+                await _until(lambda: len(got) == 2)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        finally:
+            await other.dispose()
+    steps = [(d["step"], d["id"]) for _, d in got]
+    assert [s for s, _ in steps] == ["fast", "slow"]
+    assert steps[1][1] < steps[0][1]
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")

@@ -34,7 +34,7 @@ async def test_stream_carries_another_process_writes_filtered_by_release(
     async with await open_store(db) as writer:
         await writer.record_release(ReleaseRecord(ReleaseKey("shop", "web"), "web", "1.0.0"))
         await writer.record_release(ReleaseRecord(ReleaseKey("shop", "other"), "web", "1.0.0"))
-    # The API only reads; the writes come from a separate process holding the writer lock.
+    # The API only reads; the writes come from a separate writing process.
     reader = await open_store(db, read_only=True)
     app = create_app(reader, token=TOKEN, poll_interval=0.05)
     everything: Events = []

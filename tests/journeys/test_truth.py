@@ -22,7 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, sync_playwright
 
+from api.test_browser import CHROMIUM, CHROMIUM_ARGS
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import wait_until
 
@@ -66,6 +69,11 @@ class World:
     namespace: str
     logs: Path
     processes: list[subprocess.Popen[bytes]]
+    page: Page
+
+    def open_page(self, base: str, release: str) -> None:
+        """Show the release's page, as a user opening serve's link would."""
+        self.page.goto(f"{base}/?release={self.namespace}/{release}#token={TOKEN}")
 
     @property
     def cluster_args(self) -> list[str]:
@@ -142,10 +150,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def world(sandbox: Sandbox, namespace: str, tmp_path: Path) -> Iterator[World]:
-    w = World(sandbox, tmp_path / "helmguard.db", namespace, tmp_path, [])
-    yield w
-    for proc in w.processes:
-        stop(proc)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        w = World(sandbox, tmp_path / "helmguard.db", namespace, tmp_path, [], page)
+        try:
+            yield w
+        finally:
+            for proc in w.processes:
+                stop(proc)
+            browser.close()
 
 
 def _api(base: str, path: str) -> Any:
@@ -169,6 +184,13 @@ def surfaces(world: World, chart: Chart, base: str | None) -> dict[str, tuple[st
             if r["release"] == {"namespace": world.namespace, "name": chart.release, "cluster": ""}
         )
         told["api list"] = (item["state"], (item["root_cause"] or {}).get("text"))
+        # The page updates itself from the stream: it is read as it is, never reloaded.
+        badge = world.page.locator("#release-status h1 .badge")
+        summary = world.page.locator("#release-status .summary").inner_text()
+        cause = (
+            summary.split(" — root cause: ")[1].split(" — ")[0] if "root cause" in summary else None
+        )
+        told["page"] = (str(badge.get_attribute("data-state")), cause)
     return told
 
 
@@ -181,7 +203,7 @@ def all_say(
     while time.monotonic() < deadline:
         try:
             last = surfaces(world, chart, base)
-        except (httpx.HTTPError, StopIteration) as exc:
+        except (httpx.HTTPError, StopIteration, PlaywrightError) as exc:
             last = {"error": (repr(exc), None)}
         else:
             if all(want(state, cause) for state, cause in last.values()):
@@ -225,8 +247,9 @@ def test_cli_deploy_is_told_the_same_by_every_surface(
         _, base = world.serve()
     elif base is None:
         _, base = world.serve()
+    world.open_page(base, chart.release)
     told = all_say(world, chart, base, blocked_on(world, chart), "Blocked on the ServiceAccount")
-    assert set(told) == {"status", "status --live", "api detail", "api list"}
+    assert set(told) == {"status", "status --live", "api detail", "api list", "page"}
 
     create_account(admin_http, world.namespace, chart.account)
     all_say(world, chart, base, ready, "Ready once the ServiceAccount exists")

@@ -3,6 +3,8 @@
     store_worker.py hold URL            open for writing, print "ready", wait for stdin to close
     store_worker.py burst URL RELEASE N write N status flips over 20 Pods in groups of 50,
                                         printing "committed K" after each group
+    store_worker.py lease URL           take the sync lease of cluster "", print "held", wait
+                                        for stdin to close
 Errors are printed as "StoreError: <message>" with exit status 3.
 """
 
@@ -25,6 +27,13 @@ def say(line: str) -> None:
 async def hold(url: str) -> None:
     async with await open_store(url):
         say("ready")
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+async def lease(url: str) -> None:
+    async with await open_store(url) as store:
+        await store.acquire_sync()
+        say("held")
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
@@ -53,6 +62,8 @@ def main() -> int:
     try:
         if mode == "hold":
             asyncio.run(hold(url))
+        elif mode == "lease":
+            asyncio.run(lease(url))
         else:
             asyncio.run(burst(url, sys.argv[3], int(sys.argv[4])))
     except StoreError as exc:

@@ -17,7 +17,15 @@ from helmguard.store.db import create_engine, database_revision, resolve, upgrad
 from helmguard.store.migrate import HEAD, MIGRATIONS
 from helmguard.store.models import Base
 
-TABLES = {"releases", "revisions", "resources", "status_transitions", "events", "operation_log"}
+TABLES = {
+    "releases",
+    "revisions",
+    "resources",
+    "status_transitions",
+    "events",
+    "operation_log",
+    "sync_leases",
+}
 
 
 def test_head_constant_is_the_newest_shipped_migration() -> None:
@@ -112,3 +120,33 @@ def test_cli_db_upgrade_then_current(db_url: str) -> None:
     else:
         # `current` never creates a SQLite file.
         assert before.exit_code == 1 and "no helmguard database at" in before.output
+
+
+async def test_a_database_at_0001_is_upgraded_in_place_keeping_its_data(db_url: str) -> None:
+    from alembic import command
+
+    from helmguard.store import ReleaseKey
+    from helmguard.store.db import WriteBackend
+    from helmguard.store.migrate import _config
+
+    target = resolve(db_url)
+    backend = WriteBackend(target)
+    try:
+        await backend.run(lambda c: command.upgrade(_config(c), "0001_initial"))
+        await backend.run(
+            lambda c: c.execute(
+                text(
+                    "INSERT INTO releases (cluster, namespace, name, chart, chart_version, "
+                    "status, updated_at) VALUES ('', 'a', 'b', 'chart', '1', 'Ready', "
+                    "'2026-12-01 00:00:00')"
+                )
+            )
+        )
+    finally:
+        await backend.dispose()
+    assert (await database_revision(db_url))[1] == "0001_initial"
+    async with await open_store(db_url) as store:
+        assert [r.key for r in await store.list_releases()] == [ReleaseKey("a", "b")]
+        assert await store.sync_heartbeat() is None
+        await store.release_sync("", await store.acquire_sync())
+    assert (await database_revision(db_url))[1] == HEAD

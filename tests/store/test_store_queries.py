@@ -218,3 +218,25 @@ async def test_deleting_a_release_removes_everything_recorded_about_it(store: St
     assert await store.operation_log(RELEASE) == []
     await store.record_release(ReleaseRecord(RELEASE, "web", "1.2.3"))
     assert await store.history(RELEASE) == []  # a new release of that name starts clean
+
+
+async def test_release_marks_change_with_revisions_not_with_status(store: Store) -> None:
+    """What a sync polls to notice deploys by other processes (its own status writes aside)."""
+    edge = ReleaseKey("shop", "web", cluster="edge")
+    await store.record_release(ReleaseRecord(edge, "web", "1.0.0"))
+    first = await store.release_marks()
+    assert list(first) == [RELEASE]
+    assert list(await store.release_marks("edge")) == [edge]
+    await store.set_release_status(RELEASE, "Ready")
+    assert await store.release_marks() == first
+    revision = RevisionRecord(RELEASE, 1, "web", "1.2.3", values_digest({}), at(0), None, "running")
+    await store.record_revision(revision)
+    running = await store.release_marks()
+    assert running != first
+    await store.finish_revision(RELEASE, 1, "deployed", finished_at=at(5))
+    finished = await store.release_marks()
+    assert finished != running
+    await store.set_release_status(RELEASE, "Blocked")
+    assert await store.release_marks() == finished
+    await store.delete_release(RELEASE)
+    assert await store.release_marks() == {}

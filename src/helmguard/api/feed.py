@@ -1,7 +1,10 @@
 """The live stream's source: one poller reads new rows by id and fans them out in-process.
 
 Polling the store's tables by id (not an in-process hook) means the stream shows what
-was written by this process or by any other writer of the same database.
+was written by this process or by any other writer of the same database (a CLI deploy
+beside `serve`). On PostgreSQL ids are handed out before commit, so a row can become
+visible after rows with higher ids: an id skipped over is looked for again for
+GAP_SECONDS (a transaction open longer than that is not expected) before it is given up.
 """
 
 from __future__ import annotations
@@ -10,16 +13,46 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from helmguard import metrics
-from helmguard.api.queries import Reader
+from helmguard.api.queries import FeedStep, FeedTransition, Reader
 from helmguard.api.schemas import step_event, transition_event
 from helmguard.store import ReleaseKey
 
 log = logging.getLogger(__name__)
+
+
+GAP_SECONDS = 10.0
+MAX_GAPS = 1000
+
+
+@dataclass
+class _Cursor:
+    """The highest id published from one table, and lower ids not seen yet (with deadlines)."""
+
+    last: int = 0
+    gaps: dict[int, float] = field(default_factory=dict)
+
+    def seen(self, row_id: int, now: float) -> None:
+        if row_id <= self.last:
+            self.gaps.pop(row_id, None)
+            return
+        for missing in range(max(self.last + 1, row_id - MAX_GAPS), row_id):
+            self.gaps[missing] = now + GAP_SECONDS
+        self.last = row_id
+
+    def open_gaps(self, now: float) -> list[int]:
+        """The skipped ids still worth looking for (expired ones are dropped)."""
+        for row_id in [i for i, until in self.gaps.items() if until < now]:
+            del self.gaps[row_id]
+        if len(self.gaps) > MAX_GAPS:
+            for row_id in sorted(self.gaps)[: len(self.gaps) - MAX_GAPS]:
+                del self.gaps[row_id]
+        return sorted(self.gaps)
 
 
 @dataclass(frozen=True)
@@ -62,8 +95,8 @@ class Feed:
         self.interval = interval
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
-        self._last_transition = 0
-        self._last_step = 0
+        self._transitions = _Cursor()
+        self._steps = _Cursor()
         self.healthy = False
         self.last_error = ""
         self._listeners: list[Callable[[], None]] = []
@@ -71,7 +104,7 @@ class Feed:
     async def start(self) -> None:
         """Begin after the newest rows already stored (the stream carries changes only)."""
         try:
-            self._last_transition, self._last_step = await self._reader.last_ids()
+            self._transitions.last, self._steps.last = await self._reader.last_ids()
             self.healthy = True
         except Exception as exc:  # the poller keeps trying; /readyz reports it
             self.last_error = str(exc)
@@ -105,26 +138,36 @@ class Feed:
 
     async def poll_once(self) -> int:
         """Read and publish everything new; return how many rows were published."""
+        now = time.monotonic()
         published = 0
+        # Rows that committed late, below ids already published.
+        if gaps := self._transitions.open_gaps(now):
+            late_transitions = await self._reader.transitions_after(gaps[0] - 1, among=gaps)
+            published += self._publish_transitions(late_transitions, now)
+        if gaps := self._steps.open_gaps(now):
+            late_steps = await self._reader.steps_after(gaps[0] - 1, among=gaps)
+            published += self._publish_steps(late_steps, now)
         while True:
-            transitions = await self._reader.transitions_after(self._last_transition)
-            for t in transitions:
-                metrics.TRANSITIONS.labels(to_state=t.transition.to_state).inc()
-                self._publish(
-                    Message(
-                        t.transition.release, encode("transition", f"t{t.id}", transition_event(t))
-                    )
-                )
-                self._last_transition = t.id
-            steps = await self._reader.steps_after(self._last_step)
-            for s in steps:
-                self._publish(
-                    Message(s.entry.release, encode("operation", f"o{s.id}", step_event(s)))
-                )
-                self._last_step = s.id
-            published += len(transitions) + len(steps)
+            transitions = await self._reader.transitions_after(self._transitions.last)
+            steps = await self._reader.steps_after(self._steps.last)
+            published += self._publish_transitions(transitions, now)
+            published += self._publish_steps(steps, now)
             if len(transitions) < 1000 and len(steps) < 1000:
                 return published
+
+    def _publish_transitions(self, rows: list[FeedTransition], now: float) -> int:
+        for t in rows:
+            metrics.TRANSITIONS.labels(to_state=t.transition.to_state).inc()
+            event = encode("transition", f"t{t.id}", transition_event(t))
+            self._publish(Message(t.transition.release, event))
+            self._transitions.seen(t.id, now)
+        return len(rows)
+
+    def _publish_steps(self, rows: list[FeedStep], now: float) -> int:
+        for s in rows:
+            self._publish(Message(s.entry.release, encode("operation", f"o{s.id}", step_event(s))))
+            self._steps.seen(s.id, now)
+        return len(rows)
 
     async def _run(self) -> None:
         delay = self.interval

@@ -8,6 +8,7 @@ through a separate read-only engine on the same database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from helmguard.manifest import ObjectRef
 from helmguard.status import State
 from helmguard.store import LogEntry, ReleaseKey, ReleaseRecord, Store, TransitionRecord
-from helmguard.store.db import create_engine, describe
+from helmguard.store.db import create_engine, describe, retry_busy
 from helmguard.store.models import OperationLog, Release, Resource, StatusTransition
 from helmguard.store.rows import log_entry, ref_from_json, ref_of, release_record, transition_record
 from helmguard.sync.releases import APP_GROUP
@@ -89,9 +90,12 @@ class Reader:
         await self._engine.dispose()
 
     async def _rows(self, query: Any) -> list[Any]:
-        try:
+        async def read() -> list[Any]:
             async with self._engine.connect() as connection:
                 return list((await connection.execute(query)).all())
+
+        try:
+            return await retry_busy(read)
         except Exception as exc:
             raise describe(exc, self._store.target) from exc
 
@@ -198,8 +202,10 @@ class Reader:
         first, second = rows[0]
         return int(first or 0), int(second or 0)
 
-    async def transitions_after(self, after: int, limit: int = 1000) -> list[FeedTransition]:
-        """Transitions with an id above `after`, in id order (at most `limit`)."""
+    async def transitions_after(
+        self, after: int, limit: int = 1000, *, among: Sequence[int] | None = None
+    ) -> list[FeedTransition]:
+        """Transitions with an id above `after` (and in `among` if given), in id order."""
         query = (
             select(
                 StatusTransition.id,
@@ -222,6 +228,8 @@ class Reader:
             .order_by(StatusTransition.id)
             .limit(limit)
         )
+        if among is not None:
+            query = query.where(StatusTransition.id.in_(among))
         return [
             FeedTransition(
                 row.id,
@@ -232,8 +240,10 @@ class Reader:
             for row in await self._rows(query)
         ]
 
-    async def steps_after(self, after: int, limit: int = 1000) -> list[FeedStep]:
-        """Operation-log rows with an id above `after`, in id order (at most `limit`)."""
+    async def steps_after(
+        self, after: int, limit: int = 1000, *, among: Sequence[int] | None = None
+    ) -> list[FeedStep]:
+        """Operation-log rows with an id above `after` (and in `among` if given), in id order."""
         query = (
             select(
                 OperationLog.id,
@@ -253,6 +263,8 @@ class Reader:
             .order_by(OperationLog.id)
             .limit(limit)
         )
+        if among is not None:
+            query = query.where(OperationLog.id.in_(among))
         return [
             FeedStep(row.id, log_entry(row, ReleaseKey(row.namespace, row.name, row.cluster)))
             for row in await self._rows(query)

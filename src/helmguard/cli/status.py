@@ -409,7 +409,8 @@ def serve(
 ) -> None:
     """Run the sync for every managed release, plus the API (`helmguard.api`) unless --no-api.
 
-    One writer per SQLite file: a second `serve` on the same file refuses to start.
+    One sync per cluster and store: a second `serve` on the same store and cluster refuses
+    to start, naming the first. CLI commands share the store with a running `serve`.
     """
     import logging
 
@@ -435,7 +436,7 @@ async def _serve(
     api: _ApiSettings | None,
 ) -> None:
     from helmguard.kube.client import connect
-    from helmguard.store import open_store
+    from helmguard.store import StoreError, open_store
     from helmguard.sync import Sync
 
     stop = asyncio.Event()
@@ -452,13 +453,18 @@ async def _serve(
                 f"into {store.url}",
                 err=True,
             )
-            tasks: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
+            tasks: list[asyncio.Task[Any]] = [
+                asyncio.create_task(stop.wait()),
+                asyncio.create_task(sync.lost.wait()),
+            ]
             if api is not None:
                 tasks.append(asyncio.create_task(_api(store, kubeconfig, context, api)))
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     task.result()
+                if sync.lost.is_set():
+                    raise StoreError(sync.lost_reason)
             finally:
                 for task in tasks:
                     task.cancel()

@@ -26,13 +26,11 @@ from helmguard.kube.client import Kube
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
 from helmguard.status import State
-from helmguard.store import ReleaseKey, ResourceRecord, Store
+from helmguard.store import SYNC_LEASE_SECONDS, ReleaseKey, ResourceRecord, Store
 from helmguard.sync.live import live_status
 from helmguard.sync.releases import APP_GROUP, ManagedRelease, load_release
 from helmguard.sync.selector import parse_selector
 
-# A sync whose last heartbeat is older than this is taken to be gone.
-SYNC_STALE_SECONDS = 15.0
 # How long reading the cluster may take before `status` gives up on it.
 LIVE_TIMEOUT = 30.0
 
@@ -88,7 +86,7 @@ def _from_rows(rows: Sequence[ResourceRecord]) -> tuple[ResourceRecord | None, l
 
 async def _sync_alive(store: Store, key: ReleaseKey) -> tuple[bool, datetime | None]:
     beat = await store.sync_heartbeat(key.cluster)
-    alive = beat is not None and datetime.now(UTC) - beat < timedelta(seconds=SYNC_STALE_SECONDS)
+    alive = beat is not None and datetime.now(UTC) - beat < timedelta(seconds=SYNC_LEASE_SECONDS)
     return alive, beat
 
 

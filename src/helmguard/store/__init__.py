@@ -1,13 +1,14 @@
 """helmguard's durable store: releases, revisions, current statuses, history, events, logs.
 
 SQLAlchemy 2 models with Alembic migrations run on open; SQLite by default (WAL, one
-writer task batching inserts), PostgreSQL by URL. Secret contents never reach it.
+writer task per process batching inserts, any number of processes), PostgreSQL by URL.
+One sync per cluster and store (a lease row with a heartbeat). Secret contents never reach it.
 """
 
 from __future__ import annotations
 
 from helmguard.store.db import default_path, resolve
-from helmguard.store.errors import StoreError
+from helmguard.store.errors import StoreError, SyncRunning
 from helmguard.store.records import (
     EventRecord,
     InventoryItem,
@@ -19,13 +20,22 @@ from helmguard.store.records import (
     ReleaseRecord,
     ResourceRecord,
     RevisionRecord,
+    SyncHolder,
     TransitionRecord,
 )
 from helmguard.store.redact import REDACTED, redact_secrets, values_digest
-from helmguard.store.store import Retention, Store, open_store
+from helmguard.store.store import (
+    SYNC_HEARTBEAT_SECONDS,
+    SYNC_LEASE_SECONDS,
+    Retention,
+    Store,
+    open_store,
+)
 
 __all__ = [
     "REDACTED",
+    "SYNC_HEARTBEAT_SECONDS",
+    "SYNC_LEASE_SECONDS",
     "EventRecord",
     "InventoryItem",
     "LogEntry",
@@ -39,6 +49,8 @@ __all__ = [
     "RevisionRecord",
     "Store",
     "StoreError",
+    "SyncHolder",
+    "SyncRunning",
     "TransitionRecord",
     "default_path",
     "open_store",

@@ -1,5 +1,8 @@
-"""Opening the database: URL resolution, engines (SQLite tuned for one writer), the writer lock.
+"""Opening the database: URL resolution, engines, and SQLite shared by many processes.
 
+Any number of helmguard processes (deploys, status, serve) use one SQLite file: WAL (readers
+never wait for the writer), a busy timeout, one short BEGIN IMMEDIATE transaction per batch,
+and a bounded retry with backoff when the file stays locked past the timeout.
 `open_store` is the one entry point; `upgrade_database` and `database_revision` serve
 `helmguard db upgrade` / `helmguard db current`.
 """
@@ -7,21 +10,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import os
-from collections.abc import Callable
+import random
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import platformdirs
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool
 
@@ -29,9 +32,50 @@ from helmguard.store import migrate
 from helmguard.store.errors import StoreError
 
 ENV_VAR = "HELMGUARD_DB"
-BUSY_TIMEOUT_MS = 10_000
+# SQLite waits this long for another process's write transaction before reporting busy ...
+BUSY_TIMEOUT_MS = 5_000
+# ... then a transaction is retried this many times, after 0.05, 0.1, 0.2, 0.4 s (+ jitter).
+BUSY_RETRIES = 4
 CONNECT_TIMEOUT_S = 10.0
 T = TypeVar("T")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite's SQLITE_BUSY or SQLITE_LOCKED (another connection holds a lock)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(orig, sqlite3.OperationalError):
+        return False
+    # The primary code: extended ones (SQLITE_BUSY_SNAPSHOT, ...) carry it in the low byte.
+    code = int(getattr(orig, "sqlite_errorcode", 0) or 0) & 0xFF
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _backoff(attempt: int) -> float:
+    return float(0.05 * 2**attempt) * (1 + random.random() / 2)
+
+
+def retry_busy_sync(work: Callable[[], T]) -> T:
+    """Run `work`; while SQLite reports busy, run it again after a backoff (bounded)."""
+    for attempt in range(BUSY_RETRIES):
+        try:
+            return work()
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+        time.sleep(_backoff(attempt))
+    return work()
+
+
+async def retry_busy(work: Callable[[], Awaitable[T]]) -> T:
+    """`retry_busy_sync` for a coroutine function (readers)."""
+    for attempt in range(BUSY_RETRIES):
+        try:
+            return await work()
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+        await asyncio.sleep(_backoff(attempt))
+    return await work()
 
 
 def default_path() -> Path:
@@ -103,6 +147,12 @@ def describe(exc: BaseException, target: Target) -> StoreError:
         hint = "; it is not a helmguard SQLite database: move it away or give another --db"
     elif "unable to open" in detail:
         hint = f"; check that {target.sqlite_path.parent} exists and is writable"
+    elif is_busy(exc):
+        waited = BUSY_TIMEOUT_MS / 1000 * (BUSY_RETRIES + 1)
+        hint = (
+            f"; another process kept it locked for over {waited:.0f} s (a `sqlite3` shell "
+            "left in a transaction?)"
+        )
     return StoreError(f"cannot use database {target.display}: {detail}{hint}")
 
 
@@ -124,7 +174,8 @@ def _tune_sqlite(engine: Engine, *, writer: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # The writer takes the write lock up front, so it waits (busy_timeout) instead of failing.
+        # The writer takes the write lock up front, so it waits (busy_timeout) for another
+        # process's transaction instead of failing when a read would turn into a write.
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
@@ -171,12 +222,21 @@ class WriteBackend:
             self._async = create_engine(target, writer=True)
 
     def _in_transaction(self, work: Callable[[Connection], T]) -> T:
-        assert self._sync is not None
-        with self._sync.begin() as connection:
-            return work(connection)
+        engine = self._sync
+        assert engine is not None
+
+        def once() -> T:
+            with engine.begin() as connection:
+                return work(connection)
+
+        return retry_busy_sync(once)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` inside BEGIN … COMMIT (ROLLBACK if it raises)."""
+        """Run `work` inside BEGIN … COMMIT (ROLLBACK if it raises).
+
+        On SQLite a transaction that finds the file locked by another process is rolled back
+        and run again (bounded, with backoff), so `work` must touch nothing but `connection`.
+        """
         if self._async is not None:
             async with self._async.begin() as connection:
                 return await connection.run_sync(work)
@@ -190,44 +250,6 @@ class WriteBackend:
         if self._sync is not None and self._thread is not None:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._sync.dispose)
             self._thread.shutdown(wait=False)
-
-
-class WriterLock:
-    """An exclusive flock next to a SQLite file: one writing helmguard per file.
-
-    The kernel drops the lock when the process dies, even by SIGKILL, so it never goes stale.
-    """
-
-    def __init__(self, database: Path) -> None:
-        self.path = database.with_name(database.name + ".lock")
-        self._file: IO[str] | None = None
-
-    def acquire(self, database: Path) -> None:
-        """Take the lock or raise StoreError naming the process that holds it."""
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise StoreError(
-                f"database {database} is in use by another helmguard process ({holder}); "
-                f"stop it first, or give this one its own database with --db"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, since {datetime.now(UTC).isoformat(timespec='seconds')}")
-        handle.flush()
-        self._file = handle
-
-    def release(self) -> None:
-        """Give the lock up (idempotent)."""
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
 
 
 def prepare_sqlite_file(target: Target, *, create: bool) -> None:
@@ -249,9 +271,6 @@ async def upgrade_database(url: str | None) -> tuple[str, str]:
     """Migrate the database to this helmguard's head; return (display URL, revision)."""
     target = resolve(url)
     prepare_sqlite_file(target, create=True)
-    lock = WriterLock(target.sqlite_path) if target.sqlite_path is not None else None
-    if lock is not None and target.sqlite_path is not None:
-        lock.acquire(target.sqlite_path)
     backend = WriteBackend(target)
     try:
         head = await backend.run(migrate.upgrade)
@@ -259,8 +278,6 @@ async def upgrade_database(url: str | None) -> tuple[str, str]:
         raise describe(exc, target) from exc
     finally:
         await backend.dispose()
-        if lock is not None:
-            lock.release()
     return target.display, head
 
 

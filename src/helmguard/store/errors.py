@@ -5,3 +5,7 @@ from __future__ import annotations
 
 class StoreError(Exception):
     """The database cannot be opened, migrated, locked or written; `str()` is the message."""
+
+
+class SyncRunning(StoreError):
+    """Another live process already syncs this cluster into this store."""

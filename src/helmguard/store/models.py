@@ -201,3 +201,16 @@ class OperationLog(Base):
     step: Mapped[str] = mapped_column(String(128))
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[Any] = mapped_column(JSONType)
+
+
+class SyncLease(Base):
+    """One sync per cluster and store: who runs it, and its heartbeat (see Store.acquire_sync)."""
+
+    __tablename__ = "sync_leases"
+
+    cluster: Mapped[str] = mapped_column(String(253), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))  # random, one per running sync
+    host: Mapped[str] = mapped_column(String(253))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)

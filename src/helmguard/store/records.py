@@ -155,3 +155,15 @@ class PruneResult:
     transitions: int
     events: int
     operation_log: int
+
+
+@dataclass(frozen=True)
+class SyncHolder:
+    """The process that runs a cluster's sync into the store, and when it last said so."""
+
+    cluster: str
+    holder: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime

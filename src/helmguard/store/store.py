@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,13 +20,13 @@ from helmguard.store import migrate
 from helmguard.store.db import (
     Target,
     WriteBackend,
-    WriterLock,
     create_engine,
     describe,
     prepare_sqlite_file,
     resolve,
+    retry_busy,
 )
-from helmguard.store.errors import StoreError
+from helmguard.store.errors import StoreError, SyncRunning
 from helmguard.store.models import (
     Event,
     OperationLog,
@@ -32,6 +34,7 @@ from helmguard.store.models import (
     Resource,
     Revision,
     StatusTransition,
+    SyncLease,
 )
 from helmguard.store.records import (
     EventRecord,
@@ -44,6 +47,7 @@ from helmguard.store.records import (
     ReleaseRecord,
     ResourceRecord,
     RevisionRecord,
+    SyncHolder,
     TransitionRecord,
 )
 from helmguard.store.redact import canonical_json, redact_secrets
@@ -66,6 +70,13 @@ class Retention:
 
     max_age_days: float | None = 30.0
     max_transitions_per_object: int | None = 1000
+
+
+# A running sync writes its heartbeat this often; one silent for SYNC_LEASE_SECONDS is gone.
+SYNC_HEARTBEAT_SECONDS = 2.0
+SYNC_LEASE_SECONDS = 15.0
+# Any constant shared by every helmguard: two syncs starting together decide one at a time.
+_PG_SYNC_LOCK = 0x68677379
 
 
 def _now() -> datetime:
@@ -162,6 +173,38 @@ _UPDATE_RELEASE = update(Release).where(
     Release.namespace == bindparam("k_namespace"),
     Release.name == bindparam("k_name"),
 )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _sync_holder(row: Any) -> SyncHolder:
+    return SyncHolder(row.cluster, row.holder, row.host, row.pid, row.started_at, row.heartbeat_at)
+
+
+def _holder_gone(holder: SyncHolder, now: datetime) -> bool:
+    """Silent past the lease, or a process of this host that no longer exists (SIGKILLed)."""
+    if now - holder.heartbeat_at > timedelta(seconds=SYNC_LEASE_SECONDS):
+        return True
+    return holder.host == socket.gethostname() and not _pid_alive(holder.pid)
+
+
+def _describe_holder(holder: SyncHolder, now: datetime, url: str) -> str:
+    cluster = f"cluster {holder.cluster!r}" if holder.cluster else "the cluster"
+    beat = max(0.0, (now - holder.heartbeat_at).total_seconds())
+    return (
+        f"a sync of {cluster} into {url} is already running: helmguard pid {holder.pid} on "
+        f"{holder.host}, since {holder.started_at.isoformat(timespec='seconds')}, last "
+        f"heartbeat {beat:.1f} s ago; its API and stream already show every change, including "
+        f"this process's deploys. Stop it first to run another sync on this store"
+    )
 
 
 def _release_id(connection: Connection, key: ReleaseKey) -> int:
@@ -293,7 +336,6 @@ class Store:
         read_engine: AsyncEngine,
         writer: BatchWriter | None,
         backend: WriteBackend | None,
-        lock: WriterLock | None,
         retention: Retention,
     ) -> None:
         self.target = target
@@ -301,7 +343,6 @@ class Store:
         self._read = read_engine
         self._writer = writer
         self._backend = backend
-        self._lock = lock
 
     @property
     def url(self) -> str:
@@ -324,7 +365,7 @@ class Store:
         await self.close()
 
     async def close(self) -> None:
-        """Commit queued writes, then release connections and the writer lock."""
+        """Commit queued writes, then release the connections."""
         try:
             if self._writer is not None:
                 await self._writer.close()
@@ -332,8 +373,6 @@ class Store:
             if self._backend is not None:
                 await self._backend.dispose()
             await self._read.dispose()
-            if self._lock is not None:
-                self._lock.release()
 
     def _require_writer(self) -> BatchWriter:
         if self._writer is None:
@@ -693,12 +732,92 @@ class Store:
         else:
             writer.post(op)
 
+    # ---- sync leases ---------------------------------------------------------------------
+
+    async def acquire_sync(self, cluster: str = "") -> str:
+        """Become the one sync of `cluster` on this store; return the holder id to renew with.
+
+        Raises SyncRunning, naming the process, while another sync of the cluster is alive:
+        it heartbeats (`renew_sync`) within SYNC_LEASE_SECONDS and, on this host, exists.
+        """
+        holder = os.urandom(16).hex()
+        host, pid = socket.gethostname(), os.getpid()
+
+        def op(connection: Connection) -> SyncHolder | None:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_SYNC_LOCK})")
+            now = _now()
+            row = connection.execute(
+                select(SyncLease).where(SyncLease.cluster == cluster)
+            ).one_or_none()
+            if row is not None and not _holder_gone(current := _sync_holder(row), now):
+                return current
+            values = {
+                "holder": holder,
+                "host": host,
+                "pid": pid,
+                "started_at": now,
+                "heartbeat_at": now,
+            }
+            if row is None:
+                connection.execute(insert(SyncLease).values(cluster=cluster, **values))
+            else:
+                connection.execute(
+                    update(SyncLease).where(SyncLease.cluster == cluster).values(**values)
+                )
+            return None
+
+        running = await self._require_writer().submit(op)
+        if running is not None:
+            raise SyncRunning(_describe_holder(running, _now(), self.url))
+        return holder
+
+    async def renew_sync(self, cluster: str, holder: str) -> bool:
+        """Write the heartbeat of a held sync lease; False if another sync has taken it over."""
+
+        def op(connection: Connection) -> bool:
+            result = connection.execute(
+                update(SyncLease)
+                .where(SyncLease.cluster == cluster, SyncLease.holder == holder)
+                .values(heartbeat_at=_now())
+            )
+            return bool(result.rowcount)
+
+        return bool(await self._require_writer().submit(op))
+
+    async def release_sync(self, cluster: str, holder: str) -> None:
+        """Give a held sync lease up (a sync that stops); someone else's is left alone."""
+
+        def op(connection: Connection) -> None:
+            connection.execute(
+                delete(SyncLease).where(SyncLease.cluster == cluster, SyncLease.holder == holder)
+            )
+
+        await self._require_writer().submit(op)
+
+    async def sync_holder(self, cluster: str = "") -> SyncHolder | None:
+        """Who holds `cluster`'s sync lease (alive or not), or None when no sync holds it."""
+        rows = await self._rows(select(SyncLease).where(SyncLease.cluster == cluster))
+        return _sync_holder(rows[0]) if rows else None
+
+    async def sync_heartbeat(self, cluster: str = "") -> datetime | None:
+        """The last heartbeat of `cluster`'s sync; None when none runs (or it stopped cleanly).
+
+        A live sync beats every SYNC_HEARTBEAT_SECONDS: a beat older than SYNC_LEASE_SECONDS
+        was left by a sync that died.
+        """
+        holder = await self.sync_holder(cluster)
+        return holder.heartbeat_at if holder is not None else None
+
     # ---- reads --------------------------------------------------------------------------
 
     async def _rows(self, query: Any) -> list[Row[Any]]:
-        try:
+        async def read() -> list[Row[Any]]:
             async with self._read.connect() as connection:
                 return list((await connection.execute(query)).all())
+
+        try:
+            return await retry_busy(read)
         except StoreError:
             raise
         except Exception as exc:
@@ -710,6 +829,28 @@ class Store:
         if cluster is not None:
             query = query.where(Release.cluster == cluster)
         return [release_record(row) for row in await self._rows(query)]
+
+    async def release_marks(self, cluster: str = "") -> dict[ReleaseKey, tuple[Any, ...]]:
+        """Per release of `cluster`, a value that changes whenever a revision is written.
+
+        One cheap query, so a sync can poll it to notice what other processes deployed.
+        """
+        query = (
+            select(
+                Release.namespace,
+                Release.name,
+                Release.current_revision,
+                func.count(Revision.id),
+                func.max(Revision.id),
+                func.max(Revision.started_at),
+                func.max(Revision.finished_at),
+            )
+            .outerjoin(Revision, Revision.release_id == Release.id)
+            .where(Release.cluster == cluster)
+            .group_by(Release.id, Release.namespace, Release.name, Release.current_revision)
+        )
+        rows: list[Any] = await self._rows(query)
+        return {ReleaseKey(row[0], row[1], cluster): tuple(row[2:]) for row in rows}
 
     async def get_release(self, key: ReleaseKey) -> ReleaseRecord | None:
         """The release's row, or None if it is not recorded."""
@@ -816,13 +957,12 @@ async def open_store(
     """Open (and migrate to head) helmguard's database; raise StoreError with a one-line reason.
 
     `url`: a file path, `sqlite:///PATH` or `postgresql+asyncpg://…`; None means
-    $HELMGUARD_DB, else `helmguard.db` in the user's data directory. A writing store on SQLite
-    holds an exclusive lock on the file, so a second writing process is refused. `read_only`
-    takes no lock and does not migrate; the database must already be at this code's head.
+    $HELMGUARD_DB, else `helmguard.db` in the user's data directory. Any number of processes
+    may open the same database for writing at once (a SQLite file too: see `helmguard.store.db`);
+    `read_only` does not migrate, and the database must already be at this code's head.
     """
     target = resolve(url)
     prepare_sqlite_file(target, create=not read_only)
-    lock: WriterLock | None = None
     backend: WriteBackend | None = None
     read_engine = create_engine(target, writer=False)
     try:
@@ -834,21 +974,16 @@ async def open_store(
                     f"database {target.display} is at migration {current or '(none)'}, this "
                     f"helmguard needs {migrate.HEAD}; run `helmguard db upgrade`"
                 )
-            return Store(target, read_engine, None, None, None, retention or Retention())
-        if target.sqlite_path is not None:
-            lock = WriterLock(target.sqlite_path)
-            lock.acquire(target.sqlite_path)
+            return Store(target, read_engine, None, None, retention or Retention())
         backend = WriteBackend(target)
         await backend.run(migrate.upgrade)
     except BaseException as exc:
         await read_engine.dispose()
         if backend is not None:
             await backend.dispose()
-        if lock is not None:
-            lock.release()
         if isinstance(exc, Exception):
             raise describe(exc, target) from exc
         raise
     writer = BatchWriter(backend, lambda exc: describe(exc, target), max_batch=max_batch)
     writer.start()
-    return Store(target, read_engine, writer, backend, lock, retention or Retention())
+    return Store(target, read_engine, writer, backend, retention or Retention())

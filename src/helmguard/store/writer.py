@@ -1,4 +1,4 @@
-"""The single writer: one task drains a queue of write operations in batched transactions.
+"""A store's writer: one task per process drains a queue of writes in batched transactions.
 
 Group commit: a transaction takes everything queued (up to `max_batch` operations), runs it
 and commits; what arrives meanwhile forms the next batch. So a lone write commits at once,

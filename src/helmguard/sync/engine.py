@@ -34,10 +34,12 @@ from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import ResourceStatus, State, app_status, unknown
 from helmguard.status.rules.common import event_time, parse_time
 from helmguard.store import (
+    SYNC_HEARTBEAT_SECONDS,
     EventRecord,
     ObservedStatus,
     ReleaseKey,
     Store,
+    SyncRunning,
 )
 from helmguard.sync.index import (
     CLUSTER_KINDS,
@@ -91,7 +93,8 @@ class Sync:
         cluster: str = "",
         clock: Clock = utcnow,
         tick: float = 2.0,
-        refresh: float = 5.0,
+        refresh: float = 0.5,
+        heartbeat: float = SYNC_HEARTBEAT_SECONDS,
         prune_every: float = 3600.0,
         cluster_wide_above: int = 4,
         inactivity_timeout: float = 90.0,
@@ -104,6 +107,7 @@ class Sync:
         self.clock = clock
         self.tick = tick
         self.refresh = refresh
+        self.heartbeat = heartbeat
         self.prune_every = prune_every
         self.cluster_wide_above = cluster_wide_above
         self.inactivity_timeout = inactivity_timeout
@@ -126,12 +130,33 @@ class Sync:
         self._pending: dict[MemberKey, list[tuple[ResourceStatus, float, datetime]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
+        self._lease: str | None = None
+        self._beat: asyncio.Task[None] | None = None
+        self._marks: dict[ReleaseKey, tuple[Any, ...]] = {}
+        # Set when another sync took this cluster over (this one was silent too long).
+        self.lost = asyncio.Event()
+        self.lost_reason = ""
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     async def start(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109 - a start deadline
-        """Load releases, start informers, wait for their first lists, write initial statuses."""
+        """Take the cluster's sync lease, load releases, start informers, write initial statuses.
+
+        Raises SyncRunning (the store is untouched) while another sync of the same cluster
+        is running on this store.
+        """
+        self._lease = await self.store.acquire_sync(self.cluster)
+        self._beat = asyncio.create_task(self._heartbeat(), name="sync heartbeat")
+        try:
+            await self._start(timeout)
+        except BaseException:
+            await self._release_lease()
+            raise
+
+    async def _start(self, timeout: float) -> None:  # noqa: ASYNC109
         self._served = await self.kube.discovery.resources()
+        # Marks first: a revision written while the releases load is seen by the refresher.
+        self._marks = await self.store.release_marks(self.cluster)
         releases = await load_releases(self.store, self.cluster)
         self._cluster_wide = len({r.namespace for r in releases}) > self.cluster_wide_above
         for release in releases:
@@ -166,6 +191,39 @@ class Sync:
                 await task
         self._tasks = []
         await asyncio.gather(*(i.stop() for i in self.informers.values()))
+        await self._release_lease()
+
+    async def _release_lease(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
+            self._beat = None
+        if self._lease is not None:
+            lease, self._lease = self._lease, None
+            try:
+                await self.store.release_sync(self.cluster, lease)
+            except Exception:
+                # Not fatal: the lease expires, and this host sees the process is gone.
+                log.exception("giving the sync lease up failed")
+
+    async def _heartbeat(self) -> None:
+        """Keep the lease: a beat every `heartbeat` s (what `Store.sync_heartbeat` reports)."""
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            assert self._lease is not None
+            try:
+                if await self.store.renew_sync(self.cluster, self._lease):
+                    continue
+                log.warning("the sync lease was taken over while this sync was silent")
+                self._lease = await self.store.acquire_sync(self.cluster)
+            except SyncRunning as exc:
+                self.lost_reason = str(exc)
+                self.lost.set()
+                log.error("another sync took this cluster over: %s", exc)
+                return
+            except Exception:
+                log.exception("writing the sync heartbeat failed")
 
     async def __aenter__(self) -> Sync:
         await self.start()
@@ -207,12 +265,12 @@ class Sync:
         await self._replace(
             release, ManagedRelease(release.key, release.selector, refs, release.revision)
         )
-
-    async def replace_release(self, release: ManagedRelease) -> None:
-        """Manage `release` from now on; stored rows of objects it no longer has go."""
-        await self._replace(self.index.releases.get(release.key), release)
+        # What the store says now is what was just tracked: the refresher need not reload it.
+        if (mark := (await self.store.release_marks(self.cluster)).get(key)) is not None:
+            self._marks[key] = mark
 
     async def _replace(self, old: ManagedRelease | None, new: ManagedRelease) -> None:
+        """Manage `new` instead of `old`; stored rows of objects it no longer has go."""
         if old is not None:
             for ref in old.inventory - new.inventory:
                 await self.store.remove_resource(new.key, ref)
@@ -227,26 +285,37 @@ class Sync:
         self._wake.set()
 
     async def _refresher(self) -> None:
-        """Pick up releases recorded, re-deployed or removed in the store while running."""
+        """Follow the releases and revisions any process writes (a CLI deploy, `manage`).
+
+        Every `refresh` s one query reads each release's revision mark; a new release, or
+        one whose revisions changed, is (re)loaded, and a release gone from the store is dropped.
+        """
         while True:
             await asyncio.sleep(self.refresh)
             try:
-                stored = {r.key: r for r in await self.store.list_releases(self.cluster)}
-                for key, record in stored.items():
-                    known = self.index.releases.get(key)
-                    if known is None:
-                        log.info("now managing release %s", key)
-                    elif known.revision == record.current_revision:
+                marks = await self.store.release_marks(self.cluster)
+                for key, mark in marks.items():
+                    if key in self.index.releases and self._marks.get(key) == mark:
                         continue
-                    else:
-                        log.info("release %s is at revision %s", key, record.current_revision)
-                    await self.replace_release(await load_release(self.store, record))
+                    record = await self.store.get_release(key)
+                    if record is None:
+                        continue  # deleted since: the next pass drops it
+                    known = key in self.index.releases
+                    log.info("%s release %s", "reloading" if known else "now managing", key)
+                    # Another process may have written this release's rows: write afresh.
+                    for member in [m for m in self._written if m[0] == key]:
+                        del self._written[member]
+                    await self._replace(
+                        self.index.releases.get(key), await load_release(self.store, record)
+                    )
+                    self._marks[key] = mark
             except Exception:
                 log.exception("cannot read managed releases")
                 continue
             for key in list(self.index.releases):
-                if key not in stored:
+                if key not in marks:
                     self.index.remove_release(self.index.releases[key])
+                    self._marks.pop(key, None)
 
     # ---- informers ----------------------------------------------------------------------
 

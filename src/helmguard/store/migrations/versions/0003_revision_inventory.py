@@ -1,7 +1,7 @@
 """Revisions carry their inventory: every object the revision applied, with its uid.
 
-Revision ID: 0002_revision_inventory
-Revises: 0001_initial
+Revision ID: 0003_revision_inventory
+Revises: 0002_sync_leases
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from helmguard.store.models import JSONType
 
-revision = "0002_revision_inventory"
-down_revision: str | None = "0001_initial"
+revision = "0003_revision_inventory"
+down_revision: str | None = "0002_sync_leases"
 branch_labels: str | None = None
 depends_on: str | None = None
 
