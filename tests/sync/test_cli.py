@@ -84,12 +84,29 @@ async def seeded(kube: Kube, namespace: str, tmp_path: Path) -> AsyncIterator[Se
     yield seed
 
 
-async def test_status_reads_the_stored_state_reason_and_root_cause(seeded: Seeded) -> None:
+async def test_status_reads_the_stored_state_reason_and_root_cause(
+    seeded: Seeded, kube: Kube
+) -> None:
     ns = seeded.key.namespace
+    async with await open_store(str(seeded.db)) as store, Sync(kube, store, tick=0.5):
+        # A sync is alive (its heartbeat is fresh): status reads what it stores.
+        await _stored_while_syncing(seeded, ns)
+
+    # No sync any more, and no cluster to read: the last stored state, as Unknown.
     answer = await run("status", "vault", "-n", ns, "--db", str(seeded.db), "-o", "json")
     assert answer.returncode == 0, answer.stderr
     result = json.loads(answer.stdout)
-    assert result["source"] == "stored by serve"
+    assert result["source"].startswith("stored by serve; no sync is running"), result["source"]
+    assert (result["app"]["state"], result["app"]["reason"]) == ("Unknown", "NotSynced")
+    assert "last stored: Blocked" in result["app"]["message"]
+
+
+async def _stored_while_syncing(seeded: Seeded, ns: str) -> None:
+    answer = await run("status", "vault", "-n", ns, "--db", str(seeded.db), "-o", "json")
+    assert answer.returncode == 0, answer.stderr
+    result = json.loads(answer.stdout)
+    assert result["read_from"] == "store"
+    assert result["source"].startswith("stored by serve (sync alive"), result["source"]
     assert result["app"]["state"] == "Blocked"
     assert result["app"]["root_cause"] == str(seeded.service_account)
     members = {m["ref"]: m for m in result["members"]}
@@ -101,7 +118,7 @@ async def test_status_reads_the_stored_state_reason_and_root_cause(seeded: Seede
     table = await run("status", "vault", "-n", ns, "--db", str(seeded.db))
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0] == f"release {ns}/vault: Blocked (stored by serve)"
+    assert lines[0].startswith(f"release {ns}/vault: Blocked (stored by serve (sync alive")
     assert f"  root cause: {seeded.service_account}" in lines
     header = next(i for i, line in enumerate(lines) if line.startswith("OBJECT"))
     assert lines[header].split() == [
@@ -129,13 +146,15 @@ async def test_status_live_lists_the_cluster_without_the_store(
     seeded: Seeded, sandbox: Any, tmp_path: Path
 ) -> None:
     ns = seeded.key.namespace
-    empty = tmp_path / "empty.db"  # --live never reads the store
+    empty = tmp_path / "empty.db"  # the store does not know the release: the selector says
     answer = await run(
         "status",
         "vault",
         "-n",
         ns,
         "--live",
+        "--selector",
+        "app.kubernetes.io/instance=vault",
         "--db",
         str(empty),
         "--kubeconfig",
@@ -148,6 +167,7 @@ async def test_status_live_lists_the_cluster_without_the_store(
     assert answer.returncode == 0, answer.stderr
     result = json.loads(answer.stdout)
     assert result["source"] == "live from the cluster, selector app.kubernetes.io/instance=vault"
+    assert result["read_from"] == "live"
     assert result["app"]["state"] == "Blocked"
     assert result["app"]["root_cause"] == str(seeded.service_account)
     dep = next(m for m in result["members"] if m["ref"] == str(seeded.deployment))
@@ -165,7 +185,7 @@ async def test_unknown_release_is_a_clear_error(seeded: Seeded) -> None:
         assert answer.stdout == ""
     hint = await run("status", "nope", "-n", ns, "--db", str(seeded.db))
     assert f"helmguard manage nope -n {ns}" in hint.stderr
-    assert f"helmguard status nope -n {ns} --live" in hint.stderr
+    assert "--live --selector" in hint.stderr
 
 
 async def test_watch_prints_stored_and_new_transitions_until_interrupted(

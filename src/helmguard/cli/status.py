@@ -188,23 +188,18 @@ async def _status(
 
     key = ReleaseKey(namespace, release)
     try:
-        if live:
+        try:
+            store = await _open_read(url)
+        except StoreError:
+            # No store to read (none yet, or unreadable): the cluster is the answer.
             found = await release_status(
-                key, store=None, open_kube=open_kube, live=True, selector=selector
+                key, store=None, open_kube=open_kube, live=live, selector=selector
             )
         else:
-            try:
-                store = await _open_read(url)
-            except StoreError:
-                # No store to read (none yet, or unreadable): the cluster is the answer.
+            async with store:
                 found = await release_status(
-                    key, store=None, open_kube=open_kube, selector=selector
+                    key, store=store, open_kube=open_kube, live=live, selector=selector
                 )
-            else:
-                async with store:
-                    found = await release_status(
-                        key, store=store, open_kube=open_kube, selector=selector
-                    )
     except ReleaseNotFound as exc:
         raise click.ClickException(
             f"{exc}; register a release deployed by something else with `helmguard manage "

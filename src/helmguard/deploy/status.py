@@ -129,20 +129,21 @@ async def release_status(
 ) -> ReleaseStatus:
     """The release's status from a live sync's store, or else from the cluster now.
 
-    `live` skips the store; `selector` evaluates the objects it matches (plus the stored
-    inventory). Raises ReleaseNotFound when nothing knows the release; KubeError when the
-    cluster must be read (live, or no store record) and cannot be.
+    `live` reads the cluster even while a sync is alive (the store still says what the
+    release is: its inventory, or its selector); `selector` evaluates the objects it matches
+    (plus any stored inventory). Raises ReleaseNotFound when nothing knows the release;
+    KubeError when the cluster must be read (`live`) and cannot be.
     """
     managed: ManagedRelease | None = None
     rows: list[ResourceRecord] = []
     alive, beat = False, None
-    if store is not None and not live:
+    if store is not None:
         record = await store.get_release(key)
         if record is not None:
             managed = await load_release(store, record)
             rows = await store.list_resources(key)
             alive, beat = await _sync_alive(store, key)
-    if managed is not None and alive and selector is None:
+    if managed is not None and alive and not live and selector is None:
         app, members = _from_rows(rows)
         ago = f"{(datetime.now(UTC) - beat).total_seconds():.0f}s" if beat else "?"
         detail = f"stored by serve (sync alive, heartbeat {ago} ago)"
@@ -174,16 +175,17 @@ async def release_status(
     try:
         kube = await open_kube()
     except KubeError as err:
-        if managed is None or live:
+        if live:
             raise
-        return _stale(key, managed, rows, beat, err.explain())
+        return _stale(key, managed, rows, beat, f"the cluster could not be read: {err.explain()}")
     async with kube:
         try:
             return await _read_cluster(kube, key, managed, selector)
         except KubeError as err:
-            if managed is None or live:
+            if live:
                 raise
-            return _stale(key, managed, rows, beat, err.explain())
+            why = f"the cluster could not be read: {err.explain()}"
+            return _stale(key, managed, rows, beat, why)
 
 
 async def _read_cluster(
@@ -221,7 +223,7 @@ def _stale(
 ) -> ReleaseStatus:
     """What the store last had, as Unknown: no sync keeps it true and the cluster is unread."""
     if managed is None:
-        raise ReleaseNotFound(f"release {key} not found in the store ({why})")
+        raise ReleaseNotFound(f"release {key} is not in the store, and {why}")
     app, members = _from_rows(rows)
     last = (
         f"last stored: {app.state} {app.reason} at {app.observed_at.isoformat(timespec='seconds')}"
@@ -235,7 +237,7 @@ def _stale(
         f"stored by serve; no sync is running (last heartbeat: {since})",
         State.UNKNOWN.value,
         "NotSynced",
-        f"no sync keeps this release's status and the cluster could not be read ({why}); {last}",
+        f"no sync keeps this release's status, and {why}; {last}",
         app.since if app is not None else None,
         app.root_cause if app is not None else None,
         tuple(members),
