@@ -29,6 +29,7 @@ from helmguard.manifest import (
     K8sObject,
     ManifestError,
     kind_rank,
+    parse_crd_file,
     parse_objects,
     split_documents,
 )
@@ -270,7 +271,7 @@ def _render_sdk(
     crds: list[K8sObject] = []
     for crd in crd_files:
         try:
-            crds.extend(parse_objects(crd.get("data", ""), crd.get("filename", "")))
+            crds.extend(parse_crd_file(crd.get("data", ""), crd.get("filename", "")))
         except ManifestError as exc:
             raise ChartError(f"CRD file {exc}") from None
     info = _ChartInfo(
