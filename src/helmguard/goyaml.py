@@ -253,7 +253,8 @@ def _go_int(text: str, *, signed: bool, base: int = 0) -> int | None:
         elif len(body) > 1 and body[0] == "0":
             base = 8
             body = body[1:]
-    if not body or any(c not in _DIGITS[base] for c in body):
+    # 64 digits is beyond any 64-bit value in any base (and below Python's int-size limit).
+    if not body or len(body.lstrip("0")) > 64 or any(c not in _DIGITS[base] for c in body):
         return None
     value = sign * int(body, base)
     if signed:

@@ -57,6 +57,8 @@ NULLS: list[Case] = [
 ]
 
 INTS: list[Case] = [
+    ("int_long_leading_zeros", "helm", "a: " + "0" * 70 + "17\n"),
+    ("int_huge_digit_string", "helm", "a: " + "1" * 5000 + "\nb: -" + "9" * 400 + "\n"),
     ("int_decimal", "helm", "a: 0\nb: -1\nc: +7\nd: 123456789012\ne: -0\n"),
     ("int_octal_0o", "helm", "defaultMode: 0o644\nb: 0O17\n"),
     ("int_octal_leading_zero", "helm", "defaultMode: 0644\nb: 0777\nc: 00\n"),
