@@ -7,8 +7,6 @@ differ or only one side rejects the input.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +15,12 @@ import pytest
 from goyaml.cases import CASES, Case
 from helmguard import goyaml
 from helmguard.manifest import ManifestError, load_crd_documents, load_documents
-from helmguard.sandbox.build import YAMLREF, find_binary
-from helmguard.sandbox.errors import SandboxError
-
-_ERROR = "error"
+from yamlref import ERROR, go_documents, yamlref_binary
 
 
 @pytest.fixture(scope="session")
 def yamlref() -> Path:
-    """The reference converter `helmguard sandbox build` makes, else skip (fail in CI)."""
-    try:
-        return find_binary(YAMLREF)
-    except SandboxError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"no yamlref binary: {exc}")
-        pytest.skip(f"no yamlref binary: {exc}")
-
-
-def _go(binary: Path, mode: str, data: bytes) -> list[Any]:
-    done = subprocess.run(
-        [str(binary), mode], input=data, capture_output=True, check=True, timeout=60
-    )
-    values: list[Any] = []
-    for entry in json.loads(done.stdout):
-        if "error" in entry:
-            values.append((_ERROR, entry["error"]))
-            break  # helmguard stops at the first bad document, as an install does
-        if entry["json"] is not None:
-            values.append(entry["json"])
-    return values
+    return yamlref_binary()
 
 
 def _ours(mode: str, data: str | bytes) -> list[Any]:
@@ -59,7 +34,7 @@ def _ours(mode: str, data: str | bytes) -> list[Any]:
         else:
             docs = load_crd_documents(data, "case.yaml")
     except (goyaml.YAMLError, ManifestError) as exc:
-        return [(_ERROR, str(exc))]
+        return [(ERROR, str(exc))]
     return [body for body, _ in docs if body is not None]
 
 
@@ -70,7 +45,7 @@ def _canonical(values: list[Any]) -> list[str]:
     the documents Go read before the error do not matter.
     """
     if any(isinstance(v, tuple) for v in values):
-        return [_ERROR]
+        return [ERROR]
     return [json.dumps(v, sort_keys=True) for v in values]
 
 
@@ -78,7 +53,7 @@ def _differences(binary: Path, cases: list[Case]) -> list[str]:
     differ = []
     for name, mode, data in cases:
         raw = data if isinstance(data, bytes) else data.encode()
-        go, ours = _go(binary, mode, raw), _ours(mode, data)
+        go, ours = go_documents(binary, mode, raw), _ours(mode, data)
         if _canonical(go) != _canonical(ours):
             differ.append(f"{name} ({mode}):\n    go:   {go!r:.300}\n    ours: {ours!r:.300}")
     return differ
@@ -97,4 +72,4 @@ def test_helmguard_reads_yaml_as_go_does(yamlref: Path) -> None:
 
 def test_the_comparison_sees_a_difference(yamlref: Path) -> None:
     # PyYAML's own reading of `y` (a string) must be caught as a difference.
-    assert _canonical(_go(yamlref, "doc", b"a: y\n")) != _canonical([{"a": "y"}])
+    assert _canonical(go_documents(yamlref, "doc", b"a: y\n")) != _canonical([{"a": "y"}])
