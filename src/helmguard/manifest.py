@@ -212,7 +212,12 @@ def load_documents(text: str, source: str = "") -> list[tuple[Any, int]]:
     the template and line for invalid YAML.
     """
     where = source or "manifest"
-    return [(_load(doc, where, line), line) for doc, line in _documents_with_lines(text)]
+    found = []
+    for doc, line in _documents_with_lines(text):
+        body = doc.lstrip()  # Helm trims each document's leading whitespace (tabs too)
+        start = line + doc.count("\n", 0, len(doc) - len(body))
+        found.append((_load(body, where, start), start))
+    return found
 
 
 def parse_objects(text: str, source: str = "") -> list[K8sObject]:

@@ -395,6 +395,9 @@ SYNTAX: list[Case] = [
     ("err_unclosed_quote", "helm", 'a: "x\n'),
     ("err_template_leftover", "helm", "a: {{ .Values.x }}\n"),
     ("err_tab_in_flow_ok", "helm", "a: [1,\t2]\n"),
+    ("tab_before_first_key", "helm", "\ta: 1\n---\n\t\n  \tb: 2\n"),
+    ("tab_on_blank_line_inside", "helm", "a: 1\n\t\nb: 2\n"),
+    ("tab_before_comment_line", "helm", "a: 1\n\t# comment\n"),
 ]
 
 CASES: list[Case] = [
