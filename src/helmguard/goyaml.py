@@ -144,8 +144,8 @@ def load(source: str | bytes) -> Any:
     node = _compose(text)
     if node is None:
         return None
-    if "\\/" in text:
-        _reject_slash_escape(text)
+    if "\\/" in text or ("?" in text and ("[" in text or "{" in text)):
+        _reject_what_go_rejects(text)
     decoder = _Decoder(track_aliases="&" in text)
     try:
         return decoder.value(node)
@@ -223,16 +223,31 @@ def _rename_duplicate_anchors(text: str) -> str:
     return text
 
 
-def _reject_slash_escape(text: str) -> None:
-    """go-yaml v2 knows no `\\/` escape in double-quoted scalars (libyaml 0.2 does)."""
+def _reject_what_go_rejects(text: str) -> None:
+    """Two things libyaml 0.2 accepts and go-yaml v2 (an older libyaml) refuses.
+
+    The escape `\\/` in double-quoted scalars, and `?` inside a plain scalar in a flow
+    collection (`{url: http://x?y=1}`), where go-yaml ends the scalar at the `?`.
+    """
     parser = _Parser(text)
+    flow: list[str] = []
     try:
         for token in iter(parser.get_token, None):
-            if getattr(token, "style", None) != '"':
+            kind = token.__class__
+            if kind in (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken):
+                flow.append("]" if kind is yaml.FlowSequenceStartToken else "}")
+            elif kind in (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken) and flow:
+                flow.pop()
+            elif kind is not yaml.ScalarToken:
                 continue
-            raw = text[token.start_mark.index : token.end_mark.index]
-            if re.search(r"(?<!\\)(?:\\\\)*\\/", raw):
-                raise YAMLError("found unknown escape character", token.start_mark.line + 1)
+            elif token.style == '"':
+                raw = text[token.start_mark.index : token.end_mark.index]
+                if re.search(r"(?<!\\)(?:\\\\)*\\/", raw):
+                    raise YAMLError("found unknown escape character", token.start_mark.line + 1)
+            elif flow and not token.style and "?" in token.value:
+                raise YAMLError(
+                    f"did not find expected ',' or '{flow[-1]}'", token.start_mark.line + 1
+                )
     finally:
         parser.dispose()
 

@@ -243,13 +243,15 @@ def load_crd_documents(text: str, source: str) -> list[tuple[Any, int]]:
     rules, where `---` followed by anything but blanks or a comment is an error. Empty
     and null documents are skipped. Raises ManifestError with the file and line.
     """
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
-        values = _json_stream(stripped, source)
-        if values is not None:
-            return [(body, 1) for body in values if body is not None]
-    found = [(_load(doc, source, line), line) for doc, line in _reader_documents(text, source)]
-    return [(body, line) for body, line in found if body is not None]
+    documents: list[tuple[Any, int]] = []
+    rest = 0
+    if text.lstrip().startswith("{"):
+        values, rest = _json_stream(text, source)
+        documents = [(body, 1) for body in values]
+    line = text.count("\n", 0, rest) + 1
+    for doc, at in _reader_documents(text[rest:], source):
+        documents.append((_load(doc, source, line + at - 1), line + at - 1))
+    return [(body, line) for body, line in documents if body is not None]
 
 
 def parse_crd_file(text: str, source: str) -> list[K8sObject]:
@@ -278,24 +280,37 @@ def _reader_documents(text: str, where: str) -> Iterator[tuple[str, int]]:
             pos = match.end() + 1
 
 
-def _json_stream(text: str, where: str) -> list[Any] | None:
-    """The values of a JSON stream, or None when YAMLOrJSONDecoder would read it as YAML."""
+def _json_stream(text: str, where: str) -> tuple[list[Any], int]:
+    """The JSON values at the start of `text`, and where YAMLOrJSONDecoder goes on as YAML.
+
+    The decoder reads JSON values while they parse; when one does not and at most one
+    came before, it reads the rest as YAML (from the end of the last good value, after
+    the blanks up to the first newline); after two or more, the error stands.
+    """
     decoder = json.JSONDecoder()
     values: list[Any] = []
-    pos = 0
-    while pos < len(text):
+    consumed = 0
+    while True:
+        start = consumed
+        while start < len(text) and text[start].isspace():
+            start += 1
+        if start == len(text):
+            return values, len(text)
         try:
-            value, pos = decoder.raw_decode(text, pos)
+            value, consumed = decoder.raw_decode(text, start)
         except json.JSONDecodeError as exc:
             if len(values) > 1:
                 raise ManifestError(
                     f"{where}: invalid JSON at line {exc.lineno}: {exc.msg}"
                 ) from None
-            return None
+            break
         values.append(value)
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    return values
+    rest = consumed
+    while rest < len(text) and text[rest].isspace():
+        rest += 1
+        if text[rest - 1] == "\n":
+            break
+    return values, rest
 
 
 def _load(doc: str, where: str, line: int) -> Any:

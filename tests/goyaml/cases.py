@@ -139,6 +139,10 @@ STRINGS: list[Case] = [
     ("str_apostrophe_escape", "helm", 'a: "\\\'"\n'),
     ("str_tab_after_colon", "helm", "a:\tb\n"),
     ("str_comment_like", "helm", "a: b #c\nd: e#f\ng: '#h'\n"),
+    ("str_question_mark_in_flow", "helm", "a: {url: http://x?y=1}\n"),
+    ("str_question_mark_in_flow_list", "helm", "a: [b, c ?d]\n"),
+    ("str_question_mark_key_in_flow", "helm", "a: [? b]\nc: {? d: e}\n"),
+    ("str_question_mark_quoted_in_flow", "helm", "a: [\"x?y\", 'z?']\nb: x?y\n"),
     ("str_flow_colons", "helm", "a: {url: http://x:80/y, t: 1:2}\nb: [a:b, c: d]\n"),
 ]
 
@@ -261,6 +265,9 @@ READER: list[Case] = [
     ("reader_empty_documents", "reader", "---\n---\n# x\n---\na: 1\n"),
     ("reader_null_document", "reader", "null\n---\na: 1\n"),
     ("reader_json_stream", "reader", '{"a": 1}\n{"b": [1, 2.5, true, null]}\n'),
+    ("reader_json_then_yaml", "reader", '{"a": 1}\n{"b": [1, 2:5, true]}\n---\nc: y\n'),
+    ("reader_json_bad_first", "reader", '{"a": y}\n---\nb: 2\n'),
+    ("reader_json_two_then_bad", "reader", '{"a": 1}\n{"b": 2}\n{"c": y}\n'),
     ("reader_json_single", "reader", '  {"a": {"b": "yes"}, "c": 1e3}\n'),
     ("reader_document_end", "reader", "a: 1\n...\n---\nb: 2\n"),
     ("reader_indented_separator", "reader", "a: |\n  ---\n  x\n"),
