@@ -238,7 +238,7 @@ def _reject_what_go_rejects(text: str) -> None:
                 flow.append("]" if kind is yaml.FlowSequenceStartToken else "}")
             elif kind in (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken) and flow:
                 flow.pop()
-            elif kind is not yaml.ScalarToken:
+            elif not isinstance(token, yaml.ScalarToken):
                 continue
             elif token.style == '"':
                 raw = text[token.start_mark.index : token.end_mark.index]
