@@ -141,7 +141,7 @@ def load(source: str | bytes) -> Any:
             raise YAMLError(f"invalid UTF-8 ({exc.reason})", line) from None
     else:
         text = source
-    node = _compose(text)
+    node, text = _compose(text)
     if node is None:
         return None
     if "\\/" in text or ("?" in text and ("[" in text or "{" in text)):
@@ -160,17 +160,17 @@ def load(source: str | bytes) -> Any:
         sys.setrecursionlimit(limit)
 
 
-def _compose(text: str) -> Node | None:
+def _compose(text: str) -> tuple[Node | None, str]:
     """libyaml's node graph of the first document, made to accept what go-yaml accepts.
 
     Two go-yaml leniencies libyaml lacks are applied to the text first and retried: the
     escape `\\'` in double-quoted scalars, and an anchor name defined again (go-yaml's
-    later definition wins, libyaml refuses the document).
+    later definition wins, libyaml refuses the document). Returns the text parsed.
     """
     for _ in range(text.count("\\'") + 2):
         parser = _Parser(text)
         try:
-            return parser.get_node() if parser.check_node() else None
+            return (parser.get_node() if parser.check_node() else None), text
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             at = mark.index if mark is not None else -1
@@ -248,6 +248,8 @@ def _reject_what_go_rejects(text: str) -> None:
                 raise YAMLError(
                     f"did not find expected ',' or '{flow[-1]}'", token.start_mark.line + 1
                 )
+    except yaml.YAMLError:
+        return  # past the first document: go-yaml does not read that far
     finally:
         parser.dispose()
 

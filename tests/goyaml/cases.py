@@ -143,6 +143,7 @@ STRINGS: list[Case] = [
     ("str_question_mark_in_flow_list", "helm", "a: [b, c ?d]\n"),
     ("str_question_mark_key_in_flow", "helm", "a: [? b]\nc: {? d: e}\n"),
     ("str_question_mark_quoted_in_flow", "helm", "a: [\"x?y\", 'z?']\nb: x?y\n"),
+    ("str_apostrophe_escape_and_flow", "helm", 'a: "it\\\'s"\nb: [x, "y?"]\nc: [z?]\n'),
     ("str_flow_colons", "helm", "a: {url: http://x:80/y, t: 1:2}\nb: [a:b, c: d]\n"),
 ]
 
