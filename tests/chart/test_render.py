@@ -245,7 +245,7 @@ def test_sdk_and_helm_binary_render_identically(
     assert binary.notes == sdk.notes
 
 
-@pytest.mark.parametrize("chart", ["webapp", "umbrella", "capabilities"])
+@pytest.mark.parametrize("chart", ["webapp", "umbrella", "capabilities", "oddyaml"])
 def test_cli_render_prints_what_helm_template_prints(helm_binary: Path, chart: str) -> None:
     args = [str(CHARTS / chart), "--kube-version", "1.33.0", "-n", "ns1", "--include-crds"]
     helm = subprocess.run(

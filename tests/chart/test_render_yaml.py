@@ -59,7 +59,7 @@ def test_render_objects_equal_helm_template_as_go_reads_them(
         check=True,
     ).stdout
     expected = _go(yamlref, helm)
-    assert len(expected) == 9  # 3 CRDs, ConfigMap, Secret, Deployment, Widget, hook
+    assert len(expected) == 8  # 3 CRDs, ConfigMap, Secret, Deployment, Widget, hook
     assert _objects(renderer) == expected
 
 
