@@ -87,7 +87,7 @@ def test_odd_scalars_reach_the_objects_as_go_reads_them() -> None:
     assert widget["keys"] == {"1": "one", "true": True, "1.5": "float", "16": "sixteen"}
     tcp = next(o for o in rendered.objects if o.kind == "ConfigMap").body["data"]
     assert tcp == {"9000": "ns1/db:5432", "9001": "ns1/cache:6379", "8080": "ns1/web:80"}
-    crd = next(c for c in rendered.crds if c.name == "widgets.example.com").body
+    crd = next(c for c in rendered.crds if c.name == "widgets.oddyaml.example.com").body
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert schema["properties"]["spec"]["properties"]["matchers"]["items"]["properties"]["op"][
         "enum"
