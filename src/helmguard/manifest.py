@@ -1,4 +1,4 @@
-"""Kubernetes objects as rendered by a chart: the one YAML splitter and the one object key.
+"""Kubernetes objects as rendered by a chart: the YAML splitters and the one object key.
 
 Objects stay plain dicts inside a thin `K8sObject` wrapper: cheap to build, cheap to
 read on the watch path, and exactly what the API server sends and receives.
@@ -6,12 +6,13 @@ read on the watch path, and exactly what the API server sends and receives.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from helmguard import goyaml
 
 # Helm v4's pkg/release/v1/util.SplitManifests separator: a line starting with `---`, with
 # anything after it on the same line (`---# comment`) staying in the next document.
@@ -49,10 +50,9 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "GatewayClass",
     }
 )
-
-
-# libyaml's safe loader when present: several times faster on large renders.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# apimachinery's YAMLReader (how Helm reads a crds/ file): a line starting with `---`
+# ends a document when only blanks or a comment follow on that line.
+_READER_SEPARATOR = re.compile(r"^---(.*)$", re.MULTILINE)
 
 
 # Helm v4 pkg/release/v1/util.InstallOrder: the kind order Helm installs in.
@@ -204,8 +204,24 @@ def _documents_with_lines(text: str) -> Iterator[tuple[str, int]]:
             pos = match.end()
 
 
+def load_documents(text: str, source: str = "") -> list[tuple[Any, int]]:
+    """Each non-blank document of a rendered template as Helm reads it, with its line.
+
+    Documents are split with Helm's separator and read with `goyaml` (sigs.k8s.io/yaml's
+    semantics); a document holding only comments is None. Raises ManifestError naming
+    the template and line for invalid YAML.
+    """
+    where = source or "manifest"
+    found = []
+    for doc, line in _documents_with_lines(text):
+        body = doc.lstrip()  # Helm trims each document's leading whitespace (tabs too)
+        start = line + doc.count("\n", 0, len(doc) - len(body))
+        found.append((_load(body, where, start), start))
+    return found
+
+
 def parse_objects(text: str, source: str = "") -> list[K8sObject]:
-    """Parse a rendered template into objects.
+    """Parse a rendered template into objects (see `load_documents`).
 
     Raises ManifestError naming the template and line for invalid YAML, a document that
     is not a mapping, or an object without apiVersion, kind or metadata.name. Documents
@@ -213,24 +229,117 @@ def parse_objects(text: str, source: str = "") -> list[K8sObject]:
     """
     where = source or "manifest"
     objects: list[K8sObject] = []
-    for doc, line in _documents_with_lines(text):
-        try:
-            body = yaml.load(doc, Loader=_YAML_LOADER)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = line + mark.line if mark is not None else line
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ManifestError(f"{where}: invalid YAML at line {at}: {problem}") from None
-        if body is None:
-            continue
-        if not isinstance(body, dict):
-            raise ManifestError(
-                f"{where}: document at line {line} is a {type(body).__name__}, not an object"
-            )
-        for required in ("apiVersion", "kind"):
-            if not body.get(required):
-                raise ManifestError(f"{where}: object at line {line} has no {required}")
-        if not (body.get("metadata") or {}).get("name"):
-            raise ManifestError(f"{where}: {body['kind']} at line {line} has no metadata.name")
-        objects.append(K8sObject(body, source))
+    for body, line in load_documents(text, source):
+        objects.extend(_objects(body, where, line, source))
     return objects
+
+
+def load_crd_documents(text: str, source: str) -> list[tuple[Any, int]]:
+    """The documents of a chart's crds/ file as Helm installs it, with their lines.
+
+    Helm reads these with apimachinery's YAMLOrJSONDecoder: a file whose first character
+    is `{` is a JSON stream (read as YAML when it holds at most one value that does not
+    parse, as the decoder falls back); otherwise YAML documents split with YAMLReader's
+    rules, where `---` followed by anything but blanks or a comment is an error. Empty
+    and null documents are skipped. Raises ManifestError with the file and line.
+    """
+    documents: list[tuple[Any, int]] = []
+    rest = 0
+    if text.lstrip().startswith("{"):
+        values, rest = _json_stream(text, source)
+        documents = [(body, 1) for body in values]
+    line = text.count("\n", 0, rest) + 1
+    for doc, at in _reader_documents(text[rest:], source):
+        documents.append((_load(doc, source, line + at - 1), line + at - 1))
+    return [(body, line) for body, line in documents if body is not None]
+
+
+def parse_crd_file(text: str, source: str) -> list[K8sObject]:
+    """The objects of a chart's crds/ file (see `load_crd_documents`)."""
+    objects: list[K8sObject] = []
+    for body, line in load_crd_documents(text, source):
+        objects.extend(_objects(body, source, line, source))
+    return objects
+
+
+def _reader_documents(text: str, where: str) -> Iterator[tuple[str, int]]:
+    pos = 0
+    for match in [*_READER_SEPARATOR.finditer(text), None]:
+        if match is not None:
+            rest = match.group(1).strip()
+            if rest and not rest.startswith("#"):
+                line = text.count("\n", 0, match.start()) + 1
+                raise ManifestError(
+                    f"{where}: invalid YAML document separator at line {line}: {rest}"
+                )
+        end = match.start() if match else len(text)
+        doc = text[pos:end]
+        if doc.strip():
+            yield doc, text.count("\n", 0, pos) + 1
+        if match:
+            pos = match.end() + 1
+
+
+def _json_stream(text: str, where: str) -> tuple[list[Any], int]:
+    """The JSON values at the start of `text`, and where YAMLOrJSONDecoder goes on as YAML.
+
+    The decoder reads JSON values while they parse; when one does not and at most one
+    came before, it reads the rest as YAML (from the end of the last good value, after
+    the blanks up to the first newline); after two or more, the error stands.
+    """
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    consumed = 0
+    while True:
+        start = consumed
+        while start < len(text) and text[start].isspace():
+            start += 1
+        if start == len(text):
+            return values, len(text)
+        try:
+            value, consumed = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            if len(values) > 1:
+                raise ManifestError(
+                    f"{where}: invalid JSON at line {exc.lineno}: {exc.msg}"
+                ) from None
+            break
+        values.append(value)
+    rest = consumed
+    while rest < len(text) and text[rest].isspace():
+        rest += 1
+        if text[rest - 1] == "\n":
+            break
+    return values, rest
+
+
+def _load(doc: str, where: str, line: int) -> Any:
+    try:
+        return goyaml.load(doc)
+    except goyaml.YAMLError as exc:
+        at = line + exc.line - 1 if exc.line else line
+        raise ManifestError(f"{where}: invalid YAML at line {at}: {exc.problem}") from None
+
+
+def _objects(body: Any, where: str, line: int, source: str) -> list[K8sObject]:
+    """The object a document holds (none for an empty one), checked to be one."""
+    if body is None:
+        return []
+    if not isinstance(body, dict):
+        raise ManifestError(
+            f"{where}: document at line {line} is a {_json_type(body)}, not an object"
+        )
+    for required in ("apiVersion", "kind"):
+        if not body.get(required):
+            raise ManifestError(f"{where}: object at line {line} has no {required}")
+    if not (body.get("metadata") or {}).get("name"):
+        raise ManifestError(f"{where}: {body['kind']} at line {line} has no metadata.name")
+    return [K8sObject(body, source)]
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, bool):
+        return "boolean"
+    return "string" if isinstance(value, str) else "number"

@@ -245,7 +245,7 @@ def test_sdk_and_helm_binary_render_identically(
     assert binary.notes == sdk.notes
 
 
-@pytest.mark.parametrize("chart", ["webapp", "umbrella", "capabilities"])
+@pytest.mark.parametrize("chart", ["webapp", "umbrella", "capabilities", "oddyaml"])
 def test_cli_render_prints_what_helm_template_prints(helm_binary: Path, chart: str) -> None:
     args = [str(CHARTS / chart), "--kube-version", "1.33.0", "-n", "ns1", "--include-crds"]
     helm = subprocess.run(
@@ -327,6 +327,26 @@ def test_cli_render_api_versions_accept_commas() -> None:
         (["render", str(CHARTS / "schema"), "--set", "replicas=0"], "/replicas"),
         (["render", "/nonexistent/chart"], "no such chart directory"),
         (["render", str(CHARTS / "webapp"), "-f", "/nonexistent/values.yaml"], "cannot read"),
+        (
+            ["render", str(CHARTS / "broken"), "--set", "mode=nullkey"],
+            "yaml.yaml: invalid YAML at line 7: unsupported map key of type: <nil>",
+        ),
+        (
+            ["render", str(CHARTS / "broken"), "--set", "mode=inf"],
+            "yaml.yaml: invalid YAML at line 7: json: unsupported value: +Inf",
+        ),
+        (
+            ["render", str(CHARTS / "broken"), "--set", "mode=bomb"],
+            "yaml.yaml: invalid YAML at line 2: document contains excessive aliasing",
+        ),
+        (
+            ["check", str(CHARTS / "broken"), "--offline", "--set", "mode=badtag"],
+            "yaml.yaml: invalid YAML at line 7: cannot decode !!str `many` as a !!int",
+        ),
+        (
+            ["render", str(CHARTS / "badcrd")],
+            "things.yaml: invalid YAML document separator at line 5: spec: {}",
+        ),
     ],
 )
 def test_cli_render_errors_exit_2_without_traceback(args: list[str], message: str) -> None:

@@ -212,6 +212,65 @@ def test_bad_material_is_a_config_error(tmp_path: Path, pki: Path) -> None:
         load_config(path, "gone")
 
 
+KUBECONFIG_HEAD = (
+    "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+    "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("cluster", "user", "problem"),
+    [
+        (
+            'insecure-skip-tls-verify: "false"',
+            "token: t",
+            "clusters[0].cluster.insecure-skip-tls-verify is a string, client-go wants a bool",
+        ),
+        ("insecure-skip-tls-verify: 1", "token: t", "is a number, client-go wants a bool"),
+        ("server: [a]", "token: t", "clusters[0].cluster.server is a array"),
+        ("certificate-authority-data: not*base64", "token: t", "is not base64 data"),
+        ("disable-compression: 'yes'", "token: t", "disable-compression is a string"),
+        ("proxy-url: x", "token: 12345", "users[0].user.token is a number"),
+        ("proxy-url: x", "as-groups: a", "users[0].user.as-groups is a string"),
+        ("proxy-url: x", "exec: {command: x, args: [1]}", "users[0].user.exec.args[0]"),
+    ],
+)
+def test_kubeconfig_fields_typed_as_client_go_types_them(
+    tmp_path: Path, cluster: str, user: str, problem: str
+) -> None:
+    path = tmp_path / "config"
+    path.write_text(
+        f"{KUBECONFIG_HEAD}clusters:\n- name: k\n  cluster:\n    server: https://c:6443\n"
+        f"    {cluster}\nusers:\n- name: u\n  user:\n    {user}\n"
+    )
+    with pytest.raises(KubeConfigError) as info:
+        load_config(path)
+    assert problem in info.value.message
+    assert "12345" not in info.value.message  # a credential never reaches the message
+
+
+@pytest.mark.parametrize(("text", "insecure"), [("false", False), ("yes", True), ("~", False)])
+def test_kubeconfig_booleans_read_as_go_reads_them(
+    tmp_path: Path, text: str, insecure: bool
+) -> None:
+    path = tmp_path / "config"
+    path.write_text(
+        f"{KUBECONFIG_HEAD}clusters:\n- name: k\n  cluster:\n    server: https://c:6443\n"
+        f"    insecure-skip-tls-verify: {text}\nusers:\n- name: u\n  user: {{token: t}}\n"
+    )
+    assert load_config(path).insecure is insecure
+
+
+def test_kubeconfig_that_is_not_utf8_or_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_bytes(b"apiVersion: v1\nkind: \xff\n")
+    with pytest.raises(KubeConfigError, match="line 2: invalid UTF-8"):
+        load_config(path)
+    path.write_text("clusters: [\n")
+    with pytest.raises(KubeConfigError, match="invalid YAML: line 2"):
+        load_config(path)
+
+
 def test_unsupported_auth(tmp_path: Path) -> None:
     path = _kubeconfig(
         tmp_path / "config",

@@ -33,6 +33,12 @@ def codes(text: str, **kw: object) -> list[tuple[str, str]]:
     return [(f.code, str(f.severity)) for f in analysis.findings]
 
 
+def by_path(text: str, kind: str) -> dict[str, str]:
+    """Finding code per field path, for the findings on objects of `kind`."""
+    analysis = analyze(parse_objects(text), release_namespace="app")
+    return {f.path: f.code for f in analysis.findings if f.object.kind == kind}
+
+
 def test_duplicate_objects_are_an_error() -> None:
     cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: app}\n"
     assert codes(cm + "---\n" + cm) == [("HG100", "error")]
@@ -181,6 +187,64 @@ def test_regular_job_needs_both_a_mention_and_rbac() -> None:
     )
     assert codes(rbac + job % "tls" + user) == [("HG151", "info")]
     assert codes(rbac + job % "other" + user) == [("HG103", "warning")]
+
+
+def test_a_workload_never_creates_what_its_own_pods_need() -> None:
+    # A controller chart installed with serviceAccount.create=false: its RBAC could create
+    # ServiceAccounts, ConfigMaps and claims, and it names them, but its pods cannot start
+    # without them, so nothing of the chart creates them before they are needed.
+    rbac = (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: ctl}\n"
+        "rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+        "metadata: {name: ctl}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ctl}\n"
+        "subjects: [{kind: ServiceAccount, name: ctl, namespace: app}]\n---\n"
+    )
+    statefulset = (
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: ctl, namespace: app}\n"
+        "spec:\n  template:\n    spec:\n      serviceAccountName: ctl\n"
+        "      containers: [{name: c, image: ctl:1, args: [--sa=ctl, --config=ctl-cm,"
+        " --claim=ctl-data, --opt=ctl-opt]}]\n"
+        "      volumes:\n      - {name: cfg, configMap: {name: ctl-cm}}\n"
+        "      - {name: data, persistentVolumeClaim: {claimName: ctl-data}}\n"
+        "      - {name: opt, secret: {secretName: ctl-opt, optional: true}}\n"
+    )
+    own = {
+        "spec.template.spec.serviceAccountName": "HG101",
+        "spec.template.spec.volumes[0].configMap.name": "HG102",
+        "spec.template.spec.volumes[1].persistentVolumeClaim.claimName": "HG105",
+    }
+    found = by_path(rbac + statefulset, "StatefulSet")
+    assert found == {**own, "spec.template.spec.volumes[2].secret.secretName": "HG151"}
+    # Another workload, running under its own ServiceAccount, can create them.
+    creator = (
+        "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: maker, namespace: app}\n"
+        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+        "metadata: {name: maker}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ctl}\n"
+        "subjects: [{kind: ServiceAccount, name: maker, namespace: app}]\n---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: maker, namespace: app}\n"
+        "spec:\n  template:\n    spec:\n      serviceAccountName: maker\n"
+        "      containers: [{name: m, image: m:1, args: [ctl, ctl-cm, ctl-data]}]\n"
+    )
+    assert set(by_path(rbac + statefulset + creator, "StatefulSet").values()) == {"HG151"}
+
+
+def test_configmap_keys_compared_as_go_stringifies_them() -> None:
+    # A TCP-services style ConfigMap: integer and boolean keys are the strings "9000", "true".
+    cm = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tcp, namespace: app}\n"
+        'data:\n  9000: "app/svc:80"\n  true: "x"\n  0o10: "octal"\n---\n'
+    )
+    refs = "".join(
+        f"  - {{name: K{i}, valueFrom: {{configMapKeyRef: {{name: tcp, key: '{key}'}}}}}}\n"
+        for i, key in enumerate(("9000", "true", "8"))
+    )
+    user = deployment("containers:\n- name: c\n  image: x\n  env:\n" + refs)
+    assert codes(cm + user) == []
+    missing = user.replace("key: '8'", "key: '0o10'")
+    assert codes(cm + missing) == [("HG121", "error")]
 
 
 def test_cert_manager_and_external_secrets_produce_secrets() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import tempfile
 import threading
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel, Field
 
+from helmguard import goyaml
 from helmguard.chart.render import RenderRequest
 from helmguard.chart.values import ValuesOptions
 from helmguard.preflight.report import Report
@@ -145,20 +146,17 @@ class ChartSources:
         if not text.strip():
             return {}
         try:
-            parsed = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
+            parsed = goyaml.load(text)  # as Helm reads a -f file
+        except goyaml.YAMLError as exc:
+            where = f" at line {exc.line}" if exc.line else ""
             raise ChartInputError(
-                "values", f"values are not valid YAML{where}: {problem}"
+                "values", f"values are not valid YAML{where}: {exc.problem}"
             ) from None
         if parsed is None:
             return {}
         if not isinstance(parsed, dict):
-            raise ChartInputError(
-                "values", f"values must be a YAML mapping, not a {type(parsed).__name__}"
-            )
+            what = "list" if isinstance(parsed, list) else "scalar"
+            raise ChartInputError("values", f"values must be a YAML mapping, not a {what}")
         return parsed
 
 
@@ -169,7 +167,9 @@ def _with_values(request: RenderRequest, values: Mapping[str, Any]) -> Iterator[
         files: tuple[str, ...] = ()
         if values:
             path = Path(tmp) / "values.yaml"
-            path.write_text(yaml.safe_dump(dict(values)))
+            # JSON (which Helm reads as YAML) keeps every value's type: a YAML dump
+            # would write the string "y" plain, and Helm would read it as true.
+            path.write_text(json.dumps(dict(values)))
             files = (str(path),)
         yield RenderRequest(
             chart=request.chart,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from helmguard import metrics
 from helmguard.store import ReleaseKey
@@ -131,5 +130,5 @@ def values_file(values: dict[str, Any]) -> tuple[str, Callable[[], None]]:
     """Write values to a private temporary file for `-f`; return its path and a remover."""
     directory = tempfile.TemporaryDirectory(prefix="helmguard-values-")
     path = Path(directory.name) / "values.yaml"
-    path.write_text(yaml.safe_dump(values))
+    path.write_text(json.dumps(values))  # JSON is YAML to Helm, and keeps the types
     return str(path), directory.cleanup

@@ -29,6 +29,7 @@ from helmguard.manifest import (
     K8sObject,
     ManifestError,
     kind_rank,
+    parse_crd_file,
     parse_objects,
     split_documents,
 )
@@ -270,7 +271,7 @@ def _render_sdk(
     crds: list[K8sObject] = []
     for crd in crd_files:
         try:
-            crds.extend(parse_objects(crd.get("data", ""), crd.get("filename", "")))
+            crds.extend(parse_crd_file(crd.get("data", ""), crd.get("filename", "")))
         except ManifestError as exc:
             raise ChartError(f"CRD file {exc}") from None
     info = _ChartInfo(
@@ -408,19 +409,27 @@ def _render_helm_binary(
     }
     try:
         done = subprocess.run(
-            args, capture_output=True, text=True, env=env, timeout=_HELM_TIMEOUT, check=False
+            args, capture_output=True, env=env, timeout=_HELM_TIMEOUT, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ChartError(f"cannot run {helm}: {exc}") from None
     if done.returncode != 0:
-        message = done.stderr.strip().removeprefix("Error: ")
+        message = done.stderr.decode(errors="replace").strip().removeprefix("Error: ")
         message = message.split("\n\nUse --debug flag")[0]
         raise ChartError(f"helm template failed: {message}")
+    try:
+        stdout = done.stdout.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = done.stdout.count(b"\n", 0, exc.start) + 1
+        raise ChartError(
+            f"rendered output is not valid Kubernetes YAML: line {line} of `helm template`'s "
+            f"output is not UTF-8 ({exc.reason})"
+        ) from None
     documents: list[_Document] = []
-    markers = list(_SOURCE_MARKER.finditer(done.stdout))
+    markers = list(_SOURCE_MARKER.finditer(stdout))
     for number, match in enumerate(markers):
-        end = markers[number + 1].start() if number + 1 < len(markers) else len(done.stdout)
-        text = done.stdout[match.end() : end].removesuffix("\n")
+        end = markers[number + 1].start() if number + 1 < len(markers) else len(stdout)
+        text = stdout[match.end() : end].removesuffix("\n")
         documents.append(_document(match.group(1), text))
     return tuple(documents)
 

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
-import yaml
+from helmguard import goyaml
 
 # Helm's own limits (pkg/chart/loader: MaxDecompressedChartSize, MaxDecompressedFileSize).
 MAX_ARCHIVE_BYTES = 100 * 1024 * 1024
@@ -242,8 +242,8 @@ def _download_from_repository(repo: str, name: str, version: str | None, workdir
     base = repo.rstrip("/") + "/"
     where = f"chart repository {repo}"
     try:
-        index = yaml.safe_load(_http_get(urljoin(base, "index.yaml"), where))
-    except yaml.YAMLError as exc:
+        index = goyaml.load(_http_get(urljoin(base, "index.yaml"), where))
+    except goyaml.YAMLError as exc:
         raise ChartError(f"{where}: index.yaml is not valid YAML: {exc}") from None
     if not isinstance(index, dict) or not isinstance(index.get("entries"), dict):
         raise ChartError(f"{where}: index.yaml has no entries; is this a chart repository?")

@@ -31,7 +31,7 @@ import json
 import os
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,11 +40,11 @@ from typing import Any
 
 import httpx2
 import lightkube
-import yaml
 from lightkube.config.kubeconfig import SingleConfig
 from lightkube.config.models import Cluster, Context, User
 from lightkube.core.exceptions import ApiError
 
+from helmguard import goyaml
 from helmguard.kube.discovery import Discovery
 from helmguard.kube.errors import KubeConfigError, retry
 
@@ -184,18 +184,132 @@ def load_config(
     return _from_kubeconfig(files, context)
 
 
+# client-go's clientcmd/api/v1 types for the fields of a kubeconfig: client-go decodes the
+# file (YAML -> JSON) into these Go types and refuses a value of another JSON type, so a
+# quoted "false" is an error, never a truthy string. "bytes" is []byte: base64 text.
+_Schema = str | list[Any] | dict[str, Any]
+_EXTENSIONS: _Schema = [{"name": "string"}]
+_CLUSTER: _Schema = {
+    "server": "string",
+    "tls-server-name": "string",
+    "insecure-skip-tls-verify": "bool",
+    "certificate-authority": "string",
+    "certificate-authority-data": "bytes",
+    "proxy-url": "string",
+    "disable-compression": "bool",
+    "extensions": _EXTENSIONS,
+}
+_EXEC: _Schema = {
+    "command": "string",
+    "args": ["string"],
+    "env": [{"name": "string", "value": "string"}],
+    "apiVersion": "string",
+    "installHint": "string",
+    "provideClusterInfo": "bool",
+    "interactiveMode": "string",
+}
+_AUTH_INFO: _Schema = {
+    "client-certificate": "string",
+    "client-certificate-data": "bytes",
+    "client-key": "string",
+    "client-key-data": "bytes",
+    "token": "string",
+    "tokenFile": "string",
+    "as": "string",
+    "as-uid": "string",
+    "as-groups": ["string"],
+    "as-user-extra": {"*": ["string"]},
+    "username": "string",
+    "password": "string",
+    "auth-provider": {"name": "string", "config": {"*": "string"}},
+    "exec": _EXEC,
+    "extensions": _EXTENSIONS,
+}
+_CONTEXT: _Schema = {
+    "cluster": "string",
+    "user": "string",
+    "namespace": "string",
+    "extensions": _EXTENSIONS,
+}
+_KUBECONFIG: _Schema = {
+    "kind": "string",
+    "apiVersion": "string",
+    "preferences": {"colors": "bool", "extensions": _EXTENSIONS},
+    "clusters": [{"name": "string", "cluster": _CLUSTER}],
+    "users": [{"name": "string", "user": _AUTH_INFO}],
+    "contexts": [{"name": "string", "context": _CONTEXT}],
+    "current-context": "string",
+    "extensions": _EXTENSIONS,
+}
+_GO_TYPES = {"string": "string", "bool": "bool", "bytes": "[]byte"}
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "number"
+
+
+def _type_errors(value: Any, schema: _Schema, path: str) -> Iterator[str]:
+    """Where `value` does not decode into client-go's type `schema` (null always does)."""
+    if value is None:
+        return
+    if isinstance(schema, str):
+        kind = _json_kind(value)
+        want = "string" if schema == "bytes" else schema
+        if kind != want:
+            yield f"{path} is a {kind}, client-go wants a {_GO_TYPES[schema]}"
+        elif schema == "bytes":
+            try:
+                base64.b64decode(value, validate=True)
+            except binascii.Error:
+                yield f"{path} is not base64 data"
+    elif isinstance(schema, list):
+        if not isinstance(value, list):
+            yield f"{path} is a {_json_kind(value)}, client-go wants a list"
+            return
+        for index, item in enumerate(value):
+            yield from _type_errors(item, schema[0], f"{path}[{index}]")
+    else:
+        if not isinstance(value, dict):
+            yield f"{path} is a {_json_kind(value)}, client-go wants a mapping"
+            return
+        for key, item in value.items():
+            field_schema = schema.get("*", schema.get(key))
+            if field_schema is not None:
+                yield from _type_errors(item, field_schema, f"{path}.{key}" if path else key)
+
+
 def _read_kubeconfig(path: Path) -> Mapping[str, Any]:
+    """One kubeconfig file as client-go reads it: Go's YAML, then client-go's field types."""
     try:
-        body = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        body = goyaml.load(path.read_bytes())
+    except OSError as exc:
         raise KubeConfigError(
-            f"Cannot read kubeconfig {path}: {exc}", fix="Fix or replace the file."
+            f"Cannot read kubeconfig {path}: {exc.strerror}", fix="Fix or replace the file."
+        ) from None
+    except goyaml.YAMLError as exc:
+        raise KubeConfigError(
+            f"Cannot read kubeconfig {path}: invalid YAML: {exc}", fix="Fix or replace the file."
         ) from None
     if body is None:
         return {}
     if not isinstance(body, dict):
         raise KubeConfigError(
             f"kubeconfig {path} is not a YAML mapping.", fix="Fix or replace the file."
+        )
+    errors = list(_type_errors(body, _KUBECONFIG, ""))
+    if errors:
+        raise KubeConfigError(
+            f"Cannot read kubeconfig {path}: {errors[0]}.",
+            fix="Write booleans unquoted (true/false), text quoted where it looks like a "
+            "number, and *-data fields as base64.",
         )
     return body
 

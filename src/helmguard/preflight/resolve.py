@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +19,7 @@ from helmguard.graph.refs import (
     RBAC_GROUP,
     FailureMode,
     Ref,
+    extract_refs,
     guess_plural,
 )
 from helmguard.manifest import K8sObject, ObjectRef
@@ -147,6 +148,9 @@ class _Creator:
     hook: HookLike | None
     service_account: ObjectRef
     tokens: frozenset[str]
+    # What its own pods need before they start (its ServiceAccount, mounted ConfigMaps and
+    # Secrets, claims): it can never be what creates them.
+    needs: frozenset[ObjectRef] = frozenset()
     grants: list[_Grant] = field(default_factory=list)
 
     def can_create(self, target: ObjectRef) -> bool:
@@ -168,6 +172,15 @@ def _pod_spec_of(obj: K8sObject) -> Mapping[str, Any]:
     for step in POD_SPEC_PATHS.get(obj.kind, ()):
         spec = _m(spec).get(step)
     return _m(spec)
+
+
+def _needed_before_start(obj: K8sObject) -> Iterator[ObjectRef]:
+    """Objects `obj`'s pods cannot start without: non-optional volumes and claims."""
+    for ref in extract_refs([obj]):
+        if ref.optional:
+            continue
+        if ref.failure is FailureMode.FAILED_MOUNT or ref.target.kind == "PersistentVolumeClaim":
+            yield ref.target
 
 
 def _tokens(pod_spec: Mapping[str, Any]) -> frozenset[str]:
@@ -281,12 +294,14 @@ class ChartIndex:
                     continue
                 spec = _pod_spec_of(obj)
                 sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+                service_account = ObjectRef("", "ServiceAccount", obj.namespace, str(sa))
                 creators.append(
                     _Creator(
                         obj.ref,
                         self.hooks.get(obj.ref),
-                        ObjectRef("", "ServiceAccount", obj.namespace, str(sa)),
+                        service_account,
                         _tokens(spec),
+                        frozenset({service_account, *_needed_before_start(obj)}),
                     )
                 )
             if creators:
@@ -420,7 +435,7 @@ class ChartResolver:
     def _created_by(self, target: ObjectRef) -> tuple[How, ObjectRef, str] | None:
         """A hook (or a Job) that plausibly creates `target` at install time."""
         for creator in self.index.creators():
-            if creator.ref == target:
+            if creator.ref == target or target in creator.needs:
                 continue
             named = target.name in creator.tokens
             allowed = creator.can_create(target)

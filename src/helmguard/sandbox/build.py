@@ -9,6 +9,7 @@ renderer parity and side-by-side comparisons.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -41,6 +42,10 @@ KWOK_STAGES = (
     "pod/fast/pod-delete.yaml",
 )
 STAGES_FILE = "kwok-stages.yaml"
+# The reference YAML converter the differential tests compare helmguard's reader with:
+# its own small module in the source tree, rebuilt when its sources change.
+YAMLREF = "yamlref"
+YAMLREF_SOURCE = Path(__file__).resolve().parents[3] / "tools" / "yamlref"
 
 Progress = Callable[[str], None]
 
@@ -283,4 +288,30 @@ def build(progress: Progress, *, force: bool = False) -> Path:
             _write_kwok_stages(runner, module_dir, out / STAGES_FILE)
     if not (out / STAGES_FILE).is_file():
         _write_kwok_stages(runner, root / "src" / "kwok", out / STAGES_FILE)
+    _build_yamlref(runner, out, force=force)
     return out
+
+
+def _build_yamlref(runner: _GoRunner, out: Path, *, force: bool) -> None:
+    """tools/yamlref, when the source tree has it (an installed helmguard does not)."""
+    files = [YAMLREF_SOURCE / name for name in ("go.mod", "go.sum", "main.go")]
+    if not all(f.is_file() for f in files):
+        runner.progress(f"{YAMLREF}: no sources at {YAMLREF_SOURCE} (not a source checkout)")
+        return
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    stamp = out / f"{YAMLREF}.sha256"
+    built = (out / YAMLREF).is_file() and stamp.is_file()
+    if not force and built and stamp.read_text().strip() == digest:
+        runner.progress(f"{YAMLREF}: already built")
+        return
+    started = time.monotonic()
+    runner.progress(f"{YAMLREF}: compiling")
+    tmp = out / f".{YAMLREF}.tmp"
+    # The committed go.sum pins the modules: -mod=readonly, whatever GOFLAGS says.
+    runner.run(
+        ["build", "-mod=readonly", "-trimpath", "-ldflags", "-s -w", "-o", str(tmp), "."],
+        cwd=YAMLREF_SOURCE,
+    )
+    tmp.replace(out / YAMLREF)
+    stamp.write_text(digest + "\n")
+    runner.progress(f"{YAMLREF}: built in {time.monotonic() - started:.0f}s")

@@ -1,0 +1,42 @@
+"""The reference YAML converter (tools/yamlref, built by `helmguard sandbox build`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helmguard.sandbox.build import YAMLREF, find_binary
+from helmguard.sandbox.errors import SandboxError
+
+ERROR = "error"
+
+
+def yamlref_binary() -> Path:
+    """The built converter; skips the test without it (fails in CI, which builds it)."""
+    try:
+        return find_binary(YAMLREF)
+    except SandboxError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"no yamlref binary: {exc}")
+        pytest.skip(f"no yamlref binary: {exc}")
+
+
+def go_documents(binary: Path, mode: str, data: bytes) -> list[Any]:
+    """What Go reads from `data` in yamlref `mode`: JSON values, null documents left out,
+    and (ERROR, message) for the first document Go refuses (nothing after it)."""
+    done = subprocess.run(
+        [str(binary), mode], input=data, capture_output=True, check=True, timeout=60
+    )
+    values: list[Any] = []
+    for entry in json.loads(done.stdout):
+        if "error" in entry:
+            values.append((ERROR, entry["error"]))
+            break
+        if entry["json"] is not None:
+            values.append(entry["json"])
+    return values
