@@ -108,7 +108,10 @@ class World:
         )
 
     def serve(self) -> tuple[subprocess.Popen[bytes], str]:
-        """Start `helmguard serve` with its API on a free port; its base URL once it answers."""
+        """Start `helmguard serve` with its API on a free port; its base URL once it answers.
+
+        Its chart root (its working directory) holds the journey charts.
+        """
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
@@ -118,6 +121,7 @@ class World:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "HELMGUARD_API_TOKEN": TOKEN},
+            cwd=BARE.parent,
         )
         self.processes.append(proc)
         base = f"http://127.0.0.1:{port}"
@@ -170,6 +174,32 @@ def world(sandbox: Sandbox, namespace: str, tmp_path: Path) -> Iterator[World]:
             for proc in w.processes:
                 stop(proc)
             browser.close()
+
+
+def deploy_through_api(world: World, base: str, chart: Chart) -> None:
+    """POST /api/deploy (forced) and wait for the operation to end, as the page's form does."""
+    started = httpx.post(
+        f"{base}/api/deploy",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={
+            "chart": chart.path.name,
+            "release": chart.release,
+            "namespace": world.namespace,
+            "force": True,
+            "timeout": 60,
+        },
+        timeout=30,
+    )
+    assert started.status_code == 202, started.text
+    operation = started.json()["id"]
+
+    def ended() -> dict[str, Any] | None:
+        op = _api(base, f"/api/operations/{operation}")
+        return op if op["state"] != "running" else None
+
+    op = wait_until(ended, "the API deploy to end", 90)
+    assert op["result"]["outcome"] == "failed", op
+    assert chart.account in json.dumps(op["result"])
 
 
 def _api(base: str, path: str) -> Any:
@@ -279,6 +309,23 @@ def test_cli_deploy_is_told_the_same_by_every_surface(
     found = world.status(chart)
     assert found["read_from"] == "live", found["source"]
     assert found["app"]["state"] == healed
+
+
+@pytest.mark.parametrize("order", ["serve running", "serve restarted"])
+def test_api_deploy_is_told_the_same_by_every_surface(
+    world: World, admin_http: httpx.Client, order: str
+) -> None:
+    chart = CHARTS["unlabelled"]
+    first, base = world.serve()
+    deploy_through_api(world, base, chart)
+    if order == "serve restarted":
+        stop(first)
+        _, base = world.serve()
+    world.open_page(base, chart.release)
+    all_say(world, chart, base, blocked_on(world, chart), "Blocked on the ServiceAccount")
+    if order == "serve running":
+        create_account(admin_http, world.namespace, chart.account)
+        all_say(world, chart, base, ready, "Ready once the ServiceAccount exists", within=240)
 
 
 def test_status_without_serve_reads_the_cluster_from_the_inventory(world: World) -> None:
