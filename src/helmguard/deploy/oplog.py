@@ -1,19 +1,22 @@
 """The operation log: every step of a deploy as a structured record, stored and streamed.
 
 `OperationLog.emit` is synchronous (callers never wait on printing) and hands each
-record to the listeners at once (the CLI's live display, a JSON stream); `sync` writes
-the records not yet stored to the revision's log in the store.
+record to the listeners at once (the CLI's live display, a JSON stream); once a revision
+exists, the records of each event-loop turn are queued to the store together, so a
+running `serve` streams a CLI deploy's steps as they happen. `sync` queues what is left.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from helmguard.store import ReleaseKey, Store
+    from helmguard.store import LogStep, ReleaseKey, Store
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,37 @@ class OperationLog:
         self._key: ReleaseKey | None = None
         self._revision = 0
         self._stored = 0
+        self._posting = False
 
     def emit(self, step: str, message: str, *, level: str = "info", **details: Any) -> LogRecord:
         record = LogRecord(datetime.now(UTC), level, step, message, details)
         self.records.append(record)
         for listener in self._listeners:
             listener(record)
+        if self._store is not None and not self._posting:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return record  # no loop: the next `sync` stores it
+            self._posting = True
+            loop.call_soon(self._post)
         return record
+
+    def _pending(self) -> list[LogStep]:
+        from helmguard.store import LogStep
+
+        pending, self._stored = self.records[self._stored :], len(self.records)
+        return [LogStep(r.step, r.message, r.level, r.details, r.at) for r in pending]
+
+    def _post(self) -> None:
+        from helmguard.store import StoreError
+
+        self._posting = False
+        if self._store is None or self._key is None:
+            return
+        # Once the store is closed, later steps are not stored (the revision is finished).
+        with contextlib.suppress(StoreError):
+            self._store.post_operation_logs(self._key, self._revision, self._pending())
 
     def bind(self, store: Store | None, key: ReleaseKey, revision: int) -> None:
         """From now on, `sync` stores records under this release revision."""
@@ -65,8 +92,4 @@ class OperationLog:
         """Queue every record not yet stored (the store's writer batches them)."""
         if self._store is None or self._key is None:
             return
-        from helmguard.store import LogStep
-
-        pending, self._stored = self.records[self._stored :], len(self.records)
-        steps = [LogStep(r.step, r.message, r.level, r.details, r.at) for r in pending]
-        await self._store.add_operation_logs(self._key, self._revision, steps, wait=False)
+        await self._store.add_operation_logs(self._key, self._revision, self._pending(), wait=False)
