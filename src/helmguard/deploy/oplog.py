@@ -1,22 +1,22 @@
 """The operation log: every step of a deploy as a structured record, stored and streamed.
 
 `OperationLog.emit` is synchronous (callers never wait on printing) and hands each
-record to the listeners at once (the CLI's live display, a JSON stream). Once bound to a
-revision, records are stored as they happen: at most FLUSH_SECONDS after `emit` they are
-queued to the store's writer, so the live stream follows an operation step by step and a
-crash loses no more than that; `sync` queues what is left at once.
+record to the listeners at once (the CLI's live display, a JSON stream); once a revision
+exists, the records of each event-loop turn are queued to the store together, so a
+running `serve` streams a CLI deploy's steps as they happen. `sync` queues what is left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from helmguard.store import ReleaseKey, Store
+    from helmguard.store import LogStep, ReleaseKey, Store
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,6 @@ class LogRecord:
 
 
 Listener = Callable[[LogRecord], None]
-FLUSH_SECONDS = 0.1
 
 
 class OperationLog:
@@ -53,31 +52,37 @@ class OperationLog:
         self._key: ReleaseKey | None = None
         self._revision = 0
         self._stored = 0
-        self._flush: asyncio.TimerHandle | None = None
-        self._writes: set[asyncio.Task[None]] = set()
-        self._syncing = asyncio.Lock()
+        self._posting = False
 
     def emit(self, step: str, message: str, *, level: str = "info", **details: Any) -> LogRecord:
         record = LogRecord(datetime.now(UTC), level, step, message, details)
         self.records.append(record)
         for listener in self._listeners:
             listener(record)
-        if self._store is not None and self._flush is None:
-            self._flush = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._flush_now)
+        if self._store is not None and not self._posting:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return record  # no loop: the next `sync` stores it
+            self._posting = True
+            loop.call_soon(self._post)
         return record
 
-    def _flush_now(self) -> None:
-        self._flush = None
-        task = asyncio.ensure_future(self.sync())
-        self._writes.add(task)
-        # A failed early write is not lost: the records stay unstored and the final sync
-        # (which the operation awaits) writes them or raises.
-        task.add_done_callback(self._written)
+    def _pending(self) -> list[LogStep]:
+        from helmguard.store import LogStep
 
-    def _written(self, task: asyncio.Task[None]) -> None:
-        self._writes.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: the final sync reports a store that fails
+        pending, self._stored = self.records[self._stored :], len(self.records)
+        return [LogStep(r.step, r.message, r.level, r.details, r.at) for r in pending]
+
+    def _post(self) -> None:
+        from helmguard.store import StoreError
+
+        self._posting = False
+        if self._store is None or self._key is None:
+            return
+        # Once the store is closed, later steps are not stored (the revision is finished).
+        with contextlib.suppress(StoreError):
+            self._store.post_operation_logs(self._key, self._revision, self._pending())
 
     def bind(self, store: Store | None, key: ReleaseKey, revision: int) -> None:
         """From now on, `sync` stores records under this release revision."""
@@ -85,17 +90,6 @@ class OperationLog:
 
     async def sync(self) -> None:
         """Queue every record not yet stored (the store's writer batches them)."""
-        if self._flush is not None:
-            self._flush.cancel()
-            self._flush = None
         if self._store is None or self._key is None:
             return
-        from helmguard.store import LogStep
-
-        async with self._syncing:  # an early flush and the final sync never store twice
-            pending = self.records[self._stored :]
-            if not pending:
-                return
-            steps = [LogStep(r.step, r.message, r.level, r.details, r.at) for r in pending]
-            await self._store.add_operation_logs(self._key, self._revision, steps, wait=False)
-            self._stored += len(pending)
+        await self._store.add_operation_logs(self._key, self._revision, self._pending(), wait=False)

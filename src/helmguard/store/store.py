@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -322,6 +322,33 @@ def _upsert_statuses(
     if transitions:
         connection.execute(_INSERT_TRANSITION, transitions)
     return results
+
+
+def _operation_logs_op(
+    release: ReleaseKey, revision: int, steps: Sequence[LogStep]
+) -> Callable[[Connection], None]:
+    rows = [
+        {
+            "revision": revision,
+            "at": s.at or _now(),
+            "level": s.level,
+            "step": s.step,
+            "message": s.message,
+            "details": _json(dict(s.details)),
+        }
+        for s in steps
+    ]
+
+    def op(connection: Connection) -> None:
+        release_id = _release_id(connection, release)
+        last = connection.execute(
+            _LAST_LOG_SEQ, {"k_release": release_id, "k_revision": revision}
+        ).scalar_one_or_none()
+        for seq, row in enumerate(rows, start=(last or 0) + 1):
+            row.update(release_id=release_id, seq=seq)
+        connection.execute(_INSERT_LOG, rows)
+
+    return op
 
 
 class Store:
@@ -646,29 +673,16 @@ class Store:
         self, release: ReleaseKey, revision: int, steps: Sequence[LogStep], *, wait: bool = True
     ) -> None:
         """Append steps to a revision's operation log in one transaction, in order."""
-        rows = [
-            {
-                "revision": revision,
-                "at": s.at or _now(),
-                "level": s.level,
-                "step": s.step,
-                "message": s.message,
-                "details": _json(dict(s.details)),
-            }
-            for s in steps
-        ]
+        if steps:
+            await self._write(_operation_logs_op(release, revision, steps), wait)
 
-        def op(connection: Connection) -> None:
-            release_id = _release_id(connection, release)
-            last = connection.execute(
-                _LAST_LOG_SEQ, {"k_release": release_id, "k_revision": revision}
-            ).scalar_one_or_none()
-            for seq, row in enumerate(rows, start=(last or 0) + 1):
-                row.update(release_id=release_id, seq=seq)
-            connection.execute(_INSERT_LOG, rows)
-
-        if rows:
-            await self._write(op, wait)
+    def post_operation_logs(
+        self, release: ReleaseKey, revision: int, steps: Sequence[LogStep]
+    ) -> None:
+        """`add_operation_logs(wait=False)` for synchronous callers: queued, committed with the
+        writer's next batch; a failure is raised by the next `flush()`."""
+        if steps:
+            self._require_writer().post(_operation_logs_op(release, revision, steps))
 
     async def prune_history(
         self,
