@@ -6,6 +6,7 @@ import asyncio
 import base64
 import http.server
 import io
+import json
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -85,15 +86,37 @@ async def test_malformed_json_and_fields_are_422_naming_the_field(
 
 
 async def test_malformed_values_yaml_is_422_naming_values(client: httpx.AsyncClient) -> None:
+    deep = "a: " + "[" * 900 + "]" * 900
+    deeper = "".join(" " * i + f"k{i}:\n" for i in range(1200)) + " " * 1200 + "v\n"
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
     for values, words in (
-        ("replicas: [1, 2\nport: 1", "not valid YAML at line"),
-        ("- a\n- b\n", "must be a YAML mapping, not a list"),
+        ("replicas: [1, 2\nport: 1", "invalid YAML: error converting YAML to JSON: yaml: line 1"),
+        ("- a\n- b\n", "not a mapping of keys to values"),
+        ("a: 1\n---\n- x\n", "document 2 is not a mapping"),
+        (deep, "nest deeper than 200 levels"),
+        (deeper, "nest deeper than 200 levels"),
+        ("a: " + "[" * 20000 + "]" * 20000, "exceeded max depth"),
+        (laughs, "excessive aliasing"),
+        ("a: \ud800", "unpaired surrogate at position 3"),
     ):
-        answer = await client.post("/api/check", json={**CHECK, "values": values}, headers=AUTH)
-        assert answer.status_code == 422
+        # As JSON text with escapes, so a lone surrogate travels as `\ud800`, as it would.
+        body = json.dumps({**CHECK, "values": values})
+        answer = await client.post(
+            "/api/check", content=body, headers={**AUTH, "Content-Type": "application/json"}
+        )
+        assert answer.status_code == 422, (values[:40], answer.text[:300])
         [error] = answer.json()["detail"]
         assert error["loc"] == ["body", "values"]
         assert words in error["msg"]
+
+
+async def test_values_helm_reads_as_text_are_accepted(client: httpx.AsyncClient) -> None:
+    # A 100,000-digit integer, an impossible date, non-string keys: Helm reads them all.
+    for values in ("a: " + "9" * 100_000, "a: 2001-02-30", "1: a\ntrue: b\n"):
+        answer = await client.post("/api/check", json={**CHECK, "values": values}, headers=AUTH)
+        assert answer.status_code == 200, (values[:40], answer.text[:300])
 
 
 async def test_values_over_the_limit_are_413(seeded: Store) -> None:
@@ -118,6 +141,37 @@ async def test_chart_path_traversal_is_rejected(client: httpx.AsyncClient, chart
     assert answer.status_code == 422, answer.text
     [error] = answer.json()["detail"]
     assert error["loc"] == ["body", "chart"]
+
+
+@pytest.mark.parametrize(
+    ("chart", "repo", "field", "words"),
+    [
+        ("../outside/colon://chartx", None, "chart", "`..` is not allowed"),
+        ("vault-seed/x://../../etc", None, "chart", "`..` is not allowed"),
+        ("file:///etc/passwd", None, "chart", "unsupported chart URL"),
+        ("FILE://localhost/etc", None, "chart", "unsupported chart URL"),
+        ("https://example.com/c.tgz", None, "chart", "unsupported chart URL"),
+        ("oci://registry.example/../../etc", None, "chart", "not an OCI chart reference"),
+        ("oci://", None, "chart", "not an OCI chart reference"),
+        ("oci:///etc/passwd", None, "chart", "not an OCI chart reference"),
+        ("upload:../../etc", None, "chart", "64 lowercase hex digits"),
+        ("vault\tseed", None, "chart", "control characters"),
+        ("vault", "file:///etc", "repo", "http:// or https:// URL"),
+        ("vault", "../charts", "repo", "http:// or https:// URL"),
+        ("vault", "http://[::1", "repo", "http:// or https:// URL"),
+        ("../vault", "https://charts.example", "chart", "with `repo`, chart is a chart name"),
+    ],
+)
+async def test_every_chart_reference_shape_goes_through_one_check(
+    client: httpx.AsyncClient, chart: str, repo: str | None, field: str, words: str
+) -> None:
+    answer = await client.post(
+        "/api/check", json={**CHECK, "chart": chart, "repo": repo}, headers=AUTH
+    )
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", field]
+    assert words in error["msg"]
 
 
 async def test_a_symlink_out_of_the_chart_root_is_rejected(seeded: Store, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,6 +26,7 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from helmguard import metrics
 from helmguard.api.auth import load_or_create_token, token_matches
@@ -70,6 +70,7 @@ from helmguard.api.schemas import (
     revision_item,
     transition_item,
 )
+from helmguard.api.uploads import UploadCache, default_upload_dir
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
 from helmguard.store import ReleaseKey, ReleaseRecord, Store, StoreError
@@ -128,6 +129,12 @@ class _Auth:
         if not self.public_read:
             self._check(request)
 
+    def anonymous(self, request: Request) -> bool:
+        """Whether this read came without the right token (possible only with public_read)."""
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        return scheme.lower() != "bearer" or not token_matches(given.strip(), self._token)
+
     def write(self, request: Request) -> None:
         self._check(request)
 
@@ -146,6 +153,8 @@ def create_app(
     public_read: bool = False,
     kube_factory: KubeFactory | None = None,
     chart_roots: Sequence[Path] | None = None,
+    uploads: UploadCache | None = None,
+    allowed_hosts: Sequence[str] | None = None,
     max_values_bytes: int = MAX_VALUES_BYTES,
     max_archive_bytes: int = MAX_ARCHIVE_BYTES,
     poll_interval: float = 0.2,
@@ -157,17 +166,21 @@ def create_app(
     file (created on first start, mode 0600). `public_read` lets reads through without
     it; writes always need it. `kube_factory` opens a `helmguard.kube.Kube` for cluster
     checks (None: offline checks only). `chart_roots`: the directories local chart
-    paths must lie in (default: the working directory); uploads are always allowed.
+    paths must lie in (default: the working directory); uploads are always allowed and
+    kept in `uploads` (default: the data directory's bounded cache). `allowed_hosts`:
+    the Host header values accepted (None: any; `serve` on loopback sets them, against
+    DNS rebinding). Anonymous readers (`public_read`) see names and states: no values
+    digests, no stored plans, no operation log details.
     `deploy_options` (kubeconfig, context, timeouts) enables deploy, rollback and
     uninstall, which then run as background operations writing to `store`.
     """
     auth = _Auth(token if token is not None else load_or_create_token(), public_read)
     reader = Reader(store)
     feed = Feed(reader, interval=poll_interval)
-    upload_dir = Path(tempfile.mkdtemp(prefix="helmguard-uploads-"))
+    cache = (uploads or UploadCache(default_upload_dir())).open()
     sources = ChartSources(
         roots=tuple(Path(r).resolve() for r in (chart_roots or [Path.cwd()])),
-        upload_dir=upload_dir,
+        uploads=cache,
         max_values_bytes=max_values_bytes,
     )
 
@@ -194,12 +207,15 @@ def create_app(
     app.state.feed = feed
     app.state.reader = reader
     app.state.kube_factory = kube_factory
-    app.state.upload_dir = upload_dir
+    app.state.upload_dir = cache.directory
     app.add_middleware(
         BodyLimit,
         default_limit=max_values_bytes + 64 * 1024,
         limits={"/api/charts": max_archive_bytes},
     )
+    if allowed_hosts is not None:
+        # Outermost: a foreign Host is refused before anything else runs.
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     @app.middleware("http")
     async def _headers_and_metrics(
@@ -309,11 +325,12 @@ def create_app(
         responses={404: {"description": "release not recorded"}},
     )
     async def list_revisions(
-        namespace: str, name: str, cluster: Cluster = ""
+        request: Request, namespace: str, name: str, cluster: Cluster = ""
     ) -> list[RevisionItem]:
-        """The release's revisions, oldest first."""
+        """The release's revisions, oldest first (no values digest for anonymous readers)."""
         release = await release_or_404(namespace, name, cluster)
-        return [revision_item(r) for r in await store.list_revisions(release.key)]
+        full = not auth.anonymous(request)
+        return [revision_item(r, full=full) for r in await store.list_revisions(release.key)]
 
     @app.get(
         "/api/releases/{namespace}/{name}/revisions/{number}",
@@ -323,13 +340,14 @@ def create_app(
         responses={404: {"description": "release or revision not recorded"}},
     )
     async def get_revision(
-        namespace: str, name: str, number: int, cluster: Cluster = ""
+        request: Request, namespace: str, name: str, number: int, cluster: Cluster = ""
     ) -> RevisionDetail:
-        """One revision with its stored plan (Secret data redacted by the store)."""
+        """One revision with its stored plan (Secret data redacted by the store; no plan and
+        no values digest for anonymous readers)."""
         release = await release_or_404(namespace, name, cluster)
         for r in await store.list_revisions(release.key):
             if r.number == number:
-                return revision_detail(r)
+                return revision_detail(r, full=not auth.anonymous(request))
         raise HTTPException(404, f"release {release.key} has no revision {number}")
 
     @app.get(
@@ -340,14 +358,18 @@ def create_app(
         responses={404: {"description": "release not recorded"}},
     )
     async def operation_log(
+        request: Request,
         namespace: str,
         name: str,
         cluster: Cluster = "",
         revision: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     ) -> list[LogItem]:
-        """The operation log (one revision's when given), in the order it was written."""
+        """The operation log (one revision's when given), in the order it was written.
+
+        Anonymous readers get the steps without their details."""
         release = await release_or_404(namespace, name, cluster)
-        return [log_item(e) for e in await store.operation_log(release.key, revision)]
+        full = not auth.anonymous(request)
+        return [log_item(e, full=full) for e in await store.operation_log(release.key, revision)]
 
     @app.get(
         "/api/releases/{namespace}/{name}/events",
@@ -495,7 +517,7 @@ def create_app(
         if not data:
             raise HTTPException(422, "empty body: send the chart archive (.tgz) as the body")
         digest = hashlib.sha256(data).hexdigest()
-        (upload_dir / f"{digest}.tgz").write_bytes(data)
+        await asyncio.to_thread(cache.put, digest, data)
         return {"chart": f"upload:{digest}"}
 
     def require_deploy() -> DeployOptions:
@@ -542,9 +564,9 @@ def create_app(
         from helmguard.deploy import deploy
 
         options = require_deploy()
-        values = sources.values_mapping(body.values)
+        values = sources.values_text(body.values)
         chart = sources.chart_ref(body.chart, body.repo)
-        path, cleanup = values_file(dict(values)) if values else ("", None)
+        path, cleanup = values_file(values) if values else ("", None)
         request = render_request(body, chart, path)
         chosen = replace(options, force=body.force, atomic=body.atomic, timeout=body.timeout)
         key = ReleaseKey(body.namespace, body.release)

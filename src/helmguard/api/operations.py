@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from helmguard import metrics
 from helmguard.store import ReleaseKey
 
@@ -127,9 +125,9 @@ class Operations:
                 await task
 
 
-def values_file(values: dict[str, Any]) -> tuple[str, Callable[[], None]]:
-    """Write values to a private temporary file for `-f`; return its path and a remover."""
+def values_file(values: str) -> tuple[str, Callable[[], None]]:
+    """Write the values text to a private temporary file for `-f`; return it and a remover."""
     directory = tempfile.TemporaryDirectory(prefix="helmguard-values-")
     path = Path(directory.name) / "values.yaml"
-    path.write_text(yaml.safe_dump(values))
+    path.write_text(values, encoding="utf-8")
     return str(path), directory.cleanup
