@@ -88,8 +88,9 @@ async def test_malformed_json_and_fields_are_422_naming_the_field(
 async def test_malformed_values_yaml_is_422_naming_values(client: httpx.AsyncClient) -> None:
     deep = "a: " + "[" * 900 + "]" * 900
     deeper = "".join(" " * i + f"k{i}:\n" for i in range(1200)) + " " * 1200 + "v\n"
+    levels = zip("abcdefgh", "bcdefghi", strict=True)
     laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in levels
     )
     for values, words in (
         ("replicas: [1, 2\nport: 1", "invalid YAML: error converting YAML to JSON: yaml: line 1"),
