@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from api.conftest import AUTH, REPO, SEED_CHART, TOKEN, running
-from helmguard.api.app import create_app
+from helmguard.api.app import create_app, default_allowed_hosts
 from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, Store
 
 CHECK = {"chart": "vault-seed", "release": "common", "namespace": "msga-cn"}
@@ -305,3 +305,78 @@ async def test_deploy_disabled_is_403_and_an_unreachable_cluster_fails_the_opera
         assert "no-kubeconfig" in op["error"]
         gone = await client.post("/api/releases/nowhere/none/uninstall", json={}, headers=AUTH)
         assert gone.status_code == 404
+
+
+def test_the_default_host_allow_list_on_loopback_and_elsewhere() -> None:
+    assert default_allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost", "[::1]"]
+    assert default_allowed_hosts("127.0.0.2") == ["127.0.0.2", "localhost", "127.0.0.1", "[::1]"]
+    assert default_allowed_hosts("::1", ["hg.internal"]) == [
+        "[::1]",
+        "localhost",
+        "127.0.0.1",
+        "hg.internal",
+    ]
+    assert default_allowed_hosts("localhost") == ["localhost", "127.0.0.1", "[::1]"]
+    assert default_allowed_hosts("0.0.0.0") is None
+    assert default_allowed_hosts("10.1.2.3", ["hg.example"]) == ["hg.example"]
+
+
+async def test_a_foreign_host_header_is_refused(seeded: Store) -> None:
+    app = create_app(
+        seeded, token=TOKEN, public_read=True, allowed_hosts=default_allowed_hosts("127.0.0.1")
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c,
+    ):
+        for host in ("127.0.0.1:8080", "localhost:8080", "[::1]:8080", "LOCALHOST"):
+            answer = await c.get("/api/releases", headers={"Host": host})
+            assert answer.status_code == 200, (host, answer.text)
+        for host in ("evil.example", "evil.example:8080", "127.0.0.1.evil.example", ""):
+            answer = await c.get("/api/releases", headers={"Host": host})
+            assert answer.status_code == 400, (host, answer.text)
+            write = await c.post("/api/check", json=CHECK, headers={**AUTH, "Host": host})
+            assert write.status_code == 400, host
+
+
+async def test_an_anonymous_reader_learns_names_and_states_only(store: Store) -> None:
+    key = ReleaseKey("shop", "web")
+    plaintext, setting = "hunter2-unseal", "feature-flag-value-93"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": "shop"},
+        "stringData": {"token": plaintext},
+    }
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "shop"},
+        "data": {"flag": setting},
+    }
+    digest = "sha256:" + "ab" * 32
+    now = datetime.now(UTC)
+    await store.record_release(ReleaseRecord(key, "web", "1.0.0", 1))
+    await store.record_revision(
+        RevisionRecord(key, 1, "web", "1.0.0", digest, now, plan={"objects": [secret, config]})
+    )
+    await store.add_operation_log(key, 1, "apply", "applied", details={"object": config})
+    app = create_app(store, token=TOKEN, public_read=True)
+    paths = ["", "/revisions", "/revisions/1", "/log", "/graph", "/history", "/events"]
+    async for client in running(app):
+        anonymous = []
+        for path in paths:
+            answer = await client.get(f"/api/releases/shop/web{path}")
+            assert answer.status_code == 200, (path, answer.text)
+            anonymous.append(answer.text)
+        anonymous.append((await client.get("/api/releases")).text)
+        seen = "\n".join(anonymous)
+        assert "web" in seen and '"outcome"' in seen  # names and states are public
+        for hidden in (digest, "ab" * 32, plaintext, setting):
+            assert hidden not in seen, hidden
+        revision = (await client.get("/api/releases/shop/web/revisions/1")).json()
+        assert revision["values_digest"] is None and revision["plan"] is None
+        # With the token, the same reads show the digest and the (redacted) plan.
+        full = await client.get("/api/releases/shop/web/revisions/1", headers=AUTH)
+        assert full.json()["values_digest"] == digest
+        assert setting in full.text and plaintext not in full.text

@@ -77,6 +77,7 @@ from helmguard.store import ReleaseKey, ReleaseRecord, Store, StoreError
 
 if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions
+    from helmguard.sync.supervisor import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ def create_app(
     chart_roots: Sequence[Path] | None = None,
     uploads: UploadCache | None = None,
     allowed_hosts: Sequence[str] | None = None,
+    cluster_ready: Callable[[], Readiness] | None = None,
     max_values_bytes: int = MAX_VALUES_BYTES,
     max_archive_bytes: int = MAX_ARCHIVE_BYTES,
     poll_interval: float = 0.2,
@@ -169,8 +171,10 @@ def create_app(
     paths must lie in (default: the working directory); uploads are always allowed and
     kept in `uploads` (default: the data directory's bounded cache). `allowed_hosts`:
     the Host header values accepted (None: any; `serve` on loopback sets them, against
-    DNS rebinding). Anonymous readers (`public_read`) see names and states: no values
-    digests, no stored plans, no operation log details.
+    DNS rebinding). `cluster_ready` (serve's cluster supervisor) makes /readyz say not
+    ready while the cluster has been unreachable for too long. Anonymous readers
+    (`public_read`) see names and states: no values digests, no stored plans, no
+    operation log details.
     `deploy_options` (kubeconfig, context, timeouts) enables deploy, rollback and
     uninstall, which then run as background operations writing to `store`.
     """
@@ -276,7 +280,7 @@ def create_app(
 
     @app.get("/readyz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
     async def readyz() -> Response:
-        """The database answers and the live stream is reading it."""
+        """The database answers, the live stream is reading it, the cluster is reachable."""
         try:
             await reader.ping()
         except StoreError as exc:
@@ -284,6 +288,11 @@ def create_app(
         if not feed.healthy:
             detail = f"live stream not reading the store: {feed.last_error or 'starting'}"
             return JSONResponse(Health(status="unavailable", detail=detail).model_dump(), 503)
+        cluster = cluster_ready() if cluster_ready is not None else None
+        if cluster is not None and not cluster.ready:
+            return JSONResponse(
+                Health(status="unavailable", detail=cluster.detail).model_dump(), 503
+            )
         return JSONResponse(Health(status="ok").model_dump())
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["health"], dependencies=[read])
@@ -651,6 +660,28 @@ def create_app(
         return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-store"})
 
     return app
+
+
+# How a browser spells the loopback interface in a Host header (IPv6 in brackets).
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def default_allowed_hosts(bind: str, extra: Sequence[str] = ()) -> list[str] | None:
+    """The Host header values `serve` accepts: on a loopback address, that address and the
+    localhost names (a page elsewhere cannot reach it by DNS rebinding) plus `extra`; on
+    any other address `extra` alone, or None (every Host) when none are given."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(bind.strip("[]"))
+    except ValueError:
+        loopback, spelled = bind == "localhost", bind
+    else:
+        loopback = address.is_loopback
+        spelled = f"[{address}]" if address.version == 6 else str(address)
+    if loopback:
+        return list(dict.fromkeys([spelled, *LOOPBACK_NAMES, *extra]))
+    return list(extra) or None
 
 
 def _version() -> str:
