@@ -497,7 +497,11 @@ async def _serve(
     store = await open_store(url)
     try:
         supervisor = ClusterSupervisor(
-            lambda: connect_config(config), store, name=str(config.target), grace=grace
+            lambda: connect_config(config),
+            store,
+            name=str(config.target),
+            grace=grace,
+            announce=lambda line: click.echo(line, err=True),
         )
         click.echo(f"serve: {config.target}; store {store.url}", err=True)
         tasks: list[asyncio.Task[Any]] = [

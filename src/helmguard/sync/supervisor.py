@@ -49,6 +49,7 @@ class ClusterSupervisor:
         cluster: str = "",
         grace: float = GRACE_SECONDS,
         backoff_cap: float = BACKOFF_CAP,
+        announce: Callable[[str], None] = log.warning,
     ) -> None:
         self._connect = connect
         self.store = store
@@ -62,6 +63,7 @@ class ClusterSupervisor:
         self._down_at = datetime.now(UTC)
         self._reason = "not connected yet"
         self._attempts = 0
+        self._announce = announce  # a line for the operator: unreachable, syncing
 
     def readiness(self) -> Readiness:
         """Not ready while the cluster has been unreachable for longer than `grace`."""
@@ -101,8 +103,8 @@ class ClusterSupervisor:
                 self.sync = sync
                 self._down_since = None
                 self._attempts = 0
-                log.warning(
-                    "serve: syncing %d release(s) from %s", len(sync.index.releases), self.name
+                self._announce(
+                    f"serve: syncing {len(sync.index.releases)} release(s) from {self.name}"
                 )
                 try:
                     await asyncio.Event().wait()  # the informers run until we are cancelled
@@ -131,6 +133,10 @@ class ClusterSupervisor:
                     self.connected.set()
                     return kube
             if not marked:
+                self._announce(
+                    f"serve: {self.name} cannot be reached ({self._reason}); its releases "
+                    "are stored Unknown, retrying with backoff"
+                )
                 await self._mark_unknown()
                 marked = True
             await self._backoff()
@@ -142,7 +148,7 @@ class ClusterSupervisor:
 
     async def _backoff(self) -> None:
         wait = random.uniform(0.5, 1.0) * min(self.backoff_cap, 0.5 * 2 ** min(self._attempts, 10))
-        log.warning("serve: %s unreachable (%s); retrying in %.1fs", self.name, self._reason, wait)
+        log.info("%s unreachable (%s); retrying in %.1fs", self.name, self._reason, wait)
         await asyncio.sleep(wait)
 
     async def _mark_unknown(self) -> None:
