@@ -16,6 +16,7 @@ import os
 import shutil
 import struct
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -81,6 +82,7 @@ class Site:
     root: Path
     outside: Path
     watch: Watch
+    tmp: Path  # the process's temporary directory while the module runs
 
 
 def _layout(base: Path) -> tuple[Path, Path]:
@@ -120,15 +122,28 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     base = Path(tmp_path_factory.mktemp("fuzz"))
     root, outside = _layout(base)
     watch = Watch(outside)
+    # A temporary directory of its own (Python's and Go's), to see what is left in it.
+    tmp = base / "tmp"
+    tmp.mkdir()
+    saved = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = str(tmp)
+    os.environ["TMPDIR"] = str(tmp)
     ready, stop, url = threading.Event(), threading.Event(), []
     thread = threading.Thread(target=_serve, args=(base, ready, stop, url), daemon=True)
     thread.start()
-    assert ready.wait(60), "the API did not start"
-    watch.events()  # the layout's own writes
-    yield Site(url[0], root, outside, watch)
-    stop.set()
-    thread.join(30)
-    watch.close()
+    try:
+        assert ready.wait(60), "the API did not start"
+        watch.events()  # the layout's own writes
+        yield Site(url[0], root, outside, watch, tmp)
+    finally:
+        stop.set()
+        thread.join(30)
+        watch.close()
+        tempfile.tempdir = saved[0]
+        if saved[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[1]
 
 
 def _segments(outside: str) -> st.SearchStrategy[str]:
@@ -335,3 +350,16 @@ def test_uploads_never_5xx_never_outside(
         chart = uploaded.json()["chart"]
         checked = _post(client, "/api/check", {"chart": chart})
         _assert_fine(site, chart, checked)
+
+
+def test_nothing_is_left_in_the_temporary_directory(site: Site, client: httpx.Client) -> None:
+    archive = _archive([("x/Chart.yaml", "file", "apiVersion: v2\nname: x\nversion: 0.1.0\n")])
+    uploaded = client.put("/api/charts", content=archive, headers=AUTH)
+    assert uploaded.status_code == 200, uploaded.text
+    for chart in ("vault-seed", uploaded.json()["chart"]):
+        checked = _post(client, "/api/check", {"chart": chart, "values": "replicas: 2"})
+        assert checked.status_code == 200, checked.text
+    deploy = _post(client, "/api/deploy", {"chart": "vault-seed", "values": "a: 1", "timeout": 5})
+    assert deploy.status_code == 202, deploy.text
+    _finish(client, deploy)
+    assert sorted(p.name for p in site.tmp.iterdir()) == []
