@@ -193,20 +193,19 @@ class ChartSources:
             )
         if not text.strip():
             return ""
+        too_deep = f"values nest deeper than {MAX_VALUES_DEPTH} levels of maps and lists"
         try:
             parsed = values_from_text(text, "values")
         except ChartError as exc:
             raise ChartInputError("values", str(exc)) from None
-        except RecursionError:
-            parsed = None
+        except RecursionError:  # decoding Helm's answer: deeper than Python goes
+            raise ChartInputError("values", too_deep) from None
         except Exception as exc:  # the parser's failures are the user's input, never a 500
             raise ChartInputError(
                 "values", f"values cannot be read: {type(exc).__name__}: {exc}"
             ) from None
-        if parsed is None or _deeper_than(parsed, MAX_VALUES_DEPTH):
-            raise ChartInputError(
-                "values", f"values nest deeper than {MAX_VALUES_DEPTH} levels of maps and lists"
-            )
+        if _deeper_than(parsed, MAX_VALUES_DEPTH):
+            raise ChartInputError("values", too_deep)
         return text if parsed else ""
 
 

@@ -58,7 +58,6 @@ class ClusterSupervisor:
         self.grace = grace
         self.backoff_cap = backoff_cap
         self.sync: Sync | None = None
-        self.connected = asyncio.Event()
         self._down_since: float | None = time.monotonic()
         self._down_at = datetime.now(UTC)
         self._reason = "not connected yet"
@@ -130,7 +129,6 @@ class ClusterSupervisor:
                     await kube.aclose()
                     self._failed(exc)
                 else:
-                    self.connected.set()
                     return kube
             if not marked:
                 self._announce(
