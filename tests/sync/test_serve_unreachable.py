@@ -149,6 +149,7 @@ def test_serve_with_the_cluster_away_serves_reports_and_recovers(
     assert proc.wait(20) == 0, log.read_text()
     output = log.read_text()
     assert token not in output, "the token reached serve's log stream"
+    assert "Traceback" not in output, output
     assert "the token is in $HELMGUARD_API_TOKEN" in output
 
 

@@ -509,11 +509,15 @@ async def _serve(
             asyncio.create_task(supervisor.run()),
         ]
         if api is not None:
-            tasks.append(asyncio.create_task(_api(store, kubeconfig, context, api, supervisor)))
+            tasks.append(
+                asyncio.create_task(_api(store, kubeconfig, context, api, supervisor, stop))
+            )
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()
+            if api is not None:
+                await asyncio.wait(tasks[2:], timeout=10)  # the API shuts down by itself
         finally:
             for task in tasks:
                 task.cancel()
@@ -528,6 +532,7 @@ async def _api(
     context: str | None,
     api: _ApiSettings,
     supervisor: ClusterSupervisor,
+    stop: asyncio.Event,
 ) -> None:
     import sys
 
@@ -559,4 +564,14 @@ async def _api(
     else:
         origin = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else str(token_path())
         click.echo(f"serve: dashboard on {where} (the token is in {origin})", err=True)
-    await uvicorn.Server(config).serve()
+    server = uvicorn.Server(config)
+
+    async def stop_when_asked() -> None:
+        await stop.wait()
+        server.should_exit = True  # a graceful shutdown, lifespan included
+
+    watcher = asyncio.create_task(stop_when_asked())
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
