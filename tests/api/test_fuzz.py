@@ -311,7 +311,7 @@ def test_check_never_5xx_never_outside(
     body = {
         "chart": data.draw(_charts(outside), "chart"),
         "repo": data.draw(
-            st.one_of(st.none(), st.sampled_from(["file:///", outside, "x"])), "repo"
+            st.one_of(st.none(), st.sampled_from(["", "file:///", outside, "x"])), "repo"
         ),
         "values": data.draw(_values(), "values"),
         "release": data.draw(st.sampled_from(["r", "R!", "a" * 53, "-x"]), "release"),

@@ -138,7 +138,7 @@ class ChartSources:
                     status=404,
                 )
             return str(path)
-        if repo is not None:
+        if repo:  # "" is no repository, as `chart.source` reads it
             _check_repo_url(repo)
             if not _CHART_NAME.match(chart):
                 raise ChartInputError("chart", f"{chart!r}: with `repo`, chart is a chart name")
