@@ -167,3 +167,19 @@ def test_serve_refuses_a_short_api_token(tmp_path: Path, token: str) -> None:
     assert done.returncode == 2, done.stderr
     assert "$HELMGUARD_API_TOKEN" in done.stderr and "at least 32" in done.stderr
     assert not db.exists()
+
+
+def test_serve_refuses_a_kubeconfig_it_cannot_use(tmp_path: Path) -> None:
+    db = tmp_path / "never.db"
+    env = {**os.environ, "HELMGUARD_API_TOKEN": secrets.token_urlsafe(32)}
+    missing = subprocess.run(
+        helmguard("serve", "--db", str(db), "--kubeconfig", str(tmp_path / "nope")),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 2, missing.stderr
+    assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+    assert not db.exists()

@@ -23,6 +23,7 @@ import click
 from helmguard.store.db import ENV_VAR
 
 if TYPE_CHECKING:
+    from helmguard.kube.client import ClusterConfig
     from helmguard.sync.supervisor import ClusterSupervisor
 
 T = TypeVar("T")
@@ -463,10 +464,17 @@ def serve(
             raise SystemExit(2) from None
         hosts = default_allowed_hosts(host, allowed_hosts)
         api = _ApiSettings(host, port, public_read, token, tuple(hosts) if hosts else None)
+    from helmguard.kube.client import load_config
+    from helmguard.kube.errors import KubeConfigError
     from helmguard.sync.supervisor import GRACE_SECONDS
 
+    try:
+        config = load_config(kubeconfig, context)  # a wrong kubeconfig is bad input: exit 2
+    except KubeConfigError as exc:
+        click.echo(f"error: {exc.explain()}", err=True)
+        raise SystemExit(2) from None
     grace = GRACE_SECONDS if cluster_grace is None else cluster_grace
-    _run(_serve(url, kubeconfig, context, api, grace))
+    _run(_serve(url, config, kubeconfig, context, api, grace))
 
 
 @dataclass(frozen=True)
@@ -480,16 +488,16 @@ class _ApiSettings:
 
 async def _serve(
     url: str | None,
+    config: ClusterConfig,
     kubeconfig: str | None,
     context: str | None,
     api: _ApiSettings | None,
     grace: float,
 ) -> None:
-    from helmguard.kube.client import connect_config, load_config
+    from helmguard.kube.client import connect_config
     from helmguard.store import open_store
     from helmguard.sync.supervisor import ClusterSupervisor
 
-    config = load_config(kubeconfig, context)  # a wrong kubeconfig is an error at once
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
