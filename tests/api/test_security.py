@@ -18,6 +18,7 @@ import pytest
 
 from api.conftest import AUTH, REPO, SEED_CHART, TOKEN, running
 from helmguard.api.app import create_app, default_allowed_hosts
+from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, Store
 
 CHECK = {"chart": "vault-seed", "release": "common", "namespace": "msga-cn"}
@@ -380,3 +381,37 @@ async def test_an_anonymous_reader_learns_names_and_states_only(store: Store) ->
         full = await client.get("/api/releases/shop/web/revisions/1", headers=AUTH)
         assert full.json()["values_digest"] == digest
         assert setting in full.text and plaintext not in full.text
+
+
+async def test_an_anonymous_reader_gets_operation_steps_without_details(
+    store: Store, sandbox: Sandbox, namespace: str
+) -> None:
+    from helmguard.deploy import DeployOptions
+
+    options = DeployOptions(
+        kubeconfig=str(sandbox.kubeconfig), context=sandbox.admin_context, timeout=30
+    )
+    app = create_app(
+        store,
+        token=TOKEN,
+        public_read=True,
+        chart_roots=[REPO / "examples"],
+        deploy_options=options,
+    )
+    async for client in running(app):
+        # Preflight refuses the seed chart (the missing ServiceAccount): steps with details.
+        started = await client.post(
+            "/api/deploy", json={**CHECK, "namespace": namespace}, headers=AUTH
+        )
+        assert started.status_code == 202, started.text
+        location = started.headers["location"]
+        for _ in range(300):
+            full = (await client.get(location, headers=AUTH)).json()
+            if full["state"] != "running":
+                break
+            await asyncio.sleep(0.1)
+        assert full["state"] == "done", full
+        anonymous = (await client.get(location)).json()
+        assert [s["step"] for s in anonymous["steps"]] == [s["step"] for s in full["steps"]]
+        assert any(s["details"] for s in full["steps"])
+        assert all(s["details"] == {} for s in anonymous["steps"])

@@ -644,12 +644,15 @@ def create_app(
         dependencies=[read],
         responses={404: {"description": "no such operation"}},
     )
-    async def get_operation(op_id: Annotated[str, Path_(max_length=64)]) -> OperationOut:
-        """A background operation: its steps so far and, once finished, its result."""
+    async def get_operation(
+        request: Request, op_id: Annotated[str, Path_(max_length=64)]
+    ) -> OperationOut:
+        """A background operation: its steps so far and, once finished, its result
+        (anonymous readers get the steps without their details)."""
         op = operations.get(op_id)
         if op is None:
             raise HTTPException(404, f"no operation {op_id} in this server process")
-        return operation_out(op)
+        return operation_out(op, full=not auth.anonymous(request))
 
     # ---- the page ------------------------------------------------------------------------
 

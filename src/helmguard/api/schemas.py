@@ -322,7 +322,9 @@ def release_detail(release: ReleaseRecord, resources: Sequence[ResourceRecord]) 
     )
 
 
-def operation_out(op: Operation) -> OperationOut:
+def operation_out(op: Operation, *, full: bool = True) -> OperationOut:
+    """`full=False` (an anonymous reader): the steps without their details."""
+    steps = list(op.steps) if full else [{**step, "details": {}} for step in op.steps]
     return OperationOut(
         id=op.id,
         kind=op.kind,
@@ -330,7 +332,7 @@ def operation_out(op: Operation) -> OperationOut:
         state=op.state,
         started_at=op.started_at,
         finished_at=op.finished_at,
-        steps=list(op.steps),
+        steps=steps,
         result=op.result,
         error=op.error,
     )
