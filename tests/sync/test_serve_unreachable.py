@@ -107,7 +107,7 @@ def test_serve_with_the_cluster_away_serves_reports_and_recovers(
         lambda: (r := httpx.get(f"{base}/readyz", timeout=5)).status_code == 503 and r,
         "/readyz to say not ready",
     )
-    assert "unreachable" in readyz.json()["detail"], readyz.text
+    assert "Cannot connect to the API server" in readyz.json()["detail"], readyz.text
     app = app_ref(key)
     stored = wait_until(lambda: _resources(db, key).get(app), "the release stored Unknown")
     assert stored.state == "Unknown" and stored.reason == "ClusterUnreachable", stored

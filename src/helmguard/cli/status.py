@@ -505,7 +505,7 @@ async def _serve(
     store = await open_store(url)
     try:
         supervisor = ClusterSupervisor(
-            lambda: connect_config(config),
+            lambda: connect_config(config, verify=False),
             store,
             name=str(config.target),
             grace=grace,

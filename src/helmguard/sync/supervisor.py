@@ -1,11 +1,12 @@
 """Keeping the sync of one cluster running while the cluster comes and goes.
 
-`ClusterSupervisor(connect, store)` connects (retrying with capped, jittered backoff for
-as long as it takes), runs a `Sync` once connected, and while the cluster cannot be
-reached stores the cluster's releases Unknown with the reason, so nothing stays green on
-stale information. Once the sync runs, its informers reconnect by themselves (and store
-their members Unknown while down); `readiness()` reports the cluster unreachable when no
-connection exists or an informer has been down for longer than `grace` seconds.
+`ClusterSupervisor(connect, store)` connects (`connect` need not verify: discovery does),
+retrying with capped, jittered backoff for as long as it takes, runs a `Sync` once
+connected, and while the cluster cannot be reached stores the cluster's releases Unknown
+with the reason, so nothing stays green on stale information. Once the sync runs, its
+informers reconnect by themselves (and store their members Unknown while down);
+`readiness()` reports not ready when no sync has run for longer than `grace` seconds, or
+an informer has been down that long.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ UNREACHABLE = "ClusterUnreachable"
 
 @dataclass(frozen=True)
 class Readiness:
+    """Whether /readyz may say ok; `detail` says why not."""
+
     ready: bool
     detail: str = ""
 
@@ -72,8 +75,8 @@ class ClusterSupervisor:
             if now - since > self.grace:
                 return Readiness(
                     False,
-                    f"{self.name} unreachable for {now - since:.0f}s "
-                    f"({self._attempts} attempts): {self._reason}",
+                    f"{self.name}: no sync for {now - since:.0f}s, unreachable or still "
+                    f"listing ({self._attempts} connection attempts): {self._reason}",
                 )
             return Readiness(True)
         down = [i.connectivity for i in self.sync.informers.values() if not i.connectivity.up]
@@ -90,6 +93,7 @@ class ClusterSupervisor:
         """Connect (for as long as it takes, with backoff), then run the sync until cancelled."""
         while True:
             kube = await self._connected()
+            self._reason = "connected; the first lists of the sync are not done"
             sync = Sync(kube, self.store, cluster=self.cluster)
             try:
                 try:
@@ -124,6 +128,9 @@ class ClusterSupervisor:
                 self._failed(exc)
             else:
                 try:
+                    # One attempt each (the backoff is ours): the credential (an exec
+                    # plugin is named when it fails), then discovery proves the server.
+                    await kube.authenticate()
                     await kube.discovery.resources()
                 except Exception as exc:
                     await kube.aclose()
