@@ -25,6 +25,14 @@ SEED = ReleaseKey("msga-cn", "common")
 FIXTURE = REPO / "tests" / "status" / "fixtures" / "seed_missing_sa.yaml"
 
 
+@pytest.fixture(autouse=True)
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own data directory: uploads (and any default store) stay in tmp_path."""
+    home = tmp_path / "data-home"
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await open_store(str(tmp_path / "helmguard.db"))

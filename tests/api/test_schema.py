@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from api.conftest import AUTH, REPO, TOKEN, seed_store
 from api.live import serving
 from helmguard.api.app import create_app
+from helmguard.api.uploads import UploadCache
 from helmguard.deploy import DeployOptions
 from helmguard.store import open_store
 
@@ -25,7 +26,11 @@ def _serve(db: str, ready: threading.Event, stop: threading.Event, url: list[str
             # Deploys enabled against a cluster that cannot be reached: operations start, fail.
             options = DeployOptions(kubeconfig=str(Path(db).with_name("no-kubeconfig")), timeout=5)
             app = create_app(
-                store, token=TOKEN, chart_roots=[REPO / "examples"], deploy_options=options
+                store,
+                token=TOKEN,
+                chart_roots=[REPO / "examples"],
+                uploads=UploadCache(Path(db).with_name("uploads")),
+                deploy_options=options,
             )
             async with serving(app) as base:
                 url.append(base)

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import http.server
 import io
+import json
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ import httpx
 import pytest
 
 from api.conftest import AUTH, REPO, SEED_CHART, TOKEN, running
-from helmguard.api.app import create_app
+from helmguard.api.app import create_app, default_allowed_hosts
+from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, Store
 
 CHECK = {"chart": "vault-seed", "release": "common", "namespace": "msga-cn"}
@@ -85,15 +87,38 @@ async def test_malformed_json_and_fields_are_422_naming_the_field(
 
 
 async def test_malformed_values_yaml_is_422_naming_values(client: httpx.AsyncClient) -> None:
+    deep = "a: " + "[" * 900 + "]" * 900
+    deeper = "".join(" " * i + f"k{i}:\n" for i in range(1200)) + " " * 1200 + "v\n"
+    levels = zip("abcdefgh", "bcdefghi", strict=True)
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in levels
+    )
     for values, words in (
-        ("replicas: [1, 2\nport: 1", "not valid YAML at line"),
-        ("- a\n- b\n", "must be a YAML mapping, not a list"),
+        ("replicas: [1, 2\nport: 1", "invalid YAML: error converting YAML to JSON: yaml: line 1"),
+        ("- a\n- b\n", "not a mapping of keys to values"),
+        ("a: 1\n---\n- x\n", "document 2 is not a mapping"),
+        (deep, "nest deeper than 200 levels"),
+        (deeper, "nest deeper than 200 levels"),
+        ("a: " + "[" * 20000 + "]" * 20000, "exceeded max depth"),
+        (laughs, "excessive aliasing"),
+        ("a: \ud800", "unpaired surrogate at position 3"),
     ):
-        answer = await client.post("/api/check", json={**CHECK, "values": values}, headers=AUTH)
-        assert answer.status_code == 422
+        # As JSON text with escapes, so a lone surrogate travels as `\ud800`, as it would.
+        body = json.dumps({**CHECK, "values": values})
+        answer = await client.post(
+            "/api/check", content=body, headers={**AUTH, "Content-Type": "application/json"}
+        )
+        assert answer.status_code == 422, (values[:40], answer.text[:300])
         [error] = answer.json()["detail"]
         assert error["loc"] == ["body", "values"]
         assert words in error["msg"]
+
+
+async def test_values_helm_reads_as_text_are_accepted(client: httpx.AsyncClient) -> None:
+    # A 100,000-digit integer, an impossible date, non-string keys: Helm reads them all.
+    for values in ("a: " + "9" * 100_000, "a: 2001-02-30", "1: a\ntrue: b\n"):
+        answer = await client.post("/api/check", json={**CHECK, "values": values}, headers=AUTH)
+        assert answer.status_code == 200, (values[:40], answer.text[:300])
 
 
 async def test_values_over_the_limit_are_413(seeded: Store) -> None:
@@ -118,6 +143,37 @@ async def test_chart_path_traversal_is_rejected(client: httpx.AsyncClient, chart
     assert answer.status_code == 422, answer.text
     [error] = answer.json()["detail"]
     assert error["loc"] == ["body", "chart"]
+
+
+@pytest.mark.parametrize(
+    ("chart", "repo", "field", "words"),
+    [
+        ("../outside/colon://chartx", None, "chart", "`..` is not allowed"),
+        ("vault-seed/x://../../etc", None, "chart", "`..` is not allowed"),
+        ("file:///etc/passwd", None, "chart", "unsupported chart URL"),
+        ("FILE://localhost/etc", None, "chart", "unsupported chart URL"),
+        ("https://example.com/c.tgz", None, "chart", "unsupported chart URL"),
+        ("oci://registry.example/../../etc", None, "chart", "not an OCI chart reference"),
+        ("oci://", None, "chart", "not an OCI chart reference"),
+        ("oci:///etc/passwd", None, "chart", "not an OCI chart reference"),
+        ("upload:../../etc", None, "chart", "64 lowercase hex digits"),
+        ("vault\tseed", None, "chart", "control characters"),
+        ("vault", "file:///etc", "repo", "http:// or https:// URL"),
+        ("vault", "../charts", "repo", "http:// or https:// URL"),
+        ("vault", "http://[::1", "repo", "http:// or https:// URL"),
+        ("../vault", "https://charts.example", "chart", "with `repo`, chart is a chart name"),
+    ],
+)
+async def test_every_chart_reference_shape_goes_through_one_check(
+    client: httpx.AsyncClient, chart: str, repo: str | None, field: str, words: str
+) -> None:
+    answer = await client.post(
+        "/api/check", json={**CHECK, "chart": chart, "repo": repo}, headers=AUTH
+    )
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", field]
+    assert words in error["msg"]
 
 
 async def test_a_symlink_out_of_the_chart_root_is_rejected(seeded: Store, tmp_path: Path) -> None:
@@ -250,3 +306,112 @@ async def test_deploy_disabled_is_403_and_an_unreachable_cluster_fails_the_opera
         assert "no-kubeconfig" in op["error"]
         gone = await client.post("/api/releases/nowhere/none/uninstall", json={}, headers=AUTH)
         assert gone.status_code == 404
+
+
+def test_the_default_host_allow_list_on_loopback_and_elsewhere() -> None:
+    assert default_allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost", "[::1]"]
+    assert default_allowed_hosts("127.0.0.2") == ["127.0.0.2", "localhost", "127.0.0.1", "[::1]"]
+    assert default_allowed_hosts("::1", ["hg.internal"]) == [
+        "[::1]",
+        "localhost",
+        "127.0.0.1",
+        "hg.internal",
+    ]
+    assert default_allowed_hosts("localhost") == ["localhost", "127.0.0.1", "[::1]"]
+    assert default_allowed_hosts("0.0.0.0") is None
+    assert default_allowed_hosts("10.1.2.3", ["hg.example"]) == ["hg.example"]
+
+
+async def test_a_foreign_host_header_is_refused(seeded: Store) -> None:
+    app = create_app(
+        seeded, token=TOKEN, public_read=True, allowed_hosts=default_allowed_hosts("127.0.0.1")
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c,
+    ):
+        for host in ("127.0.0.1:8080", "localhost:8080", "[::1]:8080", "LOCALHOST"):
+            answer = await c.get("/api/releases", headers={"Host": host})
+            assert answer.status_code == 200, (host, answer.text)
+        for host in ("evil.example", "evil.example:8080", "127.0.0.1.evil.example", ""):
+            answer = await c.get("/api/releases", headers={"Host": host})
+            assert answer.status_code == 400, (host, answer.text)
+            write = await c.post("/api/check", json=CHECK, headers={**AUTH, "Host": host})
+            assert write.status_code == 400, host
+
+
+async def test_an_anonymous_reader_learns_names_and_states_only(store: Store) -> None:
+    key = ReleaseKey("shop", "web")
+    plaintext, setting = "hunter2-unseal", "feature-flag-value-93"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds", "namespace": "shop"},
+        "stringData": {"token": plaintext},
+    }
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "shop"},
+        "data": {"flag": setting},
+    }
+    digest = "sha256:" + "ab" * 32
+    now = datetime.now(UTC)
+    await store.record_release(ReleaseRecord(key, "web", "1.0.0", 1))
+    await store.record_revision(
+        RevisionRecord(key, 1, "web", "1.0.0", digest, now, plan={"objects": [secret, config]})
+    )
+    await store.add_operation_log(key, 1, "apply", "applied", details={"object": config})
+    app = create_app(store, token=TOKEN, public_read=True)
+    paths = ["", "/revisions", "/revisions/1", "/log", "/graph", "/history", "/events"]
+    async for client in running(app):
+        anonymous = []
+        for path in paths:
+            answer = await client.get(f"/api/releases/shop/web{path}")
+            assert answer.status_code == 200, (path, answer.text)
+            anonymous.append(answer.text)
+        anonymous.append((await client.get("/api/releases")).text)
+        seen = "\n".join(anonymous)
+        assert "web" in seen and '"outcome"' in seen  # names and states are public
+        for hidden in (digest, "ab" * 32, plaintext, setting):
+            assert hidden not in seen, hidden
+        revision = (await client.get("/api/releases/shop/web/revisions/1")).json()
+        assert revision["values_digest"] is None and revision["plan"] is None
+        # With the token, the same reads show the digest and the (redacted) plan.
+        full = await client.get("/api/releases/shop/web/revisions/1", headers=AUTH)
+        assert full.json()["values_digest"] == digest
+        assert setting in full.text and plaintext not in full.text
+
+
+async def test_an_anonymous_reader_gets_operation_steps_without_details(
+    store: Store, sandbox: Sandbox, namespace: str
+) -> None:
+    from helmguard.deploy import DeployOptions
+
+    options = DeployOptions(
+        kubeconfig=str(sandbox.kubeconfig), context=sandbox.admin_context, timeout=30
+    )
+    app = create_app(
+        store,
+        token=TOKEN,
+        public_read=True,
+        chart_roots=[REPO / "examples"],
+        deploy_options=options,
+    )
+    async for client in running(app):
+        # Preflight refuses the seed chart (the missing ServiceAccount): steps with details.
+        started = await client.post(
+            "/api/deploy", json={**CHECK, "namespace": namespace}, headers=AUTH
+        )
+        assert started.status_code == 202, started.text
+        location = started.headers["location"]
+        for _ in range(300):
+            full = (await client.get(location, headers=AUTH)).json()
+            if full["state"] != "running":
+                break
+            await asyncio.sleep(0.1)
+        assert full["state"] == "done", full
+        anonymous = (await client.get(location)).json()
+        assert [s["step"] for s in anonymous["steps"]] == [s["step"] for s in full["steps"]]
+        assert any(s["details"] for s in full["steps"])
+        assert all(s["details"] == {} for s in anonymous["steps"])

@@ -6,10 +6,12 @@ programs run by the test. Certificates come from the sandbox's PKI generator.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -351,3 +353,80 @@ async def test_exec_plugin_wrong_api_version(tmp_path: Path) -> None:
     assert load_config(path).exec_plugin.command == str(script)  # type: ignore[union-attr]
     with pytest.raises(KubeConfigError, match="answered with apiVersion"):
         await connect_config(load_config(path), timeout=2)
+
+
+def _hanging_plugin(tmp_path: Path) -> tuple[Path, Path]:
+    """A plugin that starts a child, says so on stderr, and hangs; the pids go to a file."""
+    pids = tmp_path / "pids"
+    script = _plugin(
+        tmp_path,
+        "import os, subprocess, sys, time\n"
+        f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
+        "sys.stderr.write('waiting for the browser login\\n'); sys.stderr.flush()\n"
+        "time.sleep(600)",
+    )
+    path = _exec_kubeconfig(
+        tmp_path, {"apiVersion": "client.authentication.k8s.io/v1", "command": str(script)}
+    )
+    return path, pids
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a reaped-late zombie is dead)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+async def _gone(pids_file: Path) -> list[int]:
+    """The plugin's pids still alive shortly after the failure (none expected)."""
+    pids = [int(p) for p in (await asyncio.to_thread(pids_file.read_text)).split()]
+    assert len(pids) == 2
+    for _ in range(50):
+        alive = [p for p in pids if _alive(p)]
+        if not alive:
+            return []
+        await asyncio.sleep(0.05)
+    return alive
+
+
+async def test_a_hanging_exec_plugin_times_out_naming_it_and_its_group_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, pids = _hanging_plugin(tmp_path)
+    monkeypatch.setenv("HELMGUARD_EXEC_TIMEOUT", "1.5")
+    config = load_config(path)
+    assert config.exec_plugin is not None and config.exec_plugin.timeout == 1.5
+    started = time.monotonic()
+    # The connect timeout is longer: the plugin's own timeout decides, and names the plugin.
+    with pytest.raises(KubeConfigError) as info:
+        await connect_config(config, timeout=20)
+    elapsed = time.monotonic() - started
+    assert 1.5 <= elapsed < 4, elapsed
+    message = str(info.value)
+    assert "plugin.py" in message and "within 1.5s" in message
+    assert "waiting for the browser login" in message
+    assert await _gone(pids) == []
+
+
+async def test_a_hanging_exec_plugin_is_killed_when_the_caller_gives_up(tmp_path: Path) -> None:
+    path, pids = _hanging_plugin(tmp_path)
+    config = load_config(path)
+    assert config.exec_plugin is not None and config.exec_plugin.timeout == 30
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(1.5):
+            await connect_config(config, timeout=20)
+    assert await _gone(pids) == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan", "1e9"])
+def test_a_bad_exec_timeout_is_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    path, _ = _hanging_plugin(tmp_path)
+    monkeypatch.setenv("HELMGUARD_EXEC_TIMEOUT", value)
+    with pytest.raises(KubeConfigError, match="HELMGUARD_EXEC_TIMEOUT"):
+        load_config(path)

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,6 +26,7 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from helmguard import metrics
 from helmguard.api.auth import load_or_create_token, token_matches
@@ -70,12 +70,14 @@ from helmguard.api.schemas import (
     revision_item,
     transition_item,
 )
+from helmguard.api.uploads import UploadCache, default_upload_dir
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
 from helmguard.store import ReleaseKey, ReleaseRecord, Store, StoreError
 
 if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions
+    from helmguard.sync.supervisor import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,12 @@ class _Auth:
         if not self.public_read:
             self._check(request)
 
+    def anonymous(self, request: Request) -> bool:
+        """Whether this read came without the right token (possible only with public_read)."""
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        return scheme.lower() != "bearer" or not token_matches(given.strip(), self._token)
+
     def write(self, request: Request) -> None:
         self._check(request)
 
@@ -146,6 +154,9 @@ def create_app(
     public_read: bool = False,
     kube_factory: KubeFactory | None = None,
     chart_roots: Sequence[Path] | None = None,
+    uploads: UploadCache | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+    cluster_ready: Callable[[], Readiness] | None = None,
     max_values_bytes: int = MAX_VALUES_BYTES,
     max_archive_bytes: int = MAX_ARCHIVE_BYTES,
     poll_interval: float = 0.2,
@@ -157,17 +168,23 @@ def create_app(
     file (created on first start, mode 0600). `public_read` lets reads through without
     it; writes always need it. `kube_factory` opens a `helmguard.kube.Kube` for cluster
     checks (None: offline checks only). `chart_roots`: the directories local chart
-    paths must lie in (default: the working directory); uploads are always allowed.
+    paths must lie in (default: the working directory); uploads are always allowed and
+    kept in `uploads` (default: the data directory's bounded cache). `allowed_hosts`:
+    the Host header values accepted (None: any; `serve` on loopback sets them, against
+    DNS rebinding). `cluster_ready` (serve's cluster supervisor) makes /readyz say not
+    ready while the cluster has been unreachable for too long. Anonymous readers
+    (`public_read`) see names and states: no values digests, no stored plans, no
+    operation log details.
     `deploy_options` (kubeconfig, context, timeouts) enables deploy, rollback and
     uninstall, which then run as background operations writing to `store`.
     """
     auth = _Auth(token if token is not None else load_or_create_token(), public_read)
     reader = Reader(store)
     feed = Feed(reader, interval=poll_interval)
-    upload_dir = Path(tempfile.mkdtemp(prefix="helmguard-uploads-"))
+    cache = (uploads or UploadCache(default_upload_dir())).open()
     sources = ChartSources(
         roots=tuple(Path(r).resolve() for r in (chart_roots or [Path.cwd()])),
-        upload_dir=upload_dir,
+        uploads=cache,
         max_values_bytes=max_values_bytes,
     )
 
@@ -194,12 +211,15 @@ def create_app(
     app.state.feed = feed
     app.state.reader = reader
     app.state.kube_factory = kube_factory
-    app.state.upload_dir = upload_dir
+    app.state.upload_dir = cache.directory
     app.add_middleware(
         BodyLimit,
         default_limit=max_values_bytes + 64 * 1024,
         limits={"/api/charts": max_archive_bytes},
     )
+    if allowed_hosts is not None:
+        # Outermost: a foreign Host is refused before anything else runs.
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     @app.middleware("http")
     async def _headers_and_metrics(
@@ -260,7 +280,7 @@ def create_app(
 
     @app.get("/readyz", response_model=Health, tags=["health"], responses={503: {"model": Health}})
     async def readyz() -> Response:
-        """The database answers and the live stream is reading it."""
+        """The database answers, the live stream is reading it, the cluster is reachable."""
         try:
             await reader.ping()
         except StoreError as exc:
@@ -268,6 +288,11 @@ def create_app(
         if not feed.healthy:
             detail = f"live stream not reading the store: {feed.last_error or 'starting'}"
             return JSONResponse(Health(status="unavailable", detail=detail).model_dump(), 503)
+        cluster = cluster_ready() if cluster_ready is not None else None
+        if cluster is not None and not cluster.ready:
+            return JSONResponse(
+                Health(status="unavailable", detail=cluster.detail).model_dump(), 503
+            )
         return JSONResponse(Health(status="ok").model_dump())
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["health"], dependencies=[read])
@@ -309,11 +334,12 @@ def create_app(
         responses={404: {"description": "release not recorded"}},
     )
     async def list_revisions(
-        namespace: str, name: str, cluster: Cluster = ""
+        request: Request, namespace: str, name: str, cluster: Cluster = ""
     ) -> list[RevisionItem]:
-        """The release's revisions, oldest first."""
+        """The release's revisions, oldest first (no values digest for anonymous readers)."""
         release = await release_or_404(namespace, name, cluster)
-        return [revision_item(r) for r in await store.list_revisions(release.key)]
+        full = not auth.anonymous(request)
+        return [revision_item(r, full=full) for r in await store.list_revisions(release.key)]
 
     @app.get(
         "/api/releases/{namespace}/{name}/revisions/{number}",
@@ -323,13 +349,14 @@ def create_app(
         responses={404: {"description": "release or revision not recorded"}},
     )
     async def get_revision(
-        namespace: str, name: str, number: int, cluster: Cluster = ""
+        request: Request, namespace: str, name: str, number: int, cluster: Cluster = ""
     ) -> RevisionDetail:
-        """One revision with its stored plan (Secret data redacted by the store)."""
+        """One revision with its stored plan (Secret data redacted by the store; no plan and
+        no values digest for anonymous readers)."""
         release = await release_or_404(namespace, name, cluster)
         for r in await store.list_revisions(release.key):
             if r.number == number:
-                return revision_detail(r)
+                return revision_detail(r, full=not auth.anonymous(request))
         raise HTTPException(404, f"release {release.key} has no revision {number}")
 
     @app.get(
@@ -340,14 +367,18 @@ def create_app(
         responses={404: {"description": "release not recorded"}},
     )
     async def operation_log(
+        request: Request,
         namespace: str,
         name: str,
         cluster: Cluster = "",
         revision: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     ) -> list[LogItem]:
-        """The operation log (one revision's when given), in the order it was written."""
+        """The operation log (one revision's when given), in the order it was written.
+
+        Anonymous readers get the steps without their details."""
         release = await release_or_404(namespace, name, cluster)
-        return [log_item(e) for e in await store.operation_log(release.key, revision)]
+        full = not auth.anonymous(request)
+        return [log_item(e, full=full) for e in await store.operation_log(release.key, revision)]
 
     @app.get(
         "/api/releases/{namespace}/{name}/events",
@@ -495,7 +526,7 @@ def create_app(
         if not data:
             raise HTTPException(422, "empty body: send the chart archive (.tgz) as the body")
         digest = hashlib.sha256(data).hexdigest()
-        (upload_dir / f"{digest}.tgz").write_bytes(data)
+        await asyncio.to_thread(cache.put, digest, data)
         return {"chart": f"upload:{digest}"}
 
     def require_deploy() -> DeployOptions:
@@ -542,9 +573,9 @@ def create_app(
         from helmguard.deploy import deploy
 
         options = require_deploy()
-        values = sources.values_mapping(body.values)
+        values = sources.values_text(body.values)
         chart = sources.chart_ref(body.chart, body.repo)
-        path, cleanup = values_file(dict(values)) if values else ("", None)
+        path, cleanup = values_file(values) if values else ("", None)
         request = render_request(body, chart, path)
         chosen = replace(options, force=body.force, atomic=body.atomic, timeout=body.timeout)
         key = ReleaseKey(body.namespace, body.release)
@@ -613,12 +644,15 @@ def create_app(
         dependencies=[read],
         responses={404: {"description": "no such operation"}},
     )
-    async def get_operation(op_id: Annotated[str, Path_(max_length=64)]) -> OperationOut:
-        """A background operation: its steps so far and, once finished, its result."""
+    async def get_operation(
+        request: Request, op_id: Annotated[str, Path_(max_length=64)]
+    ) -> OperationOut:
+        """A background operation: its steps so far and, once finished, its result
+        (anonymous readers get the steps without their details)."""
         op = operations.get(op_id)
         if op is None:
             raise HTTPException(404, f"no operation {op_id} in this server process")
-        return operation_out(op)
+        return operation_out(op, full=not auth.anonymous(request))
 
     # ---- the page ------------------------------------------------------------------------
 
@@ -629,6 +663,28 @@ def create_app(
         return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-store"})
 
     return app
+
+
+# How a browser spells the loopback interface in a Host header (IPv6 in brackets).
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def default_allowed_hosts(bind: str, extra: Sequence[str] = ()) -> list[str] | None:
+    """The Host header values `serve` accepts: on a loopback address, that address and the
+    localhost names (a page elsewhere cannot reach it by DNS rebinding) plus `extra`; on
+    any other address `extra` alone, or None (every Host) when none are given."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(bind.strip("[]"))
+    except ValueError:
+        loopback, spelled = bind == "localhost", bind
+    else:
+        loopback = address.is_loopback
+        spelled = f"[{address}]" if address.version == 6 else str(address)
+    if loopback:
+        return list(dict.fromkeys([spelled, *LOOPBACK_NAMES, *extra]))
+    return list(extra) or None
 
 
 def _version() -> str:

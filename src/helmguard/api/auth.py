@@ -10,6 +10,21 @@ from pathlib import Path
 import platformdirs
 
 ENV_VAR = "HELMGUARD_API_TOKEN"
+MIN_LENGTH = 32  # a shorter token can be guessed; the generated ones have 43 characters
+
+
+class TokenError(ValueError):
+    """The configured token is unusable (too short); the message says how to fix it."""
+
+
+def _checked(token: str, where: str) -> str:
+    if len(token) < MIN_LENGTH:
+        raise TokenError(
+            f"the API token in {where} has {len(token)} characters; it needs at least "
+            f"{MIN_LENGTH} (generate one with "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return token
 
 
 def token_path() -> Path:
@@ -21,11 +36,11 @@ def load_or_create_token(path: Path | None = None) -> str:
     """$HELMGUARD_API_TOKEN if set; else the token file's contents, created (mode 0600) if absent.
 
     An existing token file readable by others is refused: anyone who can read it could
-    deploy to the cluster.
+    deploy to the cluster. A token shorter than MIN_LENGTH raises TokenError.
     """
     from_env = os.environ.get(ENV_VAR, "").strip()
     if from_env:
-        return from_env
+        return _checked(from_env, f"${ENV_VAR}")
     file = path or token_path()
     if file.exists():
         mode = file.stat().st_mode & 0o077
@@ -36,7 +51,7 @@ def load_or_create_token(path: Path | None = None) -> str:
             )
         token = file.read_text().strip()
         if token:
-            return token
+            return _checked(token, str(file))
     file.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
     # Created with 0600 from the start, so the token is never readable by others.

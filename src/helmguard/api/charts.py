@@ -2,27 +2,29 @@
 
 A local chart path must lie inside one of the allowed roots (no `..`, no escaping by
 symlink); `upload:<sha256>` names an archive uploaded with PUT /api/charts; `oci://` and
-`--repo` charts go through `chart.source` like on the command line.
+`repo` charts go through `chart.source` like on the command line; no other URL is taken.
+Values are checked with Helm's own reader and handed to Helm as the text that was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from helmguard import goyaml
+from helmguard.api.uploads import UploadCache
 from helmguard.chart.render import RenderRequest
-from helmguard.chart.values import ValuesOptions
+from helmguard.chart.source import ChartError
+from helmguard.chart.values import ValuesOptions, values_from_text
 from helmguard.preflight.report import Report
 
 if TYPE_CHECKING:
@@ -32,6 +34,15 @@ if TYPE_CHECKING:
 KubeFactory = Callable[[], Awaitable["Kube"]]
 
 _UPLOAD = re.compile(r"^upload:([0-9a-f]{64})$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# oci://host[:port]/path/name[:tag] (a digest with @sha256:...); Helm's registry client
+# checks the rest when it pulls.
+_OCI = re.compile(
+    r"^oci://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._-]+)+(:[A-Za-z0-9._-]{1,128})?"
+    r"(@sha256:[0-9a-f]{64})?$"
+)
+# Values nested deeper than this are refused (Helm's YAML reader stops at 10,000).
+MAX_VALUES_DEPTH = 200
 _CHART_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # Helm's in-process engine is not known to be thread-safe: one render at a time.
 _RENDER_LOCK = threading.Lock()
@@ -100,31 +111,58 @@ class ChartSources:
     """Where charts may come from and how big values may be."""
 
     roots: tuple[Path, ...]
-    upload_dir: Path
+    uploads: UploadCache
     max_values_bytes: int
 
     def chart_ref(self, chart: str, repo: str | None) -> str:
-        """The reference to hand to `chart.source`; raise ChartInputError for forbidden ones."""
+        """The reference to hand to `chart.source`; raise ChartInputError for forbidden ones.
+
+        One path for every shape: `upload:<sha256>`, a chart name with `repo` (an http(s)
+        URL), `oci://host/path`, else a local path that must resolve inside a chart root.
+        No other URL scheme is accepted, so nothing can step around the root check.
+        """
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in chart):
+            raise ChartInputError("chart", f"{chart!r}: control characters are not allowed")
         upload = _UPLOAD.match(chart)
+        if chart.startswith("upload:") and not upload:
+            raise ChartInputError(
+                "chart", f"{chart!r}: an upload is `upload:` and 64 lowercase hex digits"
+            )
         if upload:
-            path = self.upload_dir / f"{upload.group(1)}.tgz"
-            if not path.is_file():
+            path = self.uploads.get(upload.group(1))
+            if path is None:
                 raise ChartInputError(
                     "chart",
-                    f"{chart}: no such upload; PUT the archive to /api/charts first",
+                    f"{chart}: no such upload (or it expired from the cache); PUT the archive "
+                    "to /api/charts first",
                     status=404,
                 )
             return str(path)
-        if repo:
+        if repo:  # "" is no repository, as `chart.source` reads it
+            _check_repo_url(repo)
             if not _CHART_NAME.match(chart):
                 raise ChartInputError("chart", f"{chart!r}: with `repo`, chart is a chart name")
             return chart
-        if "://" in chart:
-            return chart  # oci:// is pulled; anything else is refused by chart.source
-        if "\x00" in chart or ".." in PurePosixPath(chart).parts or ".." in Path(chart).parts:
+        if chart.startswith("oci://"):
+            if not _OCI.match(chart) or ".." in chart[len("oci://") :].split("/"):
+                raise ChartInputError(
+                    "chart",
+                    f"{chart!r}: not an OCI chart reference (oci://host[:port]/path/name)",
+                )
+            return chart
+        if _SCHEME.match(chart):
+            raise ChartInputError(
+                "chart",
+                f"{chart!r}: unsupported chart URL; use a path under the chart roots, "
+                "oci://..., `upload:<sha256>`, or a chart name with `repo`",
+            )
+        if ".." in PurePosixPath(chart).parts:
             raise ChartInputError("chart", f"{chart!r}: `..` is not allowed in a chart path")
         base = self.roots[0]
-        path = (base / chart).resolve() if not Path(chart).is_absolute() else Path(chart).resolve()
+        try:
+            path = (base / chart).resolve()
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ChartInputError("chart", f"{chart!r}: not a usable path: {exc}") from None
         if not any(path == root or root in path.parents for root in self.roots):
             allowed = ", ".join(str(r) for r in self.roots)
             raise ChartInputError(
@@ -133,9 +171,19 @@ class ChartSources:
             )
         return str(path)
 
-    def values_mapping(self, text: str) -> Mapping[str, Any]:
-        """Parse the values YAML; raise ChartInputError (413 when too large, else 422)."""
-        size = len(text.encode())
+    def values_text(self, text: str) -> str:
+        """Check the values YAML as Helm will read it; return the text ("" for no values).
+
+        Every way values can be wrong (size, encoding, YAML syntax, depth, aliasing, not a
+        mapping) raises ChartInputError on `values`: 413 when too large, else 422.
+        """
+        try:
+            size = len(text.encode())
+        except UnicodeEncodeError as exc:
+            raise ChartInputError(
+                "values",
+                f"values are not valid Unicode (an unpaired surrogate at position {exc.start})",
+            ) from None
         if size > self.max_values_bytes:
             raise ChartInputError(
                 "values",
@@ -144,32 +192,57 @@ class ChartSources:
                 kind="too_large",
             )
         if not text.strip():
-            return {}
+            return ""
+        too_deep = f"values nest deeper than {MAX_VALUES_DEPTH} levels of maps and lists"
         try:
-            parsed = goyaml.load(text)  # as Helm reads a -f file
-        except goyaml.YAMLError as exc:
-            where = f" at line {exc.line}" if exc.line else ""
+            parsed = values_from_text(text, "values")
+        except ChartError as exc:
+            raise ChartInputError("values", str(exc)) from None
+        except RecursionError:  # decoding Helm's answer: deeper than Python goes
+            raise ChartInputError("values", too_deep) from None
+        except Exception as exc:  # the parser's failures are the user's input, never a 500
             raise ChartInputError(
-                "values", f"values are not valid YAML{where}: {exc.problem}"
+                "values", f"values cannot be read: {type(exc).__name__}: {exc}"
             ) from None
-        if parsed is None:
-            return {}
-        if not isinstance(parsed, dict):
-            what = "list" if isinstance(parsed, list) else "scalar"
-            raise ChartInputError("values", f"values must be a YAML mapping, not a {what}")
-        return parsed
+        if _deeper_than(parsed, MAX_VALUES_DEPTH):
+            raise ChartInputError("values", too_deep)
+        return text if parsed else ""
+
+
+def _check_repo_url(repo: str) -> None:
+    try:
+        url = urlsplit(repo)
+        ok = url.scheme in ("http", "https") and bool(url.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ChartInputError("repo", f"{repo!r}: a chart repository is an http:// or https:// URL")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether maps and lists nest more than `limit` deep (iterative: no recursion)."""
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 @contextlib.contextmanager
-def _with_values(request: RenderRequest, values: Mapping[str, Any]) -> Iterator[RenderRequest]:
-    """`request` with `values` as a values file that lives as long as the context."""
+def _with_values(request: RenderRequest, values: str) -> Iterator[RenderRequest]:
+    """`request` with the `values` text as a values file that lives as long as the context."""
     with tempfile.TemporaryDirectory(prefix="helmguard-values-") as tmp:
         files: tuple[str, ...] = ()
         if values:
             path = Path(tmp) / "values.yaml"
-            # JSON (which Helm reads as YAML) keeps every value's type: a YAML dump
-            # would write the string "y" plain, and Helm would read it as true.
-            path.write_text(json.dumps(dict(values)))
+            path.write_text(values, encoding="utf-8")
             files = (str(path),)
         yield RenderRequest(
             chart=request.chart,
@@ -181,7 +254,7 @@ def _with_values(request: RenderRequest, values: Mapping[str, Any]) -> Iterator[
         )
 
 
-def _check_sync(request: RenderRequest, values: Mapping[str, Any]) -> Report:
+def _check_sync(request: RenderRequest, values: str) -> Report:
     from helmguard.preflight.check import check
 
     with _with_values(request, values) as full, _RENDER_LOCK:
@@ -189,7 +262,7 @@ def _check_sync(request: RenderRequest, values: Mapping[str, Any]) -> Report:
 
 
 async def _check_on_cluster(
-    request: RenderRequest, values: Mapping[str, Any], kube_factory: KubeFactory
+    request: RenderRequest, values: str, kube_factory: KubeFactory
 ) -> Report:
     from helmguard.preflight.check import check_cluster
 
@@ -213,10 +286,9 @@ async def run_check(
     (lookups, RBAC, server-side dry run; raises KubeError when the cluster cannot answer);
     without, offline in a worker thread.
     """
-    from helmguard.chart.source import ChartError
     from helmguard.manifest import ManifestError
 
-    values = sources.values_mapping(body.values)
+    values = sources.values_text(body.values)
     chart = sources.chart_ref(body.chart, body.repo)
     request = RenderRequest(
         chart=chart,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -126,9 +125,9 @@ class Operations:
                 await task
 
 
-def values_file(values: dict[str, Any]) -> tuple[str, Callable[[], None]]:
-    """Write values to a private temporary file for `-f`; return its path and a remover."""
+def values_file(values: str) -> tuple[str, Callable[[], None]]:
+    """Write the values text to a private temporary file for `-f`; return it and a remover."""
     directory = tempfile.TemporaryDirectory(prefix="helmguard-values-")
     path = Path(directory.name) / "values.yaml"
-    path.write_text(json.dumps(values))  # JSON is YAML to Helm, and keeps the types
+    path.write_text(values, encoding="utf-8")
     return str(path), directory.cleanup

@@ -136,14 +136,16 @@ class RevisionItem(BaseModel):
     number: int
     chart: str
     chart_version: str
-    values_digest: str
+    values_digest: str | None = Field(description="null for anonymous readers.")
     outcome: str
     started_at: datetime
     finished_at: datetime | None
 
 
 class RevisionDetail(RevisionItem):
-    plan: dict[str, Any] | None = Field(description="The stored plan; Secret data is redacted.")
+    plan: dict[str, Any] | None = Field(
+        description="The stored plan; Secret data is redacted; null for anonymous readers."
+    )
 
 
 class LogItem(BaseModel):
@@ -320,7 +322,9 @@ def release_detail(release: ReleaseRecord, resources: Sequence[ResourceRecord]) 
     )
 
 
-def operation_out(op: Operation) -> OperationOut:
+def operation_out(op: Operation, *, full: bool = True) -> OperationOut:
+    """`full=False` (an anonymous reader): the steps without their details."""
+    steps = list(op.steps) if full else [{**step, "details": {}} for step in op.steps]
     return OperationOut(
         id=op.id,
         kind=op.kind,
@@ -328,7 +332,7 @@ def operation_out(op: Operation) -> OperationOut:
         state=op.state,
         started_at=op.started_at,
         finished_at=op.finished_at,
-        steps=list(op.steps),
+        steps=steps,
         result=op.result,
         error=op.error,
     )
@@ -358,25 +362,28 @@ def release_item(s: ReleaseSummary) -> ReleaseItem:
     )
 
 
-def revision_item(r: RevisionRecord) -> RevisionItem:
+def revision_item(r: RevisionRecord, *, full: bool = True) -> RevisionItem:
+    """`full=False` (an anonymous reader): without the values digest, which would let
+    values be guessed offline."""
     return RevisionItem(
         number=r.number,
         chart=r.chart,
         chart_version=r.chart_version,
-        values_digest=r.values_digest,
+        values_digest=r.values_digest if full else None,
         outcome=r.outcome,
         started_at=r.started_at,
         finished_at=r.finished_at,
     )
 
 
-def revision_detail(r: RevisionRecord) -> RevisionDetail:
-    return RevisionDetail(
-        **revision_item(r).model_dump(), plan=dict(r.plan) if r.plan is not None else None
-    )
+def revision_detail(r: RevisionRecord, *, full: bool = True) -> RevisionDetail:
+    """`full=False`: no digest and no plan (it holds ConfigMap data and every object body)."""
+    plan = dict(r.plan) if r.plan is not None and full else None
+    return RevisionDetail(**revision_item(r, full=full).model_dump(), plan=plan)
 
 
-def log_item(e: LogEntry) -> LogItem:
+def log_item(e: LogEntry, *, full: bool = True) -> LogItem:
+    """`full=False`: the step and its message, not its details (object bodies, diffs)."""
     return LogItem(
         revision=e.revision,
         seq=e.seq,
@@ -384,7 +391,7 @@ def log_item(e: LogEntry) -> LogItem:
         level=e.level,
         step=e.step,
         message=e.message,
-        details=dict(e.details),
+        details=dict(e.details) if full else {},
     )
 
 

@@ -89,8 +89,6 @@ def load_values_file(path: str) -> dict[str, Any]:
 
     Multiple YAML documents in one file are merged, later documents winning, as Helm v4 does.
     """
-    import helm_python
-
     if path.strip() == "-":
         text = sys.stdin.read()
     elif re.match(r"^https?://", path):
@@ -102,6 +100,13 @@ def load_values_file(path: str) -> dict[str, Any]:
             raise ChartError(f"values file {path}: cannot read it: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise ChartError(f"values file {path}: not UTF-8 text") from None
+    return values_from_text(text, f"values file {path}")
+
+
+def values_from_text(text: str, what: str) -> dict[str, Any]:
+    """Values YAML as Helm reads a values file (Go semantics); ChartError names `what`."""
+    import helm_python
+
     values: dict[str, Any] = {}
     for number, doc in enumerate(_VALUES_SEPARATOR.split(text), start=1):
         try:
@@ -109,10 +114,10 @@ def load_values_file(path: str) -> dict[str, Any]:
         except helm_python.HelmError as exc:
             if "cannot unmarshal" in str(exc):
                 raise ChartError(
-                    f"values file {path}: document {number} is not a mapping of keys to "
+                    f"{what}: document {number} is not a mapping of keys to "
                     "values (a values file must be a YAML mapping like `key: value`)"
                 ) from None
-            raise ChartError(f"values file {path}: invalid YAML: {exc}") from None
+            raise ChartError(f"{what}: invalid YAML: {exc}") from None
         values = merge_maps(values, current)
     return values
 

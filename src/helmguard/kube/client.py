@@ -29,6 +29,7 @@ import binascii
 import contextlib
 import json
 import os
+import signal
 import ssl
 import tempfile
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -52,7 +53,9 @@ SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1beta1", "client.authentication.k8s.io/v1")
 # An exec credential is refreshed this long before it expires, so no request races expiry.
 _EXPIRY_SKEW = timedelta(seconds=10)
-_EXEC_TIMEOUT = 60.0
+# How long an exec credential plugin may run before its process group is killed.
+EXEC_TIMEOUT = 30.0
+EXEC_TIMEOUT_ENV = "HELMGUARD_EXEC_TIMEOUT"
 _PathLike = str | os.PathLike[str]
 
 
@@ -84,6 +87,7 @@ class ExecPlugin:
     install_hint: str = ""
     provide_cluster_info: bool = False
     interactive_mode: str = "IfAvailable"
+    timeout: float = EXEC_TIMEOUT  # seconds; $HELMGUARD_EXEC_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,36 @@ def load_config(
     ServiceAccount. Raises `KubeConfigError` naming what was tried and what to do.
     """
     env = os.environ if environ is None else environ
+    config = _resolve_config(kubeconfig, context, env, service_account_dir)
+    if config.exec_plugin is not None:
+        plugin = replace(config.exec_plugin, timeout=_exec_timeout(env))
+        config = replace(config, exec_plugin=plugin)
+    return config
+
+
+def _exec_timeout(env: Mapping[str, str]) -> float:
+    text = env.get(EXEC_TIMEOUT_ENV, "").strip()
+    if not text:
+        return EXEC_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 3600:
+        raise KubeConfigError(
+            f"{EXEC_TIMEOUT_ENV}={text!r} is not a number of seconds between 0 and 3600.",
+            fix=f"Set {EXEC_TIMEOUT_ENV} to the seconds an exec credential plugin may take "
+            f"(default {EXEC_TIMEOUT:g}), or unset it.",
+        )
+    return seconds
+
+
+def _resolve_config(
+    kubeconfig: _PathLike | Sequence[_PathLike] | None,
+    context: str | None,
+    env: Mapping[str, str],
+    service_account_dir: Path,
+) -> ClusterConfig:
     files: list[Path]
     if kubeconfig is not None:
         given = [kubeconfig] if isinstance(kubeconfig, str | os.PathLike) else list(kubeconfig)
@@ -629,6 +663,8 @@ async def _run_exec_plugin(plugin: ExecPlugin, config: ClusterConfig) -> _Creden
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            # Its own process group: whatever the plugin starts is killed with it.
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise KubeConfigError(
@@ -639,16 +675,15 @@ async def _run_exec_plugin(plugin: ExecPlugin, config: ClusterConfig) -> _Creden
         raise KubeConfigError(
             f"{name} is not executable.", fix=f"chmod +x {plugin.command}"
         ) from None
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), _EXEC_TIMEOUT)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise KubeConfigError(
-            f"{name} did not finish within {_EXEC_TIMEOUT:g}s.",
-            fix="Run the plugin by hand to see what it waits for (a login prompt?).",
-        ) from None
+    out, err, finished = await _collect(proc, plugin.timeout)
     stderr = err.decode(errors="replace").strip()
+    if not finished:
+        raise KubeConfigError(
+            f"{name} did not finish within {plugin.timeout:g}s and was killed; its stderr: "
+            f"{stderr[-2000:] or '(none)'}",
+            fix="Run the plugin by hand to see what it waits for (a login prompt?); "
+            f"{EXEC_TIMEOUT_ENV} sets how long it may take.",
+        )
     if proc.returncode != 0:
         raise KubeConfigError(
             f"{name} failed with exit code {proc.returncode}: {stderr or '(no stderr)'}",
@@ -698,6 +733,38 @@ async def _run_exec_plugin(plugin: ExecPlugin, config: ClusterConfig) -> _Creden
         key_pem=str(key).encode() if cert and key else None,
         expires=expires,
     )
+
+
+async def _collect(proc: asyncio.subprocess.Process, seconds: float) -> tuple[bytes, bytes, bool]:
+    """The plugin's stdout and stderr, and whether it exited within `seconds`.
+
+    Its process group is killed when the time is up or the caller is cancelled, so no
+    plugin (nor anything it started) outlives the request that needed it.
+    """
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = bytearray(), bytearray()
+
+    async def drain(stream: asyncio.StreamReader, into: bytearray) -> None:
+        while chunk := await stream.read(65536):
+            into += chunk
+
+    try:
+        async with asyncio.timeout(seconds):
+            await asyncio.gather(drain(proc.stdout, out), drain(proc.stderr, err))
+            await proc.wait()
+    except TimeoutError:
+        _kill_group(proc)
+        await proc.wait()
+        return bytes(out), bytes(err), False
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return bytes(out), bytes(err), True
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 # --- transport -----------------------------------------------------------------------
@@ -760,6 +827,10 @@ class _Transport(httpx2.AsyncBaseTransport):
                 limits=httpx2.Limits(max_connections=None, max_keepalive_connections=20),
             )
         return self._pools[key]
+
+    async def credential(self) -> None:
+        """Obtain the credential now (running an exec plugin if need be), without a request."""
+        await self._credentials.get()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         cred = await self._credentials.get()
@@ -911,6 +982,10 @@ class Kube:
                 response.raise_for_status()
             yield response
 
+    async def authenticate(self) -> None:
+        """Obtain the credential (an exec plugin runs here, within its own timeout)."""
+        await self._transport.credential()
+
     async def version(self) -> dict[str, Any]:
         """The server's /version (gitVersion, ...): proves reachability and credentials."""
         body = await self.get_json("/version")
@@ -968,6 +1043,8 @@ async def connect_config(
     kube = Kube(config, field_manager=field_manager, timeout=timeout)
     if verify:
         try:
+            # First the credential: a failing plugin is named, not the API server.
+            await kube.authenticate()
             await retry(kube.version, timeout=timeout)
         except BaseException:
             await kube.aclose()

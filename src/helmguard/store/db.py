@@ -10,6 +10,7 @@ and a bounded retry with backoff when the file stays locked past the timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import sqlite3
@@ -262,9 +263,14 @@ def prepare_sqlite_file(target: Target, *, create: bool) -> None:
             f"no helmguard database at {path}; run `helmguard db upgrade` to create it"
         )
     if target.is_default:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     elif not path.parent.is_dir():
         raise StoreError(f"cannot use database {path}: directory {path.parent} does not exist")
+    if create and not path.exists():
+        # 0600 from the start (SQLite gives its -wal and -shm files the same mode): plans,
+        # operation logs and events are nobody else's business.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 async def upgrade_database(url: str | None) -> tuple[str, str]:

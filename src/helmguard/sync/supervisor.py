@@ -1,0 +1,181 @@
+"""Keeping the sync of one cluster running while the cluster comes and goes.
+
+`ClusterSupervisor(connect, store)` connects (`connect` need not verify: discovery does),
+retrying with capped, jittered backoff for as long as it takes, runs a `Sync` once
+connected, and while the cluster cannot be reached stores the cluster's releases Unknown
+with the reason, so nothing stays green on stale information. Once the sync runs, its
+informers reconnect by themselves (and store their members Unknown while down);
+`readiness()` reports not ready when no sync has run for longer than `grace` seconds, or
+an informer has been down that long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from helmguard.kube.client import Kube
+from helmguard.kube.errors import classify
+from helmguard.store import ObservedStatus, ReleaseKey, Store, StoreError
+from helmguard.store.errors import SyncRunning
+from helmguard.sync.engine import Sync
+from helmguard.sync.releases import app_ref
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 30.0  # unreachable for longer than this: /readyz says not ready
+BACKOFF_CAP = 10.0  # the longest wait between two connection attempts
+UNREACHABLE = "ClusterUnreachable"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether /readyz may say ok; `detail` says why not."""
+
+    ready: bool
+    detail: str = ""
+
+
+class ClusterSupervisor:
+    """Connects to a cluster until it answers, runs the sync, reports readiness."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[Kube]],
+        store: Store,
+        *,
+        name: str = "",
+        cluster: str = "",
+        grace: float = GRACE_SECONDS,
+        backoff_cap: float = BACKOFF_CAP,
+        announce: Callable[[str], None] = log.warning,
+    ) -> None:
+        self._connect = connect
+        self.store = store
+        self.name = name or "the cluster"
+        self.cluster = cluster
+        self.grace = grace
+        self.backoff_cap = backoff_cap
+        self.sync: Sync | None = None
+        self._down_since: float | None = time.monotonic()
+        self._down_at = datetime.now(UTC)
+        self._reason = "not connected yet"
+        self._attempts = 0
+        self._announce = announce  # a line for the operator: unreachable, syncing
+
+    def readiness(self) -> Readiness:
+        """Not ready while the cluster has been unreachable for longer than `grace`."""
+        now = time.monotonic()
+        if self.sync is None:
+            since = self._down_since if self._down_since is not None else now
+            if now - since > self.grace:
+                return Readiness(
+                    False,
+                    f"{self.name}: no sync for {now - since:.0f}s, unreachable or still "
+                    f"listing ({self._attempts} connection attempts): {self._reason}",
+                )
+            return Readiness(True)
+        down = [i.connectivity for i in self.sync.informers.values() if not i.connectivity.up]
+        if down:
+            first = min(down, key=lambda c: c.since)
+            seconds = (datetime.now(UTC) - first.since).total_seconds()
+            if seconds > self.grace:
+                return Readiness(
+                    False, f"{self.name}: watch down for {seconds:.0f}s: {first.reason}"
+                )
+        return Readiness(True)
+
+    async def run(self) -> None:
+        """Connect (for as long as it takes, with backoff), then run the sync until cancelled."""
+        while True:
+            kube = await self._connected()
+            self._reason = "connected; the first lists of the sync are not done"
+            sync = Sync(kube, self.store, cluster=self.cluster)
+            try:
+                try:
+                    await sync.start()
+                except SyncRunning:
+                    raise  # another serve syncs this cluster into this store: not ours to retry
+                except Exception as exc:  # the cluster went away while listing: start again
+                    self._failed(exc)
+                    await sync.stop()
+                    await self._backoff()
+                    continue
+                self.sync = sync
+                self._down_since = None
+                self._attempts = 0
+                self._announce(
+                    f"serve: syncing {len(sync.index.releases)} release(s) from {self.name}"
+                )
+                try:
+                    # The informers run until we are cancelled, or another sync takes over.
+                    await sync.lost.wait()
+                    raise StoreError(sync.lost_reason)
+                finally:
+                    self.sync = None
+                    await sync.stop()
+            finally:
+                await kube.aclose()
+
+    async def _connected(self) -> Kube:
+        """A connection whose discovery answers; stores the releases Unknown while there is none."""
+        marked = False
+        while True:
+            self._attempts += 1
+            try:
+                kube = await self._connect()
+            except Exception as exc:  # every failure to reach the cluster is retried
+                self._failed(exc)
+            else:
+                try:
+                    # One attempt each (the backoff is ours): the credential (an exec
+                    # plugin is named when it fails), then discovery proves the server.
+                    await kube.authenticate()
+                    await kube.discovery.resources()
+                except Exception as exc:
+                    await kube.aclose()
+                    self._failed(exc)
+                else:
+                    return kube
+            if not marked:
+                self._announce(
+                    f"serve: {self.name} cannot be reached ({self._reason}); its releases "
+                    "are stored Unknown, retrying with backoff"
+                )
+                await self._mark_unknown()
+                marked = True
+            await self._backoff()
+
+    def _failed(self, exc: Exception) -> None:
+        self._reason = classify(exc).message
+        if self._down_since is None:
+            self._down_since, self._down_at = time.monotonic(), datetime.now(UTC)
+
+    async def _backoff(self) -> None:
+        wait = random.uniform(0.5, 1.0) * min(self.backoff_cap, 0.5 * 2 ** min(self._attempts, 10))
+        log.info("%s unreachable (%s); retrying in %.1fs", self.name, self._reason, wait)
+        await asyncio.sleep(wait)
+
+    async def _mark_unknown(self) -> None:
+        """Store every release of this cluster Unknown: what it was is no longer known."""
+        now = datetime.now(UTC)
+        message = (
+            f"{self.name} cannot be reached since "
+            f"{self._down_at.isoformat(timespec='seconds')}: {self._reason}"
+        )
+        rows: list[tuple[ReleaseKey, ObservedStatus]] = []
+        for release in await self.store.list_releases(self.cluster):
+            app = app_ref(release.key)
+            refs = [r.ref for r in await self.store.list_resources(release.key) if r.ref != app]
+            for ref in [*refs, app]:
+                status = ObservedStatus(ref, "Unknown", UNREACHABLE, message, self._down_at, now)
+                rows.append((release.key, status))
+        if rows:
+            await self.store.upsert_resource_statuses(rows)
+        for key in dict.fromkeys(key for key, _ in rows):
+            await self.store.set_release_status(key, "Unknown", at=now)
