@@ -369,7 +369,7 @@ def test_after_a_timed_out_deploy_uninstall_and_deploy_run_at_once(world: World)
     account = ("--set", "serviceAccountName=default")
     # Pods get Ready but the Deployment stays unavailable for an hour: only the deadline ends it.
     hold = ("--set", "minReadySeconds=3600", "--set", "progressDeadlineSeconds=7200")
-    timed_out = world.deploy(chart, *account, *hold, "--timeout", "15")
+    timed_out = world.deploy(chart, *account, *hold, "--timeout", "25")
     assert timed_out.returncode == 1, timed_out.stdout + timed_out.stderr
     assert "timed out" in timed_out.stdout + timed_out.stderr
     started = time.monotonic()

@@ -28,7 +28,7 @@ from helmguard.store import ReleaseKey, open_store
 from kubeapi import wait_until
 
 CHARTS = Path(__file__).parent / "charts"
-TOKEN = "serve-test-token-3c1d"
+TOKEN = "serve-test-token-3c1d-long-enough-for-serve"
 
 
 def helmguard(*args: str) -> list[str]:
