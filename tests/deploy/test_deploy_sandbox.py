@@ -191,7 +191,10 @@ async def test_upgrade_prunes_removed_objects(
     cm = admin_http.get(f"/api/v1/namespaces/{fresh_ns}/configmaps/demo-fs-config").json()
     assert cm["metadata"]["annotations"]["helmguard.io/revision"] == "2"
     assert cm["metadata"]["annotations"]["helmguard.io/release"] == f"{fresh_ns}/demo"
-    assert cm["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "helmguard"
+    assert cm["metadata"]["annotations"]["meta.helm.sh/release-name"] == "demo"
+    assert cm["metadata"]["annotations"]["meta.helm.sh/release-namespace"] == fresh_ns
+    # The chart's labels are applied as rendered: helmguard adds none of its own.
+    assert "app.kubernetes.io/managed-by" not in (cm["metadata"].get("labels") or {})
     await uninstall(fresh_ns, "demo", options, store=store)
 
 

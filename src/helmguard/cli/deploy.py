@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from helmguard.cli.chart_options import chart_options, request_from_options
+from helmguard.cli.duration import DURATION
 
 if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions, LogRecord, Result
@@ -57,10 +58,11 @@ def _cluster_options(f: F) -> F:
         click.option("--kube-context", "context", help="kubeconfig context to use."),
         click.option(
             "--timeout",
-            type=float,
-            default=300.0,
+            type=DURATION,
+            default="5m0s",
             show_default=True,
-            help="Seconds for the whole operation, retries of transient errors included.",
+            help="Time for the whole operation, retries of transient errors included "
+            "(a Go duration: 300s, 5m, 1h2m; or seconds).",
         ),
         click.option(
             "--db",
@@ -88,6 +90,18 @@ def _cluster_options(f: F) -> F:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+_description = click.option(
+    "--description", help="The revision's description (helm history), instead of Helm's."
+)
+_history_max = click.option(
+    "--history-max",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Records kept per release, oldest removed first (0: no limit), as helm's flag.",
+)
 
 
 class _Display:
@@ -273,7 +287,13 @@ def _result_json(result: Result) -> dict[str, Any]:
 
 def _options(**kwargs: Any) -> DeployOptions:
     from helmguard.deploy import DeployOptions
+    from helmguard.deploy.release import record_kind
 
+    try:
+        record_kind()  # HELM_DRIVER names a storage helm and helmguard can share
+    except ValueError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
     return DeployOptions(
         kubeconfig=kwargs.get("kubeconfig"),
         context=kwargs.get("context"),
@@ -284,6 +304,9 @@ def _options(**kwargs: Any) -> DeployOptions:
         adopt=bool(kwargs.get("adopt", False)),
         atomic=bool(kwargs.get("atomic", False)),
         keep_history=bool(kwargs.get("keep_history", False)),
+        description=str(kwargs.get("description") or ""),
+        history_max=int(kwargs.get("history_max", 10)),
+        create_namespace=bool(kwargs.get("create_namespace", False)),
     )
 
 
@@ -328,6 +351,9 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
 @click.option(
     "--atomic", is_flag=True, help="On failure, restore the previous revision (or remove all)."
 )
+@click.option("--create-namespace", is_flag=True, help="Create the release namespace if absent.")
+@_description
+@_history_max
 def deploy_command(**kwargs: Any) -> None:
     """Install or upgrade CHART as a release: preflight, ordered waves, wait, prune.
 
@@ -350,6 +376,7 @@ def deploy_command(**kwargs: Any) -> None:
 @click.option("-n", "--namespace", default="default", show_default=True)
 @_cluster_options
 @click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
+@_history_max
 def rollback_command(release: str, revision: int | None, namespace: str, **kwargs: Any) -> None:
     """Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision."""
     from helmguard.deploy import rollback
@@ -366,7 +393,12 @@ def rollback_command(release: str, revision: int | None, namespace: str, **kwarg
 @click.argument("release")
 @click.option("-n", "--namespace", default="default", show_default=True)
 @_cluster_options
-@click.option("--keep-history", is_flag=True, help="Keep the release's records in the store.")
+@click.option(
+    "--keep-history",
+    is_flag=True,
+    help="Keep the release's records (marked uninstalled, as helm does) and its store history.",
+)
+@_description
 def uninstall_command(release: str, namespace: str, **kwargs: Any) -> None:
     """Delete everything RELEASE applied, in reverse order, and wait until it is gone."""
     from helmguard.deploy import uninstall

@@ -33,6 +33,7 @@ from helmguard.deploy.release import (
     helm_hooks,
     helm_release,
     hook_json,
+    least_recent,
     legacy_record_name,
     record_kind,
     record_name,
@@ -79,6 +80,8 @@ class DeployOptions:
     lock_namespace: str = LOCK_NAMESPACE
     driver: str | None = None  # HELM_DRIVER: secret or configmap (None: the environment's)
     description: str = ""  # the revision's description instead of Helm's default
+    history_max: int = 10  # records kept per release, as helm upgrade's default (0: all)
+    create_namespace: bool = False
 
 
 @dataclass(frozen=True)
@@ -460,6 +463,20 @@ async def _apply_revision(
         ),
         labels=previous.labels if previous is not None else {},
     )
+    if run.options.history_max > 0:
+        # Helm's --history-max: room for this revision, the last deployed one always kept.
+        old = least_recent(run.history, run.options.history_max - 1)
+        for h in old:
+            await cluster.delete(
+                ObjectRef("", run.record_kind, run.namespace, record_name(run.name, h.revision))
+            )
+        if old:
+            run.log.emit(
+                "record.pruned",
+                f"--history-max {run.options.history_max}: removed the records of revision(s) "
+                + ", ".join(str(h.revision) for h in old),
+            )
+            run.history = [h for h in run.history if h not in old]
     # Before the first object is applied: helm sees the release busy from here on.
     await _write_record(cluster, pending, run.log, run.record_kind, new=True)
     await run.begin(chart, chart_version, digest, the_plan)
@@ -698,6 +715,26 @@ def _preflight_verdict(
     return message, first.target or first.object
 
 
+async def _create_namespace(run: _Run, namespace: str) -> None:
+    """Helm's --create-namespace: the release namespace, labelled `name`, if it is missing."""
+    kube = await run.connect()
+    cluster = Cluster(kube, deadline=run.started + run.options.timeout)
+    ref = ObjectRef("", "Namespace", "", namespace)
+    if await cluster.get(ref) is not None:
+        return
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {"name": namespace}},
+    }
+    try:
+        await cluster.create(body)
+    except KubeError as err:
+        if err.code != 409:  # created meanwhile: as good
+            raise
+    run.log.emit("namespace.created", f"created namespace {namespace}")
+
+
 async def deploy(
     request: RenderRequest,
     options: DeployOptions = DeployOptions(),
@@ -736,7 +773,11 @@ async def deploy(
             )
         else:
             report = await check_cluster(
-                request, kube=kube, timeout=min(60.0, options.timeout), rendered=rendered
+                request,
+                kube=kube,
+                timeout=min(60.0, options.timeout),
+                rendered=rendered,
+                create_namespace=options.create_namespace,
             )
             refused = _preflight_verdict(report, log, Severity.ERROR)
             if refused is not None:
@@ -752,6 +793,8 @@ async def deploy(
                     log=tuple(log.records),
                     seconds=time.monotonic() - run.started,
                 )
+        if options.create_namespace:
+            await _create_namespace(run, request.namespace)
         await run.open()
         operation = "upgrade" if any(h.outcome == "deployed" for h in run.history) else "install"
         return await _apply_revision(

@@ -18,7 +18,7 @@ import base64
 import gzip
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -358,6 +358,25 @@ def with_status(
         outcome=rev.outcome if outcome is None else outcome,
         helm={**rev.helm, "info": info},
     )
+
+
+def least_recent(history: Sequence[RevisionManifest], maximum: int) -> list[RevisionManifest]:
+    """Helm's Storage.removeLeastRecent: the oldest revisions beyond `maximum`.
+
+    The last deployed revision is never among them.
+    """
+    if maximum < 0 or len(history) <= maximum:
+        return []
+    ordered = sorted(history, key=lambda r: r.revision)
+    deployed = [r.revision for r in ordered if r.status == "deployed"]
+    keep = deployed[-1] if deployed else None
+    out: list[RevisionManifest] = []
+    for rev in ordered:
+        if len(ordered) - len(out) == maximum:
+            break
+        if rev.revision != keep:
+            out.append(rev)
+    return out
 
 
 def encode_record(rev: RevisionManifest, kind: str = "Secret") -> dict[str, Any]:
