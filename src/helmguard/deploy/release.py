@@ -263,8 +263,10 @@ def legacy_record_name(name: str, revision: int) -> str:
 
 
 def go_time(at: datetime) -> str:
-    """A timestamp as Go's encoding/json writes a UTC time.Time (RFC 3339, nanoseconds)."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+    """A timestamp as Go's encoding/json writes a UTC time.Time (RFC3339Nano)."""
+    at = at.astimezone(UTC)
+    frac = f"{at.microsecond:06d}".rstrip("0")
+    return at.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
 
 
 def _pack(value: Any) -> str:
