@@ -225,3 +225,22 @@ def test_objects_carry_helms_ownership_and_keep_the_charts_labels() -> None:
         "x/other"
     )
     assert "Source:" in release_manifest(rendered)
+
+
+def test_upgrade_values_follow_helms_reuse_values() -> None:
+    from helmguard.deploy.actions import upgrade_values
+
+    rev = _revision()  # config {"greeting": "hi"}; chart defaults settings {color, size}
+    new = {"settings": {"color": "red"}}
+    assert upgrade_values(new, rev, "reset") == (new, new)
+    render, config = upgrade_values(new, rev, "reset-then-reuse")
+    assert render == config == {"settings": {"color": "red"}, "greeting": "hi"}
+    render, config = upgrade_values(new, rev, "reuse")
+    assert config == {"settings": {"color": "red"}, "greeting": "hi"}
+    assert render["settings"] == {"color": "red", "size": "small"}  # the old chart's defaults
+    assert upgrade_values({}, rev, "") == ({"greeting": "hi"}, {"greeting": "hi"})
+    assert upgrade_values(new, rev, "") == (new, new)
+    assert upgrade_values(new, None, "reuse") == (new, new)  # an install
+    # A null in the new values removes what the old release had (Helm's CoalesceTables).
+    render, config = upgrade_values({"greeting": None}, rev, "reset-then-reuse")
+    assert config == {}

@@ -153,6 +153,9 @@ class RenderRequest:
     api_versions: tuple[str, ...] = ()
     is_upgrade: bool = False
     renderer: str = "sdk"
+    # The user-supplied values already computed (an upgrade's --reuse-values and the
+    # like); None: built from `values`.
+    user_values: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,9 @@ def render_chart(req: RenderRequest) -> RenderedChart:
     if req.renderer not in RENDERERS:
         raise ChartError(f"unknown renderer {req.renderer!r}; use one of: {', '.join(RENDERERS)}")
     _validate_release_name(req.release)
-    user_values = merge_user_values(req.values)
+    user_values = (
+        merge_user_values(req.values) if req.user_values is None else dict(req.user_values)
+    )
     with tempfile.TemporaryDirectory(prefix="helmguard-chart-") as tmp:
         chart_path = resolve_chart(req.chart, version=req.version, repo=req.repo, workdir=Path(tmp))
         if req.renderer == "helm":

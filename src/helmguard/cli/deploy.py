@@ -307,6 +307,7 @@ def _options(**kwargs: Any) -> DeployOptions:
         description=str(kwargs.get("description") or ""),
         history_max=int(kwargs.get("history_max", 10)),
         create_namespace=bool(kwargs.get("create_namespace", False)),
+        values_mode=str(kwargs.get("values_mode") or ""),
     )
 
 
@@ -354,6 +355,28 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
 @click.option("--create-namespace", is_flag=True, help="Create the release namespace if absent.")
 @_description
 @_history_max
+@click.option(
+    "--reuse-values",
+    is_flag=True,
+    help="Upgrade: merge the new values over the previous revision's (and its chart defaults).",
+)
+@click.option(
+    "--reset-values", is_flag=True, help="Upgrade: the chart's defaults and the new values only."
+)
+@click.option(
+    "--reset-then-reuse-values",
+    is_flag=True,
+    help="Upgrade: the new chart's defaults, the previous values, then the new values.",
+)
+@click.option(
+    "--dry-run",
+    "dry_run",
+    is_flag=False,
+    flag_value="client",
+    default=None,
+    help="client: render and check offline; server: the full preflight against the cluster. "
+    "Nothing is written.",
+)
 def deploy_command(**kwargs: Any) -> None:
     """Install or upgrade CHART as a release: preflight, ordered waves, wait, prune.
 
@@ -361,6 +384,27 @@ def deploy_command(**kwargs: Any) -> None:
     """
     from helmguard.deploy import deploy
 
+    modes = [
+        mode
+        for flag, mode in (
+            ("reuse_values", "reuse"),
+            ("reset_values", "reset"),
+            ("reset_then_reuse_values", "reset-then-reuse"),
+        )
+        if kwargs.pop(flag, False)
+    ]
+    if len(modes) > 1:
+        click.echo(
+            "Error: --reuse-values, --reset-values and --reset-then-reuse-values exclude each "
+            "other; pass one",
+            err=True,
+        )
+        raise SystemExit(2)
+    kwargs["values_mode"] = modes[0] if modes else ""
+    dry_run = kwargs.pop("dry_run")
+    if dry_run is not None:
+        _dry_run(dry_run, **kwargs)
+        return
     request = request_from_options(**kwargs)
     _run(
         lambda options, store, listeners: deploy(
@@ -368,6 +412,43 @@ def deploy_command(**kwargs: Any) -> None:
         ),
         **kwargs,
     )
+
+
+def _dry_run(mode: str, **kwargs: Any) -> None:
+    """`--dry-run=client|server`: the rendered manifest and the preflight report, nothing written.
+
+    Exit codes as `helmguard check`: 0, 1 with error findings, 2 bad input or no cluster.
+    """
+    from helmguard.chart.render import render_chart, template_output
+    from helmguard.preflight.check import check
+    from helmguard.preflight.findings import Severity
+    from helmguard.preflight.report import to_table
+
+    if mode not in ("client", "server"):
+        click.echo(f"Error: --dry-run={mode!r}: use --dry-run=client or --dry-run=server", err=True)
+        raise SystemExit(2)
+    request = request_from_options(**kwargs)
+    with _user_errors():
+        try:
+            report = check(
+                request,
+                offline=mode == "client",
+                kubeconfig=kwargs.get("kubeconfig"),
+                context=kwargs.get("context"),
+                create_namespace=bool(kwargs.get("create_namespace")),
+                timeout=min(60.0, float(kwargs.get("timeout") or 60.0)),
+            )
+        except Exception as exc:
+            from helmguard.kube.errors import KubeError
+
+            if isinstance(exc, KubeError):  # no cluster to dry-run on: bad input here
+                click.echo(f"Error: {exc.explain()}", err=True)
+                raise SystemExit(2) from None
+            raise
+        click.echo(template_output(render_chart(request)), nl=False)
+    click.echo(to_table(report), err=True, nl=False)
+    if any(f.severity >= Severity.ERROR for f in report.findings):
+        raise SystemExit(1)
 
 
 @click.command("rollback")

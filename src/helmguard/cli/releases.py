@@ -89,7 +89,18 @@ def list_command(
     context: str | None,
 ) -> None:
     """Releases (their latest revision), helm's and helmguard's alike, like `helm list`."""
-    from helmguard.deploy.query import DEFAULT_LIST_STATUSES, all_revisions, select_releases
+    from helmguard.deploy.query import (
+        DEFAULT_LIST_STATUSES,
+        all_revisions,
+        name_pattern,
+        select_releases,
+    )
+
+    try:
+        name_pattern(name_filter)
+    except ValueError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
 
     async def read(cluster: Cluster) -> list[Any]:
         revisions = await all_revisions(cluster, None if all_namespaces else namespace)

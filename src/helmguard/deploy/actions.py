@@ -82,6 +82,9 @@ class DeployOptions:
     description: str = ""  # the revision's description instead of Helm's default
     history_max: int = 10  # records kept per release, as helm upgrade's default (0: all)
     create_namespace: bool = False
+    # An upgrade's values, as helm upgrade's flags: "" (Helm's default: the previous
+    # revision's values when none are given), "reuse", "reset", "reset-then-reuse".
+    values_mode: str = ""
 
 
 @dataclass(frozen=True)
@@ -375,14 +378,14 @@ _DONE = {"install": "Install complete", "upgrade": "Upgrade complete"}
 _FAILED = {"install": "Release", "upgrade": "Upgrade", "rollback": "Rollback"}
 
 
-def _helm_base(rendered: RenderedChart) -> dict[str, Any]:
+def _helm_base(rendered: RenderedChart, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What Helm stores of a render: the chart, user values, manifest, hooks, NOTES."""
     from helmguard.chart.render import release_manifest
 
     return {
         "chart": dict(rendered.chart_json)
         or {"metadata": {"name": rendered.chart_name, "version": rendered.chart_version}},
-        "config": dict(rendered.user_values),
+        "config": dict(rendered.user_values if config is None else config),
         "manifest": release_manifest(rendered),
         "hooks": helm_hooks(
             rendered.hooks, rendered.manifests[len(rendered.manifests) - len(rendered.hooks) :]
@@ -715,6 +718,51 @@ def _preflight_verdict(
     return message, first.target or first.object
 
 
+VALUES_MODES = ("", "reuse", "reset", "reset-then-reuse")
+
+
+def current_release(history: Sequence[RevisionManifest]) -> RevisionManifest | None:
+    """The revision an upgrade starts from, as Helm's prepareUpgrade picks it."""
+    if not history:
+        return None
+    last = history[-1]
+    if last.status == "deployed":
+        return last
+    deployed = [h for h in history if h.status == "deployed"]
+    if deployed:
+        return deployed[-1]
+    return last if last.status in ("failed", "superseded") else None
+
+
+def upgrade_values(
+    new: Mapping[str, Any], current: RevisionManifest | None, mode: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Helm's Upgrade.reuseValues: (values to render with, values stored as `config`).
+
+    --reuse-values renders over the previous revision's chart defaults merged with its
+    values; helmguard merges those under the new values instead of replacing the new
+    chart's defaults, which differs only for keys the new chart's values.yaml adds.
+    """
+    from helmguard.chart.values import coalesce_tables
+
+    if mode not in VALUES_MODES:
+        raise ValueError(f"unknown values mode {mode!r}; use one of {VALUES_MODES}")
+    vals = dict(new)
+    if current is None or mode == "reset":
+        return vals, vals
+    old = dict(current.config)
+    if mode == "reuse":
+        vals = coalesce_tables(vals, old)
+        defaults = coalesce_tables(old, dict((current.helm.get("chart") or {}).get("values") or {}))
+        return coalesce_tables(dict(vals), defaults), vals
+    if mode == "reset-then-reuse":
+        vals = coalesce_tables(vals, old)
+        return vals, vals
+    if not vals and old:
+        return old, old
+    return vals, vals
+
+
 async def _create_namespace(run: _Run, namespace: str) -> None:
     """Helm's --create-namespace: the release namespace, labelled `name`, if it is missing."""
     kube = await run.connect()
@@ -757,9 +805,22 @@ async def deploy(
     log = OperationLog(listeners)
     run = _Run("deploy", request.namespace, request.release, options, log, store)
     report: Report | None = None
+    config: dict[str, Any] | None = None
     try:
         kube = await run.connect()
         if rendered is None:
+            from helmguard.chart.values import merge_user_values
+
+            # Helm's upgrade values from the release as it stands (checked again under
+            # the Lease: the revision number and pending state are decided there).
+            peek = Cluster(kube, deadline=run.started + options.timeout)
+            history = await read_history(
+                peek, request.namespace, request.release, kind=record_kind(options.driver)
+            )
+            render_values, config = upgrade_values(
+                merge_user_values(request.values), current_release(history), options.values_mode
+            )
+            request = replace(request, user_values=render_values)
             # Rendered once, here: the preflight gate checks exactly what gets applied.
             served = await retry(kube.discovery.resources, timeout=options.timeout)
             version = await retry(kube.version, timeout=options.timeout)
@@ -806,7 +867,7 @@ async def deploy(
             chart_version=rendered.chart_version,
             digest=_values_digest(rendered.values),
             operation=operation,
-            base=_helm_base(rendered),
+            base=_helm_base(rendered, config),
             report=report,
         )
     finally:

@@ -83,6 +83,16 @@ def listed(rev: RevisionManifest) -> ListedRelease:
     )
 
 
+def name_pattern(name_filter: str | None) -> re.Pattern[str] | None:
+    """`--filter` as a regular expression (None: no filter); ValueError naming a bad one."""
+    if not name_filter:
+        return None
+    try:
+        return re.compile(name_filter)
+    except re.error as exc:
+        raise ValueError(f"--filter {name_filter!r} is not a regular expression: {exc}") from None
+
+
 def select_releases(
     revisions: Sequence[RevisionManifest],
     *,
@@ -93,14 +103,7 @@ def select_releases(
 
     `statuses` None keeps every status (`--all`). Raises ValueError for a bad filter.
     """
-    pattern = None
-    if name_filter:
-        try:
-            pattern = re.compile(name_filter)
-        except re.error as exc:
-            raise ValueError(
-                f"--filter {name_filter!r} is not a regular expression: {exc}"
-            ) from None
+    pattern = name_pattern(name_filter)
     latest: dict[tuple[str, str], RevisionManifest] = {}
     for rev in revisions:
         key = (rev.namespace, rev.release)
