@@ -101,6 +101,13 @@ def _api(admin_http: httpx.Client, path: str, selector: str = "") -> httpx.Respo
     return admin_http.get(path, params=params)
 
 
+def _post(admin_http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = admin_http.post(path, json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
 def _items(admin_http: httpx.Client, path: str, selector: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = _api(admin_http, path, selector).json()["items"]
     return items
@@ -313,3 +320,115 @@ def test_bad_helm_driver_is_refused_before_anything(sandbox: Sandbox, namespace:
         env={"HELM_DRIVER": "sql"},
     )
     assert code == 2 and "HELM_DRIVER='sql'" in err
+
+
+_MODES = {
+    "--reuse-values": "reuse",
+    "--reset-values": "reset",
+    "--reset-then-reuse-values": "reset-then-reuse",
+    "": "",
+}
+
+
+@pytest.mark.parametrize(
+    ("flag", "sets"),
+    [
+        ("--reuse-values", ["settings.size=large", "greeting=null"]),
+        ("--reset-values", ["settings.size=large"]),
+        ("--reset-then-reuse-values", ["settings.size=large"]),
+        ("", []),  # no new values: Helm reuses the previous revision's
+    ],
+)
+async def test_upgrade_values_are_helms(
+    sandbox: Sandbox,
+    admin_http: httpx.Client,
+    namespace: str,
+    helm: Helm,
+    options: DeployOptions,
+    flag: str,
+    sets: list[str],
+) -> None:
+    first = ["--set", "greeting=one", "--set", "settings.color=green"]
+    for name in ("by-helm", "by-hg"):
+        helm.run("install", name, str(CHART), "-n", namespace, *first)
+    set_args = [a for s in sets for a in ("--set", s)]
+    helm.run(
+        "upgrade", "by-helm", str(CHART), "-n", namespace, *([flag] if flag else []), *set_args
+    )
+    result = await deploy(
+        _request("by-hg", namespace, *sets),
+        DeployOptions(kubeconfig=options.kubeconfig, timeout=90, values_mode=_MODES[flag]),
+    )
+    assert result.outcome == "deployed" and result.revision == 2, result.message
+    for extra in ([], ["--all"]):
+        assert helm.json("get", "values", "by-hg", "-n", namespace, *extra) == helm.json(
+            "get", "values", "by-helm", "-n", namespace, *extra
+        ), extra
+    ours = _config(admin_http, namespace, "by-hg-config")["data"]
+    theirs = _config(admin_http, namespace, "by-helm-config")["data"]
+    assert ours == theirs
+
+
+async def test_a_legacy_helmguard_record_is_migrated_on_first_touch(
+    sandbox: Sandbox, admin_http: httpx.Client, namespace: str, helm: Helm, options: DeployOptions
+) -> None:
+    import base64
+    import gzip
+
+    rendered = render_chart(_request("old", namespace))
+    config = next(o for o in rendered.objects if o.kind == "ConfigMap")
+    body = dict(config.body)
+    body["metadata"] = {
+        **config.metadata,
+        "labels": {"app.kubernetes.io/managed-by": "helmguard"},
+        "annotations": {"helmguard.io/release": f"{namespace}/old", "helmguard.io/revision": "1"},
+    }
+    created = _post(admin_http, f"/api/v1/namespaces/{namespace}/configmaps", body)
+    payload = {
+        "release": "old",
+        "namespace": namespace,
+        "revision": 1,
+        "chart": "interop",
+        "chartVersion": "1.2.0",
+        "valuesDigest": "",
+        "outcome": "deployed",
+        "objects": [dict(config.body)],
+        "sources": [config.source],
+        "crds": [],
+        "hooks": [],
+        "applied": [
+            {
+                "group": "",
+                "kind": "ConfigMap",
+                "namespace": namespace,
+                "name": config.name,
+                "apiVersion": "v1",
+                "uid": created["metadata"]["uid"],
+                "resourceVersion": created["metadata"]["resourceVersion"],
+                "created": True,
+            }
+        ],
+    }
+    legacy = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "helmguard.io/release.v1",
+        "metadata": {
+            "name": "helmguard.release.v1.old.v1",
+            "labels": {"owner": "helmguard", "name": "old", "revision": "1", "status": "deployed"},
+        },
+        "data": {"release": base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()},
+    }
+    _post(admin_http, f"/api/v1/namespaces/{namespace}/secrets", legacy)
+
+    result = await deploy(_request("old", namespace), options)
+    assert result.outcome == "deployed" and result.revision == 2, result.message
+    assert any(r.step == "record.migrated" for r in result.log)
+    gone = _api(admin_http, f"/api/v1/namespaces/{namespace}/secrets/helmguard.release.v1.old.v1")
+    assert gone.status_code == 404
+    history = helm.json("history", "old", "-n", namespace)
+    assert [(h["revision"], h["status"]) for h in history] == [(1, "superseded"), (2, "deployed")]
+    # The same object, now carrying Helm's ownership too.
+    cm = _config(admin_http, namespace, config.name)
+    assert cm["metadata"]["uid"] == created["metadata"]["uid"]
+    assert cm["metadata"]["annotations"]["meta.helm.sh/release-name"] == "old"
