@@ -24,7 +24,8 @@ from helmguard.chart.source import ChartError
 from helmguard.chart.values import ValuesOptions
 from helmguard.cli import main
 from helmguard.deploy import DeployOptions, LogRecord, deploy, rollback, uninstall
-from helmguard.deploy.actions import ReleaseBusy
+from helmguard.deploy.actions import ReleaseBusy, _helm_base
+from helmguard.deploy.release import decode_record
 from helmguard.sandbox.cluster import Sandbox
 
 CHART = Path(__file__).parent / "charts" / "interop"
@@ -94,6 +95,17 @@ def _cli(sandbox: Sandbox, *args: str, env: dict[str, str] | None = None) -> tup
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr
+
+
+def _without_modtimes(chart: dict[str, Any]) -> dict[str, Any]:
+    """A chart's JSON without file modification times (helm records them, helmguard not)."""
+    out = {k: v for k, v in chart.items() if k not in ("modtime", "schemamodtime")}
+    for key in ("templates", "files"):
+        out[key] = sorted(
+            ({k: v for k, v in f.items() if k != "modtime"} for f in chart.get(key) or ()),
+            key=lambda f: str(f["name"]),
+        )
+    return out
 
 
 def _api(admin_http: httpx.Client, path: str, selector: str = "") -> httpx.Response:
@@ -198,6 +210,17 @@ async def test_helmguard_upgrades_rolls_back_and_uninstalls_a_helm_release(
     sandbox: Sandbox, admin_http: httpx.Client, namespace: str, helm: Helm, options: DeployOptions
 ) -> None:
     helm.run("install", "hi", str(CHART), "-n", namespace, "--set", "greeting=one", "--wait")
+    # What helm stored is what helmguard stores for the same render (differential).
+    rendered = render_chart(_request("hi", namespace, "greeting=one"))
+    assert helm.run("get", "manifest", "hi", "-n", namespace).stdout == (
+        release_manifest(rendered) + "\n"
+    )
+    theirs = decode_record(
+        _api(admin_http, f"/api/v1/namespaces/{namespace}/secrets/sh.helm.release.v1.hi.v1").json()
+    )
+    assert not theirs.facts and theirs.config == {"greeting": "one"}
+    assert _without_modtimes(theirs.helm["chart"]) == _without_modtimes(dict(rendered.chart_json))
+    assert theirs.helm["hooks"][0]["manifest"] == _helm_base(rendered)["hooks"][0]["manifest"]
     upgraded = await deploy(_request("hi", namespace, "greeting=two"), options)
     assert upgraded.outcome == "deployed" and upgraded.revision == 2, upgraded.message
     cm = _config(admin_http, namespace, "hi-config")
