@@ -458,6 +458,7 @@ def _dry_run(mode: str, **kwargs: Any) -> None:
 @_cluster_options
 @click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
 @_history_max
+@_description
 def rollback_command(release: str, revision: int | None, namespace: str, **kwargs: Any) -> None:
     """Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision."""
     from helmguard.deploy import rollback

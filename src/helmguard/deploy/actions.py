@@ -463,6 +463,7 @@ async def _apply_revision(
                 (deployed[-1].info.get("first_deployed") if deployed else None) or now
             ),
             last_deployed=now,
+            rollback_revision=rollback_to,
         ),
         labels=previous.labels if previous is not None else {},
     )

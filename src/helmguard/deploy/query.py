@@ -33,7 +33,7 @@ def go_time_string(value: str) -> str:
     """How Go's time.Time.String() prints a record's RFC 3339 time (what `helm list` shows)."""
     match = _GO_TIME.fullmatch(value or "")
     if match is None or value.startswith("0001-01-01"):
-        return ""
+        return "-"  # helm list's word for a revision never deployed
     day, clock, frac, zone = match.groups()
     frac = (frac or "").rstrip("0")
     offset = "+0000" if zone == "Z" else zone.replace(":", "")
@@ -156,11 +156,12 @@ async def revision_of(
 
 def history_row(rev: RevisionManifest) -> dict[str, Any]:
     """One entry of `helm history -o json`."""
-    return {
-        "revision": rev.revision,
-        "updated": str(rev.info.get("last_deployed") or ""),
-        "status": rev.status,
-        "chart": chart_label(rev),
-        "app_version": rev.app_version,
-        "description": rev.description,
-    }
+    row: dict[str, Any] = {"revision": rev.revision}
+    updated = str(rev.info.get("last_deployed") or "")
+    if updated and not updated.startswith("0001-01-01"):
+        row["updated"] = updated
+    row.update(status=rev.status, chart=chart_label(rev), app_version=rev.app_version)
+    if rev.info.get("rollback_revision"):
+        row["rollback_revision"] = int(rev.info["rollback_revision"])
+    row["description"] = rev.description
+    return row

@@ -297,6 +297,7 @@ def helm_release(
     description: str,
     first_deployed: str,
     last_deployed: str,
+    rollback_revision: int = 0,
 ) -> dict[str, Any]:
     """A pkg/release/v1.Release as JSON (server-side apply, like `helm --server-side`)."""
     info: dict[str, Any] = {
@@ -305,6 +306,8 @@ def helm_release(
         "description": description,
         "status": status,
     }
+    if rollback_revision:
+        info["rollback_revision"] = rollback_revision
     if notes:
         info["notes"] = notes
     release: dict[str, Any] = {
