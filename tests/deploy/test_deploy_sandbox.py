@@ -284,7 +284,7 @@ async def test_object_owned_by_someone_else_is_not_taken_over(
     assert result.outcome == "failed"
     assert result.error_class in ("OwnershipConflict", "MissingDependency")
     conflict = [r for r in result.log if r.details.get("errorClass") == "OwnershipConflict"]
-    assert conflict and "helm:" in conflict[0].message
+    assert conflict and f"release '{namespace}/other'" in conflict[0].message
     cm = admin_http.get(f"/api/v1/namespaces/{namespace}/configmaps/u-settings").json()
     assert cm["data"] == {"mode": "theirs"}
 
