@@ -480,8 +480,8 @@ async def _apply_revision(
                 f"--history-max {run.options.history_max}: removed the records of revision(s) "
                 + ", ".join(str(h.revision) for h in old),
             )
-            gone = {h.revision for h in old}
-            run.history = [h for h in run.history if h.revision not in gone]
+            dropped = {h.revision for h in old}
+            run.history = [h for h in run.history if h.revision not in dropped]
     # Before the first object is applied: helm sees the release busy from here on.
     await _write_record(cluster, pending, run.log, run.record_kind, new=True)
     await run.begin(chart, chart_version, digest, the_plan)
