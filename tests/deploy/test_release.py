@@ -228,19 +228,19 @@ def test_objects_carry_helms_ownership_and_keep_the_charts_labels() -> None:
 
 
 def test_upgrade_values_follow_helms_reuse_values() -> None:
-    from helmguard.deploy.actions import upgrade_values
+    from helmguard.deploy.actions import UpgradeValues, upgrade_values
 
     rev = _revision()  # config {"greeting": "hi"}; chart defaults settings {color, size}
     new = {"settings": {"color": "red"}}
-    assert upgrade_values(new, rev, "reset") == (new, new)
-    render, config = upgrade_values(new, rev, "reset-then-reuse")
-    assert render == config == {"settings": {"color": "red"}, "greeting": "hi"}
-    render, config = upgrade_values(new, rev, "reuse")
-    assert config == {"settings": {"color": "red"}, "greeting": "hi"}
-    assert render["settings"] == {"color": "red", "size": "small"}  # the old chart's defaults
-    assert upgrade_values({}, rev, "") == ({"greeting": "hi"}, {"greeting": "hi"})
-    assert upgrade_values(new, rev, "") == (new, new)
-    assert upgrade_values(new, None, "reuse") == (new, new)  # an install
+    assert upgrade_values(new, rev, "reset") == UpgradeValues(new, new)
+    merged = {"settings": {"color": "red"}, "greeting": "hi"}
+    assert upgrade_values(new, rev, "reset-then-reuse") == UpgradeValues(merged, merged)
+    reuse = upgrade_values(new, rev, "reuse")
+    assert reuse.config == merged
+    assert reuse.render["settings"] == {"color": "red", "size": "small"}  # old chart defaults
+    assert reuse.chart_values is not None and reuse.chart_values["greeting"] == "hi"
+    assert upgrade_values({}, rev, "") == UpgradeValues({"greeting": "hi"}, {"greeting": "hi"})
+    assert upgrade_values(new, rev, "") == UpgradeValues(new, new)
+    assert upgrade_values(new, None, "reuse") == UpgradeValues(new, new)  # an install
     # A null in the new values removes what the old release had (Helm's CoalesceTables).
-    render, config = upgrade_values({"greeting": None}, rev, "reset-then-reuse")
-    assert config == {}
+    assert upgrade_values({"greeting": None}, rev, "reset-then-reuse").config == {}

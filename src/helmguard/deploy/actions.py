@@ -378,14 +378,18 @@ _DONE = {"install": "Install complete", "upgrade": "Upgrade complete"}
 _FAILED = {"install": "Release", "upgrade": "Upgrade", "rollback": "Rollback"}
 
 
-def _helm_base(rendered: RenderedChart, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _helm_base(rendered: RenderedChart, values: UpgradeValues | None = None) -> dict[str, Any]:
     """What Helm stores of a render: the chart, user values, manifest, hooks, NOTES."""
     from helmguard.chart.render import release_manifest
 
+    chart = dict(rendered.chart_json) or {
+        "metadata": {"name": rendered.chart_name, "version": rendered.chart_version}
+    }
+    if values is not None and values.chart_values is not None:
+        chart["values"] = values.chart_values
     return {
-        "chart": dict(rendered.chart_json)
-        or {"metadata": {"name": rendered.chart_name, "version": rendered.chart_version}},
-        "config": dict(rendered.user_values if config is None else config),
+        "chart": chart,
+        "config": dict(rendered.user_values if values is None else values.config),
         "manifest": release_manifest(rendered),
         "hooks": helm_hooks(
             rendered.hooks, rendered.manifests[len(rendered.manifests) - len(rendered.hooks) :]
@@ -736,14 +740,24 @@ def current_release(history: Sequence[RevisionManifest]) -> RevisionManifest | N
     return last if last.status in ("failed", "superseded") else None
 
 
+@dataclass(frozen=True)
+class UpgradeValues:
+    """An upgrade's values, as Helm's Upgrade.reuseValues computes them."""
+
+    render: dict[str, Any]  # the values to render with
+    config: dict[str, Any]  # the user-supplied values stored with the revision
+    chart_values: dict[str, Any] | None = None  # --reuse-values: the chart defaults stored
+
+
 def upgrade_values(
     new: Mapping[str, Any], current: RevisionManifest | None, mode: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Helm's Upgrade.reuseValues: (values to render with, values stored as `config`).
+) -> UpgradeValues:
+    """Helm's Upgrade.reuseValues for the new user values and the release as it stands.
 
     --reuse-values renders over the previous revision's chart defaults merged with its
-    values; helmguard merges those under the new values instead of replacing the new
-    chart's defaults, which differs only for keys the new chart's values.yaml adds.
+    values (and Helm stores those as the chart's values); helmguard merges them under the
+    new values instead of replacing the new chart's defaults, which differs only for keys
+    the new chart's values.yaml adds.
     """
     from helmguard.chart.values import coalesce_tables
 
@@ -751,18 +765,18 @@ def upgrade_values(
         raise ValueError(f"unknown values mode {mode!r}; use one of {VALUES_MODES}")
     vals = dict(new)
     if current is None or mode == "reset":
-        return vals, vals
+        return UpgradeValues(vals, vals)
     old = dict(current.config)
     if mode == "reuse":
         vals = coalesce_tables(vals, old)
         defaults = coalesce_tables(old, dict((current.helm.get("chart") or {}).get("values") or {}))
-        return coalesce_tables(dict(vals), defaults), vals
+        return UpgradeValues(coalesce_tables(dict(vals), defaults), vals, defaults)
     if mode == "reset-then-reuse":
         vals = coalesce_tables(vals, old)
-        return vals, vals
+        return UpgradeValues(vals, vals)
     if not vals and old:
-        return old, old
-    return vals, vals
+        return UpgradeValues(old, old)
+    return UpgradeValues(vals, vals)
 
 
 async def _create_namespace(run: _Run, namespace: str) -> None:
@@ -807,7 +821,7 @@ async def deploy(
     log = OperationLog(listeners)
     run = _Run("deploy", request.namespace, request.release, options, log, store)
     report: Report | None = None
-    config: dict[str, Any] | None = None
+    values: UpgradeValues | None = None
     try:
         kube = await run.connect()
         if rendered is None:
@@ -819,10 +833,10 @@ async def deploy(
             history = await read_history(
                 peek, request.namespace, request.release, kind=record_kind(options.driver)
             )
-            render_values, config = upgrade_values(
+            values = upgrade_values(
                 merge_user_values(request.values), current_release(history), options.values_mode
             )
-            request = replace(request, user_values=render_values)
+            request = replace(request, user_values=values.render)
             # Rendered once, here: the preflight gate checks exactly what gets applied.
             served = await retry(kube.discovery.resources, timeout=options.timeout)
             version = await retry(kube.version, timeout=options.timeout)
@@ -869,7 +883,7 @@ async def deploy(
             chart_version=rendered.chart_version,
             digest=_values_digest(rendered.values),
             operation=operation,
-            base=_helm_base(rendered, config),
+            base=_helm_base(rendered, values),
             report=report,
         )
     finally:
