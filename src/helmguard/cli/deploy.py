@@ -308,6 +308,7 @@ def _options(**kwargs: Any) -> DeployOptions:
         history_max=int(kwargs.get("history_max", 10)),
         create_namespace=bool(kwargs.get("create_namespace", False)),
         values_mode=str(kwargs.get("values_mode") or ""),
+        skip_crds=bool(kwargs.get("skip_crds", False)),
     )
 
 
@@ -353,6 +354,7 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
     "--atomic", is_flag=True, help="On failure, restore the previous revision (or remove all)."
 )
 @click.option("--create-namespace", is_flag=True, help="Create the release namespace if absent.")
+@click.option("--skip-crds", is_flag=True, help="Do not install the chart's crds/ (as helm's).")
 @_description
 @_history_max
 @click.option(

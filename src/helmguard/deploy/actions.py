@@ -85,6 +85,7 @@ class DeployOptions:
     # An upgrade's values, as helm upgrade's flags: "" (Helm's default: the previous
     # revision's values when none are given), "reuse", "reset", "reset-then-reuse".
     values_mode: str = ""
+    skip_crds: bool = False  # helm's --skip-crds: the chart's crds/ are not installed
 
 
 @dataclass(frozen=True)
@@ -877,7 +878,7 @@ async def deploy(
         return await _apply_revision(
             run,
             objects=rendered.objects,
-            crds=rendered.crds,
+            crds=() if options.skip_crds else rendered.crds,
             hooks=rendered.hooks,
             chart=rendered.chart_name,
             chart_version=rendered.chart_version,
