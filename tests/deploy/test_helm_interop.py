@@ -108,6 +108,11 @@ def _without_modtimes(chart: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+async def _acli(sandbox: Sandbox, *args: str) -> tuple[int, str, str]:
+    """The CLI from an async test: in a thread, as it runs its own event loop."""
+    return await asyncio.to_thread(_cli, sandbox, *args)
+
+
 def _api(admin_http: httpx.Client, path: str, selector: str = "") -> httpx.Response:
     params = {"labelSelector": selector} if selector else None
     return admin_http.get(path, params=params)
@@ -118,6 +123,20 @@ def _post(admin_http: httpx.Client, path: str, body: dict[str, Any]) -> dict[str
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+def _apply(
+    admin_http: httpx.Client, path: str, body: dict[str, Any], manager: str
+) -> dict[str, Any]:
+    response = admin_http.patch(
+        path,
+        content=json.dumps(body),
+        params={"fieldManager": manager},
+        headers={"Content-Type": "application/apply-patch+yaml"},
+    )
+    assert response.status_code in (200, 201), response.text
+    applied: dict[str, Any] = response.json()
+    return applied
 
 
 def _items(admin_http: httpx.Client, path: str, selector: str) -> list[dict[str, Any]]:
@@ -149,7 +168,7 @@ async def test_helm_reads_and_operates_a_release_helmguard_installed(
             "app_version": "4.5",
         }
     ]
-    code, out, err = _cli(sandbox, "list", "-n", namespace, "-o", "json")
+    code, out, err = await _acli(sandbox, "list", "-n", namespace, "-o", "json")
     assert code == 0, err
     assert json.loads(out) == listed  # the same line, `updated` included
     assert helm.json("get", "values", "hg", "-n", namespace) == {"greeting": "hey"}
@@ -167,10 +186,12 @@ async def test_helm_reads_and_operates_a_release_helmguard_installed(
     with helm_python.Config(kubeconfig_path=sandbox.kubeconfig, namespace=namespace) as cfg:
         sdk_history = cfg.history("hg")
         sdk_status = cfg.status("hg")
-    assert [r["version"] for r in sdk_history] == [1]
-    assert sdk_status["info"]["status"] == "deployed" and sdk_status["config"] == {
-        "greeting": "hey"
-    }
+    assert [(r["revision"], r["status"], r["chart_name"]) for r in sdk_history] == [
+        (1, "deployed", "interop")
+    ]
+    assert sdk_status["notes"] == "hg says hey.\n" and sdk_status["app_version"] == "4.5"
+    with helm_python.Config(kubeconfig_path=sandbox.kubeconfig, namespace=namespace) as cfg:
+        assert cfg.get_values("hg") == {"greeting": "hey"}
 
     second = await deploy(_request("hg", namespace, "greeting=second"), options)
     assert second.outcome == "deployed" and second.revision == 2, second.message
@@ -179,7 +200,7 @@ async def test_helm_reads_and_operates_a_release_helmguard_installed(
         (1, "superseded", "Install complete"),
         (2, "deployed", "Upgrade complete"),
     ]
-    code, out, err = _cli(sandbox, "history", "hg", "-n", namespace, "-o", "json")
+    code, out, err = await _acli(sandbox, "history", "hg", "-n", namespace, "-o", "json")
     assert code == 0, err
     assert json.loads(out) == history
 
@@ -194,7 +215,7 @@ async def test_helm_reads_and_operates_a_release_helmguard_installed(
     # helmguard upgrades on top of the revision helm wrote (its inventory: the manifest).
     third = await deploy(_request("hg", namespace, "greeting=fourth"), options)
     assert third.outcome == "deployed" and third.revision == 4, third.message
-    code, out, _ = _cli(
+    code, out, _ = await _acli(
         sandbox, "get", "values", "hg", "-n", namespace, "--revision", "3", "-o", "json"
     )
     assert code == 0 and json.loads(out) == {"greeting": "hey"}
@@ -241,7 +262,7 @@ async def test_helmguard_upgrades_rolls_back_and_uninstalls_a_helm_release(
     removed = await uninstall(namespace, "hi", options)
     assert removed.outcome == "uninstalled", removed.message
     assert _api(admin_http, f"/api/v1/namespaces/{namespace}/services/hi-web").status_code == 404
-    assert helm.json("list", "-n", namespace, "-a") == []
+    assert helm.json("list", "-n", namespace) == []
 
 
 async def test_a_helmguard_operation_in_flight_makes_helm_refuse(
@@ -292,7 +313,7 @@ async def test_a_helm_operation_in_flight_makes_helmguard_refuse(
             pytest.fail("helm never wrote its pending revision")
         with pytest.raises(ReleaseBusy, match="pending-upgrade: another operation"):
             await deploy(_request("slow", namespace, "greeting=mine"), options)
-        code, _, err = _cli(sandbox, "rollback", "slow", "-n", namespace, "--no-store")
+        code, _, err = await _acli(sandbox, "rollback", "slow", "-n", namespace, "--no-store")
         assert code == 1 and "another operation" in err
     finally:
         upgrade.kill()
@@ -327,7 +348,7 @@ async def test_configmap_driver(
     helm.run("upgrade", "cmd", str(CHART), "-n", namespace, "--reuse-values", "--set", "greeting=b")
     removed = await uninstall(namespace, "cmd", cm_options)
     assert removed.outcome == "uninstalled", removed.message
-    assert helm.json("list", "-n", namespace, "-a") == []
+    assert helm.json("list", "-n", namespace) == []
 
 
 def test_bad_helm_driver_is_refused_before_anything(sandbox: Sandbox, namespace: str) -> None:
@@ -406,7 +427,10 @@ async def test_a_legacy_helmguard_record_is_migrated_on_first_touch(
         "labels": {"app.kubernetes.io/managed-by": "helmguard"},
         "annotations": {"helmguard.io/release": f"{namespace}/old", "helmguard.io/revision": "1"},
     }
-    created = _post(admin_http, f"/api/v1/namespaces/{namespace}/configmaps", body)
+    # Applied as helmguard applied before: server-side, field manager "helmguard".
+    created = _apply(
+        admin_http, f"/api/v1/namespaces/{namespace}/configmaps/{config.name}", body, "helmguard"
+    )
     payload = {
         "release": "old",
         "namespace": namespace,

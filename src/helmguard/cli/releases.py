@@ -70,12 +70,23 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     )
 
 
+def _status_filters(f: F) -> F:
+    from helmguard.deploy.query import LIST_FILTERS
+
+    for name in reversed(LIST_FILTERS):
+        f = click.option(
+            f"--{name}", "statuses", flag_value=name, multiple=True, help=f"Show {name} releases."
+        )(f)
+    return f
+
+
 @click.command("list")
 @_NS
 @click.option("-A", "--all-namespaces", is_flag=True, help="Releases of every namespace.")
 @click.option(
-    "-a", "--all", "all_statuses", is_flag=True, help="Every status, not only deployed and failed."
+    "-a", "--all", "all_statuses", is_flag=True, help="Every status (the default, as helm v4)."
 )
+@_status_filters
 @click.option("-f", "--filter", "name_filter", help="Only release names matching this regex.")
 @_OUTPUT
 @_connection
@@ -83,29 +94,32 @@ def list_command(
     namespace: str,
     all_namespaces: bool,
     all_statuses: bool,
+    statuses: tuple[str, ...],
     name_filter: str | None,
     output: str,
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
-    """Releases (their latest revision), helm's and helmguard's alike, like `helm list`."""
-    from helmguard.deploy.query import (
-        DEFAULT_LIST_STATUSES,
-        all_revisions,
-        name_pattern,
-        select_releases,
-    )
+    """Releases (their latest revision), helm's and helmguard's alike, like `helm list`.
+
+    Every status by default; --deployed, --failed, --pending, ... keep only those.
+    """
+    from helmguard.deploy.query import LIST_FILTERS, all_revisions, name_pattern, select_releases
 
     try:
         name_pattern(name_filter)
     except ValueError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
+    wanted = (
+        None
+        if all_statuses or not statuses
+        else frozenset().union(*(LIST_FILTERS[s] for s in statuses))
+    )
 
     async def read(cluster: Cluster) -> list[Any]:
         revisions = await all_revisions(cluster, None if all_namespaces else namespace)
-        statuses = None if all_statuses else DEFAULT_LIST_STATUSES
-        return select_releases(revisions, statuses=statuses, name_filter=name_filter)
+        return select_releases(revisions, statuses=wanted, name_filter=name_filter)
 
     releases = _read(kubeconfig, context, read)
     _print(

@@ -15,6 +15,7 @@ from helmguard.deploy.actions import read_history
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.release import (
     HELM_OWNER,
+    PENDING_STATUSES,
     RECORD_OWNER_LABEL,
     RevisionManifest,
     decode_record,
@@ -22,8 +23,15 @@ from helmguard.deploy.release import (
 )
 from helmguard.kube.errors import KubeError
 
-# `helm list` without state flags: deployed and failed releases only.
-DEFAULT_LIST_STATUSES = frozenset({"deployed", "failed"})
+# helm (v4) list's status filters; without any, every status is listed.
+LIST_FILTERS = {
+    "deployed": frozenset({"deployed"}),
+    "failed": frozenset({"failed"}),
+    "pending": PENDING_STATUSES,
+    "uninstalled": frozenset({"uninstalled"}),
+    "superseded": frozenset({"superseded"}),
+    "uninstalling": frozenset({"uninstalling"}),
+}
 
 
 _GO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
@@ -96,12 +104,12 @@ def name_pattern(name_filter: str | None) -> re.Pattern[str] | None:
 def select_releases(
     revisions: Sequence[RevisionManifest],
     *,
-    statuses: frozenset[str] | None = DEFAULT_LIST_STATUSES,
+    statuses: frozenset[str] | None = None,
     name_filter: str | None = None,
 ) -> list[ListedRelease]:
     """Helm's list: the latest revision of each release, filtered, sorted by name.
 
-    `statuses` None keeps every status (`--all`). Raises ValueError for a bad filter.
+    `statuses` None keeps every status. Raises ValueError for a bad filter.
     """
     pattern = name_pattern(name_filter)
     latest: dict[tuple[str, str], RevisionManifest] = {}
