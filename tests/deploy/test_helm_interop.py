@@ -479,3 +479,64 @@ async def test_a_legacy_helmguard_record_is_migrated_on_first_touch(
     cm = _config(admin_http, namespace, config.name)
     assert cm["metadata"]["uid"] == created["metadata"]["uid"]
     assert cm["metadata"]["annotations"]["meta.helm.sh/release-name"] == "old"
+
+
+def test_cli_create_namespace_description_history_max_get_and_dry_run(
+    sandbox: Sandbox, admin_http: httpx.Client, helm: Helm, tmp_path: Path
+) -> None:
+    from kubeapi import delete_namespace
+
+    ns = f"t-cn-{tmp_path.name[-6:]}".lower().replace("_", "-")
+    db = ["--db", str(tmp_path / "db.sqlite")]
+    try:
+        code, out, err = _cli(
+            sandbox, "deploy", str(CHART), "--release", "cn", "-n", ns, "--dry-run=server"
+        )
+        # The server dry run, with nothing created: the namespace does not exist yet.
+        assert code == 1 and "create-namespace" in err, err
+        assert _api(admin_http, f"/api/v1/namespaces/{ns}").status_code == 404
+        for greeting in ("a", "b", "c"):
+            code, _, err = _cli(
+                sandbox,
+                "deploy",
+                str(CHART),
+                "--release",
+                "cn",
+                "-n",
+                ns,
+                *db,
+                "--create-namespace",
+                "--timeout",
+                "1m30s",
+                "--history-max",
+                "2",
+                "--description",
+                f"greeting {greeting}",
+                "--set",
+                f"greeting={greeting}",
+            )
+            assert code == 0, err
+        created = _api(admin_http, f"/api/v1/namespaces/{ns}").json()
+        assert created["metadata"]["labels"]["name"] == ns
+        history = helm.json("history", "cn", "-n", ns)
+        assert [(h["revision"], h["status"], h["description"]) for h in history] == [
+            (2, "superseded", "greeting b"),
+            (3, "deployed", "greeting c"),
+        ]
+        code, out, _ = _cli(sandbox, "get", "notes", "cn", "-n", ns)
+        assert code == 0 and out == helm.run("get", "notes", "cn", "-n", ns).stdout
+        code, out, _ = _cli(sandbox, "get", "hooks", "cn", "-n", ns)
+        assert code == 0 and out == helm.run("get", "hooks", "cn", "-n", ns).stdout
+        code, out, _ = _cli(sandbox, "get", "manifest", "cn", "-n", ns, "--revision", "2")
+        theirs = helm.run("get", "manifest", "cn", "-n", ns, "--revision", "2").stdout
+        assert code == 0 and out == theirs
+        code, out, _ = _cli(sandbox, "get", "all", "cn", "-n", ns)
+        assert code == 0 and "STATUS: deployed" in out and "REVISION: 3" in out
+        code, _, err = _cli(sandbox, "get", "values", "cn", "-n", ns, "--revision", "1")
+        assert code == 1 and "has no revision 1 (stored: 2, 3)" in err
+        code, out, _ = _cli(sandbox, "list", "-n", ns, "--failed", "-o", "json")
+        assert code == 0 and json.loads(out) == []
+        code, out, _ = _cli(sandbox, "uninstall", "cn", "-n", ns, *db)
+        assert code == 0
+    finally:
+        delete_namespace(admin_http, ns)

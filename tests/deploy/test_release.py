@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from helmguard.deploy.release import (
     encode_record,
     helm_release,
     hook_json,
+    least_recent,
     legacy_record_name,
     owner_of,
     record_kind,
@@ -244,3 +246,16 @@ def test_upgrade_values_follow_helms_reuse_values() -> None:
     assert upgrade_values(new, None, "reuse") == UpgradeValues(new, new)  # an install
     # A null in the new values removes what the old release had (Helm's CoalesceTables).
     assert upgrade_values({"greeting": None}, rev, "reset-then-reuse").config == {}
+
+
+def test_history_max_drops_the_oldest_but_never_the_last_deployed() -> None:
+    rev = _revision()
+    history = [
+        replace(rev, revision=1, status="superseded"),
+        replace(rev, revision=2, status="deployed"),
+        replace(rev, revision=3, status="failed"),
+        replace(rev, revision=4, status="failed"),
+    ]
+    assert [r.revision for r in least_recent(history, 3)] == [1]
+    assert [r.revision for r in least_recent(history, 1)] == [1, 3, 4]
+    assert least_recent(history, 4) == [] and least_recent(history, -1) == []

@@ -229,14 +229,14 @@ def _yaml_or_null(values: dict[str, Any]) -> str:
 @_revision_options
 def get_manifest(**kwargs: Any) -> None:
     """The rendered manifest of a revision, as stored."""
-    click.echo(_get(**kwargs).manifest, nl=False)
+    click.echo(_get(**kwargs).manifest)  # with helm's closing newline
 
 
 @get_group.command("notes")
 @_revision_options
 def get_notes(**kwargs: Any) -> None:
     """The NOTES.txt of a revision."""
-    click.echo(f"NOTES:\n{_get(**kwargs).notes}", nl=False)
+    click.echo(f"NOTES:\n{_get(**kwargs).notes}")  # as helm get notes prints them
 
 
 def _hooks_text(rev: RevisionManifest) -> str:
