@@ -540,3 +540,25 @@ def test_cli_create_namespace_description_history_max_get_and_dry_run(
         assert code == 0
     finally:
         delete_namespace(admin_http, ns)
+
+
+async def test_uninstall_keep_history_leaves_helms_uninstalled_record(
+    sandbox: Sandbox, admin_http: httpx.Client, namespace: str, helm: Helm, options: DeployOptions
+) -> None:
+    first = await deploy(_request("kept", namespace), options)
+    assert first.outcome == "deployed", first.message
+    kept = DeployOptions(kubeconfig=options.kubeconfig, timeout=90, keep_history=True)
+    removed = await uninstall(namespace, "kept", kept)
+    assert removed.outcome == "uninstalled", removed.message
+    assert _api(
+        admin_http, f"/api/v1/namespaces/{namespace}/configmaps/kept-config"
+    ).status_code == (404)
+    status = helm.json("status", "kept", "-n", namespace)
+    assert status["info"]["status"] == "uninstalled"
+    assert status["info"]["description"] == "Uninstallation complete"
+    assert [r["status"] for r in helm.json("list", "-n", namespace, "--uninstalled")] == [
+        "uninstalled"
+    ]
+    # helm itself can purge what helmguard kept.
+    helm.run("uninstall", "kept", "-n", namespace)
+    assert helm.json("list", "-n", namespace) == []
