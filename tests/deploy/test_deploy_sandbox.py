@@ -191,7 +191,10 @@ async def test_upgrade_prunes_removed_objects(
     cm = admin_http.get(f"/api/v1/namespaces/{fresh_ns}/configmaps/demo-fs-config").json()
     assert cm["metadata"]["annotations"]["helmguard.io/revision"] == "2"
     assert cm["metadata"]["annotations"]["helmguard.io/release"] == f"{fresh_ns}/demo"
-    assert cm["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "helmguard"
+    assert cm["metadata"]["annotations"]["meta.helm.sh/release-name"] == "demo"
+    assert cm["metadata"]["annotations"]["meta.helm.sh/release-namespace"] == fresh_ns
+    # The chart's labels are applied as rendered: helmguard adds none of its own.
+    assert "app.kubernetes.io/managed-by" not in (cm["metadata"].get("labels") or {})
     await uninstall(fresh_ns, "demo", options, store=store)
 
 
@@ -281,7 +284,7 @@ async def test_object_owned_by_someone_else_is_not_taken_over(
     assert result.outcome == "failed"
     assert result.error_class in ("OwnershipConflict", "MissingDependency")
     conflict = [r for r in result.log if r.details.get("errorClass") == "OwnershipConflict"]
-    assert conflict and "helm:" in conflict[0].message
+    assert conflict and f"release '{namespace}/other'" in conflict[0].message
     cm = admin_http.get(f"/api/v1/namespaces/{namespace}/configmaps/u-settings").json()
     assert cm["data"] == {"mode": "theirs"}
 

@@ -9,6 +9,7 @@ InstallOrder), so both backends give identical results for the same chart.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -91,6 +92,38 @@ class RenderedChart:
     values: Mapping[str, Any]  # the merged values the chart was rendered with
     # (crds/ file path, file text) as the chart ships them, for `render --include-crds`.
     crd_manifests: tuple[tuple[str, str], ...] = ()
+    # The user-supplied values (-f/--set merged, before the chart's defaults): Helm's `config`.
+    user_values: Mapping[str, Any] = field(default_factory=dict)
+    # The chart as Helm serialises it into a release record (pkg/chart/v2.Chart's JSON).
+    chart_json: Mapping[str, Any] = field(default_factory=dict)
+
+
+def release_manifest(rendered: RenderedChart) -> str:
+    """The `manifest` Helm stores in a release: every regular document, with its source."""
+    regular = rendered.manifests[: len(rendered.manifests) - len(rendered.hooks)]
+    return "".join(f"---\n# Source: {path}\n{text}\n" for path, text in regular)
+
+
+def source_documents(text: str) -> list[tuple[str, str]]:
+    """(template path, document) for each `---\n# Source: <path>\n` section of Helm output."""
+    markers = list(_SOURCE_MARKER.finditer(text))
+    out = []
+    for number, match in enumerate(markers):
+        end = markers[number + 1].start() if number + 1 < len(markers) else len(text)
+        out.append((match.group(1), text[match.end() : end].removesuffix("\n")))
+    return out
+
+
+def objects_from_manifest(
+    manifest: str, namespace: str, crds: tuple[K8sObject, ...] = ()
+) -> tuple[K8sObject, ...]:
+    """The objects of a stored release manifest, namespaced as a render would namespace them.
+
+    Raises ManifestError for a manifest that is not valid Kubernetes YAML.
+    """
+    parsed = [obj for path, text in source_documents(manifest) for obj in parse_objects(text, path)]
+    scoped = _cluster_scoped_custom_kinds((*crds, *parsed), ())
+    return tuple(_with_namespace(obj, namespace, scoped) for obj in parsed)
 
 
 def template_output(rendered: RenderedChart, *, include_crds: bool = False) -> str:
@@ -121,6 +154,9 @@ class RenderRequest:
     api_versions: tuple[str, ...] = ()
     is_upgrade: bool = False
     renderer: str = "sdk"
+    # The user-supplied values already computed (an upgrade's --reuse-values and the
+    # like); None: built from `values`.
+    user_values: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +184,9 @@ def render_chart(req: RenderRequest) -> RenderedChart:
     if req.renderer not in RENDERERS:
         raise ChartError(f"unknown renderer {req.renderer!r}; use one of: {', '.join(RENDERERS)}")
     _validate_release_name(req.release)
-    user_values = merge_user_values(req.values)
+    user_values = (
+        merge_user_values(req.values) if req.user_values is None else dict(req.user_values)
+    )
     with tempfile.TemporaryDirectory(prefix="helmguard-chart-") as tmp:
         chart_path = resolve_chart(req.chart, version=req.version, repo=req.repo, workdir=Path(tmp))
         if req.renderer == "helm":
@@ -158,7 +196,7 @@ def render_chart(req: RenderRequest) -> RenderedChart:
         output = _sort_manifests(files, info.name)
         if req.renderer == "helm":
             output = _EngineOutput(documents, output.notes)
-    return _assemble(req, info, output)
+    return _assemble(req, info, output, user_values)
 
 
 @dataclass(frozen=True)
@@ -171,6 +209,30 @@ class _ChartInfo:
     crds: tuple[K8sObject, ...]
     crd_manifests: tuple[tuple[str, str], ...]
     values: Mapping[str, Any]
+    chart_json: Mapping[str, Any]
+
+
+def _chart_json(chart: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """pkg/chart/v2.Chart as encoding/json writes it: file contents base64, no subcharts."""
+
+    def files(entries: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [
+            {"name": f["name"], "data": base64.b64encode(f["data"].encode()).decode()}
+            for f in entries
+        ]
+
+    schema = chart.schema
+    return {
+        "metadata": dict(meta),
+        "lock": None,
+        "templates": files(chart.templates),
+        "values": chart.values,
+        "schema": None
+        if schema is None
+        else base64.b64encode(json.dumps(schema).encode()).decode(),
+        "schemamodtime": "0001-01-01T00:00:00Z",
+        "files": files(chart.files),
+    }
 
 
 def _check_installable(chart: Any, meta: Mapping[str, Any], chart_path: Path) -> None:
@@ -260,6 +322,7 @@ def _render_sdk(
             )
             crd_files = chart.crds
             merged = chart.merge_values(values)
+            chart_json = _chart_json(chart, meta)
     except helm_python.HelmValuesError as exc:
         raise ChartError(f"invalid values: {exc}".rstrip()) from None
     except helm_python.HelmRenderError as exc:
@@ -281,6 +344,7 @@ def _render_sdk(
         crds=tuple(crds),
         crd_manifests=tuple((c.get("filename", ""), c.get("data", "")) for c in crd_files),
         values=MappingProxyType(merged),
+        chart_json=MappingProxyType(chart_json),
     )
     files: dict[str, str] = json.loads(raw)
     return info, files
@@ -425,19 +489,15 @@ def _render_helm_binary(
             f"rendered output is not valid Kubernetes YAML: line {line} of `helm template`'s "
             f"output is not UTF-8 ({exc.reason})"
         ) from None
-    documents: list[_Document] = []
-    markers = list(_SOURCE_MARKER.finditer(stdout))
-    for number, match in enumerate(markers):
-        end = markers[number + 1].start() if number + 1 < len(markers) else len(stdout)
-        text = stdout[match.end() : end].removesuffix("\n")
-        documents.append(_document(match.group(1), text))
-    return tuple(documents)
+    return tuple(_document(path, text) for path, text in source_documents(stdout))
 
 
 # ---- assembling the result --------------------------------------------------------------
 
 
-def _assemble(req: RenderRequest, info: _ChartInfo, output: _EngineOutput) -> RenderedChart:
+def _assemble(
+    req: RenderRequest, info: _ChartInfo, output: _EngineOutput, user_values: Mapping[str, Any]
+) -> RenderedChart:
     cluster_scoped_crd_kinds = _cluster_scoped_custom_kinds(info.crds, output.documents)
     objects: list[K8sObject] = []
     hooks: list[Hook] = []
@@ -467,6 +527,8 @@ def _assemble(req: RenderRequest, info: _ChartInfo, output: _EngineOutput) -> Re
         manifests=tuple(manifests),
         values=info.values,
         crd_manifests=info.crd_manifests,
+        user_values=MappingProxyType(dict(user_values)),
+        chart_json=info.chart_json,
     )
 
 

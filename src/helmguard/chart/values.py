@@ -84,6 +84,27 @@ def merge_maps(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def coalesce_tables(dst: dict[str, Any] | None, src: dict[str, Any] | None) -> dict[str, Any]:
+    """Helm's util.CoalesceTables: `dst` wins, `src` fills what it lacks; a null in `dst`
+    removes a value `src` has. Neither argument is modified.
+    """
+    if src is None:
+        return dict(dst or {})
+    if dst is None:
+        return dict(src)
+    out = dict(dst)
+    had = {k for k, v in src.items() if v is not None}
+    merged_src = {**src, **{k: None for k, v in dst.items() if v is None}}
+    for key, value in merged_src.items():
+        if key not in out:
+            out[key] = value
+        elif out[key] is None and key in had:
+            del out[key]  # the user nullifies a value the old release had
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = coalesce_tables(out[key], value)
+    return out
+
+
 def load_values_file(path: str) -> dict[str, Any]:
     """One `-f` argument (a path, `-` for stdin, or an http(s) URL) as a values mapping.
 

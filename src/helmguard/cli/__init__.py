@@ -19,7 +19,9 @@ COMMANDS = {
     "deploy": "helmguard.cli.deploy:deploy_command",
     "events": "helmguard.cli.status:events",
     "graph": "helmguard.cli.check:graph",
-    "history": "helmguard.cli.status:history",
+    "get": "helmguard.cli.releases:get_group",
+    "history": "helmguard.cli.releases:history_command",
+    "list": "helmguard.cli.releases:list_command",
     "manage": "helmguard.cli.status:manage",
     "plan": "helmguard.cli.deploy:plan_command",
     "render": "helmguard.cli.render:render",
@@ -27,6 +29,7 @@ COMMANDS = {
     "sandbox": "helmguard.cli.sandbox:sandbox",
     "serve": "helmguard.cli.status:serve",
     "status": "helmguard.cli.status:status",
+    "transitions": "helmguard.cli.status:history",
     "uninstall": "helmguard.cli.deploy:uninstall_command",
     "watch": "helmguard.cli.status:watch",
 }

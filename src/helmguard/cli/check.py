@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from helmguard.cli.chart_options import chart_options, request_from_options
+from helmguard.cli.duration import Duration
 
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
@@ -62,10 +63,10 @@ def _kubeconfig_present(kubeconfig: str | None, context: str | None) -> bool:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=30.0,
+    type=Duration(minimum=0.1),
+    default="30s",
     show_default=True,
-    help="Seconds to keep retrying an unavailable or throttling API server.",
+    help="How long to keep retrying an unavailable or throttling API server (5m, 30s, ...).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Print API request counts (to stderr).")
 @click.option(

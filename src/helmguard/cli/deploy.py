@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from helmguard.cli.chart_options import chart_options, request_from_options
+from helmguard.cli.duration import DURATION
 
 if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions, LogRecord, Result
@@ -57,10 +58,11 @@ def _cluster_options(f: F) -> F:
         click.option("--kube-context", "context", help="kubeconfig context to use."),
         click.option(
             "--timeout",
-            type=float,
-            default=300.0,
+            type=DURATION,
+            default="5m0s",
             show_default=True,
-            help="Seconds for the whole operation, retries of transient errors included.",
+            help="Time for the whole operation, retries of transient errors included "
+            "(a Go duration: 300s, 5m, 1h2m; or seconds).",
         ),
         click.option(
             "--db",
@@ -88,6 +90,18 @@ def _cluster_options(f: F) -> F:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+_description = click.option(
+    "--description", help="The revision's description (helm history), instead of Helm's."
+)
+_history_max = click.option(
+    "--history-max",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Records kept per release, oldest removed first (0: no limit), as helm's flag.",
+)
 
 
 class _Display:
@@ -273,7 +287,13 @@ def _result_json(result: Result) -> dict[str, Any]:
 
 def _options(**kwargs: Any) -> DeployOptions:
     from helmguard.deploy import DeployOptions
+    from helmguard.deploy.release import record_kind
 
+    try:
+        record_kind()  # HELM_DRIVER names a storage helm and helmguard can share
+    except ValueError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
     return DeployOptions(
         kubeconfig=kwargs.get("kubeconfig"),
         context=kwargs.get("context"),
@@ -284,6 +304,11 @@ def _options(**kwargs: Any) -> DeployOptions:
         adopt=bool(kwargs.get("adopt", False)),
         atomic=bool(kwargs.get("atomic", False)),
         keep_history=bool(kwargs.get("keep_history", False)),
+        description=str(kwargs.get("description") or ""),
+        history_max=int(kwargs.get("history_max", 10)),
+        create_namespace=bool(kwargs.get("create_namespace", False)),
+        values_mode=str(kwargs.get("values_mode") or ""),
+        skip_crds=bool(kwargs.get("skip_crds", False)),
     )
 
 
@@ -328,6 +353,32 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
 @click.option(
     "--atomic", is_flag=True, help="On failure, restore the previous revision (or remove all)."
 )
+@click.option("--create-namespace", is_flag=True, help="Create the release namespace if absent.")
+@click.option("--skip-crds", is_flag=True, help="Do not install the chart's crds/ (as helm's).")
+@_description
+@_history_max
+@click.option(
+    "--reuse-values",
+    is_flag=True,
+    help="Upgrade: merge the new values over the previous revision's (and its chart defaults).",
+)
+@click.option(
+    "--reset-values", is_flag=True, help="Upgrade: the chart's defaults and the new values only."
+)
+@click.option(
+    "--reset-then-reuse-values",
+    is_flag=True,
+    help="Upgrade: the new chart's defaults, the previous values, then the new values.",
+)
+@click.option(
+    "--dry-run",
+    "dry_run",
+    is_flag=False,
+    flag_value="client",
+    default=None,
+    help="client: render and check offline; server: the full preflight against the cluster. "
+    "Nothing is written.",
+)
 def deploy_command(**kwargs: Any) -> None:
     """Install or upgrade CHART as a release: preflight, ordered waves, wait, prune.
 
@@ -335,6 +386,27 @@ def deploy_command(**kwargs: Any) -> None:
     """
     from helmguard.deploy import deploy
 
+    modes = [
+        mode
+        for flag, mode in (
+            ("reuse_values", "reuse"),
+            ("reset_values", "reset"),
+            ("reset_then_reuse_values", "reset-then-reuse"),
+        )
+        if kwargs.pop(flag, False)
+    ]
+    if len(modes) > 1:
+        click.echo(
+            "Error: --reuse-values, --reset-values and --reset-then-reuse-values exclude each "
+            "other; pass one",
+            err=True,
+        )
+        raise SystemExit(2)
+    kwargs["values_mode"] = modes[0] if modes else ""
+    dry_run = kwargs.pop("dry_run")
+    if dry_run is not None:
+        _dry_run(dry_run, **kwargs)
+        return
     request = request_from_options(**kwargs)
     _run(
         lambda options, store, listeners: deploy(
@@ -344,12 +416,51 @@ def deploy_command(**kwargs: Any) -> None:
     )
 
 
+def _dry_run(mode: str, **kwargs: Any) -> None:
+    """`--dry-run=client|server`: the rendered manifest and the preflight report, nothing written.
+
+    Exit codes as `helmguard check`: 0, 1 with error findings, 2 bad input or no cluster.
+    """
+    from helmguard.chart.render import render_chart, template_output
+    from helmguard.preflight.check import check
+    from helmguard.preflight.findings import Severity
+    from helmguard.preflight.report import to_table
+
+    if mode not in ("client", "server"):
+        click.echo(f"Error: --dry-run={mode!r}: use --dry-run=client or --dry-run=server", err=True)
+        raise SystemExit(2)
+    request = request_from_options(**kwargs)
+    with _user_errors():
+        try:
+            report = check(
+                request,
+                offline=mode == "client",
+                kubeconfig=kwargs.get("kubeconfig"),
+                context=kwargs.get("context"),
+                create_namespace=bool(kwargs.get("create_namespace")),
+                timeout=min(60.0, float(kwargs.get("timeout") or 60.0)),
+            )
+        except Exception as exc:
+            from helmguard.kube.errors import KubeError
+
+            if isinstance(exc, KubeError):  # no cluster to dry-run on: bad input here
+                click.echo(f"Error: {exc.explain()}", err=True)
+                raise SystemExit(2) from None
+            raise
+        click.echo(template_output(render_chart(request)), nl=False)
+    click.echo(to_table(report), err=True, nl=False)
+    if any(f.severity >= Severity.ERROR for f in report.findings):
+        raise SystemExit(1)
+
+
 @click.command("rollback")
 @click.argument("release")
 @click.argument("revision", type=int, required=False)
 @click.option("-n", "--namespace", default="default", show_default=True)
 @_cluster_options
 @click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
+@_history_max
+@_description
 def rollback_command(release: str, revision: int | None, namespace: str, **kwargs: Any) -> None:
     """Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision."""
     from helmguard.deploy import rollback
@@ -366,7 +477,12 @@ def rollback_command(release: str, revision: int | None, namespace: str, **kwarg
 @click.argument("release")
 @click.option("-n", "--namespace", default="default", show_default=True)
 @_cluster_options
-@click.option("--keep-history", is_flag=True, help="Keep the release's records in the store.")
+@click.option(
+    "--keep-history",
+    is_flag=True,
+    help="Keep the release's records (marked uninstalled, as helm does) and its store history.",
+)
+@_description
 def uninstall_command(release: str, namespace: str, **kwargs: Any) -> None:
     """Delete everything RELEASE applied, in reverse order, and wait until it is gone."""
     from helmguard.deploy import uninstall

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import click
 
+from helmguard.cli.duration import DURATION
 from helmguard.sandbox import cluster
 from helmguard.sandbox.build import build
 from helmguard.sandbox.errors import SandboxError
@@ -51,7 +52,9 @@ def build_cmd(force: bool) -> None:
 @sandbox.command("up")
 @_name_option
 @click.option("--port", type=int, help="kube-apiserver port on 127.0.0.1 (default: a free one).")
-@click.option("--timeout", type=float, default=180, show_default=True, help="Seconds to wait.")
+@click.option(
+    "--timeout", type=DURATION, default="180s", show_default=True, help="How long to wait."
+)
 def up_cmd(name: str, port: int | None, timeout: float) -> None:
     """Start the sandbox and wait until it is ready to take workloads."""
     started = time.monotonic()

@@ -240,7 +240,7 @@ async def _status(
 # ---- history, events, watch ----------------------------------------------------------
 
 
-@click.command("history")
+@click.command("transitions")
 @click.argument("release")
 @_ns
 @_db

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,15 +21,23 @@ from helmguard.deploy.lock import LOCK_NAMESPACE, ReleaseLock, acquire
 from helmguard.deploy.observe import Verdict
 from helmguard.deploy.oplog import Listener, LogRecord, OperationLog
 from helmguard.deploy.release import (
-    MANAGED_BY,
+    HELM_OWNER,
+    LEGACY_OWNER,
     RECORD_NAME_LABEL,
     RECORD_OWNER_LABEL,
     Applied,
     RevisionManifest,
     decode_record,
     encode_record,
+    go_time,
+    helm_hooks,
+    helm_release,
     hook_json,
+    least_recent,
+    legacy_record_name,
+    record_kind,
     record_name,
+    with_status,
 )
 from helmguard.graph.order import Plan, build_plan, plan_to_dict
 from helmguard.kube.client import Kube, connect
@@ -74,6 +82,14 @@ class DeployOptions:
     concurrency: int = 16
     keep_history: bool = False
     lock_namespace: str = LOCK_NAMESPACE
+    driver: str | None = None  # HELM_DRIVER: secret or configmap (None: the environment's)
+    description: str = ""  # the revision's description instead of Helm's default
+    history_max: int = 10  # records kept per release, as helm upgrade's default (0: all)
+    create_namespace: bool = False
+    # An upgrade's values, as helm upgrade's flags: "" (Helm's default: the previous
+    # revision's values when none are given), "reuse", "reset", "reset-then-reuse".
+    values_mode: str = ""
+    skip_crds: bool = False  # helm's --skip-crds: the chart's crds/ are not installed
 
 
 @dataclass(frozen=True)
@@ -111,32 +127,65 @@ def plan(rendered: RenderedChart, *, operation: str = "install") -> Plan:
 # ---- release records on the cluster ---------------------------------------------------------
 
 
-async def read_history(cluster: Cluster, namespace: str, name: str) -> list[RevisionManifest]:
-    """Every stored revision of the release, oldest first ([] when the namespace is empty)."""
+async def read_history(
+    cluster: Cluster, namespace: str, name: str, *, kind: str | None = None
+) -> list[RevisionManifest]:
+    """Every stored revision of the release, oldest first ([] when the namespace is empty).
+
+    Helm's records in `kind` (Secret or ConfigMap; default: HELM_DRIVER's), whoever wrote
+    them, and helmguard's legacy records for revisions that have no Helm record yet.
+    """
+    kind = kind or record_kind()
+    selector = f"{RECORD_NAME_LABEL}={name}"
     items = await cluster.list(
-        "",
-        "Secret",
-        namespace,
-        label_selector=f"{RECORD_OWNER_LABEL}={MANAGED_BY},{RECORD_NAME_LABEL}={name}",
+        "", kind, namespace, label_selector=f"{RECORD_OWNER_LABEL}={HELM_OWNER},{selector}"
     )
-    out = []
-    for item in items:
+    legacy = await cluster.list(
+        "", "Secret", namespace, label_selector=f"{RECORD_OWNER_LABEL}={LEGACY_OWNER},{selector}"
+    )
+    found: dict[int, RevisionManifest] = {}
+    for item in [*legacy, *items]:
         with contextlib.suppress(ValueError):
-            out.append(decode_record(item))
-    return sorted(out, key=lambda r: r.revision)
+            rev = decode_record(item)
+            found[rev.revision] = rev
+    return [found[r] for r in sorted(found)]
 
 
-async def _write_record(cluster: Cluster, rev: RevisionManifest, log: OperationLog) -> None:
-    secret = encode_record(rev)
+async def _write_record(
+    cluster: Cluster, rev: RevisionManifest, log: OperationLog, kind: str, *, new: bool = False
+) -> None:
+    """Store `rev` as Helm does: create a new revision's record, replace an existing one.
+
+    Raises ReleaseBusy when a new revision's record already exists: another client (helm,
+    or helmguard without the Lease) is writing the same release.
+    """
+    body = encode_record(rev, kind)
     try:
-        await cluster.apply(secret, force=True)
+        if new:
+            await cluster.create(body)
+        else:
+            await cluster.replace(body)
     except KubeError as err:
+        if new and err.code == 409:
+            raise ReleaseBusy(
+                f"release {rev.namespace}/{rev.release}: revision {rev.revision} was just "
+                "written by another client; another operation (install/upgrade/rollback) is "
+                "in progress",
+                fix="Wait for it to finish (helm status / helmguard history shows it), then retry.",
+            ) from None
+        if not new and err.code == 404:
+            await _write_record(cluster, rev, log, kind, new=True)
+            return
         log.emit(
             "record.failed",
-            f"could not store revision {rev.revision} as Secret "
+            f"could not store revision {rev.revision} as {kind} "
             f"{record_name(rev.release, rev.revision)}: {err.message}",
             level="warning",
         )
+
+
+class ReleaseBusy(KubeError):
+    """The release's latest revision is pending: another operation is writing it."""
 
 
 # ---- the shared executor --------------------------------------------------------------------
@@ -195,7 +244,11 @@ class _Run:
             lock_namespace=self.options.lock_namespace,
         )
         self.log.emit("lock.acquired", f"locked release {self.namespace}/{self.name}")
-        self.history = await read_history(self.cluster, self.namespace, self.name)
+        self.history = await read_history(
+            self.cluster, self.namespace, self.name, kind=self.record_kind
+        )
+        await self._migrate()
+        await self._check_pending()
         stored = 0
         await self.open_store()
         if self.store is not None:
@@ -218,6 +271,59 @@ class _Run:
         """Give clean-up its own time, whatever the operation left of its deadline."""
         if self.cluster is not None:
             self.cluster.deadline = max(self.cluster.deadline, time.monotonic() + CLEANUP_SECONDS)
+
+    @property
+    def record_kind(self) -> str:
+        return record_kind(self.options.driver)
+
+    async def _migrate(self) -> None:
+        """Rewrite helmguard's legacy records as Helm's (first touch since the format changed)."""
+        assert self.cluster is not None
+        for rev in self.history:
+            if not rev.legacy:
+                continue
+            await _write_record(self.cluster, rev, self.log, self.record_kind, new=True)
+            await self.cluster.delete(
+                ObjectRef("", "Secret", self.namespace, legacy_record_name(self.name, rev.revision))
+            )
+            self.log.emit(
+                "record.migrated",
+                f"revision {rev.revision}: helmguard's record rewritten as Helm's "
+                f"{record_name(self.name, rev.revision)}",
+            )
+        self.history = [replace(r, legacy=False) for r in self.history]
+
+    async def _check_pending(self) -> None:
+        """Refuse while helm is writing the release; finish what a dead helmguard left pending.
+
+        A pending revision helmguard wrote, seen while holding the Lease, was left by a
+        process that died: it is marked failed, as Helm marks an interrupted operation.
+        """
+        assert self.cluster is not None
+        latest = self.history[-1] if self.history else None
+        if latest is None or not latest.pending:
+            return
+        if not latest.facts:
+            raise ReleaseBusy(
+                f"release {self.namespace}/{self.name}: revision {latest.revision} is "
+                f"{latest.status}: another operation (install/upgrade/rollback) is in progress",
+                fix="Wait for the helm operation to finish; if it died, `helm rollback` the "
+                "release (helm's own remedy for a stuck pending release).",
+            )
+        stale = with_status(
+            latest,
+            "failed",
+            outcome="interrupted",
+            description=f"{latest.description}: interrupted (the process running it died)",
+        )
+        await _write_record(self.cluster, stale, self.log, self.record_kind)
+        self.history[-1] = stale
+        self.log.emit(
+            "revision.stale",
+            f"revision {latest.revision} was left {latest.status} by a process that died; "
+            "marked failed",
+            level="warning",
+        )
 
     async def close(self) -> None:
         self.cleanup_budget()
@@ -301,6 +407,46 @@ def _stored_hooks(rev: RevisionManifest) -> list[StoredHook]:
     ]
 
 
+_PENDING = {
+    "install": ("pending-install", "Initial install underway"),
+    "upgrade": ("pending-upgrade", "Preparing upgrade"),
+    "rollback": ("pending-rollback", ""),
+}
+_DONE = {"install": "Install complete", "upgrade": "Upgrade complete"}
+_FAILED = {"install": "Release", "upgrade": "Upgrade", "rollback": "Rollback"}
+
+
+def _helm_base(rendered: RenderedChart, values: UpgradeValues | None = None) -> dict[str, Any]:
+    """What Helm stores of a render: the chart, user values, manifest, hooks, NOTES."""
+    from helmguard.chart.render import release_manifest
+
+    chart = dict(rendered.chart_json) or {
+        "metadata": {"name": rendered.chart_name, "version": rendered.chart_version}
+    }
+    if values is not None and values.chart_values is not None:
+        chart["values"] = values.chart_values
+    return {
+        "chart": chart,
+        "config": dict(rendered.user_values if values is None else values.config),
+        "manifest": release_manifest(rendered),
+        "hooks": helm_hooks(
+            rendered.hooks, rendered.manifests[len(rendered.manifests) - len(rendered.hooks) :]
+        ),
+        "notes": rendered.notes,
+    }
+
+
+def _helm_base_of(rev: RevisionManifest) -> dict[str, Any]:
+    """The same, from a stored revision (rollback re-applies what it stored, as Helm does)."""
+    return {
+        "chart": rev.helm.get("chart") or {},
+        "config": dict(rev.config),
+        "manifest": rev.manifest,
+        "hooks": list(rev.helm.get("hooks") or ()),
+        "notes": rev.notes,
+    }
+
+
 async def _apply_revision(
     run: _Run,
     *,
@@ -311,16 +457,76 @@ async def _apply_revision(
     chart_version: str,
     digest: str,
     operation: str,
+    base: Mapping[str, Any],
+    rollback_to: int = 0,
     report: Report | None = None,
 ) -> Result:
-    """Apply a set of objects as a new revision; prune what the previous one had extra."""
+    """Apply a set of objects as a new revision; prune what the previous one had extra.
+
+    The revision's Helm record is created pending (pending-install/-upgrade/-rollback)
+    before anything is applied, so helm refuses to operate on the release meanwhile, and
+    rewritten deployed or failed at the end; the revision it replaces becomes superseded.
+    """
     assert run.cluster is not None
     cluster = run.cluster
     the_plan = build_plan(objects, hooks=hooks, crds=crds, operation=operation)
     for cycle in the_plan.cycles:
         run.log.emit("plan.cycle", cycle.describe(), level="warning")
-    await run.begin(chart, chart_version, digest, the_plan, _inventory(the_plan.objects, {}))
     previous = run.history[-1] if run.history else None
+    deployed = [h for h in run.history if h.status == "deployed"]
+    now = go_time(datetime.now(UTC))
+    pending_status, pending_text = _PENDING[operation]
+    done_text = run.options.description or _DONE.get(operation, f"Rollback to {rollback_to}")
+    pending = RevisionManifest(
+        run.name,
+        run.namespace,
+        run.revision,
+        chart,
+        chart_version,
+        digest,
+        "running",
+        tuple(objects),
+        tuple(crds),
+        hook_json(hooks),
+        (),
+        status=pending_status,
+        helm=helm_release(
+            name=run.name,
+            namespace=run.namespace,
+            revision=run.revision,
+            chart=base["chart"],
+            config=base["config"],
+            manifest=base["manifest"],
+            hooks=base["hooks"],
+            notes=base["notes"],
+            status=pending_status,
+            description=pending_text or done_text,
+            first_deployed=str(
+                (deployed[-1].info.get("first_deployed") if deployed else None) or now
+            ),
+            last_deployed=now,
+            rollback_revision=rollback_to,
+        ),
+        labels=previous.labels if previous is not None else {},
+    )
+    if run.options.history_max > 0:
+        # Helm's --history-max: room for this revision, the last deployed one always kept.
+        old = least_recent(run.history, run.options.history_max - 1)
+        for h in old:
+            await cluster.delete(
+                ObjectRef("", run.record_kind, run.namespace, record_name(run.name, h.revision))
+            )
+        if old:
+            run.log.emit(
+                "record.pruned",
+                f"--history-max {run.options.history_max}: removed the records of revision(s) "
+                + ", ".join(str(h.revision) for h in old),
+            )
+            dropped = {h.revision for h in old}
+            run.history = [h for h in run.history if h.revision not in dropped]
+    # Before the first object is applied: helm sees the release busy from here on.
+    await _write_record(cluster, pending, run.log, run.record_kind, new=True)
+    await run.begin(chart, chart_version, digest, the_plan, _inventory(the_plan.objects, {}))
     engine = Engine(
         cluster,
         run.log,
@@ -343,18 +549,13 @@ async def _apply_revision(
 
     def record(outcome_now: str) -> RevisionManifest:
         # A failed revision still lists what it applied: uninstall and prune must find it.
-        return RevisionManifest(
-            run.name,
-            run.namespace,
-            run.revision,
-            chart,
-            chart_version,
-            digest,
-            outcome_now,
-            tuple(objects),
-            tuple(crds),
-            hook_json(hooks),
-            tuple(engine.applied.values()),
+        ok = outcome_now == "deployed"
+        text = done_text if ok else f'{_FAILED[operation]} "{run.name}" failed: {message}'
+        return with_status(
+            replace(pending, applied=tuple(engine.applied.values())),
+            "deployed" if ok else "failed",
+            outcome=outcome_now,
+            description=text,
         )
 
     try:
@@ -401,8 +602,11 @@ async def _apply_revision(
             level="error",
             applied=[a.to_json() for a in engine.applied.values()],
         )
+        message = "interrupted"
         run.cleanup_budget()
-        await asyncio.shield(_write_record(cluster, record("interrupted"), run.log))
+        await asyncio.shield(
+            _write_record(cluster, record("interrupted"), run.log, run.record_kind)
+        )
         await asyncio.shield(
             run.finish(
                 "interrupted",
@@ -423,8 +627,15 @@ async def _apply_revision(
         errorClass=error_class or None,
     )
     run.cleanup_budget()
-    await _write_record(cluster, record(outcome), run.log)
-    run.history.append(record(outcome))
+    final = record(outcome)
+    if failure is None:
+        # Helm's upgrade and rollback: what was deployed is superseded by this revision.
+        for i, h in enumerate(run.history):
+            if h.status == "deployed":
+                run.history[i] = with_status(h, "superseded")
+                await _write_record(cluster, run.history[i], run.log, run.record_kind)
+    await _write_record(cluster, final, run.log, run.record_kind)
+    run.history.append(final)
     rollback_result: Result | None = None
     if failure is not None and run.options.atomic:
         rollback_result = await _atomic_restore(run, engine, previous)
@@ -469,7 +680,12 @@ async def _atomic_restore(run: _Run, failed: Engine, previous: RevisionManifest 
             deleted = await failed.delete_in_order(the_plan)
         except DeployFailed as exc:
             return Result("rollback", run.name, run.namespace, run.revision, "failed", exc.message)
-        run.log.emit("atomic.done", f"deleted {len(deleted)} object(s)")
+        # Helm's atomic install uninstalls: the release's records go too (the store keeps them).
+        for h in run.history:
+            await run.cluster.delete(
+                ObjectRef("", run.record_kind, run.namespace, record_name(run.name, h.revision))
+            )
+        run.log.emit("atomic.done", f"deleted {len(deleted)} object(s) and the release records")
         return Result(
             "rollback",
             run.name,
@@ -503,6 +719,8 @@ async def _atomic_restore(run: _Run, failed: Engine, previous: RevisionManifest 
         chart_version=previous.chart_version,
         digest=previous.values_digest,
         operation="rollback",
+        base=_helm_base_of(previous),
+        rollback_to=previous.revision,
     )
     run.history[:] = sub.history
     return Result(
@@ -555,6 +773,81 @@ def _preflight_verdict(
     return message, first.target or first.object
 
 
+VALUES_MODES = ("", "reuse", "reset", "reset-then-reuse")
+
+
+def current_release(history: Sequence[RevisionManifest]) -> RevisionManifest | None:
+    """The revision an upgrade starts from, as Helm's prepareUpgrade picks it."""
+    if not history:
+        return None
+    last = history[-1]
+    if last.status == "deployed":
+        return last
+    deployed = [h for h in history if h.status == "deployed"]
+    if deployed:
+        return deployed[-1]
+    return last if last.status in ("failed", "superseded") else None
+
+
+@dataclass(frozen=True)
+class UpgradeValues:
+    """An upgrade's values, as Helm's Upgrade.reuseValues computes them."""
+
+    render: dict[str, Any]  # the values to render with
+    config: dict[str, Any]  # the user-supplied values stored with the revision
+    chart_values: dict[str, Any] | None = None  # --reuse-values: the chart defaults stored
+
+
+def upgrade_values(
+    new: Mapping[str, Any], current: RevisionManifest | None, mode: str
+) -> UpgradeValues:
+    """Helm's Upgrade.reuseValues for the new user values and the release as it stands.
+
+    --reuse-values renders over the previous revision's chart defaults merged with its
+    values (and Helm stores those as the chart's values); helmguard merges them under the
+    new values instead of replacing the new chart's defaults, which differs only for keys
+    the new chart's values.yaml adds.
+    """
+    from helmguard.chart.values import coalesce_tables
+
+    if mode not in VALUES_MODES:
+        raise ValueError(f"unknown values mode {mode!r}; use one of {VALUES_MODES}")
+    vals = dict(new)
+    if current is None or mode == "reset":
+        return UpgradeValues(vals, vals)
+    old = dict(current.config)
+    if mode == "reuse":
+        vals = coalesce_tables(vals, old)
+        defaults = coalesce_tables(old, dict((current.helm.get("chart") or {}).get("values") or {}))
+        return UpgradeValues(coalesce_tables(dict(vals), defaults), vals, defaults)
+    if mode == "reset-then-reuse":
+        vals = coalesce_tables(vals, old)
+        return UpgradeValues(vals, vals)
+    if not vals and old:
+        return UpgradeValues(old, old)
+    return UpgradeValues(vals, vals)
+
+
+async def _create_namespace(run: _Run, namespace: str) -> None:
+    """Helm's --create-namespace: the release namespace, labelled `name`, if it is missing."""
+    kube = await run.connect()
+    cluster = Cluster(kube, deadline=run.started + run.options.timeout)
+    ref = ObjectRef("", "Namespace", "", namespace)
+    if await cluster.get(ref) is not None:
+        return
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {"name": namespace}},
+    }
+    try:
+        await cluster.create(body)
+    except KubeError as err:
+        if err.code != 409:  # created meanwhile: as good
+            raise
+    run.log.emit("namespace.created", f"created namespace {namespace}")
+
+
 async def deploy(
     request: RenderRequest,
     options: DeployOptions = DeployOptions(),
@@ -577,9 +870,22 @@ async def deploy(
     log = OperationLog(listeners)
     run = _Run("deploy", request.namespace, request.release, options, log, store)
     report: Report | None = None
+    values: UpgradeValues | None = None
     try:
         kube = await run.connect()
         if rendered is None:
+            from helmguard.chart.values import merge_user_values
+
+            # Helm's upgrade values from the release as it stands (checked again under
+            # the Lease: the revision number and pending state are decided there).
+            peek = Cluster(kube, deadline=run.started + options.timeout)
+            history = await read_history(
+                peek, request.namespace, request.release, kind=record_kind(options.driver)
+            )
+            values = upgrade_values(
+                merge_user_values(request.values), current_release(history), options.values_mode
+            )
+            request = replace(request, user_values=values.render)
             # Rendered once, here: the preflight gate checks exactly what gets applied.
             served = await retry(kube.discovery.resources, timeout=options.timeout)
             version = await retry(kube.version, timeout=options.timeout)
@@ -593,7 +899,11 @@ async def deploy(
             )
         else:
             report = await check_cluster(
-                request, kube=kube, timeout=min(60.0, options.timeout), rendered=rendered
+                request,
+                kube=kube,
+                timeout=min(60.0, options.timeout),
+                rendered=rendered,
+                create_namespace=options.create_namespace,
             )
             refused = _preflight_verdict(report, log, Severity.ERROR)
             if refused is not None:
@@ -609,17 +919,20 @@ async def deploy(
                     log=tuple(log.records),
                     seconds=time.monotonic() - run.started,
                 )
+        if options.create_namespace:
+            await _create_namespace(run, request.namespace)
         await run.open()
         operation = "upgrade" if any(h.outcome == "deployed" for h in run.history) else "install"
         return await _apply_revision(
             run,
             objects=rendered.objects,
-            crds=rendered.crds,
+            crds=() if options.skip_crds else rendered.crds,
             hooks=rendered.hooks,
             chart=rendered.chart_name,
             chart_version=rendered.chart_version,
             digest=_values_digest(rendered.values),
             operation=operation,
+            base=_helm_base(rendered, values),
             report=report,
         )
     finally:
@@ -677,6 +990,8 @@ async def rollback(
             chart_version=target.chart_version,
             digest=target.values_digest,
             operation="rollback",
+            base=_helm_base_of(target),
+            rollback_to=target.revision,
         )
     finally:
         await asyncio.shield(run.close())
@@ -721,16 +1036,29 @@ async def uninstall(
         engine = Engine(cluster, log, namespace, name, run.revision)
         outcome, message = "uninstalled", ""
         deleted: list[ObjectRef] = []
+        # As Helm's uninstall: the latest record says so while objects are deleted.
+        kind = run.record_kind
+        latest = with_status(latest, "uninstalling", description="Deletion in progress")
+        await _write_record(cluster, latest, log, kind)
         try:
             await engine.run_hooks(the_plan.pre_hooks, "pre-delete")
             deleted = await engine.delete_in_order(the_plan)
             unplanned = sorted(r for r in inventory if r not in bodies)
             deleted += await engine.delete_and_wait(unplanned, only_owned=True)
             # Records go last, so an uninstall stuck on a finalizer can be run again.
-            if not options.keep_history:
+            if options.keep_history:
+                done = with_status(
+                    latest,
+                    "uninstalled",
+                    outcome="uninstalled",
+                    description=options.description or "Uninstallation complete",
+                    at=datetime.now(UTC),
+                )
+                await _write_record(cluster, done, log, kind)
+            else:
                 for h in run.history:
                     await cluster.delete(
-                        ObjectRef("", "Secret", namespace, record_name(name, h.revision))
+                        ObjectRef("", kind, namespace, record_name(name, h.revision))
                     )
             await engine.run_hooks(the_plan.post_hooks, "post-delete")
             message = f"release {namespace}/{name} uninstalled: {len(deleted)} object(s) deleted"

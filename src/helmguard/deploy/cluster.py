@@ -13,10 +13,15 @@ from typing import Any
 
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource, ServedResources
-from helmguard.kube.errors import KubeError, MissingDependency, retry
+from helmguard.kube.errors import Conflict, KubeError, MissingDependency, retry
 from helmguard.manifest import ObjectRef
 
-FIELD_MANAGER = "helmguard"
+# Helm's field manager (cmd/helm sets kube.ManagedFieldsManager = "helm"): a release's
+# objects are co-managed by helm and helmguard, so neither conflicts over the other's
+# fields and each removes what the other applied and the chart no longer has.
+FIELD_MANAGER = "helm"
+# Fields applied before helmguard shared Helm's field manager: taken over, never a conflict.
+FORMER_FIELD_MANAGER = "helmguard"
 
 
 class Cluster:
@@ -101,11 +106,21 @@ class Cluster:
         if force:
             params["force"] = "true"
         path = self.path(res, str(meta.get("namespace") or ""), str(meta.get("name")))
-        return dict(
-            await self._call(
-                "PATCH", path, body, params=params, content_type="application/apply-patch+yaml"
+
+        async def patch() -> dict[str, Any]:
+            return dict(
+                await self._call(
+                    "PATCH", path, body, params=params, content_type="application/apply-patch+yaml"
+                )
             )
-        )
+
+        try:
+            return await patch()
+        except Conflict as err:
+            if set(err.managers) != {FORMER_FIELD_MANAGER}:
+                raise
+            params["force"] = "true"
+            return await patch()
 
     async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
         meta = body.get("metadata") or {}

@@ -41,7 +41,9 @@ from helmguard.preflight.resolve import resource_of
 if TYPE_CHECKING:
     from helmguard.kube.client import Kube
 
-FIELD_MANAGER = "helmguard"
+# The field manager deploy applies with (Helm's: deploy.cluster), so a dry run sees its conflicts.
+FIELD_MANAGER = "helm"
+FORMER_FIELD_MANAGER = "helmguard"  # what deploy used before; its fields are taken over
 # Dry runs in flight at once: bounded so a big chart does not flood the API server.
 CONCURRENCY = 32
 
@@ -133,7 +135,15 @@ async def dry_run(
                 )
 
             try:
-                await retry(send, timeout=_remaining(deadline))
+                try:
+                    await retry(send, timeout=_remaining(deadline))
+                except Conflict as err:
+                    # Fields helmguard applied before it used Helm's field manager: deploy
+                    # takes them over (deploy.cluster), so the dry run does too.
+                    if set(err.managers) != {FORMER_FIELD_MANAGER}:
+                        raise
+                    params["force"] = "true"
+                    await retry(send, timeout=_remaining(deadline))
             except KubeError as err:
                 if err.retryable:
                     raise

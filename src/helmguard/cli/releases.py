@@ -1,0 +1,273 @@
+"""`helmguard list`, `history` and `get`: releases as helm shows them, from Helm's records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+import yaml
+
+from helmguard.cli.deploy import _user_errors
+
+if TYPE_CHECKING:
+    from helmguard.deploy.cluster import Cluster
+    from helmguard.deploy.release import RevisionManifest
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_OUTPUT = click.option(
+    "-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table"
+)
+_NS = click.option("-n", "--namespace", default="default", show_default=True)
+
+
+def _connection(f: F) -> F:
+    f = click.option("--kube-context", "context", help="kubeconfig context to use.")(f)
+    return click.option("--kubeconfig", help="kubeconfig file (default: KUBECONFIG).")(f)
+
+
+def _read(
+    kubeconfig: str | None, context: str | None, read: Callable[[Cluster], Awaitable[T]]
+) -> T:
+    """Run `read` against the cluster; user errors exit 2 (bad input) or 1 (cluster)."""
+    from helmguard.deploy.cluster import Cluster
+    from helmguard.kube.client import connect
+
+    async def main() -> T:
+        kube = await connect(kubeconfig, context, timeout=30.0)
+        try:
+            return await read(Cluster(kube, deadline=asyncio.get_running_loop().time() + 60))
+        finally:
+            await kube.aclose()
+
+    with _user_errors():
+        try:
+            return asyncio.run(main())
+        except ValueError as exc:  # a bad --filter or HELM_DRIVER
+            click.echo(f"Error: {exc}", err=True)
+            raise SystemExit(2) from None
+
+
+def _print(data: Any, output: str, table: Callable[[], str]) -> None:
+    if output == "json":
+        click.echo(json.dumps(data))
+    elif output == "yaml":
+        click.echo(yaml.safe_dump(data, sort_keys=False), nl=False)
+    else:
+        click.echo(table(), nl=False)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [list(headers), *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "".join(
+        "\t".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        for row in cells
+    )
+
+
+def _status_filters(f: F) -> F:
+    from helmguard.deploy.query import LIST_FILTERS
+
+    for name in reversed(LIST_FILTERS):
+        f = click.option(
+            f"--{name}", "statuses", flag_value=name, multiple=True, help=f"Show {name} releases."
+        )(f)
+    return f
+
+
+@click.command("list")
+@_NS
+@click.option("-A", "--all-namespaces", is_flag=True, help="Releases of every namespace.")
+@click.option(
+    "-a", "--all", "all_statuses", is_flag=True, help="Every status (the default, as helm v4)."
+)
+@_status_filters
+@click.option("-f", "--filter", "name_filter", help="Only release names matching this regex.")
+@_OUTPUT
+@_connection
+def list_command(
+    namespace: str,
+    all_namespaces: bool,
+    all_statuses: bool,
+    statuses: tuple[str, ...],
+    name_filter: str | None,
+    output: str,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """Releases (their latest revision), helm's and helmguard's alike, like `helm list`.
+
+    Every status by default; --deployed, --failed, --pending, ... keep only those.
+    """
+    from helmguard.deploy.query import LIST_FILTERS, all_revisions, name_pattern, select_releases
+
+    try:
+        name_pattern(name_filter)
+    except ValueError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
+    wanted = (
+        None
+        if all_statuses or not statuses
+        else frozenset().union(*(LIST_FILTERS[s] for s in statuses))
+    )
+
+    async def read(cluster: Cluster) -> list[Any]:
+        revisions = await all_revisions(cluster, None if all_namespaces else namespace)
+        return select_releases(revisions, statuses=wanted, name_filter=name_filter)
+
+    releases = _read(kubeconfig, context, read)
+    _print(
+        [r.to_json() for r in releases],
+        output,
+        lambda: _table(
+            ["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION"],
+            [
+                [r.name, r.namespace, r.revision, r.updated, r.status, r.chart, r.app_version]
+                for r in releases
+            ],
+        ),
+    )
+
+
+@click.command("history")
+@click.argument("release")
+@_NS
+@click.option(
+    "--max",
+    "max_revisions",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="At most this many revisions (the newest).",
+)
+@_OUTPUT
+@_connection
+def history_command(
+    release: str,
+    namespace: str,
+    max_revisions: int,
+    output: str,
+    kubeconfig: str | None,
+    context: str | None,
+) -> None:
+    """RELEASE's revisions, like `helm history` (status transitions: `helmguard transitions`)."""
+    from helmguard.deploy.actions import read_history
+    from helmguard.deploy.query import history_row
+    from helmguard.kube.errors import KubeError
+
+    async def read(cluster: Cluster) -> list[RevisionManifest]:
+        history = await read_history(cluster, namespace, release)
+        if not history:
+            raise KubeError(f"release {namespace}/{release} not found", fix="Check -n NAMESPACE.")
+        return history[-max_revisions:]
+
+    rows = [history_row(r) for r in _read(kubeconfig, context, read)]
+    _print(
+        rows,
+        output,
+        lambda: _table(
+            ["REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "DESCRIPTION"],
+            [
+                [
+                    r["revision"],
+                    r["updated"],
+                    r["status"],
+                    r["chart"],
+                    r["app_version"],
+                    r["description"],
+                ]
+                for r in rows
+            ],
+        ),
+    )
+
+
+@click.group("get")
+def get_group() -> None:
+    """A stored revision's values, manifest, notes or hooks, like `helm get`."""
+
+
+def _revision_options(f: F) -> F:
+    f = click.option("--revision", type=click.IntRange(min=1), help="Default: the latest.")(f)
+    return _NS(click.argument("release")(_connection(f)))
+
+
+def _get(
+    release: str,
+    namespace: str,
+    revision: int | None,
+    kubeconfig: str | None,
+    context: str | None,
+) -> RevisionManifest:
+    from helmguard.deploy.query import revision_of
+
+    return _read(
+        kubeconfig, context, lambda cluster: revision_of(cluster, namespace, release, revision)
+    )
+
+
+@get_group.command("values")
+@_revision_options
+@_OUTPUT
+def get_values(output: str, **kwargs: Any) -> None:
+    """The user-supplied values of a revision (Helm's `config`)."""
+    config = dict(_get(**kwargs).config)
+    _print(config, output, lambda: "USER-SUPPLIED VALUES:\n" + _yaml_or_null(config))
+
+
+def _yaml_or_null(values: dict[str, Any]) -> str:
+    return yaml.safe_dump(values, sort_keys=True) if values else "null\n"
+
+
+@get_group.command("manifest")
+@_revision_options
+def get_manifest(**kwargs: Any) -> None:
+    """The rendered manifest of a revision, as stored."""
+    click.echo(_get(**kwargs).manifest)  # with helm's closing newline
+
+
+@get_group.command("notes")
+@_revision_options
+def get_notes(**kwargs: Any) -> None:
+    """The NOTES.txt of a revision."""
+    click.echo(f"NOTES:\n{_get(**kwargs).notes}")  # as helm get notes prints them
+
+
+def _hooks_text(rev: RevisionManifest) -> str:
+    return "".join(
+        f"---\n# Source: {h.get('path', '')}\n{h.get('manifest', '')}\n"
+        for h in rev.helm.get("hooks") or ()
+    )
+
+
+@get_group.command("hooks")
+@_revision_options
+def get_hooks(**kwargs: Any) -> None:
+    """The hooks of a revision, as stored."""
+    click.echo(_hooks_text(_get(**kwargs)), nl=False)
+
+
+@get_group.command("all")
+@_revision_options
+def get_all(**kwargs: Any) -> None:
+    """Everything of a revision: status, values, hooks, manifest, notes."""
+    from helmguard.deploy.query import go_time_string
+
+    rev = _get(**kwargs)
+    click.echo(
+        f"NAME: {rev.release}\n"
+        f"LAST DEPLOYED: {go_time_string(str(rev.info.get('last_deployed') or ''))}\n"
+        f"NAMESPACE: {rev.namespace}\nSTATUS: {rev.status}\nREVISION: {rev.revision}\n"
+        f"CHART: {rev.chart}\nVERSION: {rev.chart_version}\nAPP_VERSION: {rev.app_version}\n"
+        f"DESCRIPTION: {rev.description}\n"
+        f"USER-SUPPLIED VALUES:\n{_yaml_or_null(dict(rev.config))}\n"
+        f"HOOKS:\n{_hooks_text(rev)}MANIFEST:\n{rev.manifest}\n"
+        + (f"NOTES:\n{rev.notes}" if rev.notes else ""),
+        nl=False,
+    )
