@@ -106,6 +106,7 @@ class Recorder:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _clients: list[httpx.Client] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _stopped: threading.Event = field(default_factory=threading.Event)
 
     def start(self, api: httpx.Client) -> None:
         for prefix, resource, kind, namespaced in COLLECTIONS:
@@ -120,38 +121,41 @@ class Recorder:
             self._threads.append(thread)
 
     def _watch(self, client: httpx.Client, path: str, kind: str, version: str) -> None:
-        params = {"watch": "1", "resourceVersion": version, "timeoutSeconds": "600"}
-        try:
-            with client.stream("GET", path, params=params, timeout=None) as response:
-                for line in response.iter_lines():
-                    event = json.loads(line)
-                    meta = event["object"].get("metadata") or {}
-                    name = str(meta.get("name") or "")
-                    if event["type"] not in ("ADDED", "DELETED") or not name:
-                        continue
-                    if _is_record(kind, event["object"]):
-                        continue
-                    if meta.get("namespace", self.namespace) != self.namespace:
-                        continue
-                    if not meta.get("namespace") and self.namespace not in name:
-                        continue
-                    with self._lock:
-                        self.events.append(
-                            (
-                                int(meta["resourceVersion"]),
-                                event["type"],
-                                _key(kind, name, self.namespace),
-                            )
-                        )
-        except (httpx.HTTPError, RuntimeError):
-            return  # closed by stop()
+        # A short read timeout lets the thread see stop(); it then watches on from `version`.
+        timeout = httpx.Timeout(10.0, read=0.5)
+        while not self._stopped.is_set():
+            params = {"watch": "1", "resourceVersion": version, "allowWatchBookmarks": "true"}
+            try:
+                with client.stream("GET", path, params=params, timeout=timeout) as response:
+                    for line in response.iter_lines():
+                        event = json.loads(line)
+                        meta = event["object"].get("metadata") or {}
+                        version = str(meta.get("resourceVersion") or version)
+                        self._keep(event, kind)
+            except httpx.ReadTimeout:
+                continue
+
+    def _keep(self, event: dict[str, Any], kind: str) -> None:
+        meta = event["object"].get("metadata") or {}
+        name = str(meta.get("name") or "")
+        if event["type"] not in ("ADDED", "DELETED") or _is_record(kind, event["object"]):
+            return
+        if meta.get("namespace", self.namespace) != self.namespace:
+            return
+        if not meta.get("namespace") and self.namespace not in name:
+            return
+        with self._lock:
+            self.events.append(
+                (int(meta["resourceVersion"]), event["type"], _key(kind, name, self.namespace))
+            )
 
     def stop(self) -> None:
         time.sleep(1.0)  # the last events are in flight
+        self._stopped.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
         for client in self._clients:
             client.close()
-        for thread in self._threads:
-            thread.join(timeout=5)
 
     def hook_sequence(self, hooks: set[Key]) -> list[str]:
         """ADDED/DELETED of each hook in resourceVersion order; `resources` marks where the
@@ -276,7 +280,9 @@ def _same(helm_run: Run, ours: Run, what: str) -> None:
         f"{what}: helm ok={helm_run.ok} ({helm_run.detail[-400:]}), "
         f"helmguard ok={ours.ok} ({ours.detail})"
     )
-    assert ours.sequence == helm_run.sequence, f"{what}: hook order differs"
+    assert ours.sequence == helm_run.sequence, (
+        f"{what}: hook order differs:\nhelm      {helm_run.sequence}\nhelmguard {ours.sequence}"
+    )
     assert ours.left == helm_run.left, (
         f"{what}: only helm left {sorted(helm_run.left - ours.left)}; "
         f"only helmguard left {sorted(ours.left - helm_run.left)}"

@@ -84,8 +84,12 @@ class HookStep:
 
     @property
     def policies(self) -> tuple[str, ...]:
-        """Delete policies in effect: Helm defaults to before-hook-creation when none is set."""
-        return self.delete_policies or ("before-hook-creation",)
+        return policies_in_effect(self.delete_policies)
+
+
+def policies_in_effect(delete_policies: Sequence[str]) -> tuple[str, ...]:
+    """A hook's delete policies: Helm defaults to before-hook-creation when none is set."""
+    return tuple(delete_policies) or ("before-hook-creation",)
 
 
 @dataclass(frozen=True)

@@ -348,7 +348,7 @@ class ChartResolver:
                 and hook.weight <= source_hook.weight
             )
             note = f"{events} hook, weight {hook.weight}"
-            # hook-succeeded deletes the object as soon as its hooks succeed.
+            # hook-succeeded deletes the object once its event's hooks have all succeeded.
             deleted = source_hook is None and "hook-succeeded" in hook.delete_policies
             return Resolution(ref, How.HOOK, target, note, quiet=quiet, deleted_by_hook=deleted)
         if ref.implicit or is_builtin(target):
