@@ -70,7 +70,8 @@ def test_job_hook_complete_or_failed_names_the_condition_and_its_pods() -> None:
         [{"type": "Complete", "status": "True", "lastTransitionTime": STAMP}], succeeded=1
     )
     snapshot, status = _snapshot(complete)
-    assert hook_verdict(status, snapshot).ready
+    outcome = hook_verdict(status, snapshot)
+    assert outcome.ready and outcome.message == "Complete: 1 pods succeeded"
     failed = _job(
         [
             {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from helmguard.deploy.cluster import Cluster
@@ -172,7 +172,10 @@ def hook_verdict(status: ResourceStatus, snapshot: Snapshot) -> Verdict:
     if ref.kind == "Pod" and live is not None and live.status.get("phase") != "Succeeded":
         phase = live.status.get("phase") or "Pending"
         return Verdict(False, False, State.PROGRESSING, f"pod {ref.name} is {phase}", status)
-    return verdict([status], snapshot)
+    outcome = verdict([status], snapshot)
+    if outcome.ready:  # what the Job or Pod did, in its own words
+        return replace(outcome, message=f"{status.reason}: {status.message}")
+    return outcome
 
 
 def job_pods(snapshot: Snapshot, job: ObjectRef) -> list[ResourceStatus]:
