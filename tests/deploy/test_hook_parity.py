@@ -5,6 +5,7 @@ Order is read from watch events: resourceVersions come from one etcd, so the ADD
 DELETED events of both namespaces' hooks, sorted by resourceVersion, are the order the
 hooks were created and deleted in.
 """
+# ruff: noqa: ASYNC212 - the sync admin client only inspects the cluster between awaited steps
 
 from __future__ import annotations
 
@@ -467,3 +468,22 @@ async def test_default_policy_recreates_hooks_on_upgrade_and_uninstall_leaves_th
     _same(removed, ours_removed, "uninstall rerun")
     # Hooks are not release objects: Helm leaves them, and so does helmguard.
     assert ours_removed.left == {("Job", "r-migrate"), ("ConfigMap", "r-installed-by")}
+
+
+@pytest.mark.parametrize("policy", ["hook-succeeded", "before-hook-creation"])
+async def test_an_object_that_is_both_a_hook_and_a_resource(
+    policy: str,
+    helm: Helm,
+    sandbox: Sandbox,
+    admin_http: httpx.Client,
+    pair: tuple[str, str],
+    options: DeployOptions,
+) -> None:
+    by_helm, ours = await _install_both(
+        "hookres", helm, sandbox, admin_http, pair, options, f"hookPolicy={policy}"
+    )
+    assert by_helm.ok and ours.ok, ours.detail
+    assert ("ConfigMap", "r-shared") in ours.left
+    for ns in pair:
+        live = admin_http.get(f"/api/v1/namespaces/{ns}/configmaps/{RELEASE}-shared").json()
+        assert live["data"] == {"mode": "release"}  # the release's copy, applied after hooks

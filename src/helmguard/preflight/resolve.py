@@ -228,8 +228,7 @@ class ChartIndex:
             first_hook = self.hooks.setdefault(hook.obj.ref, hook)
             if first_hook is not hook and set(first_hook.events) & set(hook.events):
                 self.duplicates.append((first_hook.obj, hook.obj))
-            if hook.obj.ref in self.objects:
-                self.duplicates.append((self.objects[hook.obj.ref], hook.obj))
+            # A hook may also be a release object (Helm installs both): not a duplicate.
         self.release_namespace = release_namespace
         self.api_versions = frozenset(api_versions)
         self.created_namespaces = frozenset(
