@@ -413,6 +413,39 @@ async def test_a_failed_hook_deletes_itself_and_the_succeeded_ones_after_the_eve
     assert "pre-install hook Job.batch" in ours.detail
 
 
+async def test_a_failed_install_rolled_back_runs_the_delete_hooks(
+    helm: Helm,
+    sandbox: Sandbox,
+    admin_http: httpx.Client,
+    pair: tuple[str, str],
+    options: DeployOptions,
+) -> None:
+    ns_helm, ns_ours = pair
+    hooks = _hook_keys("hookfail", ns_helm)
+    by_helm = _helm_run(
+        helm,
+        sandbox,
+        admin_http,
+        ns_helm,
+        hooks,
+        "install",
+        RELEASE,
+        str(CHARTS / "hookfail"),
+        "--rollback-on-failure",
+        "--timeout=90s",
+    )
+    atomic = DeployOptions(**{**options.__dict__, "atomic": True})
+    ours = await _helmguard_run(
+        sandbox,
+        admin_http,
+        ns_ours,
+        hooks,
+        lambda: deploy(_request("hookfail", ns_ours), atomic),
+    )
+    _same(by_helm, ours, "install --rollback-on-failure hookfail")
+    assert ours.left == {("ConfigMap", "r-cleanup-report")}
+
+
 async def test_default_policy_recreates_hooks_on_upgrade_and_uninstall_leaves_them(
     helm: Helm,
     sandbox: Sandbox,

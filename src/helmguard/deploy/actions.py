@@ -414,11 +414,16 @@ async def _atomic_restore(run: _Run, failed: Engine, previous: RevisionManifest 
     run.cluster.deadline = time.monotonic() + run.options.timeout
     if previous is None or previous.outcome != "deployed":
         run.log.emit("atomic.start", "first install failed: deleting everything it applied")
+        # As Helm's uninstall on failure: with the failed revision's delete hooks around it.
         the_plan = build_plan(
-            [o for o in run.history[-1].objects if o.ref in failed.applied], operation="delete"
+            [o for o in run.history[-1].objects if o.ref in failed.applied],
+            hooks=_stored_hooks(run.history[-1]),
+            operation="delete",
         )
         try:
+            await failed.run_hooks(the_plan.pre_hooks, "pre-delete")
             deleted = await failed.delete_in_order(the_plan)
+            await failed.run_hooks(the_plan.post_hooks, "post-delete")
         except DeployFailed as exc:
             return Result("rollback", run.name, run.namespace, run.revision, "failed", exc.message)
         run.log.emit("atomic.done", f"deleted {len(deleted)} object(s)")
