@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from helmguard.deploy.observe import Snapshot, hook_verdict
-from helmguard.manifest import K8sObject
+from helmguard.deploy.observe import Snapshot, hook_runs, hook_verdict
+from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import State, build_ownership, evaluate, observe
 
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
@@ -57,12 +57,11 @@ def test_a_running_pod_hook_is_not_done_until_it_succeeds() -> None:
     assert (outcome.done, outcome.ready) == (True, True)
 
 
-def test_a_hook_that_is_not_a_job_or_pod_is_done_once_it_exists() -> None:
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "app"}}
-    snapshot, status = _snapshot(cm)
-    outcome = hook_verdict(status, snapshot)
-    assert (outcome.done, outcome.ready) == (True, True)
-    assert "Helm waits only for Jobs and Pods" in outcome.message
+def test_only_job_and_pod_hooks_are_waited_for() -> None:
+    assert hook_runs(ObjectRef("batch", "Job", "app", "x"))
+    assert hook_runs(ObjectRef("", "Pod", "app", "x"))
+    assert not hook_runs(ObjectRef("", "ServiceAccount", "app", "x"))
+    assert not hook_runs(ObjectRef("example.com", "Job", "app", "x"))  # a custom kind
 
 
 def test_job_hook_complete_or_failed_names_the_condition_and_its_pods() -> None:

@@ -18,6 +18,7 @@ from helmguard.deploy.observe import (
     Snapshot,
     Verdict,
     established,
+    hook_runs,
     hook_verdict,
     observe_release,
     verdict,
@@ -281,11 +282,14 @@ class Engine:
             uid=str(meta.get("uid") or ""),
             resourceVersion=str(meta.get("resourceVersion") or ""),
         )
-        outcome = await self.wait_ready(
-            [ref],
-            what=f"{event} hook {ref}",
-            judge=lambda statuses, snapshot: hook_verdict(statuses[0], snapshot),
-        )
+        if hook_runs(ref):
+            outcome = await self.wait_ready(
+                [ref],
+                what=f"{event} hook {ref}",
+                judge=lambda statuses, snapshot: hook_verdict(statuses[0], snapshot),
+            )
+        else:
+            outcome = Verdict(True, True, State.READY, "exists (Helm waits only for Jobs and Pods)")
         seconds = round(time.monotonic() - started, 3)
         if outcome.ready:
             self.log.emit(

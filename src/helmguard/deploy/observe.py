@@ -144,18 +144,22 @@ def verdict(statuses: Sequence[ResourceStatus], snapshot: Snapshot | None = None
     return Verdict(False, False, first.state, _describe(first, snapshot), first)
 
 
+def hook_runs(ref: ObjectRef) -> bool:
+    """Whether a hook must be waited for: Helm's WatchUntilReady waits for Jobs and Pods
+    only; any other hook has done its part once the API server has it."""
+    return ref.kind in ("Job", "Pod") and WORKLOAD_GROUPS.get(ref.kind) == ref.group
+
+
 def hook_verdict(status: ResourceStatus, snapshot: Snapshot) -> Verdict:
-    """Whether a hook has run, decided as Helm's WatchUntilReady does for hooks.
+    """Whether a Job or Pod hook has run, decided as Helm's WatchUntilReady does.
 
     A Job is done when it completes and a Pod when its phase is Succeeded (a Running Pod
-    is not done); any other kind as soon as it exists, since Helm waits for nothing else.
-    Blocked and Failed end the wait at once, as in `verdict`, naming the pods' trouble.
+    is not done). Blocked and Failed end the wait at once, as in `verdict`, naming the
+    pods' trouble.
     """
     ref = status.ref
     if status.state is State.MISSING:
         return Verdict(False, False, State.MISSING, f"{ref} {status.message}", status)
-    if ref.kind not in ("Job", "Pod") or WORKLOAD_GROUPS.get(ref.kind) != ref.group:
-        return Verdict(True, True, State.READY, f"{ref} exists (Helm waits only for Jobs and Pods)")
     if status.state in _CERTAIN:
         failed = verdict([status], snapshot)
         pods = [p for p in job_pods(snapshot, ref) if p.state is not State.READY]
