@@ -90,3 +90,25 @@ def test_seed_deploy_is_refused_with_exit_code_1(
     assert code == 1
     assert "preflight found" in err and f"{ns}/vault-svc" in err
     assert admin_http.get(f"/api/v1/namespaces/{ns}").status_code == 404
+
+
+def test_test_command_exit_codes_and_the_failing_tests_reason(
+    sandbox: Sandbox, namespace: str, tmp_path: Path
+) -> None:
+    common = ["-n", namespace, "--kubeconfig", str(sandbox.kubeconfig)]
+    chart = str(CHARTS / "operator")
+    code, _, err = run("test", "op", *common)
+    assert code == 1 and f"release {namespace}/op not found" in err
+    code, _, err = run("deploy", chart, "--release", "op", *common, "--no-store")
+    assert code == 0, err
+    code, out, err = run("test", "op", *common, "-o", "json")
+    assert code == 0, err
+    result = json.loads(out.splitlines()[-1])["result"]
+    assert result["outcome"] == "passed" and result["operation"] == "test"
+    code, _, err = run(
+        "deploy", chart, "--release", "op", "--set", "failTest=true", *common, "--no-store"
+    )
+    assert code == 0, err
+    code, _, err = run("test", "op", *common)
+    assert code == 1
+    assert f"test hook Job.batch {namespace}/op-test-connection failed" in err

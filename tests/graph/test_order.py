@@ -297,6 +297,47 @@ def test_hooks_by_event_then_weight_then_name() -> None:
     assert install.waves == ()
 
 
+def test_hooks_of_one_weight_by_name_then_kind_as_helm_sorts_them() -> None:
+    # Helm: stable sort by kind (InstallOrder) when rendering, then by weight and name.
+    docs = parse_objects(
+        """
+apiVersion: batch/v1
+kind: Job
+metadata: {name: certgen, namespace: app, annotations: {helm.sh/hook: pre-install}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: certgen, namespace: app, annotations: {helm.sh/hook: pre-install}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: certgen, namespace: app, annotations: {helm.sh/hook: pre-install}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a-first, namespace: app, annotations: {helm.sh/hook: pre-install}}
+---
+apiVersion: example.com/v1
+kind: Zeta
+metadata: {name: certgen, namespace: app, annotations: {helm.sh/hook: pre-install}}
+---
+apiVersion: example.com/v1
+kind: Alpha
+metadata: {name: certgen, namespace: app, annotations: {helm.sh/hook: pre-install}}
+"""
+    )
+    hooks = [Hook(obj=o, events=("pre-install",), weight=0, delete_policies=()) for o in docs]
+    plan = build_plan([], hooks=hooks, operation="install")
+    assert [(h.obj.kind, h.obj.name) for h in plan.pre_hooks] == [
+        ("ConfigMap", "a-first"),
+        ("ServiceAccount", "certgen"),
+        ("RoleBinding", "certgen"),
+        ("Job", "certgen"),
+        ("Alpha", "certgen"),
+        ("Zeta", "certgen"),
+    ]
+
+
 def test_chart_crds_come_first_and_are_marked() -> None:
     rendered = render_chart(
         RenderRequest(chart=str(CHARTS / "fullstack"), release="demo", namespace="demo-ns")

@@ -29,6 +29,7 @@ COMMANDS = {
     "sandbox": "helmguard.cli.sandbox:sandbox",
     "serve": "helmguard.cli.status:serve",
     "status": "helmguard.cli.status:status",
+    "test": "helmguard.cli.deploy:test_command",
     "transitions": "helmguard.cli.status:history",
     "uninstall": "helmguard.cli.deploy:uninstall_command",
     "watch": "helmguard.cli.status:watch",

@@ -39,6 +39,8 @@ _HEADLINE_STEPS = frozenset(
         "prune",
         "hook.applied",
         "hook.succeeded",
+        "hook.failed",
+        "hook.deleted",
         "wait.start",
         "wait.ready",
         "atomic.start",
@@ -492,4 +494,24 @@ def uninstall_command(release: str, namespace: str, **kwargs: Any) -> None:
             namespace, release, options, store=store, listeners=listeners
         ),
         **kwargs,
+    )
+
+
+@click.command("test")
+@click.argument("release")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@_cluster_options
+def test_command(release: str, namespace: str, **kwargs: Any) -> None:
+    """Run RELEASE's test hooks (helm.sh/hook: test) as `helm test` does.
+
+    Exit codes: 0 every test passed, 1 a test failed (its reason is printed), 2 bad input.
+    """
+    from helmguard.deploy import release_test
+
+    # Like `helm test`, a test run is not a revision: nothing is written to the store.
+    _run(
+        lambda options, _store, listeners: release_test(
+            namespace, release, options, listeners=listeners
+        ),
+        **{**kwargs, "no_store": True},
     )

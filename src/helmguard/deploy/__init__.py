@@ -6,6 +6,7 @@ Library actions (the CLI and the HTTP API call these, never each other):
 - `await deploy(request, options, store=..., listeners=...) -> Result`
 - `await rollback(namespace, name, revision, options, ...) -> Result`
 - `await uninstall(namespace, name, options, ...) -> Result`
+- `await release_test(namespace, name, options, ...) -> Result`
 """
 
 from helmguard.deploy.actions import (
@@ -14,6 +15,7 @@ from helmguard.deploy.actions import (
     deploy,
     plan,
     read_history,
+    release_test,
     rollback,
     uninstall,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "deploy",
     "plan",
     "read_history",
+    "release_test",
     "rollback",
     "uninstall",
 ]

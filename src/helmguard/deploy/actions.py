@@ -39,7 +39,7 @@ from helmguard.deploy.release import (
     record_name,
     with_status,
 )
-from helmguard.graph.order import Plan, build_plan, plan_to_dict
+from helmguard.graph.order import Plan, build_plan, hook_steps, plan_to_dict
 from helmguard.kube.client import Kube, connect
 from helmguard.kube.errors import KubeError, retry
 from helmguard.manifest import K8sObject, ObjectRef
@@ -100,7 +100,7 @@ class Result:
     release: str
     namespace: str
     revision: int
-    outcome: str  # deployed, failed, refused, interrupted, rolled-back, uninstalled
+    outcome: str  # deployed, failed, refused, interrupted, rolled-back, uninstalled, passed
     message: str
     root_cause: ObjectRef | None = None
     applied: tuple[Applied, ...] = ()
@@ -114,7 +114,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in ("deployed", "uninstalled")
+        return self.outcome in ("deployed", "uninstalled", "passed")
 
 
 def plan(rendered: RenderedChart, *, operation: str = "install") -> Plan:
@@ -673,11 +673,16 @@ async def _atomic_restore(run: _Run, failed: Engine, previous: RevisionManifest 
     run.cluster.deadline = time.monotonic() + run.options.timeout
     if previous is None or previous.outcome != "deployed":
         run.log.emit("atomic.start", "first install failed: deleting everything it applied")
+        # As Helm's uninstall on failure: with the failed revision's delete hooks around it.
         the_plan = build_plan(
-            [o for o in run.history[-1].objects if o.ref in failed.applied], operation="delete"
+            [o for o in run.history[-1].objects if o.ref in failed.applied],
+            hooks=_stored_hooks(run.history[-1]),
+            operation="delete",
         )
         try:
+            await failed.run_hooks(the_plan.pre_hooks, "pre-delete")
             deleted = await failed.delete_in_order(the_plan)
+            await failed.run_hooks(the_plan.post_hooks, "post-delete")
         except DeployFailed as exc:
             return Result("rollback", run.name, run.namespace, run.revision, "failed", exc.message)
         # Helm's atomic install uninstalls: the release's records go too (the store keeps them).
@@ -1084,6 +1089,66 @@ async def uninstall(
             outcome,
             message,
             deleted=tuple(deleted),
+            log=tuple(log.records),
+            seconds=time.monotonic() - run.started,
+        )
+    finally:
+        await asyncio.shield(run.close())
+
+
+async def release_test(
+    namespace: str,
+    name: str,
+    options: DeployOptions = DeployOptions(),
+    *,
+    listeners: Sequence[Listener] = (),
+) -> Result:
+    """Run the release's test hooks (`helm.sh/hook: test`) as `helm test` does.
+
+    The hooks come from the latest stored revision and run in Helm's hook order with
+    their delete policies; the outcome is `passed`, or `failed` naming the first test
+    that failed and why (the Job's condition and its pods' reasons).
+    """
+    log = OperationLog(listeners)
+    run = _Run("test", namespace, name, options, log, None)
+    try:
+        cluster = await run.open()
+        if not run.history:
+            raise KubeError(
+                f"release {namespace}/{name} not found: no stored revisions in namespace "
+                f"{namespace}.",
+                fix="Check the release name and namespace.",
+            )
+        latest = run.history[-1]
+        steps = hook_steps(_stored_hooks(latest), "test")
+        engine = Engine(cluster, log, namespace, name, latest.revision)
+        outcome, message, root = "passed", "", None
+        try:
+            await engine.run_hooks(steps, "test")
+            message = (
+                f"revision {latest.revision}: {len(steps)} test(s) passed"
+                if steps
+                else f"revision {latest.revision} has no test hooks"
+            )
+        except DeployFailed as exc:
+            outcome, message = "failed", exc.message
+            if exc.verdict is not None:
+                root = exc.verdict.root_cause
+        log.emit(
+            "verdict",
+            message,
+            level="info" if outcome == "passed" else "error",
+            outcome=outcome,
+            rootCause=str(root) if root else None,
+        )
+        return Result(
+            "test",
+            name,
+            namespace,
+            latest.revision,
+            outcome,
+            message,
+            root,
             log=tuple(log.records),
             seconds=time.monotonic() - run.started,
         )

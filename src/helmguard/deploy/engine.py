@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from helmguard.deploy.cluster import Cluster
-from helmguard.deploy.observe import Snapshot, Verdict, established, observe_release, verdict
+from helmguard.deploy.observe import (
+    Snapshot,
+    Verdict,
+    established,
+    hook_runs,
+    hook_verdict,
+    observe_release,
+    verdict,
+)
 from helmguard.deploy.oplog import OperationLog
 from helmguard.deploy.release import Applied, check_ownership, owner_of, release_id, stamp
 from helmguard.graph.order import HookStep, Plan, Wave, parse_wait_for, uninstall_order
 from helmguard.kube.errors import KubeError, classify
 from helmguard.manifest import K8sObject, ObjectRef
-from helmguard.status import State
+from helmguard.status import ResourceStatus, State
 
 # How often waits look again: a few small lists per look, cheap for the API server.
 POLL_SECONDS = 0.25
@@ -215,30 +223,122 @@ class Engine:
 
     # ---- hooks ---------------------------------------------------------------------------
 
-    async def run_hooks(self, steps: Sequence[HookStep], phase: str) -> None:
-        """Run hooks one at a time as Helm does: replace, wait Ready, apply delete policies."""
+    async def run_hooks(self, steps: Sequence[HookStep], event: str) -> None:
+        """Run one event's hooks as Helm's execHook does, one at a time in `steps`' order.
+
+        Each hook: delete it first if its policy is before-hook-creation (the default), apply
+        it, wait until it has run (Jobs complete, Pods succeed, anything else exists). Delete
+        policies for the outcome apply after the whole event, never in between: when every
+        hook succeeded, the hook-succeeded ones are deleted in reverse order; when one fails,
+        it is deleted if hook-failed, then the earlier ones if hook-succeeded, and the event
+        fails. CRD hooks are never deleted (Helm: cascading garbage collection).
+        """
+        ran: list[HookStep] = []
         for step in steps:
-            ref = step.obj.ref
-            if "before-hook-creation" in step.policies:
-                await self.delete_and_wait([ref])
-            body = stamp(step.obj, self.namespace, self.name, self.revision)
-            await self.cluster.apply(body, force=True)
-            self.log.emit(
-                "hook.applied", f"{phase} hook {ref} (weight {step.weight})", ref=str(ref)
-            )
-            outcome = await self.wait_ready([ref], what=f"{phase} hook {ref}")
+            await self._delete_hook(step, "before-hook-creation", event)
+            outcome = await self._run_hook(step, event)
             if not outcome.ready:
-                if "hook-failed" in step.policies:
-                    await self.cluster.delete(ref)
-                raise DeployFailed(f"{phase} hook {ref} failed: {outcome.message}", verdict=outcome)
-            if "hook-succeeded" in step.policies:
-                await self.cluster.delete(ref)
-            self.log.emit("hook.succeeded", f"{phase} hook {ref} succeeded", ref=str(ref))
+                await self._delete_hook(step, "hook-failed", event)
+                for earlier in ran:
+                    await self._delete_hook(earlier, "hook-succeeded", event)
+                raise DeployFailed(
+                    f"{event} hook {step.obj.ref} failed: {outcome.message}", verdict=outcome
+                )
+            ran.append(step)
+        for step in reversed(ran):
+            await self._delete_hook(step, "hook-succeeded", event)
+
+    async def _run_hook(self, step: HookStep, event: str) -> Verdict:
+        """Apply one hook and wait until it has run; what it did goes to the log."""
+        ref = step.obj.ref
+        started = time.monotonic()
+        try:
+            returned = await self.cluster.apply(
+                stamp(step.obj, self.namespace, self.name, self.revision), force=True
+            )
+        except Exception as exc:
+            err = classify(exc)
+            self.log.emit(
+                "hook.failed",
+                f"{event} hook {ref}: {type(err).__name__}: {err.message}",
+                level="error",
+                ref=str(ref),
+                event=event,
+                errorClass=type(err).__name__,
+                apiMessage=err.api_message,
+            )
+            raise DeployFailed(
+                f"{event} hook {ref} failed: {type(err).__name__}: {err.explain()}", error=err
+            ) from None
+        meta = returned.get("metadata") or {}
+        self.log.emit(
+            "hook.applied",
+            f"{event} hook {ref} (weight {step.weight}, delete policy "
+            f"{', '.join(step.policies)}) applied, resourceVersion {meta.get('resourceVersion')}",
+            ref=str(ref),
+            event=event,
+            weight=step.weight,
+            deletePolicies=list(step.policies),
+            uid=str(meta.get("uid") or ""),
+            resourceVersion=str(meta.get("resourceVersion") or ""),
+        )
+        if hook_runs(ref):
+            outcome = await self.wait_ready(
+                [ref],
+                what=f"{event} hook {ref}",
+                judge=lambda statuses, snapshot: hook_verdict(statuses[0], snapshot),
+            )
+        else:
+            outcome = Verdict(True, True, State.READY, "exists (Helm waits only for Jobs and Pods)")
+        seconds = round(time.monotonic() - started, 3)
+        if outcome.ready:
+            self.log.emit(
+                "hook.succeeded",
+                f"{event} hook {ref} succeeded in {seconds:.2f}s: {outcome.message}",
+                ref=str(ref),
+                event=event,
+                seconds=seconds,
+                outcome=outcome.message,
+            )
+        else:
+            self.log.emit(
+                "hook.failed",
+                f"{event} hook {ref} failed after {seconds:.2f}s: {outcome.message}",
+                level="error",
+                ref=str(ref),
+                event=event,
+                seconds=seconds,
+                outcome=outcome.message,
+                rootCause=str(outcome.root_cause) if outcome.root_cause else None,
+            )
+        return outcome
+
+    async def _delete_hook(self, step: HookStep, policy: str, event: str) -> None:
+        """Delete a hook and wait until it is gone, if `policy` is one of its policies."""
+        ref = step.obj.ref
+        if policy not in step.policies or ref.kind == "CustomResourceDefinition":
+            return
+        if await self.cluster.delete(ref):
+            await self.delete_and_wait([ref])
+            self.log.emit(
+                "hook.deleted",
+                f"{event} hook {ref} deleted ({policy})",
+                ref=str(ref),
+                event=event,
+                policy=policy,
+            )
 
     # ---- wait ----------------------------------------------------------------------------
 
-    async def wait_ready(self, refs: Sequence[ObjectRef], *, what: str = "release") -> Verdict:
-        """Poll statuses until all are Ready, one is Blocked/Failed, or the deadline passes."""
+    async def wait_ready(
+        self,
+        refs: Sequence[ObjectRef],
+        *,
+        what: str = "release",
+        judge: Callable[[Sequence[ResourceStatus], Snapshot], Verdict] = verdict,
+    ) -> Verdict:
+        """Poll statuses until `judge` says done (by default: all Ready, or one Blocked or
+        Failed), or the deadline passes."""
         last: dict[ObjectRef, State] = {}
         snapshot: Snapshot | None = None
         while True:
@@ -260,7 +360,7 @@ class Engine:
                         reason=status.reason,
                         rootCause=str(status.root_cause) if status.root_cause else None,
                     )
-            outcome = verdict(statuses, snapshot)
+            outcome = judge(statuses, snapshot)
             if outcome.done:
                 return outcome
             pause = _pause(look)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from helmguard.deploy.cluster import Cluster
@@ -22,6 +22,7 @@ from helmguard.status import (
     State,
     build_ownership,
     evaluate,
+    evaluate_pod,
     index_events,
     missing,
     observe,
@@ -141,6 +142,58 @@ def verdict(statuses: Sequence[ResourceStatus], snapshot: Snapshot | None = None
         return Verdict(True, True, State.READY, f"all {len(statuses)} resources Ready")
     first = max(pending, key=lambda s: s.state.severity)
     return Verdict(False, False, first.state, _describe(first, snapshot), first)
+
+
+def hook_runs(ref: ObjectRef) -> bool:
+    """Whether a hook must be waited for: Helm's WatchUntilReady waits for Jobs and Pods
+    only; any other hook has done its part once the API server has it."""
+    return ref.kind in ("Job", "Pod") and WORKLOAD_GROUPS.get(ref.kind) == ref.group
+
+
+def hook_verdict(status: ResourceStatus, snapshot: Snapshot) -> Verdict:
+    """Whether a Job or Pod hook has run, decided as Helm's WatchUntilReady does.
+
+    A Job is done when it completes and a Pod when its phase is Succeeded (a Running Pod
+    is not done). Blocked and Failed end the wait at once, as in `verdict`, naming the
+    pods' trouble.
+    """
+    ref = status.ref
+    if status.state is State.MISSING:
+        return Verdict(False, False, State.MISSING, f"{ref} {status.message}", status)
+    if status.state in _CERTAIN:
+        failed = verdict([status], snapshot)
+        pods = [p for p in job_pods(snapshot, ref) if p.state is not State.READY]
+        detail = "; ".join(f"pod {p.ref.name} {p.state} {p.reason}: {p.message}" for p in pods)
+        return Verdict(
+            True,
+            False,
+            failed.state,
+            failed.message + (f" ({detail})" if detail else ""),
+            failed.culprit,
+            failed.root_cause,
+        )
+    live = snapshot.live.get(ref)
+    if ref.kind == "Pod" and live is not None and live.status.get("phase") != "Succeeded":
+        phase = live.status.get("phase") or "Pending"
+        return Verdict(False, False, State.PROGRESSING, f"pod {ref.name} is {phase}", status)
+    outcome = verdict([status], snapshot)
+    if outcome.ready:  # what the Job or Pod did, in its own words
+        return replace(outcome, message=f"{status.reason}: {status.message}")
+    return outcome
+
+
+def job_pods(snapshot: Snapshot, job: ObjectRef) -> list[ResourceStatus]:
+    """The statuses of the pods a Job (by uid) created, as far as the snapshot saw them."""
+    live = snapshot.live.get(job)
+    uid = live.metadata.get("uid") if live is not None else None
+    if job.kind != "Job" or not uid:
+        return []
+    return [
+        evaluate_pod(c, snapshot.at)
+        for c in snapshot.children
+        if c.kind == "Pod"
+        and any(o.get("uid") == uid for o in c.metadata.get("ownerReferences") or ())
+    ]
 
 
 def established(obj: K8sObject | None) -> tuple[bool, str]:

@@ -75,7 +75,7 @@ class Wave:
 
 @dataclass(frozen=True)
 class HookStep:
-    """A hook object run at `event`, in Helm's order (weight, then name)."""
+    """A hook object run at `event`, in Helm's order (weight, name, kind)."""
 
     obj: K8sObject
     event: str
@@ -84,8 +84,12 @@ class HookStep:
 
     @property
     def policies(self) -> tuple[str, ...]:
-        """Delete policies in effect: Helm defaults to before-hook-creation when none is set."""
-        return self.delete_policies or ("before-hook-creation",)
+        return policies_in_effect(self.delete_policies)
+
+
+def policies_in_effect(delete_policies: Sequence[str]) -> tuple[str, ...]:
+    """A hook's delete policies: Helm defaults to before-hook-creation when none is set."""
+    return tuple(delete_policies) or ("before-hook-creation",)
 
 
 @dataclass(frozen=True)
@@ -282,13 +286,18 @@ def _break_cycles(
 
 
 def hook_steps(hooks: Iterable[Any], event: str) -> tuple[HookStep, ...]:
-    """The hooks that run at `event`, in Helm's order: ascending weight, then name."""
+    """The hooks that run at `event`, in Helm's order (pkg/action/hooks.go execHook).
+
+    Helm sorts hooks stably by kind (InstallOrder, unknown kinds last and alphabetically)
+    when it renders them, then stably by weight and metadata.name: so weight first, then
+    name, then kind, then the order the chart renders them in.
+    """
     steps = [
         HookStep(h.obj, event, int(h.weight), tuple(h.delete_policies))
         for h in hooks
         if event in tuple(h.events)
     ]
-    steps.sort(key=lambda s: (s.weight, s.obj.name, _helm_key(s.obj.ref)))
+    steps.sort(key=lambda s: (s.weight, s.obj.name, kind_rank(s.obj.kind), s.obj.kind))
     return tuple(steps)
 
 

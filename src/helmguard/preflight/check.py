@@ -230,6 +230,7 @@ async def check_cluster(
     """
     from helmguard.chart.capabilities import capabilities_from, with_capabilities
     from helmguard.chart.render import render_chart
+    from helmguard.graph.order import policies_in_effect
     from helmguard.kube.errors import retry
     from helmguard.preflight.cluster import cluster_findings, lookup, needs_storage_classes
     from helmguard.preflight.dryrun import dry_run as run_dry_run
@@ -306,6 +307,11 @@ async def check_cluster(
             served=served,
             skip=skip,
             chart=[o.ref for o in everything],
+            recreated=[
+                h.obj.ref
+                for h in rendered.hooks
+                if "before-hook-creation" in policies_in_effect(h.delete_policies)
+            ],
             timeout=timeout,
         )
         findings += report.findings

@@ -104,6 +104,7 @@ async def dry_run(
     served: ServedResources,
     skip: Mapping[ObjectRef, Skip],
     chart: Iterable[ObjectRef],
+    recreated: Iterable[ObjectRef] = (),
     concurrency: int = CONCURRENCY,
     timeout: float = 30.0,  # noqa: ASYNC109 - a deadline for retries across all dry runs
 ) -> DryRunReport:
@@ -111,11 +112,14 @@ async def dry_run(
 
     `skip` names objects not to send and why; `chart` holds every object the release
     creates, so a rejection for want of one of them is "not verifiable until" it exists.
+    `recreated` are hooks deleted before they are created (before-hook-creation): they are
+    dry-run as a create under a generated name, never as a change of the live one.
     Raises `ClusterChanged` when a kind discovery listed is no longer served, and the
     classified `KubeError` when transient failures outlast `timeout`.
     """
     deadline = asyncio.get_running_loop().time() + timeout
     in_chart = frozenset(chart)
+    fresh = frozenset(recreated)
     semaphore = asyncio.Semaphore(concurrency)
     before = kube.requests
     results: dict[ObjectRef, KubeError | None] = {}
@@ -126,6 +130,12 @@ async def dry_run(
         async with semaphore:
 
             async def send() -> Any:
+                if obj.ref in fresh:
+                    meta = {k: v for k, v in obj.metadata.items() if k != "name"}
+                    body = {**obj.body, "metadata": {**meta, "generateName": f"{obj.name}-"}}
+                    return await kube.send_json(
+                        "POST", path.rsplit("/", 1)[0], body, params={"dryRun": "All"}
+                    )
                 return await kube.send_json(
                     "PATCH",
                     path,

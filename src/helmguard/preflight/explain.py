@@ -201,7 +201,7 @@ def finding_for(
                 ref.source,
                 ref.path,
                 f"{t.kind} {_name(t)} is a hook with delete policy hook-succeeded: Helm deletes "
-                "it as soon as its hooks succeed",
+                "it once every hook of its event has succeeded",
                 "after the hooks: " + predicted(ref),
                 f"drop hook-succeeded from {t.kind} {_name(t)}, or make it a regular object",
                 source=src,

@@ -241,8 +241,7 @@ class ChartIndex:
             first_hook = self.hooks.setdefault(hook.obj.ref, hook)
             if first_hook is not hook and set(first_hook.events) & set(hook.events):
                 self.duplicates.append((first_hook.obj, hook.obj))
-            if hook.obj.ref in self.objects:
-                self.duplicates.append((self.objects[hook.obj.ref], hook.obj))
+            # A hook may also be a release object (Helm installs both): not a duplicate.
         self.release_namespace = release_namespace
         self.api_versions = frozenset(api_versions)
         self.created_namespaces = frozenset(
@@ -363,7 +362,7 @@ class ChartResolver:
                 and hook.weight <= source_hook.weight
             )
             note = f"{events} hook, weight {hook.weight}"
-            # hook-succeeded deletes the object as soon as its hooks succeed.
+            # hook-succeeded deletes the object once its event's hooks have all succeeded.
             deleted = source_hook is None and "hook-succeeded" in hook.delete_policies
             return Resolution(ref, How.HOOK, target, note, quiet=quiet, deleted_by_hook=deleted)
         if ref.implicit or is_builtin(target):
