@@ -33,6 +33,7 @@ _HEADLINE_STEPS = frozenset(
         "plan",
         "plan.cycle",
         "gate.passed",
+        "wait.load-balancer",
         "wave.applied",
         "object.failed",
         "prune",
@@ -284,6 +285,7 @@ def _options(**kwargs: Any) -> DeployOptions:
         adopt=bool(kwargs.get("adopt", False)),
         atomic=bool(kwargs.get("atomic", False)),
         keep_history=bool(kwargs.get("keep_history", False)),
+        wait_for_load_balancers=bool(kwargs.get("wait_for_load_balancers", False)),
     )
 
 
@@ -320,6 +322,11 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
 @chart_options
 @_cluster_options
 @click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
+@click.option(
+    "--wait-for-load-balancers",
+    is_flag=True,
+    help="Also wait until every LoadBalancer Service has an address (default: warn only).",
+)
 @click.option(
     "--force", is_flag=True, help="Deploy even if preflight finds errors (loudly warned)."
 )

@@ -14,13 +14,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helmguard.deploy.cluster import Cluster
-from helmguard.deploy.observe import Snapshot, Verdict, established, observe_release, verdict
+from helmguard.deploy.observe import (
+    Snapshot,
+    Verdict,
+    established,
+    observe_release,
+    unawaited,
+    verdict,
+)
 from helmguard.deploy.oplog import OperationLog
 from helmguard.deploy.release import Applied, check_ownership, owner_of, release_id, stamp
 from helmguard.graph.order import HookStep, Plan, Wave, parse_wait_for, uninstall_order
 from helmguard.kube.errors import KubeError, classify
 from helmguard.manifest import K8sObject, ObjectRef
-from helmguard.status import State
+from helmguard.status import ResourceStatus, State
 
 # How often waits look again: a few small lists per look, cheap for the API server.
 POLL_SECONDS = 0.25
@@ -55,6 +62,7 @@ class Engine:
     force_conflicts: bool = False
     adopt: bool = False
     concurrency: int = 16
+    wait_for_load_balancers: bool = False
     applied: dict[ObjectRef, Applied] = field(default_factory=dict)
 
     # ---- apply ---------------------------------------------------------------------------
@@ -260,8 +268,12 @@ class Engine:
                         reason=status.reason,
                         rootCause=str(status.root_cause) if status.root_cause else None,
                     )
-            outcome = verdict(statuses, snapshot)
+            outcome = verdict(
+                statuses, snapshot, wait_for_load_balancers=self.wait_for_load_balancers
+            )
             if outcome.done:
+                if outcome.ready:
+                    self._report_unawaited(statuses)
                 return outcome
             pause = _pause(look)
             if self.cluster.remaining() <= pause:
@@ -274,6 +286,19 @@ class Engine:
                     outcome.culprit.ref if outcome.culprit else None,
                 )
             await asyncio.sleep(pause)
+
+    def _report_unawaited(self, statuses: Sequence[ResourceStatus]) -> None:
+        for status in statuses:
+            if unawaited(status, wait_for_load_balancers=self.wait_for_load_balancers):
+                self.log.emit(
+                    "wait.load-balancer",
+                    f"{status.ref}: no load-balancer controller has assigned an address; "
+                    "not waiting for it (--wait-for-load-balancers waits)",
+                    level="warning",
+                    ref=str(status.ref),
+                    state=str(status.state),
+                    reason=status.reason,
+                )
 
     # ---- delete --------------------------------------------------------------------------
 
