@@ -32,7 +32,7 @@ from helmguard.sandbox.cluster import Sandbox
 from kubeapi import delete_namespace
 
 CHART = Path(__file__).parent / "charts" / "workloads"
-NOWHERE = "nodeSelector.helmguard\\.test/no-such-label=true"
+NOWHERE = "nodeSelector.helmguard\\.test/no-such-label=present"
 
 
 def _request(release: str, namespace: str, *sets: str) -> RenderRequest:
@@ -89,7 +89,8 @@ async def test_load_balancer_without_address_is_reported_not_waited_for(
     )
     elapsed = time.monotonic() - started
     assert result.outcome == "deployed", result.message
-    assert f"not waited for: Service {ns}/web" in result.message
+    waited = [r.message for r in result.log if r.step == "wait.ready"]
+    assert waited and f"not waited for: Service {ns}/web" in waited[0], waited
     warnings = [r for r in result.log if r.step == "wait.load-balancer"]
     assert len(warnings) == 1 and warnings[0].level == "warning"
     assert "no load-balancer controller has assigned an address" in warnings[0].message
@@ -121,7 +122,7 @@ async def test_service_whose_daemonset_runs_nowhere_fails_at_once_naming_it(
     elapsed = time.monotonic() - started
     assert result.outcome == "failed", result.message
     assert result.message.startswith(f"Blocked: Service {ns}/agent NoBackendPods"), result.message
-    assert "nodeSelector helmguard.test/no-such-label=true excludes" in result.message
+    assert "nodeSelector helmguard.test/no-such-label=present excludes" in result.message
     assert result.root_cause == ObjectRef("apps", "DaemonSet", ns, "agent")
     assert elapsed < 20, elapsed
     await uninstall(ns, "agent", options)

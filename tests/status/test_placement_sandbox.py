@@ -3,12 +3,11 @@
 `status.nodes.daemon_nodes` mirrors the controller's `NodeShouldRunDaemonPod`. Here the real
 kube-controller-manager decides for a table of pod templates (nodeSelector, required node
 affinity with every operator, matchFields, nodeName, tolerations against NoSchedule,
-NoExecute and PreferNoSchedule taints, hostNetwork) on the sandbox's nodes plus three Node
-objects this module creates (no kubelet runs them; the node lifecycle controller taints them
-as it would any unreachable node, which is part of what is compared). A ResourceQuota of
-zero pods keeps the controller from creating pods: it still counts desired nodes. The test
-asserts, case by case, that desiredNumberScheduled equals the number of nodes helmguard says
-may run the pods, and lists every case that differs.
+NoExecute and PreferNoSchedule taints, a cordoned node) on the sandbox's nodes plus three
+kwok Nodes this module adds with labels and taints of their own (removed afterwards). A
+ResourceQuota of zero pods keeps the controller from creating pods: it still counts
+desired nodes. The test asserts, case by case, that desiredNumberScheduled equals the
+number of nodes helmguard says may run the pods, and lists every case that differs.
 """
 
 from __future__ import annotations
@@ -33,10 +32,7 @@ NODES: dict[str, dict[str, Any]] = {
     },
     "b": {
         "labels": {"hg.test/pool": "green", "hg.test/size": "16"},
-        "taints": [
-            {"key": "hg.test/noisy", "effect": "PreferNoSchedule"},
-            {"key": "node.kubernetes.io/network-unavailable", "effect": "NoSchedule"},
-        ],
+        "taints": [{"key": "hg.test/noisy", "effect": "PreferNoSchedule"}],
     },
     "c": {
         "labels": {"hg.test/pool": "blue", "hg.test/size": "big"},
@@ -44,11 +40,6 @@ NODES: dict[str, dict[str, Any]] = {
         "unschedulable": True,
     },
 }
-# What the node lifecycle controller puts on Nodes no kubelet reports for.
-LIFECYCLE = [
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists"},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists"},
-]
 ALL = [{"operator": "Exists"}]
 
 
@@ -65,10 +56,7 @@ CASES: dict[str, dict[str, Any]] = {
     "no-constraints": {},
     "tolerate-everything": {"tolerations": ALL},
     "selector-blue": {"nodeSelector": {"hg.test/pool": "blue"}, "tolerations": ALL},
-    "selector-blue-lifecycle-only": {
-        "nodeSelector": {"hg.test/pool": "blue"},
-        "tolerations": LIFECYCLE,
-    },
+    "selector-blue-no-tolerations": {"nodeSelector": {"hg.test/pool": "blue"}},
     "selector-two-labels": {
         "nodeSelector": {"hg.test/pool": "blue", "hg.test/size": "4"},
         "tolerations": ALL,
@@ -77,7 +65,6 @@ CASES: dict[str, dict[str, Any]] = {
     "tolerate-gpu-equal": {
         "nodeSelector": {"hg.test/pool": "blue"},
         "tolerations": [
-            *LIFECYCLE,
             {
                 "key": "hg.test/dedicated",
                 "operator": "Equal",
@@ -87,22 +74,18 @@ CASES: dict[str, dict[str, Any]] = {
         ],
     },
     "tolerate-gpu-wrong-value": {
-        "tolerations": [*LIFECYCLE, {"key": "hg.test/dedicated", "value": "cpu"}],
+        "tolerations": [{"key": "hg.test/dedicated", "value": "cpu"}],
     },
     "tolerate-gpu-any-effect": {
-        "tolerations": [*LIFECYCLE, {"key": "hg.test/dedicated", "operator": "Exists"}],
+        "tolerations": [{"key": "hg.test/dedicated", "operator": "Exists"}],
     },
     "tolerate-drain-wrong-effect": {
-        "tolerations": [
-            *LIFECYCLE,
-            {"key": "hg.test/drain", "operator": "Exists", "effect": "NoSchedule"},
-        ],
+        "tolerations": [{"key": "hg.test/drain", "operator": "Exists", "effect": "NoSchedule"}],
     },
     "tolerate-drain": {
-        "tolerations": [*LIFECYCLE, {"key": "hg.test/drain", "operator": "Exists"}],
+        "tolerations": [{"key": "hg.test/drain", "operator": "Exists"}],
     },
-    "host-network": {"hostNetwork": True, "tolerations": LIFECYCLE},
-    "no-host-network": {"tolerations": LIFECYCLE},
+    "host-network": {"hostNetwork": True},
     "affinity-in": {
         "affinity": _affinity({"matchExpressions": [_expr("hg.test/pool", "In", "blue", "green")]}),
         "tolerations": ALL,
@@ -187,37 +170,45 @@ def _taints(nodes: list[K8sObject]) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def placement_nodes(admin_http: httpx.Client) -> Iterator[list[str]]:
-    """Three Nodes with labels and taints of their own; no kubelet runs them."""
+    """Three kwok Nodes with labels and taints of their own, Ready as kwok keeps them."""
     names = []
     for suffix, spec in NODES.items():
         name = f"{PREFIX}{suffix}"
         body = {
             "metadata": {
                 "name": name,
+                "annotations": {"kwok.x-k8s.io/node": "fake"},
                 "labels": {**spec["labels"], "kubernetes.io/hostname": name},
             },
             "spec": {"taints": spec["taints"], "unschedulable": spec.get("unschedulable", False)},
+            "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}},
         }
         reply = admin_http.post("/api/v1/nodes", json=body)
         assert reply.status_code in (201, 409), reply.text
         names.append(name)
 
-    def lifecycle_tainted() -> bool:
-        # The node lifecycle controller marks them as it does any Node without a kubelet.
-        ours = [n for n in _nodes(admin_http) if n.name in names]
-        return len(ours) == len(names) and all(
-            any(
-                t.get("key") in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
-                and t.get("effect") == "NoSchedule"
-                for t in n.spec.get("taints") or ()
-            )
-            for n in ours
+    def settled() -> bool:
+        # kwok reports them Ready; the node lifecycle controller has tainted the cordoned one.
+        ours = {n.name: n for n in _nodes(admin_http) if n.name in names}
+        ready = all(
+            any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+            for conditions in (n.status.get("conditions") or () for n in ours.values())
+        )
+        cordoned = ours.get(f"{PREFIX}c")
+        return (
+            len(ours) == len(names)
+            and ready
+            and cordoned is not None
+            and "node.kubernetes.io/unschedulable" in str(cordoned.spec.get("taints"))
+            and not any("unreachable" in str(n.spec.get("taints")) for n in ours.values())
         )
 
-    wait_until(lifecycle_tainted, "the node lifecycle controller to taint the test Nodes", 60)
-    yield names
-    for name in names:
-        admin_http.delete(f"/api/v1/nodes/{name}")
+    try:
+        wait_until(settled, "the test Nodes to be Ready and cordoned as asked", 30)
+        yield names
+    finally:
+        for name in names:
+            admin_http.delete(f"/api/v1/nodes/{name}")
 
 
 def test_daemon_placement_matches_the_daemonset_controller(

@@ -376,15 +376,15 @@ def test_fresh_workloads_with_a_missing_service_account_are_never_ready(
         assert st.root_cause is not None, st
         assert (st.root_cause.kind, st.root_cause.name) == ("ServiceAccount", "absent"), st
         report(record_property, st, secs)
-    objects = snapshot(admin_http, ns)
-    capture(
-        "fresh",
-        [
-            *created.values(),
-            *(o for o in objects if o.kind in _PLURALS or o.kind == "Event"),
-            *(n for n in nodes if n.name == "kwok-node-0"),
-        ],
-    )
+    # A PodDisruptionBudget as created has no status either: its controller writes one.
+    pdb = {"metadata": {"name": "fresh"}, "spec": {"minAvailable": 1, "selector": {}}}
+    budget = post(admin_http, f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", pdb)
+    fresh_pdb = K8sObject({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", **budget})
+    assert evaluate(observe(fresh_pdb, build_ownership([]), now)).state is State.PROGRESSING
+    # As created (nothing observed) with a Node, and as Blocked with what explains it.
+    node = [n for n in nodes if n.name == "kwok-node-0"]
+    capture("fresh", [*created.values(), fresh_pdb, *node])
+    capture("fresh_blocked", snapshot(admin_http, ns))
 
 
 def test_daemonset_no_node_matches_is_ready_and_says_which_selector(
@@ -392,14 +392,19 @@ def test_daemonset_no_node_matches_is_ready_and_says_which_selector(
 ) -> None:
     ns = namespace
     path = f"/apis/apps/v1/namespaces/{ns}/daemonsets"
-    post(admin_http, path, _workload("DaemonSet", "nowhere", nodeSelector=NO_SUCH_NODE_LABEL))
-    st, secs, seen = wait_for_state(
+    body = post(
+        admin_http, path, _workload("DaemonSet", "nowhere", nodeSelector=NO_SUCH_NODE_LABEL)
+    )
+    created = K8sObject({"apiVersion": "apps/v1", "kind": "DaemonSet", **body})
+    # As created its status already says 0 desired nodes: not Ready before its controller looked.
+    first = evaluate(observe(created, build_ownership([]), datetime.now(UTC), None, []))
+    assert first.state is State.PROGRESSING, first
+    st, secs, _ = wait_for_state(
         lambda: status_now(admin_http, ns, "DaemonSet", "nowhere"), State.READY
     )
     report(record_property, st, secs)
     assert st.reason == "NoMatchingNodes"
     assert "nodeSelector helmguard.test/no-such-label=true excludes" in st.message
-    assert seen[0] is State.PROGRESSING, seen  # not Ready before its controller looked
     capture("daemonset_no_node", [o for o in snapshot(admin_http, ns) if o.kind == "DaemonSet"])
 
 
