@@ -61,3 +61,13 @@ def test_deploy_offers_the_flag() -> None:
     reply = CliRunner().invoke(main, ["deploy", "--help"])
     assert reply.exit_code == 0
     assert "--wait-for-load-balancers" in reply.output
+
+
+def test_a_workload_explains_better_than_the_service_passing_its_trouble_on() -> None:
+    svc = ObjectRef("", "Service", "shop", "web")
+    sa = ObjectRef("", "ServiceAccount", "shop", "web")
+    passed_on = ResourceStatus(svc, State.BLOCKED, "FailedCreate", "backend web: …", None,
+                               None, None, sa)  # fmt: skip
+    own = ResourceStatus(WEB, State.BLOCKED, "FailedCreate", "sa not found", None, None, None, sa)
+    assert verdict([passed_on, own]).culprit == own
+    assert verdict([passed_on]).culprit == passed_on

@@ -170,7 +170,8 @@ def verdict(
     """
     trouble = [s for s in statuses if s.state in _CERTAIN]
     if trouble:
-        worst = max(trouble, key=lambda s: s.state.severity)
+        # On a tie the workload explains better than the Service that passes its trouble on.
+        worst = max(trouble, key=lambda s: (s.state.severity, s.ref.kind != "Service"))
         return Verdict(
             True,
             False,
