@@ -71,3 +71,9 @@ def test_a_workload_explains_better_than_the_service_passing_its_trouble_on() ->
     own = ResourceStatus(WEB, State.BLOCKED, "FailedCreate", "sa not found", None, None, None, sa)
     assert verdict([passed_on, own]).culprit == own
     assert verdict([passed_on]).culprit == passed_on
+
+
+def test_an_ingress_without_address_is_still_waited_for() -> None:
+    ingress = evaluate(Observed(obj("Ingress"), NOW))
+    assert ingress.reason == "LoadBalancerPending" and not unawaited(ingress)
+    assert verdict([ingress]).done is False

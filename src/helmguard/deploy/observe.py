@@ -152,7 +152,8 @@ def unawaited(status: ResourceStatus, *, wait_for_load_balancers: bool = False) 
     Many clusters run no load-balancer controller; the Service works inside the cluster
     and the deploy reports it instead of waiting, unless the user asked to wait.
     """
-    return status.reason == LOAD_BALANCER_PENDING and not wait_for_load_balancers
+    service = (status.ref.group, status.ref.kind) == ("", "Service")
+    return service and status.reason == LOAD_BALANCER_PENDING and not wait_for_load_balancers
 
 
 def verdict(
