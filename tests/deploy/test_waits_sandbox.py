@@ -109,7 +109,8 @@ async def test_wait_for_load_balancers_waits_and_says_for_what(
     assert "timed out" in result.message
     assert "LoadBalancerPending" in result.message
     assert "no load-balancer controller has assigned an address" in result.message
-    await uninstall(ns, "web", options)
+    # No uninstall: after a timed-out deploy the release Lease may outlive it (issue 11,
+    # clean-up after the deadline); the namespace's deletion removes the objects.
 
 
 async def test_service_whose_daemonset_runs_nowhere_fails_at_once_naming_it(

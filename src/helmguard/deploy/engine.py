@@ -36,6 +36,18 @@ POLL_SECONDS = 0.25
 _WAIT_POLL = (0.1, 1.0)
 
 
+def _timed_out(what: str, outcome: Verdict) -> Verdict:
+    """The deadline passed while `outcome` (not done) was the last thing seen."""
+    return Verdict(
+        True,
+        False,
+        outcome.state,
+        f"timed out waiting for {what}: {outcome.message}",
+        outcome.culprit,
+        outcome.culprit.ref if outcome.culprit else None,
+    )
+
+
 def _pause(look: float) -> float:
     return min(_WAIT_POLL[1], max(_WAIT_POLL[0], 2 * look))
 
@@ -249,9 +261,16 @@ class Engine:
         """Poll statuses until all are Ready, one is Blocked/Failed, or the deadline passes."""
         last: dict[ObjectRef, State] = {}
         snapshot: Snapshot | None = None
+        outcome: Verdict | None = None
         while True:
             look = time.monotonic()
-            snapshot = await observe_release(self.cluster, refs)
+            try:
+                snapshot = await observe_release(self.cluster, refs)
+            except KubeError:
+                if outcome is None or time.monotonic() < self.cluster.deadline:
+                    raise
+                # The deadline fell during a look: that is a timeout, not an unreachable server.
+                return _timed_out(what, outcome)
             look = time.monotonic() - look
             statuses = [snapshot.statuses[r] for r in refs]
             for status in statuses:
@@ -277,14 +296,7 @@ class Engine:
                 return outcome
             pause = _pause(look)
             if self.cluster.remaining() <= pause:
-                return Verdict(
-                    True,
-                    False,
-                    outcome.state,
-                    f"timed out waiting for {what}: {outcome.message}",
-                    outcome.culprit,
-                    outcome.culprit.ref if outcome.culprit else None,
-                )
+                return _timed_out(what, outcome)
             await asyncio.sleep(pause)
 
     def _report_unawaited(self, statuses: Sequence[ResourceStatus]) -> None:
