@@ -17,6 +17,9 @@ def obj(kind: str) -> K8sObject:
 
 
 def run(
-    target: K8sObject, children: Sequence[K8sObject] = (), events: Sequence[K8sObject] = ()
+    target: K8sObject,
+    children: Sequence[K8sObject] = (),
+    events: Sequence[K8sObject] = (),
+    nodes: Sequence[K8sObject] | None = None,
 ) -> ResourceStatus:
-    return evaluate(Observed(target, NOW, children, events))
+    return evaluate(Observed(target, NOW, children, events, nodes))

@@ -13,9 +13,10 @@ from helmguard.status import (
     component_status,
     evaluate,
     missing,
+    service_status,
     unknown,
 )
-from status.helpers import at, load, named
+from status.helpers import at, edited, load, named
 
 SEED = load("seed_missing_sa")
 NOW = at("2025-06-01T10:00:40Z")
@@ -95,3 +96,59 @@ def test_app_all_ready() -> None:
 def test_app_with_no_parts_is_not_found_never_ready() -> None:
     app = app_status([])
     assert (app.state, app.reason) == (State.MISSING, "NotFound")
+
+
+# --- a Service without ready endpoints, judged by the workloads behind its selector --------
+
+KINDS = load("kinds")
+NO_NODE = load("daemonset_no_node")
+FRESH_NODES = [named(load("fresh"), "Node")]
+NOT_READY = evaluate(
+    Observed(
+        edited(named(KINDS, "Service"), spec__type="ClusterIP"),
+        NOW,
+        (named(KINDS, "EndpointSlice"),),
+    )
+)
+
+
+def _no_endpoints() -> ResourceStatus:
+    empty = edited(named(KINDS, "EndpointSlice"), endpoints=[])
+    svc = edited(named(KINDS, "Service"), spec__type="ClusterIP")
+    return evaluate(Observed(svc, NOW, (empty,)))
+
+
+def test_service_takes_a_blocked_backend_and_its_root_cause_at_once() -> None:
+    assert NOT_READY.reason == "NoReadyEndpoints"
+    st = service_status(NOT_READY, [WORKLOAD])
+    assert (st.state, st.root_cause, st.ref) == (State.BLOCKED, SA, NOT_READY.ref)
+    assert st.message.startswith(f"no ready endpoints: backend {WORKLOAD.ref}: ")
+
+
+def test_service_behind_a_daemonset_no_node_may_run_is_blocked_on_it() -> None:
+    ds = evaluate(Observed(named(NO_NODE, "DaemonSet"), NOW, nodes=FRESH_NODES))
+    assert (ds.state, ds.reason) == (State.READY, "NoMatchingNodes")
+    st = service_status(_no_endpoints(), [ds])
+    assert (st.state, st.reason, st.root_cause) == (State.BLOCKED, "NoBackendPods", ds.ref)
+    assert "nodeSelector helmguard.test/no-such-label=true excludes kwok-node-0" in st.message
+
+
+def test_service_behind_workloads_scaled_to_zero_is_ready_as_asked() -> None:
+    sts = named(KINDS, "StatefulSet")
+    zero = edited(sts, spec__replicas=0, status__replicas=0, status__readyReplicas=0,
+                  status__availableReplicas=0, status__currentReplicas=0,
+                  status__updatedReplicas=0)  # fmt: skip
+    idle = evaluate(Observed(zero, NOW))
+    assert (idle.state, idle.reason) == (State.READY, "ScaledToZero")
+    st = service_status(_no_endpoints(), [idle])
+    assert (st.state, st.reason) == (State.READY, "ScaledToZero")
+    assert "scaled to zero" in st.message
+
+
+def test_service_waits_while_a_backend_is_on_its_way() -> None:
+    rolling = ResourceStatus(WORKLOAD.ref, State.PROGRESSING, "RollingOut", "0 of 1 updated")
+    ds = evaluate(Observed(named(NO_NODE, "DaemonSet"), NOW, nodes=FRESH_NODES))
+    assert service_status(NOT_READY, [rolling, ds]) == NOT_READY
+    assert service_status(NOT_READY, []) == NOT_READY  # nothing of the release behind it
+    ready_svc = ResourceStatus(NOT_READY.ref, State.READY, "Ready", "1 of 1 endpoints ready")
+    assert service_status(ready_svc, [WORKLOAD]) == ready_svc

@@ -32,4 +32,5 @@ def test_update_not_rolled_out_and_generation_lag() -> None:
 def test_no_matching_node() -> None:
     empty = edited(DS, status__desiredNumberScheduled=0, status__currentNumberScheduled=0,
                    status__numberAvailable=0, status__updatedNumberScheduled=0)  # fmt: skip
-    assert run(empty).reason == "NoNodes"
+    assert run(empty, nodes=[]).reason == "NoNodes"
+    assert run(empty).state is State.UNKNOWN  # nodes not known: "no node" is not proven

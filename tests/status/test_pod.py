@@ -85,3 +85,15 @@ def test_succeeded_pod_is_ready_and_deleted_pod_terminating() -> None:
     gone = edited(pod, metadata__deletionTimestamp="2025-06-01T10:04:00Z")
     st = evaluate(Observed(gone, NOW))
     assert (st.state, st.since) == (State.TERMINATING, at("2025-06-01T10:04:00Z"))
+
+
+def test_ready_pod_whose_kubelet_lags_a_spec_change_is_progressing() -> None:
+    pod = named(OBJECTS, "Pod", "web-5d8f7c9b6-ready")
+    resized = edited(pod, metadata__generation=2, status__observedGeneration=1)
+    st = evaluate(Observed(resized, NOW))
+    assert (st.state, st.reason) == (State.PROGRESSING, "ObservedGenerationLag")
+    seen = edited(pod, metadata__generation=2, status__observedGeneration=2)
+    assert evaluate(Observed(seen, NOW)).state is State.READY
+    # kwok (and older kubelets) write no observedGeneration: nothing to compare, Ready.
+    unknown = edited(pod, metadata__generation=2, status__observedGeneration=None)
+    assert evaluate(Observed(unknown, NOW)).state is State.READY

@@ -48,6 +48,7 @@ NAMESPACED = (
     "/apis/apps/v1/namespaces/{ns}/deployments",
     "/apis/apps/v1/namespaces/{ns}/replicasets",
     "/apis/apps/v1/namespaces/{ns}/statefulsets",
+    "/apis/apps/v1/namespaces/{ns}/daemonsets",
     "/apis/batch/v1/namespaces/{ns}/jobs",
     "/api/v1/namespaces/{ns}/pods",
     "/api/v1/namespaces/{ns}/persistentvolumeclaims",
@@ -76,13 +77,18 @@ def snapshot(api: httpx.Client, ns: str) -> list[K8sObject]:
     return objects
 
 
+def nodes_now(api: httpx.Client) -> list[K8sObject]:
+    return _items(api, "/api/v1/nodes")
+
+
 def status_now(api: httpx.Client, ns: str, kind: str, name: str) -> ResourceStatus | None:
     objects = snapshot(api, ns)
     events = [o for o in objects if o.kind == "Event"]
     tree = build_ownership(o for o in objects if o.kind != "Event")
+    nodes = nodes_now(api)
     for obj in objects:
         if obj.kind == kind and obj.name == name:
-            return evaluate(observe(obj, tree, datetime.now(UTC), index_events(events)))
+            return evaluate(observe(obj, tree, datetime.now(UTC), index_events(events), nodes))
     return None
 
 
@@ -296,13 +302,10 @@ def test_load_balancer_service_is_pending(
     admin_http: httpx.Client, namespace: str, record_property: Callable[[str, object], None]
 ) -> None:
     ns = namespace
+    # No selector: its endpoints are someone else's business, the address is what is judged.
     svc = {
         "metadata": {"name": "web"},
-        "spec": {
-            "type": "LoadBalancer",
-            "selector": {"app": "web"},
-            "ports": [{"port": 80, "targetPort": 8080}],
-        },
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "targetPort": 8080}]},
     }
     post(admin_http, f"/api/v1/namespaces/{ns}/services", svc)
     st, secs, _ = wait_for_state(
@@ -310,7 +313,141 @@ def test_load_balancer_service_is_pending(
     )
     report(record_property, st, secs)
     assert st.reason == "LoadBalancerPending"
-    assert "status.loadBalancer.ingress is empty" in st.message
+    assert "no load-balancer controller has assigned an address" in st.message
+
+
+# --- what a controller has not observed yet is not Ready ------------------------------------
+
+NO_SUCH_NODE_LABEL = {"helmguard.test/no-such-label": "true"}
+
+
+def _workload(kind: str, name: str, **pod_spec: Any) -> dict[str, Any]:
+    body = deployment(name, **pod_spec)
+    body["kind"] = kind
+    if kind == "DaemonSet":
+        del body["spec"]["replicas"]
+    if kind == "StatefulSet":
+        body["spec"]["serviceName"] = name
+    return body
+
+
+_PLURALS = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
+
+
+def test_fresh_workloads_with_a_missing_service_account_are_never_ready(
+    admin_http: httpx.Client, namespace: str, record_property: Callable[[str, object], None]
+) -> None:
+    """Status read right after create, then every 50 ms: Progressing until Blocked, never Ready.
+
+    A DaemonSet's first status (before its controller has observed it) says 0 desired
+    nodes; taken at its word that was Ready, while the pods can never be created.
+    """
+    ns = namespace
+    created: dict[str, K8sObject] = {}
+    for kind, plural in _PLURALS.items():
+        path = f"/apis/apps/v1/namespaces/{ns}/{plural}"
+        body = post(
+            admin_http, path, _workload(kind, f"fresh-{plural}", serviceAccountName="absent")
+        )
+        created[kind] = K8sObject({"apiVersion": "apps/v1", "kind": kind, **body})
+    now = datetime.now(UTC)
+    nodes = nodes_now(admin_http)
+    for kind, obj in created.items():
+        # The object as the API server returned it on create: nothing observed yet.
+        st = evaluate(observe(obj, build_ownership([obj]), now, None, nodes))
+        assert st.state is State.PROGRESSING, (kind, st)
+    seen: dict[str, list[State]] = {kind: [] for kind in created}
+    final: dict[str, ResourceStatus] = {}
+    start = time.monotonic()
+    while time.monotonic() - start < 30 and len(final) < len(created):
+        for kind, obj in created.items():
+            st = status_now(admin_http, ns, kind, obj.name)
+            assert st is not None
+            if not seen[kind] or seen[kind][-1] is not st.state:
+                seen[kind].append(st.state)
+            if st.state is State.BLOCKED:
+                final[kind] = st
+        time.sleep(0.05)
+    secs = time.monotonic() - start
+    for kind in created:
+        assert State.READY not in seen[kind], (kind, seen[kind])
+        assert kind in final, (kind, seen[kind])
+        st = final[kind]
+        assert st.root_cause is not None, st
+        assert (st.root_cause.kind, st.root_cause.name) == ("ServiceAccount", "absent"), st
+        report(record_property, st, secs)
+    # A PodDisruptionBudget as created has no status either: its controller writes one.
+    pdb = {"metadata": {"name": "fresh"}, "spec": {"minAvailable": 1, "selector": {}}}
+    budget = post(admin_http, f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", pdb)
+    fresh_pdb = K8sObject({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", **budget})
+    assert evaluate(observe(fresh_pdb, build_ownership([]), now)).state is State.PROGRESSING
+    # As created (nothing observed) with a Node, and as Blocked with what explains it.
+    node = [n for n in nodes if n.name == "kwok-node-0"]
+    capture("fresh", [*created.values(), fresh_pdb, *node])
+    capture("fresh_blocked", snapshot(admin_http, ns))
+
+
+def test_daemonset_no_node_matches_is_ready_and_says_which_selector(
+    admin_http: httpx.Client, namespace: str, record_property: Callable[[str, object], None]
+) -> None:
+    ns = namespace
+    path = f"/apis/apps/v1/namespaces/{ns}/daemonsets"
+    body = post(
+        admin_http, path, _workload("DaemonSet", "nowhere", nodeSelector=NO_SUCH_NODE_LABEL)
+    )
+    created = K8sObject({"apiVersion": "apps/v1", "kind": "DaemonSet", **body})
+    # As created its status already says 0 desired nodes: not Ready before its controller looked.
+    first = evaluate(observe(created, build_ownership([]), datetime.now(UTC), None, []))
+    assert first.state is State.PROGRESSING, first
+    st, secs, _ = wait_for_state(
+        lambda: status_now(admin_http, ns, "DaemonSet", "nowhere"), State.READY
+    )
+    report(record_property, st, secs)
+    assert st.reason == "NoMatchingNodes"
+    assert "nodeSelector helmguard.test/no-such-label=true excludes" in st.message
+    capture("daemonset_no_node", [o for o in snapshot(admin_http, ns) if o.kind == "DaemonSet"])
+
+
+def test_apiservice_is_ready_only_when_available(
+    admin_http: httpx.Client, namespace: str, record_property: Callable[[str, object], None]
+) -> None:
+    group = f"{namespace}.helmguard.test"
+    name = f"v1alpha1.{group}"
+    body = {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": name},
+        "spec": {
+            "group": group,
+            "version": "v1alpha1",
+            "service": {"namespace": namespace, "name": "metrics-api", "port": 443},
+            "insecureSkipTLSVerify": True,
+            "groupPriorityMinimum": 100,
+            "versionPriority": 10,
+        },
+    }
+    post(admin_http, "/apis/apiregistration.k8s.io/v1/apiservices", body)
+    try:
+
+        def status() -> ResourceStatus:
+            obj = _items(admin_http, "/apis/apiregistration.k8s.io/v1/apiservices")
+            found = next(o for o in obj if o.name == name)
+            return evaluate(observe(found, build_ownership([]), datetime.now(UTC)))
+
+        st, secs, _ = wait_for_state(status, State.BLOCKED)
+        report(record_property, st, secs)
+        assert st.reason == "ServiceNotFound"
+        assert st.root_cause is not None and st.root_cause.name == "metrics-api"
+        local = next(
+            o
+            for o in _items(admin_http, "/apis/apiregistration.k8s.io/v1/apiservices")
+            if o.name == "v1.apps"
+        )
+        assert evaluate(observe(local, build_ownership([]), datetime.now(UTC))).state is State.READY
+        services = _items(admin_http, "/apis/apiregistration.k8s.io/v1/apiservices")
+        capture("apiservices", [o for o in services if o.name in (name, "v1.apps")])
+    finally:
+        admin_http.delete(f"/apis/apiregistration.k8s.io/v1/apiservices/{name}")
 
 
 # --- CRDs and custom resources -------------------------------------------------------------

@@ -34,6 +34,7 @@ _HEADLINE_STEPS = frozenset(
         "plan",
         "plan.cycle",
         "gate.passed",
+        "wait.load-balancer",
         "wave.applied",
         "object.failed",
         "prune",
@@ -311,6 +312,7 @@ def _options(**kwargs: Any) -> DeployOptions:
         create_namespace=bool(kwargs.get("create_namespace", False)),
         values_mode=str(kwargs.get("values_mode") or ""),
         skip_crds=bool(kwargs.get("skip_crds", False)),
+        wait_for_load_balancers=bool(kwargs.get("wait_for_load_balancers", False)),
     )
 
 
@@ -347,6 +349,11 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
 @chart_options
 @_cluster_options
 @click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
+@click.option(
+    "--wait-for-load-balancers",
+    is_flag=True,
+    help="Also wait until every LoadBalancer Service has an address (default: warn only).",
+)
 @click.option(
     "--force", is_flag=True, help="Deploy even if preflight finds errors (loudly warned)."
 )

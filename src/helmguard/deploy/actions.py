@@ -81,6 +81,8 @@ class DeployOptions:
     atomic: bool = False
     concurrency: int = 16
     keep_history: bool = False
+    # A LoadBalancer Service without an address is reported, and waited for only if asked.
+    wait_for_load_balancers: bool = False
     lock_namespace: str = LOCK_NAMESPACE
     driver: str | None = None  # HELM_DRIVER: secret or configmap (None: the environment's)
     description: str = ""  # the revision's description instead of Helm's default
@@ -536,6 +538,7 @@ async def _apply_revision(
         force_conflicts=run.options.force_conflicts,
         adopt=run.options.adopt,
         concurrency=run.options.concurrency,
+        wait_for_load_balancers=run.options.wait_for_load_balancers,
     )
     run.log.emit(
         "plan",

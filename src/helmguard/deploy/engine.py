@@ -21,6 +21,7 @@ from helmguard.deploy.observe import (
     hook_runs,
     hook_verdict,
     observe_release,
+    unawaited,
     verdict,
 )
 from helmguard.deploy.oplog import OperationLog
@@ -35,6 +36,18 @@ POLL_SECONDS = 0.25
 # Waiting for Ready looks again sooner while a look is cheap (the verdict comes that much
 # earlier), and no more often than to keep the API server busy a third of the time.
 _WAIT_POLL = (0.1, 1.0)
+
+
+def _timed_out(what: str, outcome: Verdict) -> Verdict:
+    """The deadline passed while `outcome` (not done) was the last thing seen."""
+    return Verdict(
+        True,
+        False,
+        outcome.state,
+        f"timed out waiting for {what}: {outcome.message}",
+        outcome.culprit,
+        outcome.culprit.ref if outcome.culprit else None,
+    )
 
 
 def _pause(look: float) -> float:
@@ -63,6 +76,7 @@ class Engine:
     force_conflicts: bool = False
     adopt: bool = False
     concurrency: int = 16
+    wait_for_load_balancers: bool = False
     applied: dict[ObjectRef, Applied] = field(default_factory=dict)
 
     # ---- apply ---------------------------------------------------------------------------
@@ -335,15 +349,22 @@ class Engine:
         refs: Sequence[ObjectRef],
         *,
         what: str = "release",
-        judge: Callable[[Sequence[ResourceStatus], Snapshot], Verdict] = verdict,
+        judge: Callable[[Sequence[ResourceStatus], Snapshot], Verdict] | None = None,
     ) -> Verdict:
-        """Poll statuses until `judge` says done (by default: all Ready, or one Blocked or
-        Failed), or the deadline passes."""
+        """Poll statuses until `judge` says done (by default `verdict`: all Ready, or one
+        Blocked or Failed), or the deadline passes."""
         last: dict[ObjectRef, State] = {}
         snapshot: Snapshot | None = None
+        outcome: Verdict | None = None
         while True:
             look = time.monotonic()
-            snapshot = await observe_release(self.cluster, refs)
+            try:
+                snapshot = await observe_release(self.cluster, refs)
+            except KubeError:
+                if outcome is None or time.monotonic() < self.cluster.deadline:
+                    raise
+                # The deadline fell during a look: that is a timeout, not an unreachable server.
+                return _timed_out(what, outcome)
             look = time.monotonic() - look
             statuses = [snapshot.statuses[r] for r in refs]
             for status in statuses:
@@ -360,20 +381,34 @@ class Engine:
                         reason=status.reason,
                         rootCause=str(status.root_cause) if status.root_cause else None,
                     )
-            outcome = judge(statuses, snapshot)
+            outcome = (
+                judge(statuses, snapshot)
+                if judge is not None
+                else verdict(
+                    statuses, snapshot, wait_for_load_balancers=self.wait_for_load_balancers
+                )
+            )
             if outcome.done:
+                if outcome.ready:
+                    self._report_unawaited(statuses)
                 return outcome
             pause = _pause(look)
             if self.cluster.remaining() <= pause:
-                return Verdict(
-                    True,
-                    False,
-                    outcome.state,
-                    f"timed out waiting for {what}: {outcome.message}",
-                    outcome.culprit,
-                    outcome.culprit.ref if outcome.culprit else None,
-                )
+                return _timed_out(what, outcome)
             await asyncio.sleep(pause)
+
+    def _report_unawaited(self, statuses: Sequence[ResourceStatus]) -> None:
+        for status in statuses:
+            if unawaited(status, wait_for_load_balancers=self.wait_for_load_balancers):
+                self.log.emit(
+                    "wait.load-balancer",
+                    f"{status.ref}: no load-balancer controller has assigned an address; "
+                    "not waiting for it (--wait-for-load-balancers waits)",
+                    level="warning",
+                    ref=str(status.ref),
+                    state=str(status.state),
+                    reason=status.reason,
+                )
 
     # ---- delete --------------------------------------------------------------------------
 

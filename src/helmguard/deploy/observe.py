@@ -1,8 +1,9 @@
 """Looking at a release's objects on the cluster and asking `status/` what they are doing.
 
 `observe_release` lists each (kind, namespace) of the inventory once, plus the children
-status rules look at (ReplicaSets, Pods, Jobs, EndpointSlices) and the Events of those
-namespaces, and returns one ResourceStatus per inventory object. `verdict` turns those
+status rules look at (ReplicaSets, Pods, Jobs, EndpointSlices), the Events of those
+namespaces and, when a DaemonSet is among them, the Nodes, and returns one ResourceStatus
+per inventory object. `verdict` turns those
 into the deploy's outcome; it is pure and decides only when the outcome is certain.
 """
 
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 
 from helmguard.deploy.cluster import Cluster
 from helmguard.graph.refs import WORKLOAD_GROUPS
+from helmguard.kube.errors import PermissionDenied
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import (
     ResourceStatus,
@@ -26,8 +28,11 @@ from helmguard.status import (
     index_events,
     missing,
     observe,
+    service_backends,
+    service_status,
 )
 from helmguard.status.ownership import current_replicaset
+from helmguard.status.rules.service import LOAD_BALANCER_PENDING
 
 # Children that status rules read, listed per namespace that holds a workload or Service.
 _CHILD_KINDS = (
@@ -61,9 +66,13 @@ async def observe_release(cluster: Cluster, refs: Iterable[ObjectRef]) -> Snapsh
             child_namespaces.add(ref.namespace)
     collections = list(by_collection)
     children_lists = [(g, k, ns) for ns in sorted(child_namespaces) for g, k in _CHILD_KINDS]
-    results = await asyncio.gather(
-        *(cluster.list(g, k, ns) for g, k, ns in collections),
-        *(cluster.list(g, k, ns) for g, k, ns in children_lists),
+    placement = any((r.group, r.kind) == ("apps", "DaemonSet") for r in wanted)
+    results, nodes = await asyncio.gather(
+        asyncio.gather(
+            *(cluster.list(g, k, ns) for g, k, ns in collections),
+            *(cluster.list(g, k, ns) for g, k, ns in children_lists),
+        ),
+        _nodes(cluster) if placement else _no_nodes(),
     )
     live: dict[ObjectRef, K8sObject] = {}
     for (group, kind, ns), items in zip(collections, results[: len(collections)], strict=True):
@@ -84,9 +93,27 @@ async def observe_release(cluster: Cluster, refs: Iterable[ObjectRef]) -> Snapsh
     for ref in wanted:
         found = live.get(ref)
         statuses[ref] = (
-            missing(ref, now) if found is None else evaluate(observe(found, ownership, now, by_uid))
+            missing(ref, now)
+            if found is None
+            else evaluate(observe(found, ownership, now, by_uid, nodes))
         )
+    for ref, status in statuses.items():
+        if ref.kind == "Service" and ref in live:
+            backends = service_backends(live[ref], live.values())
+            statuses[ref] = service_status(status, [statuses[b.ref] for b in backends])
     return Snapshot(now, live, statuses, tuple(children))
+
+
+async def _nodes(cluster: Cluster) -> tuple[K8sObject, ...] | None:
+    """The cluster's Nodes, for DaemonSets with no desired node; None if we may not list them."""
+    try:
+        return tuple(K8sObject(item) for item in await cluster.list("", "Node"))
+    except PermissionDenied:
+        return None
+
+
+async def _no_nodes() -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -120,15 +147,33 @@ def _describe(status: ResourceStatus, snapshot: Snapshot | None) -> str:
     return text
 
 
-def verdict(statuses: Sequence[ResourceStatus], snapshot: Snapshot | None = None) -> Verdict:
+def unawaited(status: ResourceStatus, *, wait_for_load_balancers: bool = False) -> bool:
+    """Whether the wait passes over this status: a load balancer no controller may ever give.
+
+    Many clusters run no load-balancer controller; the Service works inside the cluster
+    and the deploy reports it instead of waiting, unless the user asked to wait.
+    """
+    service = (status.ref.group, status.ref.kind) == ("", "Service")
+    return service and status.reason == LOAD_BALANCER_PENDING and not wait_for_load_balancers
+
+
+def verdict(
+    statuses: Sequence[ResourceStatus],
+    snapshot: Snapshot | None = None,
+    *,
+    wait_for_load_balancers: bool = False,
+) -> Verdict:
     """Done when everything is Ready, or as soon as something is Blocked or Failed.
 
     Blocked and Failed end the wait at once because nothing the deploy does next can
-    change them; the message names the object, the reason and the cluster's words.
+    change them; the message names the object, the reason and the cluster's words. A
+    LoadBalancer Service without an address does not hold the verdict unless
+    `wait_for_load_balancers`; the message says it is not Ready.
     """
     trouble = [s for s in statuses if s.state in _CERTAIN]
     if trouble:
-        worst = max(trouble, key=lambda s: s.state.severity)
+        # On a tie the workload explains better than the Service that passes its trouble on.
+        worst = max(trouble, key=lambda s: (s.state.severity, s.ref.kind != "Service"))
         return Verdict(
             True,
             False,
@@ -138,9 +183,23 @@ def verdict(statuses: Sequence[ResourceStatus], snapshot: Snapshot | None = None
             worst.root_cause or worst.ref,
         )
     pending = [s for s in statuses if s.state is not State.READY]
-    if not pending:
-        return Verdict(True, True, State.READY, f"all {len(statuses)} resources Ready")
-    first = max(pending, key=lambda s: s.state.severity)
+    waiting = [
+        s for s in pending if not unawaited(s, wait_for_load_balancers=wait_for_load_balancers)
+    ]
+    if not waiting:
+        if not pending:
+            return Verdict(True, True, State.READY, f"all {len(statuses)} resources Ready")
+        ready = len(statuses) - len(pending)
+        names = ", ".join(str(s.ref) for s in pending)
+        return Verdict(
+            True,
+            True,
+            State.READY,
+            f"{ready} of {len(statuses)} resources Ready; not waited for: {names}: "
+            "no load-balancer controller has assigned an address "
+            "(--wait-for-load-balancers waits for it)",
+        )
+    first = max(waiting, key=lambda s: s.state.severity)
     return Verdict(False, False, first.state, _describe(first, snapshot), first)
 
 

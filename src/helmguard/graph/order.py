@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from helmguard.graph.refs import POD_SPEC_PATHS, WORKLOAD_GROUPS, extract_refs
+from helmguard.graph.refs import extract_refs, pod_labels, service_selects
 from helmguard.manifest import K8sObject, ObjectRef, kind_rank
 
 WAIT_FOR_ANNOTATION = "helmguard.io/wait-for"
@@ -117,29 +117,12 @@ class Plan:
         return None
 
 
-def _pod_labels(obj: K8sObject) -> Mapping[str, Any] | None:
-    """The labels of the pods a workload creates, or None for a non-workload."""
-    if WORKLOAD_GROUPS.get(obj.kind) != obj.ref.group:
-        return None
-    if obj.kind == "Pod":
-        return obj.labels
-    path = (*POD_SPEC_PATHS[obj.kind][:-1], "metadata", "labels")
-    node: Any = obj.body
-    for step in path:
-        node = node.get(step) if isinstance(node, dict) else None
-    return node if isinstance(node, dict) else {}
-
-
-def _selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
-
-
 def _structural_edges(
     objects: Sequence[K8sObject], index: Mapping[ObjectRef, K8sObject]
 ) -> list[Edge]:
     """Order that no single field spells out but Kubernetes needs."""
     edges: list[Edge] = []
-    workloads = [(o, labels) for o in objects if (labels := _pod_labels(o)) is not None]
+    workloads = [(o, labels) for o in objects if (labels := pod_labels(o)) is not None]
     services = {o.ref: o for o in objects if o.kind == "Service" and o.ref.group == ""}
     for obj in objects:
         if obj.kind in _WEBHOOK_KINDS:
@@ -154,7 +137,9 @@ def _structural_edges(
                     continue
                 selector = service.spec.get("selector") or {}
                 for workload, labels in workloads:
-                    if workload.namespace == service.namespace and _selects(selector, labels):
+                    if workload.namespace == service.namespace and service_selects(
+                        selector, labels
+                    ):
                         edges.append(
                             Edge(workload.ref, obj.ref, f"webhooks[{i}] served by {workload.ref}")
                         )

@@ -103,6 +103,25 @@ WORKLOAD_GROUPS: Mapping[str, str] = {
     "CronJob": "batch",
 }
 
+
+def pod_labels(obj: K8sObject) -> Mapping[str, Any] | None:
+    """The labels of the pods a workload creates, or None for a non-workload."""
+    if WORKLOAD_GROUPS.get(obj.kind) != obj.ref.group:
+        return None
+    if obj.kind == "Pod":
+        return obj.labels
+    path = (*POD_SPEC_PATHS[obj.kind][:-1], "metadata", "labels")
+    node: Any = obj.body
+    for step in path:
+        node = node.get(step) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def service_selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    """A Service's map selector on pod labels; the empty selector selects nothing."""
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
 _ROUTE_KINDS = frozenset({"HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"})
 _WEBHOOK_KINDS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"})
 # Legacy in-tree volume sources that name a Secret through `secretRef.name`.

@@ -11,6 +11,7 @@ from helmguard.status.aggregate import (
     app_status,
     component_status,
     missing,
+    service_status,
     unknown,
     worst,
 )
@@ -21,6 +22,7 @@ from helmguard.status.ownership import (
     current_replicaset,
     index_events,
     observe,
+    service_backends,
     status_children,
 )
 from helmguard.status.rules import RULES, evaluate, rule_for
@@ -43,6 +45,8 @@ __all__ = [
     "missing",
     "observe",
     "rule_for",
+    "service_backends",
+    "service_status",
     "status_children",
     "unknown",
     "worst",

@@ -9,6 +9,8 @@ from datetime import datetime
 
 from helmguard.manifest import ObjectRef
 from helmguard.status.model import ResourceStatus, State
+from helmguard.status.rules.common import NO_MATCHING_NODES, NO_NODES, SCALED_TO_ZERO
+from helmguard.status.rules.service import NO_READY_ENDPOINTS
 
 _TROUBLE = frozenset({State.BLOCKED, State.FAILED})
 
@@ -104,6 +106,58 @@ def component_status(
     chosen = worst(candidates)
     assert chosen is not None  # the workload is always a candidate
     return chosen
+
+
+_RUNS_NO_POD = frozenset({SCALED_TO_ZERO, NO_MATCHING_NODES, NO_NODES})
+
+
+def service_status(service: ResourceStatus, backends: Sequence[ResourceStatus]) -> ResourceStatus:
+    """A Service without a ready endpoint, judged at once by the workloads behind it.
+
+    `backends` are the (component) statuses of the workloads whose pods its selector picks.
+    A Blocked or Failed backend makes the Service so, naming the backend's root cause.
+    When every backend runs no pod by design no endpoint will come: scaled to zero is
+    what was asked (Ready, saying so); a DaemonSet no node may run is Blocked on it until
+    a node that matches joins. Otherwise the Service's own verdict stands (still waiting).
+    """
+    if service.reason != NO_READY_ENDPOINTS or not backends:
+        return service
+    trouble = worst(b for b in backends if b.state in _TROUBLE)
+    if trouble is not None:
+        return ResourceStatus(
+            service.ref,
+            trouble.state,
+            trouble.reason,
+            f"no ready endpoints: backend {trouble.ref}: {trouble.message}",
+            trouble.since,
+            service.observed_generation,
+            service.resource_version,
+            trouble.root_cause or trouble.ref,
+        )
+    if not all(b.state is State.READY and b.reason in _RUNS_NO_POD for b in backends):
+        return service
+    why = "; ".join(f"{b.ref}: {b.message}" for b in backends)
+    unplaced = [b for b in backends if b.reason != SCALED_TO_ZERO]
+    if unplaced:
+        return ResourceStatus(
+            service.ref,
+            State.BLOCKED,
+            "NoBackendPods",
+            f"no endpoint can come: its backends run no pod ({why})",
+            unplaced[0].since,
+            service.observed_generation,
+            service.resource_version,
+            unplaced[0].ref,
+        )
+    return ResourceStatus(
+        service.ref,
+        State.READY,
+        SCALED_TO_ZERO,
+        f"no endpoints, as asked: its backends are scaled to zero ({why})",
+        None,
+        service.observed_generation,
+        service.resource_version,
+    )
 
 
 @dataclass(frozen=True, slots=True)

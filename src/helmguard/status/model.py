@@ -68,10 +68,13 @@ class Observed:
     the current ReplicaSet's pods; for a StatefulSet, DaemonSet, Job or ReplicaSet its
     pods; for a CronJob its Jobs; for a Service its EndpointSlices. `events` are the
     Events about the object and its children: supplementary evidence only. `now` is
-    passed in so rules never read the clock.
+    passed in so rules never read the clock. `nodes` are the cluster's Nodes, for rules
+    that judge placement (a DaemonSet with no desired node); None when they could not be
+    read, which such a rule must not take for "no node".
     """
 
     obj: K8sObject
     now: datetime
     children: Sequence[K8sObject] = field(default=())
     events: Sequence[K8sObject] = field(default=())
+    nodes: Sequence[K8sObject] | None = None

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from helmguard.graph.refs import pod_labels, service_selects
 from helmguard.manifest import K8sObject
 from helmguard.status.fields import event_subject, parse_time, uid_of
 from helmguard.status.model import Observed
@@ -109,6 +110,21 @@ def status_children(obj: K8sObject, ownership: Ownership) -> tuple[K8sObject, ..
     return direct + ownership.children(current, "Pod")
 
 
+def service_backends(service: K8sObject, objects: Iterable[K8sObject]) -> list[K8sObject]:
+    """The workloads among `objects` (same namespace) whose pods `service`'s selector picks."""
+    selector = service.spec.get("selector") or {}
+    if not selector:
+        return []
+    found = []
+    for obj in objects:
+        if obj.namespace != service.namespace:
+            continue
+        labels = pod_labels(obj)
+        if labels is not None and service_selects(selector, labels):
+            found.append(obj)
+    return found
+
+
 def index_events(events: Iterable[K8sObject]) -> Mapping[str, tuple[K8sObject, ...]]:
     """Events grouped by the uid of the object they are about."""
     index: defaultdict[str, list[K8sObject]] = defaultdict(list)
@@ -124,11 +140,13 @@ def observe(
     ownership: Ownership,
     now: datetime,
     events_by_uid: Mapping[str, Sequence[K8sObject]] | None = None,
+    nodes: Sequence[K8sObject] | None = None,
 ) -> Observed:
-    """Bundle `obj`, the children that count for it, and the Events about any of them."""
+    """Bundle `obj`, the children that count for it, the Events about any of them, and the
+    cluster's Nodes (None: not known)."""
     children = status_children(obj, ownership)
     events: list[K8sObject] = []
     if events_by_uid:
         for item in (obj, *children):
             events.extend(events_by_uid.get(uid_of(item), ()))
-    return Observed(obj=obj, now=now, children=children, events=tuple(events))
+    return Observed(obj=obj, now=now, children=children, events=tuple(events), nodes=nodes)

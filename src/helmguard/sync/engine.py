@@ -44,8 +44,10 @@ from helmguard.store import (
 from helmguard.sync.index import (
     CLUSTER_KINDS,
     NAMESPACED_KINDS,
+    NODE_KIND,
     ClusterIndex,
     MemberKey,
+    node_essentials,
     ref_of_subject,
 )
 from helmguard.sync.releases import ManagedRelease, app_ref, load_release, load_releases
@@ -136,6 +138,7 @@ class Sync:
         # Set when another sync took this cluster over (this one was silent too long).
         self.lost = asyncio.Event()
         self.lost_reason = ""
+        self._nodes: Informer | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -165,6 +168,9 @@ class Sync:
             self._ensure_informers(release)
         self._ensure_cluster_informers()
         await self.wait_synced(timeout=timeout)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._nodes_settled()
         self._ready = True
         for release in releases:
             self._mark_release(release.key)
@@ -177,10 +183,22 @@ class Sync:
         self._wake.set()
 
     async def wait_synced(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109
-        """Wait until every informer has delivered its first list."""
+        """Wait until every informer of members has delivered its first list."""
         async with asyncio.timeout(timeout):
             for informer in list(self.informers.values()):
-                await informer.synced.wait()
+                if informer is not self._nodes:
+                    await informer.synced.wait()
+
+    async def _nodes_settled(self) -> None:
+        """Wait for the Node list, or its first failure: Nodes are context, never a gate.
+
+        Without them (e.g. no permission to list nodes) only the verdict on a DaemonSet
+        with no desired node is affected: it stays Unknown, saying the Nodes are unknown.
+        """
+        nodes = self._nodes
+        # No Event marks an informer's first failure; poll its counters briefly.
+        while nodes is not None and not nodes.synced.is_set() and not nodes.stats.errors:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
         """Stop informers and workers, then commit what is queued."""
@@ -331,6 +349,7 @@ class Sync:
         if key in self.informers:
             return
         contents = (res.group, res.kind) in (("", "Secret"), ("", "ConfigMap"))
+        node = (res.group, res.kind) == NODE_KIND
 
         async def handle(kind: str, body: dict[str, Any]) -> None:
             self._on_notification(kind, body)
@@ -342,12 +361,16 @@ class Sync:
             namespace=key[2],
             on_connectivity=self._on_connectivity,
             # Secret values never stay in memory (nor reach the store); key names do.
-            transform=without_contents if contents else slim,
+            transform=without_contents if contents else node_essentials if node else slim,
             inactivity_timeout=self.inactivity_timeout,
             watch_timeout=self.watch_timeout,
         )
         self.informers[key] = informer
-        self._by_namespace.setdefault(key[2], []).append(informer)
+        if node:
+            # Nodes are context: while their watch is down members are not Unknown for it.
+            self._nodes = informer
+        else:
+            self._by_namespace.setdefault(key[2], []).append(informer)
         informer.start()
 
     def _ensure_informers(self, release: ManagedRelease) -> None:
@@ -368,7 +391,7 @@ class Sync:
                 self._start_informer(res, None)
 
     def _ensure_cluster_informers(self) -> None:
-        for group, kind in CLUSTER_KINDS:
+        for group, kind in (*CLUSTER_KINDS, NODE_KIND):
             res = self._resource(group, kind)
             if res is not None:
                 self._start_informer(res, None)
@@ -483,6 +506,10 @@ class Sync:
                 down.since,
             )
         self.stats.evaluations += 1
+        nodes = self._nodes
+        self.index.nodes_known = (
+            nodes is not None and nodes.synced.is_set() and nodes.connectivity.up
+        )
         return self.index.evaluate_member(key, ref, now)
 
     def _app(self, key: ReleaseKey, now: datetime) -> ResourceStatus:

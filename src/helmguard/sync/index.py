@@ -22,9 +22,12 @@ from helmguard.status import (
     evaluate,
     missing,
     observe,
+    service_backends,
+    service_status,
 )
 from helmguard.status.fields import event_subject, uid_of
 from helmguard.status.ownership import controller_uid
+from helmguard.status.rules.service import NO_READY_ENDPOINTS
 from helmguard.store import ReleaseKey
 from helmguard.sync.releases import ManagedRelease
 
@@ -52,6 +55,8 @@ CLUSTER_KINDS: tuple[tuple[str, str], ...] = (
     ("apiextensions.k8s.io", "CustomResourceDefinition"),
 )
 EVENT_KIND = ("events.k8s.io", "Event")
+# Nodes are context for placement rules (a DaemonSet with no desired node), not members.
+NODE_KIND = ("", "Node")
 # Kinds a workload may depend on by name whose absence the sync can see (it watches them).
 DEPENDENCY_KINDS = frozenset(
     {("", "ServiceAccount"), ("", "ConfigMap"), ("", "Secret"), ("", "PersistentVolumeClaim")}
@@ -59,6 +64,27 @@ DEPENDENCY_KINDS = frozenset(
 _MAX_OWNER_DEPTH = 6
 
 MemberKey = tuple[ReleaseKey, ObjectRef]
+
+
+def node_essentials(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A Node reduced to what placement depends on: name, labels, taints, unschedulable.
+
+    Kubelet heartbeats and image lists change status only; dropping it keeps memory small
+    and lets a status-only update be told apart from a placement change.
+    """
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    kept = ("name", "uid", "resourceVersion", "labels", "creationTimestamp", "deletionTimestamp")
+    return {
+        "apiVersion": body.get("apiVersion") or "v1",
+        "kind": "Node",
+        "metadata": {k: meta[k] for k in kept if k in meta},
+        "spec": {k: spec[k] for k in ("taints", "unschedulable") if k in spec},
+    }
+
+
+def _placement(node: K8sObject | None) -> object:
+    return None if node is None else (node.labels, node.spec.get("taints"), node.name)
 
 
 class _Children(Mapping[str, tuple[K8sObject, ...]]):
@@ -109,6 +135,10 @@ class ClusterIndex:
         # Dependency ref -> the members whose status depends on it, and the reverse.
         self._dependents: dict[ObjectRef, set[MemberKey]] = defaultdict(set)
         self._depends_on: dict[MemberKey, list[ObjectRef]] = {}
+        self._nodes: dict[str, K8sObject] = {}
+        self._node_tuple: tuple[K8sObject, ...] | None = None
+        # Whether the Nodes were listed (and are watched): until then placement is unknown.
+        self.nodes_known = False
 
     # ---- releases -----------------------------------------------------------------------
 
@@ -147,6 +177,33 @@ class ClusterIndex:
     def get(self, ref: ObjectRef) -> K8sObject | None:
         return self.objects.get(ref)
 
+    def nodes(self) -> tuple[K8sObject, ...] | None:
+        """The cluster's Nodes as indexed, or None while they are not known."""
+        if not self.nodes_known:
+            return None
+        if self._node_tuple is None:
+            self._node_tuple = tuple(self._nodes.values())
+        return self._node_tuple
+
+    def _apply_node(self, kind: str, node: K8sObject) -> Change:
+        """Index a Node; a change of where pods may go touches every DaemonSet member."""
+        old = self._nodes.get(node.name)
+        if kind == "DELETED":
+            self._nodes.pop(node.name, None)
+        else:
+            self._nodes[node.name] = node
+        self._node_tuple = None
+        if _placement(old) == _placement(None if kind == "DELETED" else node):
+            return Change(frozenset())
+        return Change(
+            frozenset(
+                (key, ref)
+                for key, refs in self.members.items()
+                for ref in refs
+                if (ref.group, ref.kind) == ("apps", "DaemonSet")
+            )
+        )
+
     def top(self, obj: K8sObject) -> K8sObject:
         """The object's topmost known controller (Pod -> ReplicaSet -> Deployment)."""
         current = obj
@@ -163,6 +220,8 @@ class ClusterIndex:
         obj = K8sObject(body)
         ref = obj.ref
         uid = uid_of(obj)
+        if (ref.group, ref.kind) == NODE_KIND:
+            return self._apply_node(kind, obj)
         if (ref.group, ref.kind) == EVENT_KIND:
             subject = str(event_subject(obj).get("uid") or "")
             event_uid = uid or f"{ref.namespace}/{ref.name}"
@@ -193,6 +252,10 @@ class ClusterIndex:
                 self.members[release.key].add(ref)
                 affected.add((release.key, ref))
         affected |= self._dependents.get(ref, set())
+        # A pod's change is its workload's, and so of the Services that workload backs.
+        top = self.top(obj).ref
+        if top != ref:
+            affected |= self._dependents.get(top, set())
         return Change(frozenset(affected))
 
     def _unindex(self, obj: K8sObject) -> None:
@@ -241,8 +304,10 @@ class ClusterIndex:
             self._dependents[dep].discard((key, ref))
         if obj is None:
             return missing(ref, now)
-        observed = observe(obj, self.ownership, now, self.events_by_uid)
+        observed = observe(obj, self.ownership, now, self.events_by_uid, self.nodes())
         own = evaluate(observed)
+        if (obj.ref.group, obj.kind) == ("", "Service") and own.reason == NO_READY_ENDPOINTS:
+            return self._judge_by_backends(key, obj, own, now)
         if obj.kind not in POD_SPEC_PATHS:
             return own
         pods = [
@@ -260,6 +325,22 @@ class ClusterIndex:
             else:
                 deps.append(evaluate(observe(target, self.ownership, now, self.events_by_uid)))
         return component_status(own, pods, deps)
+
+    def _judge_by_backends(
+        self, key: ReleaseKey, service: K8sObject, own: ResourceStatus, now: datetime
+    ) -> ResourceStatus:
+        """A Service without ready endpoints, by the release's workloads behind its selector."""
+        workloads = [
+            found
+            for ref in self.members.get(key, ())
+            if ref.kind in POD_SPEC_PATHS and (found := self.objects.get(ref)) is not None
+        ]
+        backends = service_backends(service, workloads)
+        member = (key, service.ref)
+        self._depends_on[member] = [b.ref for b in backends]
+        for backend in backends:
+            self._dependents[backend.ref].add(member)
+        return service_status(own, [self.evaluate_member(key, b.ref, now) for b in backends])
 
     def is_workload(self, ref: ObjectRef) -> bool:
         return ref.kind in POD_SPEC_PATHS

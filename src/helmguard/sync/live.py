@@ -6,13 +6,25 @@ not in the store but a cluster is given. It uses the same index and rules as the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+from lightkube import ApiError
 
 from helmguard.kube.client import Kube
+from helmguard.kube.discovery import APIResource
+from helmguard.kube.errors import PermissionDenied, classify
 from helmguard.kube.informer import object_key, slim, without_contents
 from helmguard.status import AppStatus, ResourceStatus, app_status
-from helmguard.sync.index import CLUSTER_KINDS, NAMESPACED_KINDS, ClusterIndex
+from helmguard.sync.index import (
+    CLUSTER_KINDS,
+    NAMESPACED_KINDS,
+    NODE_KIND,
+    ClusterIndex,
+    node_essentials,
+)
 from helmguard.sync.releases import ManagedRelease
 
 
@@ -26,8 +38,36 @@ class LiveStatus:
     at: datetime
 
 
+async def _list_into(
+    kube: Kube,
+    index: ClusterIndex,
+    res: APIResource,
+    namespace: str,
+    transform: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    root = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
+    path = (
+        f"{root}/namespaces/{namespace}/{res.plural}" if res.namespaced else f"{root}/{res.plural}"
+    )
+    token = ""
+    while True:
+        params = {"limit": "500", **({"continue": token} if token else {})}
+        body = await kube.get_json(path, params)
+        for item in body.get("items") or ():
+            index.apply(
+                "ADDED", transform({"apiVersion": res.api_version, "kind": res.kind, **item})
+            )
+        token = str((body.get("metadata") or {}).get("continue") or "")
+        if not token:
+            break
+
+
 async def live_status(kube: Kube, release: ManagedRelease) -> LiveStatus:
-    """List what the release's statuses depend on (once) and evaluate every member."""
+    """List what the release's statuses depend on (once) and evaluate every member.
+
+    Nodes are listed too, for DaemonSets; without permission to list them the one verdict
+    that needs them (a DaemonSet with no desired node) is Unknown, nothing else fails.
+    """
     served = await kube.discovery.resources()
     index = ClusterIndex()
     kinds = [*NAMESPACED_KINDS, *CLUSTER_KINDS]
@@ -36,23 +76,18 @@ async def live_status(kube: Kube, release: ManagedRelease) -> LiveStatus:
         res = served.for_kind(group, kind)
         if res is None or "list" not in res.verbs:
             continue
-        root = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
-        path = (
-            f"{root}/namespaces/{release.namespace}/{res.plural}"
-            if res.namespaced
-            else f"{root}/{res.plural}"
-        )
         secretive = (group, kind) in (("", "Secret"), ("", "ConfigMap"))
-        token = ""
-        while True:
-            params = {"limit": "500", **({"continue": token} if token else {})}
-            body = await kube.get_json(path, params)
-            for item in body.get("items") or ():
-                obj = {"apiVersion": res.api_version, "kind": res.kind, **item}
-                index.apply("ADDED", without_contents(obj) if secretive else slim(obj))
-            token = str((body.get("metadata") or {}).get("continue") or "")
-            if not token:
-                break
+        await _list_into(
+            kube, index, res, release.namespace, without_contents if secretive else slim
+        )
+    node_res = served.for_kind(*NODE_KIND)
+    if node_res is not None and "list" in node_res.verbs:
+        try:
+            await _list_into(kube, index, node_res, "", node_essentials)
+            index.nodes_known = True
+        except ApiError as exc:
+            if not isinstance(classify(exc), PermissionDenied):
+                raise
     index.add_release(release)
     now = datetime.now(UTC)
     members = tuple(

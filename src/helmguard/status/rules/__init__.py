@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from helmguard.status.fields import parse_time
 from helmguard.status.model import Observed, ResourceStatus, State
+from helmguard.status.rules.apiservice import apiservice
 from helmguard.status.rules.common import result
 from helmguard.status.rules.crd import crd
 from helmguard.status.rules.cronjob import cronjob
@@ -38,6 +39,7 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("autoscaling", "HorizontalPodAutoscaler"): hpa,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): crd,
     ("", "Namespace"): namespace,
+    ("apiregistration.k8s.io", "APIService"): apiservice,
 }
 
 

@@ -18,6 +18,11 @@ Condition = Mapping[str, Any]
 
 _EMPTY: Mapping[str, Any] = {}
 
+# Ready reasons of workloads that run no pod by design: a Service behind them gets no endpoint.
+SCALED_TO_ZERO = "ScaledToZero"
+NO_MATCHING_NODES = "NoMatchingNodes"
+NO_NODES = "NoNodes"
+
 
 def condition(status: Mapping[str, Any], kind: str) -> Condition | None:
     """The condition of type `kind` in status.conditions, if present."""
@@ -66,18 +71,47 @@ def result(
     )
 
 
+# Kinds whose controller always writes status.observedGeneration: until it has, it has not
+# looked at the object (a fresh DaemonSet's first status says 0 desired nodes). HPAs write it
+# only behind a feature gate and Pods only from kubelets that track it: those lag only when
+# the field is present and behind.
+OBSERVED_BY_CONTROLLER = frozenset(
+    {
+        ("apps", "Deployment"),
+        ("apps", "ReplicaSet"),
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("", "ReplicationController"),
+        ("policy", "PodDisruptionBudget"),
+    }
+)
+
+
 def generation_lag(obj: K8sObject) -> bool:
-    """True when the controller has not yet observed the latest spec."""
+    """True when the controller has not yet observed the latest spec.
+
+    observedGeneration behind metadata.generation, or missing on a kind whose controller
+    always writes it.
+    """
     generation = obj.metadata.get("generation")
+    if not isinstance(generation, int):
+        return False
     seen = obj.status.get("observedGeneration")
-    return isinstance(generation, int) and isinstance(seen, int) and seen < generation
+    if isinstance(seen, int):
+        return seen < generation
+    ref = obj.ref
+    return (ref.group, ref.kind) in OBSERVED_BY_CONTROLLER
 
 
 def lag_message(obj: K8sObject) -> str:
-    return (
-        f"controller has observed generation {obj.status.get('observedGeneration')} "
-        f"of {obj.metadata.get('generation')}"
-    )
+    generation = obj.metadata.get("generation")
+    seen = obj.status.get("observedGeneration")
+    if not isinstance(seen, int):
+        return (
+            f"the {obj.kind} controller has not observed generation {generation} yet "
+            "(no status.observedGeneration): its status says nothing yet"
+        )
+    return f"controller has observed generation {seen} of {generation}"
 
 
 def lagging(observed: Observed) -> ResourceStatus | None:

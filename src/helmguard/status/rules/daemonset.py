@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from helmguard.status.model import Observed, ResourceStatus, State
+from helmguard.status.nodes import daemon_nodes
 from helmguard.status.rules.common import (
+    NO_MATCHING_NODES,
+    NO_NODES,
     children_of_kind,
     create_failure,
     lagging,
@@ -13,7 +16,10 @@ from helmguard.status.rules.pod import pod_trouble
 
 
 def daemonset(observed: Observed) -> ResourceStatus:
-    """Rule for apps/v1 DaemonSet: Ready when every desired node runs an available, updated pod."""
+    """Rule for apps/v1 DaemonSet: Ready when every desired node runs an available, updated pod.
+
+    Zero desired nodes is Ready only when the nodes show that none may run its pods.
+    """
     obj = observed.obj
     status = obj.status
     lag = lagging(observed)
@@ -53,5 +59,47 @@ def daemonset(observed: Observed) -> ResourceStatus:
             f"{unavailable} of {desired} daemon pods unavailable",
         )
     if desired == 0:
-        return result(observed, State.READY, "NoNodes", "no node matches this DaemonSet")
+        return _no_desired_node(observed)
     return result(observed, State.READY, "Ready", f"{available} of {desired} daemon pods available")
+
+
+_SHOWN = 3
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_SHOWN])
+    return shown + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
+
+
+def _no_desired_node(observed: Observed) -> ResourceStatus:
+    """The controller wants no pod: Ready if no node may run one (saying why), else not yet."""
+    nodes = observed.nodes
+    if nodes is None:
+        return result(
+            observed,
+            State.UNKNOWN,
+            "NodesUnknown",
+            "the controller places its pods on no node, and the Nodes could not be read "
+            "to tell whether none matches",
+        )
+    if not nodes:
+        return result(observed, State.READY, NO_NODES, "the cluster has no nodes")
+    template = observed.obj.spec.get("template") or {}
+    fitting, excluded = daemon_nodes(template.get("spec") or {}, nodes)
+    if fitting:
+        return result(
+            observed,
+            State.PROGRESSING,
+            "NodesNotYetScheduled",
+            f"{len(fitting)} of {len(nodes)} nodes may run its pods "
+            f"({_names([n.name for n in fitting])}) but the controller reports 0 desired",
+        )
+    reasons = "; ".join(
+        f"{why} excludes {_names(names)}" for why, names in sorted(excluded.items())
+    )
+    return result(
+        observed,
+        State.READY,
+        NO_MATCHING_NODES,
+        f"no node may run its pods (0 of {len(nodes)}): {reasons}",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.ownership import current_replicaset
 from helmguard.status.rules.common import (
+    SCALED_TO_ZERO,
     cause_from_message,
     children_of_kind,
     cond_since,
@@ -98,6 +99,14 @@ def deployment(observed: Observed) -> ResourceStatus:
             since,
         )
     available_cond = condition(status, "Available")
+    if replicas == 0:
+        return result(
+            observed,
+            State.READY,
+            SCALED_TO_ZERO,
+            "scaled to zero (spec.replicas 0): it runs no pod",
+            cond_since(available_cond) or since,
+        )
     return result(
         observed,
         State.READY,

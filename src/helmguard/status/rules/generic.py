@@ -22,7 +22,8 @@ def generic(observed: Observed) -> ResourceStatus:
     obj = observed.obj
     status = obj.status
     if not status:
-        return result(observed, State.READY, "Exists", f"{obj.kind} exists")
+        # A PodDisruptionBudget (or another kind its controller must observe) has no status yet.
+        return lagging(observed) or result(observed, State.READY, "Exists", f"{obj.kind} exists")
     for kind in ("Stalled", "Failed"):
         cond = condition(status, kind)
         if is_true(cond) and cond is not None:

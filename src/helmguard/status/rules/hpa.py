@@ -8,6 +8,7 @@ from helmguard.status.rules.common import (
     cond_since,
     condition,
     is_false,
+    lagging,
     result,
 )
 
@@ -35,6 +36,9 @@ def hpa(observed: Observed) -> ResourceStatus:
                 cond_since(cond),
                 cause_from_message(message, obj.ref.namespace),
             )
+    lag = lagging(observed)
+    if lag is not None:
+        return lag
     if not status.get("conditions"):
         return result(
             observed,

@@ -15,6 +15,8 @@ from helmguard.status.rules.common import (
     event_message,
     event_time,
     from_child,
+    generation_lag,
+    lag_message,
     latest_event,
     parse_time,
 )
@@ -165,6 +167,9 @@ def evaluate_pod(pod: K8sObject, now: datetime, events: Sequence[K8sObject] = ()
             return _verdict(pod, State.BLOCKED, reason, text, event_time(mount), text)
 
     if ready is not None and ready.get("status") == "True":
+        if generation_lag(pod):
+            # The kubelet has not yet acted on a spec change (e.g. a resize).
+            return _verdict(pod, State.PROGRESSING, "ObservedGenerationLag", lag_message(pod), None)
         return _verdict(pod, State.READY, "Ready", "all containers ready", ready_since)
     if creating:
         return _verdict(pod, State.PROGRESSING, creating, f"containers {creating}", ready_since)

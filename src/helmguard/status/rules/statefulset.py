@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.rules.common import (
+    SCALED_TO_ZERO,
     children_of_kind,
     create_failure,
     lagging,
@@ -75,5 +76,12 @@ def statefulset(observed: Observed) -> ResourceStatus:
             State.PROGRESSING,
             "RollingOut",
             f"{updated} of {replicas} pods updated to revision {status.get('updateRevision')}",
+        )
+    if replicas == 0:
+        return result(
+            observed,
+            State.READY,
+            SCALED_TO_ZERO,
+            "scaled to zero (spec.replicas 0): it runs no pod",
         )
     return result(observed, State.READY, "Ready", f"{ready} of {replicas} replicas ready")

@@ -1,0 +1,145 @@
+"""What a deploy waits for, on the sandbox: nothing fresh is Ready, nothing hopeless is awaited.
+
+The `workloads` chart (one Deployment, StatefulSet or DaemonSet, optionally behind a
+Service) is deployed with helmguard's deploy action:
+
+- a fresh workload whose ServiceAccount does not exist fails the deploy, Blocked on that
+  ServiceAccount, for every kind (a DaemonSet's first status says 0 desired nodes);
+- a LoadBalancer Service no controller gives an address is reported, not waited for,
+  unless asked;
+- a Service whose only backends can run no pod (a DaemonSet no node matches, pods no node
+  can take) ends the deploy at once, naming them.
+
+Node selectors use a label no sandbox node has, so the tests hold with one node or three.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from helmguard.chart.render import RenderRequest
+from helmguard.chart.values import ValuesOptions
+from helmguard.deploy import DeployOptions, deploy, uninstall
+from helmguard.manifest import ObjectRef
+from helmguard.sandbox.cluster import Sandbox
+from kubeapi import delete_namespace
+
+CHART = Path(__file__).parent / "charts" / "workloads"
+NOWHERE = "nodeSelector.helmguard\\.test/no-such-label=present"
+
+
+def _request(release: str, namespace: str, *sets: str) -> RenderRequest:
+    return RenderRequest(
+        chart=str(CHART),
+        release=release,
+        namespace=namespace,
+        values=ValuesOptions(set_values=sets),
+    )
+
+
+@pytest.fixture
+def options(sandbox: Sandbox) -> DeployOptions:
+    return DeployOptions(kubeconfig=str(sandbox.kubeconfig), timeout=60, force=True)
+
+
+@pytest.fixture
+def ns(admin_http: httpx.Client) -> Iterator[str]:
+    name = f"w-{uuid.uuid4().hex[:10]}"
+    created = admin_http.post("/api/v1/namespaces", json={"metadata": {"name": name}})
+    assert created.status_code == 201, created.text
+    yield name
+    delete_namespace(admin_http, name)
+
+
+@pytest.mark.parametrize("kind", ["DaemonSet", "Deployment", "StatefulSet"])
+async def test_fresh_workload_with_missing_service_account_fails_the_deploy(
+    options: DeployOptions, ns: str, kind: str
+) -> None:
+    started = time.monotonic()
+    result = await deploy(_request("app", ns, f"kind={kind}", "serviceAccount=absent"), options)
+    elapsed = time.monotonic() - started
+    assert result.outcome == "failed", result.message
+    assert result.message.startswith(f"Blocked: {kind}.apps {ns}/app"), result.message
+    assert result.root_cause == ObjectRef("", "ServiceAccount", ns, "absent")
+    assert "all resources Ready" not in result.message
+    assert elapsed < 30, elapsed  # decided, not timed out (budget 60 s)
+    # No wait transition ever said Ready for the workload.
+    states = [
+        r.details.get("state")
+        for r in result.log
+        if r.step == "wait.transition" and r.details.get("ref") == f"{kind}.apps {ns}/app"
+    ]
+    assert states and "Ready" not in states, states
+    await uninstall(ns, "app", options)
+
+
+async def test_load_balancer_without_address_is_reported_not_waited_for(
+    options: DeployOptions, ns: str
+) -> None:
+    started = time.monotonic()
+    result = await deploy(
+        _request("web", ns, "service.enabled=true", "service.type=LoadBalancer"), options
+    )
+    elapsed = time.monotonic() - started
+    assert result.outcome == "deployed", result.message
+    waited = [r.message for r in result.log if r.step == "wait.ready"]
+    assert waited and f"not waited for: Service {ns}/web" in waited[0], waited
+    warnings = [r for r in result.log if r.step == "wait.load-balancer"]
+    assert len(warnings) == 1 and warnings[0].level == "warning"
+    assert "no load-balancer controller has assigned an address" in warnings[0].message
+    assert elapsed < 30, elapsed
+    await uninstall(ns, "web", options)
+
+
+async def test_wait_for_load_balancers_waits_and_says_for_what(
+    options: DeployOptions, ns: str
+) -> None:
+    waiting = replace(options, wait_for_load_balancers=True, timeout=12)
+    result = await deploy(
+        _request("web", ns, "service.enabled=true", "service.type=LoadBalancer"), waiting
+    )
+    assert result.outcome == "failed", result.message
+    assert "timed out" in result.message
+    assert "LoadBalancerPending" in result.message
+    assert "no load-balancer controller has assigned an address" in result.message
+    # No uninstall: after a timed-out deploy the release Lease may outlive it (issue 11,
+    # clean-up after the deadline); the namespace's deletion removes the objects.
+
+
+async def test_service_whose_daemonset_runs_nowhere_fails_at_once_naming_it(
+    options: DeployOptions, ns: str
+) -> None:
+    started = time.monotonic()
+    result = await deploy(
+        _request("agent", ns, "kind=DaemonSet", "service.enabled=true", NOWHERE), options
+    )
+    elapsed = time.monotonic() - started
+    assert result.outcome == "failed", result.message
+    assert result.message.startswith(f"Blocked: Service {ns}/agent NoBackendPods"), result.message
+    assert "nodeSelector helmguard.test/no-such-label=present excludes" in result.message
+    assert result.root_cause == ObjectRef("apps", "DaemonSet", ns, "agent")
+    assert elapsed < 20, elapsed
+    await uninstall(ns, "agent", options)
+
+
+async def test_service_whose_pods_no_node_can_take_names_them(
+    options: DeployOptions, ns: str
+) -> None:
+    started = time.monotonic()
+    result = await deploy(
+        _request("api", ns, "kind=Deployment", "service.enabled=true", NOWHERE), options
+    )
+    elapsed = time.monotonic() - started
+    assert result.outcome == "failed", result.message
+    assert "Unschedulable" in result.message, result.message
+    assert result.root_cause is not None and result.root_cause.kind == "Pod", result.root_cause
+    assert result.root_cause.name.startswith("api-")
+    assert elapsed < 30, elapsed  # the scheduler's verdict lasts 5 s before it counts
+    await uninstall(ns, "api", options)

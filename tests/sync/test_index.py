@@ -1,0 +1,84 @@
+"""The sync's index with recorded objects: Nodes as context, Services judged by backends."""
+
+from __future__ import annotations
+
+import copy
+
+from helmguard.manifest import K8sObject
+from helmguard.status import State
+from helmguard.store import ReleaseKey
+from helmguard.sync.index import ClusterIndex, node_essentials
+from helmguard.sync.releases import ManagedRelease
+from helmguard.sync.selector import parse_selector
+from status.helpers import at, edited, load, named
+
+NOW = at("2025-06-01T10:05:00Z")
+NODE = named(load("fresh"), "Node")
+DS = named(load("daemonset_no_node"), "DaemonSet")
+KEY = ReleaseKey(DS.namespace, "agent")
+# The DaemonSet's pods run as the namespace's default ServiceAccount, which exists.
+DEFAULT_SA = K8sObject(
+    {"apiVersion": "v1", "kind": "ServiceAccount",
+     "metadata": {"name": "default", "namespace": DS.namespace, "uid": "sa-default"}}
+)  # fmt: skip
+
+
+def _service() -> tuple[K8sObject, K8sObject]:
+    """A Service selecting the DaemonSet's pods, and its (empty) EndpointSlice."""
+    kinds = load("kinds")
+    labels = DS.spec["template"]["metadata"]["labels"]
+    svc = edited(named(kinds, "Service"), metadata__namespace=DS.namespace,
+                 spec__type="ClusterIP", spec__selector=labels)  # fmt: skip
+    owner = [
+        dict(named(kinds, "EndpointSlice").metadata["ownerReferences"][0], uid=svc.metadata["uid"])
+    ]
+    empty = edited(named(kinds, "EndpointSlice"), metadata__namespace=DS.namespace,
+                   metadata__ownerReferences=owner, endpoints=[])  # fmt: skip
+    return svc, empty
+
+
+def _index(*objects: K8sObject) -> ClusterIndex:
+    index = ClusterIndex()
+    for obj in (DEFAULT_SA, *objects):
+        index.apply("ADDED", dict(obj.body))
+    inventory = frozenset(o.ref for o in objects if o.kind in ("DaemonSet", "Service"))
+    index.add_release(ManagedRelease(KEY, parse_selector("app=none"), inventory))
+    return index
+
+
+def test_nodes_are_unknown_until_listed() -> None:
+    index = _index(DS)
+    index.apply("ADDED", node_essentials(NODE.body))
+    ref = DS.ref
+    assert index.evaluate_member(KEY, ref, NOW).state is State.UNKNOWN
+    index.nodes_known = True
+    st = index.evaluate_member(KEY, ref, NOW)
+    assert (st.state, st.reason) == (State.READY, "NoMatchingNodes")
+
+
+def test_only_a_placement_change_of_a_node_touches_daemonsets() -> None:
+    index = _index(DS)
+    index.nodes_known = True
+    assert index.apply("ADDED", node_essentials(NODE.body)).members == {(KEY, DS.ref)}
+    heartbeat = copy.deepcopy(dict(NODE.body))
+    heartbeat["metadata"]["resourceVersion"] = "999999"
+    heartbeat["status"]["conditions"] = []
+    assert not index.apply("MODIFIED", node_essentials(heartbeat)).members
+    labelled = copy.deepcopy(dict(NODE.body))
+    labelled["metadata"]["labels"]["helmguard.test/no-such-label"] = "true"
+    assert index.apply("MODIFIED", node_essentials(labelled)).members == {(KEY, DS.ref)}
+    st = index.evaluate_member(KEY, DS.ref, NOW)
+    assert (st.state, st.reason) == (State.PROGRESSING, "NodesNotYetScheduled")
+    assert node_essentials(NODE.body).get("status") is None  # heartbeats are not kept
+
+
+def test_service_behind_a_daemonset_no_node_may_run_is_blocked_on_it() -> None:
+    svc, empty = _service()
+    index = _index(DS, svc, empty)
+    index.apply("ADDED", node_essentials(NODE.body))
+    index.nodes_known = True
+    st = index.evaluate_member(KEY, svc.ref, NOW)
+    assert (st.state, st.reason, st.root_cause) == (State.BLOCKED, "NoBackendPods", DS.ref)
+    # The DaemonSet changing re-evaluates the Service that depends on it.
+    changed = edited(DS, metadata__resourceVersion="424242")
+    assert (KEY, svc.ref) in index.apply("MODIFIED", dict(changed.body)).members
