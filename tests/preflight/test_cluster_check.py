@@ -5,6 +5,7 @@ Every test asserts what the cluster would say and that nothing was written to it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from helmguard.preflight.findings import Severity
+from helmguard.sandbox.cluster import STORAGE_CLASS
 from kubeapi import create_namespace, delete_namespace, wait_until
 
 from .clusterkit import (
@@ -201,32 +203,61 @@ def test_custom_resource_with_its_crd_in_the_chart_waits_for_it(
     assert report.cluster is not None and report.cluster.dry_run_verified == 1  # the CRD
 
 
+_CLAIMS = {
+    "pvc.yaml": """\
+    apiVersion: v1
+    kind: PersistentVolumeClaim
+    metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+    ---
+    apiVersion: v1
+    kind: PersistentVolumeClaim
+    metadata: {name: fast}
+    spec:
+      storageClassName: no-such-class
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+    """
+}
+
+
+@pytest.fixture
+def no_default_storage_class(admin_http: httpx.Client) -> Iterator[None]:
+    """The sandbox's StorageClass made non-default for one test, then default again."""
+    path = f"/apis/storage.k8s.io/v1/storageclasses/{STORAGE_CLASS}"
+
+    def mark(default: str) -> None:
+        annotations = {"storageclass.kubernetes.io/is-default-class": default}
+        answer = admin_http.patch(
+            path,
+            json={"metadata": {"annotations": annotations}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert answer.status_code == 200, answer.text
+
+    mark("false")
+    try:
+        yield
+    finally:
+        mark("true")
+
+
+def test_claim_without_class_uses_the_default_storage_class(
+    sandbox: Any, tmp_path: Path, namespace: str
+) -> None:
+    report = run_check(sandbox, write_chart(tmp_path, "pvc", _CLAIMS), namespace)
+    assert "HG202" not in codes(report)
+    named = only(report, "HG108")
+    assert named.object.name == "fast"
+
+
+@pytest.mark.usefixtures("no_default_storage_class")
 def test_claim_without_class_and_no_default_storage_class(
     sandbox: Any, tmp_path: Path, namespace: str
 ) -> None:
-    chart = write_chart(
-        tmp_path,
-        "pvc",
-        {
-            "pvc.yaml": """\
-            apiVersion: v1
-            kind: PersistentVolumeClaim
-            metadata: {name: data}
-            spec:
-              accessModes: [ReadWriteOnce]
-              resources: {requests: {storage: 1Gi}}
-            ---
-            apiVersion: v1
-            kind: PersistentVolumeClaim
-            metadata: {name: fast}
-            spec:
-              storageClassName: no-such-class
-              accessModes: [ReadWriteOnce]
-              resources: {requests: {storage: 1Gi}}
-            """
-        },
-    )
-    report = run_check(sandbox, chart, namespace)
+    report = run_check(sandbox, write_chart(tmp_path, "pvc", _CLAIMS), namespace)
     default = only(report, "HG202")
     assert default.severity is Severity.WARNING and default.object.name == "data"
     assert "will stay Pending" in default.message

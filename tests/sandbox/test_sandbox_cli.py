@@ -128,9 +128,16 @@ def test_lifecycle_stale_twice_killed_down(tmp_path: Path) -> None:
     dead.wait()
     (stale / "state.json").write_text(json.dumps({"pids": {"etcd": dead.pid}, "ports": {}}))
 
-    up = run(home, "up", "--name", "life")
+    # Without `unshare` the sandbox still comes up; only the volumes' place changes.
+    nothing = tmp_path / "empty-path"
+    nothing.mkdir()
+    up = run(home, "up", "--name", "life", env={"PATH": str(nothing)})
     assert up.returncode == 0, up.stderr
     assert "removing stale sandbox directory" in up.stderr
+    assert (
+        "kube-controller-manager cannot get a mount namespace (no `unshare` on PATH): "
+        "provisioned volumes go to /tmp/hostpath_pv on this machine" in up.stderr
+    )
     assert "is ready" in up.stdout
     try:
         again = run(home, "up", "--name", "life")

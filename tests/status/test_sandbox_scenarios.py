@@ -285,9 +285,14 @@ def test_pvc_without_storage_class_is_blocked(
     admin_http: httpx.Client, namespace: str, record_property: Callable[[str, object], None]
 ) -> None:
     ns = namespace
+    # "" opts out of the sandbox's default StorageClass: only a pre-made volume could bind it.
     claim = {
         "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        "spec": {
+            "storageClassName": "",
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+        },
     }
     post(admin_http, f"/api/v1/namespaces/{ns}/persistentvolumeclaims", claim)
     st, secs, _ = wait_for_state(

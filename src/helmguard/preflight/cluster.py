@@ -146,7 +146,8 @@ async def lookup(
     namespaces_batch: Batch = ("", "Namespace", "")
     class_batch: Batch = ("storage.k8s.io", "StorageClass", "")
     if storage:
-        wanted.setdefault(class_batch, set())
+        # Every class, not only those named: which one is the default matters too.
+        wanted[class_batch] = set()
     semaphore = asyncio.Semaphore(_CONCURRENCY)
     results: dict[Batch, list[dict[str, Any]]] = {}
     unverified: dict[Batch, str] = {}

@@ -1,8 +1,12 @@
 """Start, inspect and stop a sandbox: five real processes on free loopback ports.
 
-State lives in one directory per sandbox (PKI, etcd data, logs, kubeconfigs and
-`state.json` with the processes' pids and ports), so `down` and `status` work from any
-later process and nothing is left running that the directory does not know about.
+State lives in one directory per sandbox (PKI, etcd data, logs, kubeconfigs, provisioned
+volumes and `state.json` with the processes' pids and ports), so `down` and `status` work
+from any later process and nothing is left running that the directory does not know about.
+
+The cluster looks like a small real one: three kwok Nodes in three zones of one region,
+with a kubelet's labels, capacity and allocatable, and a default StorageClass whose claims
+kube-controller-manager's own hostpath provisioner binds.
 """
 
 from __future__ import annotations
@@ -31,9 +35,22 @@ from helmguard.sandbox.build import STAGES_FILE, find_binary
 from helmguard.sandbox.errors import SandboxError
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-NODE_NAME = "kwok-node-0"
+REGION = "local"
+ZONES = ("local-a", "local-b", "local-c")
+NODE_NAMES = tuple(f"kwok-node-{i}" for i in range(len(ZONES)))
+# What a kubelet reports for an 8-vCPU, 32 GiB machine with a 100 GiB disk: allocatable is
+# capacity less kube/system reservations and the eviction threshold. max-pods is 500 (not
+# the kubelet's default 110) so the sync benchmark's 1,000 pods fit on three Nodes.
+NODE_CAPACITY = {"cpu": "8", "memory": "32Gi", "ephemeral-storage": "100Gi", "pods": "500"}
+NODE_ALLOCATABLE = {"cpu": "7910m", "memory": "30Gi", "ephemeral-storage": "92Gi", "pods": "500"}
+STORAGE_CLASS = "standard"
+# kube-controller-manager's in-tree provisioner (--enable-hostpath-provisioner).
+PROVISIONER = "kubernetes.io/host-path"
+# It always writes to /tmp/hostpath_pv/<uid>; the sandbox's volumes/ is mounted there for it.
+HOSTPATH_ROOT = "/tmp/hostpath_pv"
 SERVICE_CIDR = "10.96.0.0/24"
-POD_CIDR = "10.244.0.0/24"
+# kwok's fallback pool; each Node has its own /22 (kwok takes pod IPs from the Node's podCIDR).
+POD_CIDR = "10.244.0.0/16"
 _STATE = "state.json"
 # Processes this Python process started, so it can reap them (and only them) once stopped.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
@@ -58,6 +75,8 @@ class Sandbox:
     server: str
     ports: Mapping[str, int]
     pids: Mapping[str, int]
+    # kube-controller-manager sees the directory's volumes/ as its HOSTPATH_ROOT.
+    private_volumes: bool = False
     admin_context: str = "sandbox-admin"
     restricted_context: str = "sandbox-restricted"
 
@@ -68,6 +87,12 @@ class Sandbox:
     @property
     def logs(self) -> Path:
         return self.directory / "logs"
+
+    def volume_path(self, host_path: str) -> Path:
+        """Where the directory of a provisioned volume (its spec.hostPath.path) really is."""
+        if not self.private_volumes:
+            return Path(host_path)
+        return self.directory / "volumes" / Path(host_path).relative_to(HOSTPATH_ROOT)
 
     def admin_http(self) -> httpx.Client:
         """A plain HTTP client authenticated as the admin (system:masters)."""
@@ -206,7 +231,29 @@ def _write_kubeconfigs(directory: Path, server: str) -> None:
         path.chmod(0o600)
 
 
-def _commands(directory: Path, ports: Mapping[str, int]) -> tuple[dict[str, list[str]], str]:
+def _private_volumes(volumes: Path) -> tuple[list[str], str]:
+    """A command prefix that runs a program with `volumes` mounted on its HOSTPATH_ROOT.
+
+    An unprivileged user and mount namespace (util-linux `unshare`), so what the hostpath
+    provisioner writes to its fixed directory stays inside the sandbox directory (the
+    host's HOSTPATH_ROOT is only the empty mount point). Returns ([], why) where the
+    machine does not allow it.
+    """
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return [], "no `unshare` on PATH"
+    script = f'mkdir -p {HOSTPATH_ROOT} && mount --bind "$0" {HOSTPATH_ROOT} && exec "$@"'
+    prefix = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, str(volumes)]
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        lines = probe.stderr.strip().splitlines()
+        return [], lines[-1] if lines else f"`unshare` exited with status {probe.returncode}"
+    return prefix, ""
+
+
+def _commands(
+    directory: Path, ports: Mapping[str, int], kcm_prefix: list[str]
+) -> tuple[dict[str, list[str]], str]:
     p = directory / "pki"
     server = f"https://127.0.0.1:{ports['apiserver']}"
     kcm_cfg = str(directory / "controller-manager.kubeconfig")
@@ -244,6 +291,7 @@ def _commands(directory: Path, ports: Mapping[str, int]) -> tuple[dict[str, list
             "--profiling=false",
         ],
         "kube-controller-manager": [
+            *kcm_prefix,
             str(find_binary("kube-controller-manager")),
             f"--kubeconfig={kcm_cfg}",
             f"--authentication-kubeconfig={kcm_cfg}",
@@ -257,6 +305,7 @@ def _commands(directory: Path, ports: Mapping[str, int]) -> tuple[dict[str, list
             f"--secure-port={ports['controller-manager']}",
             f"--cluster-signing-cert-file={p / 'ca.crt'}",
             f"--cluster-signing-key-file={p / 'ca.key'}",
+            "--enable-hostpath-provisioner=true",
             "--profiling=false",
         ],
         "kube-scheduler": [
@@ -336,39 +385,74 @@ def _admin_http(directory: Path, server: str) -> httpx.Client:
     return httpx.Client(base_url=server, verify=context, timeout=5)
 
 
-def _node_manifest() -> dict[str, Any]:
+def _node_manifest(index: int) -> dict[str, Any]:
+    """Node `index`: the labels a kubelet and a cloud provider set, in zone ZONES[index]."""
+    name = NODE_NAMES[index]
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {
-            "name": NODE_NAME,
+            "name": name,
             "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
             "labels": {
-                "kubernetes.io/hostname": NODE_NAME,
+                "kubernetes.io/hostname": name,
                 "kubernetes.io/os": "linux",
                 "kubernetes.io/arch": "amd64",
+                "beta.kubernetes.io/os": "linux",
+                "beta.kubernetes.io/arch": "amd64",
+                "topology.kubernetes.io/region": REGION,
+                "topology.kubernetes.io/zone": ZONES[index],
+                "node.kubernetes.io/instance-type": "kwok-8cpu-32gi",
                 "type": "kwok",
             },
         },
-        "spec": {"podCIDR": POD_CIDR},
+        "spec": {"podCIDR": f"10.244.{4 * index}.0/22"},
         "status": {
-            "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
-            "capacity": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
+            "capacity": NODE_CAPACITY,
+            "allocatable": NODE_ALLOCATABLE,
+            # kwok fills in its own versions; these two it leaves empty otherwise.
+            "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux"},
         },
     }
 
 
-def _node_ready(api: httpx.Client) -> bool:
-    node = api.get(f"/api/v1/nodes/{NODE_NAME}").json()
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in node.get("status", {}).get("conditions", [])
-    )
-    tainted = any(
-        t.get("key") == "node.kubernetes.io/not-ready"
-        for t in node.get("spec", {}).get("taints", [])
-    )
-    return ready and not tainted
+def _storage_class() -> dict[str, Any]:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": STORAGE_CLASS,
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": PROVISIONER,
+        "reclaimPolicy": "Delete",
+        # As on most real clusters: a claim is provisioned once a pod using it is scheduled.
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+
+
+def _create(api: httpx.Client, path: str, body: dict[str, Any]) -> None:
+    created = api.post(path, json=body)
+    if created.status_code not in (201, 409):
+        what = f"{body['kind']} {body['metadata']['name']}"
+        raise SandboxError(f"cannot create the {what}: {created.text}")
+
+
+def _nodes_ready(api: httpx.Client) -> bool:
+    """Every sandbox Node is Ready and rid of the not-ready taint."""
+    for name in NODE_NAMES:
+        node = api.get(f"/api/v1/nodes/{name}").json()
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in node.get("status", {}).get("conditions", [])
+        )
+        tainted = any(
+            t.get("key") == "node.kubernetes.io/not-ready"
+            for t in node.get("spec", {}).get("taints", [])
+        )
+        if not ready or tainted:
+            return False
+    return True
 
 
 def sandbox_up(
@@ -380,9 +464,10 @@ def sandbox_up(
 ) -> Sandbox:
     """Start a sandbox and wait until it is really usable.
 
-    Ready means: /readyz answers ok, the kwok Node is Ready without the not-ready taint,
-    and ServiceAccount default/default exists. On any failure every process started so
-    far is stopped and the error names the component with the tail of its log.
+    Ready means: /readyz answers ok, the three kwok Nodes are Ready without the
+    not-ready taint, the default StorageClass exists and ServiceAccount default/default
+    exists. On any failure every process started so far is stopped and the error names
+    the component with the tail of its log.
     """
     directory = _sandbox_dir(name)
     status = sandbox_status(name)
@@ -409,9 +494,23 @@ def sandbox_up(
     }
     progress("generating PKI")
     pki.generate_pki(directory / "pki")
-    commands, server = _commands(directory, ports)
+    volumes = directory / "volumes"
+    volumes.mkdir()
+    kcm_prefix, why = _private_volumes(volumes)
+    if why:
+        progress(
+            f"kube-controller-manager cannot get a mount namespace ({why}): "
+            f"provisioned volumes go to {HOSTPATH_ROOT} on this machine, not {volumes}"
+        )
+    commands, server = _commands(directory, ports, kcm_prefix)
     _write_kubeconfigs(directory, server)
-    state: dict[str, Any] = {"name": name, "server": server, "ports": ports, "pids": {}}
+    state: dict[str, Any] = {
+        "name": name,
+        "server": server,
+        "ports": ports,
+        "pids": {},
+        "kcm_prefix": kcm_prefix,
+    }
     _write_state(directory, state)
     starter = _Starter(directory, state, progress)
     deadline = time.monotonic() + timeout
@@ -429,6 +528,10 @@ def sandbox_up(
             starter.wait(
                 "kube-apiserver /readyz", lambda: api.get("/readyz").status_code == 200, deadline
             )
+            # Created before kwok starts, so kwok initializes all three at once.
+            for index in range(len(NODE_NAMES)):
+                _create(api, "/api/v1/nodes", _node_manifest(index))
+            _create(api, "/apis/storage.k8s.io/v1/storageclasses", _storage_class())
             for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
                 starter.start(component, commands[component])
             starter.wait(
@@ -438,16 +541,26 @@ def sandbox_up(
                 ),
                 deadline,
             )
-            created = api.post("/api/v1/nodes", json=_node_manifest())
-            if created.status_code not in (201, 409):
-                raise SandboxError(f"cannot create the kwok Node: {created.text}")
-            starter.wait(f"Node {NODE_NAME} Ready", lambda: _node_ready(api), deadline)
+            starter.wait(
+                f"Nodes {', '.join(NODE_NAMES)} Ready", lambda: _nodes_ready(api), deadline
+            )
     except BaseException:
         _stop(directory, state)
         raise
     state["ready_at"] = time.time()
     _write_state(directory, state)
-    return Sandbox(name, directory, server, ports, dict(state["pids"]))
+    return _sandbox(name, directory, state)
+
+
+def _sandbox(name: str, directory: Path, state: Mapping[str, Any]) -> Sandbox:
+    return Sandbox(
+        name,
+        directory,
+        state["server"],
+        state["ports"],
+        dict(state["pids"]),
+        private_volumes=bool(state.get("kcm_prefix")),
+    )
 
 
 def sandbox_status(name: str = "default") -> SandboxStatus:
@@ -479,8 +592,7 @@ def load_sandbox(name: str = "default") -> Sandbox:
             f" (last log of {first.name}: {last})"
             "; run `helmguard sandbox down` then `up`"
         )
-    state = _read_state(status.directory) or {}
-    return Sandbox(name, status.directory, state["server"], state["ports"], state["pids"])
+    return _sandbox(name, status.directory, _read_state(status.directory) or {})
 
 
 def _stop(directory: Path, state: Mapping[str, Any], grace: float = 10.0) -> list[str]:
@@ -553,7 +665,7 @@ def restart_component(name: str, component: str, *, timeout: float = 60.0) -> Sa
         _reap()
         time.sleep(0.05)
     _reap()
-    commands, server = _commands(directory, state["ports"])
+    commands, server = _commands(directory, state["ports"], state.get("kcm_prefix", []))
     starter = _Starter(directory, state, lambda _msg: None)
     starter.start(component, commands[component])
     if component == "kube-apiserver":
@@ -563,4 +675,4 @@ def restart_component(name: str, component: str, *, timeout: float = 60.0) -> Sa
                 lambda: api.get("/readyz").status_code == 200,
                 time.monotonic() + timeout,
             )
-    return Sandbox(name, directory, server, state["ports"], dict(state["pids"]))
+    return _sandbox(name, directory, state)
