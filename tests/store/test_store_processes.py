@@ -42,7 +42,7 @@ def read_until(process: subprocess.Popen[str], prefix: str) -> str:
 
 
 WRITERS = 4
-WRITES = 400
+WRITES = 300
 
 
 async def test_concurrent_writer_processes_share_one_database_and_lose_nothing(
