@@ -269,6 +269,16 @@ class _Run:
         self.revision = max([stored, *(h.revision for h in self.history)], default=0) + 1
         return self.cluster
 
+    def latest(self) -> RevisionManifest:
+        """The release's newest stored revision; KubeError (not found) when it has none."""
+        if not self.history:
+            raise KubeError(
+                f"release {self.namespace}/{self.name} not found: no stored revisions in "
+                f"namespace {self.namespace}.",
+                fix="Check the release name and namespace.",
+            )
+        return self.history[-1]
+
     def cleanup_budget(self) -> None:
         """Give clean-up its own time, whatever the operation left of its deadline."""
         if self.cluster is not None:
@@ -1018,13 +1028,7 @@ async def uninstall(
     run = _Run("uninstall", namespace, name, options, log, store)
     try:
         cluster = await run.open()
-        if not run.history:
-            raise KubeError(
-                f"release {namespace}/{name} not found: no stored revisions in namespace "
-                f"{namespace}.",
-                fix="Check the release name and namespace.",
-            )
-        latest = run.history[-1]
+        latest = run.latest()
         inventory: set[ObjectRef] = set()
         for h in run.history:
             inventory.update(h.inventory)
@@ -1116,13 +1120,7 @@ async def release_test(
     run = _Run("test", namespace, name, options, log, None)
     try:
         cluster = await run.open()
-        if not run.history:
-            raise KubeError(
-                f"release {namespace}/{name} not found: no stored revisions in namespace "
-                f"{namespace}.",
-                fix="Check the release name and namespace.",
-            )
-        latest = run.history[-1]
+        latest = run.latest()
         steps = hook_steps(_stored_hooks(latest), "test")
         engine = Engine(cluster, log, namespace, name, latest.revision)
         outcome, message, root = "passed", "", None

@@ -114,6 +114,17 @@ def lag_message(obj: K8sObject) -> str:
     return f"controller has observed generation {seen} of {generation}"
 
 
+def scaled_to_zero(observed: Observed, since: datetime | None = None) -> ResourceStatus:
+    """Ready with nothing to run: spec.replicas is 0, as asked."""
+    return result(
+        observed,
+        State.READY,
+        SCALED_TO_ZERO,
+        "scaled to zero (spec.replicas 0): it runs no pod",
+        since,
+    )
+
+
 def lagging(observed: Observed) -> ResourceStatus | None:
     """Progressing (ObservedGenerationLag) until the controller has seen the latest spec."""
     if generation_lag(observed.obj):

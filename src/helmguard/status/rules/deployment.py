@@ -5,7 +5,6 @@ from __future__ import annotations
 from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.ownership import current_replicaset
 from helmguard.status.rules.common import (
-    SCALED_TO_ZERO,
     cause_from_message,
     children_of_kind,
     cond_since,
@@ -14,6 +13,7 @@ from helmguard.status.rules.common import (
     lagging,
     replica_failure,
     result,
+    scaled_to_zero,
 )
 from helmguard.status.rules.pod import pod_trouble
 
@@ -100,13 +100,7 @@ def deployment(observed: Observed) -> ResourceStatus:
         )
     available_cond = condition(status, "Available")
     if replicas == 0:
-        return result(
-            observed,
-            State.READY,
-            SCALED_TO_ZERO,
-            "scaled to zero (spec.replicas 0): it runs no pod",
-            cond_since(available_cond) or since,
-        )
+        return scaled_to_zero(observed, cond_since(available_cond) or since)
     return result(
         observed,
         State.READY,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.rules.common import (
-    SCALED_TO_ZERO,
     children_of_kind,
     create_failure,
     lagging,
     result,
+    scaled_to_zero,
 )
 from helmguard.status.rules.pod import pod_trouble
 
@@ -78,10 +78,5 @@ def statefulset(observed: Observed) -> ResourceStatus:
             f"{updated} of {replicas} pods updated to revision {status.get('updateRevision')}",
         )
     if replicas == 0:
-        return result(
-            observed,
-            State.READY,
-            SCALED_TO_ZERO,
-            "scaled to zero (spec.replicas 0): it runs no pod",
-        )
+        return scaled_to_zero(observed)
     return result(observed, State.READY, "Ready", f"{ready} of {replicas} replicas ready")
