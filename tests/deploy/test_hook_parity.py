@@ -26,7 +26,7 @@ import pytest
 from helmguard.chart.render import RenderRequest, render_chart
 from helmguard.chart.values import ValuesOptions
 from helmguard.deploy import DeployOptions, Result, deploy, release_test, uninstall
-from helmguard.deploy.release import MANAGED_BY
+from helmguard.deploy.release import HELM_OWNER, RECORD_OWNER_LABEL
 from helmguard.sandbox.build import find_binary
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import create_namespace, delete_namespace
@@ -67,7 +67,8 @@ def _key(kind: str, name: str, namespace: str) -> Key:
 
 def _is_record(kind: str, item: dict[str, Any]) -> bool:
     labels = (item.get("metadata") or {}).get("labels") or {}
-    return kind == "Secret" and labels.get("owner") in ("helm", MANAGED_BY)
+    # Both write Helm's records now: the release Secrets are not objects of the chart.
+    return kind == "Secret" and labels.get(RECORD_OWNER_LABEL) == HELM_OWNER
 
 
 def _served(api: httpx.Client, collection: tuple[str, str, str, bool]) -> bool:
