@@ -10,8 +10,6 @@ from __future__ import annotations
 from helmguard.store.db import default_path, resolve
 from helmguard.store.errors import StoreError, SyncRunning
 from helmguard.store.records import (
-    APP_GROUP,
-    APP_KIND,
     AppRecord,
     EventRecord,
     InventoryItem,
@@ -37,8 +35,6 @@ from helmguard.store.store import (
 )
 
 __all__ = [
-    "APP_GROUP",
-    "APP_KIND",
     "REDACTED",
     "SYNC_HEARTBEAT_SECONDS",
     "SYNC_LEASE_SECONDS",
