@@ -30,7 +30,15 @@ from pathlib import Path
 import httpx
 
 from helmguard.manifest import ObjectRef
-from helmguard.store import ObservedStatus, ReleaseKey, ReleaseRecord, Store, open_store
+from helmguard.status import State
+from helmguard.store import (
+    AppRecord,
+    ObservedStatus,
+    ReleaseKey,
+    ReleaseRecord,
+    Store,
+    open_store,
+)
 
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -60,11 +68,17 @@ async def fill(store: Store, releases: int, per_release: int) -> list[ReleaseKey
         ]
         refs += [ObjectRef("", "Pod", ns, f"{key.name}-5d4f8-{p}") for p in range(per_release - 4)]
         writes = []
+        statuses = []
         for ref in refs:
             state = random.choice(STATES)
             status = ObservedStatus(ref, state, state, f"{ref} is {state}", now, now, "1", 1)
+            statuses.append(status)
             writes.append(store.upsert_resource_status(key, status))
         await asyncio.gather(*writes)
+        # The app status the sync would store with the release: its worst object's.
+        worst = max(statuses, key=lambda s: State(s.state).severity)
+        app = AppRecord(worst.state, worst.reason, f"{worst.ref}: {worst.message}", now, now)
+        await store.upsert_statuses(apps=[(key, app)])
     await store.flush()
     return keys
 

@@ -17,6 +17,7 @@ from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import (
     ResourceStatus,
     State,
+    app_status,
     build_ownership,
     component_status,
     evaluate,
@@ -25,7 +26,7 @@ from helmguard.status import (
     observe,
 )
 from helmguard.status.fields import event_subject
-from helmguard.store import EventRecord, ObservedStatus, ReleaseKey, Store
+from helmguard.store import AppRecord, EventRecord, ObservedStatus, ReleaseKey, Store
 
 _DEPENDENCY_KINDS = frozenset({"ServiceAccount", "ConfigMap", "Secret", "PersistentVolumeClaim"})
 
@@ -42,6 +43,10 @@ def _observed(status: ResourceStatus, now: datetime) -> ObservedStatus:
         generation=status.observed_generation,
         root_cause=status.root_cause,
     )
+
+
+def _is_component(ref: ObjectRef) -> bool:
+    return WORKLOAD_GROUPS.get(ref.kind) == ref.group and ref.kind != "Pod"
 
 
 def compute(
@@ -61,7 +66,7 @@ def compute(
             out.append(missing(ref, now))
             continue
         status = evaluate(observe(obj, ownership, now, by_uid))
-        if WORKLOAD_GROUPS.get(ref.kind) == ref.group and ref.kind != "Pod":
+        if _is_component(ref):
             deps = []
             for r in extract_refs([obj]):
                 if r.target.kind in _DEPENDENCY_KINDS and not r.optional and not r.implicit:
@@ -83,11 +88,20 @@ def compute(
 async def write(
     store: Store, key: ReleaseKey, statuses: Sequence[ResourceStatus], now: datetime
 ) -> int:
-    """Upsert every status; return how many changed (each change is a stored transition)."""
-    changed = 0
-    for status in statuses:
-        changed += await store.upsert_resource_status(key, _observed(status, now))
-    return changed
+    """Upsert every status and the release's app status (the worst of its objects, pods
+    counting through their workloads); return how many changed (each change a transition)."""
+    members = [s for s in statuses if s.ref.kind != "Pod"]
+    app = app_status(
+        [s for s in members if _is_component(s.ref)],
+        [s for s in members if not _is_component(s.ref)],
+    )
+    record = AppRecord(
+        app.state.value, app.reason, app.message, app.since or now, now, app.root_cause
+    )
+    objects, apps = await store.upsert_statuses(
+        [(key, _observed(s, now)) for s in statuses], [(key, record)]
+    )
+    return sum(bool(c) for c in [*objects, *apps])
 
 
 def event_records(events: Sequence[K8sObject]) -> list[EventRecord]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 
-from api.conftest import AUTH
+from api.conftest import AUTH, TOKEN, running
+from helmguard.api.app import create_app
+from helmguard.manifest import ObjectRef
+from helmguard.store import AppRecord, ObservedStatus, ReleaseKey, ReleaseRecord, Store
 
 
 async def test_release_list_has_state_and_root_cause(client: httpx.AsyncClient) -> None:
@@ -101,3 +106,34 @@ async def test_health_ready_metrics(client: httpx.AsyncClient) -> None:
     assert metrics.status_code == 200
     assert "helmguard_http_errors_total" in metrics.text
     assert "helmguard_deploy_duration_seconds" in metrics.text
+
+
+async def test_list_and_detail_read_the_release_app_status_not_the_rows(store: Store) -> None:
+    """The app status is the release's stored column: rows alone say nothing of the release."""
+    key = ReleaseKey("shop", "web")
+    now = datetime.now(UTC)
+    dep = ObjectRef("apps", "Deployment", "shop", "web")
+    await store.record_release(ReleaseRecord(key, "web", "1.0.0", 1, "deployed"))
+    await store.upsert_resource_status(
+        key, ObservedStatus(dep, "Blocked", "FailedCreate", "no SA", now, now)
+    )
+    app = create_app(store, token=TOKEN, poll_interval=0.05)
+    async for client in running(app):
+        [item] = (await client.get("/api/releases", headers=AUTH)).json()
+        detail = (await client.get("/api/releases/shop/web", headers=AUTH)).json()
+        assert (item["state"], item["root_cause"]) == ("Unknown", None)
+        assert (detail["status"]["state"], detail["status"]["reason"]) == ("Unknown", "NotSynced")
+        assert detail["stored_status"] == "deployed"
+
+        sa = ObjectRef("", "ServiceAccount", "shop", "web-sa")
+        blocked = AppRecord("Blocked", "FailedCreate", f"{dep}: no SA", now, now, root_cause=sa)
+        await store.upsert_statuses(apps=[(key, blocked)])
+        [item] = (await client.get("/api/releases", headers=AUTH)).json()
+        detail = (await client.get("/api/releases/shop/web", headers=AUTH)).json()
+        assert (item["state"], item["summary"]) == ("Blocked", f"{sa} → {dep}: no SA")
+        assert item["root_cause"]["text"] == str(sa) and item["culprit"]["text"] == str(dep)
+        assert detail["status"]["state"] == "Blocked"
+        assert detail["status"]["root_cause"]["text"] == str(sa)
+        assert [c["ref"]["text"] for c in detail["components"]] == [str(dep)]
+        history = (await client.get("/api/releases/shop/web/history", headers=AUTH)).json()
+        assert [h["ref"]["kind"] for h in history] == ["Release", "Deployment"]

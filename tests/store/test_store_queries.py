@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from helmguard.manifest import ObjectRef
 from helmguard.store import (
+    AppRecord,
     EventRecord,
     ObservedStatus,
     ReleaseKey,
@@ -29,7 +30,7 @@ FORBIDDEN = (
 )
 
 
-def at(seconds: int) -> object:
+def at(seconds: int) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
@@ -59,9 +60,9 @@ async def test_releases_and_revisions(store: Store) -> None:
     with pytest.raises(StoreError, match="no recorded revision 9"):
         await store.finish_revision(RELEASE, 9, "failed")
 
-    await store.set_release_status(RELEASE, "Blocked")
+    await store.record_release(ReleaseRecord(RELEASE, "web", "1.2.4", 2, "deployed"))
     release = await store.get_release(RELEASE)
-    assert release is not None and release.status == "Blocked"
+    assert release is not None and (release.status, release.app) == ("deployed", None)
 
 
 async def test_blocked_then_healed_history_with_root_cause(store: Store) -> None:
@@ -227,7 +228,7 @@ async def test_release_marks_change_with_revisions_not_with_status(store: Store)
     first = await store.release_marks()
     assert list(first) == [RELEASE]
     assert list(await store.release_marks("edge")) == [edge]
-    await store.set_release_status(RELEASE, "Ready")
+    await store.upsert_statuses(apps=[(RELEASE, AppRecord("Ready", "Ready", "", at(0), at(0)))])
     assert await store.release_marks() == first
     revision = RevisionRecord(RELEASE, 1, "web", "1.2.3", values_digest({}), at(0), None, "running")
     await store.record_revision(revision)
@@ -236,7 +237,7 @@ async def test_release_marks_change_with_revisions_not_with_status(store: Store)
     await store.finish_revision(RELEASE, 1, "deployed", finished_at=at(5))
     finished = await store.release_marks()
     assert finished != running
-    await store.set_release_status(RELEASE, "Blocked")
+    await store.upsert_statuses(apps=[(RELEASE, AppRecord("Blocked", "X", "", at(6), at(6)))])
     assert await store.release_marks() == finished
     await store.delete_release(RELEASE)
     assert await store.release_marks() == {}

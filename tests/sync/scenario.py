@@ -13,7 +13,7 @@ import httpx
 from helmguard.kube.client import Kube
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
-from helmguard.store import ReleaseKey, ResourceRecord, Store
+from helmguard.store import AppRecord, ReleaseKey, ResourceRecord, Store
 
 T = TypeVar("T")
 INSTANCE = "app.kubernetes.io/instance"
@@ -62,6 +62,12 @@ async def row(store: Store, key: ReleaseKey, ref: ObjectRef) -> ResourceRecord |
         if record.ref == ref:
             return record
     return None
+
+
+async def app_of(store: Store, key: ReleaseKey) -> AppRecord | None:
+    """The app status stored with the release (None: not recorded, or not observed yet)."""
+    release = await store.get_release(key)
+    return release.app if release is not None else None
 
 
 def compact_etcd(sandbox: Sandbox) -> int:

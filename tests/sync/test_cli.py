@@ -137,9 +137,7 @@ async def _stored_while_syncing(seeded: Seeded, ns: str) -> None:
     listed = await run("status", "--db", str(seeded.db), "-o", "json")
     assert listed.returncode == 0, listed.stderr
     releases = json.loads(listed.stdout)["releases"]
-    assert [(r["namespace"], r["name"], r["status"]) for r in releases] == [
-        (ns, "vault", "Blocked")
-    ]
+    assert [(r["namespace"], r["name"], r["state"]) for r in releases] == [(ns, "vault", "Blocked")]
 
 
 async def test_status_live_lists_the_cluster_without_the_store(

@@ -21,8 +21,7 @@ import yaml
 
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
-from helmguard.store import ReleaseKey, ResourceRecord, open_store
-from helmguard.sync import app_ref
+from helmguard.store import AppRecord, ReleaseKey, ResourceRecord, open_store
 from kubeapi import wait_until
 from sync.test_serve import helmguard, processes  # noqa: F401 - the fixture
 from tcpproxy import TcpProxy, free_port
@@ -37,6 +36,18 @@ def _resources(db: Path, key: ReleaseKey) -> dict[ObjectRef, ResourceRecord]:
         return asyncio.run(read())
     except Exception:
         return {}
+
+
+def _app(db: Path, key: ReleaseKey) -> AppRecord | None:
+    async def read() -> AppRecord | None:
+        async with await open_store(str(db), read_only=True) as store:
+            release = await store.get_release(key)
+            return release.app if release is not None else None
+
+    try:
+        return asyncio.run(read())
+    except Exception:
+        return None
 
 
 @pytest.fixture
@@ -108,8 +119,7 @@ def test_serve_with_the_cluster_away_serves_reports_and_recovers(
         "/readyz to say not ready",
     )
     assert "Cannot connect to the API server" in readyz.json()["detail"], readyz.text
-    app = app_ref(key)
-    stored = wait_until(lambda: _resources(db, key).get(app), "the release stored Unknown")
+    stored = wait_until(lambda: _app(db, key), "the release stored Unknown")
     assert stored.state == "Unknown" and stored.reason == "ClusterUnreachable", stored
     assert f"127.0.0.1:{proxy.port}" in stored.message, stored.message
     releases = httpx.get(f"{base}/api/releases", headers=auth, timeout=5).json()

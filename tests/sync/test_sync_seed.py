@@ -11,8 +11,8 @@ import httpx
 from helmguard.kube.client import Kube
 from helmguard.manifest import ObjectRef
 from helmguard.store import ReleaseKey, Store
-from helmguard.sync import Sync, app_ref, register_release
-from sync.scenario import create, deployment, eventually, row
+from helmguard.sync import Sync, register_release
+from sync.scenario import app_of, create, deployment, eventually, row
 
 
 async def test_missing_service_account_blocks_then_heals(
@@ -42,10 +42,12 @@ async def test_missing_service_account_blocks_then_heals(
         assert blocked.root_cause == sa_ref
         assert 'serviceaccount "vault-svc" not found' in blocked.message
         assert waited < 10, f"detection took {waited:.2f}s"
-        app = await row(store, key, app_ref(key))
+        app = await app_of(store, key)
         assert app is not None and app.state == "Blocked" and app.root_cause == sa_ref
         release = await store.get_release(key)
-        assert release is not None and release.status == "Blocked"
+        # The sync stores the app status beside what the last operation left, not over it.
+        assert release is not None and release.status == "registered"
+        assert not any(r.ref.group == "helmguard.io" for r in await store.list_resources(key))
 
         await create(
             kube,
@@ -65,7 +67,7 @@ async def test_missing_service_account_blocks_then_heals(
         assert "Progressing" in states[first_blocked:], states
         assert states[-1] == "Ready"
         assert states.index("Progressing", first_blocked) < len(states) - 1
-        app = await row(store, key, app_ref(key))
+        app = await app_of(store, key)
         assert app is not None and app.state == "Ready"
     finally:
         await sync.stop()

@@ -14,9 +14,9 @@ from typing import Any
 
 from helmguard.kube.client import Kube
 from helmguard.manifest import ObjectRef
-from helmguard.store import ReleaseKey, Store
-from helmguard.sync import Sync, app_ref, register_release
-from sync.scenario import INSTANCE, create, deployment, eventually, row
+from helmguard.store import ReleaseKey, Store, app_ref
+from helmguard.sync import Sync, register_release
+from sync.scenario import INSTANCE, app_of, create, deployment, eventually, row
 
 CYCLES = 5
 
@@ -44,8 +44,10 @@ async def test_quick_delete_and_recreate_stores_every_transition_in_order(
     try:
 
         async def all_ready() -> bool:
-            rows = [await row(store, key, ref) for ref in (cm_ref, dep_ref, app_ref(key))]
-            return all(r is not None and r.state == "Ready" for r in rows)
+            rows = [await row(store, key, ref) for ref in (cm_ref, dep_ref)]
+            app = await app_of(store, key)
+            states = [r.state if r is not None else None for r in [*rows, app]]
+            return states == ["Ready"] * 3
 
         await eventually(all_ready, "the ConfigMap, Deployment and app to be Ready", within=60)
         before = {

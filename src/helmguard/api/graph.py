@@ -18,7 +18,6 @@ from helmguard.graph.refs import extract_refs
 from helmguard.manifest import K8sObject, ObjectRef, kind_rank
 from helmguard.status import State
 from helmguard.store import ResourceRecord
-from helmguard.sync.releases import APP_GROUP
 
 # States that mean "this object cannot do its job": an edge into one is broken.
 _BROKEN_TARGET = frozenset({State.MISSING.value})
@@ -137,7 +136,7 @@ def build_graph(
     the target, or when the source's message is the API server's NotFound for the target;
     its message is then the source's (the cluster's words).
     """
-    status = {r.ref: r for r in resources if r.ref.group != APP_GROUP}
+    status = {r.ref: r for r in resources}
     objects = plan_objects(plan)
     waves = _plan_waves(plan) if plan else []
     if not any(waves):

@@ -22,7 +22,6 @@ from helmguard.store import LogEntry, ReleaseKey, ReleaseRecord, Store, Transiti
 from helmguard.store.db import create_engine, describe, retry_busy
 from helmguard.store.models import OperationLog, Release, Resource, StatusTransition
 from helmguard.store.rows import log_entry, ref_from_json, ref_of, release_record, transition_record
-from helmguard.sync.releases import APP_GROUP
 
 
 @dataclass(frozen=True)
@@ -39,20 +38,12 @@ class Culprit:
 
 @dataclass(frozen=True)
 class ReleaseSummary:
-    """One row of the release list: the release, its resource counts by state, its culprit."""
+    """One row of the release list: the release (with its app status), its resource counts
+    by state, and its worst resource."""
 
     release: ReleaseRecord
     counts: tuple[tuple[str, int], ...]
     culprit: Culprit | None
-
-    @property
-    def state(self) -> str:
-        """The worst state among the stored resources; Unknown while none is stored."""
-        if self.culprit is not None:
-            return self.culprit.state
-        if self.counts:
-            return State.READY.value
-        return State.UNKNOWN.value
 
 
 @dataclass(frozen=True)
@@ -100,10 +91,12 @@ class Reader:
             raise describe(exc, self._store.target) from exc
 
     async def release_summaries(self) -> list[ReleaseSummary]:
-        """Every release, its resource counts by state and its worst resource (one connection).
+        """Every release with its app status, its resource counts by state and its worst
+        resource (one connection).
 
         The answer is reused while nothing it depends on changed: every change of a state,
-        reason, message or root cause adds a transition, release rows carry updated_at, and
+        reason, message or root cause (an object's or an app's) adds a transition, release
+        rows carry updated_at, and
         added or removed resources change the count.
         """
         try:
@@ -133,14 +126,20 @@ class Reader:
                             Release.current_revision,
                             Release.status,
                             Release.updated_at,
+                            Release.app_state,
+                            Release.app_reason,
+                            Release.app_message,
+                            Release.app_since,
+                            Release.app_observed_at,
+                            Release.app_root_cause,
                         ).order_by(Release.cluster, Release.namespace, Release.name)
                     )
                 ).all()
                 counts = (
                     await connection.execute(
-                        select(Resource.release_id, Resource.state, func.count())
-                        .where(Resource.api_group != APP_GROUP)
-                        .group_by(Resource.release_id, Resource.state)
+                        select(Resource.release_id, Resource.state, func.count()).group_by(
+                            Resource.release_id, Resource.state
+                        )
                     )
                 ).all()
                 troubled = (
@@ -157,7 +156,7 @@ class Reader:
                             Resource.since,
                             Resource.root_cause,
                         )
-                        .where(Resource.state != State.READY.value, Resource.api_group != APP_GROUP)
+                        .where(Resource.state != State.READY.value)
                         .order_by(Resource.id)
                     )
                 ).all()

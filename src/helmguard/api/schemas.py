@@ -1,7 +1,7 @@
 """The JSON the API speaks: pydantic models at the HTTP edge, built from the store's records.
 
-Nothing here decides a status: states come from the store (written by the status rules)
-and the release's aggregate comes from `helmguard.status.app_status`.
+Nothing here decides a status: states come from the store (written by the status rules),
+the release's app status too (the sync stores it with the release).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from helmguard.graph.refs import WORKLOAD_GROUPS
 from helmguard.manifest import ObjectRef
 from helmguard.preflight.findings import Finding
 from helmguard.preflight.report import Report
-from helmguard.status import ResourceStatus, State, app_status
+from helmguard.status import State
 from helmguard.store import (
     EventRecord,
     LogEntry,
@@ -29,7 +29,6 @@ from helmguard.store import (
     RevisionRecord,
     TransitionRecord,
 )
-from helmguard.sync.releases import APP_GROUP
 
 
 class Ref(BaseModel):
@@ -125,8 +124,12 @@ class ReleaseDetail(BaseModel):
     chart: str
     chart_version: str
     current_revision: int | None
-    stored_status: str = Field(description="The release row's status as its writer recorded it.")
-    status: Status = Field(description="The worst of the stored resource statuses.")
+    stored_status: str = Field(
+        description="What the release's last operation left (deploying, deployed, failed, ...)."
+    )
+    status: Status = Field(
+        description="The app status the sync stored: the worst of its objects' statuses."
+    )
     components: list[Component]
     resources: list[ResourceItem]
     updated_at: datetime | None
@@ -258,12 +261,26 @@ class Health(BaseModel):
     detail: str = ""
 
 
-def _status_of(r: ResourceRecord) -> ResourceStatus:
-    try:
-        state = State(r.state)
-    except ValueError:
-        state = State.UNKNOWN
-    return ResourceStatus(r.ref, state, r.reason, r.message, r.since, root_cause=r.root_cause)
+# A release no sync has observed yet: it is not known to be anything.
+NOT_SYNCED = Status(
+    state=State.UNKNOWN.value,
+    reason="NotSynced",
+    message="serve's sync has not stored a status for this release yet",
+)
+
+
+def app_out(release: ReleaseRecord) -> Status:
+    """The release's stored app status (NOT_SYNCED while none is stored)."""
+    app = release.app
+    if app is None:
+        return NOT_SYNCED
+    return Status(
+        state=app.state,
+        reason=app.reason,
+        message=app.message,
+        since=app.since,
+        root_cause=_ref(app.root_cause),
+    )
 
 
 def is_workload(ref: ObjectRef) -> bool:
@@ -280,11 +297,7 @@ def _pods_of(workload: ObjectRef, pods: Sequence[ResourceRecord]) -> list[Resour
 
 
 def release_detail(release: ReleaseRecord, resources: Sequence[ResourceRecord]) -> ReleaseDetail:
-    """The release view: components with their pods, the other resources, the app status.
-
-    The sync's own row for the release (group helmguard.io) is not a resource of it.
-    """
-    resources = [r for r in resources if r.ref.group != APP_GROUP]
+    """The release view: components with their pods, the other resources, the app status."""
     pods = [r for r in resources if r.ref.kind == "Pod" and r.ref.group == ""]
     workloads = [r for r in resources if is_workload(r.ref)]
     claimed: set[ObjectRef] = set()
@@ -300,22 +313,13 @@ def release_detail(release: ReleaseRecord, resources: Sequence[ResourceRecord]) 
         if not is_workload(r.ref) and r.ref not in claimed and r not in pods
     ]
     others += [ResourceItem.of(p) for p in pods if p.ref not in claimed]
-    comp_status = [_status_of(w) for w in workloads]
-    rest = [_status_of(r) for r in resources if not is_workload(r.ref)]
-    app = app_status(comp_status, rest)
     return ReleaseDetail(
         release=ReleaseId.of(release.key),
         chart=release.chart,
         chart_version=release.chart_version,
         current_revision=release.current_revision,
         stored_status=release.status,
-        status=Status(
-            state=app.state.value if resources else State.UNKNOWN.value,
-            reason=app.reason if resources else "NotObserved",
-            message=app.message if resources else "no resource of this release observed yet",
-            since=app.since,
-            root_cause=_ref(app.root_cause),
-        ),
+        status=app_out(release),
         components=components,
         resources=others,
         updated_at=release.updated_at,
@@ -338,25 +342,31 @@ def operation_out(op: Operation, *, full: bool = True) -> OperationOut:
     )
 
 
+def _summary(app: Status) -> str:
+    """The app status in one line, led by its root cause when its message does not name it."""
+    if app.state == State.READY.value:
+        return ""
+    line = app.message or app.reason
+    cause = app.root_cause
+    if cause is not None and not line.startswith(f"{cause.text}:"):
+        line = f"{cause.text} → {line}"
+    return line
+
+
 def release_item(s: ReleaseSummary) -> ReleaseItem:
     r = s.release
     c = s.culprit
-    summary = ""
-    if c is not None:
-        cause = c.root_cause if c.root_cause is not None and c.root_cause != c.ref else None
-        summary = f"{c.ref}: {c.message or c.reason}"
-        if cause is not None:
-            summary = f"{cause} → {summary}"
+    app = app_out(r)
     return ReleaseItem(
         release=ReleaseId.of(r.key),
         chart=r.chart,
         chart_version=r.chart_version,
         current_revision=r.current_revision,
-        state=s.state,
-        summary=summary,
+        state=app.state,
+        summary=_summary(app),
         culprit=_ref(c.ref) if c else None,
-        root_cause=_ref((c.root_cause or c.ref) if c else None),
-        since=c.since if c else None,
+        root_cause=app.root_cause,
+        since=app.since,
         counts=dict(s.counts),
         updated_at=r.updated_at,
     )

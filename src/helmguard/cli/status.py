@@ -124,10 +124,10 @@ def status(
         return
     if release is None:
         rows = [
-            [r["namespace"], r["name"], r["status"], _when(r["updated_at"])]
+            [r["namespace"], r["name"], r["state"], r["status"], _when(r["updated_at"])]
             for r in result["releases"]
         ]
-        click.echo(_table(rows, ["NAMESPACE", "RELEASE", "STATUS", "UPDATED"]))
+        click.echo(_table(rows, ["NAMESPACE", "RELEASE", "STATE", "LAST OPERATION", "UPDATED"]))
         return
     app = result["app"]
     click.echo(f"release {namespace}/{release}: {app['state']} ({result['source']})")
@@ -181,6 +181,8 @@ async def _status(
                 {
                     "namespace": r.key.namespace,
                     "name": r.key.name,
+                    # The app status serve's sync stored, and what the last operation left.
+                    "state": r.app.state if r.app is not None else "Unknown",
                     "status": r.status,
                     "updated_at": r.updated_at,
                 }

@@ -26,9 +26,9 @@ from helmguard.kube.client import Kube
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
 from helmguard.status import State
-from helmguard.store import SYNC_LEASE_SECONDS, ReleaseKey, ResourceRecord, Store
+from helmguard.store import SYNC_LEASE_SECONDS, AppRecord, ReleaseKey, ResourceRecord, Store
 from helmguard.sync.live import live_status
-from helmguard.sync.releases import APP_GROUP, ManagedRelease, load_release
+from helmguard.sync.releases import ManagedRelease, load_release
 from helmguard.sync.selector import parse_selector
 
 # How long reading the cluster may take before `status` gives up on it.
@@ -74,14 +74,11 @@ class ReleaseStatus:
         return not (self.state == State.MISSING.value and self.reason == "NotFound")
 
 
-def _from_rows(rows: Sequence[ResourceRecord]) -> tuple[ResourceRecord | None, list[MemberStatus]]:
-    app = next((r for r in rows if r.ref.group == APP_GROUP), None)
-    members = [
+def _members(rows: Sequence[ResourceRecord]) -> tuple[MemberStatus, ...]:
+    return tuple(
         MemberStatus(r.ref, r.state, r.reason, r.message, r.since, r.observed_at, r.root_cause)
         for r in rows
-        if r.ref.group != APP_GROUP
-    ]
-    return app, members
+    )
 
 
 async def _sync_alive(store: Store, key: ReleaseKey) -> tuple[bool, datetime | None]:
@@ -135,16 +132,18 @@ async def release_status(
     KubeError when the cluster must be read (`live`) and cannot be.
     """
     managed: ManagedRelease | None = None
+    app: AppRecord | None = None
     rows: list[ResourceRecord] = []
     alive, beat = False, None
     if store is not None:
         record = await store.get_release(key)
         if record is not None:
             managed = await load_release(store, record)
+            app = record.app
             rows = await store.list_resources(key)
             alive, beat = await _sync_alive(store, key)
     if managed is not None and alive and not live and selector is None:
-        app, members = _from_rows(rows)
+        members = _members(rows)
         ago = f"{(datetime.now(UTC) - beat).total_seconds():.0f}s" if beat else "?"
         detail = f"stored by serve (sync alive, heartbeat {ago} ago)"
         if app is None:
@@ -157,7 +156,7 @@ async def release_status(
                 "serve's sync has not stored a status for this release yet",
                 None,
                 None,
-                tuple(members),
+                members,
             )
         return ReleaseStatus(
             key,
@@ -168,16 +167,18 @@ async def release_status(
             app.message,
             app.since,
             app.root_cause,
-            tuple(members),
+            members,
         )
     if open_kube is None:
-        return _stale(key, managed, rows, beat, "no cluster was given")
+        return _stale(key, managed, app, rows, beat, "no cluster was given")
     try:
         kube = await open_kube()
     except KubeError as err:
         if live:
             raise
-        return _stale(key, managed, rows, beat, f"the cluster could not be read: {err.explain()}")
+        return _stale(
+            key, managed, app, rows, beat, f"the cluster could not be read: {err.explain()}"
+        )
     async with kube:
         try:
             return await _read_cluster(kube, key, managed, selector)
@@ -185,7 +186,7 @@ async def release_status(
             if live:
                 raise
             why = f"the cluster could not be read: {err.explain()}"
-            return _stale(key, managed, rows, beat, why)
+            return _stale(key, managed, app, rows, beat, why)
 
 
 async def _read_cluster(
@@ -217,6 +218,7 @@ async def _read_cluster(
 def _stale(
     key: ReleaseKey,
     managed: ManagedRelease | None,
+    app: AppRecord | None,
     rows: Sequence[ResourceRecord],
     beat: datetime | None,
     why: str,
@@ -224,7 +226,6 @@ def _stale(
     """What the store last had, as Unknown: no sync keeps it true and the cluster is unread."""
     if managed is None:
         raise ReleaseNotFound(f"release {key} is not in the store, and {why}")
-    app, members = _from_rows(rows)
     last = (
         f"last stored: {app.state} {app.reason} at {app.observed_at.isoformat(timespec='seconds')}"
         if app is not None
@@ -240,5 +241,5 @@ def _stale(
         f"no sync keeps this release's status, and {why}; {last}",
         app.since if app is not None else None,
         app.root_cause if app is not None else None,
-        tuple(members),
+        _members(rows),
     )

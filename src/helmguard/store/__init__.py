@@ -10,6 +10,7 @@ from __future__ import annotations
 from helmguard.store.db import default_path, resolve
 from helmguard.store.errors import StoreError, SyncRunning
 from helmguard.store.records import (
+    AppRecord,
     EventRecord,
     InventoryItem,
     LogEntry,
@@ -22,6 +23,7 @@ from helmguard.store.records import (
     RevisionRecord,
     SyncHolder,
     TransitionRecord,
+    app_ref,
 )
 from helmguard.store.redact import REDACTED, redact_secrets, values_digest
 from helmguard.store.store import (
@@ -36,6 +38,7 @@ __all__ = [
     "REDACTED",
     "SYNC_HEARTBEAT_SECONDS",
     "SYNC_LEASE_SECONDS",
+    "AppRecord",
     "EventRecord",
     "InventoryItem",
     "LogEntry",
@@ -52,6 +55,7 @@ __all__ = [
     "SyncHolder",
     "SyncRunning",
     "TransitionRecord",
+    "app_ref",
     "default_path",
     "open_store",
     "redact_secrets",

@@ -68,8 +68,16 @@ class Release(Base):
     chart: Mapped[str] = mapped_column(Text)
     chart_version: Mapped[str] = mapped_column(String(128))
     current_revision: Mapped[int | None] = mapped_column(Integer)
+    # What the last operation left (deploying, deployed, failed, ...), as its action wrote it.
     status: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The app status the sync computed from the release's objects (null: never observed).
+    app_state: Mapped[str | None] = mapped_column(String(32))
+    app_reason: Mapped[str | None] = mapped_column(Text)
+    app_message: Mapped[str | None] = mapped_column(Text)
+    app_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    app_observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    app_root_cause: Mapped[Any | None] = mapped_column(JSONType)
 
 
 class Revision(Base):

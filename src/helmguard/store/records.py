@@ -23,9 +23,36 @@ class ReleaseKey:
         return f"{where}{self.namespace}/{self.name}"
 
 
+# A release's app status transitions are kept in history under this key (group, kind).
+APP_GROUP = "helmguard.io"
+APP_KIND = "Release"
+
+
+def app_ref(key: ReleaseKey) -> ObjectRef:
+    """The key under which a release's app status transitions are stored in history."""
+    return ObjectRef(APP_GROUP, APP_KIND, key.namespace, key.name)
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    """A release's app status (the worst of its objects), as observed at `observed_at`."""
+
+    state: str
+    reason: str
+    message: str
+    since: datetime
+    observed_at: datetime
+    root_cause: ObjectRef | None = None
+
+
 @dataclass(frozen=True)
 class ReleaseRecord:
-    """What helmguard knows about a release: its chart, its current revision, its status."""
+    """What helmguard knows about a release: its chart, its current revision, its status.
+
+    `status` is what the last operation (deploy, rollback, uninstall) left, in its words;
+    `app` is the app status the sync last stored (None: never observed). Writing a release
+    record never changes `app`.
+    """
 
     key: ReleaseKey
     chart: str
@@ -33,6 +60,7 @@ class ReleaseRecord:
     current_revision: int | None = None
     status: str = "Unknown"
     updated_at: datetime | None = None
+    app: AppRecord | None = None
 
 
 @dataclass(frozen=True, order=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from helmguard.manifest import ObjectRef
 from helmguard.store.records import (
+    AppRecord,
     LogEntry,
     ReleaseKey,
     ReleaseRecord,
@@ -41,7 +42,17 @@ def ref_from_json(value: Any) -> ObjectRef | None:
 
 
 def release_record(row: Any) -> ReleaseRecord:
-    """A `releases` row (cluster, namespace, name, chart, ... updated_at)."""
+    """A `releases` row (cluster, namespace, name, chart, ... updated_at, app_*)."""
+    app = None
+    if row.app_state is not None:
+        app = AppRecord(
+            state=row.app_state,
+            reason=row.app_reason or "",
+            message=row.app_message or "",
+            since=row.app_since,
+            observed_at=row.app_observed_at,
+            root_cause=ref_from_json(row.app_root_cause),
+        )
     return ReleaseRecord(
         key=ReleaseKey(row.namespace, row.name, row.cluster),
         chart=row.chart,
@@ -49,6 +60,7 @@ def release_record(row: Any) -> ReleaseRecord:
         current_revision=row.current_revision,
         status=row.status,
         updated_at=row.updated_at,
+        app=app,
     )
 
 

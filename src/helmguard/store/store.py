@@ -37,6 +37,7 @@ from helmguard.store.models import (
     SyncLease,
 )
 from helmguard.store.records import (
+    AppRecord,
     EventRecord,
     InventoryItem,
     LogEntry,
@@ -49,6 +50,7 @@ from helmguard.store.records import (
     RevisionRecord,
     SyncHolder,
     TransitionRecord,
+    app_ref,
 )
 from helmguard.store.redact import canonical_json, redact_secrets
 from helmguard.store.rows import (
@@ -140,9 +142,16 @@ _RELEASE_ID = select(Release.id).where(
     Release.namespace == bindparam("k_namespace"),
     Release.name == bindparam("k_name"),
 )
-_RELEASE_IDS = select(Release.id, Release.cluster, Release.namespace, Release.name).where(
-    Release.name.in_(bindparam("k_names", expanding=True))
-)
+_RELEASE_IDS = select(
+    Release.id,
+    Release.cluster,
+    Release.namespace,
+    Release.name,
+    Release.app_state,
+    Release.app_reason,
+    Release.app_message,
+    Release.app_root_cause,
+).where(Release.name.in_(bindparam("k_names", expanding=True)))
 # A superset (any of the releases x any of the names), narrowed in Python: two IN lists
 # are one statement where a lookup per object would be one each.
 _RESOURCE_ROWS = select(
@@ -168,11 +177,7 @@ _LAST_LOG_SEQ = select(func.max(OperationLog.seq)).where(
     OperationLog.revision == bindparam("k_revision"),
 )
 _INSERT_LOG = insert(OperationLog)
-_UPDATE_RELEASE = update(Release).where(
-    Release.cluster == bindparam("k_cluster"),
-    Release.namespace == bindparam("k_namespace"),
-    Release.name == bindparam("k_name"),
-)
+_UPDATE_APP = update(Release).where(Release.id == bindparam("k_id"))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -228,21 +233,32 @@ def _chunks(values: list[T]) -> Iterator[list[T]]:
 
 
 def _upsert_statuses(
-    connection: Connection, items: list[tuple[ReleaseKey, ObservedStatus]]
-) -> list[bool | None]:
+    connection: Connection,
+    items: list[tuple[ReleaseKey, ObservedStatus]],
+    apps: list[tuple[ReleaseKey, AppRecord]],
+) -> tuple[list[bool | None], list[bool | None]]:
     """Apply status observations in order with a handful of statements, whatever their number.
 
-    The current rows of every object involved are read once; each item is then compared with
-    the row as the items before it left it; at the end each row is written once (its final
-    value) and the transitions are inserted in order.
+    The current rows of every object involved (and the app columns of every release) are
+    read once; each item is then compared with the row as the items before it left it; at
+    the end each row is written once (its final value) and the transitions are inserted in
+    order, the objects' before the apps'.
     """
-    wanted_releases = {key for key, _ in items}
+    wanted_releases = {key for key, _ in items} | {key for key, _ in apps}
     release_ids: dict[ReleaseKey, int | None] = dict.fromkeys(wanted_releases)
+    # Per release: [state, reason, message, root cause] of its app status as stored.
+    app_rows: dict[int, list[Any]] = {}
     for names in _chunks(sorted({key.name for key in wanted_releases})):
         for found in connection.execute(_RELEASE_IDS, {"k_names": names}):
             key = ReleaseKey(found.namespace, found.name, cluster=found.cluster)
             if key in release_ids:
                 release_ids[key] = found.id
+                app_rows[found.id] = [
+                    found.app_state,
+                    found.app_reason,
+                    found.app_message,
+                    found.app_root_cause,
+                ]
     known = sorted({rid for rid in release_ids.values() if rid is not None})
     wanted = {
         (rid, s.ref.group, s.ref.kind, s.ref.namespace, s.ref.name)
@@ -319,8 +335,59 @@ def _upsert_statuses(
         by_columns.setdefault(tuple(sorted(values)), []).append({"k_id": row_id, **values})
     for batch in by_columns.values():
         connection.execute(_UPDATE_RESOURCE, batch)
+    app_results = _upsert_apps(connection, apps, release_ids, app_rows, transitions)
     if transitions:
         connection.execute(_INSERT_TRANSITION, transitions)
+    return results, app_results
+
+
+def _upsert_apps(
+    connection: Connection,
+    apps: list[tuple[ReleaseKey, AppRecord]],
+    release_ids: Mapping[ReleaseKey, int | None],
+    stored: dict[int, list[Any]],
+    transitions: list[dict[str, Any]],
+) -> list[bool | None]:
+    """Write app statuses into their releases' columns; append their transitions (in order)."""
+    updates: dict[int, dict[str, Any]] = {}
+    results: list[bool | None] = []
+    for key, app in apps:
+        if (rid := release_ids[key]) is None:
+            results.append(None)
+            continue
+        root = ref_to_json(app.root_cause)
+        current = [app.state, app.reason, app.message, root]
+        row = stored[rid]
+        values: dict[str, Any] = updates.setdefault(rid, {})
+        values["app_observed_at"] = app.observed_at
+        changed = row != current
+        if changed:
+            values.update(
+                app_state=app.state,
+                app_reason=app.reason,
+                app_message=app.message,
+                app_root_cause=root,
+                app_since=app.since,
+            )
+            transitions.append(
+                {
+                    "release_id": rid,
+                    **_key_columns(app_ref(key)),
+                    "from_state": row[0],
+                    "to_state": app.state,
+                    "reason": app.reason,
+                    "message": app.message,
+                    "root_cause": root,
+                    "at": app.since,
+                }
+            )
+            stored[rid] = current
+        results.append(changed)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for rid, values in updates.items():
+        by_columns.setdefault(tuple(sorted(values)), []).append({"k_id": rid, **values})
+    for batch in by_columns.values():
+        connection.execute(_UPDATE_APP, batch)
     return results
 
 
@@ -436,28 +503,6 @@ class Store:
 
         await self._write(op, wait)
 
-    async def set_release_status(
-        self, key: ReleaseKey, status: str, *, at: datetime | None = None, wait: bool = True
-    ) -> None:
-        """Update only a recorded release's aggregate status."""
-        when = at or _now()
-
-        def op(connection: Connection) -> None:
-            result = connection.execute(
-                _UPDATE_RELEASE,
-                {
-                    "k_cluster": key.cluster,
-                    "k_namespace": key.namespace,
-                    "k_name": key.name,
-                    "status": status,
-                    "updated_at": when,
-                },
-            )
-            if not result.rowcount:
-                raise StoreError(f"release {key} is not recorded; record_release() it first")
-
-        await self._write(op, wait)
-
     async def delete_release(self, key: ReleaseKey) -> bool:
         """Forget a release and everything recorded about it; False if it was not recorded."""
 
@@ -552,14 +597,30 @@ class Store:
         not recorded (that item is skipped; the others are stored). Items for one object apply
         in the order given, each a transition if it differs from the one before.
         """
-        items = list(statuses)
+        changed, _ = await self.upsert_statuses(statuses)
+        return changed
 
-        def op(connection: Connection) -> list[bool | None]:
-            return _upsert_statuses(connection, items)
+    async def upsert_statuses(
+        self,
+        resources: Sequence[tuple[ReleaseKey, ObservedStatus]] = (),
+        apps: Sequence[tuple[ReleaseKey, AppRecord]] = (),
+    ) -> tuple[list[bool | None], list[bool | None]]:
+        """Objects' statuses (as `upsert_resource_statuses`) and apps' in one transaction.
 
-        if not items:
-            return []
-        return list(await self._require_writer().submit(op))
+        An app status goes to its release's columns (`ReleaseRecord.app`); when its state,
+        reason, message or root cause changes, a transition is recorded under `app_ref(key)`,
+        so the release's history holds its own changes too. Returns, per item of each list,
+        whether it changed the stored status, or None when its release is not recorded.
+        """
+        items, app_items = list(resources), list(apps)
+
+        def op(connection: Connection) -> tuple[list[bool | None], list[bool | None]]:
+            return _upsert_statuses(connection, items, app_items)
+
+        if not items and not app_items:
+            return [], []
+        changed, app_changed = await self._require_writer().submit(op)
+        return list(changed), list(app_changed)
 
     async def remove_resource(self, release: ReleaseKey, ref: ObjectRef) -> bool:
         """Drop an object's current-status row (it left the release); its history stays."""

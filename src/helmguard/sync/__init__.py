@@ -8,7 +8,6 @@ from helmguard.sync.engine import Sync, SyncStats
 from helmguard.sync.index import ClusterIndex
 from helmguard.sync.releases import (
     ManagedRelease,
-    app_ref,
     default_selector,
     load_release,
     load_releases,
@@ -23,7 +22,6 @@ __all__ = [
     "SelectorError",
     "Sync",
     "SyncStats",
-    "app_ref",
     "default_selector",
     "load_release",
     "load_releases",

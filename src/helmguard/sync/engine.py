@@ -3,9 +3,10 @@
 `Sync(kube, store)` loads the managed releases from the store, runs an informer per
 (kind, namespace) they need (or per kind cluster-wide when there are many namespaces),
 and on every watch notification recomputes the object's top owner (Pod -> ReplicaSet ->
-Deployment), i.e. its component, and the release's app status. Only real changes are
+Deployment), i.e. its component, and the release's app status (stored in the release's
+columns, its transitions in history under `app_ref`). Only real changes are
 written: each pass of the worker writes what it has in one transaction
-(`Store.upsert_resource_statuses`, which records the transitions). A change is snapshotted
+(`Store.upsert_statuses`, which records the transitions). A change is snapshotted
 when its notification arrives, so changes that follow each other faster than a write batch
 commits (a ConfigMap deleted and re-created) each become a transition, in order; what does
 not change a state (a new resourceVersion only) is coalesced to the latest. While an informer is
@@ -35,11 +36,13 @@ from helmguard.status import ResourceStatus, State, app_status, unknown
 from helmguard.status.rules.common import event_time, parse_time
 from helmguard.store import (
     SYNC_HEARTBEAT_SECONDS,
+    AppRecord,
     EventRecord,
     ObservedStatus,
     ReleaseKey,
     Store,
     SyncRunning,
+    app_ref,
 )
 from helmguard.sync.index import (
     CLUSTER_KINDS,
@@ -50,12 +53,15 @@ from helmguard.sync.index import (
     node_essentials,
     ref_of_subject,
 )
-from helmguard.sync.releases import ManagedRelease, app_ref, load_release, load_releases
+from helmguard.sync.releases import ManagedRelease, load_release, load_releases
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# Called per object status committed: (release, row, changed, notification -> commit seconds).
 CommitHook = Callable[[ReleaseKey, ObservedStatus, bool, float], None]
+# A change seen at notification time: the status, when it was seen (monotonic), and when.
+_Snapshot = tuple[ResourceStatus, float, datetime]
 
 
 def utcnow() -> datetime:
@@ -129,7 +135,11 @@ class Sync:
         self._written: dict[MemberKey, _Written] = {}
         self._member_states: dict[MemberKey, ResourceStatus] = {}
         # Transitions seen at notification time, oldest first, not yet handed to the store.
-        self._pending: dict[MemberKey, list[tuple[ResourceStatus, float, datetime]]] = {}
+        self._pending: dict[MemberKey, list[_Snapshot]] = {}
+        # The same three for each release's app status (the release's columns in the store).
+        self._app_written: dict[ReleaseKey, _Written] = {}
+        self._app_states: dict[ReleaseKey, ResourceStatus] = {}
+        self._pending_apps: dict[ReleaseKey, list[_Snapshot]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
         self._lease: str | None = None
@@ -323,6 +333,7 @@ class Sync:
                     # Another process may have written this release's rows: write afresh.
                     for member in [m for m in self._written if m[0] == key]:
                         del self._written[member]
+                    self._app_written.pop(key, None)
                     await self._replace(
                         self.index.releases.get(key), await load_release(self.store, record)
                     )
@@ -462,7 +473,9 @@ class Sync:
     # ---- computing and writing ----------------------------------------------------------
 
     def _busy(self) -> bool:
-        return bool(self._dirty or self._dirty_apps or self._events or self._pending)
+        return bool(
+            self._dirty or self._dirty_apps or self._events or self._pending or self._pending_apps
+        )
 
     def _snapshot(self, members: Iterable[MemberKey], seen: float) -> None:
         """Keep each member's (and its app's) status if this notification changed it.
@@ -479,9 +492,11 @@ class Sync:
             if self._record(member, status, seen, now):
                 apps.add(member[0])
         for key in apps:
-            member = (key, app_ref(key))
-            app = self._compute(member, now) if self._down(key.namespace) else self._app(key, now)
-            self._record(member, app, seen, now)
+            app = self._app(key, now)
+            previous = self._app_states.get(key)
+            self._app_states[key] = app
+            if previous is None or not _same(previous, app):
+                self._pending_apps.setdefault(key, []).append((app, seen, now))
 
     def _record(
         self, member: MemberKey, status: ResourceStatus, seen: float, now: datetime
@@ -498,13 +513,7 @@ class Sync:
         key, ref = member
         down = self._down(ref.namespace or key.namespace)
         if down is not None:
-            return unknown(
-                ref,
-                "WatchDisconnected",
-                f"watch disconnected since {down.since.isoformat(timespec='seconds')}, "
-                f"reason: {down.reason}",
-                down.since,
-            )
+            return _disconnected(ref, down)
         self.stats.evaluations += 1
         nodes = self._nodes
         self.index.nodes_known = (
@@ -513,6 +522,9 @@ class Sync:
         return self.index.evaluate_member(key, ref, now)
 
     def _app(self, key: ReleaseKey, now: datetime) -> ResourceStatus:
+        """The release's app status now (Unknown while a watch it depends on is down)."""
+        if (down := self._down(key.namespace)) is not None:
+            return _disconnected(app_ref(key), down)
         components: list[ResourceStatus] = []
         others: list[ResourceStatus] = []
         for member in self.index.member_keys(key):
@@ -534,60 +546,63 @@ class Sync:
         self, member: MemberKey, status: ResourceStatus, now: datetime
     ) -> ObservedStatus | None:
         """The row to write, or None when nothing changed since the last write."""
-        previous = self._written.get(member)
-        since = status.since or now
-        same = previous is not None and (
-            previous.state,
-            previous.reason,
-            previous.message,
-            previous.root_cause,
-        ) == (status.state.value, status.reason, status.message, status.root_cause)
-        if same and previous is not None:
-            if previous.resource_version == (status.resource_version or ""):
-                return None
-            since = previous.since
-        elif previous is not None and since < previous.since:
-            # A condition older than the last stored change: the change is observed now.
-            since = now
-        self._written[member] = _Written(
-            status.state.value,
-            status.reason,
-            status.message,
-            status.root_cause,
-            status.resource_version or "",
-            since,
-        )
+        written = _to_write(self._written.get(member), status, now)
+        if written is None:
+            return None
+        self._written[member] = written
         return ObservedStatus(
             ref=status.ref,
-            state=status.state.value,
-            reason=status.reason,
-            message=status.message,
-            since=since,
+            state=written.state,
+            reason=written.reason,
+            message=written.message,
+            since=written.since,
             observed_at=now,
-            resource_version=status.resource_version or "",
+            resource_version=written.resource_version,
             generation=status.observed_generation,
-            root_cause=status.root_cause,
+            root_cause=written.root_cause,
         )
 
-    async def _write(self, rows: list[tuple[ReleaseKey, ObservedStatus, float]]) -> None:
-        """Write status rows in one transaction; `seen` is when each change was noticed."""
-        if not rows:
+    def _observed_app(
+        self, key: ReleaseKey, status: ResourceStatus, now: datetime
+    ) -> AppRecord | None:
+        """The app status to write, or None when nothing changed since the last write."""
+        written = _to_write(self._app_written.get(key), status, now)
+        if written is None:
+            return None
+        self._app_written[key] = written
+        return AppRecord(
+            written.state, written.reason, written.message, written.since, now, written.root_cause
+        )
+
+    async def _write(
+        self,
+        rows: list[tuple[ReleaseKey, ObservedStatus, float]],
+        app_rows: list[tuple[ReleaseKey, AppRecord, float]],
+    ) -> None:
+        """Write statuses in one transaction; `seen` is when each change was noticed."""
+        if not rows and not app_rows:
             return
-        results = await self.store.upsert_resource_statuses([(key, row) for key, row, _ in rows])
+        results, app_results = await self.store.upsert_statuses(
+            [(key, row) for key, row, _ in rows], [(key, app) for key, app, _ in app_rows]
+        )
         committed = time.monotonic()
         for (key, row, seen), changed in zip(rows, results, strict=True):
             if changed is None:
                 continue  # the release was forgotten meanwhile
-            self.stats.writes += 1
-            latency = committed - seen
-            if changed:
-                self.stats.transitions += 1
-                self.stats.latencies.append(latency)
-                if row.ref.group == app_ref(key).group:
-                    await self.store.set_release_status(key, row.state, at=row.since, wait=False)
-            metrics.SYNC_LAG.set(latency)
+            latency = self._count(changed, committed - seen)
             if self.on_commit is not None:
                 self.on_commit(key, row, changed, latency)
+        for (_, _, seen), changed in zip(app_rows, app_results, strict=True):
+            if changed is not None:
+                self._count(changed, committed - seen)
+
+    def _count(self, changed: bool, latency: float) -> float:
+        self.stats.writes += 1
+        if changed:
+            self.stats.transitions += 1
+            self.stats.latencies.append(latency)
+        metrics.SYNC_LAG.set(latency)
+        return latency
 
     async def _worker(self) -> None:
         while True:
@@ -597,6 +612,7 @@ class Sync:
                 self._idle.set()
                 continue
             pending, self._pending = self._pending, {}
+            pending_apps, self._pending_apps = self._pending_apps, {}
             dirty, self._dirty = self._dirty, {}
             apps, self._dirty_apps = self._dirty_apps, set()
             events, self._events = self._events, defaultdict(list)
@@ -620,15 +636,21 @@ class Sync:
                 row = self._observed(member, status, now)
                 if row is not None:
                     rows.append((member[0], row, seen))
+            app_rows: list[tuple[ReleaseKey, AppRecord, float]] = []
+            for key, app_snapshots in pending_apps.items():
+                if key not in self.index.releases:
+                    continue
+                for status, seen, at in app_snapshots:
+                    if (app_row := self._observed_app(key, status, at)) is not None:
+                        app_rows.append((key, app_row, seen))
             for key in apps:
                 if key not in self.index.releases:
                     continue
-                down = self._down(key.namespace)
-                app = self._compute((key, app_ref(key)), now) if down else self._app(key, now)
-                row = self._observed((key, app_ref(key)), app, now)
-                if row is not None:
-                    rows.append((key, row, first_seen.get(key, time.monotonic())))
-            writes = [self._write(rows)]
+                app = self._app(key, now)
+                self._app_states[key] = app
+                if (app_row := self._observed_app(key, app, now)) is not None:
+                    app_rows.append((key, app_row, first_seen.get(key, time.monotonic())))
+            writes = [self._write(rows, app_rows)]
             for key, records in events.items():
                 if key in self.index.releases:
                     writes.append(self._store_events(key, records))
@@ -640,9 +662,9 @@ class Sync:
                 for member in dirty.keys() | pending.keys():
                     self._written.pop(member, None)
                     self._dirty.setdefault(member, time.monotonic())
-                self._dirty_apps |= apps
-                for key in apps:
-                    self._written.pop((key, app_ref(key)), None)
+                self._dirty_apps |= apps | pending_apps.keys()
+                for key in self._dirty_apps:
+                    self._app_written.pop(key, None)
                 await asyncio.sleep(1.0)
             if not self._busy():
                 self._idle.set()
@@ -671,6 +693,45 @@ class Sync:
                 await self.store.prune_history()
             except Exception:
                 log.exception("pruning history failed")
+
+
+def _disconnected(ref: ObjectRef, down: Connectivity) -> ResourceStatus:
+    return unknown(
+        ref,
+        "WatchDisconnected",
+        f"watch disconnected since {down.since.isoformat(timespec='seconds')}, "
+        f"reason: {down.reason}",
+        down.since,
+    )
+
+
+def _to_write(previous: _Written | None, status: ResourceStatus, now: datetime) -> _Written | None:
+    """What to store for `status` after `previous` was written; None when nothing changed.
+
+    An unchanged status keeps the stored `since`; a change dated before the last stored
+    change (an older condition) is dated `now`, when it was observed.
+    """
+    since = status.since or now
+    same = previous is not None and (
+        previous.state,
+        previous.reason,
+        previous.message,
+        previous.root_cause,
+    ) == (status.state.value, status.reason, status.message, status.root_cause)
+    if same and previous is not None:
+        if previous.resource_version == (status.resource_version or ""):
+            return None
+        since = previous.since
+    elif previous is not None and since < previous.since:
+        since = now
+    return _Written(
+        status.state.value,
+        status.reason,
+        status.message,
+        status.root_cause,
+        status.resource_version or "",
+        since,
+    )
 
 
 def _same(a: ResourceStatus, b: ResourceStatus) -> bool:

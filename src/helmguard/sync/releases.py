@@ -24,14 +24,6 @@ from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, Store, va
 from helmguard.sync.selector import Selector, parse_selector
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
-# The app status is stored as a row of this pseudo-object, so its transitions are history too.
-APP_GROUP = "helmguard.io"
-APP_KIND = "Release"
-
-
-def app_ref(key: ReleaseKey) -> ObjectRef:
-    """The pseudo-object under which a release's own (app) status is stored."""
-    return ObjectRef(APP_GROUP, APP_KIND, key.namespace, key.name)
 
 
 @dataclass(frozen=True)
@@ -67,8 +59,7 @@ async def load_release(store: Store, record: ReleaseRecord) -> ManagedRelease:
     if stored is not None:
         inventory = frozenset(i.ref for i in stored)
     else:
-        rows = await store.list_resources(record.key)
-        inventory = frozenset(r.ref for r in rows if r.ref.group != APP_GROUP)
+        inventory = frozenset(r.ref for r in await store.list_resources(record.key))
     return ManagedRelease(
         record.key,
         parse_selector(selector) if selector is not None else None,
@@ -99,7 +90,7 @@ async def register_release(
     parsed = parse_selector(selector)
     existing = await store.get_release(key)
     if existing is None:
-        await store.record_release(ReleaseRecord(key, chart, chart_version, status="Unknown"))
+        await store.record_release(ReleaseRecord(key, chart, chart_version, status="registered"))
     now = datetime.now(UTC)
     await store.record_revision(
         RevisionRecord(

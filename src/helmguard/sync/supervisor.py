@@ -21,10 +21,9 @@ from datetime import UTC, datetime
 
 from helmguard.kube.client import Kube
 from helmguard.kube.errors import classify
-from helmguard.store import ObservedStatus, ReleaseKey, Store, StoreError
+from helmguard.store import AppRecord, ObservedStatus, ReleaseKey, Store, StoreError
 from helmguard.store.errors import SyncRunning
 from helmguard.sync.engine import Sync
-from helmguard.sync.releases import app_ref
 
 log = logging.getLogger(__name__)
 
@@ -169,13 +168,14 @@ class ClusterSupervisor:
             f"{self._down_at.isoformat(timespec='seconds')}: {self._reason}"
         )
         rows: list[tuple[ReleaseKey, ObservedStatus]] = []
+        apps: list[tuple[ReleaseKey, AppRecord]] = []
         for release in await self.store.list_releases(self.cluster):
-            app = app_ref(release.key)
-            refs = [r.ref for r in await self.store.list_resources(release.key) if r.ref != app]
-            for ref in [*refs, app]:
-                status = ObservedStatus(ref, "Unknown", UNREACHABLE, message, self._down_at, now)
+            for resource in await self.store.list_resources(release.key):
+                status = ObservedStatus(
+                    resource.ref, "Unknown", UNREACHABLE, message, self._down_at, now
+                )
                 rows.append((release.key, status))
-        if rows:
-            await self.store.upsert_resource_statuses(rows)
-        for key in dict.fromkeys(key for key, _ in rows):
-            await self.store.set_release_status(key, "Unknown", at=now)
+            apps.append(
+                (release.key, AppRecord("Unknown", UNREACHABLE, message, self._down_at, now))
+            )
+        await self.store.upsert_statuses(rows, apps)
