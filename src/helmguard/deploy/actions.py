@@ -366,7 +366,14 @@ class _Run:
         await self.store.add_operation_logs(
             self.key,
             r.number,
-            [LogStep("interrupted", message, "error", {"applied": [str(i.ref) for i in done]})],
+            [
+                LogStep(
+                    "interrupted",
+                    message,
+                    "error",
+                    {"applied": [a.to_json() for a in applied.values()]},
+                )
+            ],
         )
         await self.store.finish_revision(self.key, r.number, "interrupted", inventory=inventory)
         await self.store.set_release_status(self.key, "interrupted")
