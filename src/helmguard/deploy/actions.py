@@ -347,7 +347,9 @@ class _Run:
         assert self.store is not None
         from helmguard.store import InventoryItem, LogStep
 
-        applied = {a.ref: a for a in self.interrupted.get(r.number, ())}
+        # What the cluster record says was applied: just settled, or written before the death.
+        recorded = next((h.applied for h in self.history if h.revision == r.number and h.facts), ())
+        applied = {a.ref: a for a in self.interrupted.get(r.number, recorded)}
         stored = r.inventory or ()
         inventory = [
             InventoryItem(i.ref, applied[i.ref].uid if i.ref in applied else i.uid) for i in stored
