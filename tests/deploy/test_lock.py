@@ -119,6 +119,8 @@ async def test_a_lease_in_the_fallback_namespace_is_honoured_and_a_dead_one_take
         assert replaced.status_code == 200, replaced.text
         lock = await acquire(cluster, namespace, "locked", operation="deploy")
         assert lock.ref.namespace == namespace
+        # The dead holder's Lease is gone: no Lease of the release outlives its operation.
+        assert admin_http.get(_lease_path(LOCK_NAMESPACE, namespace)).status_code == 404
         await lock.release()
     finally:
         admin_http.delete(f"{path}/{body['metadata']['name']}")

@@ -7,7 +7,8 @@ go to a fixed namespace (`LOCK_NAMESPACE`). `acquire` looks in both places, befo
 after taking its own, so two processes never disagree about who holds the release: if
 both raced into different places, both back off. A Lease is free when it expired (its
 holder stopped renewing), or at once when its holder (`host/pid/operation/uuid`) ran on
-this host under a pid that no longer exists.
+this host under a pid that no longer exists; once `acquire` holds the release, a dead
+holder's Lease in the other place is deleted.
 """
 
 from __future__ import annotations
@@ -205,5 +206,9 @@ async def acquire(
             assert live is not None
             await lock.release()
             raise _locked(namespace, name, other, live)
+        if live is not None:
+            # A dead holder's Lease there: whoever takes it now sees ours and backs off.
+            with contextlib.suppress(KubeError):
+                await cluster.delete(other)
     lock._task = asyncio.create_task(lock._renew_forever())
     return lock
