@@ -480,7 +480,8 @@ async def _serve(
     api: _ApiSettings | None,
     grace: float,
 ) -> None:
-    from helmguard.kube.client import connect_config
+    from helmguard.deploy.recover import recover
+    from helmguard.kube.client import Kube, connect_config
     from helmguard.store import open_store
     from helmguard.sync.supervisor import ClusterSupervisor
 
@@ -489,13 +490,20 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     store = await open_store(url)
+    announce: Callable[[str], None] = lambda line: click.echo(line, err=True)  # noqa: E731
+
+    async def settle_dead(kube: Kube) -> None:
+        # Operations whose process died (a crash of an earlier serve) become interrupted.
+        await recover(kube, store, announce=announce)
+
     try:
         supervisor = ClusterSupervisor(
             lambda: connect_config(config, verify=False),
             store,
             name=str(config.target),
             grace=grace,
-            announce=lambda line: click.echo(line, err=True),
+            announce=announce,
+            on_connect=settle_dead,
         )
         click.echo(f"serve: {config.target}; store {store.url}", err=True)
         tasks: list[asyncio.Task[Any]] = [

@@ -7,6 +7,7 @@ Library actions (the CLI and the HTTP API call these, never each other):
 - `await rollback(namespace, name, revision, options, ...) -> Result`
 - `await uninstall(namespace, name, options, ...) -> Result`
 - `await release_test(namespace, name, options, ...) -> Result`
+- `await settle(namespace, name, options, ...) -> Result` (what a dead process left: interrupted)
 """
 
 from helmguard.deploy.actions import (
@@ -17,6 +18,7 @@ from helmguard.deploy.actions import (
     read_history,
     release_test,
     rollback,
+    settle,
     uninstall,
 )
 from helmguard.deploy.lock import ReleaseLocked
@@ -36,5 +38,6 @@ __all__ = [
     "read_history",
     "release_test",
     "rollback",
+    "settle",
     "uninstall",
 ]

@@ -25,6 +25,7 @@ from helmguard.deploy.release import (
     LEGACY_OWNER,
     RECORD_NAME_LABEL,
     RECORD_OWNER_LABEL,
+    REVISION_ANNOTATION,
     Applied,
     RevisionManifest,
     decode_record,
@@ -35,8 +36,10 @@ from helmguard.deploy.release import (
     hook_json,
     least_recent,
     legacy_record_name,
+    owner_of,
     record_kind,
     record_name,
+    release_id,
     with_status,
 )
 from helmguard.graph.order import Plan, build_plan, hook_steps, plan_to_dict
@@ -47,7 +50,7 @@ from helmguard.manifest import K8sObject, ObjectRef
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
     from helmguard.preflight.report import Report
-    from helmguard.store import InventoryItem, ReleaseKey, Store
+    from helmguard.store import InventoryItem, ReleaseKey, RevisionRecord, Store
 
 # Recording the outcome (store and cluster), releasing the Lease and writing the log get
 # this long after the operation's own deadline, which a timeout has used up entirely.
@@ -211,6 +214,9 @@ class _Run:
     started: float = field(default_factory=time.monotonic)
 
     store: Store | None = None
+    keep_kube: bool = False  # the connection is the caller's: `close` leaves it open
+    # What `open` found a dead process had left: revision number -> the objects it applied.
+    interrupted: dict[int, tuple[Applied, ...]] = field(default_factory=dict)
 
     @property
     def key(self) -> ReleaseKey:
@@ -259,13 +265,7 @@ class _Run:
             for r in revisions:
                 if r.outcome in ("pending", "running"):
                     # We hold the Lease, so whoever left it running is gone.
-                    await self.store.finish_revision(self.key, r.number, "interrupted")
-                    self.log.emit(
-                        "revision.stale",
-                        f"revision {r.number} was left {r.outcome} by a process that died; "
-                        "marked interrupted",
-                        level="warning",
-                    )
+                    await self._interrupt_stored(r)
         self.revision = max([stored, *(h.revision for h in self.history)], default=0) + 1
         return self.cluster
 
@@ -322,26 +322,71 @@ class _Run:
                 fix="Wait for the helm operation to finish; if it died, `helm rollback` the "
                 "release (helm's own remedy for a stuck pending release).",
             )
+        found = await _applied_on_cluster(self.cluster, latest, self.history[:-1])
+        applied = {a.ref: a for a in (*latest.applied, *found)}
         stale = with_status(
-            latest,
+            replace(latest, applied=tuple(applied.values())),
             "failed",
             outcome="interrupted",
             description=f"{latest.description}: interrupted (the process running it died)",
         )
         await _write_record(self.cluster, stale, self.log, self.record_kind)
         self.history[-1] = stale
+        self.interrupted[latest.revision] = stale.applied
         self.log.emit(
             "revision.stale",
             f"revision {latest.revision} was left {latest.status} by a process that died; "
-            "marked failed",
+            f"marked failed (interrupted) with {len(stale.applied)} object(s) applied: "
+            + ", ".join(str(a.ref) for a in stale.applied),
             level="warning",
+            applied=[a.to_json() for a in stale.applied],
         )
+
+    async def _interrupt_stored(self, r: RevisionRecord) -> None:
+        """Mark a stored revision a dead process left running interrupted, with what it applied."""
+        assert self.store is not None
+        from helmguard.store import InventoryItem, LogStep
+
+        # What the cluster record says was applied: just settled, or written before the death.
+        recorded = next((h.applied for h in self.history if h.revision == r.number and h.facts), ())
+        applied = {a.ref: a for a in self.interrupted.get(r.number, recorded)}
+        stored = r.inventory or ()
+        inventory = [
+            InventoryItem(i.ref, applied[i.ref].uid if i.ref in applied else i.uid) for i in stored
+        ]
+        inventory += [
+            InventoryItem(ref, a.uid)
+            for ref, a in applied.items()
+            if ref not in {i.ref for i in stored}
+        ]
+        done = [i for i in inventory if i.uid]
+        message = (
+            f"revision {r.number} was left {r.outcome} by a process that died; marked "
+            f"interrupted with {len(done)} object(s) applied: "
+            + ", ".join(str(i.ref) for i in done)
+        )
+        await self.store.add_operation_logs(
+            self.key,
+            r.number,
+            [
+                LogStep(
+                    "interrupted",
+                    message,
+                    "error",
+                    {"applied": [a.to_json() for a in applied.values()]},
+                )
+            ],
+        )
+        await self.store.finish_revision(self.key, r.number, "interrupted", inventory=inventory)
+        await self.store.set_release_status(self.key, "interrupted")
+        self.interrupted.setdefault(r.number, tuple(applied.values()))
+        self.log.emit("revision.stale", message, level="warning")
 
     async def close(self) -> None:
         self.cleanup_budget()
         if self.lock is not None:
             await self.lock.release()
-        if self.kube is not None:
+        if self.kube is not None and not self.keep_kube:
             await self.kube.aclose()
 
     async def begin(
@@ -405,6 +450,37 @@ def _inventory(
     from helmguard.store import InventoryItem
 
     return [InventoryItem(o.ref, applied[o.ref].uid if o.ref in applied else "") for o in objects]
+
+
+async def _applied_on_cluster(
+    cluster: Cluster, rev: RevisionManifest, earlier: Sequence[RevisionManifest]
+) -> list[Applied]:
+    """What a revision that died half way had applied: its objects stamped with its number.
+
+    The cluster is asked rather than the operation log, which may have lost the last
+    steps (and an apply the API server took but never answered is on the cluster).
+    """
+    before = {ref for h in earlier for ref in h.inventory}
+    objects = [*rev.crds, *rev.objects]
+    lives = await asyncio.gather(*(cluster.get(o.ref, o.api_version) for o in objects))
+    found: list[Applied] = []
+    for obj, live in zip(objects, lives, strict=True):
+        meta = (live or {}).get("metadata") or {}
+        stamped = (meta.get("annotations") or {}).get(REVISION_ANNOTATION)
+        if live is None or owner_of(live) != release_id(rev.namespace, rev.release):
+            continue
+        if stamped != str(rev.revision):
+            continue
+        found.append(
+            Applied(
+                obj.ref,
+                str(live.get("apiVersion") or obj.api_version),
+                str(meta.get("uid") or ""),
+                str(meta.get("resourceVersion") or ""),
+                obj.ref not in before,
+            )
+        )
+    return found
 
 
 def _stored_hooks(rev: RevisionManifest) -> list[StoredHook]:
@@ -1150,6 +1226,54 @@ async def release_test(
             outcome,
             message,
             root,
+            log=tuple(log.records),
+            seconds=time.monotonic() - run.started,
+        )
+    finally:
+        await asyncio.shield(run.close())
+
+
+async def settle(
+    namespace: str,
+    name: str,
+    options: DeployOptions = DeployOptions(),
+    *,
+    store: Store | StoreOpener | None = None,
+    kube: Kube | None = None,
+    listeners: Sequence[Listener] = (),
+) -> Result:
+    """Finish what a dead process left on the release, under its Lease, and let go.
+
+    The same steps every deploy, rollback and uninstall takes once it holds the Lease:
+    a pending record helmguard wrote becomes failed (outcome `interrupted`) listing the
+    objects that carry its revision, a stored revision left running becomes
+    `interrupted` with them, and a Lease whose holder died is taken over and released.
+    Outcome `interrupted` when something was marked, `clean` otherwise; raises
+    ReleaseLocked while a live process holds the release, ReleaseBusy while helm writes it.
+    """
+    log = OperationLog(listeners)
+    run = _Run(
+        "settle", namespace, name, options, log, store, kube=kube, keep_kube=kube is not None
+    )
+    try:
+        await run.open()
+        marked = sorted(run.interrupted)
+        applied = {a.ref: a for n in marked for a in run.interrupted[n]}
+        message = (
+            f"release {namespace}/{name}: revision(s) "
+            + ", ".join(str(n) for n in marked)
+            + f" marked interrupted; {len(applied)} object(s) had been applied"
+            if marked
+            else f"release {namespace}/{name}: nothing left unfinished"
+        )
+        return Result(
+            "settle",
+            name,
+            namespace,
+            marked[-1] if marked else 0,
+            "interrupted" if marked else "clean",
+            message,
+            applied=tuple(applied.values()),
             log=tuple(log.records),
             seconds=time.monotonic() - run.started,
         )

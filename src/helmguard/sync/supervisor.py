@@ -6,7 +6,9 @@ connected, and while the cluster cannot be reached stores the cluster's releases
 with the reason, so nothing stays green on stale information. Once the sync runs, its
 informers reconnect by themselves (and store their members Unknown while down);
 `readiness()` reports not ready when no sync has run for longer than `grace` seconds, or
-an informer has been down that long.
+an informer has been down that long. `on_connect` runs on each new connection before
+the sync starts (serve settles what dead processes left unfinished there); its failure is
+announced, never fatal.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class ClusterSupervisor:
         grace: float = GRACE_SECONDS,
         backoff_cap: float = BACKOFF_CAP,
         announce: Callable[[str], None] = log.warning,
+        on_connect: Callable[[Kube], Awaitable[object]] | None = None,
     ) -> None:
         self._connect = connect
         self.store = store
@@ -66,6 +69,7 @@ class ClusterSupervisor:
         self._reason = "not connected yet"
         self._attempts = 0
         self._announce = announce  # a line for the operator: unreachable, syncing
+        self._on_connect = on_connect
 
     def readiness(self) -> Readiness:
         """Not ready while the cluster has been unreachable for longer than `grace`."""
@@ -93,6 +97,11 @@ class ClusterSupervisor:
         """Connect (for as long as it takes, with backoff), then run the sync until cancelled."""
         while True:
             kube = await self._connected()
+            if self._on_connect is not None:
+                try:
+                    await self._on_connect(kube)
+                except Exception as exc:  # the sync runs all the same
+                    self._announce(f"serve: on connecting to {self.name}: {classify(exc).message}")
             self._reason = "connected; the first lists of the sync are not done"
             sync = Sync(kube, self.store, cluster=self.cluster)
             try:
