@@ -378,7 +378,10 @@ class _Run:
             ],
         )
         await self.store.finish_revision(self.key, r.number, "interrupted", inventory=inventory)
-        await self.store.set_release_status(self.key, "interrupted")
+        record = await self.store.get_release(self.key)
+        if record is not None:
+            # The last operation's outcome (the app status is the sync's, in its own columns).
+            await self.store.record_release(replace(record, status="interrupted", updated_at=None))
         self.interrupted.setdefault(r.number, tuple(applied.values()))
         self.log.emit("revision.stale", message, level="warning")
 
