@@ -7,10 +7,10 @@ DaemonSet is in the release) and builds each `Snapshot` from their caches with t
 objects. `changed()` returns as soon as a watch delivers a change (or the timeout passes).
 
 A collection is polled (one list per look, as `observe_release` does) when it cannot be
-watched: its kind is not served or has no `watch` verb, its informer has not listed it
-(e.g. RBAC refuses), or its watch is down (the API server restarting). The list then fails
-or succeeds exactly as the polling look would: Nodes we may not list are None, other errors
-leave as `KubeError`.
+watched: its kind is not served or has no `watch` verb, its informer has not listed it,
+or its watch failed and is not open again (RBAC refuses watch, the API server restarts).
+The list then fails or succeeds exactly as the polling look would: Nodes we may not list
+are None, other errors leave as `KubeError`.
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ class ReleaseWatch:
         informer = self.informers.get(collection)
         if informer is None or not informer.synced.is_set() or not informer.connectivity.up:
             return None
-        return informer
+        # Listed and not failed yet, or watching again since: after a failure (a watch
+        # RBAC refuses, a restarting API server) only an open watch is trusted.
+        return informer if informer.watching or not informer.stats.errors else None
 
     @property
     def polling(self) -> bool:

@@ -166,6 +166,7 @@ class Informer:
         self._transform = transform
         self._task: asyncio.Task[None] | None = None
         self._relist = resource_version is None
+        self.watching = False  # a watch stream is open: the cache follows every change
 
     @property
     def path(self) -> str:
@@ -327,6 +328,7 @@ class Informer:
                 self.stats.watches += 1
                 if self.stats.watches > 1:
                     metrics.WATCH_RECONNECTS.labels(resource=self.metric_label).inc()
+                self.watching = True
                 await self._set(True, "watching")
                 self.synced.set()
                 # Lines split here from the bytes as they come: one event is one line, and
@@ -354,6 +356,8 @@ class Informer:
             if exc.status.code == 410:
                 raise WatchExpired(exc.status.message or "410 Gone") from None
             raise
+        finally:
+            self.watching = False
 
     async def _line(self, line: bytes) -> None:
         event = json.loads(line)
