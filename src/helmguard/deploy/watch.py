@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -42,10 +41,8 @@ class ReleaseWatch:
         self.collections = self.plan.collections + ([NODES] if self.plan.placement else [])
         self.informers: dict[Collection, Informer] = {}
         self._changed = asyncio.Event()
-        self._started = 0.0
 
     async def __aenter__(self) -> ReleaseWatch:
-        self._started = time.monotonic()
         for collection in self.collections:
             group, kind, namespace = collection
             try:
@@ -65,6 +62,7 @@ class ReleaseWatch:
             )
             self.informers[collection] = informer
             informer.start()
+        await self._first_lists()
         return self
 
     async def __aexit__(
@@ -93,21 +91,15 @@ class ReleaseWatch:
         return any(self._watched(c) is None for c in self.collections)
 
     async def _first_lists(self) -> None:
-        """Wait (briefly) until every informer has listed or failed: the first look is whole."""
-        end = self._started + _FIRST_LIST_SECONDS
-        pending = [
-            i.synced.wait()
-            for i in self.informers.values()
-            if not i.synced.is_set() and not i.stats.errors
-        ]
-        if pending and time.monotonic() < end:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(end - time.monotonic()):
-                    await asyncio.gather(*pending)
+        """Wait (briefly) until every informer has listed or failed: the first look is whole.
+
+        Informers that have not listed by then are polled until they have."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_FIRST_LIST_SECONDS):
+                await asyncio.gather(*(i.answered.wait() for i in self.informers.values()))
 
     async def snapshot(self) -> Snapshot:
         """The release now: caches of the watched collections, a list of the others."""
-        await self._first_lists()
         self._changed.clear()  # a change from here on wakes the next look
         listed: dict[Collection, Sequence[Mapping[str, Any]]] = {}
         polled: list[Collection] = []

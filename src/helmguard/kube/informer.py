@@ -160,6 +160,7 @@ class Informer:
         self.resource_version = resource_version
         self.connectivity = Connectivity(False, _now(), "not listed yet")
         self.synced = asyncio.Event()
+        self.answered = asyncio.Event()  # the first list (or watch) succeeded or failed
         self.stats = InformerStats()
         self._handler = handler
         self._on_connectivity = on_connectivity
@@ -228,6 +229,7 @@ class Informer:
                 self.stats.errors += 1
                 attempt += 1
                 self._relist = True
+                self.answered.set()
                 await self._set(False, f"{type(err).__name__}: {err}")
                 delay = err.retry_after or self._backoff(attempt)
                 log.warning("%s: %s; retrying in %.1fs", self.describe(), err, delay)
@@ -311,6 +313,7 @@ class Informer:
             if key not in items:
                 await self._emit(DELETED, old)
         self.synced.set()
+        self.answered.set()
 
     # ---- watch --------------------------------------------------------------------------
 
@@ -331,6 +334,7 @@ class Informer:
                 self.watching = True
                 await self._set(True, "watching")
                 self.synced.set()
+                self.answered.set()
                 # Lines split here from the bytes as they come: one event is one line, and
                 # httpx's text and line layers cost more per event than the rest of the sync.
                 chunks = response.aiter_bytes()
