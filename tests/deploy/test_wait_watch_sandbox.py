@@ -4,7 +4,8 @@
   wait where nothing changes sends no request at all;
 - what the watches show is what a list shows: the same statuses as `observe_release`;
 - a deployer who may list but not watch (nor list Nodes) gets the polling look, with the
-  same statuses and errors as before.
+  same statuses and errors as before;
+- a deadline that falls while the wait watches is "timed out waiting for …", on time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import httpx
 import pytest
 
 from helmguard.deploy.cluster import Cluster
+from helmguard.deploy.engine import Engine
 from helmguard.deploy.observe import observe_release
+from helmguard.deploy.oplog import OperationLog
 from helmguard.deploy.watch import ReleaseWatch
 from helmguard.kube.client import connect
 from helmguard.manifest import ObjectRef
@@ -172,3 +175,23 @@ async def test_a_deployer_who_may_not_watch_gets_the_polling_look(
             assert kube.requests > before
     finally:
         await kube.aclose()
+
+
+async def test_a_deadline_during_the_watch_is_a_timeout_naming_what_was_awaited(
+    sandbox: Sandbox, ns: str
+) -> None:
+    ref = ObjectRef("", "ConfigMap", ns, "never")
+    kube = await connect(sandbox.kubeconfig)
+    try:
+        started = time.monotonic()
+        cluster = Cluster(kube, deadline=started + 2.0)
+        engine = Engine(cluster, OperationLog(), ns, "r", 1)
+        outcome = await engine.wait_ready([ref])
+        elapsed = time.monotonic() - started
+    finally:
+        await kube.aclose()
+    assert outcome.done and not outcome.ready
+    assert outcome.state is State.MISSING
+    assert outcome.message.startswith(f"timed out waiting for release: Missing: {ref} NotFound")
+    assert outcome.root_cause == ref
+    assert 2.0 <= elapsed < 3.5, elapsed
