@@ -26,6 +26,7 @@ from helmguard.deploy.observe import (
 )
 from helmguard.deploy.oplog import OperationLog
 from helmguard.deploy.release import Applied, check_ownership, owner_of, release_id, stamp
+from helmguard.deploy.watch import ReleaseWatch
 from helmguard.graph.order import HookStep, Plan, Wave, parse_wait_for, uninstall_order
 from helmguard.kube.errors import KubeError, classify
 from helmguard.manifest import K8sObject, ObjectRef
@@ -33,9 +34,11 @@ from helmguard.status import ResourceStatus, State
 
 # How often waits look again: a few small lists per look, cheap for the API server.
 POLL_SECONDS = 0.25
-# Waiting for Ready looks again sooner while a look is cheap (the verdict comes that much
-# earlier), and no more often than to keep the API server busy a third of the time.
+# Waiting for Ready on a collection that cannot be watched lists it again sooner while a
+# list is cheap, and no more often than to keep the API server busy a third of the time.
 _WAIT_POLL = (0.1, 1.0)
+# Without a change, the wait judges its watched objects again this often (time-based rules).
+_IDLE_LOOK = 1.0
 
 
 def _timed_out(what: str, outcome: Verdict) -> Verdict:
@@ -351,51 +354,68 @@ class Engine:
         what: str = "release",
         judge: Callable[[Sequence[ResourceStatus], Snapshot], Verdict] | None = None,
     ) -> Verdict:
-        """Poll statuses until `judge` says done (by default `verdict`: all Ready, or one
-        Blocked or Failed), or the deadline passes."""
+        """Follow statuses until `judge` says done (by default `verdict`: all Ready, or one
+        Blocked or Failed), or the deadline passes.
+
+        The release is listed once and then watched (`ReleaseWatch`): each change the API
+        server sends is judged at once (changes arriving while one is judged, and for twice
+        as long after, together). Without a change it is judged again every `_IDLE_LOOK`
+        seconds (some rules depend on time: a pod unschedulable for a while); a collection
+        that cannot be watched is listed at every look, as often as polling.
+        """
         last: dict[ObjectRef, State] = {}
-        snapshot: Snapshot | None = None
         outcome: Verdict | None = None
-        while True:
-            look = time.monotonic()
-            try:
-                snapshot = await observe_release(self.cluster, refs)
-            except KubeError:
-                if outcome is None or time.monotonic() < self.cluster.deadline:
-                    raise
-                # The deadline fell during a look: that is a timeout, not an unreachable server.
-                return _timed_out(what, outcome)
-            look = time.monotonic() - look
-            statuses = [snapshot.statuses[r] for r in refs]
-            for status in statuses:
-                if last.get(status.ref) is not status.state:
-                    last[status.ref] = status.state
-                    self.log.emit(
-                        "wait.transition",
-                        f"{status.ref}: {status.state} {status.reason}: {status.message}",
-                        level="warning"
-                        if status.state in (State.BLOCKED, State.FAILED)
-                        else "info",
-                        ref=str(status.ref),
-                        state=str(status.state),
-                        reason=status.reason,
-                        rootCause=str(status.root_cause) if status.root_cause else None,
+        async with ReleaseWatch(self.cluster, refs) as watch:
+            while True:
+                look = time.monotonic()
+                try:
+                    snapshot = await watch.snapshot()
+                except KubeError:
+                    if outcome is None or time.monotonic() < self.cluster.deadline:
+                        raise
+                    # The deadline fell during a look: a timeout, not an unreachable server.
+                    return _timed_out(what, outcome)
+                look = time.monotonic() - look
+                statuses = [snapshot.statuses[r] for r in refs]
+                self._report_transitions(statuses, last)
+                outcome = (
+                    judge(statuses, snapshot)
+                    if judge is not None
+                    else verdict(
+                        statuses, snapshot, wait_for_load_balancers=self.wait_for_load_balancers
                     )
-            outcome = (
-                judge(statuses, snapshot)
-                if judge is not None
-                else verdict(
-                    statuses, snapshot, wait_for_load_balancers=self.wait_for_load_balancers
                 )
-            )
-            if outcome.done:
-                if outcome.ready:
-                    self._report_unawaited(statuses)
-                return outcome
-            pause = _pause(look)
-            if self.cluster.remaining() <= pause:
-                return _timed_out(what, outcome)
-            await asyncio.sleep(pause)
+                if outcome.done:
+                    if outcome.ready:
+                        self._report_unawaited(statuses)
+                    return outcome
+                left = self.cluster.deadline - time.monotonic()
+                if left <= 0:
+                    return _timed_out(what, outcome)
+                if watch.polling:
+                    await watch.changed(min(_pause(look), left))
+                    continue
+                await watch.changed(min(_IDLE_LOOK, left))
+                # Changes come in bursts (a pod, its ReplicaSet, Deployment, Events): judge
+                # them together, spending at most a third of the time judging, so the wait
+                # does not take the CPU from the controllers it waits for.
+                await asyncio.sleep(min(2 * look, max(self.cluster.deadline - time.monotonic(), 0)))
+
+    def _report_transitions(
+        self, statuses: Sequence[ResourceStatus], last: dict[ObjectRef, State]
+    ) -> None:
+        for status in statuses:
+            if last.get(status.ref) is not status.state:
+                last[status.ref] = status.state
+                self.log.emit(
+                    "wait.transition",
+                    f"{status.ref}: {status.state} {status.reason}: {status.message}",
+                    level="warning" if status.state in (State.BLOCKED, State.FAILED) else "info",
+                    ref=str(status.ref),
+                    state=str(status.state),
+                    reason=status.reason,
+                    rootCause=str(status.root_cause) if status.root_cause else None,
+                )
 
     def _report_unawaited(self, statuses: Sequence[ResourceStatus]) -> None:
         for status in statuses:

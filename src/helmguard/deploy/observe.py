@@ -1,9 +1,10 @@
 """Looking at a release's objects on the cluster and asking `status/` what they are doing.
 
-`observe_release` lists each (kind, namespace) of the inventory once, plus the children
-status rules look at (ReplicaSets, Pods, Jobs, EndpointSlices), the Events of those
-namespaces and, when a DaemonSet is among them, the Nodes, and returns one ResourceStatus
-per inventory object. `verdict` turns those
+`looks` says what to read: each (kind, namespace) of the inventory, the children status
+rules look at (ReplicaSets, Pods, Jobs, EndpointSlices), the Events of those namespaces and,
+when a DaemonSet is among them, the Nodes. `observe_release` lists them once and `assemble`
+(pure) returns one ResourceStatus per inventory object; the deploy's wait feeds `assemble`
+from watches instead (`helmguard.deploy.watch`). `verdict` turns those
 into the deploy's outcome; it is pure and decides only when the outcome is certain.
 """
 
@@ -14,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from helmguard.deploy.cluster import Cluster
 from helmguard.graph.refs import WORKLOAD_GROUPS
@@ -55,42 +57,74 @@ class Snapshot:
     children: tuple[K8sObject, ...]
 
 
-async def observe_release(cluster: Cluster, refs: Iterable[ObjectRef]) -> Snapshot:
-    """One consistent-enough look at `refs` and their children; absent objects are Missing."""
-    wanted = list(refs)
-    by_collection: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+Collection = tuple[str, str, str]  # (group, kind, namespace); namespace "" when cluster-wide
+
+
+@dataclass(frozen=True)
+class Looks:
+    """What a look at a release reads: each inventory collection with the names wanted in
+    it, the child collections status rules read, and whether the Nodes are needed."""
+
+    wanted: tuple[ObjectRef, ...]
+    inventory: Mapping[Collection, frozenset[str]]
+    children: tuple[Collection, ...]
+    placement: bool
+
+    @property
+    def collections(self) -> list[Collection]:
+        """Every collection to read once (an inventory kind may also be a child kind)."""
+        return list(dict.fromkeys([*self.inventory, *self.children]))
+
+
+def looks(refs: Iterable[ObjectRef]) -> Looks:
+    wanted = tuple(refs)
+    by_collection: dict[Collection, set[str]] = defaultdict(set)
     child_namespaces: set[str] = set()
     for ref in wanted:
         by_collection[(ref.group, ref.kind, ref.namespace)].add(ref.name)
         if ref.kind in _PARENT_KINDS and ref.namespace:
             child_namespaces.add(ref.namespace)
-    collections = list(by_collection)
-    children_lists = [(g, k, ns) for ns in sorted(child_namespaces) for g, k in _CHILD_KINDS]
-    placement = any((r.group, r.kind) == ("apps", "DaemonSet") for r in wanted)
-    results, nodes = await asyncio.gather(
-        asyncio.gather(
-            *(cluster.list(g, k, ns) for g, k, ns in collections),
-            *(cluster.list(g, k, ns) for g, k, ns in children_lists),
-        ),
-        _nodes(cluster) if placement else _no_nodes(),
+    return Looks(
+        wanted,
+        {c: frozenset(names) for c, names in by_collection.items()},
+        tuple((g, k, ns) for ns in sorted(child_namespaces) for g, k in _CHILD_KINDS),
+        any((r.group, r.kind) == ("apps", "DaemonSet") for r in wanted),
     )
+
+
+async def observe_release(cluster: Cluster, refs: Iterable[ObjectRef]) -> Snapshot:
+    """One consistent-enough look at `refs` and their children; absent objects are Missing."""
+    plan = looks(refs)
+    collections = plan.collections
+    results, nodes = await asyncio.gather(
+        asyncio.gather(*(cluster.list(g, k, ns) for g, k, ns in collections)),
+        list_nodes(cluster) if plan.placement else _no_nodes(),
+    )
+    return assemble(plan, dict(zip(collections, results, strict=True)), nodes)
+
+
+def assemble(
+    plan: Looks,
+    listed: Mapping[Collection, Sequence[Mapping[str, Any]]],
+    nodes: tuple[K8sObject, ...] | None,
+) -> Snapshot:
+    """The statuses of `plan.wanted` from what was read of each of its collections."""
     live: dict[ObjectRef, K8sObject] = {}
-    for (group, kind, ns), items in zip(collections, results[: len(collections)], strict=True):
-        names = by_collection[(group, kind, ns)]
-        for item in items:
+    for (group, kind, ns), names in plan.inventory.items():
+        for item in listed[(group, kind, ns)]:
             obj = K8sObject(item)
             if obj.name in names and obj.ref.group == group:
                 live[obj.ref] = obj
     children: list[K8sObject] = []
     events: list[K8sObject] = []
-    for (_, kind, _), items in zip(children_lists, results[len(collections) :], strict=True):
-        target = events if kind == "Event" else children
-        target.extend(K8sObject(item) for item in items)
+    for collection in plan.children:
+        target = events if collection[1] == "Event" else children
+        target.extend(K8sObject(item) for item in listed[collection])
     now = datetime.now(UTC)
     ownership = build_ownership([*live.values(), *children])
     by_uid = index_events(events)
     statuses: dict[ObjectRef, ResourceStatus] = {}
-    for ref in wanted:
+    for ref in plan.wanted:
         found = live.get(ref)
         statuses[ref] = (
             missing(ref, now)
@@ -104,7 +138,7 @@ async def observe_release(cluster: Cluster, refs: Iterable[ObjectRef]) -> Snapsh
     return Snapshot(now, live, statuses, tuple(children))
 
 
-async def _nodes(cluster: Cluster) -> tuple[K8sObject, ...] | None:
+async def list_nodes(cluster: Cluster) -> tuple[K8sObject, ...] | None:
     """The cluster's Nodes, for DaemonSets with no desired node; None if we may not list them."""
     try:
         return tuple(K8sObject(item) for item in await cluster.list("", "Node"))

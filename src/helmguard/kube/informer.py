@@ -160,12 +160,14 @@ class Informer:
         self.resource_version = resource_version
         self.connectivity = Connectivity(False, _now(), "not listed yet")
         self.synced = asyncio.Event()
+        self.answered = asyncio.Event()  # the first list (or watch) succeeded or failed
         self.stats = InformerStats()
         self._handler = handler
         self._on_connectivity = on_connectivity
         self._transform = transform
         self._task: asyncio.Task[None] | None = None
         self._relist = resource_version is None
+        self.watching = False  # a watch stream is open: the cache follows every change
 
     @property
     def path(self) -> str:
@@ -227,6 +229,7 @@ class Informer:
                 self.stats.errors += 1
                 attempt += 1
                 self._relist = True
+                self.answered.set()
                 await self._set(False, f"{type(err).__name__}: {err}")
                 delay = err.retry_after or self._backoff(attempt)
                 log.warning("%s: %s; retrying in %.1fs", self.describe(), err, delay)
@@ -310,6 +313,7 @@ class Informer:
             if key not in items:
                 await self._emit(DELETED, old)
         self.synced.set()
+        self.answered.set()
 
     # ---- watch --------------------------------------------------------------------------
 
@@ -327,8 +331,10 @@ class Informer:
                 self.stats.watches += 1
                 if self.stats.watches > 1:
                     metrics.WATCH_RECONNECTS.labels(resource=self.metric_label).inc()
+                self.watching = True
                 await self._set(True, "watching")
                 self.synced.set()
+                self.answered.set()
                 # Lines split here from the bytes as they come: one event is one line, and
                 # httpx's text and line layers cost more per event than the rest of the sync.
                 chunks = response.aiter_bytes()
@@ -354,6 +360,8 @@ class Informer:
             if exc.status.code == 410:
                 raise WatchExpired(exc.status.message or "410 Gone") from None
             raise
+        finally:
+            self.watching = False
 
     async def _line(self, line: bytes) -> None:
         event = json.loads(line)

@@ -1,0 +1,131 @@
+"""The deploy's wait reads the release through watches: list once, then follow changes.
+
+`ReleaseWatch(cluster, refs)` starts one `Informer` per collection `observe.looks` names
+(the inventory's kinds per namespace, the children status rules read, the Nodes when a
+DaemonSet is in the release) and builds each `Snapshot` from their caches with the same
+`assemble` the polling look uses, so statuses are computed by the same rules from the same
+objects. `changed()` returns as soon as a watch delivers a change (or the timeout passes).
+
+A collection is polled (one list per look, as `observe_release` does) when it cannot be
+watched: its kind is not served or has no `watch` verb, its informer has not listed it,
+or its watch failed and is not open again (RBAC refuses watch, the API server restarts).
+The list then fails or succeeds exactly as the polling look would: Nodes we may not list
+are None, other errors leave as `KubeError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from helmguard.deploy.cluster import Cluster
+from helmguard.deploy.observe import Collection, Snapshot, assemble, list_nodes, looks
+from helmguard.kube.errors import MissingDependency
+from helmguard.kube.informer import Body, Informer, slim, without_contents
+from helmguard.manifest import K8sObject, ObjectRef
+
+NODES: Collection = ("", "Node", "")
+# How long the first look waits for every informer's first list before polling the rest.
+_FIRST_LIST_SECONDS = 1.0
+
+
+class ReleaseWatch:
+    """Informers over a release's collections for the duration of one wait."""
+
+    def __init__(self, cluster: Cluster, refs: Iterable[ObjectRef]) -> None:
+        self.cluster = cluster
+        self.plan = looks(refs)
+        self.collections = self.plan.collections + ([NODES] if self.plan.placement else [])
+        self.informers: dict[Collection, Informer] = {}
+        self._changed = asyncio.Event()
+
+    async def __aenter__(self) -> ReleaseWatch:
+        for collection in self.collections:
+            group, kind, namespace = collection
+            try:
+                res = await self.cluster.resource(group, kind)
+            except MissingDependency:
+                continue  # not served: polled, so it is Missing exactly as a list says
+            if "watch" not in res.verbs:
+                continue
+            secret = (group, kind) == ("", "Secret")
+            informer = Informer(
+                self.cluster.kube,
+                res,
+                self._on_change,
+                namespace=namespace or None,
+                # Secret values never stay in memory; no status rule reads them.
+                transform=without_contents if secret else slim,
+            )
+            self.informers[collection] = informer
+            informer.start()
+        await self._first_lists()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.gather(*(i.stop() for i in self.informers.values()))
+
+    async def _on_change(self, _kind: str, _body: Body) -> None:
+        self._changed.set()
+
+    def _watched(self, collection: Collection) -> Informer | None:
+        """The informer that reflects `collection` right now, if any."""
+        informer = self.informers.get(collection)
+        if informer is None or not informer.synced.is_set() or not informer.connectivity.up:
+            return None
+        # Listed and not failed yet, or watching again since: after a failure (a watch
+        # RBAC refuses, a restarting API server) only an open watch is trusted.
+        return informer if informer.watching or not informer.stats.errors else None
+
+    @property
+    def polling(self) -> bool:
+        """Whether some collection is read by listing it at every look."""
+        return any(self._watched(c) is None for c in self.collections)
+
+    async def _first_lists(self) -> None:
+        """Wait (briefly) until every informer has listed or failed: the first look is whole.
+
+        Informers that have not listed by then are polled until they have."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_FIRST_LIST_SECONDS):
+                await asyncio.gather(*(i.answered.wait() for i in self.informers.values()))
+
+    async def snapshot(self) -> Snapshot:
+        """The release now: caches of the watched collections, a list of the others."""
+        self._changed.clear()  # a change from here on wakes the next look
+        listed: dict[Collection, Sequence[Mapping[str, Any]]] = {}
+        polled: list[Collection] = []
+        for collection in self.plan.collections:
+            informer = self._watched(collection)
+            if informer is None:
+                polled.append(collection)
+            else:
+                listed[collection] = list(informer.cache.values())
+        results, nodes = await asyncio.gather(
+            asyncio.gather(*(self.cluster.list(g, k, ns) for g, k, ns in polled)),
+            self._nodes(),
+        )
+        listed.update(zip(polled, results, strict=True))
+        return assemble(self.plan, listed, nodes)
+
+    async def _nodes(self) -> tuple[K8sObject, ...] | None:
+        if not self.plan.placement:
+            return None
+        informer = self._watched(NODES)
+        if informer is None:
+            return await list_nodes(self.cluster)
+        return tuple(K8sObject(n) for n in informer.cache.values())
+
+    async def changed(self, seconds: float) -> None:
+        """Return when a watch delivers a change, or after `seconds`."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._changed.wait()
