@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from helmguard.sandbox.cluster import Sandbox, load_sandbox, sandbox_down, sandb
 from helmguard.sandbox.errors import SandboxError
 from kubeapi import create_namespace, delete_namespace, sandbox_home
 from pgserver import postgres_server
+from processes import stop
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +69,15 @@ def namespace(admin_http: httpx.Client) -> Iterator[str]:
     create_namespace(admin_http, name)
     yield name
     delete_namespace(admin_http, name)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts (serve, mostly); stopped afterwards, killed if they hang."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        stop(proc)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -6,17 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 from concurrent.futures import Future
 from typing import Any
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from processes import free_port
 
 
 class TcpProxy:

@@ -15,12 +15,9 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,7 @@ import pytest
 from helmguard.deploy.release import RevisionManifest, decode_record
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import wait_until
+from processes import free_port, helmguard
 
 CHARTS = Path(__file__).parent / "charts"
 TOKEN = "crash-test-token-" + "k" * 32
@@ -43,31 +41,11 @@ OBJECTS = {
 }
 
 
-def helmguard(*args: str) -> list[str]:
-    return [sys.executable, "-m", "helmguard.cli", *args]
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def serve(
     sandbox: Sandbox, db: Path, log: Path, processes: list[subprocess.Popen[bytes]]
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`helmguard serve` with its API on a free port, charts from tests/deploy/charts."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         helmguard(
             "serve",

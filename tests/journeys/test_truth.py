@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +28,7 @@ from api.test_browser import CHROMIUM, CHROMIUM_ARGS
 from helmguard.cli import main
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import wait_until
+from processes import free_port, helmguard, stop
 
 ROOT = Path(__file__).parents[2]
 SEED = ROOT / "examples" / "vault-seed"
@@ -57,10 +55,6 @@ CHARTS = {
     # No app.kubernetes.io/* label anywhere: only the inventory can find its objects.
     "unlabelled": Chart(BARE, "bare", "bare-worker", "runner"),
 }
-
-
-def helmguard(*args: str) -> list[str]:
-    return [sys.executable, "-m", "helmguard.cli", *args]
 
 
 @dataclass
@@ -112,9 +106,7 @@ class World:
 
         Its chart root (its working directory) holds the journey charts.
         """
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         log = (self.logs / f"serve-{len(self.processes)}.log").open("wb")
         proc = subprocess.Popen(
             helmguard("serve", "--db", str(self.db), *self.cluster_args, "--port", str(port)),
@@ -149,16 +141,6 @@ class World:
             answer = pool.submit(CliRunner().invoke, main, args).result()
         assert answer.exit_code == 0, answer.output
         return dict(json.loads(answer.stdout))
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture

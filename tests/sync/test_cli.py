@@ -10,7 +10,6 @@ import asyncio
 import json
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from helmguard.kube.client import Kube
 from helmguard.manifest import ObjectRef
 from helmguard.store import ReleaseKey, ResourceRecord, open_store
 from helmguard.sync import Sync, register_release
+from processes import helmguard
 from sync.scenario import create, deployment, eventually, row
 
 
@@ -31,10 +31,6 @@ class Seeded:
     db: Path
     deployment: ObjectRef
     service_account: ObjectRef
-
-
-def helmguard(*args: str) -> list[str]:
-    return [sys.executable, "-m", "helmguard.cli", *args]
 
 
 async def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,13 +8,10 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,13 +23,10 @@ from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import ReleaseKey, open_store
 from kubeapi import wait_until
+from processes import free_port, helmguard
 
 CHARTS = Path(__file__).parent / "charts"
 TOKEN = "serve-test-token-3c1d-long-enough-for-serve"
-
-
-def helmguard(*args: str) -> list[str]:
-    return [sys.executable, "-m", "helmguard.cli", *args]
 
 
 @pytest.fixture
@@ -52,20 +46,6 @@ def serve_args(sandbox: Sandbox, db: Path) -> list[str]:
         sandbox.admin_context,
         "--no-api",
     )
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def start(
@@ -174,12 +154,6 @@ def test_second_serve_on_the_same_store_and_cluster_refuses_clearly(
     assert asyncio.run(beat()) is None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 Arrivals = list[tuple[float, str, dict[str, Any]]]
 
 
@@ -224,7 +198,7 @@ def test_cli_deploy_beside_a_running_serve_is_not_refused_and_streams_at_once(
     processes: list[subprocess.Popen[bytes]],
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HELMGUARD_API_TOKEN": TOKEN}
     args = [a for a in serve_args if a != "--no-api"] + ["--port", str(port)]
     log = tmp_path / "serve.log"

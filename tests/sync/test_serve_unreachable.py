@@ -23,8 +23,8 @@ from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import AppRecord, ReleaseKey, ResourceRecord, open_store
 from kubeapi import wait_until
-from sync.test_serve import helmguard, processes  # noqa: F401 - the fixture
-from tcpproxy import TcpProxy, free_port
+from processes import free_port, helmguard
+from tcpproxy import TcpProxy
 
 
 def _resources(db: Path, key: ReleaseKey) -> dict[ObjectRef, ResourceRecord]:
@@ -79,7 +79,7 @@ def test_serve_with_the_cluster_away_serves_reports_and_recovers(
     admin_http: httpx.Client,
     namespace: str,
     proxy: TcpProxy,
-    processes: list[subprocess.Popen[bytes]],  # noqa: F811
+    processes: list[subprocess.Popen[bytes]],
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "serve.db"
