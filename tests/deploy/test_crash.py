@@ -23,7 +23,9 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
 
+from api.test_browser import CHROMIUM, CHROMIUM_ARGS
 from helmguard.deploy.release import RevisionManifest, decode_record
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import wait_until
@@ -208,6 +210,17 @@ def test_serve_killed_mid_deploy_leaves_an_interrupted_revision_and_no_lock(
     steps = httpx.get(f"{base}/api/releases/{namespace}/{RELEASE}/log", headers=AUTH, timeout=10)
     interrupted = [s for s in steps.json() if s["step"] == "interrupted"]
     assert interrupted and f"{len(applied)} object(s) applied" in interrupted[-1]["message"]
+    # And the page a user opens from serve's link says so too.
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/?release={namespace}/{RELEASE}#token={TOKEN}")
+            heading = page.locator("#operations h3").first
+            heading.wait_for(timeout=30_000)
+            assert heading.inner_text().startswith("revision 1 — interrupted")
+        finally:
+            browser.close()
 
     gone = subprocess.run(
         helmguard(
