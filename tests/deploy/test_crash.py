@@ -184,10 +184,12 @@ def test_serve_killed_mid_deploy_leaves_an_interrupted_revision_and_no_lock(
     _, base = serve(sandbox, db, tmp_path / "serve2.log", processes)
 
     def settled() -> list[tuple[int, str, list[dict[str, Any]]]] | None:
+        # Settling ends with the Lease it took released: wait for the whole of it.
         revisions = stored_revisions(db, namespace)
-        return revisions if revisions and revisions[0][1] == "interrupted" else None
+        done = revisions and revisions[0][1] == "interrupted"
+        return revisions if done and not release_leases(admin_http, namespace) else None
 
-    revisions = wait_until(settled, "the restarted serve to mark the revision interrupted", 60)
+    revisions = wait_until(settled, "the restarted serve to settle the interrupted deploy", 60)
     assert [(n, o) for n, o, _ in revisions] == [(1, "interrupted")]
     stored = {
         i["kind"] + (f".{i['group']}" if i["group"] else "") for i in revisions[0][2] if i["uid"]
