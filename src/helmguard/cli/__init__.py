@@ -25,6 +25,7 @@ COMMANDS = {
     "manage": "helmguard.cli.status:manage",
     "plan": "helmguard.cli.deploy:plan_command",
     "render": "helmguard.cli.render:render",
+    "repo": "helmguard.cli.repo:repo",
     "rollback": "helmguard.cli.deploy:rollback_command",
     "sandbox": "helmguard.cli.sandbox:sandbox",
     "serve": "helmguard.cli.status:serve",
