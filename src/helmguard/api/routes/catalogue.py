@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import yaml
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi import Path as Path_
 from fastapi.params import Depends
@@ -300,8 +301,8 @@ def catalogue_router(
         name: Annotated[str, Path_(max_length=253)],
         revision: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     ) -> dict[str, Any]:
-        """The user-supplied values of a revision (default: the latest), as `helm get
-        values` shows them, read from the release's record on the cluster."""
+        """The user-supplied values of a revision (default: the latest) as YAML, what `helm
+        get values` shows, read from the release's record on the cluster."""
         from helmguard.deploy.cluster import Cluster
         from helmguard.deploy.query import revision_of
 
@@ -312,7 +313,9 @@ def catalogue_router(
             rev = await revision_of(
                 Cluster(connection, deadline=time.monotonic() + 30), namespace, name, revision
             )
-        return {"revision": rev.revision, "values": dict(rev.config)}
+        config = dict(rev.config)
+        text = yaml.safe_dump(config, sort_keys=False) if config else ""
+        return {"revision": rev.revision, "values": text}
 
     return router
 

@@ -1,0 +1,280 @@
+"""The catalogue and the values editor in real headless Chromium, on the sandbox.
+
+A chart written here is packaged with the sandbox's `helm package`, indexed with `helm repo
+index` and served by a local HTTP server; the page registers the repository, searches it,
+picks a version, shows README and defaults, marks a YAML error at its line and a schema
+error at its field, checks (a missing ServiceAccount found), deploys after the fix and
+follows the operation to Ready; then upgrades with a changed value, rolls back and
+uninstalls from the release page, each confirmed. The cluster is asked after each step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import http.server
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page
+
+from api.conftest import TOKEN
+from api.live import serving
+from api.test_browser import _page, _shot, browser, pytestmark
+from helmguard.api.app import create_app
+from helmguard.deploy import DeployOptions
+from helmguard.kube.client import connect
+from helmguard.sandbox.build import find_binary
+from helmguard.sandbox.cluster import Sandbox
+from helmguard.store import open_store
+from helmguard.sync import Sync
+
+__all__ = ["browser", "pytestmark"]
+
+CHART_YAML = """apiVersion: v2
+name: webapp
+description: A small web app for the catalogue test
+version: {version}
+appVersion: "{app}"
+keywords: [catalogue-test, web]
+"""
+VALUES = """replicaCount: 1
+image: registry.k8s.io/pause:3.10
+message: hello
+serviceAccount:
+  create: false
+"""
+SCHEMA = """{
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "type": "object",
+  "properties": {
+    "replicaCount": {"type": "integer", "minimum": 1, "maximum": 5},
+    "message": {"type": "string"},
+    "image": {"type": "string"}
+  },
+  "required": ["replicaCount", "image"]
+}
+"""
+README = "# webapp\n\nServes `message` from a ConfigMap.\n"
+TEMPLATE = """{{- if .Values.serviceAccount.create }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ .Release.Name }}-sa
+{{- end }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-config
+data:
+  message: {{ .Values.message | quote }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: {{ .Values.replicaCount }}
+  selector:
+    matchLabels: {app: {{ .Release.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+    spec:
+      serviceAccountName: {{ .Release.Name }}-sa
+      containers:
+        - name: app
+          image: {{ .Values.image }}
+          envFrom:
+            - configMapRef: {name: {{ .Release.Name }}-config}
+"""
+
+
+def _write_chart(root: Path, version: str, app: str) -> Path:
+    chart = root / f"src-{version}" / "webapp"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(CHART_YAML.format(version=version, app=app))
+    (chart / "values.yaml").write_text(VALUES)
+    (chart / "values.schema.json").write_text(SCHEMA)
+    (chart / "README.md").write_text(README)
+    (chart / "templates" / "app.yaml").write_text(TEMPLATE)
+    return chart
+
+
+@pytest.fixture
+def chart_repo(tmp_path: Path) -> Iterator[str]:
+    """Two versions of the chart, packaged and indexed by helm, served over HTTP."""
+    helm = str(find_binary("helm"))
+    served = tmp_path / "repo"
+    served.mkdir()
+    for version, app in (("0.1.0", "1.0"), ("0.2.0", "1.1")):
+        chart = _write_chart(tmp_path, version, app)
+        subprocess.run([helm, "package", str(chart), "-d", str(served)], check=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    subprocess.run([helm, "repo", "index", str(served), "--url", url], check=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+def _configmap(admin_http: httpx.Client, namespace: str) -> httpx.Response:
+    return admin_http.get(f"/api/v1/namespaces/{namespace}/configmaps/web-config")
+
+
+async def _message(admin_http: httpx.Client, namespace: str) -> str:
+    response = await asyncio.to_thread(_configmap, admin_http, namespace)
+    assert response.status_code == 200, response.text
+    return str(response.json()["data"]["message"])
+
+
+async def _type(page: Page, text: str) -> None:
+    """Replace the overrides as a user would (input events), then let the check answer."""
+    values = page.locator("#values")
+    await values.fill(text)
+    await values.dispatch_event("input")
+
+
+async def _check_and_deploy(page: Page, namespace: str) -> None:
+    await page.locator('#deploy-form button[type="submit"]').click()
+    await page.locator("#no-findings").wait_for()
+    await page.locator("#confirm-deploy").click()
+    # The operation is followed on the page: its steps, then the verdict.
+    await page.locator("#deploy-operation li[data-step]").first.wait_for()
+    verdict = page.locator("#deploy-operation #verdict")
+    await verdict.wait_for(timeout=90_000)
+    assert await verdict.get_attribute("data-outcome") == "deployed", await verdict.inner_text()
+    await page.wait_for_url(f"**/?release={namespace}/web*")
+
+
+async def _wait_ready(page: Page, namespace: str) -> None:
+    ready = page.locator(
+        f'#components tr[data-component="Deployment.apps {namespace}/web"] '
+        '.badge[data-state="Ready"]'
+    )
+    await ready.wait_for(timeout=90_000)
+
+
+async def test_catalogue_to_deploy_upgrade_rollback_uninstall(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    admin_http: httpx.Client,
+    namespace: str,
+    chart_repo: str,
+    browser: Browser,
+) -> None:
+    store = await open_store(str(tmp_path / "helmguard.db"))
+    kube = await connect(sandbox.kubeconfig, sandbox.admin_context)
+    sync = Sync(kube, store, tick=0.5, refresh=0.5)
+    await sync.start()
+    options = DeployOptions(
+        kubeconfig=str(sandbox.kubeconfig), context=sandbox.admin_context, timeout=90
+    )
+    app = create_app(
+        store, token=TOKEN, chart_roots=[tmp_path], deploy_options=options, poll_interval=0.1
+    )
+    try:
+        async with serving(app) as base:
+            page = await _page(browser)
+            await page.goto(f"{base}/?view=catalogue#token={TOKEN}")
+            # Register the repository through the form.
+            await page.locator("#add-repo summary").click()
+            form = page.locator("#repo-form")
+            await form.locator('input[name="name"]').fill("test")
+            await form.locator('input[name="url"]').fill(chart_repo)
+            await form.locator('button[type="submit"]').click()
+            await page.locator('#repos tr[data-repo="test"]').wait_for()
+            assert "none" in await page.inner_text('#repos tr[data-repo="test"]')
+            # Search by keyword, pick the older version, read its README and defaults.
+            await page.locator("#catalogue-search").fill("catalogue-test")
+            row = page.locator('#charts tr[data-chart="test/webapp"]')
+            await row.wait_for()
+            assert "0.2.0" in await row.inner_text()
+            await page.locator("#catalogue-search").fill("no-such-chart-anywhere")
+            await page.locator("#chart-results", has_text="No chart matches.").wait_for()
+            await page.locator("#catalogue-search").fill("webapp")
+            await row.get_by_role("button", name="Versions").click()
+            version = page.locator('#versions tr[data-version="0.1.0"]')
+            assert "1.0" in await version.inner_text()
+            await version.get_by_role("button").click()
+            await page.locator("#chart-readme", has_text="Serves `message`").wait_for()
+            assert "replicaCount: 1" in await page.inner_text("#chart-values")
+            assert '"maximum": 5' in await page.inner_text("#chart-schema")
+            await _shot(page, "catalogue")
+
+            # The editor: defaults beside the overrides.
+            await page.locator("#deploy-version").click()
+            await page.locator("#chart-loaded", has_text="webapp 0.1.0").wait_for()
+            assert "serviceAccount:" in await page.inner_text("#defaults")
+            await page.locator('input[name="release"]').fill("web")
+            await page.locator('input[name="namespace"]').fill(namespace)
+            await _type(page, "message: first\nreplicaCount: 1: 2\nimage: x\n")
+            await page.locator('#yaml-status [data-line="2"]').wait_for()
+            assert "line 2" in await page.inner_text("#yaml-status")
+            assert await page.locator('.gutter span.bad[data-line="2"]').count() == 1
+            await _type(page, "message: first\nreplicaCount: 9\n")
+            problem = page.locator('#schema-problems li[data-path="replicaCount"]')
+            await problem.wait_for()
+            assert "maximum of 5" in await problem.inner_text()
+            await _shot(page, "values-schema-error")
+            await _type(page, "message: first\nreplicaCount: 2\n")
+            await page.locator("#schema-ok").wait_for()
+            diff = page.locator('#values-diff tr[data-path="message"]')
+            assert "hello" in await diff.inner_text()
+            assert "first" in await diff.inner_text()
+            # Check: the ServiceAccount the defaults do not create is found, on its field.
+            await page.locator('#deploy-form button[type="submit"]').click()
+            finding = page.locator('#findings tr[data-code="HG101"]')
+            await finding.wait_for()
+            assert "serviceAccountName" in await finding.inner_text()
+            link = finding.get_by_role("link", name=f"Deployment.apps {namespace}/web")
+            assert f"release={namespace}/web" in str(await link.get_attribute("href"))
+            await _shot(page, "values-check")
+            await _type(page, "message: first\nreplicaCount: 2\nserviceAccount:\n  create: true\n")
+            await page.locator('#values-diff tr[data-path="serviceAccount.create"]').wait_for()
+            await _check_and_deploy(page, namespace)
+            await _wait_ready(page, namespace)
+            assert await _message(admin_http, namespace) == "first"
+            await _shot(page, "catalogue-deployed")
+
+            # Upgrade from the release page: the previous values are loaded, one is changed.
+            await page.locator("#upgrade").click()
+            await page.locator("#chart-loaded", has_text="webapp 0.1.0").wait_for()
+            assert "message: first" in await page.input_value("#values")
+            await _type(page, "message: second\nreplicaCount: 2\nserviceAccount:\n  create: true\n")
+            await page.locator('#values-diff tr[data-path="message"]', has_text="second").wait_for()
+            await _check_and_deploy(page, namespace)
+            await _wait_ready(page, namespace)
+            assert await _message(admin_http, namespace) == "second"
+            await page.locator("#release-status", has_text="revision 2").wait_for()
+
+            # Roll back to revision 1, confirmed.
+            await page.locator("#rollback-revision").select_option("1")
+            await page.locator("#rollback").click()
+            await page.locator("#action-confirm", has_text="back to revision 1?").wait_for()
+            await page.locator("#confirm-action").click()
+            verdict = page.locator("#release-operation #verdict")
+            await verdict.wait_for(timeout=90_000)
+            assert await verdict.get_attribute("data-outcome") == "deployed"
+            assert await _message(admin_http, namespace) == "first"
+            await page.locator("#release-status", has_text="revision 3").wait_for()
+
+            # Uninstall, confirmed: the objects are gone and the page lands on the list.
+            await page.locator("#uninstall").click()
+            await page.locator("#confirm-action").click()
+            await page.locator("#release-operation #verdict").wait_for(timeout=90_000)
+            await page.wait_for_url(f"{base}/")
+            response = await asyncio.to_thread(_configmap, admin_http, namespace)
+            assert response.status_code == 404
+    finally:
+        await sync.stop()
+        await kube.aclose()
+        await store.close()
