@@ -1,20 +1,17 @@
 """The catalogue and the values editor in real headless Chromium, on the sandbox.
 
-A chart written here is packaged with the sandbox's `helm package`, indexed with `helm repo
-index` and served by a local HTTP server; the page registers the repository, searches it,
-picks a version, shows README and defaults, marks a YAML error at its line and a schema
-error at its field, checks (a missing ServiceAccount found), deploys after the fix and
-follows the operation to Ready; then upgrades with a changed value, rolls back and
-uninstalls from the release page, each confirmed. The cluster is asked after each step.
+A chart written by tests/chartrepo.py is packaged with the sandbox's `helm package`,
+indexed with `helm repo index` and served by a local HTTP server; the page registers the
+repository, searches it, picks a version, shows README and defaults, marks a YAML error
+at its line and a schema error at its field, checks (a missing ServiceAccount found),
+deploys after the fix and follows the operation to Ready; then upgrades with a changed
+value, rolls back and uninstalls from the release page, each confirmed. The cluster is
+asked after each step.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import http.server
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,105 +22,21 @@ from playwright.async_api import Browser, Page
 from api.conftest import TOKEN
 from api.live import serving
 from api.test_browser import _page, _shot, browser, pytestmark
+from chartrepo import serve_repository
 from helmguard.api.app import create_app
 from helmguard.deploy import DeployOptions
 from helmguard.kube.client import connect
-from helmguard.sandbox.build import find_binary
 from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import open_store
 from helmguard.sync import Sync
 
 __all__ = ["browser", "pytestmark"]
 
-CHART_YAML = """apiVersion: v2
-name: webapp
-description: A small web app for the catalogue test
-version: {version}
-appVersion: "{app}"
-keywords: [catalogue-test, web]
-"""
-VALUES = """replicaCount: 1
-image: registry.k8s.io/pause:3.10
-message: hello
-serviceAccount:
-  create: false
-"""
-SCHEMA = """{
-  "$schema": "http://json-schema.org/draft-07/schema#",
-  "type": "object",
-  "properties": {
-    "replicaCount": {"type": "integer", "minimum": 1, "maximum": 5},
-    "message": {"type": "string"},
-    "image": {"type": "string"}
-  },
-  "required": ["replicaCount", "image"]
-}
-"""
-README = "# webapp\n\nServes `message` from a ConfigMap.\n"
-TEMPLATE = """{{- if .Values.serviceAccount.create }}
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: {{ .Release.Name }}-sa
-{{- end }}
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-config
-data:
-  message: {{ .Values.message | quote }}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}
-spec:
-  replicas: {{ .Values.replicaCount }}
-  selector:
-    matchLabels: {app: {{ .Release.Name }}}
-  template:
-    metadata:
-      labels: {app: {{ .Release.Name }}}
-    spec:
-      serviceAccountName: {{ .Release.Name }}-sa
-      containers:
-        - name: app
-          image: {{ .Values.image }}
-          envFrom:
-            - configMapRef: {name: {{ .Release.Name }}-config}
-"""
-
-
-def _write_chart(root: Path, version: str, app: str) -> Path:
-    chart = root / f"src-{version}" / "webapp"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text(CHART_YAML.format(version=version, app=app))
-    (chart / "values.yaml").write_text(VALUES)
-    (chart / "values.schema.json").write_text(SCHEMA)
-    (chart / "README.md").write_text(README)
-    (chart / "templates" / "app.yaml").write_text(TEMPLATE)
-    return chart
-
 
 @pytest.fixture
 def chart_repo(tmp_path: Path) -> Iterator[str]:
-    """Two versions of the chart, packaged and indexed by helm, served over HTTP."""
-    helm = str(find_binary("helm"))
-    served = tmp_path / "repo"
-    served.mkdir()
-    for version, app in (("0.1.0", "1.0"), ("0.2.0", "1.1")):
-        chart = _write_chart(tmp_path, version, app)
-        subprocess.run([helm, "package", str(chart), "-d", str(served)], check=True)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    subprocess.run([helm, "repo", "index", str(served), "--url", url], check=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url
-    server.shutdown()
-    server.server_close()
+    with serve_repository(tmp_path) as url:
+        yield url
 
 
 def _configmap(admin_http: httpx.Client, namespace: str) -> httpx.Response:

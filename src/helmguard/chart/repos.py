@@ -53,6 +53,14 @@ class RepositoryError(ChartError):
     """A repository request the user must fix (bad name, URL, unknown repository, ...)."""
 
 
+class RepositoryNotFound(RepositoryError):
+    """No such repository, or no such chart in its index."""
+
+
+class RepositoryExists(RepositoryError):
+    """A repository of that name is already registered."""
+
+
 @dataclass(frozen=True)
 class ChartVersion:
     """One version of a chart as the repository's index lists it."""
@@ -264,7 +272,7 @@ async def require(store: Store, name: str) -> RepositoryRecord:
     check_name(name)
     repository = await store.get_repository(name)
     if repository is None:
-        raise RepositoryError(
+        raise RepositoryNotFound(
             f"no repository named {name!r}; `helmguard repo list` shows the registered ones"
         )
     return repository
@@ -274,7 +282,7 @@ async def add(store: Store, repository: RepositoryRecord) -> RepositoryRecord:
     """Register `repository` and, for a Helm repository, read its index; if the index cannot
     be read nothing stays registered (the error says why)."""
     if not await store.add_repository(repository):
-        raise RepositoryError(
+        raise RepositoryExists(
             f"a repository named {repository.name!r} is already registered; "
             f"`helmguard repo remove {repository.name}` first to replace it"
         )
@@ -388,7 +396,7 @@ def versions(repository: RepositoryRecord, chart: str) -> list[ChartVersion]:
     """The versions of `chart` in the repository's cached index, newest first."""
     entries = [e for e in repository.index or () if e["name"] == chart]
     if not entries:
-        raise RepositoryError(
+        raise RepositoryNotFound(
             f"repository {repository.name} has no chart {chart!r} in its index"
             + ("" if repository.index is not None else " (never updated: run `repo update`)")
         )

@@ -24,7 +24,8 @@ class YamlProblem:
 
 @dataclass(frozen=True)
 class SchemaProblem:
-    """A value the schema refuses: `pointer` is Helm's `at '/a/b'`, `path` the dotted form."""
+    """A value the schema refuses: `pointer` is Helm's `at '/a/b'` ('' for the top level),
+    `path` the dotted form."""
 
     pointer: str
     path: str
@@ -94,19 +95,19 @@ def schema_problems(values: Mapping[str, Any], schema_text: str) -> list[SchemaP
     try:
         schema = json.loads(schema_text)
     except json.JSONDecodeError as exc:
-        return [SchemaProblem("/", "", f"values.schema.json is not JSON: {exc}")]
+        return [SchemaProblem("", "", f"values.schema.json is not JSON: {exc}")]
     validator_class = jsonschema.validators.validator_for(
         schema, default=jsonschema.Draft7Validator
     )
     try:
         validator_class.check_schema(schema)
     except SchemaError as exc:
-        return [SchemaProblem("/", "", f"values.schema.json is not a valid schema: {exc.message}")]
+        return [SchemaProblem("", "", f"values.schema.json is not a valid schema: {exc.message}")]
     validator = validator_class(schema)
     problems = []
     for error in sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.path))):
         parts = list(error.absolute_path)
-        pointer = "/" + "/".join(str(p) for p in parts)
+        pointer = "".join(f"/{p}" for p in parts)  # Helm's `at '...'`: '' is the root
         problems.append(SchemaProblem(pointer, _dotted(parts), error.message))
     return problems
 

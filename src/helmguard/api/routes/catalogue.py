@@ -136,7 +136,7 @@ class ValuesCheckOut(BaseModel):
 
 
 def _repo_error(exc: ChartError, field: str = "name") -> ChartInputError:
-    status = 404 if "no repository named" in str(exc) else 422
+    status = 404 if isinstance(exc, repos.RepositoryNotFound) else 422
     return ChartInputError(field, str(exc), status=status, kind="repository_error")
 
 
@@ -180,7 +180,8 @@ def catalogue_router(
             )
             added = await repos.add(store, record)
         except repos.RepositoryError as exc:
-            raise ChartInputError("repository", str(exc), status=_add_status(exc)) from None
+            status = 409 if isinstance(exc, repos.RepositoryExists) else 422
+            raise ChartInputError("repository", str(exc), status=status) from None
         except ChartError as exc:
             raise ChartInputError("url", str(exc), kind="repository_error") from None
         return views([added])[0]
@@ -329,10 +330,6 @@ def _kube_opener(
 
     options = deploy_options
     return lambda: connect(options.kubeconfig, options.context)
-
-
-def _add_status(exc: repos.RepositoryError) -> int:
-    return 409 if "already registered" in str(exc) else 422
 
 
 def _local_charts(sources: ChartSources) -> list[LocalChartOut]:
