@@ -68,6 +68,18 @@ async def _check_and_deploy(page: Page, namespace: str) -> None:
     await page.wait_for_url(f"**/?release={namespace}/web*")
 
 
+async def _tab_reaches(page: Page, ids: set[str], presses: int = 80) -> bool:
+    """Whether Tab, pressed from the top of the page, focuses every element of `ids`."""
+    await page.evaluate("document.activeElement && document.activeElement.blur()")
+    seen: set[str] = set()
+    for _ in range(presses):
+        await page.keyboard.press("Tab")
+        seen.add(str(await page.evaluate("document.activeElement.id")))
+        if ids <= seen:
+            return True
+    return False
+
+
 async def _wait_ready(page: Page, namespace: str) -> None:
     ready = page.locator(
         f'#components tr[data-component="Deployment.apps {namespace}/web"] '
@@ -122,6 +134,14 @@ async def test_catalogue_to_deploy_upgrade_rollback_uninstall(
             assert "replicaCount: 1" in await page.inner_text("#chart-values")
             assert '"maximum": 5' in await page.inner_text("#chart-schema")
             await _shot(page, "catalogue")
+            # Local charts (the server's chart root holds the sources) and a browser upload.
+            local = page.locator(f'#local-charts tr[data-local="{tmp_path}/src-0.2.0/webapp"]')
+            assert "0.2.0" in await local.inner_text()
+            await page.set_input_files("#upload-file", str(tmp_path / "repo" / "webapp-0.2.0.tgz"))
+            await page.locator("#upload-form button").click()
+            uploaded = page.locator("#upload-result code")
+            await uploaded.wait_for()
+            assert (await uploaded.inner_text()).startswith("upload:")
 
             # The editor: defaults beside the overrides.
             await page.locator("#deploy-version").click()
@@ -168,6 +188,13 @@ async def test_catalogue_to_deploy_upgrade_rollback_uninstall(
             await _wait_ready(page, namespace)
             assert await _message(admin_http, namespace) == "second"
             await page.locator("#release-status", has_text="revision 2").wait_for()
+
+            # Every release action is reached with the keyboard alone, each with a text label.
+            assert await _tab_reaches(
+                page, {"upgrade", "rollback-revision", "rollback", "uninstall"}
+            )
+            for control in ("#upgrade", "#rollback", "#uninstall"):
+                assert (await page.inner_text(control)).strip()
 
             # Roll back to revision 1, confirmed.
             await page.locator("#rollback-revision").select_option("1")

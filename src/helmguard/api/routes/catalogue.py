@@ -304,16 +304,27 @@ def catalogue_router(
     ) -> dict[str, Any]:
         """The user-supplied values of a revision (default: the latest) as YAML, what `helm
         get values` shows, read from the release's record on the cluster."""
+        from helmguard.deploy import read_history
         from helmguard.deploy.cluster import Cluster
-        from helmguard.deploy.query import revision_of
+        from helmguard.store import ReleaseKey
 
         if kube is None:
             raise HTTPException(403, "this server has no cluster to read release records from")
+        key = ReleaseKey(namespace, name)
+        if await store.get_release(key) is None:
+            raise HTTPException(404, f"release {key} is not recorded")
         connection = await kube()
         async with connection:
-            rev = await revision_of(
-                Cluster(connection, deadline=time.monotonic() + 30), namespace, name, revision
+            history = await read_history(
+                Cluster(connection, deadline=time.monotonic() + 30), namespace, name
             )
+        chosen = [h for h in history if revision is None or h.revision == revision]
+        if not chosen:
+            stored = ", ".join(str(h.revision) for h in history) or "none"
+            raise HTTPException(
+                404, f"release {key} has no revision {revision} on the cluster (stored: {stored})"
+            )
+        rev = chosen[-1]
         config = dict(rev.config)
         text = yaml.safe_dump(config, sort_keys=False) if config else ""
         return {"revision": rev.revision, "values": text}
