@@ -8,6 +8,7 @@ import base64
 import contextlib
 import functools
 import http.server
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -107,9 +108,17 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 @contextlib.contextmanager
 def serve_repository(
-    tmp: Path, *, basic: tuple[str, str] | None = None, token: str | None = None
+    tmp: Path,
+    *,
+    basic: tuple[str, str] | None = None,
+    token: str | None = None,
+    pki: Path | None = None,
 ) -> Iterator[str]:
-    """Package VERSIONS of the chart under `tmp`, index them, and yield the repository URL."""
+    """Package VERSIONS of the chart under `tmp`, index them, and yield the repository URL.
+
+    With `pki` (a directory `helmguard.sandbox.pki.generate_pki` wrote), over HTTPS with its
+    127.0.0.1 server certificate, signed by its ca.crt.
+    """
     helm = str(find_binary("helm"))
     served = tmp / "repo"
     served.mkdir()
@@ -127,7 +136,13 @@ def serve_repository(
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(handler, directory=str(served))
     )
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if pki is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pki / "apiserver.crt", pki / "apiserver.key")
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     subprocess.run([helm, "repo", "index", str(served), "--url", url], check=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -3,6 +3,7 @@ with the reason and registers nothing; `repo list` never prints a credential."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from chartrepo import serve_repository
 from helmguard.cli import main
+from helmguard.sandbox.pki import generate_pki
 
 USER, PASSWORD = "cli-reader", "cli-pw-31c9aa"
 
@@ -109,3 +111,22 @@ def test_wrong_password_and_duplicate_names(db: str, private_repo: str) -> None:
     )
     again = _repo(db, "add", "p", private_repo)
     assert again.exit_code == 2 and "already registered" in again.stderr
+
+
+def test_https_repository_needs_its_ca_or_an_explicit_skip(db: str, tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    generate_pki(pki)
+    with serve_repository(tmp_path, pki=pki) as url:
+        untrusted = _repo(db, "add", "tls", url)
+        assert untrusted.exit_code == 2
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+        trusted = _repo(db, "add", "tls", url, "--ca-file", str(pki / "ca.crt"))
+        assert trusted.exit_code == 0, trusted.output
+        skipped = _repo(db, "add", "tls2", url, "--insecure-skip-tls-verify")
+        assert skipped.exit_code == 0, skipped.output
+        assert _repo(db, "update").exit_code == 0
+        views = json.loads(_repo(db, "list", "-o", "json").output)
+        assert [(v["name"], v["ca_file"], v["insecure_skip_tls_verify"]) for v in views] == [
+            ("tls", str(pki / "ca.crt"), False),
+            ("tls2", "", True),
+        ]

@@ -11,6 +11,7 @@ import hashlib
 import io
 import posixpath
 import re
+import ssl
 import tarfile
 import zlib
 from dataclasses import dataclass
@@ -232,11 +233,14 @@ def _http_get(url: str, what: str, auth: RepoAuth = NO_AUTH) -> bytes:
 
     headers = {"Authorization": f"Bearer {auth.token}"} if auth.token else {}
     basic = (auth.username, auth.password) if auth.username else None
-    verify: str | bool = auth.ca_file or True
+    verify: ssl.SSLContext | bool = True
     if auth.insecure_skip_tls_verify:
         verify = False
-    if auth.ca_file and not Path(auth.ca_file).is_file():
-        raise ChartError(f"{what}: CA file {auth.ca_file} does not exist")
+    elif auth.ca_file:
+        try:
+            verify = ssl.create_default_context(cafile=auth.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ChartError(f"{what}: CA file {auth.ca_file} cannot be used: {exc}") from None
     try:
         with (
             httpx.Client(
