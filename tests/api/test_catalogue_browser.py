@@ -178,16 +178,19 @@ async def test_catalogue_to_deploy_upgrade_rollback_uninstall(
             assert await _message(admin_http, namespace) == "first"
             await _shot(page, "catalogue-deployed")
 
-            # Upgrade from the release page: the previous values are loaded, one is changed.
+            # Upgrade from the release page to the newer version: the previous values are
+            # loaded, one is changed.
             await page.locator("#upgrade").click()
             await page.locator("#chart-loaded", has_text="webapp 0.1.0").wait_for()
             assert "message: first" in await page.input_value("#values")
+            await page.locator("#chart-version").select_option("0.2.0")
+            await page.locator("#chart-loaded", has_text="webapp 0.2.0 (app 1.1)").wait_for()
             await _type(page, "message: second\nreplicaCount: 2\nserviceAccount:\n  create: true\n")
             await page.locator('#values-diff tr[data-path="message"]', has_text="second").wait_for()
             await _check_and_deploy(page, namespace)
             await _wait_ready(page, namespace)
             assert await _message(admin_http, namespace) == "second"
-            await page.locator("#release-status", has_text="revision 2").wait_for()
+            await page.locator("#release-status", has_text="webapp 0.2.0, revision 2").wait_for()
 
             # Every release action is reached with the keyboard alone, each with a text label.
             assert await _tab_reaches(
@@ -205,7 +208,7 @@ async def test_catalogue_to_deploy_upgrade_rollback_uninstall(
             await verdict.wait_for(timeout=90_000)
             assert await verdict.get_attribute("data-outcome") == "deployed"
             assert await _message(admin_http, namespace) == "first"
-            await page.locator("#release-status", has_text="revision 3").wait_for()
+            await page.locator("#release-status", has_text="webapp 0.1.0, revision 3").wait_for()
 
             # Uninstall, confirmed: the objects are gone and the page lands on the list.
             await page.locator("#uninstall").click()

@@ -3,7 +3,7 @@
 // jsonPost, deployHref and confirmInline; DOM calls only, never innerHTML.
 "use strict";
 
-const editor = { chart: "", defaults: "", schema: "", timer: null, seq: 0 };
+const editor = { chart: "", defaults: "", schema: "", timer: null, seq: 0, badLine: null };
 // The operation a release page button started, kept across the page's live re-renders.
 const releaseOp = { key: "", op: null, pending: null };
 
@@ -64,6 +64,7 @@ async function checkValues(values, panel) {
   const res = await jsonPost("/api/values/check", { values: values.value, defaults: editor.defaults, schema: editor.schema });
   if (seq !== editor.seq) return null; // a newer edit is being checked
   const line = res.yaml ? res.yaml.line : null;
+  editor.badLine = line;
   panel.gutter.replaceChildren(...gutter(values.value, line));
   panel.yaml.replaceChildren(res.yaml
     ? el("span", { class: "error", "data-line": line ?? "", text: `YAML error${line ? ` at line ${line}` : ""}: ${res.yaml.message}` })
@@ -141,10 +142,17 @@ function deployControls(report, body, out) {
 async function pickFromCatalogue(repo, name, version, chartInput, panel, values) {
   panel.info.replaceChildren(el("span", { class: "muted", text: `downloading ${name} ${version} from ${repo}…` }));
   try {
-    const info = await api(`/api/repos/${encodeURIComponent(repo)}/charts/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`);
+    const base = `/api/repos/${encodeURIComponent(repo)}/charts/${encodeURIComponent(name)}`;
+    const [info, versions] = await Promise.all([api(`${base}/versions/${encodeURIComponent(version)}`), api(base)]);
     chartInput.value = info.chart;
     await loadChart(info.chart, panel, values);
+    // Another version of the same chart is one choice away (an upgrade to a newer one).
+    const select = el("select", { id: "chart-version", "aria-label": `Version of ${repo}/${name}` },
+      ...versions.map((v) => el("option", { value: v.version, text: `${v.version}${v.app_version ? ` (app ${v.app_version})` : ""}` })));
+    select.value = version;
+    select.addEventListener("change", () => pickFromCatalogue(repo, name, select.value, chartInput, panel, values));
     panel.info.prepend(el("span", { text: `${repo}/` }));
+    panel.info.append(" ", el("label", {}, "version ", select));
   } catch (err) {
     if (err instanceof Unauthorized) return showTokenForm();
     panel.info.replaceChildren(el("span", { class: "error", text: err.message }));
@@ -192,7 +200,8 @@ function renderEditor(params) {
     el("button", { type: "submit", text: "Check" }));
   values.addEventListener("input", () => {
     clearTimeout(editor.timer);
-    panel.gutter.replaceChildren(...gutter(values.value, null));
+    // Line numbers follow the text at once; the marks stay until the new check answers.
+    panel.gutter.replaceChildren(...gutter(values.value, editor.badLine));
     editor.timer = setTimeout(() => checkValues(values, panel).catch(showDetailError(panel.yaml)), 250);
   });
   values.addEventListener("scroll", () => { panel.gutter.scrollTop = values.scrollTop; });
@@ -210,6 +219,7 @@ function renderEditor(params) {
     }
   });
   editor.defaults = editor.schema = "";
+  editor.badLine = null;
   panel.gutter.replaceChildren(...gutter("", null));
   const title = cut > 0 ? `Upgrade ${upgrade}` : "Deploy a chart";
   document.getElementById("main").replaceChildren(el("h1", { text: title }), form, out);
