@@ -169,7 +169,8 @@ async def test_catalogue_to_deploy_upgrade_rollback_uninstall(
             await finding.wait_for()
             assert "serviceAccountName" in await finding.inner_text()
             link = finding.get_by_role("link", name=f"Deployment.apps {namespace}/web")
-            assert f"release={namespace}/web" in str(await link.get_attribute("href"))
+            finding_href = str(await link.get_attribute("href"))
+            assert f"release={namespace}/web" in finding_href
             await _shot(page, "values-check")
             await _type(page, "message: first\nreplicaCount: 2\nserviceAccount:\n  create: true\n")
             await page.locator('#values-diff tr[data-path="serviceAccount.create"]').wait_for()
@@ -177,6 +178,11 @@ async def test_catalogue_to_deploy_upgrade_rollback_uninstall(
             await _wait_ready(page, namespace)
             assert await _message(admin_http, namespace) == "first"
             await _shot(page, "catalogue-deployed")
+            # The finding's link, followed now that the release exists, marks its object.
+            await page.goto(f"{base}{finding_href}")
+            target = page.locator(f'tr.target[data-component="Deployment.apps {namespace}/web"]')
+            await target.wait_for()
+            assert await target.evaluate("row => row === document.activeElement")
 
             # Upgrade from the release page to the newer version: the previous values are
             # loaded, one is changed.

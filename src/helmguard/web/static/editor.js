@@ -5,7 +5,7 @@
 
 const editor = { chart: "", defaults: "", schema: "", timer: null, seq: 0, badLine: null };
 // The operation a release page button started, kept across the page's live re-renders.
-const releaseOp = { key: "", op: null, pending: null };
+const releaseOp = { key: "", op: null, pending: null, focused: "" };
 
 function releaseHref(ns, name) {
   return `/?release=${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
@@ -244,8 +244,24 @@ function renderEditor(params) {
 
 // ---- release page actions ------------------------------------------------------------------
 
+// A finding's link names its object (`&object=`): once the page is drawn, that row is
+// marked and focused (once per visit, not on every live re-render).
+function focusObject() {
+  const wanted = new URLSearchParams(location.search).get("object");
+  if (!wanted || releaseOp.focused === location.search) return;
+  const row = [...document.querySelectorAll("tr[data-component], tr[data-resource]")]
+    .find((tr) => tr.dataset.component === wanted || tr.dataset.resource === wanted);
+  if (!row) return;
+  releaseOp.focused = location.search;
+  row.classList.add("target");
+  row.setAttribute("tabindex", "-1");
+  row.focus();
+  row.scrollIntoView({ block: "center" });
+}
+
 function releaseActions(ns, name, revisions) {
   const key = `${ns}/${name}`;
+  setTimeout(focusObject, 0);
   const where = el("span", { id: "action-confirm" });
   const box = el("div", { id: "release-actions", class: "actions" });
   if (!(state.info && state.info.deploy)) return box;
