@@ -62,25 +62,18 @@ NO_AUTH = RepoAuth()
 
 
 def resolve_chart(
-    ref: str,
-    *,
-    version: str | None = None,
-    repo: str | None = None,
-    workdir: Path,
-    auth: RepoAuth = NO_AUTH,
+    ref: str, *, version: str | None = None, repo: str | None = None, workdir: Path
 ) -> Path:
     """Turn a chart reference into a chart directory on local disk.
 
     `ref` is a directory, a `.tgz` file, `oci://host/path/name`, or (with `repo`) a chart
-    name in the HTTP chart repository at `repo` (reached with `auth`). Archives are
-    unpacked safely under `workdir`, which the caller owns. Raises ChartError for anything
-    the user can fix.
+    name in the HTTP chart repository at `repo`. Archives are unpacked safely under
+    `workdir`, which the caller owns. Raises ChartError for anything the user can fix.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     if repo or ref.startswith("oci://"):
-        return extract_archive(
-            fetch_archive(ref, version, workdir, repo=repo, auth=auth), workdir / "chart"
-        )
+        archive = fetch_archive(ref, version, workdir, repo=repo)
+        return extract_archive(archive, workdir / "chart")
     path = Path(ref).expanduser()
     if path.is_dir():
         if not (path / "Chart.yaml").is_file():
