@@ -109,6 +109,8 @@ async def test_catalogue_to_deploy_upgrade_rollback_uninstall(
     try:
         async with serving(app) as base:
             page = await _page(browser)
+            # Renders, downloads and operations share two cores with other work: be patient.
+            page.set_default_timeout(60_000)
             await page.goto(f"{base}/?view=catalogue#token={TOKEN}")
             # Register the repository through the form.
             await page.locator("#add-repo summary").click()
