@@ -107,6 +107,53 @@ _history_max = click.option(
 )
 
 
+def values_mode_options(f: F) -> F:
+    """helm upgrade's --reuse-values, --reset-values and --reset-then-reuse-values."""
+    options = (
+        click.option(
+            "--reuse-values",
+            is_flag=True,
+            help="Upgrade: merge the new values over the previous revision's (and its chart "
+            "defaults).",
+        ),
+        click.option(
+            "--reset-values",
+            is_flag=True,
+            help="Upgrade: the chart's defaults and the new values only.",
+        ),
+        click.option(
+            "--reset-then-reuse-values",
+            is_flag=True,
+            help="Upgrade: the new chart's defaults, the previous values, then the new values.",
+        ),
+    )
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def values_mode(kwargs: dict[str, Any]) -> str:
+    """The DeployOptions.values_mode the `values_mode_options` flags ask for (popped); exit 2
+    when more than one is given."""
+    modes = [
+        mode
+        for flag, mode in (
+            ("reuse_values", "reuse"),
+            ("reset_values", "reset"),
+            ("reset_then_reuse_values", "reset-then-reuse"),
+        )
+        if kwargs.pop(flag, False)
+    ]
+    if len(modes) > 1:
+        click.echo(
+            "Error: --reuse-values, --reset-values and --reset-then-reuse-values exclude each "
+            "other; pass one",
+            err=True,
+        )
+        raise SystemExit(2)
+    return modes[0] if modes else ""
+
+
 class _Display:
     """Prints operation steps live: a line per wave/step, a spinner while waiting."""
 
@@ -366,19 +413,7 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
 @click.option("--skip-crds", is_flag=True, help="Do not install the chart's crds/ (as helm's).")
 @_description
 @_history_max
-@click.option(
-    "--reuse-values",
-    is_flag=True,
-    help="Upgrade: merge the new values over the previous revision's (and its chart defaults).",
-)
-@click.option(
-    "--reset-values", is_flag=True, help="Upgrade: the chart's defaults and the new values only."
-)
-@click.option(
-    "--reset-then-reuse-values",
-    is_flag=True,
-    help="Upgrade: the new chart's defaults, the previous values, then the new values.",
-)
+@values_mode_options
 @click.option(
     "--dry-run",
     "dry_run",
@@ -395,23 +430,7 @@ def deploy_command(**kwargs: Any) -> None:
     """
     from helmguard.deploy import deploy
 
-    modes = [
-        mode
-        for flag, mode in (
-            ("reuse_values", "reuse"),
-            ("reset_values", "reset"),
-            ("reset_then_reuse_values", "reset-then-reuse"),
-        )
-        if kwargs.pop(flag, False)
-    ]
-    if len(modes) > 1:
-        click.echo(
-            "Error: --reuse-values, --reset-values and --reset-then-reuse-values exclude each "
-            "other; pass one",
-            err=True,
-        )
-        raise SystemExit(2)
-    kwargs["values_mode"] = modes[0] if modes else ""
+    kwargs["values_mode"] = values_mode(kwargs)
     dry_run = kwargs.pop("dry_run")
     if dry_run is not None:
         _dry_run(dry_run, **kwargs)
