@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from helmguard.chart.kubeversion import ConstraintError, compatible
+from helmguard.chart.postrender import PostRenderer, post_render, resolve
 from helmguard.chart.source import ChartError, resolve_chart
 from helmguard.chart.values import ValuesOptions, merge_user_values
 from helmguard.manifest import (
@@ -157,6 +158,7 @@ class RenderRequest:
     # The user-supplied values already computed (an upgrade's --reuse-values and the
     # like); None: built from `values`.
     user_values: Mapping[str, Any] | None = None
+    post_renderer: PostRenderer | None = None  # helm's --post-renderer (chart.postrender)
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,13 @@ def render_chart(req: RenderRequest) -> RenderedChart:
     if req.renderer not in RENDERERS:
         raise ChartError(f"unknown renderer {req.renderer!r}; use one of: {', '.join(RENDERERS)}")
     _validate_release_name(req.release)
+    if req.post_renderer is not None:
+        if req.renderer == "helm":
+            raise ChartError(
+                "--post-renderer works with --renderer sdk (helm v4 takes a postrenderer "
+                "plugin there, not an executable)"
+            )
+        resolve(req.post_renderer)  # before anything is rendered: a clear error first
     user_values = (
         merge_user_values(req.values) if req.user_values is None else dict(req.user_values)
     )
@@ -193,6 +202,10 @@ def render_chart(req: RenderRequest) -> RenderedChart:
             # The binary first, so its own error messages are the ones the user sees.
             documents = _render_helm_binary(chart_path, user_values, req, Path(tmp))
         info, files = _render_sdk(chart_path, user_values, req)
+        if req.post_renderer is not None:
+            notes = {k: v for k, v in files.items() if k.endswith("NOTES.txt")}
+            rest = {k: v for k, v in files.items() if k not in notes}
+            files = {**post_render(rest, req.post_renderer), **notes}
         output = _sort_manifests(files, info.name)
         if req.renderer == "helm":
             output = _EngineOutput(documents, output.notes)
