@@ -154,6 +154,24 @@ def values_mode(kwargs: dict[str, Any]) -> str:
     return modes[0] if modes else ""
 
 
+_wait_for_jobs = click.option(
+    "--wait-for-jobs",
+    is_flag=True,
+    help="Wait until every Job of the release has completed (helm's flag). helmguard waits "
+    "for them with or without it: a Job is Ready only once Complete, and one that fails "
+    "fails the operation (helm without it does not wait for Jobs). Not with --no-wait.",
+)
+
+
+def _check_wait_for_jobs(kwargs: dict[str, Any]) -> None:
+    """--wait-for-jobs (popped) asks for a wait that --no-wait turns off: exit 2."""
+    if kwargs.pop("wait_for_jobs", False) and kwargs.get("no_wait"):
+        click.echo(
+            "Error: --wait-for-jobs waits for Jobs and --no-wait for nothing; pass one", err=True
+        )
+        raise SystemExit(2)
+
+
 class _Display:
     """Prints operation steps live: a line per wave/step, a spinner while waiting."""
 
@@ -396,6 +414,7 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
 @chart_options
 @_cluster_options
 @click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
+@_wait_for_jobs
 @click.option(
     "--wait-for-load-balancers",
     is_flag=True,
@@ -431,6 +450,7 @@ def deploy_command(**kwargs: Any) -> None:
     from helmguard.deploy import deploy
 
     kwargs["values_mode"] = values_mode(kwargs)
+    _check_wait_for_jobs(kwargs)
     dry_run = kwargs.pop("dry_run")
     if dry_run is not None:
         _dry_run(dry_run, **kwargs)
@@ -487,12 +507,14 @@ def _dry_run(mode: str, **kwargs: Any) -> None:
 @click.option("-n", "--namespace", default="default", show_default=True)
 @_cluster_options
 @click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
+@_wait_for_jobs
 @_history_max
 @_description
 def rollback_command(release: str, revision: int | None, namespace: str, **kwargs: Any) -> None:
     """Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision."""
     from helmguard.deploy import rollback
 
+    _check_wait_for_jobs(kwargs)
     _run(
         lambda options, store, listeners: rollback(
             namespace, release, revision, options, store=store, listeners=listeners
