@@ -15,22 +15,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import difflib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
 
 from helmguard.chart.render import RenderRequest
-from helmguard.deploy.actions import (
-    DeployOptions,
-    current_release,
-    read_history,
-    upgrade_values,
-)
 from helmguard.deploy.cluster import Cluster
+from helmguard.deploy.config import Configuration, DeployOptions, configuration
+from helmguard.deploy.history import read_history
 from helmguard.deploy.release import (
     REVISION_ANNOTATION,
     RevisionManifest,
@@ -39,7 +36,8 @@ from helmguard.deploy.release import (
     release_id,
     stamp,
 )
-from helmguard.kube.client import Kube, connect
+from helmguard.deploy.values import current_release, upgrade_values
+from helmguard.kube.client import Kube
 from helmguard.kube.errors import retry
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.preflight.report import Report
@@ -233,6 +231,18 @@ async def compare(
     return tuple(changes)
 
 
+@contextlib.asynccontextmanager
+async def _connected(options: DeployOptions, config: Configuration | None) -> AsyncIterator[Kube]:
+    """The Configuration's connection (closed at the end unless it is the caller's)."""
+    cfg = configuration(options, config, None, ())
+    kube = await cfg.connect(options.timeout)
+    try:
+        yield kube
+    finally:
+        if cfg.close_kube:
+            await kube.aclose()
+
+
 async def _history(
     kube: Kube, namespace: str, name: str, options: DeployOptions
 ) -> tuple[Cluster, list[RevisionManifest]]:
@@ -246,7 +256,11 @@ def _inventory(rev: RevisionManifest | None) -> tuple[ObjectRef, ...]:
 
 
 async def diff_upgrade(
-    request: RenderRequest, options: DeployOptions, *, context: int = 3
+    request: RenderRequest,
+    options: DeployOptions,
+    *,
+    config: Configuration | None = None,
+    context: int = 3,
 ) -> ReleaseDiff:
     """What `deploy` of `request` would change now, with the preflight report of that render.
 
@@ -258,7 +272,7 @@ async def diff_upgrade(
     from helmguard.chart.values import merge_user_values
     from helmguard.preflight.check import check_cluster
 
-    async with await connect(options.kubeconfig, options.context) as kube:
+    async with _connected(options, config) as kube:
         cluster, history = await _history(kube, request.namespace, request.release, options)
         current = current_release(history)
         values = upgrade_values(merge_user_values(request.values), current, options.values_mode)
@@ -297,13 +311,14 @@ async def diff_rollback(
     revision: int | None,
     options: DeployOptions,
     *,
+    config: Configuration | None = None,
     context: int = 3,
 ) -> ReleaseDiff:
     """What `rollback` to `revision` (default: the last deployed before the latest) would change.
 
     Raises DiffInputError when the release or the revision is not stored.
     """
-    async with await connect(options.kubeconfig, options.context) as kube:
+    async with _connected(options, config) as kube:
         cluster, history = await _history(kube, namespace, name, options)
         if not history:
             raise DiffInputError(f"release {namespace}/{name} has no stored revisions")
