@@ -159,6 +159,9 @@ class RenderRequest:
     # like); None: built from `values`.
     user_values: Mapping[str, Any] | None = None
     post_renderer: PostRenderer | None = None  # helm's --post-renderer (chart.postrender)
+    # Values that replace the chart's values.yaml (Helm's upgrade --reuse-values sets the
+    # chart's values to the previous revision's computed values); None: the chart's own.
+    chart_values: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,8 @@ def render_chart(req: RenderRequest) -> RenderedChart:
     )
     with tempfile.TemporaryDirectory(prefix="helmguard-chart-") as tmp:
         chart_path = resolve_chart(req.chart, version=req.version, repo=req.repo, workdir=Path(tmp))
+        if req.chart_values is not None:
+            chart_path = _with_values(chart_path, req.chart_values, Path(tmp))
         if req.renderer == "helm":
             # The binary first, so its own error messages are the ones the user sees.
             documents = _render_helm_binary(chart_path, user_values, req, Path(tmp))
@@ -300,6 +305,22 @@ def _validate_release_name(name: str) -> None:
 
 
 # ---- backend: helm-python-sdk -----------------------------------------------------------
+
+
+def _with_values(chart_path: Path, values: Mapping[str, Any], workdir: Path) -> Path:
+    """A copy of the chart whose values.yaml is `values` (Helm setting `chart.Values`).
+
+    Written as JSON, which is YAML, so the values load back exactly as they were.
+    """
+    import helm_python
+
+    try:
+        with helm_python.Chart.load(chart_path) as chart:
+            copy = Path(chart.save_dir(workdir / "with-values"))
+    except helm_python.HelmError as exc:
+        raise ChartError(f"{chart_path}: cannot load chart: {exc}") from None
+    (copy / "values.yaml").write_text(json.dumps(dict(values)), encoding="utf-8")
+    return copy
 
 
 def _render_sdk(

@@ -276,7 +276,7 @@ async def diff_upgrade(
         cluster, history = await _history(kube, request.namespace, request.release, options)
         current = current_release(history)
         values = upgrade_values(merge_user_values(request.values), current, options.values_mode)
-        request = replace(request, user_values=values.render)
+        request = replace(request, user_values=values.render, chart_values=values.chart_values)
         served = await retry(kube.discovery.resources, timeout=options.timeout)
         version = await retry(kube.version, timeout=options.timeout)
         rendered = render_chart(with_capabilities(request, capabilities_from(version, served)))
