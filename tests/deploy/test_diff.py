@@ -47,8 +47,10 @@ def helm(sandbox: Sandbox, tmp_path: Path) -> Helm:
     return Helm(helm_binary(), sandbox, tmp_path / "helm")
 
 
-def _diff(sandbox: Sandbox, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["diff", *args, "--kubeconfig", str(sandbox.kubeconfig)])
+def _diff(sandbox: Sandbox, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(
+        main, ["diff", *args, "--kubeconfig", str(sandbox.kubeconfig)], env=env
+    )
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr
@@ -138,4 +140,6 @@ def test_diff_bad_input_exits_2_naming_the_problem(
     assert code == 2 and "exclude each other" in err
     code, _, err = _diff(sandbox, "upgrade", "shop", str(CHART), "-n", namespace, "-f", "nope.yaml")
     assert code == 2 and "nope.yaml" in err
+    code, _, err = _diff(sandbox, "rollback", "shop", "-n", namespace, env={"HELM_DRIVER": "sql"})
+    assert code == 2 and "HELM_DRIVER='sql'" in err
     assert [r["revision"] for r in helm.json("history", "shop", "-n", namespace)] == [1]
