@@ -3,6 +3,7 @@ their manifests are the inventory, helm upgrade and uninstall are followed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from pathlib import Path
@@ -10,11 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from helmcli import Helm, helm_binary
+from helmguard.cli import main
+from helmguard.kube.client import Kube
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
-from helmguard.store import ReleaseKey
+from helmguard.store import ReleaseKey, Store
+from helmguard.sync import Sync
 from helmguard.sync.helm import HelmRevision, followed
 from kubeapi import wait_until
 from processes import free_port, helmguard
@@ -129,3 +134,34 @@ def test_serve_follows_a_release_helm_installed(
 
     helm.run("uninstall", "shop", "-n", namespace)
     wait_until(lambda: _item(api, namespace, "shop") is None, "the uninstalled release to go", 60)
+
+
+async def test_discovery_on_start_forgets_what_helm_uninstalled_and_leaves_helmguards_own(
+    sandbox: Sandbox, namespace: str, kube: Kube, store: Store, tmp_path: Path
+) -> None:
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    await asyncio.to_thread(helm.run, "install", "byhelm", str(CHART), "-n", namespace)
+    deployed = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        [
+            "deploy", str(CHART), "--release", "ours", "-n", namespace, "--no-wait",
+            "--set", "account=default",
+            "--db", store.url, "--kubeconfig", str(sandbox.kubeconfig), "--timeout", "60s",
+        ],
+    )  # fmt: skip
+    assert deployed.exit_code == 0, deployed.output
+    ours = ReleaseKey(namespace, "ours")
+    before = await store.list_revisions(ours)
+
+    async with Sync(kube, store, discover_helm=True):
+        found = await store.list_revisions(ReleaseKey(namespace, "byhelm"))
+        assert [(r.number, r.outcome) for r in found] == [(1, "deployed")]
+        assert found[0].inventory is not None
+        assert {i.ref.name for i in found[0].inventory} == {"byhelm-web"}
+    assert await store.list_revisions(ours) == before  # helmguard's own: untouched
+
+    await asyncio.to_thread(helm.run, "uninstall", "byhelm", "-n", namespace)
+    async with Sync(kube, store, discover_helm=True):
+        assert await store.get_release(ReleaseKey(namespace, "byhelm")) is None
+        assert await store.get_release(ours) is not None
