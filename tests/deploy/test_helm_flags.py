@@ -101,3 +101,30 @@ def test_a_failed_rollback_records_what_helm_records(
         assert _statuses(helm, "rb", namespace) == expected
     finally:
         delete_namespace(admin_http, theirs)
+
+
+def test_a_rollback_failing_its_wait_keeps_the_latest_deployed_as_helm_does(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(Path(__file__).parents[1] / "sync" / "charts" / "helmsa")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    try:
+        for ns in (theirs, namespace):
+            # Revision 1 runs as a ServiceAccount that does not exist; revision 2 as default.
+            helm.run("install", "rw", chart, "-n", ns)
+            helm.run("upgrade", "rw", chart, "-n", ns, "--set", "account=default")
+        failed = helm.run(
+            "rollback", "rw", "1", "-n", theirs, "--wait", "--timeout", "10s", check=False
+        )
+        assert failed.returncode != 0, failed.stderr
+        code, out = _cli(
+            sandbox, "rollback", "rw", "1", "-n", namespace, "--no-store", "--timeout", "60s"
+        )
+        assert code == 1 and "helmsa-runner" in out, out
+        expected = [(1, "superseded"), (2, "deployed"), (3, "failed")]
+        assert _statuses(helm, "rw", theirs) == expected
+        assert _statuses(helm, "rw", namespace) == expected
+    finally:
+        delete_namespace(admin_http, theirs)
