@@ -234,7 +234,8 @@ _UTF8_LEADS = ((0xE0, 0xC0, 2), (0xF0, 0xE0, 3), (0xF8, 0xF0, 4))
 
 def _check_go_depth(text: str) -> None:
     """go-yaml's scanner limits on the first document: flow levels and block indents."""
-    flow = indents = documents = 0
+    flow = indents = 0
+    started = False  # the first document's content (or its `---`) was seen
     parser = _Parser(text)
     try:
         for token in iter(parser.get_token, None):
@@ -251,10 +252,9 @@ def _check_go_depth(text: str) -> None:
                     raise YAMLError(_DEPTH_PROBLEM, token.start_mark.line + 1)
             elif kind is yaml.BlockEndToken:
                 indents -= 1
-            elif kind is yaml.DocumentStartToken:
-                documents += 1
-                if documents > 1:
-                    return  # go-yaml reads the first document only
+            elif kind is yaml.DocumentEndToken or (kind is yaml.DocumentStartToken and started):
+                return  # go-yaml reads the first document only
+            started = started or kind is not yaml.StreamStartToken
     except yaml.YAMLError:
         return  # composing reports it
     finally:

@@ -415,6 +415,8 @@ DEPTH: list[Case] = [
         + "]" * 1200
         + "\n",
     ),
+    ("depth_second_document_too_deep", "doc", "a: 1\n---\n" + "[" * 10001 + "]" * 10001 + "\n"),
+    ("depth_first_of_two_documents", "doc", "---\n" + "- " * 10001 + "x\n---\nb: 1\n"),
     ("depth_brackets_in_strings", "doc", "a: '" + "[" * 12000 + "'\nb: [1]\n"),
 ]
 
