@@ -47,6 +47,7 @@ EXPECTED: dict[str, type[KubeError]] = {
     "validating_admission_policy": PolicyViolation,
     "invalid": Invalid,
     "typed_patch_wrong_type": Invalid,
+    "typed_patch_errors": Invalid,
     "unknown_field": Invalid,
     "conversion": Invalid,
     "undecodable_body": Invalid,

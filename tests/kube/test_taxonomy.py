@@ -466,6 +466,13 @@ async def test_a_wrong_type_applied_is_invalid_not_a_server_failure(
     assert "spec.template.spec.nodeSelector.k: expected string, got true" in err.message
     assert "--set-string" in err.fix
 
+    body = _deployment(namespace, replicas="3", nodeSelector={"k": True})
+    exc, err = await api_error(_apply(kube, body), "typed_patch_errors")
+    assert isinstance(err, Invalid)
+    _common(err, exc, code=500)
+    assert err.fields == ("spec.replicas", "spec.template.spec.nodeSelector.k")
+    assert "--set instead of --set-string" in err.fix and "--set-string key=value" in err.fix
+
     exc, err = await api_error(_apply(kube, _deployment(namespace, bogus=1)), "unknown_field")
     assert isinstance(err, Invalid)
     _common(err, exc, code=500)
