@@ -59,6 +59,10 @@ RENDERERS = ("sdk", "helm")
 # `helm template` prints each document as "---\n# Source: <path>\n<content>\n".
 _SOURCE_MARKER = re.compile(r"^---\n# Source: (.*)\n", re.MULTILINE)
 _HELM_TIMEOUT = 300
+# Go's encoding/json writes each byte that is not UTF-8 as the escape \ufffd (a real
+# U+FFFD stays a literal character); see `_go_json`.
+_GO_INVALID_BYTE = re.compile(r"(?<!\\)((?:\\\\)*)\\ufffd")
+_INVALID_BYTE = "\udcff"
 
 
 @dataclass(frozen=True)
@@ -354,7 +358,7 @@ def _render_sdk(
             raw = _native.call_string(
                 "helm_render", chart._raw(), json.dumps(values), json.dumps(opts)
             )
-            crd_files = chart.crds
+            crd_files = _go_json(_native.call_string("helm_chart_crds", chart._raw()))
             merged = chart.merge_values(values)
             chart_json = _chart_json(chart, meta)
     except helm_python.HelmValuesError as exc:
@@ -380,8 +384,21 @@ def _render_sdk(
         values=MappingProxyType(merged),
         chart_json=MappingProxyType(chart_json),
     )
-    files: dict[str, str] = json.loads(raw)
-    return info, files
+    files: dict[str, str] = _go_json(raw)
+    notes = {p: t.replace(_INVALID_BYTE, "\ufffd") for p, t in files.items() if p.endswith(".txt")}
+    return info, files | notes
+
+
+def _go_json(raw: str) -> Any:
+    """The engine's JSON, with each byte that was not UTF-8 a lone surrogate.
+
+    Helm refuses a template (or crds/ file) with such bytes when it reads the YAML; the
+    YAML reader refuses the surrogate the same way, naming the file and line. Go's JSON
+    would otherwise have made each a U+FFFD that reads as valid text.
+    """
+    if "\\ufffd" in raw:
+        raw = _GO_INVALID_BYTE.sub(r"\1\\udcff", raw)
+    return json.loads(raw)
 
 
 def _sort_manifests(files: Mapping[str, str], chart_name: str) -> _EngineOutput:
