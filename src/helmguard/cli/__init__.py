@@ -17,6 +17,7 @@ COMMANDS = {
     "check": "helmguard.cli.check:check",
     "db": "helmguard.cli.db:db",
     "deploy": "helmguard.cli.deploy:deploy_command",
+    "diff": "helmguard.cli.diff:diff_group",
     "events": "helmguard.cli.status:events",
     "graph": "helmguard.cli.check:graph",
     "get": "helmguard.cli.releases:get_group",
