@@ -96,17 +96,19 @@ async def test_one_leader_and_release_hands_over_at_once(
 ) -> None:
     a, b = _elector(kube, namespace, "a"), _elector(kube, namespace, "b")
     leading: list[str] = []
+    changed = asyncio.Event()
 
     def lead(name: str) -> Any:
         async def work() -> None:
             leading.append(name)
+            changed.set()
             await asyncio.Event().wait()
 
         return work
 
     run_a = asyncio.create_task(a.run(lead("a")))
-    while not leading:
-        await asyncio.sleep(0.05)
+    await changed.wait()
+    changed.clear()
     run_b = asyncio.create_task(b.run(lead("b")))
     await asyncio.sleep(FAST.lease_duration * 1.5)  # a renews: b never gets in
     assert leading == ["a"]
@@ -116,8 +118,8 @@ async def test_one_leader_and_release_hands_over_at_once(
     run_a.cancel()
     await asyncio.gather(run_a, return_exceptions=True)
     released = time.monotonic()
-    while leading == ["a"]:
-        await asyncio.sleep(0.02)
+    await changed.wait()
+    assert leading == ["a", "b"]
     # Released: b takes it on its next attempt, not a lease duration later.
     assert time.monotonic() - released < FAST.retry_period * (1 + 1.2) + 0.5
     spec = _lease(admin_http, namespace, "election")["spec"]
@@ -153,7 +155,10 @@ async def test_racing_candidates_one_wins_by_resource_version(kube: Kube, namesp
 async def test_a_leader_whose_lease_is_taken_stops_leading(
     kube: Kube, namespace: str, admin_http: httpx.Client
 ) -> None:
-    a = _elector(kube, namespace, "a")
+    became = asyncio.Event()
+    a = LeaderElector(
+        kube, namespace, "election", "a", timings=FAST, on_new_leader=lambda _: became.set()
+    )
     stopped = asyncio.Event()
 
     async def work() -> None:
@@ -163,14 +168,12 @@ async def test_a_leader_whose_lease_is_taken_stops_leading(
             stopped.set()
 
     run = asyncio.create_task(a.run(work))
-    while not a.is_leader:
-        await asyncio.sleep(0.05)
+    await became.wait()
+    assert a.is_leader
     lease = _lease(admin_http, namespace, "election")
     lease["spec"]["holderIdentity"] = "intruder"
     lease["spec"]["renewTime"] = micro_time(datetime.now(UTC))
-    admin_http.put(
-        f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/election", json=lease
-    ).raise_for_status()
+    await kube.send_json("PUT", f"{a.path}/election", lease)
     async with asyncio.timeout(FAST.renew_deadline + 2):
         await run
     assert stopped.is_set()
