@@ -108,6 +108,7 @@ class Sync:
         inactivity_timeout: float = 90.0,
         watch_timeout: float = 300.0,
         on_commit: CommitHook | None = None,
+        elected: bool = False,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -121,6 +122,7 @@ class Sync:
         self.inactivity_timeout = inactivity_timeout
         self.watch_timeout = watch_timeout
         self.on_commit = on_commit
+        self.elected = elected  # won the cluster's Lease: takes the store's sync lease over
         self.index = ClusterIndex()
         self.informers: dict[tuple[str, str, str | None], Informer] = {}
         self._by_namespace: dict[str | None, list[Informer]] = {}  # None: cluster-wide
@@ -158,7 +160,7 @@ class Sync:
         Raises SyncRunning (the store is untouched) while another sync of the same cluster
         is running on this store.
         """
-        self._lease = await self.store.acquire_sync(self.cluster)
+        self._lease = await self.store.acquire_sync(self.cluster, take_over=self.elected)
         self._beat = asyncio.create_task(self._heartbeat(), name="sync heartbeat")
         try:
             await self._start(timeout)
