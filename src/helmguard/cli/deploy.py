@@ -17,9 +17,7 @@ from helmguard.cli.chart_options import chart_options, request_from_options
 from helmguard.cli.duration import DURATION
 
 if TYPE_CHECKING:
-    from helmguard.deploy import DeployOptions, LogRecord, Result
-    from helmguard.deploy.actions import StoreOpener
-    from helmguard.deploy.oplog import Listener
+    from helmguard.deploy import Configuration, DeployOptions, LogRecord, Result
     from helmguard.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -204,7 +202,7 @@ def _user_errors() -> Iterator[None]:
 
 
 def _run(
-    action: Callable[[DeployOptions, StoreOpener | None, list[Listener]], Awaitable[Result]],
+    action: Callable[[DeployOptions, Configuration], Awaitable[Result]],
     *,
     db_url: str | None,
     no_store: bool,
@@ -215,8 +213,11 @@ def _run(
 ) -> None:
     """Run an action with the `_cluster_options` (and command flags) in `kwargs`.
 
-    The store opens alongside, a live display listens; prints the result; exits 0 only if ok.
+    The action gets the command's Configuration: the store opens alongside, a live display
+    listens. Prints the result; exits 0 only if ok.
     """
+    from helmguard.deploy import Configuration
+
     options = _options(**kwargs)
     display = _Display(output=output, log_format=log_format, verbose=verbose)
 
@@ -241,7 +242,8 @@ def _run(
             return opened[0]
 
         try:
-            return await action(options, opener, [display])
+            config = Configuration.from_options(options, store=opener, listeners=[display])
+            return await action(options, config)
         finally:
             if warm is not None:
                 await warm
@@ -418,9 +420,7 @@ def deploy_command(**kwargs: Any) -> None:
         return
     request = request_from_options(**kwargs)
     _run(
-        lambda options, store, listeners: deploy(
-            request, options, store=store, listeners=listeners
-        ),
+        lambda options, config: deploy(request, options, config=config),
         **kwargs,
     )
 
@@ -475,9 +475,7 @@ def rollback_command(release: str, revision: int | None, namespace: str, **kwarg
     from helmguard.deploy import rollback
 
     _run(
-        lambda options, store, listeners: rollback(
-            namespace, release, revision, options, store=store, listeners=listeners
-        ),
+        lambda options, config: rollback(namespace, release, revision, options, config=config),
         **kwargs,
     )
 
@@ -497,9 +495,7 @@ def uninstall_command(release: str, namespace: str, **kwargs: Any) -> None:
     from helmguard.deploy import uninstall
 
     _run(
-        lambda options, store, listeners: uninstall(
-            namespace, release, options, store=store, listeners=listeners
-        ),
+        lambda options, config: uninstall(namespace, release, options, config=config),
         **kwargs,
     )
 
@@ -517,8 +513,6 @@ def test_command(release: str, namespace: str, **kwargs: Any) -> None:
 
     # Like `helm test`, a test run is not a revision: nothing is written to the store.
     _run(
-        lambda options, _store, listeners: release_test(
-            namespace, release, options, listeners=listeners
-        ),
+        lambda options, config: release_test(namespace, release, options, config=config),
         **{**kwargs, "no_store": True},
     )
