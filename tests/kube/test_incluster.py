@@ -96,7 +96,7 @@ def test_serve_in_a_pod_environment_syncs_with_the_charts_service_account(
         assert managed.returncode == 0, managed.stderr
         log = tmp_path / "serve.log"
         serve = subprocess.Popen(
-            helmguard("serve", "--db", str(db), "--no-api"),
+            helmguard("serve", "--db", str(db), "--no-api", "--leader-elect"),
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             env=env,
@@ -117,6 +117,12 @@ def test_serve_in_a_pod_environment_syncs_with_the_charts_service_account(
         assert any(
             line.startswith("serve: ") and "in-cluster" in line for line in text.splitlines()
         ), text
+        # The Lease it elects through is in the pod's namespace, held by this process.
+        lease = admin_http.get(
+            f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/helmguard-sync"
+        )
+        assert lease.status_code == 200, text
+        assert f"_{serve.pid}_" in lease.json()["spec"]["holderIdentity"]
     finally:
         CliRunner().invoke(
             main, ["uninstall", release, *common[2:], "--db", str(tmp_path / "deploy.db")]
