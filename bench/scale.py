@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -283,7 +284,7 @@ def _bench(
     # Under steady load transitions arrive every 1/RATE s: the longest silence around the
     # kill is the failover (the dead leader's last commits may still arrive just after it).
     around = sorted(at for at, _ in stream.arrivals if at >= killed - 2.0)
-    gap = max((b - a for a, b in zip(around, around[1:], strict=False)), default=float("nan"))
+    gap = max((b - a for a, b in itertools.pairwise(around)), default=float("nan"))
     print(
         f"failover (lease {LEASE:g}s, renew {RENEW:g}s, retry {RETRY:g}s): Lease taken over "
         f"{took_over:.1f} s after SIGKILL (pid {leader} -> {pid}); {gap:.1f} s without a "
