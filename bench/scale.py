@@ -274,10 +274,12 @@ def _bench(
     os.kill(leader, signal.SIGKILL)
     while (pid := _holder_pid(api, lease_namespace)) in (None, leader):
         time.sleep(0.1)
-    took_over = time.monotonic() - killed
-    deadline = time.monotonic() + 120
-    while not [at for at, _ in stream.arrivals if at >= killed] and time.monotonic() < deadline:
-        time.sleep(0.1)  # the new leader lists, then commits what changed meanwhile
+    taken = time.monotonic()
+    took_over = taken - killed
+    deadline = taken + 120
+    # The new leader lists, then commits what changed meanwhile: wait for its first.
+    while not [at for at, _ in stream.arrivals if at >= taken] and time.monotonic() < deadline:
+        time.sleep(0.1)
     time.sleep(3.0)
     load.stop.set()
     load.join()
