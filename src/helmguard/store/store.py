@@ -811,11 +811,14 @@ class Store:
 
     # ---- sync leases ---------------------------------------------------------------------
 
-    async def acquire_sync(self, cluster: str = "") -> str:
+    async def acquire_sync(self, cluster: str = "", *, take_over: bool = False) -> str:
         """Become the one sync of `cluster` on this store; return the holder id to renew with.
 
         Raises SyncRunning, naming the process, while another sync of the cluster is alive:
         it heartbeats (`renew_sync`) within SYNC_LEASE_SECONDS and, on this host, exists.
+        `take_over`: the caller won the cluster's leader election (helmguard.sync.leader),
+        which the previous holder lost: its lease is taken at once (it sees so on its next
+        heartbeat and stops).
         """
         holder = os.urandom(16).hex()
         host, pid = socket.gethostname(), os.getpid()
@@ -827,7 +830,11 @@ class Store:
             row = connection.execute(
                 select(SyncLease).where(SyncLease.cluster == cluster)
             ).one_or_none()
-            if row is not None and not _holder_gone(current := _sync_holder(row), now):
+            if (
+                row is not None
+                and not take_over
+                and not _holder_gone(current := _sync_holder(row), now)
+            ):
                 return current
             values = {
                 "holder": holder,

@@ -111,6 +111,7 @@ class Sync:
         watch_timeout: float = 300.0,
         on_commit: CommitHook | None = None,
         discover_helm: bool = False,
+        elected: bool = False,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -126,6 +127,7 @@ class Sync:
         self.on_commit = on_commit
         self.discover_helm = discover_helm
         self.discovery: HelmDiscovery | None = None
+        self.elected = elected  # won the cluster's Lease: takes the store's sync lease over
         self.index = ClusterIndex()
         self.informers: dict[tuple[str, str, str | None], Informer] = {}
         self._by_namespace: dict[str | None, list[Informer]] = {}  # None: cluster-wide
@@ -163,7 +165,7 @@ class Sync:
         Raises SyncRunning (the store is untouched) while another sync of the same cluster
         is running on this store.
         """
-        self._lease = await self.store.acquire_sync(self.cluster)
+        self._lease = await self.store.acquire_sync(self.cluster, take_over=self.elected)
         self._beat = asyncio.create_task(self._heartbeat(), name="sync heartbeat")
         try:
             await self._start(timeout)

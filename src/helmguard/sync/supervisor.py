@@ -57,6 +57,7 @@ class ClusterSupervisor:
         announce: Callable[[str], None] = log.warning,
         on_connect: Callable[[Kube], Awaitable[object]] | None = None,
         discover_helm: bool = True,
+        elected: bool = False,
     ) -> None:
         self._connect = connect
         self.store = store
@@ -65,6 +66,8 @@ class ClusterSupervisor:
         self.grace = grace
         self.backoff_cap = backoff_cap
         self.sync: Sync | None = None
+        self.elected = elected  # see Sync(elected=)
+        self.synced = False  # a sync has started (its first lists done) at least once
         self._down_since: float | None = time.monotonic()
         self._down_at = datetime.now(UTC)
         self._reason = "not connected yet"
@@ -105,7 +108,13 @@ class ClusterSupervisor:
                 except Exception as exc:  # the sync runs all the same
                     self._announce(f"serve: on connecting to {self.name}: {classify(exc).message}")
             self._reason = "connected; the first lists of the sync are not done"
-            sync = Sync(kube, self.store, cluster=self.cluster, discover_helm=self.discover_helm)
+            sync = Sync(
+                kube,
+                self.store,
+                cluster=self.cluster,
+                discover_helm=self.discover_helm,
+                elected=self.elected,
+            )
             try:
                 try:
                     await sync.start()
@@ -117,6 +126,7 @@ class ClusterSupervisor:
                     await self._backoff()
                     continue
                 self.sync = sync
+                self.synced = True
                 self._down_since = None
                 self._attempts = 0
                 self._announce(
