@@ -128,7 +128,7 @@ async def test_missing_layout_library_is_said_and_edges_still_listed(
     app = create_app(seeded, token=TOKEN, poll_interval=0.1)
     async with serving(app) as base:
         page = await _page(browser)
-        await page.route("**/static/vendor/elk.bundled.js", lambda route: route.fulfill(status=404))
+        await page.route("**/static/vendor/elk-api.js", lambda route: route.fulfill(status=404))
         await page.goto(f"{base}/?release=msga-cn/common#token={TOKEN}")
         missing = page.locator("#graph-missing")
         await missing.wait_for()

@@ -237,7 +237,6 @@ def test_release_page(
         page.goto(f"{base}/?release={namespace}/{release}#token={TOKEN}")
         render_ms = _rendered(page)
         print(f"release page, {size} objects: rendered in {render_ms} ms after the data arrived")
-        assert render_ms < 1000, f"{size} objects rendered in {render_ms} ms after the data arrived"
         assert page.locator("#graph-missing").count() == 0
         assert page.locator("#graph g.node").count() >= size
         assert not _overlaps(page)
@@ -320,6 +319,8 @@ def test_release_page(
         if os.environ.get("HELMGUARD_UPDATE_SCREENSHOT"):
             (REPO / "docs").mkdir(exist_ok=True)
             shutil.copy(shot, REPO / "docs" / f"release-{size}.png")
+        # Last, so that a slow machine still runs every other check first.
+        assert render_ms < 1000, f"{size} objects rendered in {render_ms} ms after the data arrived"
     finally:
         for proc in processes:
             stop(proc)

@@ -9,12 +9,32 @@ const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet", "Repli
 const APP_GROUP = "helmguard.io";
 const NODE_W = 210, NODE_H = 38, GROUP_TOP = 24;
 const view = { key: null, search: "", kind: "", state: "", selected: null, layoutKey: null, layout: null };
+const ELK_WORKER = "/static/vendor/elk-worker.min.js";
 let elkEngine = null;
+let workerFailed = null;
 
 function layoutEngine() {
   if (typeof ELK === "undefined") return null;
-  if (!elkEngine) elkEngine = new ELK();
+  if (!elkEngine) {
+    // The layout runs in a worker: the tables are built meanwhile on the page's thread.
+    workerFailed = new Promise((_, reject) => {
+      elkEngine = new ELK({
+        workerUrl: ELK_WORKER,
+        workerFactory: (url) => {
+          const worker = new Worker(url);
+          worker.addEventListener("error", () => reject(new Error(`${url} could not be loaded`)));
+          return worker;
+        },
+      });
+    });
+    workerFailed.catch(() => {});
+  }
   return elkEngine;
+}
+
+function missingLibrary(why) {
+  return el("p", { class: "error", id: "graph-missing",
+    text: `The dependency picture needs the graph layout library (elkjs), missing from this server's static/vendor/ directory (${why}): run scripts/web (or scripts/bootstrap) where helmguard is installed.` });
 }
 
 // Warm the layout code up while the page's data are being fetched (its first run is slow).
@@ -229,7 +249,7 @@ async function layout(groups) {
   if (view.layoutKey === key && view.layout) return view.layout;
   const engine = layoutEngine();
   await warmed;
-  const out = await engine.layout(elkGraph(groups));
+  const out = await Promise.race([engine.layout(elkGraph(groups)), workerFailed]);
   const pos = new Map(), boxes = [], sections = new Map();
   out.children.forEach((gr, gi) => {
     boxes.push({ x: gr.x, y: gr.y, width: gr.width, height: gr.height, title: groups[gi].title, id: groups[gi].id });
@@ -263,15 +283,22 @@ function brokenList(broken) {
     `${e.source} → ${e.target} (${e.path}): `, el("span", { class: "msg", text: e.message }))));
 }
 
-async function drawGraph(g) {
-  const broken = g.edges.filter((e) => e.broken);
-  const list = brokenList(broken);
-  if (!layoutEngine()) {
-    return el("div", { id: "graph" }, list, el("p", { class: "error", id: "graph-missing",
-      text: "The dependency picture needs the graph layout library (elkjs), which is missing from this server's static/vendor/ directory: run scripts/web (or scripts/bootstrap) where helmguard is installed." }));
+function startLayout(g) {
+  if (!layoutEngine()) return null;
+  const grouped = componentGroups(g);
+  return { grouped, laid: layout(grouped.groups) };
+}
+
+async function drawGraph(g, started) {
+  const list = brokenList(g.edges.filter((e) => e.broken));
+  if (!started) return el("div", { id: "graph" }, list, missingLibrary("vendor/elk-api.js"));
+  let lay;
+  try {
+    lay = await started.laid;
+  } catch (err) {
+    return el("div", { id: "graph" }, list, missingLibrary(err.message));
   }
-  const { groups, edges } = componentGroups(g);
-  const lay = await layout(groups);
+  const { edges } = started.grouped;
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const width = Math.ceil(lay.width), height = Math.ceil(lay.height);
   const root = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "group", "aria-label": "dependency graph, grouped by component" });
@@ -414,6 +441,7 @@ async function renderRelease(ns, name, cluster) {
     api(`${base}/history?limit=1000${amp}`), api(`${base}/log${q}`), api(`${base}/revisions${q}`),
   ]);
   const started = performance.now();
+  const laying = startLayout(graph);
   const key = `${cluster}/${ns}/${name}`;
   let page = document.getElementById("release-page");
   if (!page || page.dataset.key !== key) page = skeleton(key);
@@ -445,7 +473,7 @@ async function renderRelease(ns, name, cluster) {
   const ops = operationsByRevision(revisions, oplog);
   if (open.length) for (const d of ops.querySelectorAll("details")) d.open = open.includes(d.dataset.revision);
   fill("operations", ops);
-  fill("graph", await drawGraph(graph));
+  fill("graph", await drawGraph(graph, laying));
   applyFilters();
   page.dataset.renderMs = String(Math.round(performance.now() - started));
   page.dataset.rendered = "true";
