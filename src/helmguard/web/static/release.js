@@ -208,6 +208,22 @@ function componentGroups(g) {
       if (!group.has(a) && group.has(b) && byId.get(a).in_release && !["shared", "outside"].includes(group.get(b))) group.set(a, group.get(b));
     }
   }
+  // A Service, NetworkPolicy or HPA selects pods, which the graph does not draw: it joins
+  // the one workload with its component (or name) label when the plan kept labels, else
+  // the one workload of its namespace and name, as charts name a component's objects.
+  const label = (n) => n.labels["app.kubernetes.io/component"] || n.labels["app.kubernetes.io/name"] || "";
+  const hints = [(n) => label(n) && `label ${label(n)}`, (n) => `name ${n.ref.namespace}/${n.ref.name}`];
+  for (const hint of hints) {
+    const by = new Map();
+    for (const n of g.nodes) {
+      const h = workload(n.id) && hint(n);
+      if (h) by.set(h, by.has(h) ? null : n.id);
+    }
+    for (const n of g.nodes) {
+      const h = !group.has(n.id) && n.in_release && hint(n);
+      if (h && by.get(h)) group.set(n.id, by.get(h));
+    }
+  }
   for (const n of g.nodes) if (!group.has(n.id)) group.set(n.id, "other");
   const members = new Map();
   for (const n of g.nodes) {
@@ -250,26 +266,23 @@ async function layout(groups) {
   const engine = layoutEngine();
   await warmed;
   const out = await Promise.race([engine.layout(elkGraph(groups)), workerFailed]);
-  const pos = new Map(), boxes = [], sections = new Map();
+  const pos = new Map(), boxes = [];
   out.children.forEach((gr, gi) => {
     boxes.push({ x: gr.x, y: gr.y, width: gr.width, height: gr.height, title: groups[gi].title, id: groups[gi].id });
     for (const n of gr.children) pos.set(n.id, { x: gr.x + n.x, y: gr.y + n.y });
-    for (const e of gr.edges || []) {
-      const s = (e.sections || [])[0];
-      if (!s) continue;
-      const pts = [s.startPoint, ...(s.bendPoints || []), s.endPoint].map((p) => ({ x: gr.x + p.x, y: gr.y + p.y }));
-      sections.set(`${e.sources[0]}\n${e.targets[0]}`, pts);
-    }
   });
   view.layoutKey = key;
-  view.layout = { pos, boxes, sections, width: out.width, height: out.height };
+  view.layout = { pos, boxes, width: out.width, height: out.height };
   return view.layout;
 }
 
 function edgePath(e, lay) {
-  const pts = lay.sections.get(`${e.source}\n${e.target}`);
-  if (pts) return `M ${pts.map((p) => `${p.x} ${p.y}`).join(" L ")}`;
+  // The tree puts a component's dependencies right of it: a curve from side to side.
   const a = lay.pos.get(e.source), b = lay.pos.get(e.target);
+  if (Math.abs(a.x - b.x) < NODE_W) {
+    const x = Math.max(a.x, b.x) + NODE_W, y1 = a.y + NODE_H / 2, y2 = b.y + NODE_H / 2;
+    return `M ${a.x + NODE_W} ${y1} C ${x + 30} ${y1}, ${x + 30} ${y2}, ${b.x + NODE_W} ${y2}`;
+  }
   const forward = b.x >= a.x + NODE_W;
   const x1 = forward ? a.x + NODE_W : a.x, y1 = a.y + NODE_H / 2;
   const x2 = forward ? b.x : b.x + NODE_W, y2 = b.y + NODE_H / 2;
@@ -439,7 +452,9 @@ async function renderRelease(ns, name, cluster) {
   const [detail, graph, events, history, oplog, revisions] = await Promise.all([
     api(base + q), api(`${base}/graph${q}`), api(`${base}/events${q}`),
     api(`${base}/history?limit=1000${amp}`), api(`${base}/log${q}`), api(`${base}/revisions${q}`),
+    warmed, // the layout worker's first start (its script loading) is page load, not render
   ]);
+  // data-render-ms: from here (data arrived, layout library loaded) to the page drawn.
   const started = performance.now();
   const laying = startLayout(graph);
   const key = `${cluster}/${ns}/${name}`;
