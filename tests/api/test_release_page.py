@@ -236,7 +236,9 @@ def test_release_page(
 
         page.goto(f"{base}/?release={namespace}/{release}#token={TOKEN}")
         render_ms = _rendered(page)
+        layout_ms = page.get_attribute("#release-page", "data-layout-ms")
         print(f"release page, {size} objects: rendered in {render_ms} ms after the data arrived")
+        print(f"  (tables built and the layout done {layout_ms} ms after the data arrived)")
         assert page.locator("#graph-missing").count() == 0
         assert page.locator("#graph g.node").count() >= size
         assert not _overlaps(page)
@@ -319,6 +321,20 @@ def test_release_page(
         if os.environ.get("HELMGUARD_UPDATE_SCREENSHOT"):
             (REPO / "docs").mkdir(exist_ok=True)
             shutil.copy(shot, REPO / "docs" / f"release-{size}.png")
+        # The list: a count per state, filters, the root cause in one line.
+        page.goto(f"{base}/")
+        row = page.locator(f'#releases tr[data-release="{namespace}/{release}"]')
+        row.wait_for()
+        app = str(row.get_attribute("data-state"))
+        assert app == ("Blocked" if size > 5 else "Ready")
+        assert page.inner_text(f'#state-counts button[data-state="{app}"] .n') == "1"
+        page.select_option("#filter-state", "Failed")
+        page.locator("#list-shown", has_text="0 of 1 release(s) shown").wait_for()
+        assert page.locator("#releases tbody tr").count() == 0
+        page.select_option("#filter-state", app)
+        page.locator("#list-shown", has_text="1 of 1 release(s) shown").wait_for()
+        if size > 5:
+            assert f"{release}-c00-token" in page.inner_text("#releases td.oneline")
         # Last, so that a slow machine still runs every other check first.
         assert render_ms < 1000, f"{size} objects rendered in {render_ms} ms after the data arrived"
     finally:

@@ -163,6 +163,7 @@ async function fillPanel(focus) {
   const base = `/api/releases/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
   const [events, transitions] = await Promise.all([api(`${base}/events?${refQuery(ref)}`), api(`${base}/history?${refQuery(ref)}`)]);
   const obj = findObject(ref);
+  const hadFocus = panel.contains(document.activeElement);
   const title = el("h2", { tabindex: "-1", id: "object-title" }, ref.text, " ", obj ? badge(obj.state) : null);
   const close = el("button", { type: "button", id: "close-panel", text: "Close", onclick: () => { view.selected = null; panel.hidden = true; panel.replaceChildren(); } });
   panel.replaceChildren(
@@ -181,7 +182,7 @@ async function fillPanel(focus) {
       t.from_state ? badge(t.from_state) : el("span", { class: "muted", text: "(new)" }), " → ", badge(t.to_state),
       " ", el("span", { class: "msg", text: `${t.reason}: ${t.message}` }))));
   panel.hidden = false;
-  if (focus) title.focus();
+  if (focus || hadFocus) title.focus();
 }
 
 // ---- the dependency picture -------------------------------------------------------------
@@ -457,6 +458,10 @@ async function renderRelease(ns, name, cluster) {
   // data-render-ms: from here (data arrived, layout library loaded) to the page drawn.
   const started = performance.now();
   const laying = startLayout(graph);
+  // A live refresh redraws the sections: the keyboard stays on the object it was on.
+  const active = document.activeElement;
+  const focused = active && active.closest("#release-page .release-main") ?
+    (active.dataset.ref ? `[data-ref="${CSS.escape(active.dataset.ref)}"]` : active.dataset.node ? `[data-node="${CSS.escape(active.dataset.node)}"]` : null) : null;
   const key = `${cluster}/${ns}/${name}`;
   let page = document.getElementById("release-page");
   if (!page || page.dataset.key !== key) page = skeleton(key);
@@ -488,8 +493,14 @@ async function renderRelease(ns, name, cluster) {
   const ops = operationsByRevision(revisions, oplog);
   if (open.length) for (const d of ops.querySelectorAll("details")) d.open = open.includes(d.dataset.revision);
   fill("operations", ops);
-  fill("graph", await drawGraph(graph, laying));
+  const drawn = await drawGraph(graph, laying);
+  page.dataset.layoutMs = String(Math.round(performance.now() - started));
+  fill("graph", drawn);
   applyFilters();
+  if (focused && document.activeElement === document.body) {
+    const again = document.querySelector(`#release-page .release-main ${focused}`);
+    if (again) again.focus();
+  }
   page.dataset.renderMs = String(Math.round(performance.now() - started));
   page.dataset.rendered = "true";
   if (view.selected) fillPanel(false).catch(showError);
