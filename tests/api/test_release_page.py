@@ -316,7 +316,7 @@ def test_release_page(
         page.click("#close-panel")
         shot = SHOTS / f"release-{size}.png"
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.locator("#section-graph").scroll_into_view_if_needed()
+        page.evaluate("document.getElementById('section-graph').scrollIntoView()")
         page.screenshot(path=str(shot))
         if os.environ.get("HELMGUARD_UPDATE_SCREENSHOT"):
             (REPO / "docs").mkdir(exist_ok=True)
