@@ -121,6 +121,23 @@ async def test_hostile_names_labels_and_event_messages_are_escaped(
         await _shot(page, "escaped")
 
 
+async def test_missing_layout_library_is_said_and_edges_still_listed(
+    seeded: Store, browser: Browser
+) -> None:
+    """The graph library is installed by scripts/web, not committed: without it, say so."""
+    app = create_app(seeded, token=TOKEN, poll_interval=0.1)
+    async with serving(app) as base:
+        page = await _page(browser)
+        await page.route("**/static/vendor/elk-api.js", lambda route: route.fulfill(status=404))
+        await page.goto(f"{base}/?release=msga-cn/common#token={TOKEN}")
+        missing = page.locator("#graph-missing")
+        await missing.wait_for()
+        assert "scripts/web" in await missing.inner_text()
+        assert 'serviceaccount "vault-svc" not found' in await page.inner_text(
+            "#graph .broken-list"
+        )
+
+
 # ---- the seed scenario --------------------------------------------------------------------
 
 

@@ -325,7 +325,9 @@ def create_app(
     async def get_release(namespace: str, name: str, cluster: Cluster = "") -> ReleaseDetail:
         """Components (with pods) and other resources: state, reason, since, root cause."""
         release = await release_or_404(namespace, name, cluster)
-        return release_detail(release, await store.list_resources(release.key))
+        resources = await store.list_resources(release.key)
+        children = await store.list_resources(release.key, children=True)
+        return release_detail(release, resources, children)
 
     @app.get(
         "/api/releases/{namespace}/{name}/revisions",
@@ -393,10 +395,18 @@ def create_app(
         name: str,
         cluster: Cluster = "",
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        group: Annotated[str | None, Query(max_length=253)] = None,
+        kind: Annotated[str | None, Query(max_length=253)] = None,
+        object_namespace: Annotated[str | None, Query(max_length=253)] = None,
+        object_name: Annotated[str | None, Query(max_length=253)] = None,
     ) -> list[EventItem]:
-        """Kubernetes Events about the release's objects, most recently seen first."""
+        """Kubernetes Events about the release's objects (of one object when kind and
+        object_name are given), most recently seen first."""
         release = await release_or_404(namespace, name, cluster)
-        return [event_item(e) for e in await store.events(release.key, limit=limit)]
+        ref = None
+        if kind and object_name:
+            ref = ObjectRef(group or "", kind, object_namespace or "", object_name)
+        return [event_item(e) for e in await store.events(release.key, ref=ref, limit=limit)]
 
     @app.get(
         "/api/releases/{namespace}/{name}/history",

@@ -97,6 +97,9 @@ class ResourceItem(BaseModel):
     resource_version: str
     generation: int | None
     root_cause: Ref | None
+    restarts: int | None = Field(
+        default=None, description="A pod's container restarts (summed); null for other kinds."
+    )
 
     @classmethod
     def of(cls, r: ResourceRecord) -> ResourceItem:
@@ -110,13 +113,22 @@ class ResourceItem(BaseModel):
             resource_version=r.resource_version,
             generation=r.generation,
             root_cause=_ref(r.root_cause),
+            restarts=r.restarts,
         )
 
 
+class ChildItem(ResourceItem):
+    """A workload's child (ReplicaSet, Job, Pod) with its own children, by ownerReferences."""
+
+    children: list[ChildItem]
+
+
 class Component(ResourceItem):
-    """A workload with the pods the store tracks for it."""
+    """A workload: its children as a tree (Deployment -> ReplicaSets -> pods, CronJob -> Jobs
+    -> pods, others -> pods) and, flattened, every pod under it."""
 
     pods: list[ResourceItem]
+    children: list[ChildItem]
 
 
 class ReleaseDetail(BaseModel):
@@ -283,36 +295,58 @@ def app_out(release: ReleaseRecord) -> Status:
     )
 
 
+# Deployment -> ReplicaSet -> Pod, CronJob -> Job -> Pod: deeper is a loop in bad data.
+_MAX_DEPTH = 4
+
+
 def is_workload(ref: ObjectRef) -> bool:
     """Pods are listed under their workload; other workloads are components."""
     return ref.kind != "Pod" and WORKLOAD_GROUPS.get(ref.kind) == ref.group
 
 
-def _pods_of(workload: ObjectRef, pods: Sequence[ResourceRecord]) -> list[ResourceRecord]:
-    # Controllers name their pods after the workload (deploy-rs-hash, sts-ordinal, job-hash).
-    prefix = f"{workload.name}-"
+def _subtree(
+    owner: ObjectRef, by_owner: Mapping[ObjectRef, Sequence[ResourceRecord]], depth: int = 0
+) -> list[ChildItem]:
+    if depth > _MAX_DEPTH:
+        return []
     return [
-        p for p in pods if p.ref.namespace == workload.namespace and p.ref.name.startswith(prefix)
+        ChildItem(
+            **ResourceItem.of(child).model_dump(),
+            children=_subtree(child.ref, by_owner, depth + 1),
+        )
+        for child in by_owner.get(owner, ())
     ]
 
 
-def release_detail(release: ReleaseRecord, resources: Sequence[ResourceRecord]) -> ReleaseDetail:
-    """The release view: components with their pods, the other resources, the app status."""
-    pods = [r for r in resources if r.ref.kind == "Pod" and r.ref.group == ""]
-    workloads = [r for r in resources if is_workload(r.ref)]
-    claimed: set[ObjectRef] = set()
+def _pods_in(tree: Sequence[ChildItem]) -> list[ResourceItem]:
+    pods: list[ResourceItem] = []
+    for node in tree:
+        if node.ref.kind == "Pod" and node.ref.group == "":
+            pods.append(ResourceItem(**node.model_dump(exclude={"children"})))
+        pods.extend(_pods_in(node.children))
+    return pods
+
+
+def release_detail(
+    release: ReleaseRecord,
+    resources: Sequence[ResourceRecord],
+    children: Sequence[ResourceRecord] = (),
+) -> ReleaseDetail:
+    """The release view: components with their children and pods, the other resources, the
+    app status. `children` are the stored child rows (each names its controlling owner)."""
+    by_owner: dict[ObjectRef, list[ResourceRecord]] = {}
+    for child in children:
+        if child.owner is not None:
+            by_owner.setdefault(child.owner, []).append(child)
     components: list[Component] = []
-    for w in workloads:
-        mine = [p for p in _pods_of(w.ref, pods) if p.ref not in claimed]
-        claimed.update(p.ref for p in mine)
-        item = ResourceItem.of(w)
-        components.append(Component(**item.model_dump(), pods=[ResourceItem.of(p) for p in mine]))
-    others = [
-        ResourceItem.of(r)
-        for r in resources
-        if not is_workload(r.ref) and r.ref not in claimed and r not in pods
-    ]
-    others += [ResourceItem.of(p) for p in pods if p.ref not in claimed]
+    for w in resources:
+        if not is_workload(w.ref):
+            continue
+        tree = _subtree(w.ref, by_owner)
+        components.append(
+            Component(**ResourceItem.of(w).model_dump(), pods=_pods_in(tree), children=tree)
+        )
+    others = [ResourceItem.of(r) for r in resources if not is_workload(r.ref)]
     return ReleaseDetail(
         release=ReleaseId.of(release.key),
         chart=release.chart,

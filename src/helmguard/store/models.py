@@ -31,6 +31,8 @@ NAMING_CONVENTION = {
 }
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# None as SQL NULL (not JSON null), so that `IS NULL` tells members from children.
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -123,6 +125,10 @@ class Resource(Base):
     resource_version: Mapped[str] = mapped_column(String(64))
     generation: Mapped[int | None] = mapped_column(Integer)
     root_cause: Mapped[Any | None] = mapped_column(JSONType)
+    # Set for a workload's child (ReplicaSet, Pod, Job): its controlling owner's key.
+    owner: Mapped[Any | None] = mapped_column(NullableJSON)
+    # For a Pod: its containers' restarts (summed), as last observed.
+    restarts: Mapped[int | None] = mapped_column(Integer)
 
 
 class StatusTransition(Base):

@@ -104,6 +104,9 @@ class ObservedStatus:
     resource_version: str = ""
     generation: int | None = None
     root_cause: ObjectRef | None = None
+    # A workload's child (ReplicaSet, Pod, Job) names its controlling owner; members none.
+    owner: ObjectRef | None = None
+    restarts: int | None = None  # a Pod's containers' restarts, summed
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,8 @@ class ResourceRecord:
     resource_version: str
     generation: int | None
     root_cause: ObjectRef | None
+    owner: ObjectRef | None = None
+    restarts: int | None = None
 
 
 @dataclass(frozen=True)

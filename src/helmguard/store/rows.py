@@ -77,6 +77,8 @@ def resource_record(row: Any, release: ReleaseKey) -> ResourceRecord:
         resource_version=row.resource_version,
         generation=row.generation,
         root_cause=ref_from_json(row.root_cause),
+        owner=ref_from_json(row.owner),
+        restarts=row.restarts,
     )
 
 

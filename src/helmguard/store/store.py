@@ -296,6 +296,8 @@ def _upsert_statuses(
             "observed_at": status.observed_at,
             "resource_version": status.resource_version,
             "generation": status.generation,
+            "owner": ref_to_json(status.owner),
+            "restarts": status.restarts,
         }
         row = rows.get(key5)
         changed = row is None or row[1:] != current
@@ -969,11 +971,18 @@ class Store:
             for row in await self._rows(query)
         ]
 
-    async def list_resources(self, key: ReleaseKey) -> list[ResourceRecord]:
-        """Current status of each object of a release, by group, kind, namespace, name."""
+    async def list_resources(
+        self, key: ReleaseKey, *, children: bool = False
+    ) -> list[ResourceRecord]:
+        """Current status of each object of a release, by group, kind, namespace, name.
+
+        The release's members only; with `children`, only its workloads' children
+        (ReplicaSets, Pods, Jobs: rows with an owner).
+        """
+        owned = Resource.owner.is_not(None) if children else Resource.owner.is_(None)
         query = (
             select(Resource)
-            .where(Resource.release_id == _release_id_query(key).scalar_subquery())
+            .where(Resource.release_id == _release_id_query(key).scalar_subquery(), owned)
             .order_by(Resource.api_group, Resource.kind, Resource.namespace, Resource.name)
         )
         return [resource_record(row, key) for row in await self._rows(query)]

@@ -35,6 +35,7 @@ from helmguard.kube.informer import Connectivity, Informer, slim, without_conten
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import ResourceStatus, State, app_status, unknown
 from helmguard.status.rules.common import event_time, parse_time
+from helmguard.status.rules.pod import pod_restarts
 from helmguard.store import (
     SYNC_HEARTBEAT_SECONDS,
     AppRecord,
@@ -140,6 +141,9 @@ class Sync:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._written: dict[MemberKey, _Written] = {}
+        # The child rows (ReplicaSets, Pods, Jobs) stored for each workload member, with
+        # each child's controlling owner.
+        self._child_refs: dict[MemberKey, dict[ObjectRef, ObjectRef | None]] = {}
         self._member_states: dict[MemberKey, ResourceStatus] = {}
         # Transitions seen at notification time, oldest first, not yet handed to the store.
         self._pending: dict[MemberKey, list[_Snapshot]] = {}
@@ -192,6 +196,7 @@ class Sync:
         self._cluster_wide = len({r.namespace for r in releases}) > self.cluster_wide_above
         for release in releases:
             self.index.add_release(release)
+            await self._load_children(release.key)
         for release in releases:
             self._ensure_informers(release)
         self._ensure_cluster_informers()
@@ -293,9 +298,29 @@ class Sync:
     async def add_release(self, release: ManagedRelease) -> None:
         """Manage one more release (or a new version of it); statuses follow."""
         self.index.add_release(release)
+        await self._load_children(release.key)
         self._ensure_informers(release)
         await self.wait_synced()
         self._mark_release(release.key)
+
+    async def _load_children(self, key: ReleaseKey) -> None:
+        """Learn which child rows are stored for each member (a sync before this one wrote
+        them), so the first computation drops those of pods gone meanwhile; rows of
+        children whose member left the release go now."""
+        rows = await self.store.list_resources(key, children=True)
+        parent = {r.ref: r.owner for r in rows}
+        members = self.index.members.get(key, set())
+        for row in rows:
+            top = row.ref
+            for _ in range(len(parent)):
+                up = parent.get(top)
+                if up is None:
+                    break
+                top = up
+            if top in members:
+                self._child_refs.setdefault((key, top), {})[row.ref] = row.owner
+            else:
+                await self.store.remove_resource(key, row.ref)
 
     async def track(self, key: ReleaseKey, objects: Sequence[K8sObject]) -> None:
         """Set a release's inventory to `objects` (what deploy applied); rows of others go.
@@ -321,8 +346,9 @@ class Sync:
         """Manage `new` instead of `old`; stored rows of objects it no longer has go."""
         if old is not None:
             for ref in old.inventory - new.inventory:
-                await self.store.remove_resource(new.key, ref)
-                self._written.pop((new.key, ref), None)
+                for child in (ref, *self._child_refs.pop((new.key, ref), ())):
+                    await self.store.remove_resource(new.key, child)
+                    self._written.pop((new.key, child), None)
         await self.add_release(new)
 
     def _mark_release(self, key: ReleaseKey) -> None:
@@ -563,9 +589,18 @@ class Sync:
         )
 
     def _observed(
-        self, member: MemberKey, status: ResourceStatus, now: datetime
+        self,
+        member: MemberKey,
+        status: ResourceStatus,
+        now: datetime,
+        owner: ObjectRef | None = None,
+        restarts: int | None = None,
     ) -> ObservedStatus | None:
-        """The row to write, or None when nothing changed since the last write."""
+        """The row to write, or None when nothing changed since the last write.
+
+        `owner`: for a workload's child, the key of its controlling owner; `restarts`: a
+        pod's container restarts.
+        """
         written = _to_write(self._written.get(member), status, now)
         if written is None:
             return None
@@ -580,7 +615,38 @@ class Sync:
             resource_version=written.resource_version,
             generation=status.observed_generation,
             root_cause=written.root_cause,
+            owner=owner,
+            restarts=restarts,
         )
+
+    def _children(
+        self, member: MemberKey, now: datetime
+    ) -> tuple[list[ObservedStatus], list[ObjectRef]]:
+        """A workload member's child rows to write, and the child rows to drop (gone)."""
+        key, ref = member
+        if not self.index.is_workload(ref):
+            return [], []
+        known = self._child_refs.get(member, {})
+        found: dict[ObjectRef, tuple[ResourceStatus, ObjectRef | None, int | None]] = {}
+        down = self._down(ref.namespace or key.namespace)
+        if down is not None:
+            # What the children are now is unknown too; their rows say so.
+            for child, owner in known.items():
+                found[child] = (_disconnected(child, down), owner, None)
+        else:
+            for obj, owner in self.index.descendants(ref):
+                restarts = pod_restarts(obj) if obj.kind == "Pod" else None
+                found[obj.ref] = (self.index.evaluate_child(obj, now), owner, restarts)
+        rows = [
+            row
+            for child, (status, owner, restarts) in found.items()
+            if (row := self._observed((key, child), status, now, owner, restarts)) is not None
+        ]
+        gone = sorted(known.keys() - found.keys())
+        for child in gone:
+            self._written.pop((key, child), None)
+        self._child_refs[member] = {child: owner for child, (_, owner, _) in found.items()}
+        return rows, gone
 
     def _observed_app(
         self, key: ReleaseKey, status: ResourceStatus, now: datetime
@@ -598,8 +664,14 @@ class Sync:
         self,
         rows: list[tuple[ReleaseKey, ObservedStatus, float]],
         app_rows: list[tuple[ReleaseKey, AppRecord, float]],
+        removed: Sequence[MemberKey] = (),
     ) -> None:
-        """Write statuses in one transaction; `seen` is when each change was noticed."""
+        """Write statuses in one transaction; `seen` is when each change was noticed.
+
+        `removed`: child rows to drop afterwards (pods and ReplicaSets gone).
+        """
+        for key, ref in removed:
+            await self.store.remove_resource(key, ref)
         if not rows and not app_rows:
             return
         results, app_results = await self.store.upsert_statuses(
@@ -647,6 +719,7 @@ class Sync:
                     if row is not None:
                         rows.append((member[0], row, seen))
             first_seen: dict[ReleaseKey, float] = {}
+            removed: list[MemberKey] = []
             for member, seen in dirty.items():
                 if member[0] not in self.index.releases:
                     continue
@@ -656,6 +729,9 @@ class Sync:
                 row = self._observed(member, status, now)
                 if row is not None:
                     rows.append((member[0], row, seen))
+                child_rows, gone = self._children(member, now)
+                rows.extend((member[0], child, seen) for child in child_rows)
+                removed.extend((member[0], child) for child in gone)
             app_rows: list[tuple[ReleaseKey, AppRecord, float]] = []
             for key, app_snapshots in pending_apps.items():
                 if key not in self.index.releases:
@@ -670,7 +746,7 @@ class Sync:
                 self._app_states[key] = app
                 if (app_row := self._observed_app(key, app, now)) is not None:
                     app_rows.append((key, app_row, first_seen.get(key, time.monotonic())))
-            writes = [self._write(rows, app_rows)]
+            writes = [self._write(rows, app_rows, removed)]
             for key, records in events.items():
                 if key in self.index.releases:
                     writes.append(self._store_events(key, records))
@@ -681,6 +757,8 @@ class Sync:
                 log.exception("writing statuses failed")
                 for member in dirty.keys() | pending.keys():
                     self._written.pop(member, None)
+                    for child in self._child_refs.get(member, {}):
+                        self._written.pop((member[0], child), None)
                     self._dirty.setdefault(member, time.monotonic())
                 self._dirty_apps |= apps | pending_apps.keys()
                 for key in self._dirty_apps:

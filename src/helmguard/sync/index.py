@@ -26,7 +26,7 @@ from helmguard.status import (
     service_status,
 )
 from helmguard.status.fields import event_subject, uid_of
-from helmguard.status.ownership import controller_uid
+from helmguard.status.ownership import CHILD_KINDS, controller_uid, current_replicaset
 from helmguard.status.rules.service import NO_READY_ENDPOINTS
 from helmguard.store import ReleaseKey
 from helmguard.sync.releases import ManagedRelease
@@ -344,6 +344,36 @@ class ClusterIndex:
 
     def is_workload(self, ref: ObjectRef) -> bool:
         return ref.kind in POD_SPEC_PATHS
+
+    def descendants(self, ref: ObjectRef) -> list[tuple[K8sObject, ObjectRef]]:
+        """A workload member's children, each with the key of its controlling owner.
+
+        Deployment -> its current ReplicaSet and any other that still has pods -> their
+        pods; CronJob -> Jobs -> pods; StatefulSet, DaemonSet, Job, ReplicaSet -> pods.
+        Found by ownerReferences (uids), never by name.
+        """
+        obj = self.objects.get(ref)
+        if obj is None or obj.kind not in POD_SPEC_PATHS:
+            return []
+        found: list[tuple[K8sObject, ObjectRef]] = []
+        stack = [obj]
+        while stack:
+            parent = stack.pop()
+            kinds = CHILD_KINDS.get(parent.kind, frozenset())
+            children = [c for c in self.ownership.children(parent) if c.kind in kinds]
+            if parent.kind == "Deployment":
+                current = current_replicaset(parent, children)
+                children = [
+                    rs for rs in children if rs is current or self.ownership.children(rs, "Pod")
+                ]
+            for child in sorted(children, key=lambda c: c.ref):
+                found.append((child, parent.ref))
+                stack.append(child)
+        return found
+
+    def evaluate_child(self, child: K8sObject, now: datetime) -> ResourceStatus:
+        """A workload's child's own status (a pod's phase, restarts, container reasons)."""
+        return evaluate(observe(child, self.ownership, now, self.events_by_uid, self.nodes()))
 
 
 def ref_of_subject(event: K8sObject) -> ObjectRef | None:

@@ -191,9 +191,17 @@ class ClusterSupervisor:
         rows: list[tuple[ReleaseKey, ObservedStatus]] = []
         apps: list[tuple[ReleaseKey, AppRecord]] = []
         for release in await self.store.list_releases(self.cluster):
-            for resource in await self.store.list_resources(release.key):
+            members = await self.store.list_resources(release.key)
+            children = await self.store.list_resources(release.key, children=True)
+            for resource in (*members, *children):
                 status = ObservedStatus(
-                    resource.ref, "Unknown", UNREACHABLE, message, self._down_at, now
+                    resource.ref,
+                    "Unknown",
+                    UNREACHABLE,
+                    message,
+                    self._down_at,
+                    now,
+                    owner=resource.owner,
                 )
                 rows.append((release.key, status))
             apps.append(

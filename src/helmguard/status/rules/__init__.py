@@ -12,6 +12,7 @@ from helmguard.status.rules.crd import crd
 from helmguard.status.rules.cronjob import cronjob
 from helmguard.status.rules.daemonset import daemonset
 from helmguard.status.rules.deployment import deployment
+from helmguard.status.rules.exists import exists
 from helmguard.status.rules.generic import generic
 from helmguard.status.rules.hpa import hpa
 from helmguard.status.rules.ingress import ingress
@@ -40,6 +41,21 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("apiextensions.k8s.io", "CustomResourceDefinition"): crd,
     ("", "Namespace"): namespace,
     ("apiregistration.k8s.io", "APIService"): apiservice,
+    # Kinds without a status of their own: present is Ready ("Exists"), absent is Missing.
+    ("", "ConfigMap"): exists,
+    ("", "Secret"): exists,
+    ("", "ServiceAccount"): exists,
+    ("", "LimitRange"): exists,
+    ("networking.k8s.io", "NetworkPolicy"): exists,
+    ("networking.k8s.io", "IngressClass"): exists,
+    ("rbac.authorization.k8s.io", "Role"): exists,
+    ("rbac.authorization.k8s.io", "RoleBinding"): exists,
+    ("rbac.authorization.k8s.io", "ClusterRole"): exists,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): exists,
+    ("scheduling.k8s.io", "PriorityClass"): exists,
+    ("storage.k8s.io", "StorageClass"): exists,
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): exists,
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): exists,
 }
 
 

@@ -191,6 +191,12 @@ def _failed_message(status: Mapping[str, Any]) -> str:
     return "pod failed"
 
 
+def pod_restarts(pod: K8sObject) -> int:
+    """How many times the pod's containers (init containers included) have restarted."""
+    status = pod.body.get("status") or _EMPTY
+    return sum(int(cs.get("restartCount") or 0) for cs in _container_statuses(status))
+
+
 def pod(observed: Observed) -> ResourceStatus:
     """Rule for Pod objects."""
     return evaluate_pod(observed.obj, observed.now, observed.events)
