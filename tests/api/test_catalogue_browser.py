@@ -83,7 +83,7 @@ async def _tab_reaches(page: Page, ids: set[str], presses: int = 80) -> bool:
 async def _wait_ready(page: Page, namespace: str) -> None:
     ready = page.locator(
         f'#components tr[data-component="Deployment.apps {namespace}/web"] '
-        '.badge[data-state="Ready"]'
+        'td.state .badge[data-state="Ready"]'  # the component's own state, not its pods'
     )
     await ready.wait_for(timeout=90_000)
 
