@@ -19,7 +19,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from helmguard.chart.render import RenderRequest, find_helm, release_manifest, render_chart
+from helmguard.chart.helm_binary import find_helm
+from helmguard.chart.render import RenderRequest, release_manifest, render_chart
 from helmguard.chart.source import ChartError
 from helmguard.chart.values import ValuesOptions
 from helmguard.cli import main
