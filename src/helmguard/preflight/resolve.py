@@ -15,13 +15,13 @@ from typing import Any, Protocol
 
 from helmguard.graph.refs import (
     CRD_GROUP,
-    POD_SPEC_PATHS,
     RBAC_GROUP,
     FailureMode,
     Ref,
     extract_refs,
     guess_plural,
 )
+from helmguard.kube.kinds import POD_SPEC_PATHS
 from helmguard.manifest import K8sObject, ObjectRef
 
 Existing = Callable[[ObjectRef], bool | None]

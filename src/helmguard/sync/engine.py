@@ -31,6 +31,7 @@ from helmguard import metrics
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource, ServedResources
 from helmguard.kube.informer import Connectivity, Informer, slim, without_contents
+from helmguard.kube.kinds import is_workload
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import ResourceStatus, State, app_status, unknown
 from helmguard.status.rules.common import event_time, parse_time
@@ -531,7 +532,7 @@ class Sync:
             status = self._member_states.get(member)
             if status is None:
                 continue
-            (components if self.index.is_workload(member[1]) else others).append(status)
+            (components if is_workload(member[1]) else others).append(status)
         app = app_status(components, others)
         return ResourceStatus(
             app_ref(key),
