@@ -15,6 +15,7 @@ import click
 
 from helmguard.cli.chart_options import chart_options, request_from_options
 from helmguard.cli.duration import DURATION
+from helmguard.deploy.oplog import Step
 
 if TYPE_CHECKING:
     from helmguard.deploy import Configuration, DeployOptions, LogRecord, Result
@@ -25,29 +26,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Steps shown as a line in the live display; per-object steps only with -v.
 _HEADLINE_STEPS = frozenset(
     {
-        "preflight.skipped",
-        "preflight.finding",
-        "preflight.passed",
-        "lock.acquired",
-        "plan",
-        "plan.cycle",
-        "gate.passed",
-        "wait.load-balancer",
-        "wave.applied",
-        "object.failed",
-        "prune",
-        "hook.applied",
-        "hook.succeeded",
-        "hook.failed",
-        "hook.deleted",
-        "wait.start",
-        "wait.ready",
-        "atomic.start",
-        "atomic.done",
-        "interrupted",
-        "record.failed",
-        "revision.stale",
-        "rollback.target",
+        Step.PREFLIGHT_SKIPPED,
+        Step.PREFLIGHT_FINDING,
+        Step.PREFLIGHT_PASSED,
+        Step.LOCK_ACQUIRED,
+        Step.PLAN,
+        Step.PLAN_CYCLE,
+        Step.GATE_PASSED,
+        Step.WAIT_LOAD_BALANCER,
+        Step.WAVE_APPLIED,
+        Step.OBJECT_FAILED,
+        Step.PRUNE,
+        Step.HOOK_APPLIED,
+        Step.HOOK_SUCCEEDED,
+        Step.HOOK_FAILED,
+        Step.HOOK_DELETED,
+        Step.WAIT_START,
+        Step.WAIT_READY,
+        Step.ATOMIC_START,
+        Step.ATOMIC_DONE,
+        Step.INTERRUPTED,
+        Step.RECORD_FAILED,
+        Step.REVISION_STALE,
+        Step.ROLLBACK_TARGET,
     }
 )
 _STYLE = {"error": "bold red", "warning": "yellow", "info": ""}
@@ -126,7 +127,7 @@ class _Display:
             return
         if self.output == "json":
             return
-        if record.step == "wait.transition":
+        if record.step == Step.WAIT_TRANSITION:
             ref = str(record.details.get("ref"))
             state = str(record.details.get("state"))
             if state == "Ready":
@@ -138,13 +139,13 @@ class _Display:
                     self._print(record, f"  {state.lower():<8}{record.message}")
             self._spin()
             return
-        if record.step == "verdict":
+        if record.step == Step.VERDICT:
             self._stop()
             self._print(record, record.message)
             return
         if record.step in _HEADLINE_STEPS or (self.verbose and record.step.startswith("object.")):
             self._print(record, record.message)
-            if record.step == "wait.start":
+            if record.step == Step.WAIT_START:
                 self._spin()
 
     def _print(self, record: LogRecord, text: str) -> None:
