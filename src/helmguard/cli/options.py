@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import click
 
-from helmguard.store.db import ENV_VAR
+from helmguard.store.env import ENV_VAR
 
 T = TypeVar("T")
 
