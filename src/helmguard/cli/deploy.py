@@ -15,6 +15,7 @@ import click
 
 from helmguard.cli.chart_options import chart_options, request_from_options
 from helmguard.cli.duration import DURATION
+from helmguard.cli.options import context_option, db_option, kubeconfig_option
 from helmguard.deploy.oplog import Step
 
 if TYPE_CHECKING:
@@ -56,8 +57,8 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": ""}
 
 def _cluster_options(f: F) -> F:
     options = (
-        click.option("--kubeconfig", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config)."),
-        click.option("--kube-context", "context", help="kubeconfig context to use."),
+        kubeconfig_option,
+        context_option,
         click.option(
             "--timeout",
             type=DURATION,
@@ -66,11 +67,7 @@ def _cluster_options(f: F) -> F:
             help="Time for the whole operation, retries of transient errors included "
             "(a Go duration: 300s, 5m, 1h2m; or seconds).",
         ),
-        click.option(
-            "--db",
-            "db_url",
-            help="Store URL or SQLite path (default: $HELMGUARD_DB, else the user data dir).",
-        ),
+        db_option,
         click.option("--no-store", is_flag=True, help="Do not record the operation in the store."),
         click.option(
             "-o",
@@ -184,6 +181,7 @@ def _user_errors() -> Iterator[None]:
     from helmguard.chart.source import ChartError
     from helmguard.kube.errors import KubeError
     from helmguard.manifest import ManifestError
+    from helmguard.store.errors import StoreError
 
     try:
         yield
@@ -193,19 +191,15 @@ def _user_errors() -> Iterator[None]:
     except KubeError as exc:
         click.echo(f"Error: {exc.explain()}", err=True)
         raise SystemExit(1) from None
-    except Exception as exc:
-        # The store is imported lazily (slow imports); only then can its error be raised.
-        errors = sys.modules.get("helmguard.store.errors")
-        if errors is not None and isinstance(exc, errors.StoreError):
-            click.echo(f"Error: {exc}", err=True)
-            raise SystemExit(2) from None
-        raise
+    except StoreError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 def _run(
     action: Callable[[DeployOptions, Configuration], Awaitable[Result]],
     *,
-    db_url: str | None,
+    url: str | None,
     no_store: bool,
     output: str,
     log_format: str,
@@ -228,7 +222,9 @@ def _run(
         warm = (
             None
             if no_store
-            else asyncio.create_task(asyncio.to_thread(importlib.import_module, "helmguard.store"))
+            else asyncio.create_task(
+                asyncio.to_thread(importlib.import_module, "helmguard.store.store")
+            )
         )
         opened: list[Store] = []
 
@@ -239,7 +235,7 @@ def _run(
             from helmguard.store import open_store
 
             if not opened:
-                opened.append(await open_store(db_url))
+                opened.append(await open_store(url))
             return opened[0]
 
         try:

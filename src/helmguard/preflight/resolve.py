@@ -70,12 +70,6 @@ class Resolution:
     deleted_by_hook: bool = False  # the hook object is deleted once its hooks succeed
 
 
-class Resolver(Protocol):
-    """Anything that resolves references (offline chart resolver, cluster-backed one)."""
-
-    def resolve(self, ref: Ref) -> Resolution: ...
-
-
 BUILTIN_CLUSTER_ROLES = frozenset({"cluster-admin", "admin", "edit", "view"})
 BUILTIN_PRIORITY_CLASSES = frozenset({"system-cluster-critical", "system-node-critical"})
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
