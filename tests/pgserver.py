@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -21,6 +21,8 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 ENV_VAR = "HELMGUARD_TEST_PG_URL"
+# The admin URL of each server postgres_server runs -> how to restart it.
+_RESTARTS: dict[str, Callable[[], None]] = {}
 INSTALL_HINT = (
     "PostgreSQL server binaries not found (looked for /usr/lib/postgresql/*/bin/postgres); "
     "install Debian's `postgresql` package: apt-get install -y postgresql"
@@ -88,37 +90,60 @@ def postgres_server() -> Iterator[str]:
             capture_output=True,
         )
         options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
-        started = subprocess.run(
-            _as_postgres(
-                [
-                    str(bindir / "pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-o",
-                    options,
-                    "-l",
-                    str(log),
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            ),
-            capture_output=True,
-            text=True,
-        )
-        if started.returncode != 0:
-            detail = log.read_text() if log.exists() else started.stderr
-            raise RuntimeError(f"PostgreSQL did not start: {started.stdout}{detail}")
+
+        def start() -> None:
+            started = subprocess.run(
+                _as_postgres(
+                    [
+                        str(bindir / "pg_ctl"),
+                        "-D",
+                        str(data),
+                        "-o",
+                        options,
+                        "-l",
+                        str(log),
+                        "-w",
+                        "-t",
+                        "60",
+                        "start",
+                    ]
+                ),
+                capture_output=True,
+                text=True,
+            )
+            if started.returncode != 0:
+                detail = log.read_text() if log.exists() else started.stderr
+                raise RuntimeError(f"PostgreSQL did not start: {started.stdout}{detail}")
+
+        def restart() -> None:
+            subprocess.run(
+                _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                capture_output=True,
+                check=True,
+            )
+            start()
+
+        start()
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+        _RESTARTS[url] = restart
         try:
-            yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+            yield url
         finally:
+            _RESTARTS.pop(url, None)
             subprocess.run(
                 _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
                 capture_output=True,
             )
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def restart_server(admin_url: str) -> None:
+    """Stop the server of `admin_url` (fast: every connection dropped), start it on the same port.
+
+    Only for a server postgres_server started (not $HELMGUARD_TEST_PG_URL's): KeyError.
+    """
+    _RESTARTS[admin_url]()
 
 
 def libpq_url(url: str) -> str:

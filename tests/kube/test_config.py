@@ -430,3 +430,23 @@ def test_a_bad_exec_timeout_is_refused_naming_the_variable(
     monkeypatch.setenv("HELMGUARD_EXEC_TIMEOUT", value)
     with pytest.raises(KubeConfigError, match="HELMGUARD_EXEC_TIMEOUT"):
         load_config(path)
+
+
+def test_in_cluster_mount_point_from_the_environment(tmp_path: Path, pki: Path) -> None:
+    sa = tmp_path / "elsewhere"
+    sa.mkdir()
+    (sa / "token").write_text("t0ken")
+    (sa / "ca.crt").write_bytes((pki / "ca.crt").read_bytes())
+    env = {
+        "HOME": str(tmp_path),
+        "KUBERNETES_SERVICE_HOST": "fd00::1",
+        "KUBERNETES_SERVICE_PORT": "6443",
+        "HELMGUARD_SERVICE_ACCOUNT_DIR": str(sa),
+    }
+    config = load_config(environ=env)
+    assert config.target.server == "https://[fd00::1]:6443"
+    assert (config.target.namespace, config.token_file) == ("default", sa / "token")
+    # No token there: not a pod, and the error says what was looked for.
+    (sa / "token").unlink()
+    with pytest.raises(KubeConfigError, match="not a pod with a ServiceAccount token"):
+        load_config(environ=env)

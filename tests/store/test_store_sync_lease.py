@@ -87,3 +87,15 @@ async def test_a_killed_holder_on_this_host_is_taken_over_at_once(
     lease = await store.acquire_sync()
     found = await store.sync_holder()
     assert found is not None and found.holder == lease
+
+
+async def test_the_elected_sync_takes_a_live_holders_lease_over(store: Store) -> None:
+    first = await store.acquire_sync()
+    with pytest.raises(SyncRunning):
+        await store.acquire_sync()
+    # The winner of the cluster's Lease takes over; the former holder can no longer renew.
+    second = await store.acquire_sync(take_over=True)
+    assert second != first
+    assert not await store.renew_sync("", first)
+    assert await store.renew_sync("", second)
+    await store.release_sync("", second)

@@ -34,12 +34,14 @@ def _kubeconfig_present(kubeconfig: str | None, context: str | None) -> bool:
     import os
     from pathlib import Path
 
-    from helmguard.kube.client import SERVICE_ACCOUNT_DIR
+    from helmguard.kube.incluster import service_account_dir
 
     if kubeconfig or context or os.environ.get("KUBECONFIG"):
         return True
     home = Path(os.environ.get("HOME", "~")).expanduser()
-    return (home / ".kube" / "config").is_file() or (SERVICE_ACCOUNT_DIR / "token").is_file()
+    return (home / ".kube" / "config").is_file() or (
+        service_account_dir(os.environ) / "token"
+    ).is_file()
 
 
 @click.command("check")

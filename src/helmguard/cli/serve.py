@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from helmguard.cli.election import ElectionOptions, election_options
 from helmguard.cli.options import context_option, db_option, kubeconfig_option, run_async
 
 if TYPE_CHECKING:
     from helmguard.kube.client import ClusterConfig
-    from helmguard.sync.supervisor import ClusterSupervisor
+    from helmguard.sync.supervisor import Readiness
 
 
 @click.command("serve")
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     help="Seconds the cluster may be unreachable before /readyz reports not ready "
     "(default: helmguard.sync.supervisor.GRACE_SECONDS, 30).",
 )
+@click.option("--read-only", is_flag=True, help="Offer no deploys, rollbacks or uninstalls.")
+@election_options
 @click.option("-v", "--verbose", is_flag=True, help="Log informer and sync activity.")
 def serve(
     url: str | None,
@@ -53,6 +56,8 @@ def serve(
     public_read: bool,
     allowed_hosts: tuple[str, ...],
     cluster_grace: float | None,
+    read_only: bool,
+    election: ElectionOptions,
     verbose: bool,
 ) -> None:
     """Run the sync for every managed release, plus the API (`helmguard.api`) unless --no-api.
@@ -60,7 +65,8 @@ def serve(
     One sync per cluster and store: a second `serve` on the same store and cluster stops,
     naming the first; CLI commands share the store with a running `serve`. A cluster that
     cannot be reached does not stop it: the API and page are served, the cluster's releases
-    are stored Unknown with the reason, and it reconnects with backoff.
+    are stored Unknown with the reason, and it reconnects with backoff. With --leader-elect,
+    replicas on one store sync the cluster in turn: the one holding its Lease.
     """
     import logging
 
@@ -79,7 +85,9 @@ def serve(
             click.echo(f"error: {exc}", err=True)
             raise SystemExit(2) from None
         hosts = default_allowed_hosts(host, allowed_hosts)
-        api = _ApiSettings(host, port, public_read, token, tuple(hosts) if hosts else None)
+        api = _ApiSettings(
+            host, port, public_read, token, tuple(hosts) if hosts else None, not read_only
+        )
     from helmguard.kube.client import load_config
     from helmguard.kube.errors import KubeConfigError
     from helmguard.sync.supervisor import GRACE_SECONDS
@@ -90,7 +98,7 @@ def serve(
         click.echo(f"error: {exc.explain()}", err=True)
         raise SystemExit(2) from None
     grace = GRACE_SECONDS if cluster_grace is None else cluster_grace
-    run_async(_serve(url, config, kubeconfig, context, api, grace))
+    run_async(_serve(url, config, kubeconfig, context, api, grace, election))
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,7 @@ class _ApiSettings:
     public_read: bool
     token: str = field(repr=False)
     allowed_hosts: tuple[str, ...] | None
+    deploys: bool = True
 
 
 async def _serve(
@@ -109,10 +118,12 @@ async def _serve(
     context: str | None,
     api: _ApiSettings | None,
     grace: float,
+    election: ElectionOptions,
 ) -> None:
     from helmguard.deploy.recover import recover
     from helmguard.kube.client import Kube, connect_config
     from helmguard.store import open_store
+    from helmguard.sync.replica import ElectedSupervisor, Election
     from helmguard.sync.supervisor import ClusterSupervisor
 
     stop = asyncio.Event()
@@ -126,23 +137,42 @@ async def _serve(
         # Operations whose process died (a crash of an earlier serve) become interrupted.
         await recover(kube, store, announce=announce)
 
-    try:
-        supervisor = ClusterSupervisor(
+    def supervisor() -> ClusterSupervisor:
+        return ClusterSupervisor(
             lambda: connect_config(config, verify=False),
             store,
             name=str(config.target),
             grace=grace,
             announce=announce,
             on_connect=settle_dead,
+            elected=election.enabled,
         )
+
+    try:
+        runner: ClusterSupervisor | ElectedSupervisor
+        if election.enabled:
+            where = Election(
+                election.namespace or config.target.namespace,
+                election.lease_name,
+                timings=election.timings,
+            )
+            runner = ElectedSupervisor(
+                lambda: connect_config(config, verify=False),
+                supervisor,
+                where,
+                name=str(config.target),
+                announce=announce,
+            )
+        else:
+            runner = supervisor()
         click.echo(f"serve: {config.target}; store {store.url}", err=True)
         tasks: list[asyncio.Task[Any]] = [
             asyncio.create_task(stop.wait()),
-            asyncio.create_task(supervisor.run()),
+            asyncio.create_task(runner.run()),
         ]
         if api is not None:
             tasks.append(
-                asyncio.create_task(_api(store, kubeconfig, context, api, supervisor, stop))
+                asyncio.create_task(_api(store, kubeconfig, context, api, runner.readiness, stop))
             )
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -163,7 +193,7 @@ async def _api(
     kubeconfig: str | None,
     context: str | None,
     api: _ApiSettings,
-    supervisor: ClusterSupervisor,
+    readiness: Callable[[], Readiness],
     stop: asyncio.Event,
 ) -> None:
     import sys
@@ -181,9 +211,11 @@ async def _api(
         token=api.token,
         public_read=api.public_read,
         kube_factory=factory,
-        deploy_options=DeployOptions(kubeconfig=kubeconfig, context=context),
+        deploy_options=DeployOptions(kubeconfig=kubeconfig, context=context)
+        if api.deploys
+        else None,
         allowed_hosts=api.allowed_hosts,
-        cluster_ready=supervisor.readiness,
+        cluster_ready=readiness,
     )
     # Open event streams would otherwise hold a shutdown forever.
     config = uvicorn.Config(

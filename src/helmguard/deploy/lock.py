@@ -27,6 +27,7 @@ from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.release import RELEASE_ANNOTATION, release_id
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
+from helmguard.sync.leader import micro_time
 
 LOCK_NAMESPACE = "default"
 LEASE_SECONDS = 30
@@ -69,10 +70,6 @@ def lease_free(live: dict[str, Any] | None, now: datetime) -> bool:
     return holder_gone(str(spec.get("holderIdentity") or ""))
 
 
-def _micro(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _parse(value: Any) -> datetime | None:
     if not value:
         return None
@@ -99,7 +96,7 @@ class ReleaseLock:
                 live = await self.cluster.get(self.ref, "coordination.k8s.io/v1")
                 if live is None or (live.get("spec") or {}).get("holderIdentity") != self.holder:
                     return
-                live["spec"]["renewTime"] = _micro(datetime.now(UTC))
+                live["spec"]["renewTime"] = micro_time(datetime.now(UTC))
                 await self.cluster.replace(live)
 
     async def release(self) -> None:
@@ -171,8 +168,8 @@ async def acquire(
         "spec": {
             "holderIdentity": holder,
             "leaseDurationSeconds": LEASE_SECONDS,
-            "acquireTime": _micro(now),
-            "renewTime": _micro(now),
+            "acquireTime": micro_time(now),
+            "renewTime": micro_time(now),
         },
     }
     try:

@@ -49,7 +49,6 @@ from helmguard import goyaml
 from helmguard.kube.discovery import Discovery
 from helmguard.kube.errors import KubeConfigError, retry
 
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1beta1", "client.authentication.k8s.io/v1")
 # An exec credential is refreshed this long before it expires, so no request races expiry.
 _EXPIRY_SKEW = timedelta(seconds=10)
@@ -145,7 +144,7 @@ def load_config(
     context: str | None = None,
     *,
     environ: Mapping[str, str] | None = None,
-    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+    service_account_dir: Path | None = None,
 ) -> ClusterConfig:
     """Resolve the cluster to use, the way kubectl does.
 
@@ -183,7 +182,7 @@ def _resolve_config(
     kubeconfig: _PathLike | Sequence[_PathLike] | None,
     context: str | None,
     env: Mapping[str, str],
-    service_account_dir: Path,
+    service_account_dir: Path | None,
 ) -> ClusterConfig:
     files: list[Path]
     if kubeconfig is not None:
@@ -208,8 +207,11 @@ def _resolve_config(
         default = Path(env.get("HOME", "~")).expanduser() / ".kube" / "config"
         files = [default] if default.is_file() else []
         if not files:
-            if context is None and _in_cluster_available(env, service_account_dir):
-                return _in_cluster(env, service_account_dir)
+            from helmguard.kube import incluster  # the hook: a pod's own ServiceAccount
+
+            found = incluster.config(env, service_account_dir) if context is None else None
+            if found is not None:
+                return found
             raise KubeConfigError(
                 f"No kubeconfig found: --kubeconfig not given, KUBECONFIG not set, {default} "
                 "does not exist, and this is not a pod with a ServiceAccount token.",
@@ -529,40 +531,6 @@ def _data_or_file(entry: _Entry, key: str, what: str) -> bytes | None:
             f"{what} in {entry.file}: cannot read {key} {resolved}: {exc.strerror}.",
             fix=f"Fix the {key} path or embed the file with {key}-data.",
         ) from None
-
-
-def _in_cluster_available(env: Mapping[str, str], sa_dir: Path) -> bool:
-    return bool(env.get("KUBERNETES_SERVICE_HOST")) and (sa_dir / "token").is_file()
-
-
-def _in_cluster(env: Mapping[str, str], sa_dir: Path) -> ClusterConfig:
-    """The pod's own ServiceAccount: token file (re-read on rotation), CA, namespace."""
-    host = env["KUBERNETES_SERVICE_HOST"]
-    port = env.get("KUBERNETES_SERVICE_PORT", "443")
-    if ":" in host:  # an IPv6 address needs brackets in a URL
-        host = f"[{host}]"
-    try:
-        ca = (sa_dir / "ca.crt").read_bytes()
-    except OSError as exc:
-        raise KubeConfigError(
-            f"In-cluster: cannot read the cluster CA {sa_dir / 'ca.crt'}: {exc.strerror}.",
-            fix="Mount the ServiceAccount token (automountServiceAccountToken: true).",
-        ) from None
-    ns_file = sa_dir / "namespace"
-    namespace = ns_file.read_text().strip() if ns_file.is_file() else "default"
-    return ClusterConfig(
-        target=KubeTarget(
-            server=f"https://{host}:{port}",
-            context="",
-            cluster="in-cluster",
-            user=f"serviceaccount in {namespace}",
-            namespace=namespace,
-            source="in-cluster ServiceAccount",
-            auth="token-file",
-        ),
-        ca_pem=ca,
-        token_file=sa_dir / "token",
-    )
 
 
 # --- credentials ---------------------------------------------------------------------
