@@ -16,11 +16,17 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from helmguard.sandbox.build import bin_dir
 from helmguard.sandbox.cluster import Sandbox, load_sandbox, sandbox_down, sandbox_up
 from helmguard.sandbox.errors import SandboxError
 from kubeapi import create_namespace, delete_namespace, sandbox_home
 from pgserver import postgres_server
 from processes import stop
+
+# The product finds helm by HELMGUARD_HELM or on PATH, never by importing the sandbox: the
+# tests (and the helmguard processes they start) run the sandbox's version-matched build.
+if not os.environ.get("HELMGUARD_HELM") and (bin_dir() / "helm").is_file():
+    os.environ["HELMGUARD_HELM"] = str(bin_dir() / "helm")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from helmguard.chart.render import find_helm
+from helmguard.chart.helm_binary import find_helm
 from helmguard.chart.source import ChartError
 from helmguard.sandbox.cluster import Sandbox
 

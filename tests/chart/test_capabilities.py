@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from helmguard.chart.capabilities import Capabilities, cluster_capabilities, with_capabilities
+from helmguard.chart.capabilities import Capabilities, capabilities_from, with_capabilities
 from helmguard.chart.render import RenderRequest, render_chart
 from helmguard.kube.client import Kube, load_config
 
@@ -25,8 +25,8 @@ def test_flags_combine_with_cluster_capabilities() -> None:
 
 async def test_capabilities_come_from_the_cluster(sandbox: Any) -> None:
     async with Kube(load_config(sandbox.kubeconfig, sandbox.admin_context)) as kube:
-        caps = await cluster_capabilities(kube)
         version = await kube.version()
+        caps = capabilities_from(version, await kube.discovery.resources())
     assert caps.kube_version == version["gitVersion"]
     assert caps.kube_version.startswith("v1.")
     for expected in ("v1", "v1/ConfigMap", "apps/v1/Deployment", "policy/v1/PodDisruptionBudget"):

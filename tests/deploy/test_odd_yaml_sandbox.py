@@ -19,7 +19,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from helmguard.chart.render import find_helm
+from helmguard.chart.helm_binary import find_helm
 from helmguard.cli import main
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import create_namespace, delete_namespace

@@ -27,7 +27,11 @@ async def test_served_resources(kube: Kube) -> None:
     assert (deployment.plural, deployment.namespaced) == ("deployments", True)
     assert {"create", "patch", "list", "watch"} <= deployment.verbs
     assert {"status", "scale"} <= set(deployment.subresources)
-    assert deployment.path == "/apis/apps/v1/deployments"
+    assert deployment.url() == "/apis/apps/v1/deployments"
+    assert deployment.url("web") == "/apis/apps/v1/namespaces/web/deployments"
+    assert deployment.url("web", "front") == "/apis/apps/v1/namespaces/web/deployments/front"
+    namespace = served.for_kind("", "Namespace")
+    assert namespace is not None and namespace.url("ignored", "web") == "/api/v1/namespaces/web"
     assert served.is_namespaced("rbac.authorization.k8s.io", "ClusterRole") is False
     assert served.for_kind("", "Pod").api_version == "v1"  # type: ignore[union-attr]
     assert served.by_plural("", "serviceaccounts").kind == "ServiceAccount"  # type: ignore[union-attr]

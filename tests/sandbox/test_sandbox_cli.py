@@ -99,6 +99,7 @@ def test_build_without_go(tmp_path: Path) -> None:
     assert "Go is not installed" in result.stderr
 
 
+@pytest.mark.sandbox  # wraps the built binaries
 def test_component_crash_during_up_is_reported(tmp_path: Path) -> None:
     """A component that dies at start-up is named with its own last log lines, and the
     components already started are stopped."""

@@ -27,6 +27,8 @@ from kubeapi import sandbox_home
 from sync.scenario import app_of, compact_etcd, create, deployment, eventually, row
 
 NAME = "reliability"
+# Each test runs on a private sandbox of its own (killing its API server, compacting etcd).
+pytestmark = pytest.mark.sandbox
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from helmguard.chart.render import RenderRequest
 
 if TYPE_CHECKING:
-    from helmguard.kube.client import Kube
     from helmguard.kube.discovery import ServedResources
 
 
@@ -37,13 +36,6 @@ def capabilities_from(version: Mapping[str, Any], served: ServedResources) -> Ca
         found.add(res.api_version)
         found.add(f"{res.api_version}/{res.kind}")
     return Capabilities(str(version.get("gitVersion", "")), tuple(sorted(found)))
-
-
-async def cluster_capabilities(kube: Kube) -> Capabilities:
-    """The connected cluster's capabilities (one `/version` and one discovery pass)."""
-    version = await kube.version()
-    served = await kube.discovery.resources()
-    return capabilities_from(version, served)
 
 
 def with_capabilities(req: RenderRequest, caps: Capabilities) -> RenderRequest:

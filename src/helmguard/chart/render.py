@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from helmguard.chart.helm_binary import find_helm
 from helmguard.chart.kubeversion import ConstraintError, compatible
 from helmguard.chart.postrender import PostRenderer, post_render, resolve
 from helmguard.chart.source import ChartError, resolve_chart
@@ -471,26 +472,6 @@ def _hook_events(body: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 
 # ---- backend: helm binary ---------------------------------------------------------------
-
-
-def find_helm() -> Path:
-    """The `helm` binary: $HELMGUARD_HELM, else the one `helmguard sandbox build` made."""
-    override = os.environ.get("HELMGUARD_HELM")
-    if override:
-        path = Path(override).expanduser()
-        if not path.is_file() or not os.access(path, os.X_OK):
-            raise ChartError(f"HELMGUARD_HELM={override} is not an executable file")
-        return path
-    try:
-        from helmguard.sandbox.build import find_binary
-
-        return find_binary("helm")
-    except ImportError:
-        raise ChartError(
-            "no helm binary: set HELMGUARD_HELM to a helm v4 binary, or use --renderer sdk"
-        ) from None
-    except Exception as exc:  # the sandbox's own "not built, run ..." error, as a user message
-        raise ChartError(f"no helm binary: {exc}; or set HELMGUARD_HELM") from None
 
 
 def _render_helm_binary(

@@ -10,6 +10,7 @@ import click
 
 from helmguard.cli.chart_options import chart_options, request_from_options
 from helmguard.cli.duration import Duration
+from helmguard.cli.options import context_option, kubeconfig_option
 
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
@@ -50,8 +51,8 @@ def _kubeconfig_present(kubeconfig: str | None, context: str | None) -> bool:
     is_flag=True,
     help="Resolve against the chart and built-ins only; never contact a cluster.",
 )
-@click.option("--kubeconfig", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config).")
-@click.option("--kube-context", "kube_context", help="kubeconfig context (default: current).")
+@kubeconfig_option
+@context_option
 @click.option(
     "--create-namespace",
     is_flag=True,
@@ -88,7 +89,7 @@ def _kubeconfig_present(kubeconfig: str | None, context: str | None) -> bool:
 def check(
     offline: bool,
     kubeconfig: str | None,
-    kube_context: str | None,
+    context: str | None,
     create_namespace: bool,
     as_deployer: bool,
     timeout: float,
@@ -112,7 +113,7 @@ def check(
     from helmguard.preflight.findings import Severity
     from helmguard.preflight.report import to_json, to_rbac_table, to_sarif, to_table
 
-    use_cluster = not offline and _kubeconfig_present(kubeconfig, kube_context)
+    use_cluster = not offline and _kubeconfig_present(kubeconfig, context)
     if not offline and not use_cluster and (verbose or as_deployer):
         click.echo("no kubeconfig found: checking offline", err=True)
     try:
@@ -120,7 +121,7 @@ def check(
             request_from_options(**kwargs),
             offline=not use_cluster,
             kubeconfig=kubeconfig,
-            context=kube_context,
+            context=context,
             create_namespace=create_namespace,
             timeout=timeout,
         )

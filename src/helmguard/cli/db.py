@@ -6,19 +6,9 @@ import asyncio
 
 import click
 
-from helmguard.store.db import ENV_VAR, database_revision, upgrade_database
+from helmguard.cli.options import db_option
+from helmguard.store.db import database_revision, upgrade_database
 from helmguard.store.errors import StoreError
-
-_DB_OPTION = click.option(
-    "--db",
-    "url",
-    envvar=ENV_VAR,
-    metavar="URL",
-    help=(
-        "A SQLite file path, sqlite:///PATH or postgresql+asyncpg://USER@HOST/DB "
-        f"(default: ${ENV_VAR}, else helmguard.db in the user data directory)."
-    ),
-)
 
 
 @click.group("db")
@@ -27,7 +17,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@_DB_OPTION
+@db_option
 def upgrade(url: str | None) -> None:
     """Create the database or migrate it to this helmguard's schema."""
     try:
@@ -38,7 +28,7 @@ def upgrade(url: str | None) -> None:
 
 
 @db.command("current")
-@_DB_OPTION
+@db_option
 def current(url: str | None) -> None:
     """Show which migration the database is at, without changing it."""
     try:

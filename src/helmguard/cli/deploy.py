@@ -15,6 +15,8 @@ import click
 
 from helmguard.cli.chart_options import chart_options, request_from_options
 from helmguard.cli.duration import DURATION
+from helmguard.cli.options import context_option, db_option, kubeconfig_option
+from helmguard.deploy.oplog import Step
 
 if TYPE_CHECKING:
     from helmguard.deploy import Configuration, DeployOptions, LogRecord, Result
@@ -25,29 +27,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Steps shown as a line in the live display; per-object steps only with -v.
 _HEADLINE_STEPS = frozenset(
     {
-        "preflight.skipped",
-        "preflight.finding",
-        "preflight.passed",
-        "lock.acquired",
-        "plan",
-        "plan.cycle",
-        "gate.passed",
-        "wait.load-balancer",
-        "wave.applied",
-        "object.failed",
-        "prune",
-        "hook.applied",
-        "hook.succeeded",
-        "hook.failed",
-        "hook.deleted",
-        "wait.start",
-        "wait.ready",
-        "atomic.start",
-        "atomic.done",
-        "interrupted",
-        "record.failed",
-        "revision.stale",
-        "rollback.target",
+        Step.PREFLIGHT_SKIPPED,
+        Step.PREFLIGHT_FINDING,
+        Step.PREFLIGHT_PASSED,
+        Step.LOCK_ACQUIRED,
+        Step.PLAN,
+        Step.PLAN_CYCLE,
+        Step.GATE_PASSED,
+        Step.WAIT_LOAD_BALANCER,
+        Step.WAVE_APPLIED,
+        Step.OBJECT_FAILED,
+        Step.PRUNE,
+        Step.HOOK_APPLIED,
+        Step.HOOK_SUCCEEDED,
+        Step.HOOK_FAILED,
+        Step.HOOK_DELETED,
+        Step.WAIT_START,
+        Step.WAIT_READY,
+        Step.ATOMIC_START,
+        Step.ATOMIC_DONE,
+        Step.INTERRUPTED,
+        Step.RECORD_FAILED,
+        Step.REVISION_STALE,
+        Step.ROLLBACK_TARGET,
     }
 )
 _STYLE = {"error": "bold red", "warning": "yellow", "info": ""}
@@ -55,8 +57,8 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": ""}
 
 def _cluster_options(f: F) -> F:
     options = (
-        click.option("--kubeconfig", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config)."),
-        click.option("--kube-context", "context", help="kubeconfig context to use."),
+        kubeconfig_option,
+        context_option,
         click.option(
             "--timeout",
             type=DURATION,
@@ -65,11 +67,7 @@ def _cluster_options(f: F) -> F:
             help="Time for the whole operation, retries of transient errors included "
             "(a Go duration: 300s, 5m, 1h2m; or seconds).",
         ),
-        click.option(
-            "--db",
-            "db_url",
-            help="Store URL or SQLite path (default: $HELMGUARD_DB, else the user data dir).",
-        ),
+        db_option,
         click.option("--no-store", is_flag=True, help="Do not record the operation in the store."),
         click.option(
             "-o",
@@ -191,7 +189,7 @@ class _Display:
             return
         if self.output == "json":
             return
-        if record.step == "wait.transition":
+        if record.step == Step.WAIT_TRANSITION:
             ref = str(record.details.get("ref"))
             state = str(record.details.get("state"))
             if state == "Ready":
@@ -203,13 +201,13 @@ class _Display:
                     self._print(record, f"  {state.lower():<8}{record.message}")
             self._spin()
             return
-        if record.step == "verdict":
+        if record.step == Step.VERDICT:
             self._stop()
             self._print(record, record.message)
             return
         if record.step in _HEADLINE_STEPS or (self.verbose and record.step.startswith("object.")):
             self._print(record, record.message)
-            if record.step == "wait.start":
+            if record.step == Step.WAIT_START:
                 self._spin()
 
     def _print(self, record: LogRecord, text: str) -> None:
@@ -248,6 +246,7 @@ def _user_errors() -> Iterator[None]:
     from helmguard.chart.source import ChartError
     from helmguard.kube.errors import KubeError
     from helmguard.manifest import ManifestError
+    from helmguard.store.errors import StoreError
 
     try:
         yield
@@ -257,19 +256,15 @@ def _user_errors() -> Iterator[None]:
     except KubeError as exc:
         click.echo(f"Error: {exc.explain()}", err=True)
         raise SystemExit(1) from None
-    except Exception as exc:
-        # The store is imported lazily (slow imports); only then can its error be raised.
-        errors = sys.modules.get("helmguard.store.errors")
-        if errors is not None and isinstance(exc, errors.StoreError):
-            click.echo(f"Error: {exc}", err=True)
-            raise SystemExit(2) from None
-        raise
+    except StoreError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 def _run(
     action: Callable[[DeployOptions, Configuration], Awaitable[Result]],
     *,
-    db_url: str | None,
+    url: str | None,
     no_store: bool,
     output: str,
     log_format: str,
@@ -292,7 +287,9 @@ def _run(
         warm = (
             None
             if no_store
-            else asyncio.create_task(asyncio.to_thread(importlib.import_module, "helmguard.store"))
+            else asyncio.create_task(
+                asyncio.to_thread(importlib.import_module, "helmguard.store.store")
+            )
         )
         opened: list[Store] = []
 
@@ -303,7 +300,7 @@ def _run(
             from helmguard.store import open_store
 
             if not opened:
-                opened.append(await open_store(db_url))
+                opened.append(await open_store(url))
             return opened[0]
 
         try:

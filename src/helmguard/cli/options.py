@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import click
 
-from helmguard.store.db import ENV_VAR
+from helmguard.store.env import ENV_VAR
 
 T = TypeVar("T")
 
@@ -40,4 +40,4 @@ def run_async(coro: Awaitable[T]) -> T:
     except (StoreError, SelectorError) as exc:
         raise click.ClickException(str(exc)) from None
     except KubeError as exc:
-        raise click.ClickException(exc.explain() if hasattr(exc, "explain") else str(exc)) from None
+        raise click.ClickException(exc.explain()) from None

@@ -11,6 +11,7 @@ import click
 import yaml
 
 from helmguard.cli.deploy import _user_errors
+from helmguard.cli.options import context_option, kubeconfig_option
 
 if TYPE_CHECKING:
     from helmguard.deploy.cluster import Cluster
@@ -26,8 +27,7 @@ _NS = click.option("-n", "--namespace", default="default", show_default=True)
 
 
 def _connection(f: F) -> F:
-    f = click.option("--kube-context", "context", help="kubeconfig context to use.")(f)
-    return click.option("--kubeconfig", help="kubeconfig file (default: KUBECONFIG).")(f)
+    return kubeconfig_option(context_option(f))
 
 
 def _read(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from helmguard.cli.db import _DB_OPTION
+from helmguard.cli.options import db_option
 
 if TYPE_CHECKING:
     from helmguard.store import Store
@@ -56,7 +56,7 @@ def repo() -> None:
 @click.option(
     "--insecure-skip-tls-verify", is_flag=True, help="Do not verify TLS (test servers only)."
 )
-@_DB_OPTION
+@db_option
 def add(
     name: str,
     repo_url: str,
@@ -96,7 +96,7 @@ def add(
 
 @repo.command("list")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-@_DB_OPTION
+@db_option
 def list_command(output: str, url: str | None) -> None:
     """The registered repositories (credentials are never shown: only which kind is set)."""
     from helmguard.chart import repos
@@ -122,7 +122,7 @@ def list_command(output: str, url: str | None) -> None:
 
 @repo.command("update")
 @click.argument("name", required=False)
-@_DB_OPTION
+@db_option
 def update(name: str | None, url: str | None) -> None:
     """Read the index of NAME (default: every Helm repository) again."""
     from helmguard.chart import repos
@@ -142,7 +142,7 @@ def update(name: str | None, url: str | None) -> None:
 
 @repo.command("remove")
 @click.argument("name")
-@_DB_OPTION
+@db_option
 def remove(name: str, url: str | None) -> None:
     """Forget repository NAME, its credentials and its cached index."""
     from helmguard.chart import repos

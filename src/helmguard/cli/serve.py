@@ -19,14 +19,6 @@ if TYPE_CHECKING:
     from helmguard.sync.supervisor import Readiness
 
 
-def _api_available() -> bool:
-    try:
-        import helmguard.api.app  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @click.command("serve")
 @db_option
 @kubeconfig_option
@@ -83,7 +75,7 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     api = None
-    if not no_api and _api_available():
+    if not no_api:
         from helmguard.api.app import default_allowed_hosts
         from helmguard.api.auth import TokenError, load_or_create_token
 

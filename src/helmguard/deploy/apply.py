@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from helmguard.deploy.engine import DeployFailed, Engine
 from helmguard.deploy.history import write_record
 from helmguard.deploy.observe import Verdict
+from helmguard.deploy.oplog import Step
 from helmguard.deploy.release import (
     RevisionManifest,
     go_time,
@@ -26,7 +27,7 @@ from helmguard.deploy.release import (
     record_name,
     with_status,
 )
-from helmguard.deploy.result import Result
+from helmguard.deploy.result import Outcome, Result
 from helmguard.deploy.run import Run, inventory_items, stored_hooks
 from helmguard.graph.order import build_plan
 from helmguard.kube.errors import KubeError
@@ -101,7 +102,7 @@ async def apply_revision(
     cluster = run.cluster
     the_plan = build_plan(objects, hooks=hooks, crds=crds, operation=operation)
     for cycle in the_plan.cycles:
-        run.log.emit("plan.cycle", cycle.describe(), level="warning")
+        run.log.emit(Step.PLAN_CYCLE, cycle.describe(), level="warning")
     previous = run.history[-1] if run.history else None
     deployed = [h for h in run.history if h.status == "deployed"]
     now = go_time(run.config.now())
@@ -148,7 +149,7 @@ async def apply_revision(
             )
         if old:
             run.log.emit(
-                "record.pruned",
+                Step.RECORD_PRUNED,
                 f"--history-max {run.options.history_max}: removed the records of revision(s) "
                 + ", ".join(str(h.revision) for h in old),
             )
@@ -169,18 +170,18 @@ async def apply_revision(
         wait_for_load_balancers=run.options.wait_for_load_balancers,
     )
     run.log.emit(
-        "plan",
+        Step.PLAN,
         f"revision {run.revision}: {len(the_plan.objects)} objects in {len(the_plan.waves)} waves",
         waves=len(the_plan.waves),
         objects=len(the_plan.objects),
     )
-    outcome, message, root, error_class = "deployed", "", None, ""
+    outcome, message, root, error_class = Outcome.DEPLOYED, "", None, ""
     pruned: list[ObjectRef] = []
     failure: DeployFailed | None = None
 
     def record(outcome_now: str) -> RevisionManifest:
         # A failed revision still lists what it applied: uninstall and prune must find it.
-        ok = outcome_now == "deployed"
+        ok = outcome_now == Outcome.DEPLOYED
         text = done_text if ok else f'{_FAILED[operation]} "{run.name}" failed: {message}'
         return with_status(
             replace(pending, applied=tuple(engine.applied.values())),
@@ -205,32 +206,32 @@ async def apply_revision(
                 pruned = await engine.delete_in_order(old_plan)
                 pruned += await engine.delete_and_wait(sorted(stray), only_owned=True)
                 run.log.emit(
-                    "prune",
+                    Step.PRUNE,
                     f"pruned {len(pruned)} object(s) of revision {previous.revision}",
                     objects=[str(r) for r in pruned],
                 )
         updating = False
         if run.options.wait:
-            run.log.emit("wait.start", f"waiting for {len(the_plan.objects)} resources")
+            run.log.emit(Step.WAIT_START, f"waiting for {len(the_plan.objects)} resources")
             verdict: Verdict = await engine.wait_ready([o.ref for o in the_plan.objects])
             if not verdict.ready:
                 raise DeployFailed(verdict.message, verdict=verdict)
-            run.log.emit("wait.ready", verdict.message)
+            run.log.emit(Step.WAIT_READY, verdict.message)
         await engine.run_hooks(the_plan.post_hooks, f"post-{operation}")
         message = f"revision {run.revision} deployed: {len(engine.applied)} objects applied"
     except DeployFailed as exc:
         failure = exc
-        outcome, message = "failed", exc.message
+        outcome, message = Outcome.FAILED, exc.message
         if exc.error is not None:
             error_class = type(exc.error).__name__
         if exc.verdict is not None:
             root = exc.verdict.root_cause
     except KubeError as exc:
         failure = DeployFailed(exc.explain(), error=exc)
-        outcome, message, error_class = "failed", exc.explain(), type(exc).__name__
+        outcome, message, error_class = Outcome.FAILED, exc.explain(), type(exc).__name__
     except asyncio.CancelledError:
         run.log.emit(
-            "interrupted",
+            Step.INTERRUPTED,
             f"interrupted; {len(engine.applied)} object(s) were applied: "
             + ", ".join(str(r) for r in engine.applied),
             level="error",
@@ -238,10 +239,12 @@ async def apply_revision(
         )
         message = "interrupted"
         run.cleanup_budget()
-        await asyncio.shield(write_record(cluster, record("interrupted"), run.log, run.record_kind))
+        await asyncio.shield(
+            write_record(cluster, record(Outcome.INTERRUPTED), run.log, run.record_kind)
+        )
         await asyncio.shield(
             run.finish(
-                "interrupted",
+                Outcome.INTERRUPTED,
                 "interrupted",
                 chart,
                 chart_version,
@@ -251,7 +254,7 @@ async def apply_revision(
         raise
     level = "info" if failure is None else "error"
     run.log.emit(
-        "verdict",
+        Step.VERDICT,
         message,
         level=level,
         outcome=outcome,
@@ -278,9 +281,9 @@ async def apply_revision(
     rollback_result: Result | None = None
     if failure is not None and run.options.atomic:
         rollback_result = await _atomic_restore(run, engine, previous)
-        outcome = "rolled-back" if rollback_result.ok else "failed"
+        outcome = Outcome.ROLLED_BACK if rollback_result.ok else Outcome.FAILED
     await run.finish(
-        outcome if outcome != "rolled-back" else "failed",
+        outcome if outcome != Outcome.ROLLED_BACK else Outcome.FAILED,
         "deployed" if outcome == "deployed" else outcome,
         chart,
         chart_version,
@@ -310,8 +313,8 @@ async def _atomic_restore(run: Run, failed: Engine, previous: RevisionManifest |
     assert run.cluster is not None
     # The rollback gets its own time budget: the failure may have used all of the first.
     run.cluster.deadline = time.monotonic() + run.options.timeout
-    if previous is None or previous.outcome != "deployed":
-        run.log.emit("atomic.start", "first install failed: deleting everything it applied")
+    if previous is None or previous.outcome != Outcome.DEPLOYED:
+        run.log.emit(Step.ATOMIC_START, "first install failed: deleting everything it applied")
         # As Helm's uninstall on failure: with the failed revision's delete hooks around it.
         the_plan = build_plan(
             [o for o in run.history[-1].objects if o.ref in failed.applied],
@@ -323,23 +326,25 @@ async def _atomic_restore(run: Run, failed: Engine, previous: RevisionManifest |
             deleted = await failed.delete_in_order(the_plan)
             await failed.run_hooks(the_plan.post_hooks, "post-delete")
         except DeployFailed as exc:
-            return Result("rollback", run.name, run.namespace, run.revision, "failed", exc.message)
+            return Result(
+                "rollback", run.name, run.namespace, run.revision, Outcome.FAILED, exc.message
+            )
         # Helm's atomic install uninstalls: the release's records go too (the store keeps them).
         for h in run.history:
             await run.cluster.delete(
                 ObjectRef("", run.record_kind, run.namespace, record_name(run.name, h.revision))
             )
-        run.log.emit("atomic.done", f"deleted {len(deleted)} object(s) and the release records")
+        run.log.emit(Step.ATOMIC_DONE, f"deleted {len(deleted)} object(s) and the release records")
         return Result(
             "rollback",
             run.name,
             run.namespace,
             run.revision,
-            "uninstalled",
+            Outcome.UNINSTALLED,
             f"first install removed: {len(deleted)} object(s) deleted",
             deleted=tuple(deleted),
         )
-    run.log.emit("atomic.start", f"restoring revision {previous.revision}")
+    run.log.emit(Step.ATOMIC_START, f"restoring revision {previous.revision}")
     sub = Run(
         "rollback",
         run.namespace,

@@ -62,13 +62,6 @@ class Cluster:
                     raise
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def path(res: APIResource, namespace: str, name: str = "") -> str:
-        root = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
-        where = f"/namespaces/{namespace}" if res.namespaced and namespace else ""
-        tail = f"/{name}" if name else ""
-        return f"{root}{where}/{res.plural}{tail}"
-
     async def _call(
         self,
         method: str,
@@ -92,7 +85,7 @@ class Cluster:
         except MissingDependency:
             return None
         try:
-            return dict(await self._call("GET", self.path(res, ref.namespace, ref.name)))
+            return dict(await self._call("GET", res.url(ref.namespace, ref.name)))
         except KubeError as err:
             if err.code == 404:
                 return None
@@ -112,7 +105,7 @@ class Cluster:
             params["force"] = "true"
         if dry_run:
             params["dryRun"] = "All"
-        path = self.path(res, str(meta.get("namespace") or ""), str(meta.get("name")))
+        path = res.url(str(meta.get("namespace") or ""), str(meta.get("name")))
 
         async def patch() -> dict[str, Any]:
             return dict(
@@ -132,14 +125,12 @@ class Cluster:
     async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
         meta = body.get("metadata") or {}
         res = await self.resource("", str(body.get("kind")), str(body.get("apiVersion")))
-        return dict(
-            await self._call("POST", self.path(res, str(meta.get("namespace") or "")), body)
-        )
+        return dict(await self._call("POST", res.url(str(meta.get("namespace") or "")), body))
 
     async def replace(self, body: Mapping[str, Any]) -> dict[str, Any]:
         meta = body.get("metadata") or {}
         res = await self.resource("", str(body.get("kind")), str(body.get("apiVersion")))
-        path = self.path(res, str(meta.get("namespace") or ""), str(meta.get("name")))
+        path = res.url(str(meta.get("namespace") or ""), str(meta.get("name")))
         return dict(await self._call("PUT", path, body))
 
     async def delete(self, ref: ObjectRef, *, propagation: str = "Background") -> bool:
@@ -151,7 +142,7 @@ class Cluster:
         try:
             await self._call(
                 "DELETE",
-                self.path(res, ref.namespace, ref.name),
+                res.url(ref.namespace, ref.name),
                 {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation},
             )
         except KubeError as err:
@@ -175,7 +166,7 @@ class Cluster:
             return []
         params = {"labelSelector": label_selector} if label_selector else None
         try:
-            body = await self._call("GET", self.path(res, namespace), params=params)
+            body = await self._call("GET", res.url(namespace), params=params)
         except KubeError as err:
             if err.code == 404:
                 return []

@@ -24,7 +24,7 @@ from helmguard.deploy.observe import (
     unawaited,
     verdict,
 )
-from helmguard.deploy.oplog import OperationLog
+from helmguard.deploy.oplog import OperationLog, Step
 from helmguard.deploy.release import Applied, check_ownership, owner_of, release_id, stamp
 from helmguard.deploy.watch import ReleaseWatch
 from helmguard.graph.order import HookStep, Plan, Wave, parse_wait_for, uninstall_order
@@ -96,7 +96,7 @@ class Engine:
         if live is not None:
             if create_only:
                 self.log.emit(
-                    "object.skipped",
+                    Step.OBJECT_SKIPPED,
                     f"{obj.ref} exists; CRDs from crds/ are never upgraded",
                     ref=str(obj.ref),
                 )
@@ -114,7 +114,7 @@ class Engine:
         )
         self.applied[obj.ref] = applied
         self.log.emit(
-            "object.applied",
+            Step.OBJECT_APPLIED,
             f"{'created' if applied.created else 'configured'} {obj.ref} "
             f"(resourceVersion {applied.resource_version})",
             ref=str(obj.ref),
@@ -157,7 +157,7 @@ class Engine:
                     err = classify(exc)
                     errors.append((obj.ref, err))
                     self.log.emit(
-                        "object.failed",
+                        Step.OBJECT_FAILED,
                         f"{obj.ref}: {type(err).__name__}: {err.message}",
                         level="error",
                         ref=str(obj.ref),
@@ -211,7 +211,7 @@ class Engine:
                         pending.append(f"{status.ref} is {status.state}: {status.message}")
             if not pending:
                 self.log.emit(
-                    "gate.passed",
+                    Step.GATE_PASSED,
                     f"wave {wave.index}: {len(befores)} dependencies established",
                     wave=wave.index,
                     dependencies=[str(b) for b in befores],
@@ -231,7 +231,7 @@ class Engine:
             start = time.monotonic()
             await self._apply_all(wave.objects, plan.chart_crds)
             self.log.emit(
-                "wave.applied",
+                Step.WAVE_APPLIED,
                 f"wave {wave.index}: applied {len(wave.objects)} object(s) in "
                 f"{time.monotonic() - start:.2f}s",
                 wave=wave.index,
@@ -276,7 +276,7 @@ class Engine:
         except Exception as exc:
             err = classify(exc)
             self.log.emit(
-                "hook.failed",
+                Step.HOOK_FAILED,
                 f"{event} hook {ref}: {type(err).__name__}: {err.message}",
                 level="error",
                 ref=str(ref),
@@ -289,7 +289,7 @@ class Engine:
             ) from None
         meta = returned.get("metadata") or {}
         self.log.emit(
-            "hook.applied",
+            Step.HOOK_APPLIED,
             f"{event} hook {ref} (weight {step.weight}, delete policy "
             f"{', '.join(step.policies)}) applied, resourceVersion {meta.get('resourceVersion')}",
             ref=str(ref),
@@ -310,7 +310,7 @@ class Engine:
         seconds = round(time.monotonic() - started, 3)
         if outcome.ready:
             self.log.emit(
-                "hook.succeeded",
+                Step.HOOK_SUCCEEDED,
                 f"{event} hook {ref} succeeded in {seconds:.2f}s: {outcome.message}",
                 ref=str(ref),
                 event=event,
@@ -319,7 +319,7 @@ class Engine:
             )
         else:
             self.log.emit(
-                "hook.failed",
+                Step.HOOK_FAILED,
                 f"{event} hook {ref} failed after {seconds:.2f}s: {outcome.message}",
                 level="error",
                 ref=str(ref),
@@ -338,7 +338,7 @@ class Engine:
         if await self.cluster.delete(ref):
             await self.delete_and_wait([ref])
             self.log.emit(
-                "hook.deleted",
+                Step.HOOK_DELETED,
                 f"{event} hook {ref} deleted ({policy})",
                 ref=str(ref),
                 event=event,
@@ -408,7 +408,7 @@ class Engine:
             if last.get(status.ref) is not status.state:
                 last[status.ref] = status.state
                 self.log.emit(
-                    "wait.transition",
+                    Step.WAIT_TRANSITION,
                     f"{status.ref}: {status.state} {status.reason}: {status.message}",
                     level="warning" if status.state in (State.BLOCKED, State.FAILED) else "info",
                     ref=str(status.ref),
@@ -421,7 +421,7 @@ class Engine:
         for status in statuses:
             if unawaited(status, wait_for_load_balancers=self.wait_for_load_balancers):
                 self.log.emit(
-                    "wait.load-balancer",
+                    Step.WAIT_LOAD_BALANCER,
                     f"{status.ref}: no load-balancer controller has assigned an address; "
                     "not waiting for it (--wait-for-load-balancers waits)",
                     level="warning",
@@ -447,7 +447,7 @@ class Engine:
         deleted = await asyncio.gather(*(self.cluster.delete(r) for r in targets))
         for ref, was in zip(targets, deleted, strict=True):
             if was:
-                self.log.emit("object.deleted", f"deletion requested for {ref}", ref=str(ref))
+                self.log.emit(Step.OBJECT_DELETED, f"deletion requested for {ref}", ref=str(ref))
         while True:
             lives = await asyncio.gather(*(self.cluster.get(r) for r in targets))
             stuck = [(r, live) for r, live in zip(targets, lives, strict=True) if live is not None]

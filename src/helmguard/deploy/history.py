@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from helmguard.deploy.cluster import Cluster
-from helmguard.deploy.oplog import OperationLog
+from helmguard.deploy.oplog import OperationLog, Step
 from helmguard.deploy.release import (
     HELM_OWNER,
     LEGACY_OWNER,
@@ -70,7 +70,7 @@ async def write_record(
             await write_record(cluster, rev, log, kind, new=True)
             return
         log.emit(
-            "record.failed",
+            Step.RECORD_FAILED,
             f"could not store revision {rev.revision} as {kind} "
             f"{record_name(rev.release, rev.revision)}: {err.message}",
             level="warning",

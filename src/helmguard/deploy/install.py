@@ -17,9 +17,9 @@ from helmguard.deploy.apply import apply_revision, helm_base
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
 from helmguard.deploy.history import read_history
-from helmguard.deploy.oplog import Listener, OperationLog
+from helmguard.deploy.oplog import Listener, OperationLog, Step
 from helmguard.deploy.release import record_kind
-from helmguard.deploy.result import Result
+from helmguard.deploy.result import Outcome, Result
 from helmguard.deploy.run import Run
 from helmguard.deploy.values import UpgradeValues, current_release, upgrade_values
 from helmguard.graph.order import Plan, build_plan
@@ -52,7 +52,7 @@ def _preflight_verdict(
     errors = [f for f in report.findings if f.severity >= threshold]
     for f in report.findings:
         log.emit(
-            "preflight.finding",
+            Step.PREFLIGHT_FINDING,
             f"{f.code} {f.severity} {f.object} {f.path}: {f.message}",
             level="error" if f.severity >= threshold else "warning",
             code=f.code,
@@ -61,14 +61,14 @@ def _preflight_verdict(
             fix=f.fix,
         )
     if not errors:
-        log.emit("preflight.passed", f"preflight: {len(report.findings)} finding(s), no errors")
+        log.emit(Step.PREFLIGHT_PASSED, f"preflight: {len(report.findings)} finding(s), no errors")
         return None
     first = errors[0]
     message = (
         f"preflight found {len(errors)} error(s); nothing was applied. First: "
         f"{first.object} {first.path}: {first.message}. Fix: {first.fix} (--force deploys anyway)"
     )
-    log.emit("verdict", message, level="error", outcome="refused")
+    log.emit(Step.VERDICT, message, level="error", outcome=Outcome.REFUSED)
     return message, first.target or first.object
 
 
@@ -89,7 +89,7 @@ async def _create_namespace(run: Run, namespace: str) -> None:
     except KubeError as err:
         if err.code != 409:  # created meanwhile: as good
             raise
-    run.log.emit("namespace.created", f"created namespace {namespace}")
+    run.log.emit(Step.NAMESPACE_CREATED, f"created namespace {namespace}")
 
 
 async def deploy(
@@ -138,7 +138,7 @@ async def deploy(
             rendered = render_chart(with_capabilities(request, capabilities_from(version, served)))
         if options.force:
             log.emit(
-                "preflight.skipped",
+                Step.PREFLIGHT_SKIPPED,
                 "WARNING: --force: preflight checks skipped; the cluster may accept objects "
                 "that can never run",
                 level="warning",
@@ -158,7 +158,7 @@ async def deploy(
                     request.release,
                     request.namespace,
                     0,
-                    "refused",
+                    Outcome.REFUSED,
                     refused[0],
                     refused[1],
                     report=report,

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from helmguard.deploy.cluster import Cluster
-from helmguard.graph.refs import WORKLOAD_GROUPS
 from helmguard.kube.errors import PermissionDenied
+from helmguard.kube.kinds import WORKLOAD_GROUPS, is_workload
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import (
     ResourceStatus,
@@ -240,7 +240,7 @@ def verdict(
 def hook_runs(ref: ObjectRef) -> bool:
     """Whether a hook must be waited for: Helm's WatchUntilReady waits for Jobs and Pods
     only; any other hook has done its part once the API server has it."""
-    return ref.kind in ("Job", "Pod") and WORKLOAD_GROUPS.get(ref.kind) == ref.group
+    return ref.kind in ("Job", "Pod") and is_workload(ref)
 
 
 def hook_verdict(status: ResourceStatus, snapshot: Snapshot) -> Verdict:

@@ -13,10 +13,47 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from helmguard.store import LogStep, ReleaseKey, Store
+
+
+class Step(StrEnum):
+    """The operation log's step names (stored, streamed, and matched by the CLI's display)."""
+
+    ATOMIC_DONE = "atomic.done"
+    ATOMIC_START = "atomic.start"
+    GATE_PASSED = "gate.passed"
+    HOOK_APPLIED = "hook.applied"
+    HOOK_DELETED = "hook.deleted"
+    HOOK_FAILED = "hook.failed"
+    HOOK_SUCCEEDED = "hook.succeeded"
+    INTERRUPTED = "interrupted"
+    LOCK_ACQUIRED = "lock.acquired"
+    NAMESPACE_CREATED = "namespace.created"
+    OBJECT_APPLIED = "object.applied"
+    OBJECT_DELETED = "object.deleted"
+    OBJECT_FAILED = "object.failed"
+    OBJECT_SKIPPED = "object.skipped"
+    PLAN = "plan"
+    PLAN_CYCLE = "plan.cycle"
+    PREFLIGHT_FINDING = "preflight.finding"
+    PREFLIGHT_PASSED = "preflight.passed"
+    PREFLIGHT_SKIPPED = "preflight.skipped"
+    PRUNE = "prune"
+    RECORD_FAILED = "record.failed"
+    RECORD_MIGRATED = "record.migrated"
+    RECORD_PRUNED = "record.pruned"
+    REVISION_STALE = "revision.stale"
+    ROLLBACK_TARGET = "rollback.target"
+    VERDICT = "verdict"
+    WAIT_LOAD_BALANCER = "wait.load-balancer"
+    WAIT_READY = "wait.ready"
+    WAIT_START = "wait.start"
+    WAIT_TRANSITION = "wait.transition"
+    WAVE_APPLIED = "wave.applied"
 
 
 @dataclass(frozen=True)
@@ -54,7 +91,7 @@ class OperationLog:
         self._stored = 0
         self._posting = False
 
-    def emit(self, step: str, message: str, *, level: str = "info", **details: Any) -> LogRecord:
+    def emit(self, step: Step, message: str, *, level: str = "info", **details: Any) -> LogRecord:
         record = LogRecord(datetime.now(UTC), level, step, message, details)
         self.records.append(record)
         for listener in self._listeners:

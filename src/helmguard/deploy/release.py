@@ -399,7 +399,9 @@ def encode_record(rev: RevisionManifest, kind: str = "Secret") -> dict[str, Any]
         "applied": [a.to_json() for a in rev.applied],
         "crds": [dict(o.body) for o in rev.crds],
     }
-    data = {"release": _pack(release), FACTS_KEY: _pack(facts)}
+    data = {"release": _pack(release)}
+    if rev.facts:  # a record helm wrote stays helm's: its manifest is its inventory
+        data[FACTS_KEY] = _pack(facts)
     labels = {
         **{k: v for k, v in rev.labels.items() if k not in SYSTEM_LABELS},
         RECORD_NAME_LABEL: rev.release,

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 from helmguard.deploy.config import Configuration, DeployOptions, configuration
 from helmguard.deploy.engine import DeployFailed, Engine
-from helmguard.deploy.oplog import Listener, OperationLog
-from helmguard.deploy.result import Result
+from helmguard.deploy.oplog import Listener, OperationLog, Step
+from helmguard.deploy.result import Outcome, Result
 from helmguard.deploy.run import Run, stored_hooks
 from helmguard.graph.order import hook_steps
 
@@ -38,7 +38,7 @@ async def release_test(
         latest = run.latest()
         steps = hook_steps(stored_hooks(latest), "test")
         engine = Engine(cluster, log, namespace, name, latest.revision)
-        outcome, message, root = "passed", "", None
+        outcome, message, root = Outcome.PASSED, "", None
         try:
             await engine.run_hooks(steps, "test")
             message = (
@@ -47,13 +47,13 @@ async def release_test(
                 else f"revision {latest.revision} has no test hooks"
             )
         except DeployFailed as exc:
-            outcome, message = "failed", exc.message
+            outcome, message = Outcome.FAILED, exc.message
             if exc.verdict is not None:
                 root = exc.verdict.root_cause
         log.emit(
-            "verdict",
+            Step.VERDICT,
             message,
-            level="info" if outcome == "passed" else "error",
+            level="info" if outcome == Outcome.PASSED else "error",
             outcome=outcome,
             rootCause=str(root) if root else None,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from helmguard.deploy.oplog import LogRecord
@@ -13,6 +14,22 @@ if TYPE_CHECKING:
     from helmguard.preflight.report import Report
 
 
+class Outcome(StrEnum):
+    """How an action ended (Result.outcome; the store's revision outcome)."""
+
+    DEPLOYED = "deployed"
+    FAILED = "failed"
+    REFUSED = "refused"  # preflight found errors: nothing applied
+    INTERRUPTED = "interrupted"
+    ROLLED_BACK = "rolled-back"  # failed, and --atomic restored the previous revision
+    UNINSTALLED = "uninstalled"
+    PASSED = "passed"  # release_test
+    CLEAN = "clean"  # settle found nothing unfinished
+
+
+_OK = frozenset({Outcome.DEPLOYED, Outcome.UNINSTALLED, Outcome.PASSED})
+
+
 @dataclass(frozen=True)
 class Result:
     """What an operation did, in words and as data."""
@@ -21,7 +38,7 @@ class Result:
     release: str
     namespace: str
     revision: int
-    outcome: str  # deployed, failed, refused, interrupted, rolled-back, uninstalled, passed
+    outcome: str  # an Outcome
     message: str
     root_cause: ObjectRef | None = None
     applied: tuple[Applied, ...] = ()
@@ -35,4 +52,4 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in ("deployed", "uninstalled", "passed")
+        return self.outcome in _OK

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from helmguard.deploy.apply import apply_revision, helm_base_of
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
-from helmguard.deploy.oplog import Listener, OperationLog
+from helmguard.deploy.oplog import Listener, OperationLog, Step
 from helmguard.deploy.result import Result
 from helmguard.deploy.run import Run, stored_hooks
 from helmguard.kube.errors import KubeError
@@ -60,7 +60,7 @@ async def rollback(
                     fix="Pick one of the stored revisions.",
                 )
             target = found[0]
-        log.emit("rollback.target", f"rolling back to revision {target.revision}")
+        log.emit(Step.ROLLBACK_TARGET, f"rolling back to revision {target.revision}")
         return await apply_revision(
             run,
             objects=target.objects,

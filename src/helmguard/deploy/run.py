@@ -17,7 +17,7 @@ from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.config import CLEANUP_SECONDS, Configuration, DeployOptions
 from helmguard.deploy.history import ReleaseBusy, read_history, write_record
 from helmguard.deploy.lock import ReleaseLock, acquire
-from helmguard.deploy.oplog import OperationLog
+from helmguard.deploy.oplog import OperationLog, Step
 from helmguard.deploy.release import (
     REVISION_ANNOTATION,
     Applied,
@@ -98,7 +98,7 @@ class Run:
             operation=self.operation,
             lock_namespace=self.options.lock_namespace,
         )
-        self.log.emit("lock.acquired", f"locked release {self.namespace}/{self.name}")
+        self.log.emit(Step.LOCK_ACQUIRED, f"locked release {self.namespace}/{self.name}")
         self.history = await read_history(
             self.cluster, self.namespace, self.name, kind=self.record_kind
         )
@@ -146,7 +146,7 @@ class Run:
                 ObjectRef("", "Secret", self.namespace, legacy_record_name(self.name, rev.revision))
             )
             self.log.emit(
-                "record.migrated",
+                Step.RECORD_MIGRATED,
                 f"revision {rev.revision}: helmguard's record rewritten as Helm's "
                 f"{record_name(self.name, rev.revision)}",
             )
@@ -181,7 +181,7 @@ class Run:
         self.history[-1] = stale
         self.interrupted[latest.revision] = stale.applied
         self.log.emit(
-            "revision.stale",
+            Step.REVISION_STALE,
             f"revision {latest.revision} was left {latest.status} by a process that died; "
             f"marked failed (interrupted) with {len(stale.applied)} object(s) applied: "
             + ", ".join(str(a.ref) for a in stale.applied),
@@ -217,7 +217,7 @@ class Run:
             r.number,
             [
                 LogStep(
-                    "interrupted",
+                    Step.INTERRUPTED,
                     message,
                     "error",
                     {"applied": [a.to_json() for a in applied.values()]},
@@ -230,7 +230,7 @@ class Run:
             # The last operation's outcome (the app status is the sync's, in its own columns).
             await self.store.record_release(replace(record, status="interrupted", updated_at=None))
         self.interrupted.setdefault(r.number, tuple(applied.values()))
-        self.log.emit("revision.stale", message, level="warning")
+        self.log.emit(Step.REVISION_STALE, message, level="warning")
 
     async def close(self) -> None:
         self.cleanup_budget()

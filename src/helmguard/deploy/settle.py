@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
 from helmguard.deploy.oplog import Listener, OperationLog
-from helmguard.deploy.result import Result
+from helmguard.deploy.result import Outcome, Result
 from helmguard.deploy.run import Run
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ async def settle(
             name,
             namespace,
             marked[-1] if marked else 0,
-            "interrupted" if marked else "clean",
+            Outcome.INTERRUPTED if marked else Outcome.CLEAN,
             message,
             applied=tuple(applied.values()),
             log=tuple(log.records),

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
 from helmguard.deploy.engine import DeployFailed, Engine
 from helmguard.deploy.history import write_record
-from helmguard.deploy.oplog import Listener, OperationLog
+from helmguard.deploy.oplog import Listener, OperationLog, Step
 from helmguard.deploy.release import record_name, with_status
-from helmguard.deploy.result import Result
+from helmguard.deploy.result import Outcome, Result
 from helmguard.deploy.run import Run, inventory_items, stored_hooks
 from helmguard.graph.order import build_plan
 from helmguard.manifest import ObjectRef
@@ -54,7 +54,7 @@ async def uninstall(
             inventory_items(the_plan.objects, {a.ref: a for a in latest.applied}),
         )
         engine = Engine(cluster, log, namespace, name, run.revision)
-        outcome, message = "uninstalled", ""
+        outcome, message = Outcome.UNINSTALLED, ""
         deleted: list[ObjectRef] = []
         # As Helm's uninstall: the latest record says so while objects are deleted.
         kind = run.record_kind
@@ -70,7 +70,7 @@ async def uninstall(
                 done = with_status(
                     latest,
                     "uninstalled",
-                    outcome="uninstalled",
+                    outcome=Outcome.UNINSTALLED,
                     description=options.description or "Uninstallation complete",
                     at=run.config.now(),
                 )
@@ -83,8 +83,8 @@ async def uninstall(
             await engine.run_hooks(the_plan.post_hooks, "post-delete")
             message = f"release {namespace}/{name} uninstalled: {len(deleted)} object(s) deleted"
         except DeployFailed as exc:
-            outcome, message = "failed", exc.message
-        log.emit("verdict", message, level="info" if outcome == "uninstalled" else "error")
+            outcome, message = Outcome.FAILED, exc.message
+        log.emit(Step.VERDICT, message, level="info" if outcome == Outcome.UNINSTALLED else "error")
         if run.store is not None:
             left = [o for o in the_plan.objects if o.ref not in set(deleted)]
             await run.finish(
@@ -94,7 +94,7 @@ async def uninstall(
                 latest.chart_version,
                 inventory_items(left, {a.ref: a for a in latest.applied}),
             )
-            if outcome == "uninstalled" and not options.keep_history:
+            if outcome == Outcome.UNINSTALLED and not options.keep_history:
                 await run.store.delete_release(run.key)
         return Result(
             "uninstall",

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from helmguard.kube.kinds import BUILTIN_GROUPS, POD_SPEC_PATHS, is_workload
+from helmguard.kube.kinds import WORKLOAD_GROUPS as WORKLOAD_GROUPS  # api/schemas.py reads it
 from helmguard.manifest import CLUSTER_SCOPED_KINDS, K8sObject, ObjectRef, group_of
 
 
@@ -47,66 +49,14 @@ class Ref:
     implicit: bool = False  # the field is unset and Kubernetes fills in the target (default SA)
 
 
-# API groups served by kube-apiserver itself; any other group is a custom resource.
-BUILTIN_GROUPS = frozenset(
-    {
-        "",
-        "admissionregistration.k8s.io",
-        "apiextensions.k8s.io",
-        "apiregistration.k8s.io",
-        "apps",
-        "authentication.k8s.io",
-        "authorization.k8s.io",
-        "autoscaling",
-        "batch",
-        "certificates.k8s.io",
-        "coordination.k8s.io",
-        "discovery.k8s.io",
-        "events.k8s.io",
-        "extensions",
-        "flowcontrol.apiserver.k8s.io",
-        "internal.apiserver.k8s.io",
-        "networking.k8s.io",
-        "node.k8s.io",
-        "policy",
-        "rbac.authorization.k8s.io",
-        "resource.k8s.io",
-        "scheduling.k8s.io",
-        "storage.k8s.io",
-        "storagemigration.k8s.io",
-    }
-)
-
 CRD_GROUP = "apiextensions.k8s.io"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 
-# Where the pod spec lives in each workload kind.
-POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-WORKLOAD_GROUPS: Mapping[str, str] = {
-    "Pod": "",
-    "ReplicationController": "",
-    "Deployment": "apps",
-    "StatefulSet": "apps",
-    "DaemonSet": "apps",
-    "ReplicaSet": "apps",
-    "Job": "batch",
-    "CronJob": "batch",
-}
-
 
 def pod_labels(obj: K8sObject) -> Mapping[str, Any] | None:
     """The labels of the pods a workload creates, or None for a non-workload."""
-    if WORKLOAD_GROUPS.get(obj.kind) != obj.ref.group:
+    if not is_workload(obj.ref):
         return None
     if obj.kind == "Pod":
         return obj.labels

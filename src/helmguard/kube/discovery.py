@@ -46,11 +46,15 @@ class APIResource:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
-    def path(self) -> str:
-        """The collection path without namespace, e.g. `/apis/apps/v1/deployments`."""
-        root = f"/apis/{self.group}" if self.group else "/api"
-        return f"{root}/{self.version}/{self.plural}"
+    def url(self, namespace: str = "", name: str = "") -> str:
+        """The REST path of the collection (in `namespace` when namespaced) or of one object.
+
+        e.g. `/apis/apps/v1/deployments`, `/api/v1/namespaces/web/services/front`.
+        """
+        root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        where = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
+        tail = f"/{name}" if name else ""
+        return f"{root}{where}/{self.plural}{tail}"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import httpx
 import httpx2
 from lightkube.core.exceptions import ApiError, ConfigError
 
+from helmguard.kube.messages import cause_from_message
 from helmguard.manifest import ObjectRef
 
 T = TypeVar("T")
@@ -228,9 +229,8 @@ class Unclassified(KubeError):
 
 # --- the classifier --------------------------------------------------------------------
 
-_SA_LOOKUP = re.compile(r"error looking up service account (?P<ns>[^/\s]+)/(?P<name>[^:\s]+)")
-_PRIORITY_CLASS = re.compile(r"no PriorityClass with name (?P<name>\S+) was found")
-_RUNTIME_CLASS = re.compile(r'RuntimeClass "(?P<name>[^"]+)" not found')
+# The dependencies admission checks by name: a refusal naming one is a MissingDependency.
+_ADMISSION_DEPENDENCIES = frozenset({"ServiceAccount", "PriorityClass", "RuntimeClass"})
 _RBAC = re.compile(
     r'User "(?P<user>[^"]*)" cannot (?P<verb>\S+) resource "(?P<resource>[^"]*)"'
     r' in API group "(?P<group>[^"]*)"'
@@ -383,28 +383,23 @@ def _classify_status(
             "then deploy again, or deploy to another namespace.",
             **kw,
         )
-    if m := _SA_LOOKUP.search(raw):
-        sa = ObjectRef("", "ServiceAccount", m["ns"], m["name"])
+    dep = cause_from_message(raw, ns, _ADMISSION_DEPENDENCIES)
+    if dep is not None and dep.kind == "ServiceAccount":
         return MissingDependency(
-            f"Kubernetes refused to create {target}: its ServiceAccount {m['ns']}/{m['name']} "
-            "does not exist. Controllers keep retrying, so the workload stays without pods.",
-            fix=f"Create ServiceAccount {m['name']!r} in namespace {m['ns']!r} "
+            f"Kubernetes refused to create {target}: its ServiceAccount "
+            f"{dep.namespace}/{dep.name} does not exist. Controllers keep retrying, so the "
+            "workload stays without pods.",
+            fix=f"Create ServiceAccount {dep.name!r} in namespace {dep.namespace!r} "
             "(or set spec.serviceAccountName to one that exists).",
-            dependency=sa,
+            dependency=dep,
             **kw,
         )
-    if m := _PRIORITY_CLASS.search(raw):
+    if dep is not None:  # PriorityClass or RuntimeClass
+        spec_field = "priorityClassName" if dep.kind == "PriorityClass" else "runtimeClassName"
         return MissingDependency(
-            f"Kubernetes refused to create {target}: PriorityClass {m['name']!r} does not exist.",
-            fix=f"Create PriorityClass {m['name']!r} or fix spec.priorityClassName.",
-            dependency=ObjectRef("scheduling.k8s.io", "PriorityClass", "", m["name"]),
-            **kw,
-        )
-    if m := _RUNTIME_CLASS.search(raw):
-        return MissingDependency(
-            f"Kubernetes refused to create {target}: RuntimeClass {m['name']!r} does not exist.",
-            fix=f"Create RuntimeClass {m['name']!r} or fix spec.runtimeClassName.",
-            dependency=ObjectRef("node.k8s.io", "RuntimeClass", "", m["name"]),
+            f"Kubernetes refused to create {target}: {dep.kind} {dep.name!r} does not exist.",
+            fix=f"Create {dep.kind} {dep.name!r} or fix spec.{spec_field}.",
+            dependency=dep,
             **kw,
         )
     if m := _ESCALATION.search(raw):

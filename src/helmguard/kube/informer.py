@@ -172,11 +172,7 @@ class Informer:
     @property
     def path(self) -> str:
         """The collection URL path of this informer's scope."""
-        res = self.resource
-        root = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
-        if self.namespace:
-            return f"{root}/namespaces/{self.namespace}/{res.plural}"
-        return f"{root}/{res.plural}"
+        return self.resource.url(self.namespace or "")
 
     @property
     def metric_label(self) -> str:

@@ -363,8 +363,8 @@ def _dry_run_plan(
 ) -> tuple[list[K8sObject], list[Finding], dict[ObjectRef, Skip]]:
     """Objects in plan order, findings for kinds no version serves, and what to skip (why)."""
     from helmguard.graph.order import build_plan
-    from helmguard.graph.refs import BUILTIN_GROUPS
     from helmguard.kube.errors import MissingDependency
+    from helmguard.kube.kinds import BUILTIN_GROUPS
     from helmguard.preflight.cluster import unserved_kinds
     from helmguard.preflight.dryrun import Skip
     from helmguard.preflight.findings import Severity

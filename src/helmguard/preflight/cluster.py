@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from helmguard.graph.refs import BUILTIN_GROUPS, CRD_GROUP, crd_index
+from helmguard.graph.refs import CRD_GROUP, crd_index
 from helmguard.kube.discovery import ServedResources
 from helmguard.kube.errors import KubeError, PermissionDenied, retry
+from helmguard.kube.kinds import BUILTIN_GROUPS
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.preflight.findings import Finding, Severity
 
@@ -183,9 +184,7 @@ async def lookup(
             continue  # not served: `existing` answers from discovery
         if res.namespaced and namespaces and ns not in namespaces:
             continue
-        root = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
-        where = f"/namespaces/{ns}" if res.namespaced and ns else ""
-        jobs.append(one(batch, sorted(names), f"{root}{where}/{res.plural}"))
+        jobs.append(one(batch, sorted(names), res.url(ns)))
     await asyncio.gather(*jobs)
     present = {
         ObjectRef(group, kind, ns, str(m["name"]))

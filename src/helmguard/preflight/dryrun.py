@@ -21,8 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from helmguard.graph.refs import POD_SPEC_PATHS, WORKLOAD_GROUPS
-from helmguard.kube.discovery import ServedResources
+from helmguard.kube.discovery import APIResource, ServedResources
 from helmguard.kube.errors import (
     Conflict,
     EscalationDenied,
@@ -34,6 +33,7 @@ from helmguard.kube.errors import (
     QuotaExceeded,
     retry,
 )
+from helmguard.kube.kinds import POD_SPEC_PATHS, is_workload
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.preflight.findings import Finding, Severity
 from helmguard.preflight.resolve import resource_of
@@ -56,6 +56,8 @@ _CODES: tuple[tuple[type[KubeError], str], ...] = (
     (Conflict, "HG225"),
     (EscalationDenied, "HG226"),
 )
+
+_PODS = APIResource("", "v1", "Pod", "pods", True, frozenset({"create"}))
 
 
 class ClusterChanged(MissingDependency):
@@ -87,10 +89,7 @@ def code_for(err: KubeError) -> str:
 
 
 def _path(obj: K8sObject, served: ServedResources) -> str:
-    res = served.lookup(obj.api_version, obj.kind)
-    root = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
-    where = f"/namespaces/{obj.namespace}" if res.namespaced and obj.namespace else ""
-    return f"{root}{where}/{res.plural}/{obj.name}"
+    return served.lookup(obj.api_version, obj.kind).url(obj.namespace, obj.name)
 
 
 def _remaining(deadline: float) -> float:
@@ -253,7 +252,7 @@ def _chart_match(dependency: ObjectRef, in_chart: frozenset[ObjectRef]) -> Objec
 def pod_from_template(obj: K8sObject) -> dict[str, Any] | None:
     """A Pod as the workload's controller would create it (generateName, labels, spec)."""
     steps = POD_SPEC_PATHS.get(obj.kind)
-    if steps is None or WORKLOAD_GROUPS.get(obj.kind) != obj.ref.group or obj.kind == "Pod":
+    if steps is None or not is_workload(obj.ref) or obj.kind == "Pod":
         return None
     template: Any = obj.body
     for step in steps[:-1]:
@@ -299,7 +298,7 @@ async def probe_pod_templates(
     said: dict[ObjectRef, str] = {}
 
     async def one(ref: ObjectRef, pod: dict[str, Any]) -> None:
-        path = f"/api/v1/namespaces/{ref.namespace}/pods"
+        path = _PODS.url(ref.namespace)
 
         async def send() -> Any:
             return await kube.send_json("POST", path, pod, params={"dryRun": "All"})

@@ -317,7 +317,7 @@ def duplicate_findings(index: ChartIndex) -> list[Finding]:
 
 def scheduler_findings(objects: Iterable[K8sObject]) -> list[Finding]:
     """HG131 (info) for pods that name a scheduler other than the default one."""
-    from helmguard.graph.refs import POD_SPEC_PATHS
+    from helmguard.kube.kinds import POD_SPEC_PATHS
 
     out = []
     for obj in objects:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from helmguard.graph.refs import RBAC_GROUP
-from helmguard.kube.discovery import ServedResources
+from helmguard.kube.discovery import APIResource, ServedResources
 from helmguard.kube.errors import KubeError, retry
 from helmguard.manifest import CLUSTER_SCOPED_KINDS, K8sObject, ObjectRef
 from helmguard.preflight.findings import Finding, Severity
@@ -376,8 +376,7 @@ async def _rules_of(
     if role is not None:
         return role.body.get("rules")
     plural = "roles" if kind == "Role" else "clusterroles"
-    where = f"/namespaces/{ns}" if ns else ""
-    path = f"/apis/{RBAC_GROUP}/v1{where}/{plural}/{name}"
+    path = APIResource(RBAC_GROUP, "v1", kind, plural, bool(ns), frozenset()).url(ns, name)
     loop = asyncio.get_running_loop()
     try:
         body = await retry(lambda: kube.get_json(path), timeout=max(deadline - loop.time(), 0.001))

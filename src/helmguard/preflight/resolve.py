@@ -15,13 +15,13 @@ from typing import Any, Protocol
 
 from helmguard.graph.refs import (
     CRD_GROUP,
-    POD_SPEC_PATHS,
     RBAC_GROUP,
     FailureMode,
     Ref,
     extract_refs,
     guess_plural,
 )
+from helmguard.kube.kinds import POD_SPEC_PATHS
 from helmguard.manifest import K8sObject, ObjectRef
 
 Existing = Callable[[ObjectRef], bool | None]
@@ -68,12 +68,6 @@ class Resolution:
     certain: bool = False  # for UNKNOWN: the target cannot pre-exist (chart-created namespace)
     quiet: bool = False  # satisfied in a way not worth telling (a hook needing an earlier hook)
     deleted_by_hook: bool = False  # the hook object is deleted once its hooks succeed
-
-
-class Resolver(Protocol):
-    """Anything that resolves references (offline chart resolver, cluster-backed one)."""
-
-    def resolve(self, ref: Ref) -> Resolution: ...
 
 
 BUILTIN_CLUSTER_ROLES = frozenset({"cluster-admin", "admin", "edit", "view"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from helmguard.graph.refs import BUILTIN_GROUPS
+from helmguard.kube.kinds import BUILTIN_GROUPS
 from helmguard.manifest import K8sObject
 from helmguard.preflight.findings import Finding, Severity
 

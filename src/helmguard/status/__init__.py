@@ -25,7 +25,7 @@ from helmguard.status.ownership import (
     service_backends,
     status_children,
 )
-from helmguard.status.rules import RULES, evaluate, rule_for
+from helmguard.status.rules import RULES, evaluate
 from helmguard.status.rules.pod import evaluate_pod
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "index_events",
     "missing",
     "observe",
-    "rule_for",
     "service_backends",
     "service_status",
     "status_children",

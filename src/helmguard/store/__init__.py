@@ -7,33 +7,79 @@ One sync per cluster and store (a lease row with a heartbeat). Secret contents n
 
 from __future__ import annotations
 
-from helmguard.store.db import default_path, resolve
-from helmguard.store.errors import StoreError, SyncRunning
-from helmguard.store.records import (
-    AppRecord,
-    EventRecord,
-    InventoryItem,
-    LogEntry,
-    LogStep,
-    ObservedStatus,
-    PruneResult,
-    ReleaseKey,
-    ReleaseRecord,
-    RepositoryRecord,
-    ResourceRecord,
-    RevisionRecord,
-    SyncHolder,
-    TransitionRecord,
-    app_ref,
-)
-from helmguard.store.redact import REDACTED, redact_secrets, values_digest
-from helmguard.store.store import (
-    SYNC_HEARTBEAT_SECONDS,
-    SYNC_LEASE_SECONDS,
-    Retention,
-    Store,
-    open_store,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from helmguard.store.db import default_path, resolve
+    from helmguard.store.errors import StoreError, SyncRunning
+    from helmguard.store.records import (
+        AppRecord,
+        EventRecord,
+        InventoryItem,
+        LogEntry,
+        LogStep,
+        ObservedStatus,
+        PruneResult,
+        ReleaseKey,
+        ReleaseRecord,
+        RepositoryRecord,
+        ResourceRecord,
+        RevisionRecord,
+        SyncHolder,
+        TransitionRecord,
+        app_ref,
+    )
+    from helmguard.store.redact import REDACTED, redact_secrets, values_digest
+    from helmguard.store.store import (
+        SYNC_HEARTBEAT_SECONDS,
+        SYNC_LEASE_SECONDS,
+        Retention,
+        Store,
+        open_store,
+    )
+
+# Loaded on first use (PEP 562): `helmguard.store.errors` and the records stay light to
+# import, SQLAlchemy and Alembic come with the first name that needs them.
+_EXPORTS = {
+    "AppRecord": "records",
+    "EventRecord": "records",
+    "InventoryItem": "records",
+    "LogEntry": "records",
+    "LogStep": "records",
+    "ObservedStatus": "records",
+    "PruneResult": "records",
+    "REDACTED": "redact",
+    "ReleaseKey": "records",
+    "RepositoryRecord": "records",
+    "ReleaseRecord": "records",
+    "ResourceRecord": "records",
+    "Retention": "store",
+    "RevisionRecord": "records",
+    "SYNC_HEARTBEAT_SECONDS": "store",
+    "SYNC_LEASE_SECONDS": "store",
+    "Store": "store",
+    "StoreError": "errors",
+    "SyncHolder": "records",
+    "SyncRunning": "errors",
+    "TransitionRecord": "records",
+    "app_ref": "records",
+    "default_path": "db",
+    "open_store": "store",
+    "redact_secrets": "redact",
+    "resolve": "db",
+    "values_digest": "redact",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "REDACTED",

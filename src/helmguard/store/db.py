@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool
 
 from helmguard.store import migrate
+from helmguard.store.env import ENV_VAR
 from helmguard.store.errors import StoreError
 
-ENV_VAR = "HELMGUARD_DB"
 # SQLite waits this long for another process's write transaction before reporting busy ...
 BUSY_TIMEOUT_MS = 5_000
 # ... then a transaction is retried this many times, after 0.05, 0.1, 0.2, 0.4 s (+ jitter).

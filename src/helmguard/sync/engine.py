@@ -32,6 +32,7 @@ from helmguard import metrics
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource, ServedResources
 from helmguard.kube.informer import Connectivity, Informer, slim, without_contents
+from helmguard.kube.kinds import is_workload
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import ResourceStatus, State, app_status, unknown
 from helmguard.status.rules.common import event_time, parse_time
@@ -46,6 +47,7 @@ from helmguard.store import (
     SyncRunning,
     app_ref,
 )
+from helmguard.sync.changes import Written, same_state, to_write
 from helmguard.sync.helm import HelmDiscovery
 from helmguard.sync.index import (
     CLUSTER_KINDS,
@@ -81,16 +83,6 @@ class SyncStats:
     transitions: int = 0
     events_stored: int = 0
     latencies: list[float] = field(default_factory=list)  # notification -> commit, seconds
-
-
-@dataclass(frozen=True)
-class _Written:
-    state: str
-    reason: str
-    message: str
-    root_cause: ObjectRef | None
-    resource_version: str
-    since: datetime
 
 
 class Sync:
@@ -140,7 +132,7 @@ class Sync:
         self._events: dict[ReleaseKey, list[EventRecord]] = defaultdict(list)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self._written: dict[MemberKey, _Written] = {}
+        self._written: dict[MemberKey, Written] = {}
         # The child rows (ReplicaSets, Pods, Jobs) stored for each workload member, with
         # each child's controlling owner.
         self._child_refs: dict[MemberKey, dict[ObjectRef, ObjectRef | None]] = {}
@@ -148,7 +140,7 @@ class Sync:
         # Transitions seen at notification time, oldest first, not yet handed to the store.
         self._pending: dict[MemberKey, list[_Snapshot]] = {}
         # The same three for each release's app status (the release's columns in the store).
-        self._app_written: dict[ReleaseKey, _Written] = {}
+        self._app_written: dict[ReleaseKey, Written] = {}
         self._app_states: dict[ReleaseKey, ResourceStatus] = {}
         self._pending_apps: dict[ReleaseKey, list[_Snapshot]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -541,7 +533,7 @@ class Sync:
             app = self._app(key, now)
             previous = self._app_states.get(key)
             self._app_states[key] = app
-            if previous is None or not _same(previous, app):
+            if previous is None or not same_state(previous, app):
                 self._pending_apps.setdefault(key, []).append((app, seen, now))
 
     def _record(
@@ -550,7 +542,7 @@ class Sync:
         """Remember `status` as the member's latest; queue it if its state, reason, ... changed."""
         previous = self._member_states.get(member)
         self._member_states[member] = status
-        if previous is not None and _same(previous, status):
+        if previous is not None and same_state(previous, status):
             return False
         self._pending.setdefault(member, []).append((status, seen, now))
         return True
@@ -577,7 +569,7 @@ class Sync:
             status = self._member_states.get(member)
             if status is None:
                 continue
-            (components if self.index.is_workload(member[1]) else others).append(status)
+            (components if is_workload(member[1]) else others).append(status)
         app = app_status(components, others)
         return ResourceStatus(
             app_ref(key),
@@ -601,7 +593,7 @@ class Sync:
         `owner`: for a workload's child, the key of its controlling owner; `restarts`: a
         pod's container restarts.
         """
-        written = _to_write(self._written.get(member), status, now)
+        written = to_write(self._written.get(member), status, now)
         if written is None:
             return None
         self._written[member] = written
@@ -624,7 +616,7 @@ class Sync:
     ) -> tuple[list[ObservedStatus], list[ObjectRef]]:
         """A workload member's child rows to write, and the child rows to drop (gone)."""
         key, ref = member
-        if not self.index.is_workload(ref):
+        if not is_workload(ref):
             return [], []
         known = self._child_refs.get(member, {})
         found: dict[ObjectRef, tuple[ResourceStatus, ObjectRef | None, int | None]] = {}
@@ -652,7 +644,7 @@ class Sync:
         self, key: ReleaseKey, status: ResourceStatus, now: datetime
     ) -> AppRecord | None:
         """The app status to write, or None when nothing changed since the last write."""
-        written = _to_write(self._app_written.get(key), status, now)
+        written = to_write(self._app_written.get(key), status, now)
         if written is None:
             return None
         self._app_written[key] = written
@@ -800,43 +792,4 @@ def _disconnected(ref: ObjectRef, down: Connectivity) -> ResourceStatus:
         f"watch disconnected since {down.since.isoformat(timespec='seconds')}, "
         f"reason: {down.reason}",
         down.since,
-    )
-
-
-def _to_write(previous: _Written | None, status: ResourceStatus, now: datetime) -> _Written | None:
-    """What to store for `status` after `previous` was written; None when nothing changed.
-
-    An unchanged status keeps the stored `since`; a change dated before the last stored
-    change (an older condition) is dated `now`, when it was observed.
-    """
-    since = status.since or now
-    same = previous is not None and (
-        previous.state,
-        previous.reason,
-        previous.message,
-        previous.root_cause,
-    ) == (status.state.value, status.reason, status.message, status.root_cause)
-    if same and previous is not None:
-        if previous.resource_version == (status.resource_version or ""):
-            return None
-        since = previous.since
-    elif previous is not None and since < previous.since:
-        since = now
-    return _Written(
-        status.state.value,
-        status.reason,
-        status.message,
-        status.root_cause,
-        status.resource_version or "",
-        since,
-    )
-
-
-def _same(a: ResourceStatus, b: ResourceStatus) -> bool:
-    """Whether two statuses are one state for history (a transition needs a difference)."""
-    return (a.state, a.reason, a.message, a.root_cause) == (
-        b.state,
-        b.reason,
-        b.message,
-        b.root_cause,
     )

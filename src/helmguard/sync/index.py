@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from helmguard.graph.refs import POD_SPEC_PATHS, extract_refs
+from helmguard.graph.refs import extract_refs
+from helmguard.kube.kinds import is_workload
 from helmguard.manifest import K8sObject, ObjectRef, group_of
 from helmguard.status import (
     Ownership,
@@ -284,7 +285,7 @@ class ClusterIndex:
 
     def dependencies(self, obj: K8sObject) -> list[ObjectRef]:
         """Objects `obj`'s pod template needs by name that the sync watches (not optional)."""
-        if obj.kind not in POD_SPEC_PATHS:
+        if not is_workload(obj.ref):
             return []
         seen: dict[ObjectRef, None] = {}
         for ref in extract_refs([obj]):
@@ -308,7 +309,7 @@ class ClusterIndex:
         own = evaluate(observed)
         if (obj.ref.group, obj.kind) == ("", "Service") and own.reason == NO_READY_ENDPOINTS:
             return self._judge_by_backends(key, obj, own, now)
-        if obj.kind not in POD_SPEC_PATHS:
+        if not is_workload(obj.ref):
             return own
         pods = [
             evaluate(observe(child, self.ownership, now, self.events_by_uid))
@@ -333,7 +334,7 @@ class ClusterIndex:
         workloads = [
             found
             for ref in self.members.get(key, ())
-            if ref.kind in POD_SPEC_PATHS and (found := self.objects.get(ref)) is not None
+            if is_workload(ref) and (found := self.objects.get(ref)) is not None
         ]
         backends = service_backends(service, workloads)
         member = (key, service.ref)
@@ -341,9 +342,6 @@ class ClusterIndex:
         for backend in backends:
             self._dependents[backend.ref].add(member)
         return service_status(own, [self.evaluate_member(key, b.ref, now) for b in backends])
-
-    def is_workload(self, ref: ObjectRef) -> bool:
-        return ref.kind in POD_SPEC_PATHS
 
     def descendants(self, ref: ObjectRef) -> list[tuple[K8sObject, ObjectRef]]:
         """A workload member's children, each with the key of its controlling owner.
@@ -353,7 +351,7 @@ class ClusterIndex:
         Found by ownerReferences (uids), never by name.
         """
         obj = self.objects.get(ref)
-        if obj is None or obj.kind not in POD_SPEC_PATHS:
+        if obj is None or not is_workload(obj.ref):
             return []
         found: list[tuple[K8sObject, ObjectRef]] = []
         stack = [obj]

@@ -17,6 +17,7 @@ from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource
 from helmguard.kube.errors import PermissionDenied, classify
 from helmguard.kube.informer import object_key, slim, without_contents
+from helmguard.kube.kinds import is_workload
 from helmguard.status import AppStatus, ResourceStatus, app_status
 from helmguard.sync.index import (
     CLUSTER_KINDS,
@@ -45,10 +46,7 @@ async def _list_into(
     namespace: str,
     transform: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> None:
-    root = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
-    path = (
-        f"{root}/namespaces/{namespace}/{res.plural}" if res.namespaced else f"{root}/{res.plural}"
-    )
+    path = res.url(namespace)
     token = ""
     while True:
         params = {"limit": "500", **({"continue": token} if token else {})}
@@ -93,8 +91,8 @@ async def live_status(kube: Kube, release: ManagedRelease) -> LiveStatus:
     members = tuple(
         index.evaluate_member(key, ref, now) for key, ref in index.member_keys(release.key)
     )
-    components = [m for m in members if index.is_workload(m.ref)]
-    others = [m for m in members if not index.is_workload(m.ref)]
+    components = [m for m in members if is_workload(m.ref)]
+    others = [m for m in members if not is_workload(m.ref)]
     return LiveStatus(release, members, app_status(components, others), now)
 
 

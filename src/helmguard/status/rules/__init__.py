@@ -59,11 +59,6 @@ RULES: Mapping[tuple[str, str], Rule] = {
 }
 
 
-def rule_for(group: str, kind: str) -> Rule:
-    """The rule for a kind; the generic conditions rule for kinds without one."""
-    return RULES.get((group, kind), generic)
-
-
 def evaluate(observed: Observed) -> ResourceStatus:
     """The status of the observed object: Terminating once deletion is requested, else its rule."""
     obj = observed.obj
@@ -79,4 +74,4 @@ def evaluate(observed: Observed) -> ResourceStatus:
     return RULES.get((ref.group, ref.kind), generic)(observed)
 
 
-__all__ = ["RULES", "Rule", "evaluate", "rule_for"]
+__all__ = ["RULES", "Rule", "evaluate"]

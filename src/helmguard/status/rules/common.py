@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from helmguard.kube.messages import cause_from_message
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status.fields import event_subject as event_subject
 from helmguard.status.fields import parse_time as parse_time
@@ -205,45 +204,6 @@ def latest_event(
         if best is None or (when is not None and (best_time is None or when > best_time)):
             best, best_time = event, when
     return best
-
-
-# --- the dependency named in the cluster's own words -------------------------------------
-
-_CAUSE_PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (re.compile(r"error looking up service account ([^/\s]+)/([^:\s]+)"), "", "ServiceAccount"),
-    (re.compile(r'serviceaccount "([^"]+)" not found'), "", "ServiceAccount"),
-    (re.compile(r'configmap "([^"]+)" not found'), "", "ConfigMap"),
-    (re.compile(r'secret "([^"]+)" not found'), "", "Secret"),
-    (re.compile(r'persistentvolumeclaim "([^"]+)" not found'), "", "PersistentVolumeClaim"),
-    (re.compile(r"exceeded quota: ([^,\s]+)"), "", "ResourceQuota"),
-    (
-        re.compile(r'storageclass\.storage\.k8s\.io "([^"]+)" not found'),
-        "storage.k8s.io",
-        "StorageClass",
-    ),
-    (
-        re.compile(r'priorityclass\.scheduling\.k8s\.io "([^"]+)" not found'),
-        "scheduling.k8s.io",
-        "PriorityClass",
-    ),
-)
-
-_CLUSTER_SCOPED_CAUSES = frozenset({"StorageClass", "PriorityClass"})
-
-
-@functools.lru_cache(maxsize=4096)  # the same messages recur on every watch event
-def cause_from_message(message: str, namespace: str) -> ObjectRef | None:
-    """The object a Kubernetes error message says is missing or exhausted, if it names one."""
-    for pattern, group, kind in _CAUSE_PATTERNS:
-        match = pattern.search(message)
-        if match is None:
-            continue
-        groups = match.groups()
-        if len(groups) == 2:
-            return ObjectRef(group, kind, groups[0], groups[1])
-        ns = "" if kind in _CLUSTER_SCOPED_CAUSES else namespace
-        return ObjectRef(group, kind, ns, groups[0])
-    return None
 
 
 def create_failure(observed: Observed) -> ResourceStatus | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from helmguard.kube.messages import cause_from_message
 from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.ownership import current_replicaset
 from helmguard.status.rules.common import (
-    cause_from_message,
     children_of_kind,
     cond_since,
     condition,

@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from helmguard.kube.messages import cause_from_message
 from helmguard.manifest import K8sObject
 from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.rules.common import (
     Condition,
-    cause_from_message,
     cond_since,
     event_message,
     event_time,

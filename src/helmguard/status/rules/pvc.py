@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from helmguard.kube.messages import cause_from_message
 from helmguard.status.model import Observed, ResourceStatus, State
 from helmguard.status.rules.common import (
-    cause_from_message,
     event_message,
     event_time,
     latest_event,
