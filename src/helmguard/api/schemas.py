@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from helmguard.api.graph import Graph
 from helmguard.api.operations import Operation
 from helmguard.api.queries import FeedStep, FeedTransition, ReleaseSummary
-from helmguard.graph.refs import WORKLOAD_GROUPS
+from helmguard.kube.kinds import is_workload
 from helmguard.manifest import ObjectRef
 from helmguard.preflight.findings import Finding
 from helmguard.preflight.report import Report
@@ -299,9 +299,9 @@ def app_out(release: ReleaseRecord) -> Status:
 _MAX_DEPTH = 4
 
 
-def is_workload(ref: ObjectRef) -> bool:
+def is_component(ref: ObjectRef) -> bool:
     """Pods are listed under their workload; other workloads are components."""
-    return ref.kind != "Pod" and WORKLOAD_GROUPS.get(ref.kind) == ref.group
+    return ref.kind != "Pod" and is_workload(ref)
 
 
 def _subtree(
@@ -340,13 +340,13 @@ def release_detail(
             by_owner.setdefault(child.owner, []).append(child)
     components: list[Component] = []
     for w in resources:
-        if not is_workload(w.ref):
+        if not is_component(w.ref):
             continue
         tree = _subtree(w.ref, by_owner)
         components.append(
             Component(**ResourceItem.of(w).model_dump(), pods=_pods_in(tree), children=tree)
         )
-    others = [ResourceItem.of(r) for r in resources if not is_workload(r.ref)]
+    others = [ResourceItem.of(r) for r in resources if not is_component(r.ref)]
     return ReleaseDetail(
         release=ReleaseId.of(release.key),
         chart=release.chart,

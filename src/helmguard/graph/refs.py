@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from helmguard.kube.kinds import BUILTIN_GROUPS, POD_SPEC_PATHS, is_workload
-from helmguard.kube.kinds import WORKLOAD_GROUPS as WORKLOAD_GROUPS  # api/schemas.py reads it
+from helmguard.kube.kinds import BUILTIN_GROUPS, POD_SPEC_PATHS, WORKLOAD_GROUPS, is_workload
 from helmguard.manifest import CLUSTER_SCOPED_KINDS, K8sObject, ObjectRef, group_of
 
 
