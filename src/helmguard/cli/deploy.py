@@ -278,7 +278,7 @@ def _run(
     """
     from helmguard.deploy import Configuration
 
-    options = _options(**kwargs)
+    options = deploy_options(**kwargs)
     display = _Display(output=output, log_format=log_format, verbose=verbose)
 
     async def main() -> Result:
@@ -352,7 +352,8 @@ def _result_json(result: Result) -> dict[str, Any]:
     }
 
 
-def _options(**kwargs: Any) -> DeployOptions:
+def deploy_options(**kwargs: Any) -> DeployOptions:
+    """The action's options from a command's flags (diff's too); a bad HELM_DRIVER is exit 2."""
     from helmguard.deploy import DeployOptions
     from helmguard.deploy.release import record_kind
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from helmguard.cli.chart_options import chart_options, request_from_options
-from helmguard.cli.deploy import _user_errors, values_mode, values_mode_options
+from helmguard.cli.deploy import _user_errors, deploy_options, values_mode, values_mode_options
 from helmguard.cli.duration import DURATION
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def diff_upgrade_command(**kwargs: Any) -> None:
 
     mode = values_mode(kwargs)
     request = request_from_options(**kwargs, is_upgrade=True)
-    options = _options(kwargs, mode)
+    options = deploy_options(**{**kwargs, "values_mode": mode})
     _show(lambda: diff_upgrade(request, options, context=kwargs["context_lines"]), kwargs)
 
 
@@ -111,30 +111,12 @@ def diff_rollback_command(
     """What `helmguard rollback RELEASE [REVISION]` would change."""
     from helmguard.deploy.diff import diff_rollback
 
-    options = _options(kwargs, "")
+    options = deploy_options(**{**kwargs, "values_mode": ""})
     _show(
         lambda: diff_rollback(
             namespace, release, revision, options, context=kwargs["context_lines"]
         ),
         kwargs,
-    )
-
-
-def _options(kwargs: dict[str, Any], mode: str) -> Any:
-    from helmguard.deploy import DeployOptions
-    from helmguard.deploy.release import record_kind
-
-    try:
-        record_kind()  # HELM_DRIVER names a storage helm and helmguard can share
-    except ValueError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(2) from None
-    return DeployOptions(
-        kubeconfig=kwargs.get("kubeconfig"),
-        context=kwargs.get("context"),
-        timeout=float(kwargs.get("timeout") or 300.0),
-        force_conflicts=bool(kwargs.get("force_conflicts")),
-        values_mode=mode,
     )
 
 
