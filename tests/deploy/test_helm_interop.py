@@ -24,7 +24,8 @@ from helmguard.chart.source import ChartError
 from helmguard.chart.values import ValuesOptions
 from helmguard.cli import main
 from helmguard.deploy import DeployOptions, LogRecord, deploy, rollback, uninstall
-from helmguard.deploy.actions import ReleaseBusy, _helm_base
+from helmguard.deploy.apply import helm_base
+from helmguard.deploy.history import ReleaseBusy
 from helmguard.deploy.release import decode_record
 from helmguard.sandbox.cluster import Sandbox
 
@@ -241,7 +242,7 @@ async def test_helmguard_upgrades_rolls_back_and_uninstalls_a_helm_release(
     )
     assert not theirs.facts and theirs.config == {"greeting": "one"}
     assert _without_modtimes(theirs.helm["chart"]) == _without_modtimes(dict(rendered.chart_json))
-    assert theirs.helm["hooks"][0]["manifest"] == _helm_base(rendered)["hooks"][0]["manifest"]
+    assert theirs.helm["hooks"][0]["manifest"] == helm_base(rendered)["hooks"][0]["manifest"]
     upgraded = await deploy(_request("hi", namespace, "greeting=two"), options)
     assert upgraded.outcome == "deployed" and upgraded.revision == 2, upgraded.message
     cm = _config(admin_http, namespace, "hi-config")

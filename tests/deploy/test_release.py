@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from helmguard.chart.render import RenderRequest, release_manifest, render_chart
-from helmguard.deploy.actions import _helm_base
+from helmguard.deploy.apply import helm_base
 from helmguard.deploy.release import (
     Applied,
     RevisionManifest,
@@ -39,7 +39,7 @@ CHART = Path(__file__).parent / "charts" / "interop"
 
 def _revision(status: str = "deployed") -> RevisionManifest:
     rendered = render_chart(RenderRequest(str(CHART), release="demo", namespace="ns1"))
-    base = _helm_base(rendered)
+    base = helm_base(rendered)
     applied = tuple(
         Applied(o.ref, o.api_version, f"uid-{i}", str(100 + i), True)
         for i, o in enumerate(rendered.objects)
@@ -230,7 +230,7 @@ def test_objects_carry_helms_ownership_and_keep_the_charts_labels() -> None:
 
 
 def test_upgrade_values_follow_helms_reuse_values() -> None:
-    from helmguard.deploy.actions import UpgradeValues, upgrade_values
+    from helmguard.deploy.values import UpgradeValues, upgrade_values
 
     rev = _revision()  # config {"greeting": "hi"}; chart defaults settings {color, size}
     new = {"settings": {"color": "red"}}

@@ -27,7 +27,7 @@ COMMANDS = {
     "render": "helmguard.cli.render:render",
     "rollback": "helmguard.cli.deploy:rollback_command",
     "sandbox": "helmguard.cli.sandbox:sandbox",
-    "serve": "helmguard.cli.status:serve",
+    "serve": "helmguard.cli.serve:serve",
     "status": "helmguard.cli.status:status",
     "test": "helmguard.cli.deploy:test_command",
     "transitions": "helmguard.cli.status:history",

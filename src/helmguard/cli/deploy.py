@@ -18,9 +18,7 @@ from helmguard.cli.chart_options import chart_options, request_from_options
 from helmguard.cli.duration import DURATION
 
 if TYPE_CHECKING:
-    from helmguard.deploy import DeployOptions, LogRecord, Result
-    from helmguard.deploy.actions import StoreOpener
-    from helmguard.deploy.oplog import Listener
+    from helmguard.deploy import Configuration, DeployOptions, LogRecord, Result
     from helmguard.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -205,7 +203,7 @@ def _user_errors() -> Iterator[None]:
 
 
 def _run(
-    action: Callable[[DeployOptions, StoreOpener | None, list[Listener]], Awaitable[Result]],
+    action: Callable[[DeployOptions, Configuration], Awaitable[Result]],
     *,
     db_url: str | None,
     no_store: bool,
@@ -216,8 +214,11 @@ def _run(
 ) -> None:
     """Run an action with the `_cluster_options` (and command flags) in `kwargs`.
 
-    The store opens alongside, a live display listens; prints the result; exits 0 only if ok.
+    The action gets the command's Configuration: the store opens alongside, a live display
+    listens. Prints the result; exits 0 only if ok.
     """
+    from helmguard.deploy import Configuration
+
     options = _options(**kwargs)
     display = _Display(output=output, log_format=log_format, verbose=verbose)
 
@@ -237,7 +238,8 @@ def _run(
             return None if opening is None else await opening
 
         try:
-            return await action(options, opener, [display])
+            config = Configuration.from_options(options, store=opener, listeners=[display])
+            return await action(options, config)
         finally:
             if opening is not None:
                 # An action that never asked for the store (refused by preflight, say)
@@ -415,9 +417,7 @@ def deploy_command(**kwargs: Any) -> None:
         return
     request = request_from_options(**kwargs)
     _run(
-        lambda options, store, listeners: deploy(
-            request, options, store=store, listeners=listeners
-        ),
+        lambda options, config: deploy(request, options, config=config),
         **kwargs,
     )
 
@@ -472,9 +472,7 @@ def rollback_command(release: str, revision: int | None, namespace: str, **kwarg
     from helmguard.deploy import rollback
 
     _run(
-        lambda options, store, listeners: rollback(
-            namespace, release, revision, options, store=store, listeners=listeners
-        ),
+        lambda options, config: rollback(namespace, release, revision, options, config=config),
         **kwargs,
     )
 
@@ -494,9 +492,7 @@ def uninstall_command(release: str, namespace: str, **kwargs: Any) -> None:
     from helmguard.deploy import uninstall
 
     _run(
-        lambda options, store, listeners: uninstall(
-            namespace, release, options, store=store, listeners=listeners
-        ),
+        lambda options, config: uninstall(namespace, release, options, config=config),
         **kwargs,
     )
 
@@ -514,8 +510,6 @@ def test_command(release: str, namespace: str, **kwargs: Any) -> None:
 
     # Like `helm test`, a test run is not a revision: nothing is written to the store.
     _run(
-        lambda options, _store, listeners: release_test(
-            namespace, release, options, listeners=listeners
-        ),
+        lambda options, config: release_test(namespace, release, options, config=config),
         **{**kwargs, "no_store": True},
     )

@@ -157,7 +157,7 @@ def history_command(
     context: str | None,
 ) -> None:
     """RELEASE's revisions, like `helm history` (status transitions: `helmguard transitions`)."""
-    from helmguard.deploy.actions import read_history
+    from helmguard.deploy.history import read_history
     from helmguard.deploy.query import history_row
     from helmguard.kube.errors import KubeError
 

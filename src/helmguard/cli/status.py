@@ -1,4 +1,4 @@
-"""`helmguard status|watch|history|events|manage|serve`: the sync's state, and the sync itself.
+"""`helmguard status|watch|transitions|events|manage`: the sync's state (`serve`: cli/serve.py).
 
 Reads (`status`, `watch`, `history`, `events`) open the store read-only, so they work while
 `serve` writes. `status` is the `status` action (helmguard.deploy.status): the store while a
@@ -11,52 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
-from helmguard.store.db import ENV_VAR
-
-if TYPE_CHECKING:
-    from helmguard.kube.client import ClusterConfig
-    from helmguard.sync.supervisor import ClusterSupervisor
-
-T = TypeVar("T")
-
-_db = click.option(
-    "--db",
-    "url",
-    envvar=ENV_VAR,
-    metavar="URL",
-    help=f"SQLite file, sqlite:///PATH or postgresql+asyncpg://… (default: ${ENV_VAR}, "
-    "else helmguard.db in the user data directory).",
+from helmguard.cli.options import (
+    context_option,
+    db_option,
+    kubeconfig_option,
+    namespace_option,
+    run_async,
 )
-_ns = click.option(
-    "-n", "--namespace", default="default", show_default=True, help="The release's namespace."
-)
-_kubeconfig = click.option(
-    "--kubeconfig", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)."
-)
-_context = click.option("--kube-context", "context", help="kubeconfig context to use.")
-
-
-def _run(coro: Awaitable[T]) -> T:
-    """Run a coroutine; turn the errors a user can cause into one-line messages."""
-    from helmguard.kube.errors import KubeError
-    from helmguard.store.errors import StoreError
-    from helmguard.sync.selector import SelectorError
-
-    try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    except (StoreError, SelectorError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except KubeError as exc:
-        raise click.ClickException(exc.explain() if hasattr(exc, "explain") else str(exc)) from None
 
 
 def _when(value: datetime | None) -> str:
@@ -87,9 +54,9 @@ async def _open_read(url: str | None) -> Any:
 
 @click.command("status")
 @click.argument("release", required=False)
-@_ns
+@namespace_option
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-@_db
+@db_option
 @click.option(
     "--live",
     is_flag=True,
@@ -99,8 +66,8 @@ async def _open_read(url: str | None) -> Any:
     "--selector",
     help="Evaluate the objects this label selector matches (beside any stored inventory).",
 )
-@_kubeconfig
-@_context
+@kubeconfig_option
+@context_option
 def status(
     release: str | None,
     namespace: str,
@@ -117,7 +84,7 @@ def status(
     --live) reads the cluster now, from the objects the release's revisions applied. The
     first line says which. Exits 1 when the release, or every object of it, is not found.
     """
-    result = _run(_status(release, namespace, url, live, selector, kubeconfig, context))
+    result = run_async(_status(release, namespace, url, live, selector, kubeconfig, context))
     if output == "json":
         click.echo(json.dumps(result, indent=2, default=str))
         _fail_if_not_found(result, release, namespace)
@@ -244,8 +211,8 @@ async def _status(
 
 @click.command("transitions")
 @click.argument("release")
-@_ns
-@_db
+@namespace_option
+@db_option
 @click.option("--limit", default=100, show_default=True, help="How many transitions.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
 def history(release: str, namespace: str, url: str | None, limit: int, output: str) -> None:
@@ -256,7 +223,7 @@ def history(release: str, namespace: str, url: str | None, limit: int, output: s
         async with await _open_read(url) as store:
             return list(await store.history(ReleaseKey(namespace, release), limit=limit))
 
-    items = _run(read())
+    items = run_async(read())
     if output == "json":
         click.echo(json.dumps([_transition(t) for t in items], indent=2, default=str))
         return
@@ -292,8 +259,8 @@ def _transition(t: Any) -> dict[str, Any]:
 
 @click.command("events")
 @click.argument("release")
-@_ns
-@_db
+@namespace_option
+@db_option
 @click.option("--limit", default=100, show_default=True)
 def events(release: str, namespace: str, url: str | None, limit: int) -> None:
     """Kubernetes Events about RELEASE's objects that the sync stored, most recent first."""
@@ -303,7 +270,7 @@ def events(release: str, namespace: str, url: str | None, limit: int) -> None:
         async with await _open_read(url) as store:
             return list(await store.events(ReleaseKey(namespace, release), limit=limit))
 
-    items = _run(read())
+    items = run_async(read())
     click.echo(
         _table(
             [
@@ -317,8 +284,8 @@ def events(release: str, namespace: str, url: str | None, limit: int) -> None:
 
 @click.command("watch")
 @click.argument("release")
-@_ns
-@_db
+@namespace_option
+@db_option
 @click.option("--interval", default=0.5, show_default=True, help="Seconds between store reads.")
 def watch(release: str, namespace: str, url: str | None, interval: float) -> None:
     """Print RELEASE's status transitions as `serve` stores them (Ctrl-C to stop)."""
@@ -350,7 +317,7 @@ def watch(release: str, namespace: str, url: str | None, interval: float) -> Non
                 await asyncio.sleep(interval)
 
     with contextlib.suppress(KeyboardInterrupt):
-        _run(follow())
+        run_async(follow())
 
 
 # ---- manage, serve -------------------------------------------------------------------
@@ -358,12 +325,12 @@ def watch(release: str, namespace: str, url: str | None, interval: float) -> Non
 
 @click.command("manage")
 @click.argument("release")
-@_ns
+@namespace_option
 @click.option(
     "--selector",
     help="Label selector of the release's objects (default: app.kubernetes.io/instance=RELEASE).",
 )
-@_db
+@db_option
 def manage(release: str, namespace: str, selector: str | None, url: str | None) -> None:
     """Register RELEASE (deployed by helm, kubectl or anything) so `serve` keeps its status."""
     from helmguard.store import ReleaseKey, open_store
@@ -376,204 +343,5 @@ def manage(release: str, namespace: str, selector: str | None, url: str | None) 
             )
             return str(managed.selector)
 
-    chosen = _run(go())
+    chosen = run_async(go())
     click.echo(f"release {namespace}/{release} is managed (selector {chosen})")
-
-
-def _api_available() -> bool:
-    try:
-        import helmguard.api.app  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@click.command("serve")
-@_db
-@_kubeconfig
-@_context
-@click.option("--no-api", is_flag=True, help="Run only the sync, without the HTTP API and page.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="API listen address.")
-@click.option("--port", default=8080, show_default=True, help="API listen port.")
-@click.option(
-    "--public-read", is_flag=True, help="Let reads through without the token (writes need it)."
-)
-@click.option(
-    "--allowed-host",
-    "allowed_hosts",
-    multiple=True,
-    metavar="NAME",
-    help="A Host header value the API accepts (repeatable). On a loopback address the "
-    "address and localhost names are always accepted, other names only if listed.",
-)
-@click.option(
-    "--cluster-grace",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds the cluster may be unreachable before /readyz reports not ready "
-    "(default: helmguard.sync.supervisor.GRACE_SECONDS, 30).",
-)
-@click.option("-v", "--verbose", is_flag=True, help="Log informer and sync activity.")
-def serve(
-    url: str | None,
-    kubeconfig: str | None,
-    context: str | None,
-    no_api: bool,
-    host: str,
-    port: int,
-    public_read: bool,
-    allowed_hosts: tuple[str, ...],
-    cluster_grace: float | None,
-    verbose: bool,
-) -> None:
-    """Run the sync for every managed release, plus the API (`helmguard.api`) unless --no-api.
-
-    One sync per cluster and store: a second `serve` on the same store and cluster stops,
-    naming the first; CLI commands share the store with a running `serve`. A cluster that
-    cannot be reached does not stop it: the API and page are served, the cluster's releases
-    are stored Unknown with the reason, and it reconnects with backoff.
-    """
-    import logging
-
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    api = None
-    if not no_api and _api_available():
-        from helmguard.api.app import default_allowed_hosts
-        from helmguard.api.auth import TokenError, load_or_create_token
-
-        try:
-            token = load_or_create_token()
-        except (TokenError, PermissionError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(2) from None
-        hosts = default_allowed_hosts(host, allowed_hosts)
-        api = _ApiSettings(host, port, public_read, token, tuple(hosts) if hosts else None)
-    from helmguard.kube.client import load_config
-    from helmguard.kube.errors import KubeConfigError
-    from helmguard.sync.supervisor import GRACE_SECONDS
-
-    try:
-        config = load_config(kubeconfig, context)  # a wrong kubeconfig is bad input: exit 2
-    except KubeConfigError as exc:
-        click.echo(f"error: {exc.explain()}", err=True)
-        raise SystemExit(2) from None
-    grace = GRACE_SECONDS if cluster_grace is None else cluster_grace
-    _run(_serve(url, config, kubeconfig, context, api, grace))
-
-
-@dataclass(frozen=True)
-class _ApiSettings:
-    host: str
-    port: int
-    public_read: bool
-    token: str = field(repr=False)
-    allowed_hosts: tuple[str, ...] | None
-
-
-async def _serve(
-    url: str | None,
-    config: ClusterConfig,
-    kubeconfig: str | None,
-    context: str | None,
-    api: _ApiSettings | None,
-    grace: float,
-) -> None:
-    from helmguard.deploy.recover import recover
-    from helmguard.kube.client import Kube, connect_config
-    from helmguard.store import open_store
-    from helmguard.sync.supervisor import ClusterSupervisor
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    store = await open_store(url)
-    announce: Callable[[str], None] = lambda line: click.echo(line, err=True)  # noqa: E731
-
-    async def settle_dead(kube: Kube) -> None:
-        # Operations whose process died (a crash of an earlier serve) become interrupted.
-        await recover(kube, store, announce=announce)
-
-    try:
-        supervisor = ClusterSupervisor(
-            lambda: connect_config(config, verify=False),
-            store,
-            name=str(config.target),
-            grace=grace,
-            announce=announce,
-            on_connect=settle_dead,
-        )
-        click.echo(f"serve: {config.target}; store {store.url}", err=True)
-        tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(stop.wait()),
-            asyncio.create_task(supervisor.run()),
-        ]
-        if api is not None:
-            tasks.append(
-                asyncio.create_task(_api(store, kubeconfig, context, api, supervisor, stop))
-            )
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-            if api is not None:
-                await asyncio.wait(tasks[2:], timeout=10)  # the API shuts down by itself
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
-        await store.close()
-
-
-async def _api(
-    store: Any,
-    kubeconfig: str | None,
-    context: str | None,
-    api: _ApiSettings,
-    supervisor: ClusterSupervisor,
-    stop: asyncio.Event,
-) -> None:
-    import sys
-
-    import uvicorn
-
-    from helmguard.api.app import create_app
-    from helmguard.api.auth import ENV_VAR, token_path
-    from helmguard.deploy import DeployOptions
-    from helmguard.kube.client import connect
-
-    factory: Callable[[], Awaitable[Any]] = lambda: connect(kubeconfig, context)  # noqa: E731
-    app = create_app(
-        store,
-        token=api.token,
-        public_read=api.public_read,
-        kube_factory=factory,
-        deploy_options=DeployOptions(kubeconfig=kubeconfig, context=context),
-        allowed_hosts=api.allowed_hosts,
-        cluster_ready=supervisor.readiness,
-    )
-    # Open event streams would otherwise hold a shutdown forever.
-    config = uvicorn.Config(
-        app, host=api.host, port=api.port, log_level="warning", timeout_graceful_shutdown=2
-    )
-    where = f"http://{api.host}:{api.port}/"
-    if sys.stderr.isatty():
-        # Shown once, to the person at the terminal; never into a log stream.
-        click.echo(f"serve: dashboard on {where}#token={api.token}", err=True)
-    else:
-        origin = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else str(token_path())
-        click.echo(f"serve: dashboard on {where} (the token is in {origin})", err=True)
-    server = uvicorn.Server(config)
-
-    async def stop_when_asked() -> None:
-        await stop.wait()
-        server.should_exit = True  # a graceful shutdown, lifespan included
-
-    watcher = asyncio.create_task(stop_when_asked())
-    try:
-        await server.serve()
-    finally:
-        watcher.cancel()

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from helmguard.deploy.actions import read_history
 from helmguard.deploy.cluster import Cluster
+from helmguard.deploy.history import read_history
 from helmguard.deploy.release import (
     HELM_OWNER,
     PENDING_STATUSES,

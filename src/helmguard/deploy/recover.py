@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from helmguard.deploy.actions import DeployOptions, Result, settle
 from helmguard.deploy.cluster import Cluster
+from helmguard.deploy.config import Configuration, DeployOptions
 from helmguard.deploy.lock import holder_gone
 from helmguard.deploy.release import (
     HELM_OWNER,
@@ -29,6 +29,8 @@ from helmguard.deploy.release import (
     decode_record,
     record_kind,
 )
+from helmguard.deploy.result import Result
+from helmguard.deploy.settle import settle
 from helmguard.kube.errors import KubeError
 
 if TYPE_CHECKING:
@@ -76,10 +78,11 @@ async def recover(
     """Settle every release a dead process left unfinished; one Result per release settled."""
     options = options or DeployOptions()
     cluster = Cluster(kube, deadline=time.monotonic() + options.timeout)
+    config = Configuration.reusing(kube, store=store)
     results: list[Result] = []
     for namespace, name in await unfinished(cluster, store, record_kind(options.driver)):
         try:
-            result = await settle(namespace, name, options, store=store, kube=kube)
+            result = await settle(namespace, name, options, config=config)
         except KubeError as err:  # locked by a live process, or helm is writing it
             announce(f"recover: release {namespace}/{name} left as it is: {err.message}")
             continue

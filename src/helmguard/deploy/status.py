@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from helmguard.deploy.actions import read_history
 from helmguard.deploy.cluster import Cluster
+from helmguard.deploy.history import read_history
 from helmguard.kube.client import Kube
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef

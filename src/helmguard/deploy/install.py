@@ -1,0 +1,185 @@
+"""`deploy`: install a release, or upgrade it (as `helm upgrade --install`), and `plan`.
+
+Renders the chart once with the cluster's capabilities and Helm's upgrade values, gates
+on preflight (refused: nothing applied), creates the namespace if asked, then applies
+the revision under the release's Lease (`apply_revision`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from helmguard.deploy.apply import apply_revision, helm_base
+from helmguard.deploy.cluster import Cluster
+from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
+from helmguard.deploy.history import read_history
+from helmguard.deploy.oplog import Listener, OperationLog
+from helmguard.deploy.release import record_kind
+from helmguard.deploy.result import Result
+from helmguard.deploy.run import Run
+from helmguard.deploy.values import UpgradeValues, current_release, upgrade_values
+from helmguard.graph.order import Plan, build_plan
+from helmguard.kube.errors import KubeError, retry
+from helmguard.manifest import ObjectRef
+
+if TYPE_CHECKING:
+    from helmguard.chart.render import RenderedChart, RenderRequest
+    from helmguard.preflight.report import Report
+    from helmguard.store import Store
+
+
+def plan(rendered: RenderedChart, *, operation: str = "install") -> Plan:
+    """The waves and hooks `deploy` would execute for a rendered chart."""
+    return build_plan(
+        rendered.objects, hooks=rendered.hooks, crds=rendered.crds, operation=operation
+    )
+
+
+def _values_digest(values: Any) -> str:
+    from helmguard.store import values_digest
+
+    return values_digest(values)
+
+
+def _preflight_verdict(
+    report: Report, log: OperationLog, threshold: Any
+) -> tuple[str, ObjectRef | None] | None:
+    """Log every finding; the refusal message and culprit when one is at `threshold`."""
+    errors = [f for f in report.findings if f.severity >= threshold]
+    for f in report.findings:
+        log.emit(
+            "preflight.finding",
+            f"{f.code} {f.severity} {f.object} {f.path}: {f.message}",
+            level="error" if f.severity >= threshold else "warning",
+            code=f.code,
+            object=str(f.object),
+            path=f.path,
+            fix=f.fix,
+        )
+    if not errors:
+        log.emit("preflight.passed", f"preflight: {len(report.findings)} finding(s), no errors")
+        return None
+    first = errors[0]
+    message = (
+        f"preflight found {len(errors)} error(s); nothing was applied. First: "
+        f"{first.object} {first.path}: {first.message}. Fix: {first.fix} (--force deploys anyway)"
+    )
+    log.emit("verdict", message, level="error", outcome="refused")
+    return message, first.target or first.object
+
+
+async def _create_namespace(run: Run, namespace: str) -> None:
+    """Helm's --create-namespace: the release namespace, labelled `name`, if it is missing."""
+    kube = await run.connect()
+    cluster = Cluster(kube, deadline=run.started + run.options.timeout)
+    ref = ObjectRef("", "Namespace", "", namespace)
+    if await cluster.get(ref) is not None:
+        return
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {"name": namespace}},
+    }
+    try:
+        await cluster.create(body)
+    except KubeError as err:
+        if err.code != 409:  # created meanwhile: as good
+            raise
+    run.log.emit("namespace.created", f"created namespace {namespace}")
+
+
+async def deploy(
+    request: RenderRequest,
+    options: DeployOptions = DeployOptions(),
+    *,
+    config: Configuration | None = None,
+    store: Store | StoreOpener | None = None,
+    listeners: Sequence[Listener] = (),
+    rendered: RenderedChart | None = None,
+) -> Result:
+    """Install or upgrade a release: preflight gate, waves, prune, wait; atomic if asked.
+
+    Raises ChartError/ManifestError for charts that cannot be rendered and KubeError when
+    the cluster cannot be reached or the release is locked; every failure after that is
+    reported in the Result (outcome `failed`, with the classified error and root cause).
+    """
+    from helmguard.chart.capabilities import capabilities_from, with_capabilities
+    from helmguard.chart.render import render_chart
+    from helmguard.preflight.check import check_cluster
+    from helmguard.preflight.findings import Severity
+
+    cfg = configuration(options, config, store, listeners)
+    log = OperationLog(cfg.listeners)
+    run = Run("deploy", request.namespace, request.release, options, cfg, log)
+    report: Report | None = None
+    values: UpgradeValues | None = None
+    try:
+        kube = await run.connect()
+        if rendered is None:
+            from helmguard.chart.values import merge_user_values
+
+            # Helm's upgrade values from the release as it stands (checked again under
+            # the Lease: the revision number and pending state are decided there).
+            peek = Cluster(kube, deadline=run.started + options.timeout)
+            history = await read_history(
+                peek, request.namespace, request.release, kind=record_kind(options.driver)
+            )
+            values = upgrade_values(
+                merge_user_values(request.values), current_release(history), options.values_mode
+            )
+            request = replace(request, user_values=values.render)
+            # Rendered once, here: the preflight gate checks exactly what gets applied.
+            served = await retry(kube.discovery.resources, timeout=options.timeout)
+            version = await retry(kube.version, timeout=options.timeout)
+            rendered = render_chart(with_capabilities(request, capabilities_from(version, served)))
+        if options.force:
+            log.emit(
+                "preflight.skipped",
+                "WARNING: --force: preflight checks skipped; the cluster may accept objects "
+                "that can never run",
+                level="warning",
+            )
+        else:
+            report = await check_cluster(
+                request,
+                kube=kube,
+                timeout=min(60.0, options.timeout),
+                rendered=rendered,
+                create_namespace=options.create_namespace,
+            )
+            refused = _preflight_verdict(report, log, Severity.ERROR)
+            if refused is not None:
+                return Result(
+                    "deploy",
+                    request.release,
+                    request.namespace,
+                    0,
+                    "refused",
+                    refused[0],
+                    refused[1],
+                    report=report,
+                    log=tuple(log.records),
+                    seconds=time.monotonic() - run.started,
+                )
+        if options.create_namespace:
+            await _create_namespace(run, request.namespace)
+        await run.open()
+        operation = "upgrade" if any(h.outcome == "deployed" for h in run.history) else "install"
+        return await apply_revision(
+            run,
+            objects=rendered.objects,
+            crds=() if options.skip_crds else rendered.crds,
+            hooks=rendered.hooks,
+            chart=rendered.chart_name,
+            chart_version=rendered.chart_version,
+            digest=_values_digest(rendered.values),
+            operation=operation,
+            base=helm_base(rendered, values),
+            report=report,
+        )
+    finally:
+        await asyncio.shield(run.close())
