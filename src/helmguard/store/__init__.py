@@ -7,6 +7,7 @@ One sync per cluster and store (a lease row with a heartbeat). Secret contents n
 
 from __future__ import annotations
 
+from helmguard.redact import REDACTED, redact_secrets, values_digest
 from helmguard.store.db import default_path, resolve
 from helmguard.store.errors import StoreError, SyncRunning
 from helmguard.store.records import (
@@ -25,7 +26,6 @@ from helmguard.store.records import (
     TransitionRecord,
     app_ref,
 )
-from helmguard.store.redact import REDACTED, redact_secrets, values_digest
 from helmguard.store.store import (
     SYNC_HEARTBEAT_SECONDS,
     SYNC_LEASE_SECONDS,
