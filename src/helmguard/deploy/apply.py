@@ -28,6 +28,7 @@ from helmguard.deploy.release import (
 )
 from helmguard.deploy.result import Result
 from helmguard.deploy.run import Run, inventory_items, stored_hooks
+from helmguard.deploy.watch import ReleaseWatch
 from helmguard.graph.order import build_plan
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import K8sObject, ObjectRef
@@ -189,7 +190,12 @@ async def apply_revision(
             description=text,
         )
 
+    refs = [o.ref for o in the_plan.objects]
+    # The wait's informers list and watch while the waves apply: the wait starts informed.
+    watch = ReleaseWatch(engine.cluster, refs) if run.options.wait else None
     try:
+        if watch is not None:
+            await watch.start()
         await engine.run_hooks(the_plan.pre_hooks, f"pre-{operation}")
         await engine.run_waves(the_plan)
         if previous is not None:
@@ -209,7 +215,7 @@ async def apply_revision(
                 )
         if run.options.wait:
             run.log.emit("wait.start", f"waiting for {len(the_plan.objects)} resources")
-            verdict: Verdict = await engine.wait_ready([o.ref for o in the_plan.objects])
+            verdict: Verdict = await engine.wait_ready(refs, watch=watch)
             if not verdict.ready:
                 raise DeployFailed(verdict.message, verdict=verdict)
             run.log.emit("wait.ready", verdict.message)
@@ -246,6 +252,9 @@ async def apply_revision(
             )
         )
         raise
+    finally:
+        if watch is not None:
+            await asyncio.shield(watch.stop())
     level = "info" if failure is None else "error"
     run.log.emit(
         "verdict",

@@ -43,6 +43,21 @@ class ReleaseWatch:
         self._changed = asyncio.Event()
 
     async def __aenter__(self) -> ReleaseWatch:
+        await self.listed()
+        return self
+
+    async def listed(self) -> None:
+        """Start the informers if need be, and wait (briefly) for their first lists."""
+        await self.start()
+        await self._first_lists()
+
+    async def start(self) -> None:
+        """Start the informers, without waiting for their first lists (once; idempotent).
+
+        A deploy starts them before it applies, so the wait begins with what they saw.
+        """
+        if self.informers:
+            return
         for collection in self.collections:
             group, kind, namespace = collection
             try:
@@ -62,8 +77,6 @@ class ReleaseWatch:
             )
             self.informers[collection] = informer
             informer.start()
-        await self._first_lists()
-        return self
 
     async def __aexit__(
         self,
@@ -71,6 +84,9 @@ class ReleaseWatch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
         await asyncio.gather(*(i.stop() for i in self.informers.values()))
 
     async def _on_change(self, _kind: str, _body: Body) -> None:
@@ -105,7 +121,7 @@ class ReleaseWatch:
         polled: list[Collection] = []
         for collection in self.plan.collections:
             informer = self._watched(collection)
-            if informer is None:
+            if informer is None or not self._holds(informer, collection):
                 polled.append(collection)
             else:
                 listed[collection] = list(informer.cache.values())
@@ -115,6 +131,17 @@ class ReleaseWatch:
         )
         listed.update(zip(polled, results, strict=True))
         return assemble(self.plan, listed, nodes)
+
+    def _holds(self, informer: Informer, collection: Collection) -> bool:
+        """Whether the cache has every release object of `collection`; if not, it is listed.
+
+        The informers start before the objects are applied: the watch event of a create
+        may still be on its way when the wait looks, and the object is not Missing.
+        """
+        names = self.plan.inventory.get(collection)
+        if not names:
+            return True
+        return names <= {str(item["metadata"]["name"]) for item in informer.cache.values()}
 
     async def _nodes(self) -> tuple[K8sObject, ...] | None:
         if not self.plan.placement:
