@@ -41,6 +41,7 @@ class ReleaseWatch:
         self.collections = self.plan.collections + ([NODES] if self.plan.placement else [])
         self.informers: dict[Collection, Informer] = {}
         self._changed = asyncio.Event()
+        self._looked = False
 
     async def __aenter__(self) -> ReleaseWatch:
         await self.listed()
@@ -117,11 +118,12 @@ class ReleaseWatch:
     async def snapshot(self) -> Snapshot:
         """The release now: caches of the watched collections, a list of the others."""
         self._changed.clear()  # a change from here on wakes the next look
+        first, self._looked = not self._looked, True
         listed: dict[Collection, Sequence[Mapping[str, Any]]] = {}
         polled: list[Collection] = []
         for collection in self.plan.collections:
             informer = self._watched(collection)
-            if informer is None or not self._holds(informer, collection):
+            if informer is None or (first and not self._holds(informer, collection)):
                 polled.append(collection)
             else:
                 listed[collection] = list(informer.cache.values())
@@ -133,10 +135,12 @@ class ReleaseWatch:
         return assemble(self.plan, listed, nodes)
 
     def _holds(self, informer: Informer, collection: Collection) -> bool:
-        """Whether the cache has every release object of `collection`; if not, it is listed.
+        """Whether the cache has every release object of `collection`; if not, the first
+        look lists it.
 
         The informers start before the objects are applied: the watch event of a create
-        may still be on its way when the wait looks, and the object is not Missing.
+        may still be on its way at the first look, and the object is not Missing. What
+        that list does not show is Missing; its creation later comes through the watch.
         """
         names = self.plan.inventory.get(collection)
         if not names:
