@@ -15,14 +15,19 @@ here is the JSON value the API server would receive:
   core tags (`!!int "3"`) are checked the way go-yaml checks them.
 - Non-string keys stringified as sigs.k8s.io/yaml does (9000 -> "9000", true -> "true",
   floats with 32-bit %g); null keys, .inf/.nan values, excessive aliasing (the go-yaml v2
-  ratio rule), recursive anchors and invalid UTF-8 rejected.
+  ratio rule), recursive anchors and invalid UTF-8 (go-yaml's reader messages) rejected.
+- go-yaml's nesting limits: 10000 flow levels and 10000 block indentation levels.
+- Tags scanned as go-yaml scans them: `[`, `]` and `,` belong to a tag, and the
+  non-specific tag `!` makes a scalar a string (`! 3` is "3").
 - Floats Go's encoding/json prints without a fraction (1e3 -> 1000) come back as ints,
   as the API server reads them.
 
 Composition (scanning, parsing, anchors) is libyaml's C parser from PyYAML; resolution
-and decoding are Go's, in `_Decoder`. Known divergences: libyaml stops at a nesting depth
-of 1000 (go-yaml at 10000), and libyaml cannot tell the non-specific tag `! 3` from a
-plain `3` (go-yaml keeps it a string).
+and decoding are Go's, in `_Decoder`. libyaml's own nesting limit (flow and block levels
+counted together, 1000 by default) is raised process-wide to 20016, so go-yaml's limits
+decide; a document nested deeper than that in total is refused even where each of
+go-yaml's two counts stays within 10000. Invalid UTF-8 is checked over all the input
+(go-yaml stops reading about 512 bytes past the first document).
 """
 
 from __future__ import annotations
@@ -30,17 +35,20 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import ctypes
 import math
 import re
 import struct
 import sys
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import yaml
+from yaml import _yaml
 from yaml._yaml import CParser
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode
 
 __all__ = ["YAMLError", "load"]
 
@@ -88,6 +96,23 @@ _INT64 = (-(1 << 63), (1 << 63) - 1)
 _UINT64_MAX = (1 << 64) - 1
 _FLOAT32_MAX = 3.4028234663852886e38
 
+# go-yaml v2 scannerc.go max_flow_level and max_indents.
+_GO_MAX_DEPTH = 10_000
+_DEPTH_PROBLEM = f"exceeded max depth of {_GO_MAX_DEPTH}"
+# libyaml counts flow and block levels together: room for both of go-yaml's counts.
+_LIBYAML_MAX_DEPTH = 2 * _GO_MAX_DEPTH + 16
+# Python frames per nesting level (composer, decoder, alias expansion), with room.
+_DEEP_RECURSION = 6 * _LIBYAML_MAX_DEPTH
+_DEEP = threading.Lock()
+# Only a document with this many flow openers, or a line indented this far, can pass
+# go-yaml's depth limits.
+_DEEP_INDENT = re.compile(rf"^[ ?:-]{{{_GO_MAX_DEPTH}}}", re.MULTILINE)
+# A tag libyaml ends early: at `[`, `]` or `,`, which go-yaml v2 keeps in a tag; or the
+# non-specific tag `!` alone.
+_TAG_CANDIDATE = re.compile(r"(?:^|[ \t\[{,])!(?:\s|$|\S*[\[\],])", re.MULTILINE)
+# go-yaml v2 yaml_parser_scan_tag_uri: the characters of a tag after its `!`.
+_GO_TAG_CHARS = re.compile(r"[0-9A-Za-z_\-;/?:@&=+$,.!~*'()\[\]%]*")
+
 # go-yaml v2 decoder: the alias expansion it allows before "excessive aliasing".
 _ALIAS_RATIO_LOW = 400_000
 _ALIAS_RATIO_HIGH = 4_000_000
@@ -101,6 +126,16 @@ def _go_replace(error: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error("helmguard-go-replace", _go_replace)
+
+
+def _raise_libyaml_depth() -> None:
+    """Let go-yaml's depth limits decide, not libyaml's default of 1000 (libyaml >= 0.2.5)."""
+    setter = getattr(ctypes.CDLL(_yaml.__file__), "yaml_set_max_nest_level", None)
+    if setter is not None:
+        setter(ctypes.c_int(_LIBYAML_MAX_DEPTH))
+
+
+_raise_libyaml_depth()
 
 
 class YAMLError(ValueError):
@@ -138,26 +173,159 @@ def load(source: str | bytes) -> Any:
             text = source.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = source.count(b"\n", 0, exc.start) + 1
-            raise YAMLError(f"invalid UTF-8 ({exc.reason})", line) from None
+            raise YAMLError(_utf8_problem(source, exc.start), line) from None
     else:
         text = source
+    if text.count("[") + text.count("{") > _GO_MAX_DEPTH or (
+        len(text) > _GO_MAX_DEPTH and _DEEP_INDENT.search(text)
+    ):
+        _check_go_depth(text)
+    try:
+        return _load(text)
+    except RecursionError:
+        pass
+    except UnicodeEncodeError as exc:
+        # A lone surrogate: text decoded with surrogateescape, or Go's JSON of bytes that
+        # are not UTF-8 (see chart.render).
+        line = text.count("\n", 0, exc.start) + 1
+        raise YAMLError("invalid UTF-8 (bytes that are not UTF-8 text)", line) from None
+    # Composing and decoding a deep document needs more Python frames than the default.
+    with _DEEP:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, _DEEP_RECURSION))
+        try:
+            return _load(text)
+        finally:
+            sys.setrecursionlimit(limit)
+
+
+def _load(text: str) -> Any:
+    text, empty_tagged = _go_tags(text)
     node, text = _compose(text)
     if node is None:
         return None
+    if empty_tagged:
+        _mark_strings(node, empty_tagged)
     if "\\/" in text or ("?" in text and ("[" in text or "{" in text)):
         _reject_what_go_rejects(text)
-    decoder = _Decoder(track_aliases="&" in text)
+    return _Decoder(track_aliases="&" in text).value(node)
+
+
+def _utf8_problem(data: bytes, at: int) -> str:
+    """go-yaml v2 readerc.go's complaint about the byte sequence starting at `at`."""
+    octet = data[at]
+    width = next((w for mask, lead, w in _UTF8_LEADS if octet & mask == lead), 0)
+    if not width:
+        return "invalid leading UTF-8 octet"
+    if at + width > len(data):
+        return "incomplete UTF-8 octet sequence"
+    value = octet & (0x7F >> width)
+    for trailing in data[at + 1 : at + width]:
+        if trailing & 0xC0 != 0x80:
+            return "invalid trailing UTF-8 octet"
+        value = (value << 6) + (trailing & 0x3F)
+    if value < (0x80, 0x800, 0x10000)[width - 2]:
+        return "invalid length of a UTF-8 sequence"
+    return "invalid Unicode character"  # a surrogate or beyond U+10FFFF
+
+
+_UTF8_LEADS = ((0xE0, 0xC0, 2), (0xF0, 0xE0, 3), (0xF8, 0xF0, 4))
+
+
+def _check_go_depth(text: str) -> None:
+    """go-yaml's scanner limits on the first document: flow levels and block indents."""
+    flow = indents = 0
+    started = False  # the first document's content (or its `---`) was seen
+    parser = _Parser(text)
     try:
-        return decoder.value(node)
-    except RecursionError:
-        pass
-    # libyaml allows a nesting depth of 1000; decoding that deep needs more Python frames.
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 10_000))
-    try:
-        return _Decoder(track_aliases="&" in text).value(node)
+        for token in iter(parser.get_token, None):
+            kind = token.__class__
+            if kind in (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken):
+                flow += 1
+                if flow > _GO_MAX_DEPTH:
+                    raise YAMLError(_DEPTH_PROBLEM, token.start_mark.line + 1)
+            elif kind in (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken):
+                flow -= 1
+            elif kind in (yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken):
+                indents += 1
+                if indents > _GO_MAX_DEPTH:
+                    raise YAMLError(_DEPTH_PROBLEM, token.start_mark.line + 1)
+            elif kind is yaml.BlockEndToken:
+                indents -= 1
+            elif kind is yaml.DocumentEndToken or (kind is yaml.DocumentStartToken and started):
+                return  # go-yaml reads the first document only
+            started = started or kind is not yaml.StreamStartToken
+    except yaml.YAMLError:
+        return  # composing reports it
     finally:
-        sys.setrecursionlimit(limit)
+        parser.dispose()
+
+
+def _go_tags(text: str) -> tuple[str, frozenset[int]]:
+    """The text with tags libyaml would end early made readable, and the empty-tagged.
+
+    go-yaml v2 keeps `[`, `]` and `,` in a tag (`!a[b]`, `!x,y`) where libyaml ends it;
+    those characters are replaced in place (an unknown tag's name changes nothing in
+    decoding; lengths are kept, so lines stay). Returns with it where the scalars
+    tagged with the non-specific `!` end, which go-yaml decodes as strings.
+    """
+    if "!" not in text or not _TAG_CANDIDATE.search(text):
+        return text, frozenset()
+    empty: set[int] = set()
+    for _ in range(text.count("!") + 1):
+        parser = _Parser(text)
+        retagged = None
+        try:
+            empty_tag = False
+            for token in iter(parser.get_token, None):
+                kind = token.__class__
+                if isinstance(token, yaml.TagToken):
+                    start = token.start_mark.index
+                    empty_tag = token.value == (None, "!")
+                    if not empty_tag and text[start + 1 : start + 2] != "<":
+                        retagged = _retag(text, start, token.end_mark.index)
+                        if retagged is not None:
+                            break
+                elif empty_tag and kind is not yaml.AnchorToken:
+                    if kind is yaml.ScalarToken:
+                        empty.add(token.end_mark.index)
+                    empty_tag = False
+        except yaml.MarkedYAMLError as exc:
+            if exc.context == "while scanning a tag" and exc.context_mark and exc.problem_mark:
+                retagged = _retag(text, exc.context_mark.index, exc.problem_mark.index)
+        finally:
+            parser.dispose()
+        if retagged is None:
+            break
+        text = retagged
+    return text, frozenset(empty)
+
+
+def _retag(text: str, start: int, libyaml_end: int) -> str | None:
+    """The text with the go-yaml tag at `start` made libyaml's, if libyaml ended it early."""
+    match = _GO_TAG_CHARS.match(text, start + 1)
+    end = match.end() if match else start + 1
+    if end <= libyaml_end:
+        return None
+    tag = text[start:end].replace("[", "_").replace("]", "_").replace(",", "_")
+    return text[:start] + tag + text[end:]
+
+
+def _mark_strings(root: Node, scalar_ends: frozenset[int]) -> None:
+    """Tag the scalars ending at `scalar_ends` (the empty-tagged ones) as strings."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            if node.end_mark.index in scalar_ends:
+                node.tag = _STR
+        elif isinstance(node, MappingNode):
+            stack.extend(n for pair in node.value for n in pair)
+        elif isinstance(node, CollectionNode):
+            stack.extend(node.value)
 
 
 def _compose(text: str) -> tuple[Node | None, str]:
@@ -185,11 +353,12 @@ def _compose(text: str) -> tuple[Node | None, str]:
                     text = renamed
                     continue
             line = mark.line + 1 if mark is not None else None
-            raise YAMLError(exc.problem or exc.context or str(exc), line) from None
+            problem = exc.problem or exc.context or str(exc)
+            if problem == "exceeded maximum nesting depth":  # libyaml's limit
+                problem = _DEPTH_PROBLEM
+            raise YAMLError(problem, line) from None
         except yaml.YAMLError as exc:
             raise YAMLError(str(exc)) from None
-        except UnicodeEncodeError:
-            raise YAMLError("invalid UTF-8 (a lone surrogate)") from None
         finally:
             parser.dispose()
     raise YAMLError("cannot parse the document")

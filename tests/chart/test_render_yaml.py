@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from helmguard.chart.render import RenderRequest, render_chart, template_output
+from helmguard.chart.source import ChartError
 from yamlref import go_documents, yamlref_binary
 
 from .conftest import CHARTS
@@ -92,3 +93,51 @@ def test_odd_scalars_reach_the_objects_as_go_reads_them() -> None:
     assert schema["properties"]["spec"]["properties"]["matchers"]["items"]["properties"]["op"][
         "enum"
     ] == ["=", "!=", "=~", "!~"]
+
+
+def _utf8_chart(root: Path, template: bytes, crd: bytes = b"", notes: bytes = b"") -> Path:
+    chart = root / "bytes"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: bytes\nversion: 0.1.0\n")
+    (chart / "templates" / "cm.yaml").write_bytes(template)
+    if crd:
+        (chart / "crds").mkdir()
+        (chart / "crds" / "crd.yaml").write_bytes(crd)
+    if notes:
+        (chart / "templates" / "NOTES.txt").write_bytes(notes)
+    return chart
+
+
+_CONFIGMAP = b'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  x: "%s"\n'
+
+
+@pytest.mark.parametrize("renderer", ["sdk", "helm"])
+def test_bytes_that_are_not_utf8_are_refused_as_helm_refuses_them(
+    helm_binary: Path, tmp_path: Path, renderer: str
+) -> None:
+    chart = _utf8_chart(tmp_path, _CONFIGMAP % b"caf\xe9")
+    helm = subprocess.run(
+        [str(helm_binary), "template", "r", str(chart)], capture_output=True, check=False
+    )
+    assert helm.returncode == 1 and b"invalid trailing UTF-8 octet" in helm.stderr
+    with pytest.raises(ChartError, match=r"bytes/templates/cm\.yaml.*UTF-8"):
+        render_chart(RenderRequest(chart=str(chart), release="r", namespace="n", renderer=renderer))
+
+
+def test_a_real_replacement_character_and_bytes_in_notes_render(
+    helm_binary: Path, tmp_path: Path
+) -> None:
+    chart = _utf8_chart(tmp_path, _CONFIGMAP % "\ufffd \\\\ufffd".encode(), notes=b"x \xff\n")
+    assert (
+        subprocess.run([str(helm_binary), "template", "r", str(chart)], check=False).returncode == 0
+    )
+    rendered = render_chart(RenderRequest(chart=str(chart), release="r", namespace="n"))
+    assert rendered.objects[0].body["data"] == {"x": "\ufffd \\ufffd"}
+    assert rendered.notes.strip() == "x \ufffd"
+
+
+def test_a_crd_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    crd = b"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n"
+    chart = _utf8_chart(tmp_path, _CONFIGMAP % b"ok", crd=crd + b"  name: \xff\n")
+    with pytest.raises(ChartError, match=r"crd\.yaml.*line 4.*UTF-8"):
+        render_chart(RenderRequest(chart=str(chart), release="r", namespace="n"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,52 @@ def test_test_command_exit_codes_and_the_failing_tests_reason(
     code, _, err = run("test", "op", *common)
     assert code == 1
     assert f"test hook Job.batch {namespace}/op-test-connection failed" in err
+
+
+def _selector_chart(root: Path) -> Path:
+    chart = root / "selector"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: selector\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("nodeSelector: {}\n")
+    (chart / "templates" / "web.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n"
+        "    metadata: {labels: {app: web}}\n    spec:\n"
+        "      nodeSelector: {{- toYaml .Values.nodeSelector | nindent 8 }}\n"
+        "      containers: [{name: web, image: registry.example/web:1}]\n"
+    )
+    return chart
+
+
+def test_a_value_of_the_wrong_type_fails_the_deploy_at_once(
+    sandbox: Sandbox, namespace: str, tmp_path: Path
+) -> None:
+    # `--set k=true` makes a bool where the API wants a string: server-side apply answers
+    # 500, which must not be retried until the deadline.
+    chart = str(_selector_chart(tmp_path))
+    common = ["--kubeconfig", str(sandbox.kubeconfig), "--db", str(tmp_path / "db.sqlite")]
+    args = ["deploy", chart, "--release", "sel", "-n", namespace, "--timeout", "5m", *common]
+    field = "spec.template.spec.nodeSelector.disk: expected string, got true"
+
+    code, out, err = run(*args, "--set", "nodeSelector.disk=true")
+    assert code == 1, err
+    assert "HG224" in out + err and field in out + err and "--set-string" in out + err
+
+    started = time.monotonic()
+    code, out, err = run(*args, "--set", "nodeSelector.disk=true", "--force")
+    assert code == 1, err
+    assert field in out + err and "--set-string" in out + err
+    assert time.monotonic() - started < 60  # not retried until the 5m deadline
+
+    code, out, err = run(
+        "check",
+        chart,
+        "--release",
+        "sel",
+        "-n",
+        namespace,
+        *common[:2],
+        "--set-string",
+        "nodeSelector.disk=true",
+    )
+    assert "HG224" not in out + err

@@ -29,7 +29,7 @@ from api.test_browser import CHROMIUM, CHROMIUM_ARGS
 from helmguard.deploy.release import RevisionManifest, decode_record
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import wait_until
-from processes import free_port, helmguard
+from processes import helmguard, on_sandbox, start_serve
 
 CHARTS = Path(__file__).parent / "charts"
 TOKEN = "crash-test-token-" + "k" * 32
@@ -47,36 +47,8 @@ def serve(
     sandbox: Sandbox, db: Path, log: Path, processes: list[subprocess.Popen[bytes]]
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`helmguard serve` with its API on a free port, charts from tests/deploy/charts."""
-    port = free_port()
-    proc = subprocess.Popen(
-        helmguard(
-            "serve",
-            "--db",
-            str(db),
-            "--kubeconfig",
-            str(sandbox.kubeconfig),
-            "--kube-context",
-            sandbox.admin_context,
-            "--port",
-            str(port),
-        ),
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "HELMGUARD_API_TOKEN": TOKEN},
-        cwd=CHARTS,
-    )
-    processes.append(proc)
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, log.read_text()
-        try:
-            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, "serve's API to answer", 90)
-    return proc, base
+    argv = helmguard("serve", *on_sandbox(sandbox, db))
+    return start_serve(argv, processes, log, token=TOKEN, cwd=CHARTS)
 
 
 def logged_steps(db: Path, namespace: str) -> list[tuple[str, dict[str, Any]]]:
@@ -225,18 +197,7 @@ def test_serve_killed_mid_deploy_leaves_an_interrupted_revision_and_no_lock(
             browser.close()
 
     gone = subprocess.run(
-        helmguard(
-            "uninstall",
-            RELEASE,
-            "-n",
-            namespace,
-            "--db",
-            str(db),
-            "--kubeconfig",
-            str(sandbox.kubeconfig),
-            "--kube-context",
-            sandbox.admin_context,
-        ),
+        helmguard("uninstall", RELEASE, "-n", namespace, *on_sandbox(sandbox, db)),
         capture_output=True,
         text=True,
         timeout=180,

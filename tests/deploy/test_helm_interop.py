@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -19,8 +18,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from helmguard.chart.render import RenderRequest, find_helm, release_manifest, render_chart
-from helmguard.chart.source import ChartError
+from helmcli import Helm, helm_binary
+from helmguard.chart.render import RenderRequest, release_manifest, render_chart
 from helmguard.chart.values import ValuesOptions
 from helmguard.cli import main
 from helmguard.deploy import DeployOptions, LogRecord, deploy, rollback, uninstall
@@ -34,43 +33,7 @@ CHART = Path(__file__).parent / "charts" / "interop"
 
 @pytest.fixture(scope="module")
 def helm_bin() -> Path:
-    try:
-        return find_helm()
-    except ChartError as exc:
-        pytest.skip(f"no helm binary: {exc}")
-
-
-class Helm:
-    def __init__(self, binary: Path, sandbox: Sandbox, home: Path, driver: str = "") -> None:
-        self.binary = binary
-        self.env = {
-            **os.environ,
-            "KUBECONFIG": str(sandbox.kubeconfig),
-            "HELM_CACHE_HOME": str(home / "cache"),
-            "HELM_CONFIG_HOME": str(home / "config"),
-            "HELM_DATA_HOME": str(home / "data"),
-            "HELM_DRIVER": driver,
-        }
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(self.binary), *args], env=self.env, capture_output=True, text=True, timeout=180
-        )
-        if check:
-            assert done.returncode == 0, done.stderr
-        return done
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.run(*args, "-o", "json").stdout)
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [str(self.binary), *args],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    return helm_binary()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ Order is read from watch events: resourceVersions come from one etcd, so the ADD
 DELETED events of both namespaces' hooks, sorted by resourceVersion, are the order the
 hooks were created and deleted in.
 """
-# ruff: noqa: ASYNC212 - the sync admin client only inspects the cluster between awaited steps
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -291,51 +290,68 @@ def _same(helm_run: Run, ours: Run, what: str) -> None:
     )
 
 
-async def _install_both(
-    chart: str,
-    helm: Helm,
-    sandbox: Sandbox,
-    api: httpx.Client,
-    pair: tuple[str, str],
-    options: DeployOptions,
-    *sets: str,
-) -> tuple[Run, Run]:
-    ns_helm, ns_ours = pair
-    hooks = _hook_keys(chart, ns_helm, *sets)
-    assert hooks == _hook_keys(chart, ns_ours, *sets)
-    set_args = [a for s in sets for a in ("--set", s)]
-    by_helm = _helm_run(
-        helm,
-        sandbox,
-        api,
-        ns_helm,
-        hooks,
-        "install",
-        RELEASE,
-        str(CHARTS / chart),
-        "--wait=watcher",
-        "--timeout=90s",
-        *set_args,
-    )
-    ours = await _helmguard_run(
-        sandbox,
-        api,
-        ns_ours,
-        hooks,
-        lambda: deploy(_request(chart, ns_ours, *sets), options),
-    )
-    _same(by_helm, ours, f"install {chart}")
-    return by_helm, ours
+@dataclass(frozen=True)
+class Parity:
+    """One chart installed by helm in `ns_helm` and by helmguard in `ns_ours`, same sandbox."""
+
+    helm: Helm
+    sandbox: Sandbox
+    api: httpx.Client
+    ns_helm: str
+    ns_ours: str
+    options: DeployOptions
+
+    def hooks(self, chart: str, *sets: str) -> set[Key]:
+        hooks = _hook_keys(chart, self.ns_helm, *sets)
+        assert hooks == _hook_keys(chart, self.ns_ours, *sets)
+        return hooks
+
+    async def both(
+        self,
+        what: str,
+        hooks: set[Key],
+        helm_args: list[str],
+        ours: Callable[[], Awaitable[Result]],
+    ) -> tuple[Run, Run]:
+        """`helm HELM_ARGS` and helmguard's `ours`, each in its namespace; the same outcome."""
+        by_helm = _helm_run(self.helm, self.sandbox, self.api, self.ns_helm, hooks, *helm_args)
+        by_us = await _helmguard_run(self.sandbox, self.api, self.ns_ours, hooks, ours)
+        _same(by_helm, by_us, what)
+        return by_helm, by_us
+
+    async def install(self, chart: str, *sets: str) -> tuple[Run, Run]:
+        set_args = [a for s in sets for a in ("--set", s)]
+        return await self.both(
+            f"install {chart}",
+            self.hooks(chart, *sets),
+            ["install", RELEASE, str(CHARTS / chart), "--wait=watcher", "--timeout=90s", *set_args],
+            lambda: deploy(_request(chart, self.ns_ours, *sets), self.options),
+        )
+
+    async def test(self, chart: str, *sets: str) -> Run:
+        """`helm test` and helmguard's `test` of the installed release; helmguard's run."""
+        _, ours = await self.both(
+            f"test {chart} {' '.join(sets)}".strip(),
+            self.hooks(chart, *sets),
+            ["test", RELEASE],
+            lambda: release_test(self.ns_ours, RELEASE, self.options),
+        )
+        return ours
 
 
-async def test_certgen_rbac_hooks_live_until_the_event_succeeded(
+@pytest.fixture
+def parity(
     helm: Helm,
     sandbox: Sandbox,
     admin_http: httpx.Client,
     pair: tuple[str, str],
     options: DeployOptions,
-) -> None:
-    by_helm, ours = await _install_both("certgen", helm, sandbox, admin_http, pair, options)
+) -> Parity:
+    return Parity(helm, sandbox, admin_http, *pair, options)
+
+
+async def test_certgen_rbac_hooks_live_until_the_event_succeeded(parity: Parity) -> None:
+    by_helm, ours = await parity.install("certgen")
     assert ours.ok, ours.detail
     # Each event creates the RBAC hooks, runs its Job, then deletes all of them, last first.
     assert by_helm.sequence[:7] == [
@@ -352,57 +368,29 @@ async def test_certgen_rbac_hooks_live_until_the_event_succeeded(
     assert ("ValidatingWebhookConfiguration", "r-NS-admission") in ours.left
 
 
-async def test_crds_custom_resources_post_install_check_and_tests(
-    helm: Helm,
-    sandbox: Sandbox,
-    admin_http: httpx.Client,
-    pair: tuple[str, str],
-    options: DeployOptions,
-) -> None:
-    _, ours = await _install_both("operator", helm, sandbox, admin_http, pair, options)
+async def test_crds_custom_resources_post_install_check_and_tests(parity: Parity) -> None:
+    _, ours = await parity.install("operator")
     assert ours.ok, ours.detail
     assert ("Gadget", "r-default") in ours.left
     assert ("Job", "r-api-check") not in ours.left  # hook-succeeded
-    ns_helm, ns_ours = pair
-    hooks = _hook_keys("operator", ns_helm)
-    tested = _helm_run(helm, sandbox, admin_http, ns_helm, hooks, "test", RELEASE)
-    our_test = await _helmguard_run(
-        sandbox, admin_http, ns_ours, hooks, lambda: release_test(ns_ours, RELEASE, options)
-    )
-    _same(tested, our_test, "test operator")
+    our_test = await parity.test("operator")
     assert our_test.ok and "1 test(s) passed" in our_test.detail
     # The test Job has no delete policy: it stays, as `helm test` leaves it.
     assert ("Job", "r-test-connection") in our_test.left
 
 
-async def test_a_failing_test_hook_fails_the_test_command_with_its_reason(
-    helm: Helm,
-    sandbox: Sandbox,
-    admin_http: httpx.Client,
-    pair: tuple[str, str],
-    options: DeployOptions,
-) -> None:
-    await _install_both("operator", helm, sandbox, admin_http, pair, options, "failTest=true")
-    ns_helm, ns_ours = pair
-    hooks = _hook_keys("operator", ns_helm, "failTest=true")
-    tested = _helm_run(helm, sandbox, admin_http, ns_helm, hooks, "test", RELEASE)
-    our_test = await _helmguard_run(
-        sandbox, admin_http, ns_ours, hooks, lambda: release_test(ns_ours, RELEASE, options)
-    )
-    _same(tested, our_test, "failing test operator")
+async def test_a_failing_test_hook_fails_the_test_command_with_its_reason(parity: Parity) -> None:
+    await parity.install("operator", "failTest=true")
+    our_test = await parity.test("operator", "failTest=true")
     assert not our_test.ok
-    assert f"test hook Job.batch {ns_ours}/r-test-connection failed" in our_test.detail
+    assert f"test hook Job.batch {parity.ns_ours}/r-test-connection failed" in our_test.detail
     assert "DeadlineExceeded" in our_test.detail or "Unschedulable" in our_test.detail
 
 
 async def test_a_failed_hook_deletes_itself_and_the_succeeded_ones_after_the_event(
-    helm: Helm,
-    sandbox: Sandbox,
-    admin_http: httpx.Client,
-    pair: tuple[str, str],
-    options: DeployOptions,
+    parity: Parity,
 ) -> None:
-    by_helm, ours = await _install_both("hookfail", helm, sandbox, admin_http, pair, options)
+    by_helm, ours = await parity.install("hookfail")
     assert not by_helm.ok and not ours.ok
     assert by_helm.sequence == [
         "ADDED ConfigMap r-migration-plan",
@@ -414,110 +402,63 @@ async def test_a_failed_hook_deletes_itself_and_the_succeeded_ones_after_the_eve
     assert "pre-install hook Job.batch" in ours.detail
 
 
-async def test_a_failed_install_rolled_back_runs_the_delete_hooks(
-    helm: Helm,
-    sandbox: Sandbox,
-    admin_http: httpx.Client,
-    pair: tuple[str, str],
-    options: DeployOptions,
-) -> None:
-    ns_helm, ns_ours = pair
-    hooks = _hook_keys("hookfail", ns_helm)
-    by_helm = _helm_run(
-        helm,
-        sandbox,
-        admin_http,
-        ns_helm,
-        hooks,
-        "install",
-        RELEASE,
-        str(CHARTS / "hookfail"),
-        "--rollback-on-failure",
-        "--timeout=90s",
+async def test_a_failed_install_rolled_back_runs_the_delete_hooks(parity: Parity) -> None:
+    atomic = DeployOptions(**{**parity.options.__dict__, "atomic": True})
+    _, ours = await parity.both(
+        "install --rollback-on-failure hookfail",
+        parity.hooks("hookfail"),
+        ["install", RELEASE, str(CHARTS / "hookfail"), "--rollback-on-failure", "--timeout=90s"],
+        lambda: deploy(_request("hookfail", parity.ns_ours), atomic),
     )
-    atomic = DeployOptions(**{**options.__dict__, "atomic": True})
-    ours = await _helmguard_run(
-        sandbox,
-        admin_http,
-        ns_ours,
-        hooks,
-        lambda: deploy(_request("hookfail", ns_ours), atomic),
-    )
-    _same(by_helm, ours, "install --rollback-on-failure hookfail")
     assert ours.left == {("ConfigMap", "r-cleanup-report")}
 
 
 async def test_default_policy_recreates_hooks_on_upgrade_and_uninstall_leaves_them(
-    helm: Helm,
-    sandbox: Sandbox,
-    admin_http: httpx.Client,
-    pair: tuple[str, str],
-    options: DeployOptions,
+    parity: Parity,
 ) -> None:
-    ns_helm, ns_ours = pair
-    await _install_both("rerun", helm, sandbox, admin_http, pair, options)
+    await parity.install("rerun")
 
     def uids(ns: str) -> dict[str, str]:
-        job = admin_http.get(f"/apis/batch/v1/namespaces/{ns}/jobs/{RELEASE}-migrate").json()
-        cm = admin_http.get(f"/api/v1/namespaces/{ns}/configmaps/{RELEASE}-installed-by").json()
+        job = parity.api.get(f"/apis/batch/v1/namespaces/{ns}/jobs/{RELEASE}-migrate").json()
+        cm = parity.api.get(f"/api/v1/namespaces/{ns}/configmaps/{RELEASE}-installed-by").json()
         return {"job": job["metadata"]["uid"], "configmap": cm["metadata"]["uid"]}
 
-    before = {ns: uids(ns) for ns in pair}
-    hooks = _hook_keys("rerun", ns_helm)
-    upgraded = _helm_run(
-        helm,
-        sandbox,
-        admin_http,
-        ns_helm,
+    namespaces = (parity.ns_helm, parity.ns_ours)
+    before = {ns: uids(ns) for ns in namespaces}
+    hooks = parity.hooks("rerun")
+    upgraded, _ = await parity.both(
+        "upgrade rerun",
         hooks,
-        "upgrade",
-        RELEASE,
-        str(CHARTS / "rerun"),
-        "--wait=watcher",
-        "--timeout=90s",
-        "--set",
-        "generation=2",
+        [
+            *("upgrade", RELEASE, str(CHARTS / "rerun")),
+            *("--wait=watcher", "--timeout=90s", "--set", "generation=2"),
+        ],
+        lambda: deploy(_request("rerun", parity.ns_ours, "generation=2"), parity.options),
     )
-    ours = await _helmguard_run(
-        sandbox,
-        admin_http,
-        ns_ours,
-        hooks,
-        lambda: deploy(_request("rerun", ns_ours, "generation=2"), options),
-    )
-    _same(upgraded, ours, "upgrade rerun")
     assert upgraded.sequence == [
         "DELETED Job r-migrate",
         "ADDED Job r-migrate",
         "DELETED ConfigMap r-installed-by",
         "ADDED ConfigMap r-installed-by",
     ]
-    for ns in pair:
+    for ns in namespaces:
         after = uids(ns)
         assert after["job"] != before[ns]["job"] and after["configmap"] != before[ns]["configmap"]
-    removed = _helm_run(helm, sandbox, admin_http, ns_helm, hooks, "uninstall", RELEASE, "--wait")
-    ours_removed = await _helmguard_run(
-        sandbox, admin_http, ns_ours, hooks, lambda: uninstall(ns_ours, RELEASE, options)
+    _, ours_removed = await parity.both(
+        "uninstall rerun",
+        hooks,
+        ["uninstall", RELEASE, "--wait"],
+        lambda: uninstall(parity.ns_ours, RELEASE, parity.options),
     )
-    _same(removed, ours_removed, "uninstall rerun")
     # Hooks are not release objects: Helm leaves them, and so does helmguard.
     assert ours_removed.left == {("Job", "r-migrate"), ("ConfigMap", "r-installed-by")}
 
 
 @pytest.mark.parametrize("policy", ["hook-succeeded", "before-hook-creation"])
-async def test_an_object_that_is_both_a_hook_and_a_resource(
-    policy: str,
-    helm: Helm,
-    sandbox: Sandbox,
-    admin_http: httpx.Client,
-    pair: tuple[str, str],
-    options: DeployOptions,
-) -> None:
-    by_helm, ours = await _install_both(
-        "hookres", helm, sandbox, admin_http, pair, options, f"hookPolicy={policy}"
-    )
+async def test_an_object_that_is_both_a_hook_and_a_resource(policy: str, parity: Parity) -> None:
+    by_helm, ours = await parity.install("hookres", f"hookPolicy={policy}")
     assert by_helm.ok and ours.ok, ours.detail
     assert ("ConfigMap", "r-shared") in ours.left
-    for ns in pair:
-        live = admin_http.get(f"/api/v1/namespaces/{ns}/configmaps/{RELEASE}-shared").json()
+    for ns in (parity.ns_helm, parity.ns_ours):
+        live = parity.api.get(f"/api/v1/namespaces/{ns}/configmaps/{RELEASE}-shared").json()
         assert live["data"] == {"mode": "release"}  # the release's copy, applied after hooks

@@ -239,8 +239,11 @@ def test_upgrade_values_follow_helms_reuse_values() -> None:
     assert upgrade_values(new, rev, "reset-then-reuse") == UpgradeValues(merged, merged)
     reuse = upgrade_values(new, rev, "reuse")
     assert reuse.config == merged
-    assert reuse.render["settings"] == {"color": "red", "size": "small"}  # old chart defaults
+    assert reuse.render == merged
+    # Helm's chart.Values = oldVals: the old chart's defaults with the old values, rendered
+    # under the new ones in place of the new chart's values.yaml.
     assert reuse.chart_values is not None and reuse.chart_values["greeting"] == "hi"
+    assert reuse.chart_values["settings"]["size"] == "small"
     assert upgrade_values({}, rev, "") == UpgradeValues({"greeting": "hi"}, {"greeting": "hi"})
     assert upgrade_values(new, rev, "") == UpgradeValues(new, new)
     assert upgrade_values(new, None, "reuse") == UpgradeValues(new, new)  # an install

@@ -20,6 +20,11 @@ def _bomb(levels: int, width: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _block_maps(levels: int) -> str:
+    """`levels` nested block mappings, one space of indentation each."""
+    return "".join(" " * i + "k:\n" for i in range(levels - 1)) + " " * (levels - 1) + "k: v\n"
+
+
 def _aliases(plain: int, refs: int) -> str:
     body = [f"k{i}: v{i}" for i in range(plain)]
     body.append("shared: &s [1, 2, 3]")
@@ -393,6 +398,26 @@ DEPTH: list[Case] = [
         "helm",
         "".join(f"{'  ' * i}k{i}:\n" for i in range(60)) + "  " * 60 + "v\n",
     ),
+    ("depth_flow_1500", "doc", "[" * 1500 + "]" * 1500 + "\n"),
+    ("depth_flow_10000", "doc", "[" * 10000 + "]" * 10000 + "\n"),
+    ("depth_flow_10001_top", "doc", "[" * 10001 + "]" * 10001 + "\n"),
+    ("depth_flow_maps_3000", "helm", "a: " + "{k: " * 3000 + "v" + "}" * 3000 + "\n"),
+    ("depth_block_maps_1200", "doc", _block_maps(1200)),
+    ("depth_compact_seqs_10000", "doc", "- " * 10000 + "x\n"),
+    ("depth_compact_seqs_10001", "doc", "- " * 10001 + "x\n"),
+    ("depth_compact_seqs_in_map_9999", "helm", "a:\n" + "- " * 9999 + "x\n"),
+    (
+        "depth_block_then_flow",
+        "doc",
+        "".join(" " * i + "k:\n" for i in range(1200))
+        + " " * 1200
+        + "[" * 1200
+        + "]" * 1200
+        + "\n",
+    ),
+    ("depth_second_document_too_deep", "doc", "a: 1\n---\n" + "[" * 10001 + "]" * 10001 + "\n"),
+    ("depth_first_of_two_documents", "doc", "---\n" + "- " * 10001 + "x\n---\nb: 1\n"),
+    ("depth_brackets_in_strings", "doc", "a: '" + "[" * 12000 + "'\nb: [1]\n"),
 ]
 
 SYNTAX: list[Case] = [
@@ -407,6 +432,118 @@ SYNTAX: list[Case] = [
     ("tab_on_blank_line_inside", "helm", "a: 1\n\t\nb: 2\n"),
     ("tab_before_comment_line", "helm", "a: 1\n\t# comment\n"),
 ]
+
+PATTERNS: list[Case] = [
+    ("block_indent_indicator", "helm", "a: |2\n    indented\n  x\nb: >1\n  two\n"),
+    ("block_indent_and_strip", "helm", "a: |2-\n   x\n\nb: |-1\n  y\n"),
+    ("block_folded_keep", "helm", "a: >+\n  x\n\n\nb: 1\n"),
+    ("block_folded_more_indented", "helm", "a: >\n  x\n    more\n  y\n\n  z\n"),
+    ("block_clip_trailing_blank_lines", "helm", "a: |\n  x\n\n\n"),
+    ("block_keep_before_next_document", "helm", "a: |+\n  x\n\n---\nb: |+\n  y\n"),
+    ("block_separator_indented", "helm", "data:\n  script: |\n    ---\n    echo hi\n    ---\n"),
+    ("block_separator_ends_scalar", "helm", "a: |\n  x\n---\nb: 1\n"),
+    ("block_separator_in_reader", "reader", "a: |\n  x\n  --- y\n---\nb: 2\n"),
+    ("block_comment_after_pipe", "helm", "a: | # the script\n  x\nb: >- # folded\n  y\n  z\n"),
+    ("block_hash_inside", "helm", "a: |\n  # not a comment\n  x # nor this\n"),
+    ("block_tabs_inside", "helm", "a: |\n  \tx\n  y\t\n  \t\nb: 1\n"),
+    ("block_crlf", "helm", "a: |\r\n  x\r\n  y\r\nb: >\r\n  p\r\n  q\r\n"),
+    ("block_document_root", "helm", "--- |\n  just text\n"),
+    ("block_less_indented_comment", "helm", "a: |\n    x\n  # out\nb: 1\n"),
+    ("tab_before_comment", "helm", "a: 1\t# c\nb: x\t\n"),
+    ("tab_inside_plain", "helm", "a: b\tc\nd: [e\t, f]\n"),
+    ("crlf_quoted_multiline", "helm", "a: \"x\r\n  y\"\r\nb: 'p\r\n\r\n  q'\r\n"),
+    ("crlf_bom_multi_document", "helm", "\ufeffa: 1\r\n---\r\nb: 2\r\n"),
+    ("bom_doc_mode", "doc", "\ufeffa: 1\n"),
+    ("bom_second_document", "helm", "a: 1\n---\n\ufeffb: 2\n"),
+    ("bom_reader", "reader", "\ufeffa: 1\n---\nb: 2\n"),
+    ("long_line_value", "helm", "a: " + "x" * 200_000 + "\nb: 1\n"),
+    ("long_base64_data", "helm", "data:\n  f: " + "QUJD" * 50_000 + "\n"),
+    ("long_key_over_simple_key_limit", "helm", "k" * 1100 + ": v\n"),
+    ("long_key_quoted_explicit", "helm", "? " + "k" * 1100 + "\n: v\n"),
+    ("empty_documents_between", "helm", "---\n---\na: 1\n---\n\n---\n# c\n---\n"),
+    ("empty_documents_doc_mode", "doc", "---\n# nothing\n"),
+    ("document_end_then_start", "helm", "a: 1\n...\n---\nb: 2\n"),
+    ("document_end_with_comment", "helm", "a: 1\n... # done\n"),
+    ("document_end_after_block", "helm", "a: |\n  x\n...\n"),
+    ("document_end_alone", "helm", "...\n"),
+    ("anchor_across_documents", "helm", "a: &x 1\n---\nb: *x\n"),
+    ("anchor_across_documents_reader", "reader", "a: &x 1\n---\nb: *x\n"),
+    ("anchor_across_documents_doc", "doc", "a: &x 1\n---\nb: *x\n"),
+    ("keys_numbers_mixed", "helm", "1: a\n2.5: b\n0x1F: c\n1e3: d\n0777: e\n-0: f\n+1: g\n"),
+    ("keys_bools_in_selector", "helm", "nodeSelector:\n  on: true\n  yes: 1\n  'no': n\n"),
+    ("keys_ports_map", "helm", "ports:\n  80: http\n  443: https\n  8_080: alt\n"),
+    ("key_trailing_space", "helm", "a : 1\nb  :  2\n"),
+    ("checksum_annotations", "helm", "checksum/config: 1234e5678\nsha: 0123e45\nb: 4e1\n"),
+    ("image_tags", "helm", "a: 1.10\nb: 1.20.0\nc: 010\nd: 1_0\ne: 0x1234abcd\nf: v1.2\n"),
+    (
+        "resources_quantities",
+        "helm",
+        "limits: {cpu: 0.5, memory: 512Mi}\nrequests: {cpu: 500m, x: 1e-3}\n",
+    ),
+    (
+        "env_values_mixed",
+        "helm",
+        "env:\n- {name: A, value: yes}\n- {name: B, value: '1'}\n- {name: C, value: 1}\n",
+    ),
+    ("values_anchor_merge", "doc", "global: &g {a: 1, b: 2}\nsub:\n  <<: *g\n  b: 3\n"),
+    ("seq_same_column_as_key", "helm", "containers:\n- name: a\n  ports:\n  - 80\n  - name: x\n"),
+    ("flow_map_multiline", "helm", "a: {b: 1,\n  c: 2,\n  }\nd: [1,\n 2]\n"),
+    ("plain_continuation_with_colon", "helm", "command: sh -c\n  echo a: b\n"),
+    ("comment_indented_oddly", "helm", "a: 1\n   # indented comment\nb: 2\n      # another\n"),
+    ("comment_then_separator", "helm", "# Source: x.yaml\n---\na: 1\n"),
+    ("escaped_line_break", "helm", 'a: "x\\\n  y"\nb: "p\\\n\n  q"\n'),
+    ("trailing_spaces_plain", "helm", "a: x   \nb: 'y'   \n"),
+    ("nested_compact_sequences", "helm", "- - a\n  - b\n- c\n- - - d\n"),
+    ("null_in_list_of_maps", "helm", "- a:\n  b: 1\n- ? c\n"),
+    (
+        "json_document",
+        "helm",
+        '{"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1", "b": 2}}\n',
+    ),
+    ("reader_trailing_separator", "reader", "a: 1\n---\n...\n---\n"),
+]
+
+GAPS: list[Case] = [
+    ("tag_empty_nonspecific", "helm", "a: ! 3\nb: ! yes\nc: ! ~\nd: !  0x10\n"),
+    ("tag_empty_in_list", "helm", "- ! 3\n- !\n- ! [1]\n- ! 'q'\n"),
+    ("tag_empty_on_key_and_anchor", "helm", "! 5: a\nb: &x ! 12\nc: *x\n"),
+    ("tag_empty_in_flow", "helm", "a: [! 1, ! true, 2]\nb: {! 3: ! 4}\n"),
+    ("tag_brackets_block", "helm", "a: !a[b] 1\nb: !a,b 2\nc: !x] 3\n"),
+    ("tag_comma_in_flow", "helm", "a: [!a,b]\n"),
+    ("tag_bracket_in_flow_map", "helm", "a: {k: !t] 1}\n"),
+    ("tag_then_blank_in_flow", "helm", "a: [!t , b, !u c]\n"),
+    ("tag_brackets_on_map", "helm", "a: !x[1] {b: 2}\n"),
+    ("tag_bang_in_strings", "helm", "a: '!a,b'\nb: \"!x[1]\"\nc: x!a[b]\n"),
+    ("flow_then_mapping", "helm", "[a]\nb: 1\n"),
+    ("flow_then_text", "doc", "{a: 1} x\n"),
+    ("flow_then_flow", "doc", "[a], [b]\n"),
+    ("flow_then_sequence", "doc", "[a]\n- b\n"),
+    ("flow_then_comment", "helm", "[a] # c\n"),
+    ("flow_then_document", "helm", "{a: 1}\n--- {b: 2}\n"),
+    ("flow_then_mapping_reader", "reader", "[a]\nb: 1\n"),
+    ("quoted_then_text", "doc", '"x" y\n'),
+    ("utf8_leading_octet", "doc", b"a: \xff\n"),
+    ("utf8_continuation_first", "doc", b"a: \x80\n"),
+    ("utf8_trailing_octet", "doc", b"a: \xc3\x28\n"),
+    ("utf8_overlong", "doc", b"a: \xc0\x80\n"),
+    ("utf8_overlong_three", "doc", b"a: \xe0\x80\x80\n"),
+    ("utf8_surrogate", "doc", b"a: \xed\xa0\x80\n"),
+    ("utf8_beyond_unicode", "doc", b"a: \xf5\x80\x80\x80\n"),
+    ("utf8_incomplete_at_end", "doc", b"a: \xe2\x82"),
+    ("utf8_in_second_document", "doc", b"a: 1\n---\nb: \xff\n"),
+    ("utf8_in_comment", "doc", b"a: 1 # \xfe\n"),
+]
+
+# Cases whose error must also read as Go's (the problem, without "yaml: " and the line).
+SAME_ERROR_TEXT = frozenset(
+    {
+        "depth_flow_too_deep",
+        "depth_flow_10001_top",
+        "depth_compact_seqs_10001",
+        "tag_comma_in_flow",
+        *(name for name, _, _ in GAPS if name.startswith("utf8_")),
+    }
+)
 
 CASES: list[Case] = [
     *BOOLEANS,
@@ -425,4 +562,6 @@ CASES: list[Case] = [
     *CHARTS,
     *DEPTH,
     *SYNTAX,
+    *GAPS,
+    *PATTERNS,
 ]

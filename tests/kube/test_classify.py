@@ -46,6 +46,11 @@ EXPECTED: dict[str, type[KubeError]] = {
     "limit_range": PolicyViolation,
     "validating_admission_policy": PolicyViolation,
     "invalid": Invalid,
+    "typed_patch_wrong_type": Invalid,
+    "typed_patch_errors": Invalid,
+    "unknown_field": Invalid,
+    "conversion": Invalid,
+    "undecodable_body": Invalid,
     "ssa_conflict": Conflict,
     "optimistic_lock": Conflict,
     "unauthorized": Unauthorized,
@@ -124,3 +129,23 @@ def test_details_parsed() -> None:
     assert isinstance(ssa, Conflict) and ssa.managers == ("one",) and not ssa.retryable
     assert classify(replay("optimistic_lock")[1]).retryable
     assert classify(replay("webhook_unreachable")[1]).retryable
+
+
+def test_bodies_the_server_cannot_read_name_the_field_and_are_not_retried() -> None:
+    wrong = classify(replay("typed_patch_wrong_type")[1])
+    assert isinstance(wrong, Invalid) and not wrong.retryable and wrong.code == 500
+    assert wrong.fields == ("spec.template.spec.nodeSelector.k",)
+    assert wrong.message.endswith("spec.template.spec.nodeSelector.k: expected string, got true")
+    assert "--set-string" in wrong.fix
+    conversion = classify(replay("conversion")[1])
+    assert isinstance(conversion, Invalid) and not conversion.retryable
+    assert conversion.fields == () and "cannot convert float64 to int32" in conversion.message
+    created = classify(replay("undecodable_body")[1])
+    assert isinstance(created, Invalid) and created.code == 400
+    assert created.fields == ("spec.replicas",) and "--set instead of --set-string" in created.fix
+    # A 500 that is not about the body stays a server failure, retried.
+    recorded, _ = replay("typed_patch_wrong_type")
+    status = {**recorded["status"], "message": "etcdserver: request timed out"}
+    request = httpx2.Request("PATCH", recorded["request"]["url"])
+    response = httpx2.Response(500, json=status, request=request)
+    assert isinstance(classify(ApiError(request=request, response=response)), Transient)

@@ -424,6 +424,77 @@ async def test_invalid(kube: Kube, namespace: str) -> None:
     assert "spec.ports[0].port" in err.message
 
 
+def _deployment(namespace: str, replicas: Any = 1, **pod_spec: Any) -> dict[str, Any]:
+    labels = {"app": "web"}
+    containers = [{"name": "web", "image": "registry.example/web:1"}]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": containers, **pod_spec},
+            },
+        },
+    }
+
+
+def _apply(kube: Kube, body: dict[str, Any]) -> Any:
+    path = f"/apis/apps/v1/namespaces/{body['metadata']['namespace']}/deployments/web"
+    return kube.send_json(
+        "PATCH",
+        path,
+        body,
+        params={"fieldManager": "helm"},
+        content_type="application/apply-patch+yaml",
+    )
+
+
+async def test_a_wrong_type_applied_is_invalid_not_a_server_failure(
+    kube: Kube, namespace: str
+) -> None:
+    # `--set nodeSelector.k=true`: server-side apply answers 500, which no retry changes.
+    body = _deployment(namespace, nodeSelector={"k": True})
+    exc, err = await api_error(_apply(kube, body), "typed_patch_wrong_type")
+    assert isinstance(err, Invalid), err.api_message
+    _common(err, exc, code=500)
+    assert "failed to create typed patch object" in err.api_message
+    assert err.fields == ("spec.template.spec.nodeSelector.k",)
+    assert "spec.template.spec.nodeSelector.k: expected string, got true" in err.message
+    assert "--set-string" in err.fix
+
+    body = _deployment(namespace, replicas="3", nodeSelector={"k": True})
+    exc, err = await api_error(_apply(kube, body), "typed_patch_errors")
+    assert isinstance(err, Invalid)
+    _common(err, exc, code=500)
+    assert err.fields == ("spec.replicas", "spec.template.spec.nodeSelector.k")
+    assert "--set instead of --set-string" in err.fix and "--set-string key=value" in err.fix
+
+    exc, err = await api_error(_apply(kube, _deployment(namespace, bogus=1)), "unknown_field")
+    assert isinstance(err, Invalid)
+    _common(err, exc, code=500)
+    assert err.fields == ("spec.template.spec.bogus",) and "schema" in err.fix
+
+    exc, err = await api_error(_apply(kube, _deployment(namespace, replicas=1.5)), "conversion")
+    assert isinstance(err, Invalid), err.api_message
+    _common(err, exc, code=500)
+    assert "failed to convert new object" in err.api_message
+
+
+async def test_a_wrong_type_created_is_invalid(kube: Kube, namespace: str) -> None:
+    body = _deployment(namespace, replicas="3")
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    exc, err = await api_error(kube.send_json("POST", path, body), "undecodable_body")
+    assert isinstance(err, Invalid), err.api_message
+    _common(err, exc, code=400)
+    assert err.fields == ("spec.replicas",)
+    assert "spec.replicas: expected int32, got string" in err.message
+    assert "--set instead of --set-string" in err.fix
+
+
 async def test_ssa_conflict(kube: Kube, namespace: str) -> None:
     await kube.client.apply(_configmap("shared", namespace, data={"key": "a"}), field_manager="one")
     call = kube.client.apply(

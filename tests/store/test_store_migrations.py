@@ -25,6 +25,7 @@ TABLES = {
     "events",
     "operation_log",
     "sync_leases",
+    "chart_repositories",
 }
 
 

@@ -23,7 +23,7 @@ from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import ReleaseKey, open_store
 from kubeapi import wait_until
-from processes import free_port, helmguard
+from processes import helmguard, on_sandbox, start, start_serve
 
 CHARTS = Path(__file__).parent / "charts"
 TOKEN = "serve-test-token-3c1d-long-enough-for-serve"
@@ -36,24 +36,7 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def serve_args(sandbox: Sandbox, db: Path) -> list[str]:
-    return helmguard(
-        "serve",
-        "--db",
-        str(db),
-        "--kubeconfig",
-        str(sandbox.kubeconfig),
-        "--kube-context",
-        sandbox.admin_context,
-        "--no-api",
-    )
-
-
-def start(
-    args: list[str], processes: list[subprocess.Popen[bytes]], log: Path
-) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    processes.append(proc)
-    return proc
+    return helmguard("serve", *on_sandbox(sandbox, db), "--no-api")
 
 
 def stored_states(db: Path, key: ReleaseKey) -> dict[ObjectRef, str]:
@@ -198,21 +181,8 @@ def test_cli_deploy_beside_a_running_serve_is_not_refused_and_streams_at_once(
     processes: list[subprocess.Popen[bytes]],
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    env = {**os.environ, "HELMGUARD_API_TOKEN": TOKEN}
-    args = [a for a in serve_args if a != "--no-api"] + ["--port", str(port)]
-    log = tmp_path / "serve.log"
-    proc = subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
-    processes.append(proc)
-    base = f"http://127.0.0.1:{port}"
-
-    def api_up() -> bool:
-        try:
-            return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(api_up, f"serve's API ({log.read_text() if log.exists() else ''})", 60)
+    serve = [a for a in serve_args if a != "--no-api"]
+    proc, base = start_serve(serve, processes, tmp_path / "serve.log", token=TOKEN, ready="/readyz")
     got: Arrivals = []
     stop = threading.Event()
     reader = threading.Thread(target=_read_stream, args=(f"{base}/api/stream", got, stop))
@@ -232,12 +202,7 @@ def test_cli_deploy_beside_a_running_serve_is_not_refused_and_streams_at_once(
                 "shared",
                 "-n",
                 namespace,
-                "--db",
-                str(db),
-                "--kubeconfig",
-                str(sandbox.kubeconfig),
-                "--kube-context",
-                sandbox.admin_context,
+                *on_sandbox(sandbox, db),
                 *values,
             ),
             capture_output=True,

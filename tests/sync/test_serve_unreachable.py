@@ -23,7 +23,7 @@ from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import AppRecord, ReleaseKey, ResourceRecord, open_store
 from kubeapi import wait_until
-from processes import free_port, helmguard
+from processes import helmguard, on_sandbox, start_serve
 from tcpproxy import TcpProxy
 
 
@@ -94,24 +94,12 @@ def test_serve_with_the_cluster_away_serves_reports_and_recovers(
     )
     assert managed.returncode == 0, managed.stderr
     kubeconfig = _kubeconfig_through(proxy, sandbox, tmp_path / "kubeconfig")
-    token, port = secrets.token_urlsafe(32), free_port()
+    token = secrets.token_urlsafe(32)
     log = tmp_path / "serve.log"
-    proc = subprocess.Popen(
-        helmguard(
-            "serve", "--db", str(db), "--kubeconfig", str(kubeconfig),
-            "--kube-context", sandbox.admin_context, "--port", str(port),
-            "--cluster-grace", "1",
-        ),
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "HELMGUARD_API_TOKEN": token},
-    )  # fmt: skip
-    processes.append(proc)
-    base = f"http://127.0.0.1:{port}"
-    auth = {"Authorization": f"Bearer {token}"}
-
     # The cluster is away from the start: serve stays up and serves.
-    wait_until(lambda: _status(f"{base}/healthz") == 200, "serve to answer /healthz", 60)
+    serve = helmguard("serve", *on_sandbox(sandbox, db, kubeconfig), "--cluster-grace", "1")
+    proc, base = start_serve(serve, processes, log, token=token)
+    auth = {"Authorization": f"Bearer {token}"}
     page = httpx.get(f"{base}/", timeout=5)
     assert page.status_code == 200 and "<html" in page.text.lower()
     readyz = wait_until(

@@ -28,8 +28,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Helm v4's document separator (pkg/release/v1/util.SplitManifests).
-var helmSeparator = regexp.MustCompile("(?:^|\\s*\n)---\\s*")
+// Helm v4's document separator (pkg/release/v1/util.SplitManifests): a line starting
+// with `---`; the whitespace before it stays with the previous document.
+var helmSeparator = regexp.MustCompile(`(?m)^---[ \t]*`)
 
 type result struct {
 	JSON  json.RawMessage `json:"json,omitempty"`
@@ -47,7 +48,7 @@ func convert(doc []byte) result {
 func helmDocuments(input string) []result {
 	var results []result
 	for _, doc := range helmSeparator.Split(strings.TrimLeftFunc(input, unicode.IsSpace), -1) {
-		if doc == "" {
+		if strings.TrimSpace(doc) == "" {
 			continue
 		}
 		results = append(results, convert([]byte(strings.TrimLeftFunc(doc, unicode.IsSpace))))

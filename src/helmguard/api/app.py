@@ -46,6 +46,7 @@ from helmguard.api.graph import build_graph
 from helmguard.api.limits import BodyLimit
 from helmguard.api.operations import Operation, Operations, values_file
 from helmguard.api.queries import Reader
+from helmguard.api.routes.catalogue import catalogue_router
 from helmguard.api.schemas import (
     CheckOut,
     EventItem,
@@ -653,6 +654,8 @@ def create_app(
         if op is None:
             raise HTTPException(404, f"no operation {op_id} in this server process")
         return operation_out(op, full=not auth.anonymous(request))
+
+    app.include_router(catalogue_router(store, sources, read, write, kube_factory, deploy_options))
 
     # ---- the page ------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from helmguard.chart.kubeversion import ConstraintError, compatible
+from helmguard.chart.postrender import PostRenderer, post_render, resolve
 from helmguard.chart.source import ChartError, resolve_chart
 from helmguard.chart.values import ValuesOptions, merge_user_values
 from helmguard.manifest import (
@@ -58,6 +59,10 @@ RENDERERS = ("sdk", "helm")
 # `helm template` prints each document as "---\n# Source: <path>\n<content>\n".
 _SOURCE_MARKER = re.compile(r"^---\n# Source: (.*)\n", re.MULTILINE)
 _HELM_TIMEOUT = 300
+# Go's encoding/json writes each byte that is not UTF-8 as the escape \ufffd (a real
+# U+FFFD stays a literal character); see `_go_json`.
+_GO_INVALID_BYTE = re.compile(r"(?<!\\)((?:\\\\)*)\\ufffd")
+_INVALID_BYTE = "\udcff"
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,10 @@ class RenderRequest:
     # The user-supplied values already computed (an upgrade's --reuse-values and the
     # like); None: built from `values`.
     user_values: Mapping[str, Any] | None = None
+    post_renderer: PostRenderer | None = None  # helm's --post-renderer (chart.postrender)
+    # Values that replace the chart's values.yaml (Helm's upgrade --reuse-values sets the
+    # chart's values to the previous revision's computed values); None: the chart's own.
+    chart_values: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,15 +193,28 @@ def render_chart(req: RenderRequest) -> RenderedChart:
     if req.renderer not in RENDERERS:
         raise ChartError(f"unknown renderer {req.renderer!r}; use one of: {', '.join(RENDERERS)}")
     _validate_release_name(req.release)
+    if req.post_renderer is not None:
+        if req.renderer == "helm":
+            raise ChartError(
+                "--post-renderer works with --renderer sdk (helm v4 takes a postrenderer "
+                "plugin there, not an executable)"
+            )
+        resolve(req.post_renderer)  # before anything is rendered: a clear error first
     user_values = (
         merge_user_values(req.values) if req.user_values is None else dict(req.user_values)
     )
     with tempfile.TemporaryDirectory(prefix="helmguard-chart-") as tmp:
         chart_path = resolve_chart(req.chart, version=req.version, repo=req.repo, workdir=Path(tmp))
+        if req.chart_values is not None:
+            chart_path = _with_values(chart_path, req.chart_values, Path(tmp))
         if req.renderer == "helm":
             # The binary first, so its own error messages are the ones the user sees.
             documents = _render_helm_binary(chart_path, user_values, req, Path(tmp))
         info, files = _render_sdk(chart_path, user_values, req)
+        if req.post_renderer is not None:
+            notes = {k: v for k, v in files.items() if k.endswith("NOTES.txt")}
+            rest = {k: v for k, v in files.items() if k not in notes}
+            files = {**post_render(rest, req.post_renderer), **notes}
         output = _sort_manifests(files, info.name)
         if req.renderer == "helm":
             output = _EngineOutput(documents, output.notes)
@@ -289,6 +311,22 @@ def _validate_release_name(name: str) -> None:
 # ---- backend: helm-python-sdk -----------------------------------------------------------
 
 
+def _with_values(chart_path: Path, values: Mapping[str, Any], workdir: Path) -> Path:
+    """A copy of the chart whose values.yaml is `values` (Helm setting `chart.Values`).
+
+    Written as JSON, which is YAML, so the values load back exactly as they were.
+    """
+    import helm_python
+
+    try:
+        with helm_python.Chart.load(chart_path) as chart:
+            copy = Path(chart.save_dir(workdir / "with-values"))
+    except helm_python.HelmError as exc:
+        raise ChartError(f"{chart_path}: cannot load chart: {exc}") from None
+    (copy / "values.yaml").write_text(json.dumps(dict(values)), encoding="utf-8")
+    return copy
+
+
 def _render_sdk(
     chart_path: Path, values: dict[str, Any], req: RenderRequest
 ) -> tuple[_ChartInfo, dict[str, str]]:
@@ -320,7 +358,7 @@ def _render_sdk(
             raw = _native.call_string(
                 "helm_render", chart._raw(), json.dumps(values), json.dumps(opts)
             )
-            crd_files = chart.crds
+            crd_files = _go_json(_native.call_string("helm_chart_crds", chart._raw()))
             merged = chart.merge_values(values)
             chart_json = _chart_json(chart, meta)
     except helm_python.HelmValuesError as exc:
@@ -346,8 +384,21 @@ def _render_sdk(
         values=MappingProxyType(merged),
         chart_json=MappingProxyType(chart_json),
     )
-    files: dict[str, str] = json.loads(raw)
-    return info, files
+    files: dict[str, str] = _go_json(raw)
+    notes = {p: t.replace(_INVALID_BYTE, "\ufffd") for p, t in files.items() if p.endswith(".txt")}
+    return info, files | notes
+
+
+def _go_json(raw: str) -> Any:
+    """The engine's JSON, with each byte that was not UTF-8 a lone surrogate.
+
+    Helm refuses a template (or crds/ file) with such bytes when it reads the YAML; the
+    YAML reader refuses the surrogate the same way, naming the file and line. Go's JSON
+    would otherwise have made each a U+FFFD that reads as valid text.
+    """
+    if "\\ufffd" in raw:
+        raw = _GO_INVALID_BYTE.sub(r"\1\\udcff", raw)
+    return json.loads(raw)
 
 
 def _sort_manifests(files: Mapping[str, str], chart_name: str) -> _EngineOutput:

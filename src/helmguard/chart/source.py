@@ -11,6 +11,7 @@ import hashlib
 import io
 import posixpath
 import re
+import ssl
 import tarfile
 import zlib
 from dataclasses import dataclass
@@ -45,6 +46,21 @@ class ArchiveLimits:
     max_files: int = MAX_ARCHIVE_FILES
 
 
+@dataclass(frozen=True)
+class RepoAuth:
+    """How to reach a private chart repository or registry: basic auth or a bearer token,
+    a CA bundle for its TLS certificate, or (loudly) no TLS verification at all."""
+
+    username: str = ""
+    password: str = ""
+    token: str = ""
+    ca_file: str = ""
+    insecure_skip_tls_verify: bool = False
+
+
+NO_AUTH = RepoAuth()
+
+
 def resolve_chart(
     ref: str, *, version: str | None = None, repo: str | None = None, workdir: Path
 ) -> Path:
@@ -55,11 +71,8 @@ def resolve_chart(
     `workdir`, which the caller owns. Raises ChartError for anything the user can fix.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    if repo:
-        archive = _download_from_repository(repo, ref, version, workdir)
-        return extract_archive(archive, workdir / "chart")
-    if ref.startswith("oci://"):
-        archive = _pull_oci(ref, version, workdir)
+    if repo or ref.startswith("oci://"):
+        archive = fetch_archive(ref, version, workdir, repo=repo)
         return extract_archive(archive, workdir / "chart")
     path = Path(ref).expanduser()
     if path.is_dir():
@@ -207,15 +220,32 @@ def _chart_root(root: Path, archive: Path) -> Path:
 # ---- HTTP chart repositories ----------------------------------------------------------
 
 
-def _http_get(url: str, what: str) -> bytes:
+def _http_get(url: str, what: str, auth: RepoAuth = NO_AUTH) -> bytes:
     """GET a URL with a size limit; every failure is a ChartError saying what was fetched."""
     import httpx  # only repository users pay for importing it
 
+    headers = {"Authorization": f"Bearer {auth.token}"} if auth.token else {}
+    basic = (auth.username, auth.password) if auth.username else None
+    verify: ssl.SSLContext | bool = True
+    if auth.insecure_skip_tls_verify:
+        verify = False
+    elif auth.ca_file:
+        try:
+            verify = ssl.create_default_context(cafile=auth.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ChartError(f"{what}: CA file {auth.ca_file} cannot be used: {exc}") from None
     try:
         with (
-            httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True) as client,
-            client.stream("GET", url) as response,
+            httpx.Client(
+                timeout=HTTP_TIMEOUT, follow_redirects=True, verify=verify, auth=basic
+            ) as client,
+            client.stream("GET", url, headers=headers) as response,
         ):
+            if response.status_code in (401, 403):
+                raise ChartError(
+                    f"{what}: GET {url} returned HTTP {response.status_code}: the repository "
+                    "refused the credentials (or wants some); check --username/--password-stdin"
+                )
             if response.status_code != 200:
                 raise ChartError(f"{what}: GET {url} returned HTTP {response.status_code}")
             buffer = io.BytesIO()
@@ -236,17 +266,42 @@ def _version_key(version: str) -> tuple[tuple[int, ...], int, tuple[Any, ...]]:
     return numbers, 0 if pre else 1, pre_parts
 
 
-def _download_from_repository(repo: str, name: str, version: str | None, workdir: Path) -> Path:
-    """Find `name` (at `version`, else the newest stable version) in the repository index
-    and download its archive, checking the digest the index records."""
-    base = repo.rstrip("/") + "/"
+def fetch_index(repo: str, auth: RepoAuth = NO_AUTH) -> dict[str, Any]:
+    """The repository's index.yaml, read as Helm reads it; ChartError when it is not one."""
     where = f"chart repository {repo}"
     try:
-        index = goyaml.load(_http_get(urljoin(base, "index.yaml"), where))
+        index = goyaml.load(_http_get(urljoin(repo.rstrip("/") + "/", "index.yaml"), where, auth))
     except goyaml.YAMLError as exc:
         raise ChartError(f"{where}: index.yaml is not valid YAML: {exc}") from None
     if not isinstance(index, dict) or not isinstance(index.get("entries"), dict):
         raise ChartError(f"{where}: index.yaml has no entries; is this a chart repository?")
+    return index
+
+
+def fetch_archive(
+    ref: str,
+    version: str | None,
+    workdir: Path,
+    *,
+    repo: str | None = None,
+    auth: RepoAuth = NO_AUTH,
+) -> Path:
+    """Download the archive of chart `ref` (a chart name in `repo`, or `oci://...`) into
+    `workdir`, unpacked by no one yet; ChartError for anything the user can fix."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if repo:
+        return _download_from_repository(repo, ref, version, workdir, auth)
+    return _pull_oci(ref, version, workdir, auth)
+
+
+def _download_from_repository(
+    repo: str, name: str, version: str | None, workdir: Path, auth: RepoAuth
+) -> Path:
+    """Find `name` (at `version`, else the newest stable version) in the repository index
+    and download its archive, checking the digest the index records."""
+    base = repo.rstrip("/") + "/"
+    where = f"chart repository {repo}"
+    index = fetch_index(repo, auth)
     entries = index["entries"].get(name) or []
     if not entries:
         raise ChartError(f"{where}: no chart named {name!r}")
@@ -261,7 +316,7 @@ def _download_from_repository(repo: str, name: str, version: str | None, workdir
     url = urljoin(base, str(urls[0]))
     if urlparse(url).scheme not in ("http", "https"):
         raise ChartError(f"{where}: chart download URL {url} is not http(s)")
-    data = _http_get(url, f"chart {name} {chosen.get('version')}")
+    data = _http_get(url, f"chart {name} {chosen.get('version')}", auth)
     expected = str(chosen.get("digest") or "")
     if expected:
         actual = hashlib.sha256(data).hexdigest()
@@ -292,7 +347,7 @@ def _choose_version(entries: list[dict[str, Any]], version: str | None) -> dict[
 # ---- OCI registries ---------------------------------------------------------------------
 
 
-def _pull_oci(ref: str, version: str | None, workdir: Path) -> Path:
+def _pull_oci(ref: str, version: str | None, workdir: Path, auth: RepoAuth) -> Path:
     """Pull an oci:// chart through the Helm SDK's registry client into `workdir`.
 
     A registry on the loopback interface is retried over plain HTTP (what `--plain-http`
@@ -305,13 +360,18 @@ def _pull_oci(ref: str, version: str | None, workdir: Path) -> Path:
     download.mkdir(parents=True, exist_ok=True)
     host = urlparse(ref).hostname or ""
     loopback = host in ("localhost", "::1") or host.startswith("127.")
+    login: dict[str, Any] = {
+        "username": auth.username or None,
+        "password": (auth.password or auth.token) or None,
+        "insecure_skip_tls_verify": auth.insecure_skip_tls_verify,
+    }
     try:
-        helm_python.pull(ref, destination=download, version=version)
+        helm_python.pull(ref, destination=download, version=version, **login)
     except helm_python.HelmError as exc:
         if not loopback:
             raise ChartError(f"{ref}: cannot pull chart: {exc}") from None
         try:
-            helm_python.pull(ref, destination=download, version=version, plain_http=True)
+            helm_python.pull(ref, destination=download, version=version, plain_http=True, **login)
         except helm_python.HelmError as plain_exc:
             raise ChartError(f"{ref}: cannot pull chart: {plain_exc}") from None
     archives = sorted(download.glob("*.tgz"))

@@ -105,6 +105,34 @@ def coalesce_tables(dst: dict[str, Any] | None, src: dict[str, Any] | None) -> d
     return out
 
 
+def _without_nulls(table: dict[str, Any]) -> dict[str, Any]:
+    """Helm's cleanNilValues: a table without its null values, at every depth."""
+    return {
+        k: _without_nulls(v) if isinstance(v, dict) else v
+        for k, v in table.items()
+        if v is not None
+    }
+
+
+def coalesce_values(defaults: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Helm's util.CoalesceValues for a chart without subcharts (a stored release's chart).
+
+    `values` win and a null there removes the default; nulls among the defaults are
+    dropped. What `helm get values --all` prints. Neither argument is modified.
+    """
+    out = dict(values)
+    for key, default in (defaults or {}).items():
+        if key in out:
+            mine = out[key]
+            if mine is None:
+                del out[key]
+            elif isinstance(mine, dict) and isinstance(default, dict):
+                out[key] = coalesce_tables(mine, _without_nulls(default))
+        elif default is not None:
+            out[key] = _without_nulls(default) if isinstance(default, dict) else default
+    return out
+
+
 def load_values_file(path: str) -> dict[str, Any]:
     """One `-f` argument (a path, `-` for stdin, or an http(s) URL) as a values mapping.
 

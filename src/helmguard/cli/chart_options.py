@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from helmguard.chart.postrender import PostRenderer
 from helmguard.chart.render import RENDERERS, RenderRequest
 from helmguard.chart.values import ValuesOptions
 
@@ -54,6 +55,21 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
         help="API versions for .Capabilities.APIVersions; repeatable, comma-separated accepted.",
     ),
     click.option(
+        "--post-renderer",
+        "post_renderer",
+        metavar="EXECUTABLE",
+        help="Pipe the rendered manifests (hooks too) through EXECUTABLE (stdin to stdout) "
+        "before they are checked, planned and applied; helm v4 runs the same through a "
+        "postrenderer plugin.",
+    ),
+    click.option(
+        "--post-renderer-args",
+        "post_renderer_args",
+        multiple=True,
+        metavar="ARG",
+        help="An argument to the post-renderer; repeatable.",
+    ),
+    click.option(
         "--renderer",
         type=click.Choice(RENDERERS),
         default="sdk",
@@ -75,7 +91,14 @@ def _split_commas(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def request_from_options(**kwargs: Any) -> RenderRequest:
-    """The RenderRequest for the options `chart_options` added (other kwargs are ignored)."""
+    """The RenderRequest for the options `chart_options` added (other kwargs are ignored).
+
+    Raises click.UsageError (exit 2) for --post-renderer-args without --post-renderer.
+    """
+    executable = kwargs.get("post_renderer")
+    args = tuple(kwargs.get("post_renderer_args") or ())
+    if args and not executable:
+        raise click.UsageError("--post-renderer-args needs --post-renderer EXECUTABLE")
     return RenderRequest(
         chart=kwargs["chart"],
         release=kwargs.get("release") or "release-name",
@@ -93,4 +116,5 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
         api_versions=_split_commas(kwargs.get("api_versions") or ()),
         is_upgrade=bool(kwargs.get("is_upgrade", False)),
         renderer=kwargs.get("renderer") or "sdk",
+        post_renderer=PostRenderer(str(executable), args) if executable else None,
     )

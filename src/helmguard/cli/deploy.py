@@ -106,6 +106,71 @@ _history_max = click.option(
 )
 
 
+def values_mode_options(f: F) -> F:
+    """helm upgrade's --reuse-values, --reset-values and --reset-then-reuse-values."""
+    options = (
+        click.option(
+            "--reuse-values",
+            is_flag=True,
+            help="Upgrade: merge the new values over the previous revision's (and its chart "
+            "defaults).",
+        ),
+        click.option(
+            "--reset-values",
+            is_flag=True,
+            help="Upgrade: the chart's defaults and the new values only.",
+        ),
+        click.option(
+            "--reset-then-reuse-values",
+            is_flag=True,
+            help="Upgrade: the new chart's defaults, the previous values, then the new values.",
+        ),
+    )
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def values_mode(kwargs: dict[str, Any]) -> str:
+    """The DeployOptions.values_mode the `values_mode_options` flags ask for (popped); exit 2
+    when more than one is given."""
+    modes = [
+        mode
+        for flag, mode in (
+            ("reuse_values", "reuse"),
+            ("reset_values", "reset"),
+            ("reset_then_reuse_values", "reset-then-reuse"),
+        )
+        if kwargs.pop(flag, False)
+    ]
+    if len(modes) > 1:
+        click.echo(
+            "Error: --reuse-values, --reset-values and --reset-then-reuse-values exclude each "
+            "other; pass one",
+            err=True,
+        )
+        raise SystemExit(2)
+    return modes[0] if modes else ""
+
+
+_wait_for_jobs = click.option(
+    "--wait-for-jobs",
+    is_flag=True,
+    help="Wait until every Job of the release has completed (helm's flag). helmguard waits "
+    "for them with or without it: a Job is Ready only once Complete, and one that fails "
+    "fails the operation (helm without it does not wait for Jobs). Not with --no-wait.",
+)
+
+
+def _check_wait_for_jobs(kwargs: dict[str, Any]) -> None:
+    """--wait-for-jobs (popped) asks for a wait that --no-wait turns off: exit 2."""
+    if kwargs.pop("wait_for_jobs", False) and kwargs.get("no_wait"):
+        click.echo(
+            "Error: --wait-for-jobs waits for Jobs and --no-wait for nothing; pass one", err=True
+        )
+        raise SystemExit(2)
+
+
 class _Display:
     """Prints operation steps live: a line per wave/step, a spinner while waiting."""
 
@@ -348,6 +413,7 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
 @chart_options
 @_cluster_options
 @click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
+@_wait_for_jobs
 @click.option(
     "--wait-for-load-balancers",
     is_flag=True,
@@ -365,19 +431,7 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
 @click.option("--skip-crds", is_flag=True, help="Do not install the chart's crds/ (as helm's).")
 @_description
 @_history_max
-@click.option(
-    "--reuse-values",
-    is_flag=True,
-    help="Upgrade: merge the new values over the previous revision's (and its chart defaults).",
-)
-@click.option(
-    "--reset-values", is_flag=True, help="Upgrade: the chart's defaults and the new values only."
-)
-@click.option(
-    "--reset-then-reuse-values",
-    is_flag=True,
-    help="Upgrade: the new chart's defaults, the previous values, then the new values.",
-)
+@values_mode_options
 @click.option(
     "--dry-run",
     "dry_run",
@@ -394,23 +448,8 @@ def deploy_command(**kwargs: Any) -> None:
     """
     from helmguard.deploy import deploy
 
-    modes = [
-        mode
-        for flag, mode in (
-            ("reuse_values", "reuse"),
-            ("reset_values", "reset"),
-            ("reset_then_reuse_values", "reset-then-reuse"),
-        )
-        if kwargs.pop(flag, False)
-    ]
-    if len(modes) > 1:
-        click.echo(
-            "Error: --reuse-values, --reset-values and --reset-then-reuse-values exclude each "
-            "other; pass one",
-            err=True,
-        )
-        raise SystemExit(2)
-    kwargs["values_mode"] = modes[0] if modes else ""
+    kwargs["values_mode"] = values_mode(kwargs)
+    _check_wait_for_jobs(kwargs)
     dry_run = kwargs.pop("dry_run")
     if dry_run is not None:
         _dry_run(dry_run, **kwargs)
@@ -465,12 +504,14 @@ def _dry_run(mode: str, **kwargs: Any) -> None:
 @click.option("-n", "--namespace", default="default", show_default=True)
 @_cluster_options
 @click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
+@_wait_for_jobs
 @_history_max
 @_description
 def rollback_command(release: str, revision: int | None, namespace: str, **kwargs: Any) -> None:
     """Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision."""
     from helmguard.deploy import rollback
 
+    _check_wait_for_jobs(kwargs)
     _run(
         lambda options, config: rollback(namespace, release, revision, options, config=config),
         **kwargs,

@@ -214,11 +214,22 @@ def _get(
 
 @get_group.command("values")
 @_revision_options
+@click.option(
+    "-a", "--all", "all_values", is_flag=True, help="The computed values: chart defaults too."
+)
 @_OUTPUT
-def get_values(output: str, **kwargs: Any) -> None:
-    """The user-supplied values of a revision (Helm's `config`)."""
-    config = dict(_get(**kwargs).config)
-    _print(config, output, lambda: "USER-SUPPLIED VALUES:\n" + _yaml_or_null(config))
+def get_values(output: str, all_values: bool, **kwargs: Any) -> None:
+    """The user-supplied values of a revision (Helm's `config`), or with --all the values it
+    was rendered with (the stored chart's defaults coalesced with them, as helm computes)."""
+    rev = _get(**kwargs)
+    values = dict(rev.config)
+    title = "USER-SUPPLIED VALUES:"
+    if all_values:
+        from helmguard.chart.values import coalesce_values
+
+        values = coalesce_values((rev.helm.get("chart") or {}).get("values"), values)
+        title = "COMPUTED VALUES:"
+    _print(values, output, lambda: f"{title}\n" + _yaml_or_null(values))
 
 
 def _yaml_or_null(values: dict[str, Any]) -> str:

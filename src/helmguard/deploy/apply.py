@@ -193,10 +193,12 @@ async def apply_revision(
     refs = [o.ref for o in the_plan.objects]
     # The wait's informers list and watch while the waves apply: the wait starts informed.
     watch = ReleaseWatch(engine.cluster, refs) if run.options.wait else None
+    updating = False  # between Helm's KubeClient.Update and its end: applying and pruning
     try:
         if watch is not None:
             await watch.start()
         await engine.run_hooks(the_plan.pre_hooks, f"pre-{operation}")
+        updating = True
         await engine.run_waves(the_plan)
         if previous is not None:
             keep = {o.ref for o in the_plan.objects}
@@ -213,6 +215,7 @@ async def apply_revision(
                     f"pruned {len(pruned)} object(s) of revision {previous.revision}",
                     objects=[str(r) for r in pruned],
                 )
+        updating = False
         if run.options.wait:
             run.log.emit("wait.start", f"waiting for {len(the_plan.objects)} resources")
             verdict: Verdict = await engine.wait_ready(refs, watch=watch)
@@ -270,6 +273,13 @@ async def apply_revision(
         # Helm's upgrade and rollback: what was deployed is superseded by this revision.
         for i, h in enumerate(run.history):
             if h.status == "deployed":
+                run.history[i] = with_status(h, "superseded")
+                await write_record(cluster, run.history[i], run.log, run.record_kind)
+    elif operation == "rollback" and updating and previous is not None:
+        # Helm's performRollback: once objects were being changed, the latest revision no
+        # longer describes the cluster; it is superseded even though the rollback failed.
+        for i, h in enumerate(run.history):
+            if h.revision == previous.revision:
                 run.history[i] = with_status(h, "superseded")
                 await write_record(cluster, run.history[i], run.log, run.record_kind)
     await write_record(cluster, final, run.log, run.record_kind)

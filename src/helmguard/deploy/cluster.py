@@ -98,13 +98,20 @@ class Cluster:
                 return None
             raise
 
-    async def apply(self, body: Mapping[str, Any], *, force: bool) -> dict[str, Any]:
-        """Server-side apply `body` as field manager helmguard; the object the server returned."""
+    async def apply(
+        self, body: Mapping[str, Any], *, force: bool, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Server-side apply `body` as Helm's field manager; the object the server returned.
+
+        With `dry_run` nothing is persisted: the answer is the object as it would become.
+        """
         meta = body.get("metadata") or {}
         res = await self.resource("", str(body.get("kind")), str(body.get("apiVersion")))
         params = {"fieldManager": FIELD_MANAGER}
         if force:
             params["force"] = "true"
+        if dry_run:
+            params["dryRun"] = "All"
         path = self.path(res, str(meta.get("namespace") or ""), str(meta.get("name")))
 
         async def patch() -> dict[str, Any]:

@@ -155,7 +155,7 @@ async def deploy(
             values = upgrade_values(
                 merge_user_values(request.values), current_release(history), options.values_mode
             )
-            request = replace(request, user_values=values.render)
+            request = replace(request, user_values=values.render, chart_values=values.chart_values)
             # Rendered once, here: the preflight gate checks exactly what gets applied.
             rendered = render_chart(with_capabilities(request, capabilities_from(version, served)))
         if options.force:

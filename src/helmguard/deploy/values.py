@@ -38,12 +38,13 @@ def upgrade_values(
 ) -> UpgradeValues:
     """Helm's Upgrade.reuseValues for the new user values and the release as it stands.
 
-    --reuse-values renders over the previous revision's chart defaults merged with its
-    values (and Helm stores those as the chart's values); helmguard merges them under the
-    new values instead of replacing the new chart's defaults, which differs only for keys
-    the new chart's values.yaml adds.
+    --reuse-values stores the new values coalesced over the previous ones, and replaces
+    the new chart's values.yaml with the previous revision's computed values (Helm's
+    `chart.Values = oldVals`, stored as the chart's values): keys the new chart's
+    values.yaml adds do not get their defaults, exactly as with helm. `chart_values`
+    carries that replacement to the render (RenderRequest.chart_values).
     """
-    from helmguard.chart.values import coalesce_tables
+    from helmguard.chart.values import coalesce_tables, coalesce_values
 
     if mode not in VALUES_MODES:
         raise ValueError(f"unknown values mode {mode!r}; use one of {VALUES_MODES}")
@@ -53,8 +54,8 @@ def upgrade_values(
     old = dict(current.config)
     if mode == "reuse":
         vals = coalesce_tables(vals, old)
-        defaults = coalesce_tables(old, dict((current.helm.get("chart") or {}).get("values") or {}))
-        return UpgradeValues(coalesce_tables(dict(vals), defaults), vals, defaults)
+        old_chart = dict((current.helm.get("chart") or {}).get("values") or {})
+        return UpgradeValues(vals, vals, coalesce_values(old_chart, old))
     if mode == "reset-then-reuse":
         vals = coalesce_tables(vals, old)
         return UpgradeValues(vals, vals)

@@ -180,7 +180,13 @@ class NamespaceTerminating(KubeError):
 
 
 class Invalid(KubeError):
-    """The object failed validation (422); `causes` name each rejected field."""
+    """The object failed validation: a 422 (`causes` name each rejected field), or a body
+    the API server cannot read as its kind (a wrong type or unknown field: 400, or a 500
+    from server-side apply); `fields` are the paths the server named."""
+
+    def __init__(self, message: str, *, fields: tuple[str, ...] = (), **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.fields = fields or tuple(c.field for c in self.causes if c.field)
 
 
 class Conflict(KubeError):
@@ -250,6 +256,26 @@ _LIMIT_RANGE = re.compile(
 _WEBHOOK_CALL = re.compile(r'failed calling webhook "(?P<name>[^"]+)"')
 _WEBHOOK_SERVICE = re.compile(r'service "(?P<name>[^"]+)" not found')
 _WEBHOOK_HOST = re.compile(r"https://(?P<name>[^./:\s\"]+)\.(?P<ns>[^./:\s\"]+)\.svc")
+# Server-side apply (structured-merge-diff) cannot build the typed object: a 500 that no
+# retry changes. One problem, or "errors:" and one indented line per field.
+_TYPED_PATCH = re.compile(r"failed to create typed patch object \([^)]*\): (?P<problems>.*)", re.S)
+_FIELD_PROBLEM = re.compile(r"(?m)^\s*\.?(?P<field>(?:[^:\[\s]|\[[^\]]*\])+): (?P<problem>.+)$")
+# The applied object cannot be converted to its Go type (500), or a POST/PUT body cannot
+# be decoded (400).
+_CONVERSION = re.compile(
+    r"failed to convert new object \([^)]*\) to proper version: "
+    r"(?:unable to convert unstructured object to [^:]*: )?(?P<problem>.*)",
+    re.S,
+)
+_UNDECODABLE = re.compile(r"cannot be handled as an? \w+: (?P<problem>.*)", re.S)
+_UNMARSHAL = re.compile(
+    r"json: cannot unmarshal (?P<got>.+?) into Go (?:struct field \w+\.(?P<field>\S+)|value)"
+    r" of type (?P<want>\S+)"
+)
+_GOT_VALUE = re.compile(r"got &value\.valueUnstructured\{Value:(?P<value>.*)\}$")
+_GOT_MAP = re.compile(r"got &\{map\[.*\]\}$")
+# A boolean or a number where a string is wanted: what `--set k=true` makes.
+_GOT_SCALAR = re.compile(r"expected string, got (?:true|false|bool|number|-?[0-9][0-9.eE+-]*)$")
 _SSA_MANAGER = re.compile(r'conflict with "(?P<manager>[^"]+)"')
 _URL_PATH = re.compile(
     r"^/(?:api/[^/]+|apis/(?P<group>[^/]+)/[^/]+)"
@@ -511,6 +537,8 @@ def _classify_status(
             fix="Correct the listed fields in the chart's template or values.",
             **kw,
         )
+    if (bad_body := _bad_body(raw, code, target, kw)) is not None:
+        return bad_body
     if code == 429 or reason == "TooManyRequests":
         return Transient(
             f"The API server is throttling requests (429) for {target}.",
@@ -526,6 +554,77 @@ def _classify_status(
             **kw,
         )
     return Unclassified(raw or f"{code} {reason}", **kw)
+
+
+def _bad_body(raw: str, code: int, target: Target, kw: dict[str, Any]) -> Invalid | None:
+    """A body the API server cannot read as its kind: server-side apply's typed patch or
+    conversion (a 500), a create's or update's decoding (a 400). Never healed by a retry."""
+    problems: list[tuple[str, str]] = []
+    if code >= 500 and (m := _TYPED_PATCH.search(raw)):
+        problems = [
+            (f["field"], _plain_problem(f["problem"]))
+            for f in _FIELD_PROBLEM.finditer(m["problems"])
+        ] or [("", m["problems"].strip())]
+    elif (code >= 500 and (m := _CONVERSION.search(raw))) or (
+        code == 400 and (m := _UNDECODABLE.search(raw))
+    ):
+        problems = [_unmarshal_problem(m["problem"].strip())]
+    else:
+        return None
+    said = "; ".join(f"{field}: {problem}" if field else problem for field, problem in problems)
+    return Invalid(
+        f"Kubernetes cannot read {target} as its kind: {said}",
+        fix=" ".join(dict.fromkeys(_body_fix(problem) for _, problem in problems)),
+        fields=tuple(field for field, _ in problems if field),
+        **kw,
+    )
+
+
+def _plain_problem(problem: str) -> str:
+    """structured-merge-diff's wording without its Go value dump (`got true`, not
+    `got &value.valueUnstructured{Value:true}`)."""
+    problem = problem.strip()
+    if m := _GOT_VALUE.search(problem):
+        value = m["value"]
+        got = "a list" if value.startswith("[]") else "a map" if value.startswith("map[") else value
+        return f"{problem[: m.start()]}got {got}"
+    return _GOT_MAP.sub("got a map", problem)
+
+
+def _unmarshal_problem(problem: str) -> tuple[str, str]:
+    """(field, problem) from a conversion or decoding error; the field when Go names it."""
+    if m := _UNMARSHAL.search(problem):
+        return m["field"] or "", f"expected {m['want']}, got {m['got']}"
+    return "", problem
+
+
+def _body_fix(problem: str) -> str:
+    """How to correct a value of the wrong type, named for the way charts get one."""
+    if _GOT_SCALAR.search(problem):
+        return (
+            "Quote the value so it is a string: --set-string key=value instead of --set, "
+            '"true" rather than true in a values file, or {{ quote .Values.x }} in the template.'
+        )
+    if "expected numeric" in problem or re.search(r"expected u?int\d*, got string", problem):
+        return (
+            "Give a number, not a string: --set instead of --set-string, no quotes in the "
+            "values file, or {{ int .Values.x }} in the template."
+        )
+    if re.search(r"expected (?:list|map|\[\]|map\[)|got (?:a list|a map|array|object)$", problem):
+        return (
+            "Give the field the type its kind wants (a string, a list or a map): check the values "
+            "and the template's indentation (toYaml | nindent)."
+        )
+    if "field not declared in schema" in problem:
+        return (
+            "Remove the field or correct its name and indentation: the kind's schema has no "
+            "such field (server-side apply refuses unknown fields)."
+        )
+    if "duplicate entries for key" in problem:
+        return "Remove the duplicate list entry: the list is keyed and each key must be unique."
+    if "may not have a null element" in problem:
+        return "Remove the empty list entry (a bare `-`, or a value that rendered to nothing)."
+    return "Correct the field's value in the chart's template or values: its type is wrong."
 
 
 def _not_found(raw: str, target: Target, kw: dict[str, Any]) -> MissingDependency:

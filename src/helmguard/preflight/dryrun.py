@@ -221,12 +221,12 @@ def _finding(obj: K8sObject, err: KubeError, in_chart: frozenset[ObjectRef]) -> 
             if ref.name == named and resource_of(ref.kind) == plural:
                 return _not_verifiable(obj, f"{ref} exists (the chart creates it first)")
     severity = Severity.ERROR
-    fields = "; ".join(f"{c.field}: {c.message}" for c in err.causes if c.field)
+    fields = err.fields if isinstance(err, Invalid) else tuple(c.field for c in err.causes)
     return Finding.make(
         code_for(err),
         severity,
         obj.ref,
-        fields.split(":")[0] if fields and len(err.causes) == 1 else "",
+        fields[0] if len(fields) == 1 else "",
         f"server dry run: {type(err).__name__}: {err.message}",
         err.api_message or err.message,
         err.fix or "change the object so the API server accepts it",

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -222,3 +223,27 @@ class SyncLease(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChartRepository(Base):
+    """A Helm chart repository or OCI registry of the catalogue, with its cached index.
+
+    `secret` holds the password or token sealed by `helmguard.chart.repos` (Fernet, with a
+    key outside the database); it is never read back out through the API or the CLI.
+    """
+
+    __tablename__ = "chart_repositories"
+    __table_args__ = (UniqueConstraint("name", name="uq_chart_repositories_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63))
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(8))  # "helm" (index.yaml) or "oci"
+    username: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(Text)
+    ca_file: Mapped[str] = mapped_column(Text)
+    insecure: Mapped[bool] = mapped_column(Boolean)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # [{name, version, app_version, created, description, keywords, urls, digest}] or null.
+    index: Mapped[Any | None] = mapped_column(JSONType)
+    index_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

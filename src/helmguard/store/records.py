@@ -195,3 +195,23 @@ class SyncHolder:
     pid: int
     started_at: datetime
     heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
+class RepositoryRecord:
+    """A chart repository (kind "helm": index.yaml over HTTP(S)) or OCI registry ("oci").
+
+    `secret` is the sealed password or token (None: none); only `helmguard.chart.repos`
+    opens it. `index` is the cached list of chart versions from the last update.
+    """
+
+    name: str
+    url: str
+    kind: str
+    username: str = ""
+    secret: str | None = None
+    ca_file: str = ""
+    insecure: bool = False
+    added_at: datetime | None = None
+    index: tuple[Mapping[str, Any], ...] | None = None
+    index_fetched_at: datetime | None = None

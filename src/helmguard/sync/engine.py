@@ -13,6 +13,7 @@ not change a state (a new resourceVersion only) is coalesced to the latest. Whil
 down, the members of the releases it covers are stored Unknown ("watch disconnected"),
 and recomputed from a fresh list when it is back. A tick re-evaluates members whose
 rule depends on time (Progressing: e.g. a pod Unschedulable for longer than a window).
+With `discover_helm` (serve) the releases helm installed are recorded first (`sync.helm`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from helmguard.store import (
     SyncRunning,
     app_ref,
 )
+from helmguard.sync.helm import HelmDiscovery
 from helmguard.sync.index import (
     CLUSTER_KINDS,
     NAMESPACED_KINDS,
@@ -108,6 +110,7 @@ class Sync:
         inactivity_timeout: float = 90.0,
         watch_timeout: float = 300.0,
         on_commit: CommitHook | None = None,
+        discover_helm: bool = False,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -121,6 +124,8 @@ class Sync:
         self.inactivity_timeout = inactivity_timeout
         self.watch_timeout = watch_timeout
         self.on_commit = on_commit
+        self.discover_helm = discover_helm
+        self.discovery: HelmDiscovery | None = None
         self.index = ClusterIndex()
         self.informers: dict[tuple[str, str, str | None], Informer] = {}
         self._by_namespace: dict[str | None, list[Informer]] = {}  # None: cluster-wide
@@ -168,6 +173,17 @@ class Sync:
 
     async def _start(self, timeout: float) -> None:  # noqa: ASYNC109
         self._served = await self.kube.discovery.resources()
+        if self.discover_helm:
+            # Before the releases load: those helm installed are in the store by then.
+            self.discovery = HelmDiscovery(
+                self.kube,
+                self.store,
+                self._served,
+                cluster=self.cluster,
+                inactivity_timeout=self.inactivity_timeout,
+                watch_timeout=self.watch_timeout,
+            )
+            await self.discovery.start(timeout=timeout)
         # Marks first: a revision written while the releases load is seen by the refresher.
         self._marks = await self.store.release_marks(self.cluster)
         releases = await load_releases(self.store, self.cluster)
@@ -218,6 +234,8 @@ class Sync:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.discovery is not None:
+            await self.discovery.stop()
         await asyncio.gather(*(i.stop() for i in self.informers.values()))
         await self._release_lease()
 

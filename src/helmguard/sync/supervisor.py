@@ -8,7 +8,7 @@ informers reconnect by themselves (and store their members Unknown while down);
 `readiness()` reports not ready when no sync has run for longer than `grace` seconds, or
 an informer has been down that long. `on_connect` runs on each new connection before
 the sync starts (serve settles what dead processes left unfinished there); its failure is
-announced, never fatal.
+announced, never fatal. The sync follows the releases helm installed too (`sync.helm`).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class ClusterSupervisor:
         backoff_cap: float = BACKOFF_CAP,
         announce: Callable[[str], None] = log.warning,
         on_connect: Callable[[Kube], Awaitable[object]] | None = None,
+        discover_helm: bool = True,
     ) -> None:
         self._connect = connect
         self.store = store
@@ -70,6 +71,7 @@ class ClusterSupervisor:
         self._attempts = 0
         self._announce = announce  # a line for the operator: unreachable, syncing
         self._on_connect = on_connect
+        self.discover_helm = discover_helm  # follow releases helm installed (sync.helm)
 
     def readiness(self) -> Readiness:
         """Not ready while the cluster has been unreachable for longer than `grace`."""
@@ -103,7 +105,7 @@ class ClusterSupervisor:
                 except Exception as exc:  # the sync runs all the same
                     self._announce(f"serve: on connecting to {self.name}: {classify(exc).message}")
             self._reason = "connected; the first lists of the sync are not done"
-            sync = Sync(kube, self.store, cluster=self.cluster)
+            sync = Sync(kube, self.store, cluster=self.cluster, discover_helm=self.discover_helm)
             try:
                 try:
                     await sync.start()

@@ -246,66 +246,13 @@ async function renderRelease(ns, name, cluster) {
         el("span", { class: e.level === "error" ? "Warning" : "", text: `[${e.level}] ${e.step}` }), " ",
         el("span", { class: "msg", text: e.message }))))));
   document.getElementById("main").replaceChildren(
-    el("p", {}, el("a", { href: "/", text: "← all releases" })), head,
+    el("p", {}, el("a", { href: "/", text: "← all releases" })), head, releaseActions(ns, name, revisions),
     el("h2", { text: "Components" }), comps,
     el("h2", { text: "Dependencies" }), drawGraph(graph),
     el("h2", { text: "Other resources" }), res,
     el("h2", { text: "Events" }), ev,
     el("h2", { text: "Status history" }), hist,
     el("h2", { text: "Operation log" }), ops);
-}
-
-function renderDeploy() {
-  const out = el("div", { id: "check-result" });
-  const form = el("form", { class: "deploy", id: "deploy-form" },
-    el("label", {}, "Chart (path under the server's chart directory, oci://…, or upload:…) ", el("input", { type: "text", name: "chart", required: "" })),
-    el("label", {}, "Repository URL (optional) ", el("input", { type: "text", name: "repo" })),
-    el("label", {}, "Release ", el("input", { type: "text", name: "release", value: "release-name" })),
-    el("label", {}, "Namespace ", el("input", { type: "text", name: "namespace", value: "default" })),
-    el("label", {}, "Values (YAML)", el("textarea", { name: "values", spellcheck: "false" })),
-    el("button", { type: "submit", text: "Check" }));
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const f = form.elements;
-    const body = { chart: f.chart.value.trim(), release: f.release.value.trim(), namespace: f.namespace.value.trim(), values: f.values.value };
-    if (f.repo.value.trim()) body.repo = f.repo.value.trim();
-    out.replaceChildren(el("p", { class: "muted", text: "checking…" }));
-    try {
-      const report = await api("/api/check", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-      out.replaceChildren(...checkResult(report, body));
-    } catch (err) {
-      if (err instanceof Unauthorized) return showTokenForm();
-      out.replaceChildren(el("p", { class: "error", text: err.message }));
-    }
-  });
-  document.getElementById("main").replaceChildren(el("h1", { text: "Deploy a chart" }), form, out);
-}
-
-function checkResult(report, body) {
-  const head = el("p", { id: "check-summary", text: `${report.chart} ${report.chart_version}: ${report.objects} objects, ${report.references} references, ${report.findings.length} finding(s)` });
-  const rows = report.findings.map((f) => el("tr", { "data-code": f.code },
-    el("td", { class: `sev-${f.severity}`, text: f.severity }), el("td", { text: f.code }),
-    el("td", { text: f.object.text }), el("td", { class: "msg", text: f.path }),
-    el("td", { class: "msg", text: f.message }), el("td", { class: "msg", text: f.predicted }), el("td", { class: "msg", text: f.fix })));
-  const findings = rows.length ? table("findings", ["Severity", "Code", "Object", "Field", "Problem", "Kubernetes will", "Fix"], rows) : el("p", { text: "No findings." });
-  const parts = [head, findings];
-  if (state.info && state.info.deploy) {
-    const errors = report.findings.filter((f) => f.severity === "error").length;
-    const force = el("input", { type: "checkbox", name: "force" });
-    const confirm = el("button", { type: "button", id: "confirm-deploy", text: errors ? "Deploy anyway (force)" : "Deploy" });
-    const status = el("p", { class: "muted" });
-    confirm.addEventListener("click", async () => {
-      if (errors && !force.checked) { status.textContent = "tick force to deploy despite errors"; return; }
-      try {
-        const op = await api("/api/deploy", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(Object.assign({}, body, { force: force.checked })) });
-        location.href = `/?release=${encodeURIComponent(op.release.namespace)}/${encodeURIComponent(op.release.name)}`;
-      } catch (err) { status.textContent = err.message; }
-    });
-    parts.push(el("p", {}, errors ? el("label", {}, force, " force") : null, " ", confirm), status);
-  } else {
-    parts.push(el("p", { class: "muted", text: "Deploying from this page is not available on this server." }));
-  }
-  return parts;
 }
 
 // ---- live updates ------------------------------------------------------------------------
@@ -368,7 +315,8 @@ function onEvent(block) {
 async function route() {
   const params = new URLSearchParams(location.search);
   const rel = params.get("release");
-  if (params.get("view") === "deploy") { state.view = "deploy"; return renderDeploy(); }
+  if (params.get("view") === "deploy") { state.view = "deploy"; return renderEditor(params); }
+  if (params.get("view") === "catalogue") { state.view = "catalogue"; return renderCatalogue(); }
   if (rel && rel.includes("/")) {
     const i = rel.indexOf("/");
     state.view = "release";
