@@ -111,6 +111,22 @@ async def wait_pods_ready(kube: Kube, spaces: list[str], expected: int, within: 
         await asyncio.sleep(1.0)
 
 
+def configmaps(objects: int) -> int:
+    """How many ConfigMaps a release of `objects` objects has (besides its Deployment and SA)."""
+    return max(1, objects - 2)
+
+
+def toggled(objects: int) -> range:
+    """The ConfigMaps (by index) the load generator deletes and re-creates.
+
+    Those the pods do not read (index 0 is in the Deployment's envFrom); a release of three
+    objects has no other, so it toggles the one its pods read (running pods keep their
+    environment).
+    """
+    count = configmaps(objects)
+    return range(1, count) if count > 1 else range(1)
+
+
 Sent = tuple[str, str, str, str, float]  # namespace, release, ConfigMap, expected state, when
 
 
@@ -125,9 +141,7 @@ async def drive(args: argparse.Namespace, releases: list[tuple[str, str]]) -> li
         "changes": args.changes,
         "concurrency": args.concurrency,
         "configmaps": [
-            [ns, name, f"{name}-cfg-{j}"]
-            for j in range(1, max(2, args.objects - 2))
-            for ns, name in releases
+            [ns, name, f"{name}-cfg-{j}"] for j in toggled(args.objects) for ns, name in releases
         ],
     }
     with tempfile.TemporaryDirectory(prefix="hg-drive-") as tmp:
@@ -238,7 +252,7 @@ async def main(args: argparse.Namespace) -> None:
                     {"metadata": {"name": name, **labels["metadata"]}},
                 )
             )
-            for j in range(max(1, args.objects - 2)):
+            for j in range(configmaps(args.objects)):
                 work.append(
                     post(
                         kube,
@@ -293,6 +307,8 @@ async def main(args: argparse.Namespace) -> None:
         notes0, t0, cpu0 = sync.stats.notifications, time.monotonic(), time.process_time()
         inside0 = len(sync.stats.latencies)
         sent = await drive(args, releases)
+        if not sent:
+            raise SystemExit("the load generator made no change (see its errors above)")
 
         def commit_of(change: Sent) -> float | None:
             ns, name, cm, state, at = change

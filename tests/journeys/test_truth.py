@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,23 +40,40 @@ TOKEN = "journey-token-" + "x" * 32
 
 @dataclass(frozen=True)
 class Chart:
-    """A chart whose one Deployment needs ServiceAccount `account`, deployed as `release`."""
+    """A chart whose one Deployment runs as ServiceAccount `account`, deployed as `release`.
+
+    `values` (YAML) go to the CLI as a -f file and to the API as its `values`.
+    """
 
     path: Path
     release: str
-    deployment: str
     account: str
-    extra: tuple[str, ...] = ()
+    values: str = ""
+
+    @property
+    def heals(self) -> bool:
+        """Whether its account is one nobody created (Blocked until a test creates it)."""
+        return self.account != "default"
 
 
 CHARTS = {
     # Helm's standard labels on everything (the seed incident's own chart).
-    "labelled": Chart(
-        SEED, "common", "common-vault", "vault-svc", ("--set", "namespace.create=false")
-    ),
+    "labelled": Chart(SEED, "common", "vault-svc", "namespace: {create: false}\n"),
     # No app.kubernetes.io/* label anywhere: only the inventory can find its objects.
-    "unlabelled": Chart(BARE, "bare", "bare-worker", "runner"),
+    "unlabelled": Chart(BARE, "bare", "runner"),
 }
+# Each journey deploys these four: {labels, none} x {Blocked until its account is made, Ready}.
+JOURNEY = (
+    CHARTS["labelled"],
+    Chart(
+        SEED,
+        "steady",
+        "default",
+        "namespace: {create: false}\nserviceAccount: {name: default}\n",
+    ),
+    CHARTS["unlabelled"],
+    Chart(BARE, "bare-ok", "default", "serviceAccountName: default\n"),
+)
 
 
 @dataclass
@@ -67,10 +86,15 @@ class World:
     logs: Path
     processes: list[subprocess.Popen[bytes]]
     page: Page
+    pages: dict[str, Page] = field(default_factory=dict)  # release -> its open page
 
     def open_page(self, base: str, release: str) -> None:
-        """Show the release's page, as a user opening serve's link would."""
-        self.page.goto(f"{base}/?release={self.namespace}/{release}#token={TOKEN}")
+        """Show the release's page (in a tab of its own), as a user opening serve's link would."""
+        if release not in self.pages:
+            browser = self.page.context.browser
+            assert browser is not None
+            self.pages[release] = self.page if not self.pages else browser.new_page()
+        self.pages[release].goto(f"{base}/?release={self.namespace}/{release}#token={TOKEN}")
 
     @property
     def cluster_args(self) -> list[str]:
@@ -87,6 +111,8 @@ class World:
         )
 
     def deploy(self, chart: Chart, *more: str) -> subprocess.CompletedProcess[str]:
+        values = self.logs / f"{chart.release}-values.yaml"
+        values.write_text(chart.values)
         return self.run(
             "deploy",
             str(chart.path),
@@ -96,16 +122,21 @@ class World:
             self.namespace,
             "--db",
             str(self.db),
+            "-f",
+            str(values),
             *self.cluster_args,
-            *chart.extra,
             *more,
         )
 
     def serve(self) -> tuple[subprocess.Popen[bytes], str]:
         """Start `helmguard serve` with its API on a free port; its base URL once it answers.
 
-        Its chart root (its working directory) holds the journey charts.
+        Its chart root (its working directory) holds copies of the journey charts.
         """
+        root = self.logs / "charts"
+        if not root.exists():
+            for chart in (SEED, BARE):
+                shutil.copytree(chart, root / chart.name)
         port = free_port()
         log = (self.logs / f"serve-{len(self.processes)}.log").open("wb")
         proc = subprocess.Popen(
@@ -113,7 +144,7 @@ class World:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "HELMGUARD_API_TOKEN": TOKEN},
-            cwd=BARE.parent,
+            cwd=root,
         )
         self.processes.append(proc)
         base = f"http://127.0.0.1:{port}"
@@ -158,8 +189,11 @@ def world(sandbox: Sandbox, namespace: str, tmp_path: Path) -> Iterator[World]:
             browser.close()
 
 
-def deploy_through_api(world: World, base: str, chart: Chart) -> None:
-    """POST /api/deploy (forced) and wait for the operation to end, as the page's form does."""
+def deploy_through_api(world: World, base: str, chart: Chart) -> dict[str, Any]:
+    """POST /api/deploy and wait for the operation to end, as the page's form does.
+
+    Forced when the chart's account is missing (preflight would refuse it).
+    """
     started = httpx.post(
         f"{base}/api/deploy",
         headers={"Authorization": f"Bearer {TOKEN}"},
@@ -167,7 +201,8 @@ def deploy_through_api(world: World, base: str, chart: Chart) -> None:
             "chart": chart.path.name,
             "release": chart.release,
             "namespace": world.namespace,
-            "force": True,
+            "values": chart.values,
+            "force": chart.heals,
             "timeout": 60,
         },
         timeout=30,
@@ -179,9 +214,7 @@ def deploy_through_api(world: World, base: str, chart: Chart) -> None:
         op = _api(base, f"/api/operations/{operation}")
         return op if op["state"] != "running" else None
 
-    op = wait_until(ended, "the API deploy to end", 90)
-    assert op["result"]["outcome"] == "failed", op
-    assert chart.account in json.dumps(op["result"])
+    return dict(wait_until(ended, "the API deploy to end", 90))
 
 
 def _api(base: str, path: str) -> Any:
@@ -190,41 +223,68 @@ def _api(base: str, path: str) -> Any:
     return answer.json()
 
 
-def surfaces(world: World, chart: Chart, base: str | None) -> dict[str, tuple[str, str | None]]:
-    """(state, root cause) of the release as each surface tells it now."""
-    told: dict[str, tuple[str, str | None]] = {}
-    for name, extra in (("status", ()), ("status --live", ("--live",))):
+Told = tuple[str, str | None]  # (state, root cause) as a surface tells it
+CLI_SURFACES = ("status", "status --live")
+API_SURFACES = ("api detail", "api list")
+
+
+def cli_says(world: World, chart: Chart) -> dict[str, Told]:
+    """What `helmguard status` and `status --live` say of the release now."""
+    told = {}
+    for name, extra in zip(CLI_SURFACES, ((), ("--live",)), strict=True):
         found = world.status(chart, *extra)
         told[name] = (found["app"]["state"], found["app"]["root_cause"])
-    if base is not None:
-        detail = _api(base, f"/api/releases/{world.namespace}/{chart.release}")["status"]
-        told["api detail"] = (detail["state"], (detail["root_cause"] or {}).get("text"))
-        item = next(
-            r
-            for r in _api(base, "/api/releases")
-            if r["release"] == {"namespace": world.namespace, "name": chart.release, "cluster": ""}
-        )
-        told["api list"] = (item["state"], (item["root_cause"] or {}).get("text"))
-        # The page updates itself from the stream: it is read as it is, never reloaded.
-        badge = world.page.locator("#release-status h1 .badge")
-        summary = world.page.locator("#release-status .summary").inner_text()
-        cause = (
-            summary.split(" — root cause: ")[1].split(" — ")[0] if "root cause" in summary else None
-        )
-        told["page"] = (str(badge.get_attribute("data-state")), cause)
     return told
+
+
+def api_says(world: World, charts: Sequence[Chart], base: str) -> dict[str, dict[str, Told]]:
+    """What the release list (one request) and each release's detail say now."""
+    listed = {
+        r["release"]["name"]: (r["state"], (r["root_cause"] or {}).get("text"))
+        for r in _api(base, "/api/releases")
+        if r["release"]["namespace"] == world.namespace and r["release"]["cluster"] == ""
+    }
+    told = {}
+    for chart in charts:
+        detail = _api(base, f"/api/releases/{world.namespace}/{chart.release}")["status"]
+        told[chart.release] = {
+            "api detail": (detail["state"], (detail["root_cause"] or {}).get("text")),
+            "api list": listed.get(chart.release, ("absent from the list", None)),
+        }
+    return told
+
+
+def page_says(world: World, chart: Chart) -> Told:
+    """What the release's open page shows now; it updates itself from the stream, unreloaded."""
+    page = world.pages[chart.release]
+    badge = page.locator("#release-status h1 .badge")
+    summary = page.locator("#release-status .summary").inner_text()
+    cause = summary.split(" — root cause: ")[1].split(" — ") if "root cause" in summary else None
+    return str(badge.get_attribute("data-state")), cause[0] if cause else None
+
+
+def surfaces(world: World, chart: Chart, base: str | None) -> dict[str, Told]:
+    """(state, root cause) of the release as each surface tells it now."""
+    told = cli_says(world, chart)
+    if base is not None:
+        told.update(api_says(world, [chart], base)[chart.release])
+        told["page"] = page_says(world, chart)
+    return told
+
+
+Want = Callable[[str, str | None], bool]
 
 
 def all_say(
     world: World,
     chart: Chart,
     base: str | None,
-    want: Callable[[str, str | None], bool],
+    want: Want,
     what: str,
     within: float = 60,
-) -> dict[str, tuple[str, str | None]]:
+) -> dict[str, Told]:
     """Wait until every surface says what `want` accepts; fail showing what each said."""
-    last: dict[str, tuple[str, str | None]] = {}
+    last: dict[str, Told] = {}
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
@@ -238,6 +298,83 @@ def all_say(
     raise AssertionError(f"surfaces never all said {what}: {last}")
 
 
+@dataclass
+class FirstSeen:
+    """When one surface first said the awaited state: between `after` and `by` (monotonic)."""
+
+    after: float = 0.0  # the start of the last read that did not say it yet
+    by: float | None = None  # the end of the first read that said it
+    told: Told | None = None
+
+
+def first_seen(
+    world: World, charts: Sequence[Chart], base: str, want: Want, within: float
+) -> dict[str, dict[str, FirstSeen]]:
+    """Read every surface of every release over and over, each surface on its own thread
+    (the CLI's two, the API's two, the pages here: the browser's driver lives in this
+    thread), until each has said what `want` accepts; when each first did, per release.
+    """
+    names = (*CLI_SURFACES, *API_SURFACES, "page")
+    seen = {c.release: {n: FirstSeen(after=time.monotonic()) for n in names} for c in charts}
+    deadline = time.monotonic() + within
+    lock = threading.Lock()
+
+    def note(release: str, surface: str, began: float, told: Told) -> None:
+        with lock:
+            mark = seen[release][surface]
+            if mark.by is not None:
+                return
+            if want(*told):
+                mark.by, mark.told = time.monotonic(), told
+            else:
+                mark.after, mark.told = began, told
+
+    def pending(surfaces: Sequence[str]) -> list[Chart]:
+        with lock:
+            return [c for c in charts if any(seen[c.release][n].by is None for n in surfaces)]
+
+    def poll(surfaces: Sequence[str], read: Callable[[list[Chart]], dict[str, dict[str, Told]]]):
+        while (todo := pending(surfaces)) and time.monotonic() < deadline:
+            began = time.monotonic()
+            try:
+                answers = read(todo)
+            except (httpx.HTTPError, PlaywrightError):
+                time.sleep(0.1)
+                continue
+            for release, told in answers.items():
+                for surface, said in told.items():
+                    note(release, surface, began, said)
+            time.sleep(0.05)
+
+    def cli(todo: list[Chart]) -> dict[str, dict[str, Told]]:
+        return {c.release: cli_says(world, c) for c in todo}
+
+    def api(todo: list[Chart]) -> dict[str, dict[str, Told]]:
+        return api_says(world, todo, base)
+
+    with ThreadPoolExecutor(2) as pool:
+        readers = [pool.submit(poll, CLI_SURFACES, cli), pool.submit(poll, API_SURFACES, api)]
+        poll(("page",), lambda todo: {c.release: {"page": page_says(world, c)} for c in todo})
+        for reader in readers:
+            reader.result()
+    missing = {r: [n for n, m in s.items() if m.by is None] for r, s in seen.items()}
+    assert not any(missing.values()), f"within {within} s, never said so: {missing}; {seen}"
+    return seen
+
+
+def assert_within_a_second(seen: dict[str, dict[str, FirstSeen]]) -> None:
+    """Each release's surfaces first told the new state within 1 s of each other.
+
+    A surface first said it somewhere in (after, by]; the spread is at least
+    max(after) - min(by), which must not exceed 1 s.
+    """
+    for release, marks in seen.items():
+        latest_after = max(m.after for m in marks.values())
+        earliest_by = min(m.by for m in marks.values() if m.by is not None)
+        table = {n: (round(m.after, 2), round(m.by or 0, 2)) for n, m in marks.items()}
+        assert latest_after - earliest_by <= 1.0, (release, table)
+
+
 def create_account(admin_http: httpx.Client, namespace: str, name: str) -> None:
     made = admin_http.post(
         f"/api/v1/namespaces/{namespace}/serviceaccounts", json={"metadata": {"name": name}}
@@ -245,7 +382,7 @@ def create_account(admin_http: httpx.Client, namespace: str, name: str) -> None:
     assert made.status_code == 201, made.text
 
 
-def blocked_on(world: World, chart: Chart) -> Callable[[str, str | None], bool]:
+def blocked_on(world: World, chart: Chart) -> Want:
     account = f"ServiceAccount {world.namespace}/{chart.account}"
     return lambda state, cause: state == "Blocked" and cause == account
 
@@ -254,60 +391,92 @@ def ready(state: str, cause: str | None) -> bool:
     return state == "Ready"
 
 
-@pytest.mark.parametrize("labels", sorted(CHARTS))
-@pytest.mark.parametrize("order", ["serve started afterwards", "serve running", "serve restarted"])
-def test_cli_deploy_is_told_the_same_by_every_surface(
-    world: World, admin_http: httpx.Client, labels: str, order: str
-) -> None:
-    chart = CHARTS[labels]
-    base = None
-    if order == "serve running":
-        _, base = world.serve()
-    deployed = world.deploy(chart, "--force", "--timeout", "60")
-    # Forced past preflight: the cluster refuses the pods, and deploy says so at once.
-    assert deployed.returncode == 1, deployed.stdout + deployed.stderr
-    assert chart.account in deployed.stdout + deployed.stderr
-    if order == "serve restarted":
-        first, _ = world.serve()
-        stop(first)
-        _, base = world.serve()
-    elif base is None:
-        _, base = world.serve()
-    world.open_page(base, chart.release)
-    told = all_say(world, chart, base, blocked_on(world, chart), "Blocked on the ServiceAccount")
-    assert set(told) == {"status", "status --live", "api detail", "api list", "page"}
+def expected(world: World, chart: Chart) -> Want:
+    return blocked_on(world, chart) if chart.heals else ready
 
-    healed = "Blocked"
-    if order == "serve running":
+
+def deploy_all(world: World, via: str, base: str | None) -> None:
+    """Deploy the journey's four releases at once, by the CLI or the API, and check each verdict.
+
+    Those whose account is missing are forced past preflight: the cluster refuses their
+    pods, and deploy says so at once, naming the account.
+    """
+
+    def one(chart: Chart) -> None:
+        if via == "API":
+            assert base is not None
+            op = deploy_through_api(world, base, chart)
+            assert op["result"]["outcome"] == ("failed" if chart.heals else "deployed"), op
+            assert not chart.heals or chart.account in json.dumps(op["result"])
+            return
+        done = world.deploy(chart, "--timeout", "60", *(("--force",) if chart.heals else ()))
+        said = done.stdout + done.stderr
+        assert done.returncode == (1 if chart.heals else 0), said
+        assert not chart.heals or chart.account in said
+
+    # Two at a time: the machine's two cores also run the control plane and serve.
+    with ThreadPoolExecutor(2) as pool:
+        for f in [pool.submit(one, chart) for chart in JOURNEY]:
+            f.result()
+
+
+@pytest.mark.parametrize(
+    ("via", "order"),
+    [
+        ("CLI", "serve running"),
+        ("CLI", "serve started afterwards"),
+        ("CLI", "serve restarted"),
+        ("API", "serve running"),
+        # The API deploys through a serve: here it stops, `status` alone reads the cluster,
+        # and another serve starts afterwards (restarted and started afterwards, in one).
+        ("API", "serve restarted"),
+    ],
+)
+def test_every_surface_tells_the_same_state_and_cause_within_a_second(
+    world: World, admin_http: httpx.Client, via: str, order: str
+) -> None:
+    """{CLI, API} deploy x serve order x {labels, none} x {Ready, Blocked then healed}.
+
+    `status`, `status --live`, `/api/releases`, `/api/releases/{ns}/{name}` and each
+    release's page give the same state and root cause, and each first shows the healed
+    state within 1 s of the others.
+    """
+    first = base = None
+    if order != "serve started afterwards":
+        first, base = world.serve()
+    deploy_all(world, via, base)
+    if order != "serve running":
+        if first is not None:
+            stop(first)
+            # No serve: `status` reads the cluster itself, and says so.
+            for chart in JOURNEY:
+                found = world.status(chart)
+                assert found["read_from"] == "live", found["source"]
+                assert expected(world, chart)(found["app"]["state"], found["app"]["root_cause"])
+        _, base = world.serve()
+    assert base is not None
+    for chart in JOURNEY:
+        world.open_page(base, chart.release)
+    for chart in JOURNEY:
+        told = all_say(world, chart, base, expected(world, chart), f"{chart.release} as deployed")
+        assert set(told) == {*CLI_SURFACES, *API_SURFACES, "page"}
+
+    healing = [c for c in JOURNEY if c.heals]
+    for chart in healing:
         create_account(admin_http, world.namespace, chart.account)
-        # The ReplicaSet controller retries the refused pods with exponential backoff, so
-        # how soon the cluster heals depends on how long it has been failing.
-        all_say(world, chart, base, ready, "Ready once the ServiceAccount exists", within=240)
-        healed = "Ready"
+    # The ReplicaSet controller retries the refused pods with exponential backoff, so
+    # how soon the cluster heals depends on how long it has been failing.
+    assert_within_a_second(first_seen(world, healing, base, ready, within=240))
+    for chart in JOURNEY:
+        all_say(world, chart, base, ready, f"{chart.release} Ready, all surfaces alike")
 
     # With serve gone, `status` reads the cluster itself and says so.
     for proc in world.processes:
         stop(proc)
-    found = world.status(chart)
-    assert found["read_from"] == "live", found["source"]
-    assert found["app"]["state"] == healed
-
-
-@pytest.mark.parametrize("order", ["serve running", "serve restarted"])
-def test_api_deploy_is_told_the_same_by_every_surface(
-    world: World, admin_http: httpx.Client, order: str
-) -> None:
-    chart = CHARTS["unlabelled"]
-    first, base = world.serve()
-    deploy_through_api(world, base, chart)
-    if order == "serve restarted":
-        stop(first)
-        _, base = world.serve()
-    world.open_page(base, chart.release)
-    all_say(world, chart, base, blocked_on(world, chart), "Blocked on the ServiceAccount")
-    if order == "serve running":
-        create_account(admin_http, world.namespace, chart.account)
-        all_say(world, chart, base, ready, "Ready once the ServiceAccount exists", within=240)
+    for chart in JOURNEY:
+        found = world.status(chart)
+        assert found["read_from"] == "live", found["source"]
+        assert found["app"]["state"] == "Ready", found
 
 
 def test_status_without_serve_reads_the_cluster_from_the_inventory(world: World) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib
 import json
@@ -282,35 +283,29 @@ def _run(
     display = _Display(output=output, log_format=log_format, verbose=verbose)
 
     async def main() -> Result:
-        # The store's imports (SQLAlchemy, Alembic) take seconds: load them in a thread
-        # while the action connects and runs preflight, and open the store when it asks.
-        warm = (
-            None
-            if no_store
-            else asyncio.create_task(
-                asyncio.to_thread(importlib.import_module, "helmguard.store.store")
-            )
-        )
-        opened: list[Store] = []
-
-        async def opener() -> Store | None:
-            if warm is None:
-                return None
-            await warm
+        # The store's imports (SQLAlchemy, Alembic) and its migration check take seconds:
+        # import it in a thread and open it while the action connects, renders and runs
+        # preflight; the action waits for it only when it first needs the store.
+        async def prepare() -> Store:
+            await asyncio.to_thread(importlib.import_module, "helmguard.store.store")
             from helmguard.store import open_store
 
-            if not opened:
-                opened.append(await open_store(url))
-            return opened[0]
+            return await open_store(url)
+
+        opening = None if no_store else asyncio.create_task(prepare())
+
+        async def opener() -> Store | None:
+            return None if opening is None else await opening
 
         try:
             config = Configuration.from_options(options, store=opener, listeners=[display])
             return await action(options, config)
         finally:
-            if warm is not None:
-                await warm
-            for store in opened:
-                await store.close()
+            if opening is not None:
+                # An action that never asked for the store (refused by preflight, say)
+                # does not fail for it: its error reaches only an action that asks.
+                with contextlib.suppress(Exception):
+                    await (await opening).close()
 
     try:
         with _user_errors():

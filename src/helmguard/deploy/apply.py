@@ -29,6 +29,7 @@ from helmguard.deploy.release import (
 )
 from helmguard.deploy.result import Outcome, Result
 from helmguard.deploy.run import Run, inventory_items, stored_hooks
+from helmguard.deploy.watch import ReleaseWatch
 from helmguard.graph.order import build_plan
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import K8sObject, ObjectRef
@@ -190,8 +191,13 @@ async def apply_revision(
             description=text,
         )
 
+    refs = [o.ref for o in the_plan.objects]
+    # The wait's informers list and watch while the waves apply: the wait starts informed.
+    watch = ReleaseWatch(engine.cluster, refs) if run.options.wait else None
     updating = False  # between Helm's KubeClient.Update and its end: applying and pruning
     try:
+        if watch is not None:
+            await watch.start()
         await engine.run_hooks(the_plan.pre_hooks, f"pre-{operation}")
         updating = True
         await engine.run_waves(the_plan)
@@ -213,7 +219,7 @@ async def apply_revision(
         updating = False
         if run.options.wait:
             run.log.emit(Step.WAIT_START, f"waiting for {len(the_plan.objects)} resources")
-            verdict: Verdict = await engine.wait_ready([o.ref for o in the_plan.objects])
+            verdict: Verdict = await engine.wait_ready(refs, watch=watch)
             if not verdict.ready:
                 raise DeployFailed(verdict.message, verdict=verdict)
             run.log.emit(Step.WAIT_READY, verdict.message)
@@ -252,6 +258,9 @@ async def apply_revision(
             )
         )
         raise
+    finally:
+        if watch is not None:
+            await asyncio.shield(watch.stop())
     level = "info" if failure is None else "error"
     run.log.emit(
         Step.VERDICT,

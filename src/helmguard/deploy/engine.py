@@ -8,6 +8,7 @@ wave that cannot succeed: a non-retryable error, or a gate that does not open in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -353,9 +354,12 @@ class Engine:
         *,
         what: str = "release",
         judge: Callable[[Sequence[ResourceStatus], Snapshot], Verdict] | None = None,
+        watch: ReleaseWatch | None = None,
     ) -> Verdict:
         """Follow statuses until `judge` says done (by default `verdict`: all Ready, or one
         Blocked or Failed), or the deadline passes.
+
+        `watch`: the caller's, already started over `refs` (and stopped by the caller).
 
         The release is listed once and then watched (`ReleaseWatch`): each change the API
         server sends is judged at once (changes arriving while one is judged, and for twice
@@ -365,7 +369,11 @@ class Engine:
         """
         last: dict[ObjectRef, State] = {}
         outcome: Verdict | None = None
-        async with ReleaseWatch(self.cluster, refs) as watch:
+        async with contextlib.AsyncExitStack() as stack:
+            if watch is None:
+                watch = await stack.enter_async_context(ReleaseWatch(self.cluster, refs))
+            else:
+                await watch.listed()
             while True:
                 look = time.monotonic()
                 try:

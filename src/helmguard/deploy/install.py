@@ -8,10 +8,11 @@ the revision under the release's Lease (`apply_revision`).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from helmguard.deploy.apply import apply_revision, helm_base
 from helmguard.deploy.cluster import Cluster
@@ -25,11 +26,16 @@ from helmguard.deploy.values import UpgradeValues, current_release, upgrade_valu
 from helmguard.graph.order import Plan, build_plan
 from helmguard.kube.errors import KubeError, retry
 from helmguard.manifest import ObjectRef
+from helmguard.redact import values_digest
 
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
     from helmguard.preflight.report import Report
     from helmguard.store import Store
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
 
 
 def plan(rendered: RenderedChart, *, operation: str = "install") -> Plan:
@@ -37,12 +43,6 @@ def plan(rendered: RenderedChart, *, operation: str = "install") -> Plan:
     return build_plan(
         rendered.objects, hooks=rendered.hooks, crds=rendered.crds, operation=operation
     )
-
-
-def _values_digest(values: Any) -> str:
-    from helmguard.store import values_digest
-
-    return values_digest(values)
 
 
 def _preflight_verdict(
@@ -70,6 +70,16 @@ def _preflight_verdict(
     )
     log.emit(Step.VERDICT, message, level="error", outcome=Outcome.REFUSED)
     return message, first.target or first.object
+
+
+async def _all(first: Awaitable[A], second: Awaitable[B], third: Awaitable[C]) -> tuple[A, B, C]:
+    """Await the three at once; every one ends before the first error is raised."""
+    answers = await asyncio.gather(first, second, third, return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    a, b, c = answers
+    return cast("A", a), cast("B", b), cast("C", c)
 
 
 async def _create_namespace(run: Run, namespace: str) -> None:
@@ -117,24 +127,36 @@ async def deploy(
     run = Run("deploy", request.namespace, request.release, options, cfg, log)
     report: Report | None = None
     values: UpgradeValues | None = None
+    # Helm's engine is a Go library that takes a few hundred ms to load: it loads in a
+    # thread while the cluster is reached and asked what the render needs.
+    engine = (
+        asyncio.create_task(asyncio.to_thread(importlib.import_module, "helm_python"))
+        if rendered is None
+        else None
+    )
     try:
         kube = await run.connect()
         if rendered is None:
             from helmguard.chart.values import merge_user_values
 
             # Helm's upgrade values from the release as it stands (checked again under
-            # the Lease: the revision number and pending state are decided there).
+            # the Lease: the revision number and pending state are decided there), and
+            # the cluster's capabilities, asked at once.
             peek = Cluster(kube, deadline=run.started + options.timeout)
-            history = await read_history(
-                peek, request.namespace, request.release, kind=record_kind(options.driver)
+            history, served, version = await _all(
+                read_history(
+                    peek, request.namespace, request.release, kind=record_kind(options.driver)
+                ),
+                retry(kube.discovery.resources, timeout=options.timeout),
+                retry(kube.version, timeout=options.timeout),
             )
+            if engine is not None:
+                await engine
             values = upgrade_values(
                 merge_user_values(request.values), current_release(history), options.values_mode
             )
             request = replace(request, user_values=values.render, chart_values=values.chart_values)
             # Rendered once, here: the preflight gate checks exactly what gets applied.
-            served = await retry(kube.discovery.resources, timeout=options.timeout)
-            version = await retry(kube.version, timeout=options.timeout)
             rendered = render_chart(with_capabilities(request, capabilities_from(version, served)))
         if options.force:
             log.emit(
@@ -176,7 +198,7 @@ async def deploy(
             hooks=rendered.hooks,
             chart=rendered.chart_name,
             chart_version=rendered.chart_version,
-            digest=_values_digest(rendered.values),
+            digest=values_digest(rendered.values),
             operation=operation,
             base=helm_base(rendered, values),
             report=report,

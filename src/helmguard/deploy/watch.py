@@ -41,8 +41,24 @@ class ReleaseWatch:
         self.collections = self.plan.collections + ([NODES] if self.plan.placement else [])
         self.informers: dict[Collection, Informer] = {}
         self._changed = asyncio.Event()
+        self._looked = False
 
     async def __aenter__(self) -> ReleaseWatch:
+        await self.listed()
+        return self
+
+    async def listed(self) -> None:
+        """Start the informers if need be, and wait (briefly) for their first lists."""
+        await self.start()
+        await self._first_lists()
+
+    async def start(self) -> None:
+        """Start the informers, without waiting for their first lists (once; idempotent).
+
+        A deploy starts them before it applies, so the wait begins with what they saw.
+        """
+        if self.informers:
+            return
         for collection in self.collections:
             group, kind, namespace = collection
             try:
@@ -62,8 +78,6 @@ class ReleaseWatch:
             )
             self.informers[collection] = informer
             informer.start()
-        await self._first_lists()
-        return self
 
     async def __aexit__(
         self,
@@ -71,6 +85,9 @@ class ReleaseWatch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
         await asyncio.gather(*(i.stop() for i in self.informers.values()))
 
     async def _on_change(self, _kind: str, _body: Body) -> None:
@@ -101,11 +118,12 @@ class ReleaseWatch:
     async def snapshot(self) -> Snapshot:
         """The release now: caches of the watched collections, a list of the others."""
         self._changed.clear()  # a change from here on wakes the next look
+        first, self._looked = not self._looked, True
         listed: dict[Collection, Sequence[Mapping[str, Any]]] = {}
         polled: list[Collection] = []
         for collection in self.plan.collections:
             informer = self._watched(collection)
-            if informer is None:
+            if informer is None or (first and not self._holds(informer, collection)):
                 polled.append(collection)
             else:
                 listed[collection] = list(informer.cache.values())
@@ -115,6 +133,19 @@ class ReleaseWatch:
         )
         listed.update(zip(polled, results, strict=True))
         return assemble(self.plan, listed, nodes)
+
+    def _holds(self, informer: Informer, collection: Collection) -> bool:
+        """Whether the cache has every release object of `collection`; if not, the first
+        look lists it.
+
+        The informers start before the objects are applied: the watch event of a create
+        may still be on its way at the first look, and the object is not Missing. What
+        that list does not show is Missing; its creation later comes through the watch.
+        """
+        names = self.plan.inventory.get(collection)
+        if not names:
+            return True
+        return names <= {str(item["metadata"]["name"]) for item in informer.cache.values()}
 
     async def _nodes(self) -> tuple[K8sObject, ...] | None:
         if not self.plan.placement:

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from helmguard.redact import REDACTED, redact_secrets, values_digest
     from helmguard.store.db import default_path, resolve
     from helmguard.store.errors import StoreError, SyncRunning
     from helmguard.store.records import (
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
         TransitionRecord,
         app_ref,
     )
-    from helmguard.store.redact import REDACTED, redact_secrets, values_digest
     from helmguard.store.store import (
         SYNC_HEARTBEAT_SECONDS,
         SYNC_LEASE_SECONDS,
@@ -49,7 +49,7 @@ _EXPORTS = {
     "LogStep": "records",
     "ObservedStatus": "records",
     "PruneResult": "records",
-    "REDACTED": "redact",
+    "REDACTED": "helmguard.redact",
     "ReleaseKey": "records",
     "RepositoryRecord": "records",
     "ReleaseRecord": "records",
@@ -66,9 +66,9 @@ _EXPORTS = {
     "app_ref": "records",
     "default_path": "db",
     "open_store": "store",
-    "redact_secrets": "redact",
+    "redact_secrets": "helmguard.redact",
     "resolve": "db",
-    "values_digest": "redact",
+    "values_digest": "helmguard.redact",
 }
 
 
@@ -76,7 +76,8 @@ def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    path = module if "." in module else f"{__name__}.{module}"
+    value = getattr(importlib.import_module(path), name)
     globals()[name] = value
     return value
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helmguard.manifest import ObjectRef
+from helmguard.redact import canonical_json, redact_secrets
 from helmguard.store import migrate
 from helmguard.store.db import (
     Target,
@@ -54,7 +55,6 @@ from helmguard.store.records import (
     TransitionRecord,
     app_ref,
 )
-from helmguard.store.redact import canonical_json, redact_secrets
 from helmguard.store.rows import (
     log_entry,
     ref_of,

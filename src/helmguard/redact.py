@@ -1,4 +1,8 @@
-"""Guards that keep secrets out of the database: Secret bodies are redacted, values are digested."""
+"""Guards that keep secrets out of the database: Secret bodies are redacted, values are digested.
+
+Outside `helmguard.store` (whose imports take seconds): a deploy digests its values
+whether or not it records them.
+"""
 
 from __future__ import annotations
 
