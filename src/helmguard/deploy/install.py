@@ -14,7 +14,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from helmguard.deploy.apply import apply_revision, helm_base
-from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
 from helmguard.deploy.history import read_history
 from helmguard.deploy.oplog import Listener, OperationLog, Step
@@ -74,8 +73,7 @@ def _preflight_verdict(
 
 async def _create_namespace(run: Run, namespace: str) -> None:
     """Helm's --create-namespace: the release namespace, labelled `name`, if it is missing."""
-    kube = await run.connect()
-    cluster = Cluster(kube, deadline=run.started + run.options.timeout)
+    cluster = await run.new_cluster()
     ref = ObjectRef("", "Namespace", "", namespace)
     if await cluster.get(ref) is not None:
         return
@@ -118,13 +116,13 @@ async def deploy(
     report: Report | None = None
     values: UpgradeValues | None = None
     try:
-        kube = await run.connect()
         if rendered is None:
             from helmguard.chart.values import merge_user_values
 
             # Helm's upgrade values from the release as it stands (checked again under
             # the Lease: the revision number and pending state are decided there).
-            peek = Cluster(kube, deadline=run.started + options.timeout)
+            kube = await run.connect()
+            peek = await run.new_cluster()
             history = await read_history(
                 peek, request.namespace, request.release, kind=record_kind(options.driver)
             )
@@ -146,7 +144,7 @@ async def deploy(
         else:
             report = await check_cluster(
                 request,
-                kube=kube,
+                kube=await run.connect(),
                 timeout=min(60.0, options.timeout),
                 rendered=rendered,
                 create_namespace=options.create_namespace,
