@@ -166,6 +166,18 @@ async def test_rollback_defaults_to_the_last_deployed_revision_before_the_latest
     assert final.description == "Rollback to 1"
 
 
+async def test_a_second_rollback_goes_back_to_the_revision_the_first_replaced() -> None:
+    fake = FakeCluster.of(_state("two-revisions"))
+    await rollback(NS, NAME, None, OPTIONS, config=fake.config())
+    # Revisions 1 and 2 both deployed before 3: the latest of them is the target.
+    again = await rollback(NS, NAME, None, OPTIONS, config=fake.config())
+    assert (again.outcome, again.revision) == ("deployed", 4), again.message
+    targets = [r.message for r in again.log if r.step == Step.ROLLBACK_TARGET]
+    assert targets == ["rolling back to revision 2"]
+    assert EXTRA not in fake.objects
+    assert _stored(fake) == {1: "superseded", 2: "superseded", 3: "superseded", 4: "deployed"}
+
+
 async def test_rollback_to_a_named_revision_takes_that_one() -> None:
     fake = FakeCluster.of(_state("two-revisions"))
     result = await rollback(NS, NAME, 2, OPTIONS, config=fake.config())
