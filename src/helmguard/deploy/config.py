@@ -3,8 +3,9 @@
 As Helm's `action.Configuration`: the CLI (per command) or the API (per process) builds
 one — how to reach the cluster, the store, the clock and the log's listeners — and
 hands it to each action (`deploy`, `rollback`, `uninstall`, `release_test`, `settle`).
-Given a Configuration whose `connect` returns a recording of helmguard's own cluster
-interface, an action's decisions can be exercised without a control plane.
+Given a Configuration whose `cluster` factory returns an in-memory stand-in for
+helmguard's own cluster interface (`deploy.cluster.Cluster`), an action's decisions can
+be exercised without a control plane (tests/deploy/fakecluster.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.lock import LOCK_NAMESPACE
 from helmguard.kube.client import Kube, connect
 
@@ -30,6 +32,10 @@ StoreOpener = Callable[[], Awaitable["Store | None"]]
 
 # Opens the connection an action uses, given the seconds it may take to connect.
 KubeFactory = Callable[[float], Awaitable[Kube]]
+
+# Builds the Cluster an action works through, given how to open its connection (cached
+# by the caller) and the operation's deadline on time.monotonic.
+ClusterFactory = Callable[[Callable[[], Awaitable[Kube]], float], Awaitable[Cluster]]
 
 
 @dataclass(frozen=True)
@@ -63,13 +69,19 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+async def kube_cluster(kube: Callable[[], Awaitable[Kube]], deadline: float) -> Cluster:
+    """Today's Cluster: the API calls over the Kube connection `kube` opens."""
+    return Cluster(await kube(), deadline=deadline)
+
+
 @dataclass(frozen=True)
 class Configuration:
     """The cluster, store, clock and log listeners an action works with.
 
     `connect` opens the cluster connection; the action closes it at the end unless
-    `close_kube` is False (the connection is the caller's). `now` is the wall clock of
-    what is recorded (record timestamps); deadlines are measured on time.monotonic.
+    `close_kube` is False (the connection is the caller's). `cluster` builds the objects'
+    interface the action decides with (default: over that connection). `now` is the wall
+    clock of what is recorded (record timestamps); deadlines are measured on time.monotonic.
     """
 
     connect: KubeFactory
@@ -77,6 +89,7 @@ class Configuration:
     now: Callable[[], datetime] = _utcnow
     listeners: Sequence[Listener] = ()
     close_kube: bool = True
+    cluster: ClusterFactory = kube_cluster
 
     @classmethod
     def from_options(

@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from helmguard.deploy.apply import apply_revision, helm_base
-from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
 from helmguard.deploy.history import read_history
 from helmguard.deploy.oplog import Listener, OperationLog, Step
@@ -84,8 +83,7 @@ async def _all(first: Awaitable[A], second: Awaitable[B], third: Awaitable[C]) -
 
 async def _create_namespace(run: Run, namespace: str) -> None:
     """Helm's --create-namespace: the release namespace, labelled `name`, if it is missing."""
-    kube = await run.connect()
-    cluster = Cluster(kube, deadline=run.started + run.options.timeout)
+    cluster = await run.new_cluster()
     ref = ObjectRef("", "Namespace", "", namespace)
     if await cluster.get(ref) is not None:
         return
@@ -135,14 +133,14 @@ async def deploy(
         else None
     )
     try:
-        kube = await run.connect()
         if rendered is None:
             from helmguard.chart.values import merge_user_values
 
             # Helm's upgrade values from the release as it stands (checked again under
             # the Lease: the revision number and pending state are decided there), and
             # the cluster's capabilities, asked at once.
-            peek = Cluster(kube, deadline=run.started + options.timeout)
+            kube = await run.connect()
+            peek = await run.new_cluster()
             history, served, version = await _all(
                 read_history(
                     peek, request.namespace, request.release, kind=record_kind(options.driver)
@@ -168,7 +166,7 @@ async def deploy(
         else:
             report = await check_cluster(
                 request,
-                kube=kube,
+                kube=await run.connect(),
                 timeout=min(60.0, options.timeout),
                 rendered=rendered,
                 create_namespace=options.create_namespace,

@@ -87,10 +87,12 @@ class Run:
             self.kube = await self.config.connect(min(30.0, self.options.timeout))
         return self.kube
 
+    async def new_cluster(self) -> Cluster:
+        """A Cluster from the Configuration's factory, with the operation's deadline."""
+        return await self.config.cluster(self.connect, self.started + self.options.timeout)
+
     async def open(self) -> Cluster:
-        await self.connect()
-        assert self.kube is not None
-        self.cluster = Cluster(self.kube, deadline=self.started + self.options.timeout)
+        self.cluster = await self.new_cluster()
         self.lock = await acquire(
             self.cluster,
             self.namespace,
