@@ -13,23 +13,10 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helmguard.manifest import ObjectRef
-from helmguard.store.db import (
-    Target,
-    WriteBackend,
-    describe,
-    retry_busy,
-)
+from helmguard.store.db import Target, WriteBackend, describe, retry_busy
 from helmguard.store.errors import StoreError
-from helmguard.store.models import (
-    Event,
-    Release,
-    Resource,
-    StatusTransition,
-)
-from helmguard.store.records import (
-    ReleaseKey,
-    ReleaseSummary,
-)
+from helmguard.store.models import Event, Release, Resource, StatusTransition
+from helmguard.store.records import ReleaseKey, ReleaseSummary
 from helmguard.store.redact import canonical_json, redact_secrets
 from helmguard.store.writer import BatchWriter
 

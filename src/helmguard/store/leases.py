@@ -10,17 +10,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from helmguard.store.core import (
-    StoreCore,
-    utc_now,
-)
+from helmguard.store.core import StoreCore, utc_now
 from helmguard.store.errors import SyncRunning
-from helmguard.store.models import (
-    SyncLease,
-)
-from helmguard.store.records import (
-    SyncHolder,
-)
+from helmguard.store.models import SyncLease
+from helmguard.store.records import SyncHolder
 
 # A running sync writes its heartbeat this often; one silent for SYNC_LEASE_SECONDS is gone.
 SYNC_HEARTBEAT_SECONDS = 2.0

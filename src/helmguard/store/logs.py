@@ -9,24 +9,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from helmguard.store.core import (
-    StoreCore,
-    key_columns,
-    release_id_of,
-    to_json,
-    utc_now,
-)
-from helmguard.store.models import (
-    Event,
-    OperationLog,
-    StatusTransition,
-)
-from helmguard.store.records import (
-    EventRecord,
-    LogStep,
-    PruneResult,
-    ReleaseKey,
-)
+from helmguard.store.core import StoreCore, key_columns, release_id_of, to_json, utc_now
+from helmguard.store.models import Event, OperationLog, StatusTransition
+from helmguard.store.records import EventRecord, LogStep, PruneResult, ReleaseKey
 
 _LAST_LOG_SEQ = select(func.max(OperationLog.seq)).where(
     OperationLog.release_id == bindparam("k_release"),

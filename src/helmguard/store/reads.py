@@ -15,14 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from helmguard.manifest import ObjectRef
-from helmguard.store.core import (
-    StoreCore,
-    release_id_query,
-    where_ref,
-)
-from helmguard.store.db import (
-    describe,
-)
+from helmguard.store.core import StoreCore, release_id_query, where_ref
+from helmguard.store.db import describe
 from helmguard.store.models import (
     Event,
     OperationLog,

@@ -9,27 +9,11 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from helmguard.store.core import (
-    StoreCore,
-    release_id_of,
-    release_id_query,
-    to_json,
-    utc_now,
-)
+from helmguard.store.core import StoreCore, release_id_of, release_id_query, to_json, utc_now
 from helmguard.store.errors import StoreError
-from helmguard.store.models import (
-    Release,
-    Revision,
-)
-from helmguard.store.records import (
-    InventoryItem,
-    ReleaseKey,
-    ReleaseRecord,
-    RevisionRecord,
-)
-from helmguard.store.rows import (
-    inventory_json,
-)
+from helmguard.store.models import Release, Revision
+from helmguard.store.records import InventoryItem, ReleaseKey, ReleaseRecord, RevisionRecord
+from helmguard.store.rows import inventory_json
 
 
 class ReleaseWrites(StoreCore):

@@ -9,16 +9,9 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from helmguard.store.core import (
-    StoreCore,
-    utc_now,
-)
-from helmguard.store.models import (
-    ChartRepository,
-)
-from helmguard.store.records import (
-    RepositoryRecord,
-)
+from helmguard.store.core import StoreCore, utc_now
+from helmguard.store.models import ChartRepository
+from helmguard.store.records import RepositoryRecord
 
 
 class Repositories(StoreCore):

@@ -9,29 +9,13 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from helmguard.manifest import ObjectRef
-from helmguard.store.core import (
-    StoreCore,
-    key_columns,
-    release_id_of,
-    where_ref,
-)
+from helmguard.store.core import StoreCore, key_columns, release_id_of, where_ref
 from helmguard.store.errors import StoreError
-from helmguard.store.models import (
-    Release,
-    Resource,
-    StatusTransition,
-)
-from helmguard.store.records import (
-    AppRecord,
-    ObservedStatus,
-    ReleaseKey,
-    TransitionRecord,
-    app_ref,
-)
-from helmguard.store.rows import (
-    ref_to_json,
-)
+from helmguard.store.models import Release, Resource, StatusTransition
+from helmguard.store.records import AppRecord, ObservedStatus, ReleaseKey, TransitionRecord, app_ref
+from helmguard.store.rows import ref_to_json
 
+# Statements built once with bound parameters, as core's release lookup (see there).
 _RELEASE_IDS = select(
     Release.id,
     Release.cluster,

@@ -1,18 +1,11 @@
-"""The Store: typed async writes through the single writer, concurrent reads, retention."""
+"""The Store (typed async writes through the single writer, concurrent reads, retention) and
+`open_store`, which migrates and opens it."""
 
 from __future__ import annotations
 
 from helmguard.store import migrate
-from helmguard.store.core import (
-    Retention,
-)
-from helmguard.store.db import (
-    WriteBackend,
-    create_engine,
-    describe,
-    prepare_sqlite_file,
-    resolve,
-)
+from helmguard.store.core import Retention
+from helmguard.store.db import WriteBackend, create_engine, describe, prepare_sqlite_file, resolve
 from helmguard.store.errors import StoreError
 from helmguard.store.leases import SyncLeases
 from helmguard.store.logs import LogWrites
