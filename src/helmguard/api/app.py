@@ -45,7 +45,6 @@ from helmguard.api.feed import Feed
 from helmguard.api.graph import build_graph
 from helmguard.api.limits import BodyLimit
 from helmguard.api.operations import Operation, Operations, values_file
-from helmguard.api.queries import Reader
 from helmguard.api.routes.catalogue import catalogue_router
 from helmguard.api.schemas import (
     CheckOut,
@@ -69,11 +68,13 @@ from helmguard.api.schemas import (
     release_item,
     revision_detail,
     revision_item,
+    state_severity,
     transition_item,
 )
 from helmguard.api.uploads import UploadCache, default_upload_dir
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
+from helmguard.status import State
 from helmguard.store import ReleaseKey, ReleaseRecord, Store, StoreError
 
 if TYPE_CHECKING:
@@ -180,8 +181,7 @@ def create_app(
     uninstall, which then run as background operations writing to `store`.
     """
     auth = _Auth(token if token is not None else load_or_create_token(), public_read)
-    reader = Reader(store)
-    feed = Feed(reader, interval=poll_interval)
+    feed = Feed(store, interval=poll_interval)
     cache = (uploads or UploadCache(default_upload_dir())).open()
     sources = ChartSources(
         roots=tuple(Path(r).resolve() for r in (chart_roots or [Path.cwd()])),
@@ -197,7 +197,6 @@ def create_app(
         finally:
             await operations.close()
             await feed.stop()
-            await reader.close()
 
     app = FastAPI(
         title="helmguard",
@@ -210,7 +209,6 @@ def create_app(
     deploy_available = deploy_options is not None and not store.read_only
     operations = Operations()
     app.state.feed = feed
-    app.state.reader = reader
     app.state.kube_factory = kube_factory
     app.state.upload_dir = cache.directory
     app.add_middleware(
@@ -283,7 +281,7 @@ def create_app(
     async def readyz() -> Response:
         """The database answers, the live stream is reading it, the cluster is reachable."""
         try:
-            await reader.ping()
+            await store.ping()
         except StoreError as exc:
             return JSONResponse(Health(status="unavailable", detail=str(exc)).model_dump(), 503)
         if not feed.healthy:
@@ -313,7 +311,10 @@ def create_app(
     )
     async def list_releases() -> list[ReleaseItem]:
         """Every release with its worst state and the root cause in one line."""
-        return [release_item(s) for s in await reader.release_summaries()]
+        return [
+            release_item(s)
+            for s in await store.release_summaries(state_severity, State.READY.value)
+        ]
 
     @app.get(
         "/api/releases/{namespace}/{name}",

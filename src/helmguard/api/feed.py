@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helmguard import metrics
-from helmguard.api.queries import FeedStep, FeedTransition, Reader
 from helmguard.api.schemas import step_event, transition_event
-from helmguard.store import ReleaseKey
+from helmguard.store import FeedStep, FeedTransition, ReleaseKey, Store
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ class Subscription:
 class Feed:
     """Polls the store for transitions and operation-log rows newer than the last seen ids."""
 
-    def __init__(self, reader: Reader, *, interval: float = 0.2) -> None:
+    def __init__(self, reader: Store, *, interval: float = 0.2) -> None:
         self._reader = reader
         self.interval = interval
         self._subs: set[Subscription] = set()

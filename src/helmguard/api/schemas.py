@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from helmguard.api.graph import Graph
 from helmguard.api.operations import Operation
-from helmguard.api.queries import FeedStep, FeedTransition, ReleaseSummary
 from helmguard.kube.kinds import is_workload
 from helmguard.manifest import ObjectRef
 from helmguard.preflight.findings import Finding
@@ -22,9 +21,12 @@ from helmguard.preflight.report import Report
 from helmguard.status import State
 from helmguard.store import (
     EventRecord,
+    FeedStep,
+    FeedTransition,
     LogEntry,
     ReleaseKey,
     ReleaseRecord,
+    ReleaseSummary,
     ResourceRecord,
     RevisionRecord,
     TransitionRecord,
@@ -385,6 +387,15 @@ def _summary(app: Status) -> str:
     if cause is not None and not line.startswith(f"{cause.text}:"):
         line = f"{cause.text} → {line}"
     return line
+
+
+def state_severity(state: str) -> int:
+    """How bad a stored state is (State.severity); a name this helmguard does not know
+    ranks as Unknown."""
+    try:
+        return State(state).severity
+    except ValueError:
+        return State.UNKNOWN.severity
 
 
 def release_item(s: ReleaseSummary) -> ReleaseItem:

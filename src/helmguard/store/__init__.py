@@ -12,11 +12,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from helmguard.redact import REDACTED, redact_secrets, values_digest
+    from helmguard.store.core import Retention
     from helmguard.store.db import default_path, resolve
     from helmguard.store.errors import StoreError, SyncRunning
+    from helmguard.store.leases import SYNC_HEARTBEAT_SECONDS, SYNC_LEASE_SECONDS
     from helmguard.store.records import (
         AppRecord,
+        Culprit,
         EventRecord,
+        FeedStep,
+        FeedTransition,
         InventoryItem,
         LogEntry,
         LogStep,
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
         PruneResult,
         ReleaseKey,
         ReleaseRecord,
+        ReleaseSummary,
         RepositoryRecord,
         ResourceRecord,
         RevisionRecord,
@@ -31,19 +37,16 @@ if TYPE_CHECKING:
         TransitionRecord,
         app_ref,
     )
-    from helmguard.store.store import (
-        SYNC_HEARTBEAT_SECONDS,
-        SYNC_LEASE_SECONDS,
-        Retention,
-        Store,
-        open_store,
-    )
+    from helmguard.store.store import Store, open_store
 
 # Loaded on first use (PEP 562): `helmguard.store.errors` and the records stay light to
 # import, SQLAlchemy and Alembic come with the first name that needs them.
 _EXPORTS = {
     "AppRecord": "records",
+    "Culprit": "records",
     "EventRecord": "records",
+    "FeedStep": "records",
+    "FeedTransition": "records",
     "InventoryItem": "records",
     "LogEntry": "records",
     "LogStep": "records",
@@ -53,11 +56,12 @@ _EXPORTS = {
     "ReleaseKey": "records",
     "RepositoryRecord": "records",
     "ReleaseRecord": "records",
+    "ReleaseSummary": "records",
     "ResourceRecord": "records",
-    "Retention": "store",
+    "Retention": "core",
     "RevisionRecord": "records",
-    "SYNC_HEARTBEAT_SECONDS": "store",
-    "SYNC_LEASE_SECONDS": "store",
+    "SYNC_HEARTBEAT_SECONDS": "leases",
+    "SYNC_LEASE_SECONDS": "leases",
     "Store": "store",
     "StoreError": "errors",
     "SyncHolder": "records",
@@ -87,7 +91,10 @@ __all__ = [
     "SYNC_HEARTBEAT_SECONDS",
     "SYNC_LEASE_SECONDS",
     "AppRecord",
+    "Culprit",
     "EventRecord",
+    "FeedStep",
+    "FeedTransition",
     "InventoryItem",
     "LogEntry",
     "LogStep",
@@ -95,6 +102,7 @@ __all__ = [
     "PruneResult",
     "ReleaseKey",
     "ReleaseRecord",
+    "ReleaseSummary",
     "RepositoryRecord",
     "ResourceRecord",
     "Retention",

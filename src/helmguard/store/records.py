@@ -220,3 +220,41 @@ class RepositoryRecord:
     added_at: datetime | None = None
     index: tuple[Mapping[str, Any], ...] | None = None
     index_fetched_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Culprit:
+    """The worst resource of a release: what the list's one-liner says."""
+
+    ref: ObjectRef
+    state: str
+    reason: str
+    message: str
+    since: datetime
+    root_cause: ObjectRef | None
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    """One row of the release list: the release (with its app status), its resource counts
+    by state, and its worst resource."""
+
+    release: ReleaseRecord
+    counts: tuple[tuple[str, int], ...]
+    culprit: Culprit | None
+
+
+@dataclass(frozen=True)
+class FeedTransition:
+    """A status transition as the live stream publishes it: its row id and the transition."""
+
+    id: int
+    transition: TransitionRecord
+
+
+@dataclass(frozen=True)
+class FeedStep:
+    """An operation-log row as the live stream publishes it: its row id and the entry."""
+
+    id: int
+    entry: LogEntry

@@ -6,11 +6,13 @@ the columns a function reads; an object key is always `api_group, kind, namespac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from helmguard.manifest import ObjectRef
 from helmguard.store.records import (
     AppRecord,
+    InventoryItem,
     LogEntry,
     ReleaseKey,
     ReleaseRecord,
@@ -107,4 +109,30 @@ def log_entry(row: Any, release: ReleaseKey) -> LogEntry:
         step=row.step,
         message=row.message,
         details=row.details,
+    )
+
+
+def inventory_json(items: Sequence[InventoryItem] | None) -> list[dict[str, str]] | None:
+    """An inventory as the revisions' JSON column stores it (sorted, duplicates once)."""
+    if items is None:
+        return None
+    return [
+        {
+            "group": i.ref.group,
+            "kind": i.ref.kind,
+            "namespace": i.ref.namespace,
+            "name": i.ref.name,
+            "uid": i.uid,
+        }
+        for i in sorted(set(items))
+    ]
+
+
+def inventory_items(data: Any) -> tuple[InventoryItem, ...] | None:
+    """An inventory from the revisions' JSON column."""
+    if data is None:
+        return None
+    return tuple(
+        InventoryItem(ObjectRef(d["group"], d["kind"], d["namespace"], d["name"]), d.get("uid", ""))
+        for d in data
     )

@@ -1,0 +1,370 @@
+"""The store's read side: every query helmguard's commands and its HTTP API read with.
+
+Per-release questions (a release, its revisions, resources, history, events, log), the
+release list with every release's worst resource in one round trip, and the live stream's
+"rows after id N", which works whether the writer is this process or another one. All run
+on the store's read engine, concurrently with the writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from helmguard.manifest import ObjectRef
+from helmguard.store.core import StoreCore, release_id_query, where_ref
+from helmguard.store.db import describe
+from helmguard.store.models import (
+    Event,
+    OperationLog,
+    Release,
+    Resource,
+    Revision,
+    StatusTransition,
+)
+from helmguard.store.records import (
+    Culprit,
+    EventRecord,
+    FeedStep,
+    FeedTransition,
+    LogEntry,
+    ReleaseKey,
+    ReleaseRecord,
+    ReleaseSummary,
+    ResourceRecord,
+    RevisionRecord,
+    TransitionRecord,
+)
+from helmguard.store.rows import (
+    inventory_items,
+    log_entry,
+    ref_from_json,
+    ref_of,
+    release_record,
+    resource_record,
+    transition_record,
+)
+
+
+class Reads(StoreCore):
+    """Reads of the store's tables; the answers are records, never ORM objects."""
+
+    async def list_releases(self, cluster: str | None = None) -> list[ReleaseRecord]:
+        """All recorded releases (of one cluster if given), by namespace and name."""
+        query = select(Release).order_by(Release.cluster, Release.namespace, Release.name)
+        if cluster is not None:
+            query = query.where(Release.cluster == cluster)
+        return [release_record(row) for row in await self._rows(query)]
+
+    async def release_marks(self, cluster: str = "") -> dict[ReleaseKey, tuple[Any, ...]]:
+        """Per release of `cluster`, a value that changes whenever a revision is written.
+
+        One cheap query, so a sync can poll it to notice what other processes deployed.
+        """
+        query = (
+            select(
+                Release.namespace,
+                Release.name,
+                Release.current_revision,
+                func.count(Revision.id),
+                func.max(Revision.id),
+                func.max(Revision.started_at),
+                func.max(Revision.finished_at),
+            )
+            .outerjoin(Revision, Revision.release_id == Release.id)
+            .where(Release.cluster == cluster)
+            .group_by(Release.id, Release.namespace, Release.name, Release.current_revision)
+        )
+        rows: list[Any] = await self._rows(query)
+        return {ReleaseKey(row[0], row[1], cluster): tuple(row[2:]) for row in rows}
+
+    async def get_release(self, key: ReleaseKey) -> ReleaseRecord | None:
+        """The release's row, or None if it is not recorded."""
+        query = select(Release).where(
+            Release.cluster == key.cluster,
+            Release.namespace == key.namespace,
+            Release.name == key.name,
+        )
+        rows = await self._rows(query)
+        return release_record(rows[0]) if rows else None
+
+    async def list_revisions(self, key: ReleaseKey) -> list[RevisionRecord]:
+        """A release's revisions, oldest first."""
+        query = (
+            select(Revision)
+            .where(Revision.release_id == release_id_query(key).scalar_subquery())
+            .order_by(Revision.number)
+        )
+        return [
+            RevisionRecord(
+                release=key,
+                number=row.number,
+                chart=row.chart,
+                chart_version=row.chart_version,
+                values_digest=row.values_digest,
+                started_at=row.started_at,
+                plan=row.plan,
+                outcome=row.outcome,
+                finished_at=row.finished_at,
+                inventory=inventory_items(row.inventory),
+            )
+            for row in await self._rows(query)
+        ]
+
+    async def list_resources(
+        self, key: ReleaseKey, *, children: bool = False
+    ) -> list[ResourceRecord]:
+        """Current status of each object of a release, by group, kind, namespace, name.
+
+        The release's members only; with `children`, only its workloads' children
+        (ReplicaSets, Pods, Jobs: rows with an owner).
+        """
+        owned = Resource.owner.is_not(None) if children else Resource.owner.is_(None)
+        query = (
+            select(Resource)
+            .where(Resource.release_id == release_id_query(key).scalar_subquery(), owned)
+            .order_by(Resource.api_group, Resource.kind, Resource.namespace, Resource.name)
+        )
+        return [resource_record(row, key) for row in await self._rows(query)]
+
+    async def history(
+        self,
+        key: ReleaseKey,
+        *,
+        ref: ObjectRef | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+    ) -> list[TransitionRecord]:
+        """A release's (or one object's) status transitions, newest first."""
+        query = select(StatusTransition).where(
+            StatusTransition.release_id == release_id_query(key).scalar_subquery()
+        )
+        if ref is not None:
+            query = query.where(*where_ref(StatusTransition, ref))
+        if since is not None:
+            query = query.where(StatusTransition.at >= since)
+        query = query.order_by(StatusTransition.at.desc(), StatusTransition.id.desc()).limit(limit)
+        return [transition_record(row, key) for row in await self._rows(query)]
+
+    async def events(
+        self, key: ReleaseKey, *, ref: ObjectRef | None = None, limit: int = 100
+    ) -> list[EventRecord]:
+        """Events of a release's objects (or of one object), most recently seen first."""
+        query = select(Event).where(Event.release_id == release_id_query(key).scalar_subquery())
+        if ref is not None:
+            query = query.where(*where_ref(Event, ref))
+        query = query.order_by(Event.last_seen.desc(), Event.id.desc()).limit(limit)
+        return [
+            EventRecord(
+                uid=row.uid,
+                ref=ref_of(row),
+                type=row.type,
+                reason=row.reason,
+                message=row.message,
+                count=row._mapping["count"],  # Row.count is tuple.count
+                first_seen=row.first_seen,
+                last_seen=row.last_seen,
+                source=row.source,
+            )
+            for row in await self._rows(query)
+        ]
+
+    async def operation_log(self, key: ReleaseKey, revision: int | None = None) -> list[LogEntry]:
+        """A release's operation log (one revision's if given), in the order it was written."""
+        query = select(OperationLog).where(
+            OperationLog.release_id == release_id_query(key).scalar_subquery()
+        )
+        if revision is not None:
+            query = query.where(OperationLog.revision == revision)
+        query = query.order_by(OperationLog.revision, OperationLog.seq)
+        return [log_entry(row, key) for row in await self._rows(query)]
+
+    async def release_summaries(
+        self, severity: Callable[[str], int], ready: str
+    ) -> list[ReleaseSummary]:
+        """Every release with its app status, its resource counts by state and its worst
+        resource (one connection).
+
+        The states are helmguard.status's words, above the store: `severity` ranks a state
+        (higher is worse) and a resource in the `ready` state is never the worst; pass the
+        same two on every call. The answer is reused while nothing it depends on changed:
+        every change of a state, reason, message or root cause (an object's or an app's)
+        adds a transition, release rows carry updated_at, and added or removed resources
+        change the count.
+        """
+        try:
+            async with self._read.connect() as connection:
+                version = (
+                    await connection.execute(
+                        select(
+                            select(func.max(StatusTransition.id)).scalar_subquery(),
+                            select(func.max(Release.updated_at)).scalar_subquery(),
+                            select(func.count(Release.id)).scalar_subquery(),
+                            select(func.count(Resource.id)).scalar_subquery(),
+                        )
+                    )
+                ).one()
+                key = tuple(version)
+                if self._summaries is not None and self._summaries[0] == key:
+                    return self._summaries[1]
+                releases = (
+                    await connection.execute(
+                        select(
+                            Release.id,
+                            Release.cluster,
+                            Release.namespace,
+                            Release.name,
+                            Release.chart,
+                            Release.chart_version,
+                            Release.current_revision,
+                            Release.status,
+                            Release.updated_at,
+                            Release.app_state,
+                            Release.app_reason,
+                            Release.app_message,
+                            Release.app_since,
+                            Release.app_observed_at,
+                            Release.app_root_cause,
+                        ).order_by(Release.cluster, Release.namespace, Release.name)
+                    )
+                ).all()
+                counts = (
+                    await connection.execute(
+                        select(Resource.release_id, Resource.state, func.count()).group_by(
+                            Resource.release_id, Resource.state
+                        )
+                    )
+                ).all()
+                troubled = (
+                    await connection.execute(
+                        select(
+                            Resource.release_id,
+                            Resource.api_group,
+                            Resource.kind,
+                            Resource.namespace,
+                            Resource.name,
+                            Resource.state,
+                            Resource.reason,
+                            Resource.message,
+                            Resource.since,
+                            Resource.root_cause,
+                        )
+                        .where(Resource.state != ready)
+                        .order_by(Resource.id)
+                    )
+                ).all()
+        except Exception as exc:
+            raise describe(exc, self.target) from exc
+        tally: dict[int, list[tuple[str, int]]] = {}
+        for release_id, state, count in counts:
+            tally.setdefault(release_id, []).append((state, int(count)))
+        worst: dict[int, Any] = {}
+        for row in troubled:
+            best = worst.get(row.release_id)
+            # Ties go to the earlier row (a stable choice across refreshes).
+            if best is None or severity(row.state) > severity(best.state):
+                worst[row.release_id] = row
+        out: list[ReleaseSummary] = []
+        for r in releases:
+            record = release_record(r)
+            bad = worst.get(r.id)
+            culprit = None
+            if bad is not None:
+                culprit = Culprit(
+                    ref=ref_of(bad),
+                    state=bad.state,
+                    reason=bad.reason,
+                    message=bad.message,
+                    since=bad.since,
+                    root_cause=ref_from_json(bad.root_cause),
+                )
+            states = sorted(tally.get(r.id, []), key=lambda sc: -severity(sc[0]))
+            out.append(ReleaseSummary(record, tuple(states), culprit))
+        self._summaries = (key, out)
+        return out
+
+    async def last_ids(self) -> tuple[int, int]:
+        """The highest transition id and operation-log id stored so far (0 when empty)."""
+        rows: list[Any] = await self._rows(
+            select(
+                select(func.max(StatusTransition.id)).scalar_subquery(),
+                select(func.max(OperationLog.id)).scalar_subquery(),
+            )
+        )
+        first, second = rows[0]
+        return int(first or 0), int(second or 0)
+
+    async def transitions_after(
+        self, after: int, limit: int = 1000, *, among: Sequence[int] | None = None
+    ) -> list[FeedTransition]:
+        """Transitions with an id above `after` (and in `among` if given), in id order."""
+        query = (
+            select(
+                StatusTransition.id,
+                StatusTransition.api_group,
+                StatusTransition.kind,
+                StatusTransition.namespace,
+                StatusTransition.name,
+                StatusTransition.from_state,
+                StatusTransition.to_state,
+                StatusTransition.reason,
+                StatusTransition.message,
+                StatusTransition.at,
+                StatusTransition.root_cause,
+                Release.cluster,
+                Release.namespace.label("release_namespace"),
+                Release.name.label("release_name"),
+            )
+            .join(Release, Release.id == StatusTransition.release_id)
+            .where(StatusTransition.id > after)
+            .order_by(StatusTransition.id)
+            .limit(limit)
+        )
+        if among is not None:
+            query = query.where(StatusTransition.id.in_(among))
+        return [
+            FeedTransition(
+                row.id,
+                transition_record(
+                    row, ReleaseKey(row.release_namespace, row.release_name, row.cluster)
+                ),
+            )
+            for row in await self._rows(query)
+        ]
+
+    async def steps_after(
+        self, after: int, limit: int = 1000, *, among: Sequence[int] | None = None
+    ) -> list[FeedStep]:
+        """Operation-log rows with an id above `after` (and in `among` if given), in id order."""
+        query = (
+            select(
+                OperationLog.id,
+                OperationLog.revision,
+                OperationLog.seq,
+                OperationLog.at,
+                OperationLog.level,
+                OperationLog.step,
+                OperationLog.message,
+                OperationLog.details,
+                Release.cluster,
+                Release.namespace,
+                Release.name,
+            )
+            .join(Release, Release.id == OperationLog.release_id)
+            .where(OperationLog.id > after)
+            .order_by(OperationLog.id)
+            .limit(limit)
+        )
+        if among is not None:
+            query = query.where(OperationLog.id.in_(among))
+        return [
+            FeedStep(row.id, log_entry(row, ReleaseKey(row.namespace, row.name, row.cluster)))
+            for row in await self._rows(query)
+        ]
+
+    async def ping(self) -> None:
+        """Raise StoreError unless the database answers a trivial query."""
+        await self._rows(select(1))

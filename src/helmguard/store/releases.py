@@ -1,0 +1,117 @@
+"""Writes of releases and their revisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from helmguard.store.core import StoreCore, release_id_of, release_id_query, to_json, utc_now
+from helmguard.store.errors import StoreError
+from helmguard.store.models import Release, Revision
+from helmguard.store.records import InventoryItem, ReleaseKey, ReleaseRecord, RevisionRecord
+from helmguard.store.rows import inventory_json
+
+
+class ReleaseWrites(StoreCore):
+    """Writes of release rows and revisions."""
+
+    async def record_release(self, release: ReleaseRecord, *, wait: bool = True) -> None:
+        """Create or update a release's row (chart, version, current revision, status)."""
+        key = release.key
+        values = {
+            "chart": release.chart,
+            "chart_version": release.chart_version,
+            "current_revision": release.current_revision,
+            "status": release.status,
+            "updated_at": release.updated_at or utc_now(),
+        }
+
+        def op(connection: Connection) -> None:
+            existing = (connection.execute(release_id_query(key))).scalar_one_or_none()
+            if existing is None:
+                connection.execute(
+                    insert(Release).values(
+                        cluster=key.cluster, namespace=key.namespace, name=key.name, **values
+                    )
+                )
+            else:
+                connection.execute(update(Release).where(Release.id == existing).values(**values))
+
+        await self._write(op, wait)
+
+    async def delete_release(self, key: ReleaseKey) -> bool:
+        """Forget a release and everything recorded about it; False if it was not recorded."""
+
+        def op(connection: Connection) -> bool:
+            result = connection.execute(
+                delete(Release).where(
+                    Release.cluster == key.cluster,
+                    Release.namespace == key.namespace,
+                    Release.name == key.name,
+                )
+            )
+            return bool(result.rowcount)
+
+        return bool(await self._require_writer().submit(op))
+
+    async def record_revision(self, revision: RevisionRecord, *, wait: bool = True) -> None:
+        """Create or replace one revision of a recorded release; Secrets in `plan` are redacted."""
+        values = {
+            "chart": revision.chart,
+            "chart_version": revision.chart_version,
+            "values_digest": revision.values_digest,
+            "plan": to_json(revision.plan) if revision.plan is not None else None,
+            "outcome": revision.outcome,
+            "started_at": revision.started_at,
+            "finished_at": revision.finished_at,
+            "inventory": inventory_json(revision.inventory),
+        }
+
+        def op(connection: Connection) -> None:
+            release_id = release_id_of(connection, revision.release)
+            existing = (
+                connection.execute(
+                    select(Revision.id).where(
+                        Revision.release_id == release_id, Revision.number == revision.number
+                    )
+                )
+            ).scalar_one_or_none()
+            if existing is None:
+                connection.execute(
+                    insert(Revision).values(release_id=release_id, number=revision.number, **values)
+                )
+            else:
+                connection.execute(update(Revision).where(Revision.id == existing).values(**values))
+
+        await self._write(op, wait)
+
+    async def finish_revision(
+        self,
+        key: ReleaseKey,
+        number: int,
+        outcome: str,
+        *,
+        finished_at: datetime | None = None,
+        inventory: Sequence[InventoryItem] | None = None,
+        wait: bool = True,
+    ) -> None:
+        """Set a recorded revision's outcome and finish time (and its inventory, if given)."""
+        values: dict[str, Any] = {"outcome": outcome, "finished_at": finished_at or utc_now()}
+        if inventory is not None:
+            values["inventory"] = inventory_json(inventory)
+
+        def op(connection: Connection) -> None:
+            release_id = release_id_of(connection, key)
+            result = connection.execute(
+                update(Revision)
+                .where(Revision.release_id == release_id, Revision.number == number)
+                .values(**values)
+            )
+            if not result.rowcount:
+                raise StoreError(f"release {key} has no recorded revision {number}")
+
+        await self._write(op, wait)
