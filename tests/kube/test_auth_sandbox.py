@@ -16,7 +16,8 @@ import yaml
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap
 
-from helmguard.kube.client import EXEC_API_VERSIONS, Kube, connect, load_config
+from helmguard.kube.client import Kube, connect
+from helmguard.kube.config import EXEC_API_VERSIONS, load_config
 
 from .conftest import service_account_token
 
