@@ -184,7 +184,8 @@ async def test_untrusted_server_certificate(sandbox: Any, tmp_path: Path) -> Non
 
 
 async def test_impersonation(sandbox: Any, namespace: str) -> None:
-    from helmguard.kube.errors import PermissionDenied, classify
+    from helmguard.kube.classifier import classify
+    from helmguard.kube.errors import PermissionDenied
 
     admin = load_config(sandbox.kubeconfig, sandbox.admin_context)
     async with Kube(admin.impersonating("bob", ["dev", "qa"])) as as_bob:

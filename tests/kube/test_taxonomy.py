@@ -24,6 +24,7 @@ from lightkube import codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
+from helmguard.kube.classifier import classify, retry
 from helmguard.kube.client import Kube, connect_config
 from helmguard.kube.config import ClusterConfig
 from helmguard.kube.errors import (
@@ -38,8 +39,6 @@ from helmguard.kube.errors import (
     QuotaExceeded,
     Transient,
     Unauthorized,
-    classify,
-    retry,
 )
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.pki import generate_pki

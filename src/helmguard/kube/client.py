@@ -29,9 +29,9 @@ from lightkube.config.kubeconfig import SingleConfig
 from lightkube.config.models import Cluster, Context, User
 from lightkube.core.exceptions import ApiError
 
+from helmguard.kube.classifier import retry
 from helmguard.kube.config import ClusterConfig, KubeconfigPath, load_config
 from helmguard.kube.discovery import Discovery
-from helmguard.kube.errors import retry
 from helmguard.kube.transport import Transport
 
 
