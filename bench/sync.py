@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from helmguard.kube.client import Kube, load_config
+from helmguard.kube.client import Kube
+from helmguard.kube.config import load_config
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import load_sandbox
 from helmguard.status.fields import parse_time

@@ -6,7 +6,8 @@ from typing import Any
 
 from helmguard.chart.capabilities import Capabilities, capabilities_from, with_capabilities
 from helmguard.chart.render import RenderRequest, render_chart
-from helmguard.kube.client import Kube, load_config
+from helmguard.kube.client import Kube
+from helmguard.kube.config import load_config
 
 from .conftest import CHARTS
 

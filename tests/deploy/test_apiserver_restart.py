@@ -23,8 +23,9 @@ from helmguard.chart.render import RenderRequest
 from helmguard.chart.values import ValuesOptions
 from helmguard.deploy import DeployOptions, LogRecord, deploy, read_history
 from helmguard.deploy.cluster import Cluster
+from helmguard.kube.classifier import retry
 from helmguard.kube.client import connect
-from helmguard.kube.errors import MissingDependency, Transient, retry
+from helmguard.kube.errors import MissingDependency, Transient
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import (
     Sandbox,

@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 from lightkube.core.exceptions import ApiError
 
-from helmguard.kube.client import ClusterConfig, Kube, load_config
-from helmguard.kube.errors import KubeError, classify
+from helmguard.kube.classifier import classify
+from helmguard.kube.client import Kube
+from helmguard.kube.config import ClusterConfig, load_config
+from helmguard.kube.errors import KubeError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

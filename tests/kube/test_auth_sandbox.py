@@ -16,7 +16,8 @@ import yaml
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap
 
-from helmguard.kube.client import EXEC_API_VERSIONS, Kube, connect, load_config
+from helmguard.kube.client import Kube, connect
+from helmguard.kube.config import EXEC_API_VERSIONS, load_config
 
 from .conftest import service_account_token
 
@@ -183,7 +184,8 @@ async def test_untrusted_server_certificate(sandbox: Any, tmp_path: Path) -> Non
 
 
 async def test_impersonation(sandbox: Any, namespace: str) -> None:
-    from helmguard.kube.errors import PermissionDenied, classify
+    from helmguard.kube.classifier import classify
+    from helmguard.kube.errors import PermissionDenied
 
     admin = load_config(sandbox.kubeconfig, sandbox.admin_context)
     async with Kube(admin.impersonating("bob", ["dev", "qa"])) as as_bob:

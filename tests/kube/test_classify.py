@@ -14,6 +14,7 @@ import httpx2
 import pytest
 from lightkube.core.exceptions import ApiError
 
+from helmguard.kube.classifier import classify
 from helmguard.kube.errors import (
     Conflict,
     EscalationDenied,
@@ -26,7 +27,6 @@ from helmguard.kube.errors import (
     QuotaExceeded,
     Transient,
     Unauthorized,
-    classify,
 )
 
 from .conftest import FIXTURES

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from helmguard.kube.client import Kube, connect_config, load_config
+from helmguard.kube.client import Kube, connect_config
+from helmguard.kube.config import load_config
 from helmguard.kube.errors import KubeConfigError
 from helmguard.sandbox.pki import generate_pki
 

@@ -13,7 +13,7 @@ import httpx
 from click.testing import CliRunner
 
 from helmguard.cli import main
-from helmguard.kube.client import ClusterConfig
+from helmguard.kube.config import ClusterConfig
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import ReleaseKey, open_store

@@ -11,7 +11,8 @@ import time
 import httpx
 import pytest
 
-from helmguard.kube.errors import PermissionDenied, Transient, retry
+from helmguard.kube.classifier import retry
+from helmguard.kube.errors import PermissionDenied, Transient
 
 from .conftest import closed_port
 

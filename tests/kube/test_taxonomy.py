@@ -24,7 +24,9 @@ from lightkube import codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
-from helmguard.kube.client import ClusterConfig, Kube, connect_config
+from helmguard.kube.classifier import classify, retry
+from helmguard.kube.client import Kube, connect_config
+from helmguard.kube.config import ClusterConfig
 from helmguard.kube.errors import (
     Conflict,
     EscalationDenied,
@@ -37,8 +39,6 @@ from helmguard.kube.errors import (
     QuotaExceeded,
     Transient,
     Unauthorized,
-    classify,
-    retry,
 )
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.pki import generate_pki
@@ -130,7 +130,7 @@ async def test_kind_not_served(kube: Kube) -> None:
 
 
 async def test_permission_denied(sandbox: Any, namespace: str) -> None:
-    from helmguard.kube.client import load_config
+    from helmguard.kube.config import load_config
 
     restricted = load_config(sandbox.kubeconfig, sandbox.restricted_context)
     async with Kube(restricted) as kube:
@@ -149,7 +149,7 @@ async def test_permission_denied(sandbox: Any, namespace: str) -> None:
 
 
 async def test_permission_denied_cluster_scope(sandbox: Any) -> None:
-    from helmguard.kube.client import load_config
+    from helmguard.kube.config import load_config
 
     restricted = load_config(sandbox.kubeconfig, sandbox.restricted_context)
     async with Kube(restricted) as kube:

@@ -11,7 +11,8 @@ import httpx
 
 from helmguard.chart.render import RenderRequest
 from helmguard.chart.values import ValuesOptions
-from helmguard.kube.client import Kube, connect_config, load_config
+from helmguard.kube.client import Kube, connect_config
+from helmguard.kube.config import load_config
 from helmguard.preflight.check import check_cluster
 from helmguard.preflight.findings import Finding
 from helmguard.preflight.report import Report

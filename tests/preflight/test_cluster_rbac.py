@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from helmguard.cli import main
-from helmguard.kube.client import connect_config, load_config
+from helmguard.kube.client import connect_config
+from helmguard.kube.config import load_config
 
 from .clusterkit import SEED, codes, only, run_check, write_chart
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from helmguard.kube.client import Kube, load_config
+from helmguard.kube.client import Kube
+from helmguard.kube.config import load_config
 from helmguard.store import Store, open_store
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from helmguard.kube.client import Kube, load_config
+from helmguard.kube.client import Kube
+from helmguard.kube.config import load_config
 from helmguard.kube.informer import Informer, object_key
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox, restart_component, sandbox_down, sandbox_up

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helmguard.kube.client import Kube, connect_config, load_config
+from helmguard.kube.client import Kube, connect_config
+from helmguard.kube.config import load_config
 from helmguard.store import open_store
 from helmguard.sync.leader import ElectionTimings
 from helmguard.sync.replica import ElectedSupervisor, Election

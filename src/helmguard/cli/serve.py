@@ -15,7 +15,7 @@ from helmguard.cli.election import ElectionOptions, election_options
 from helmguard.cli.options import context_option, db_option, kubeconfig_option, run_async
 
 if TYPE_CHECKING:
-    from helmguard.kube.client import ClusterConfig
+    from helmguard.kube.config import ClusterConfig
     from helmguard.sync.supervisor import Readiness
 
 
@@ -88,7 +88,7 @@ def serve(
         api = _ApiSettings(
             host, port, public_read, token, tuple(hosts) if hosts else None, not read_only
         )
-    from helmguard.kube.client import load_config
+    from helmguard.kube.config import load_config
     from helmguard.kube.errors import KubeConfigError
     from helmguard.sync.supervisor import GRACE_SECONDS
 

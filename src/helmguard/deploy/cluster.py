@@ -11,9 +11,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from helmguard.kube.classifier import retry
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource, ServedResources
-from helmguard.kube.errors import Conflict, KubeError, MissingDependency, retry
+from helmguard.kube.errors import Conflict, KubeError, MissingDependency
 from helmguard.manifest import ObjectRef
 
 # Helm's field manager (cmd/helm sets kube.ManagedFieldsManager = "helm"): a release's

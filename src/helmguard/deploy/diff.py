@@ -37,8 +37,8 @@ from helmguard.deploy.release import (
     stamp,
 )
 from helmguard.deploy.values import current_release, upgrade_values
+from helmguard.kube.classifier import retry
 from helmguard.kube.client import Kube
-from helmguard.kube.errors import retry
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.preflight.report import Report
 

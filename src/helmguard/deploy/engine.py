@@ -29,7 +29,8 @@ from helmguard.deploy.oplog import OperationLog, Step
 from helmguard.deploy.release import Applied, check_ownership, owner_of, release_id, stamp
 from helmguard.deploy.watch import ReleaseWatch
 from helmguard.graph.order import HookStep, Plan, Wave, parse_wait_for, uninstall_order
-from helmguard.kube.errors import KubeError, classify
+from helmguard.kube.classifier import classify
+from helmguard.kube.errors import KubeError
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import ResourceStatus, State
 

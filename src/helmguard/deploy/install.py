@@ -23,7 +23,8 @@ from helmguard.deploy.result import Outcome, Result
 from helmguard.deploy.run import Run
 from helmguard.deploy.values import UpgradeValues, current_release, upgrade_values
 from helmguard.graph.order import Plan, build_plan
-from helmguard.kube.errors import KubeError, retry
+from helmguard.kube.classifier import retry
+from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
 from helmguard.redact import values_digest
 

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from helmguard.kube.errors import KubeError, MissingDependency, Transient, classify
+from helmguard.kube.classifier import classify
+from helmguard.kube.errors import KubeError, MissingDependency, Transient
 from helmguard.manifest import ObjectRef, group_of
 
 # Group versions fetched at once: enough to hide latency, few enough to not be throttled.

@@ -3,7 +3,7 @@
 A pod has `KUBERNETES_SERVICE_HOST`/`KUBERNETES_SERVICE_PORT` in its environment and its
 ServiceAccount mounted at `SERVICE_ACCOUNT_DIR`: `token` (a projected token the kubelet
 rotates: re-read when it changes), `ca.crt` (the cluster CA) and `namespace`.
-`HELMGUARD_SERVICE_ACCOUNT_DIR` names another mount point. `load_config` (kube/client.py)
+`HELMGUARD_SERVICE_ACCOUNT_DIR` names another mount point. `load_config` (kube/config.py)
 falls back to `config()` when no kubeconfig is found.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from helmguard.kube.client import ClusterConfig, KubeTarget
+from helmguard.kube.config import ClusterConfig, KubeTarget
 from helmguard.kube.errors import KubeConfigError
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")

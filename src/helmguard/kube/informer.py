@@ -11,7 +11,7 @@ change, type being ADDED, MODIFIED or DELETED. The loop follows kopf's watcher:
 - 410 Gone ("too old resource version", as a status code or a watch ERROR event): re-list;
 - an inactivity timeout: no event nor bookmark for `inactivity_timeout` seconds means a
   silent server (stopped, partitioned), so the watch is dropped and re-established;
-- any other failure is classified (`helmguard.kube.errors.classify`), reported as
+- any other failure is classified (`helmguard.kube.classifier.classify`), reported as
   connectivity down with its reason, and retried after jittered exponential backoff.
   After a failure the informer re-lists instead of resuming: the list is the truth now,
   and nothing is computed from a cache that is older than what the server says;
@@ -38,9 +38,10 @@ from typing import Any
 from lightkube.core.exceptions import ApiError
 
 from helmguard import metrics
+from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource
-from helmguard.kube.errors import KubeError, Transient, Unclassified, classify
+from helmguard.kube.errors import KubeError, Transient, Unclassified
 
 log = logging.getLogger(__name__)
 

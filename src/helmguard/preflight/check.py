@@ -231,7 +231,7 @@ async def check_cluster(
     from helmguard.chart.capabilities import capabilities_from, with_capabilities
     from helmguard.chart.render import render_chart
     from helmguard.graph.order import policies_in_effect
-    from helmguard.kube.errors import retry
+    from helmguard.kube.classifier import retry
     from helmguard.preflight.cluster import cluster_findings, lookup, needs_storage_classes
     from helmguard.preflight.dryrun import dry_run as run_dry_run
     from helmguard.preflight.dryrun import probe_pod_templates

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from helmguard.graph.refs import CRD_GROUP, crd_index
+from helmguard.kube.classifier import retry
 from helmguard.kube.discovery import ServedResources
-from helmguard.kube.errors import KubeError, PermissionDenied, retry
+from helmguard.kube.errors import KubeError, PermissionDenied
 from helmguard.kube.kinds import BUILTIN_GROUPS
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.preflight.findings import Finding, Severity

@@ -3,7 +3,7 @@
 Every object, in plan order, is sent as a server-side apply PATCH with `dryRun=All`
 (field manager helmguard, no force: as the deploy will send it). The API server runs
 mutating and validating admission, schema validation, ResourceQuota, LimitRange,
-PodSecurity and webhooks, and persists nothing. Errors go through `kube.errors.classify`.
+PodSecurity and webhooks, and persists nothing. Errors go through `kube.classifier.classify`.
 
 An object whose dry run can pass only once an earlier object of the chart exists (in a
 namespace the chart creates, of a kind a chart CRD defines, needing a ServiceAccount the
@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from helmguard.kube.classifier import retry
 from helmguard.kube.discovery import APIResource, ServedResources
 from helmguard.kube.errors import (
     Conflict,
@@ -31,7 +32,6 @@ from helmguard.kube.errors import (
     PermissionDenied,
     PolicyViolation,
     QuotaExceeded,
-    retry,
 )
 from helmguard.kube.kinds import POD_SPEC_PATHS, is_workload
 from helmguard.manifest import K8sObject, ObjectRef

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from helmguard.graph.refs import RBAC_GROUP
+from helmguard.kube.classifier import retry
 from helmguard.kube.discovery import APIResource, ServedResources
-from helmguard.kube.errors import KubeError, retry
+from helmguard.kube.errors import KubeError
 from helmguard.manifest import CLUSTER_SCOPED_KINDS, K8sObject, ObjectRef
 from helmguard.preflight.findings import Finding, Severity
 from helmguard.preflight.resolve import resource_of

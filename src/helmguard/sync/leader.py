@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
-from helmguard.kube.errors import classify
 from helmguard.status.fields import parse_time
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ from typing import Any
 
 from lightkube import ApiError
 
+from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource
-from helmguard.kube.errors import PermissionDenied, classify
+from helmguard.kube.errors import PermissionDenied
 from helmguard.kube.informer import object_key, slim, without_contents
 from helmguard.kube.kinds import is_workload
 from helmguard.status import AppStatus, ResourceStatus, app_status

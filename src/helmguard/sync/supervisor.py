@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
-from helmguard.kube.errors import classify
 from helmguard.store import AppRecord, ObservedStatus, ReleaseKey, Store, StoreError
 from helmguard.store.errors import SyncRunning
 from helmguard.sync.engine import Sync
