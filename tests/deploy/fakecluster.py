@@ -25,8 +25,9 @@ from lightkube.core.exceptions import ApiError
 
 from helmguard.deploy.config import Configuration
 from helmguard.deploy.release import decode_record
+from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
-from helmguard.kube.errors import KubeError, classify
+from helmguard.kube.errors import KubeError
 from helmguard.manifest import K8sObject, ObjectRef
 
 FIXTURE = Path(__file__).parent / "fixtures" / "deciders.json"

@@ -20,7 +20,8 @@ from helmguard.chart.render import RenderRequest
 from helmguard.chart.values import ValuesOptions
 from helmguard.deploy import DeployOptions, deploy
 from helmguard.deploy.status import ReleaseNotFound, release_status
-from helmguard.kube.client import Kube, connect, load_config
+from helmguard.kube.client import Kube, connect
+from helmguard.kube.config import load_config
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import ReleaseKey, open_store

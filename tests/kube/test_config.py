@@ -267,7 +267,7 @@ def test_kubeconfig_booleans_read_as_go_reads_them(
 def test_kubeconfig_that_is_not_utf8_or_yaml(tmp_path: Path) -> None:
     path = tmp_path / "config"
     path.write_bytes(b"apiVersion: v1\nkind: \xff\n")
-    with pytest.raises(KubeConfigError, match="line 2: invalid UTF-8"):
+    with pytest.raises(KubeConfigError, match="line 2: invalid leading UTF-8 octet"):
         load_config(path)
     path.write_text("clusters: [\n")
     with pytest.raises(KubeConfigError, match="invalid YAML: line 2"):
