@@ -358,7 +358,8 @@ async def test_uninstall_names_what_is_stuck_and_why(
     )
     assert held.status_code == 200, held.text
     try:
-        short = DeployOptions(**{**options.__dict__, "timeout": 6})
+        # Long enough for a loaded machine to reach the wait; the ConfigMap never goes.
+        short = DeployOptions(**{**options.__dict__, "timeout": 20})
         stuck = await uninstall(namespace, "h", short)
         assert stuck.outcome == "failed"
         assert f"ConfigMap {namespace}/h-settings is Terminating" in stuck.message

@@ -78,5 +78,6 @@ async def test_sync_lag_is_the_latest_commit_latency(
     text = await _metrics(store)
     found = re.search(r"^helmguard_sync_lag_seconds (\S+)$", text, re.MULTILINE)
     assert found is not None, text
-    assert latencies and float(found.group(1)) == latencies[-1]
-    assert 0 < latencies[-1] < 10
+    # The gauge is the last commit's lag: the latency of its oldest change (a release's
+    # app row commits with its members), so at least the last member's latency.
+    assert latencies and 0 < latencies[-1] <= float(found.group(1)) < 10

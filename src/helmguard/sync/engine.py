@@ -670,22 +670,24 @@ class Sync:
             [(key, row) for key, row, _ in rows], [(key, app) for key, app, _ in app_rows]
         )
         committed = time.monotonic()
+        lag = 0.0  # this commit's lag: its oldest change's latency
         for (key, row, seen), changed in zip(rows, results, strict=True):
             if changed is None:
                 continue  # the release was forgotten meanwhile
             latency = self._count(changed, committed - seen)
+            lag = max(lag, latency)
             if self.on_commit is not None:
                 self.on_commit(key, row, changed, latency)
         for (_, _, seen), changed in zip(app_rows, app_results, strict=True):
             if changed is not None:
-                self._count(changed, committed - seen)
+                lag = max(lag, self._count(changed, committed - seen))
+        metrics.SYNC_LAG.set(lag)
 
     def _count(self, changed: bool, latency: float) -> float:
         self.stats.writes += 1
         if changed:
             self.stats.transitions += 1
             self.stats.latencies.append(latency)
-        metrics.SYNC_LAG.set(latency)
         return latency
 
     async def _worker(self) -> None:
