@@ -1,5 +1,8 @@
 """The one YAML reader: what Helm and the API server make of a YAML document.
 
+One file past 400 lines: a mirror of go-yaml v2's resolve and decode, kept together so it
+reads against the Go source.
+
 Both read YAML with sigs.k8s.io/yaml: go-yaml v2 decodes into Go values, which are then
 converted to JSON. This module mirrors that pipeline deliberately (go-yaml v2 resolve.go
 and decode.go, sigs.k8s.io/yaml's convertToJSONableObject, encoding/json), so a value

@@ -1,5 +1,8 @@
 """Render a chart with the real Helm engine, and sort the output the way Helm does.
 
+One file past 400 lines: both backends and Helm's SortManifests classification are one
+contract with `helm template`.
+
 Two backends behind `render_chart`: "sdk" (helm-python-sdk, Helm's Go engine in-process,
 no binary needed) and "helm" (a `helm` v4 binary's `helm template`). Both outputs go
 through the same classification (Helm's SortManifests: template paths sorted, documents

@@ -1,5 +1,8 @@
 """The chart catalogue: registered Helm repositories and OCI registries, searched and read.
 
+One file past 400 lines: the repositories' registry, their cached indexes and what an
+archive says about itself are one catalogue.
+
 The CLI (`helmguard repo ...`) and the API (`/api/repos`) both call these functions.
 Charts are fetched by `chart.source` (one fetcher for every path); this module only adds
 the registry of repositories, their cached indexes, and what a chart archive says about

@@ -1,5 +1,8 @@
 """Executing a Plan: gates, concurrent server-side apply, hooks, wait, prune, delete.
 
+One file past 400 lines: gates, apply, hooks, wait, prune and delete share the Engine's
+record of what the API server confirmed.
+
 An `Engine` is one operation on one release over one connection. It records what the
 API server confirmed (`applied`), never what it merely asked for, and stops at the first
 wave that cannot succeed: a non-retryable error, or a gate that does not open in time.

@@ -1,5 +1,8 @@
 """What a release is on the cluster: ownership metadata on each object, and stored revisions.
 
+One file past 400 lines: Helm's record format (encode, decode, labels, statuses, migration)
+is one contract with Helm's storage.
+
 Every applied object carries Helm's ownership annotations (`meta.helm.sh/release-name`
 and `-namespace`) plus helmguard's (`helmguard.io/release: <namespace>/<name>`,
 `helmguard.io/revision: <n>`); the chart's own labels are left as rendered. Each

@@ -1,5 +1,8 @@
 """Install and uninstall order: Helm's kind order refined by the reference graph, as waves.
 
+One file past 400 lines: Helm's kind order, the reference waves, hooks and the uninstall
+order share one Plan and its ordering keys.
+
 `build_plan` takes a rendered release (objects, hooks, CRDs from `crds/`) and returns a
 `Plan`: the objects in waves, where an object's wave is one more than the deepest wave
 of anything in the chart it depends on. Dependencies are the by-name references

@@ -1,5 +1,8 @@
 """An informer: list, then watch from the list's resourceVersion, for one resource in one scope.
 
+One file past 400 lines: the list/watch loop, its resume after expiry, bookmarks and the
+cache are one state machine.
+
 `Informer(kube, resource, handler, namespace=...)` keeps `cache` (plain object dicts by
 "namespace/name") equal to the cluster and calls `await handler(type, obj)` for every
 change, type being ADDED, MODIFIED or DELETED. The loop follows kopf's watcher:

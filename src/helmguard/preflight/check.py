@@ -1,5 +1,8 @@
 """The `check` action: render a chart, extract its references, resolve them, report.
 
+One file past 400 lines: the check action, its pure `analyze` and the report's assembly are
+one pipeline step.
+
 The CLI and the HTTP API both call `check`; `analyze` is the pure part (no rendering,
 no I/O) that the benchmark times and the tests drive with parsed YAML.
 """

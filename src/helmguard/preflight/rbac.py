@@ -1,5 +1,8 @@
 """RBAC preflight: may the deployer do everything the deploy will do? Asked, never guessed.
 
+One file past 400 lines: the permissions each object and hook needs form one table, asked in
+one batch of reviews.
+
 Every permission is a SelfSubjectAccessReview (authoritative: every authorizer answers),
 deduplicated and sent concurrently. What is asked:
 

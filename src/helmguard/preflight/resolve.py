@@ -1,5 +1,8 @@
 """Resolve each reference: to an object in the chart, a hook, a built-in, or the cluster.
 
+One file past 400 lines: one resolver per reference kind, all over the same index of the
+chart and built-ins.
+
 Resolution is a pure function of the rendered chart plus one optional question for
 the cluster, `existing(ref) -> True | False | None` (None: cannot tell, as offline).
 A live lookup plugs in there without changing anything else.

@@ -1,5 +1,8 @@
 """Start, inspect and stop a sandbox: five real processes on free loopback ports.
 
+One file past 400 lines: the five processes' start, readiness checks and stop share one
+state directory and its ports.
+
 State lives in one directory per sandbox (PKI, etcd data, logs, kubeconfigs, provisioned
 volumes and `state.json` with the processes' pids and ports), so `down` and `status` work
 from any later process and nothing is left running that the directory does not know about.

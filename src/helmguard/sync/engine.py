@@ -1,5 +1,8 @@
 """The sync: informers for what managed releases need, statuses recomputed on every change.
 
+One file past 400 lines: the Sync class's event loop (informer set, recompute, commit queue)
+shares its state; the pure parts are in sync/changes.py, index.py and helm.py.
+
 `Sync(kube, store)` loads the managed releases from the store, runs an informer per
 (kind, namespace) they need (or per kind cluster-wide when there are many namespaces),
 and on every watch notification recomputes the object's top owner (Pod -> ReplicaSet ->
