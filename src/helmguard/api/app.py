@@ -21,13 +21,12 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from helmguard import metrics
 from helmguard.api.auth import load_or_create_token
 from helmguard.api.charts import ChartInputError, ChartSources, KubeFactory
-from helmguard.api.context import ApiContext, Auth, read_access, write_access
+from helmguard.api.context import ApiContext, Auth
 from helmguard.api.feed import Feed
 from helmguard.api.limits import BodyLimit
 from helmguard.api.operations import Operations
 from helmguard.api.queries import Reader
-from helmguard.api.routes import health, operations, pages, releases, stream
-from helmguard.api.routes.catalogue import catalogue_router
+from helmguard.api.routes import catalogue, health, operations, pages, releases, stream
 from helmguard.api.uploads import UploadCache, default_upload_dir
 from helmguard.kube.errors import KubeError
 from helmguard.store import Store, StoreError
@@ -135,9 +134,7 @@ def create_app(
     app.include_router(releases.router)
     app.include_router(stream.router)
     app.include_router(operations.router)
-    app.include_router(
-        catalogue_router(store, sources, read_access, write_access, kube_factory, deploy_options)
-    )
+    app.include_router(catalogue.router)
     app.mount("/static", pages.static_files(), name="static")
     app.include_router(pages.router)
     return app
