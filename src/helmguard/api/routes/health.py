@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
 
 from helmguard import metrics
 from helmguard.api.context import Context, read_access
-from helmguard.api.schemas import Health, Info
 from helmguard.store import StoreError
+
+
+class Info(BaseModel):
+    version: str
+    deploy: bool
+    public_read: bool
+
+
+class Health(BaseModel):
+    status: str
+    detail: str = ""
+
 
 router = APIRouter(tags=["health"])
 

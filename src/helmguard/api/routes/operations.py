@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi import Path as Path_
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from helmguard.api.charts import (
     CheckRequest,
@@ -28,11 +30,98 @@ from helmguard.api.context import (
     write_access,
 )
 from helmguard.api.operations import Operation, values_file
-from helmguard.api.schemas import CheckOut, OperationOut, check_out, operation_out
+from helmguard.api.schemas import Ref, ReleaseId
+from helmguard.preflight.findings import Finding
+from helmguard.preflight.report import Report
 from helmguard.store import ReleaseKey
 
 if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions
+
+
+class FindingItem(BaseModel):
+    code: str
+    name: str
+    severity: str
+    object: Ref
+    source: str
+    path: str
+    message: str
+    predicted: str
+    fix: str
+    target: Ref | None
+
+
+class CheckOut(BaseModel):
+    release: str
+    namespace: str
+    chart: str
+    chart_version: str
+    objects: int
+    references: int
+    offline: bool
+    counts: dict[str, int]
+    findings: list[FindingItem]
+
+
+class OperationOut(BaseModel):
+    """A background deploy, rollback or uninstall."""
+
+    id: str
+    kind: str
+    release: ReleaseId
+    state: str = Field(description="running, done (see result.outcome) or error.")
+    started_at: datetime
+    finished_at: datetime | None
+    steps: list[dict[str, Any]]
+    result: dict[str, Any] | None
+    error: str
+
+
+def operation_out(op: Operation, *, full: bool = True) -> OperationOut:
+    """`full=False` (an anonymous reader): the steps without their details."""
+    steps = list(op.steps) if full else [{**step, "details": {}} for step in op.steps]
+    return OperationOut(
+        id=op.id,
+        kind=op.kind,
+        release=ReleaseId.of(op.release),
+        state=op.state,
+        started_at=op.started_at,
+        finished_at=op.finished_at,
+        steps=steps,
+        result=op.result,
+        error=op.error,
+    )
+
+
+def finding_item(f: Finding) -> FindingItem:
+    return FindingItem(
+        code=f.code,
+        name=f.name,
+        severity=str(f.severity),
+        object=Ref.of(f.object),
+        source=f.source,
+        path=f.path,
+        message=f.message,
+        predicted=f.predicted,
+        fix=f.fix,
+        target=Ref.of(f.target) if f.target is not None else None,
+    )
+
+
+def check_out(report: Report) -> CheckOut:
+    return CheckOut(
+        release=report.release,
+        namespace=report.namespace,
+        chart=report.chart,
+        chart_version=report.chart_version,
+        objects=report.objects,
+        references=report.references,
+        offline=report.offline,
+        counts=report.counts(),
+        findings=[finding_item(f) for f in report.findings],
+    )
+
 
 router = APIRouter(tags=["actions"])
 

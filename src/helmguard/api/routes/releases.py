@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
 
 from helmguard.api.context import Cluster, Context, FullView, read_access, recorded_release
-from helmguard.api.graph import build_graph
+from helmguard.api.graph import Graph, build_graph
 from helmguard.api.schemas import (
     EventItem,
-    GraphOut,
     LogItem,
+    Ref,
     ReleaseDetail,
     ReleaseItem,
     RevisionDetail,
     RevisionItem,
     TransitionItem,
     event_item,
-    graph_out,
     log_item,
     release_detail,
     release_item,
@@ -28,6 +29,67 @@ from helmguard.api.schemas import (
 )
 from helmguard.manifest import ObjectRef
 from helmguard.store import ReleaseKey
+
+
+class GraphNodeItem(BaseModel):
+    id: str = Field(description="The node's key as text; edges refer to it.")
+    ref: Ref
+    state: str
+    reason: str
+    message: str
+    since: datetime | None
+    wave: int | None = Field(description="Column in apply order; null outside the release.")
+    in_release: bool
+    labels: dict[str, str]
+
+
+class GraphEdgeItem(BaseModel):
+    source: str
+    target: str
+    path: str = Field(description="The field that makes the reference.")
+    optional: bool
+    broken: bool
+    message: str = Field(description="For a broken edge: the cluster's words.")
+
+
+class GraphOut(BaseModel):
+    revision: int | None
+    waves: list[list[str]]
+    nodes: list[GraphNodeItem]
+    edges: list[GraphEdgeItem]
+
+
+def graph_out(g: Graph) -> GraphOut:
+    return GraphOut(
+        revision=g.revision,
+        waves=[[str(r) for r in wave] for wave in g.waves],
+        nodes=[
+            GraphNodeItem(
+                id=str(n.ref),
+                ref=Ref.of(n.ref),
+                state=n.state,
+                reason=n.reason,
+                message=n.message,
+                since=n.since,
+                wave=n.wave,
+                in_release=n.in_release,
+                labels={str(k): str(v) for k, v in n.labels.items()},
+            )
+            for n in g.nodes
+        ],
+        edges=[
+            GraphEdgeItem(
+                source=str(e.source),
+                target=str(e.target),
+                path=e.path,
+                optional=e.optional,
+                broken=e.broken,
+                message=e.message,
+            )
+            for e in g.edges
+        ],
+    )
+
 
 router = APIRouter(tags=["releases"], dependencies=[read_access])
 
