@@ -1,4 +1,6 @@
-"""The JSON the API speaks: pydantic models at the HTTP edge, built from the store's records.
+"""The JSON of releases the API speaks: pydantic models at the HTTP edge, built from the
+store's records, shared by the read routes and the live stream. A model only one route
+answers with lives in that route's module (`api.routes.*`).
 
 Nothing here decides a status: states come from the store (written by the status rules),
 the release's app status too (the sync stores it with the release).
@@ -12,12 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from helmguard.api.graph import Graph
-from helmguard.api.operations import Operation
 from helmguard.kube.kinds import is_workload
 from helmguard.manifest import ObjectRef
-from helmguard.preflight.findings import Finding
-from helmguard.preflight.report import Report
 from helmguard.status import State
 from helmguard.store import (
     EventRecord,
@@ -197,84 +195,6 @@ class TransitionItem(BaseModel):
     root_cause: Ref | None
 
 
-class GraphNodeItem(BaseModel):
-    id: str = Field(description="The node's key as text; edges refer to it.")
-    ref: Ref
-    state: str
-    reason: str
-    message: str
-    since: datetime | None
-    wave: int | None = Field(description="Column in apply order; null outside the release.")
-    in_release: bool
-    labels: dict[str, str]
-
-
-class GraphEdgeItem(BaseModel):
-    source: str
-    target: str
-    path: str = Field(description="The field that makes the reference.")
-    optional: bool
-    broken: bool
-    message: str = Field(description="For a broken edge: the cluster's words.")
-
-
-class GraphOut(BaseModel):
-    revision: int | None
-    waves: list[list[str]]
-    nodes: list[GraphNodeItem]
-    edges: list[GraphEdgeItem]
-
-
-class FindingItem(BaseModel):
-    code: str
-    name: str
-    severity: str
-    object: Ref
-    source: str
-    path: str
-    message: str
-    predicted: str
-    fix: str
-    target: Ref | None
-
-
-class CheckOut(BaseModel):
-    release: str
-    namespace: str
-    chart: str
-    chart_version: str
-    objects: int
-    references: int
-    offline: bool
-    counts: dict[str, int]
-    findings: list[FindingItem]
-
-
-class OperationOut(BaseModel):
-    """A background deploy, rollback or uninstall."""
-
-    id: str
-    kind: str
-    release: ReleaseId
-    state: str = Field(description="running, done (see result.outcome) or error.")
-    started_at: datetime
-    finished_at: datetime | None
-    steps: list[dict[str, Any]]
-    result: dict[str, Any] | None
-    error: str
-
-
-class Info(BaseModel):
-    version: str
-    deploy: bool
-    public_read: bool
-
-
-class Health(BaseModel):
-    status: str
-    detail: str = ""
-
-
 # A release no sync has observed yet: it is not known to be anything.
 NOT_SYNCED = Status(
     state=State.UNKNOWN.value,
@@ -359,22 +279,6 @@ def release_detail(
         components=components,
         resources=others,
         updated_at=release.updated_at,
-    )
-
-
-def operation_out(op: Operation, *, full: bool = True) -> OperationOut:
-    """`full=False` (an anonymous reader): the steps without their details."""
-    steps = list(op.steps) if full else [{**step, "details": {}} for step in op.steps]
-    return OperationOut(
-        id=op.id,
-        kind=op.kind,
-        release=ReleaseId.of(op.release),
-        state=op.state,
-        started_at=op.started_at,
-        finished_at=op.finished_at,
-        steps=steps,
-        result=op.result,
-        error=op.error,
     )
 
 
@@ -473,67 +377,6 @@ def transition_item(t: TransitionRecord) -> TransitionItem:
         message=t.message,
         at=t.at,
         root_cause=_ref(t.root_cause),
-    )
-
-
-def graph_out(g: Graph) -> GraphOut:
-    return GraphOut(
-        revision=g.revision,
-        waves=[[str(r) for r in wave] for wave in g.waves],
-        nodes=[
-            GraphNodeItem(
-                id=str(n.ref),
-                ref=Ref.of(n.ref),
-                state=n.state,
-                reason=n.reason,
-                message=n.message,
-                since=n.since,
-                wave=n.wave,
-                in_release=n.in_release,
-                labels={str(k): str(v) for k, v in n.labels.items()},
-            )
-            for n in g.nodes
-        ],
-        edges=[
-            GraphEdgeItem(
-                source=str(e.source),
-                target=str(e.target),
-                path=e.path,
-                optional=e.optional,
-                broken=e.broken,
-                message=e.message,
-            )
-            for e in g.edges
-        ],
-    )
-
-
-def finding_item(f: Finding) -> FindingItem:
-    return FindingItem(
-        code=f.code,
-        name=f.name,
-        severity=str(f.severity),
-        object=Ref.of(f.object),
-        source=f.source,
-        path=f.path,
-        message=f.message,
-        predicted=f.predicted,
-        fix=f.fix,
-        target=_ref(f.target),
-    )
-
-
-def check_out(report: Report) -> CheckOut:
-    return CheckOut(
-        release=report.release,
-        namespace=report.namespace,
-        chart=report.chart,
-        chart_version=report.chart_version,
-        objects=report.objects,
-        references=report.references,
-        offline=report.offline,
-        counts=report.counts(),
-        findings=[finding_item(f) for f in report.findings],
     )
 
 

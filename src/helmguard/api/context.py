@@ -1,0 +1,123 @@
+"""What every route shares, kept on `app.state.context`, and the FastAPI dependencies to it.
+
+`create_app` builds one `ApiContext` per application; the routers in `api.routes` reach
+it through `Context` (and the bearer-token checks through `read_access`/`write_access`),
+never through closures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+
+from helmguard.api.auth import token_matches
+from helmguard.store import ReleaseKey, ReleaseRecord, Store
+
+if TYPE_CHECKING:
+    from helmguard.api.charts import ChartSources, KubeFactory
+    from helmguard.api.feed import Feed
+    from helmguard.api.operations import Operations
+    from helmguard.api.uploads import UploadCache
+    from helmguard.deploy import DeployOptions
+    from helmguard.sync.supervisor import Readiness
+
+Cluster = Annotated[
+    str, Query(max_length=253, description="Cluster name; empty for the one cluster.")
+]
+
+
+class Auth:
+    """Bearer-token checks: `write` always, `read` unless the API was started public-read."""
+
+    def __init__(self, token: str, public_read: bool) -> None:
+        self._token = token
+        self.public_read = public_read
+
+    def _check(self, request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise HTTPException(
+                401,
+                "missing bearer token: send `Authorization: Bearer <token>` (the token is in "
+                "$HELMGUARD_API_TOKEN or the api-token file of helmguard's config directory)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not token_matches(given.strip(), self._token):
+            raise HTTPException(
+                401,
+                "wrong bearer token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+
+    def read(self, request: Request) -> None:
+        if not self.public_read:
+            self._check(request)
+
+    def anonymous(self, request: Request) -> bool:
+        """Whether this read came without the right token (possible only with public_read)."""
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        return scheme.lower() != "bearer" or not token_matches(given.strip(), self._token)
+
+    def write(self, request: Request) -> None:
+        self._check(request)
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """The store and the services built over it, one set per application."""
+
+    store: Store
+    auth: Auth
+    feed: Feed
+    sources: ChartSources
+    uploads: UploadCache
+    operations: Operations
+    kube_factory: KubeFactory | None
+    deploy_options: DeployOptions | None
+    cluster_ready: Callable[[], Readiness] | None
+
+    @property
+    def deploy_available(self) -> bool:
+        return self.deploy_options is not None and not self.store.read_only
+
+
+def _context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ApiContext, Depends(_context)]
+
+
+def _read(request: Request, context: Context) -> None:
+    context.auth.read(request)
+
+
+def _write(request: Request, context: Context) -> None:
+    context.auth.write(request)
+
+
+def _full_view(request: Request, context: Context) -> bool:
+    return not context.auth.anonymous(request)
+
+
+read_access = Depends(_read)
+write_access = Depends(_write)
+# True when the caller sent the right token: anonymous readers get less detail.
+FullView = Annotated[bool, Depends(_full_view)]
+
+
+async def recorded_release(store: Store, key: ReleaseKey) -> ReleaseRecord:
+    """The stored release, or 404 naming where the known releases are listed."""
+    release = await store.get_release(key)
+    if release is None:
+        raise HTTPException(
+            404,
+            f"release {key} is not recorded; GET /api/releases lists the releases helmguard knows",
+        )
+    return release

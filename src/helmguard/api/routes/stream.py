@@ -1,0 +1,68 @@
+"""The live stream: server-sent events of status transitions and operation steps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from helmguard.api.context import Cluster, Context, read_access
+from helmguard.api.feed import Feed
+from helmguard.store import ReleaseKey
+
+router = APIRouter(tags=["stream"])
+
+HEARTBEAT_SECONDS = 15.0
+
+
+@router.get(
+    "/api/stream",
+    dependencies=[read_access],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream(
+    request: Request,
+    context: Context,
+    namespace: Annotated[str | None, Query(max_length=253)] = None,
+    name: Annotated[str | None, Query(max_length=253)] = None,
+    cluster: Cluster = "",
+) -> StreamingResponse:
+    """Server-sent events: `transition` (status changes) and `operation` (operation steps).
+
+    With namespace and name, only that release's events.
+    """
+    key = ReleaseKey(namespace, name, cluster) if namespace and name else None
+    return StreamingResponse(
+        _events(request, context.feed, key),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(request: Request, feed: Feed, key: ReleaseKey | None) -> AsyncIterator[bytes]:
+    async with feed.subscribe(key) as sub:
+        yield b"retry: 2000\n: connected\n\n"
+        while not sub.overflowed:
+            try:
+                message = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield b": ping\n\n"
+                continue
+            if message is None:
+                return
+            # Everything already queued goes out in one write: fan-out stays cheap.
+            chunk = [message.data]
+            while not sub.queue.empty() and len(chunk) < 500:
+                more = sub.queue.get_nowait()
+                if more is None:
+                    yield b"".join(chunk)
+                    return
+                chunk.append(more.data)
+            yield b"".join(chunk)
+        yield b'event: resync\ndata: {"reason":"client too slow; reload"}\n\n'
