@@ -1,6 +1,7 @@
 """The JSON of releases the API speaks: pydantic models at the HTTP edge, built from the
 store's records, shared by the read routes and the live stream. A model only one route
-answers with lives in that route's module (`api.routes.*`).
+answers with lives in that route's module (`api.routes.*`). One file just past 400 lines:
+the release JSON is one contract of the read routes, the stream and the page.
 
 Nothing here decides a status: states come from the store (written by the status rules),
 the release's app status too (the sync stores it with the release).
