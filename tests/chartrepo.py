@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from helmguard.sandbox.build import find_binary
+from helmcli import helm_binary
 
 CHART_YAML = """apiVersion: v2
 name: webapp
@@ -119,7 +119,7 @@ def serve_repository(
     With `pki` (a directory `helmguard.sandbox.pki.generate_pki` wrote), over HTTPS with its
     127.0.0.1 server certificate, signed by its ca.crt.
     """
-    helm = str(find_binary("helm"))
+    helm = str(helm_binary())  # skips the test without one
     served = tmp / "repo"
     served.mkdir()
     for version, app in VERSIONS:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from helmcli import helm_binary
 from helmguard.chart.valuescheck import diff, effective_values, parse_values, schema_problems
-from helmguard.sandbox.build import find_binary
 
 DEFAULTS = """replicaCount: 1
 image:
@@ -63,7 +63,7 @@ def _helm_pointers(tmp_path: Path, values: str) -> set[str]:
     overrides = tmp_path / "overrides.yaml"
     overrides.write_text(values)
     run = subprocess.run(
-        [str(find_binary("helm")), "template", str(chart), "-f", str(overrides)],
+        [str(helm_binary()), "template", str(chart), "-f", str(overrides)],
         capture_output=True,
         text=True,
     )
