@@ -107,4 +107,7 @@ def test_yaml_problems_carry_the_line() -> None:
 def test_a_broken_schema_is_reported_not_raised() -> None:
     assert "not JSON" in schema_problems({}, "{")[0].message
     assert "not a valid schema" in schema_problems({}, '{"type": 5}')[0].message
+    # JSON that is no object (the fuzz test's find: jsonschema's validator_for raised on these)
+    for text in ("3", "null", "[1]", '"x"'):
+        assert "not a valid schema" in schema_problems({"a": 1}, text)[0].message, text
     assert schema_problems({"a": 1}, "") == []

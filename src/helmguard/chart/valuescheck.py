@@ -96,8 +96,11 @@ def schema_problems(values: Mapping[str, Any], schema_text: str) -> list[SchemaP
         schema = json.loads(schema_text)
     except json.JSONDecodeError as exc:
         return [SchemaProblem("", "", f"values.schema.json is not JSON: {exc}")]
-    validator_class = jsonschema.validators.validator_for(
-        schema, default=jsonschema.Draft7Validator
+    # validator_for reads `$schema` with `in`: a number or null is judged by draft 7 instead.
+    validator_class = (
+        jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+        if isinstance(schema, dict | bool)
+        else jsonschema.Draft7Validator
     )
     try:
         validator_class.check_schema(schema)

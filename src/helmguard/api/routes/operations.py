@@ -36,7 +36,10 @@ from helmguard.preflight.report import Report
 from helmguard.store import ReleaseKey
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from helmguard.deploy import DeployOptions
+    from helmguard.deploy.result import Result
 
 
 class FindingItem(BaseModel):
@@ -233,18 +236,16 @@ async def start_rollback(
     """Re-apply a stored revision (default: the last deployed before the latest)."""
     from helmguard.deploy import rollback
 
-    options = _deploy_options(context)
     store = context.store
-    release = await recorded_release(store, ReleaseKey(namespace, name, ""))
-    chosen = replace(options, timeout=body.timeout)
-    op = context.operations.start(
+    return await _release_action(
+        context,
         "rollback",
-        release.key,
-        lambda op: rollback(
+        ReleaseKey(namespace, name, ""),
+        lambda chosen, op: rollback(
             namespace, name, body.revision, chosen, store=store, listeners=[op.listener]
         ),
+        body.timeout,
     )
-    return _accepted(op)
 
 
 @router.post(
@@ -260,16 +261,28 @@ async def start_uninstall(
     """Delete every object of the release in reverse order and wait until they are gone."""
     from helmguard.deploy import uninstall
 
-    options = _deploy_options(context)
     store = context.store
-    release = await recorded_release(store, ReleaseKey(namespace, name, ""))
-    chosen = replace(options, timeout=body.timeout)
-    op = context.operations.start(
+    return await _release_action(
+        context,
         "uninstall",
-        release.key,
-        lambda op: uninstall(namespace, name, chosen, store=store, listeners=[op.listener]),
+        ReleaseKey(namespace, name, ""),
+        lambda chosen, op: uninstall(namespace, name, chosen, store=store, listeners=[op.listener]),
+        body.timeout,
     )
-    return _accepted(op)
+
+
+async def _release_action(
+    context: ApiContext,
+    kind: str,
+    key: ReleaseKey,
+    action: Callable[[DeployOptions, Operation], Awaitable[Result]],
+    timeout: float,  # noqa: ASYNC109 - the operation's deadline, not this call's
+) -> JSONResponse:
+    """Start `action` on a recorded release as a background operation (404 if unrecorded)."""
+    options = _deploy_options(context)
+    release = await recorded_release(context.store, key)
+    chosen = replace(options, timeout=timeout)
+    return _accepted(context.operations.start(kind, release.key, lambda op: action(chosen, op)))
 
 
 @router.get(
