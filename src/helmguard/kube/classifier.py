@@ -376,10 +376,11 @@ def _bad_body(raw: str, code: int, target: Target, kw: dict[str, Any]) -> Invali
     conversion (a 500), a create's or update's decoding (a 400). Never healed by a retry."""
     problems: list[tuple[str, str]] = []
     if code >= 500 and (m := _TYPED_PATCH.search(raw)):
-        problems = [
+        # Sorted by field: the API server lists them in Go map order, which varies.
+        problems = sorted(
             (f["field"], _plain_problem(f["problem"]))
             for f in _FIELD_PROBLEM.finditer(m["problems"])
-        ] or [("", m["problems"].strip())]
+        ) or [("", m["problems"].strip())]
     elif (code >= 500 and (m := _CONVERSION.search(raw))) or (
         code == 400 and (m := _UNDECODABLE.search(raw))
     ):
