@@ -317,6 +317,22 @@ async def apply_revision(
     )
 
 
+async def reapply(run: Run, target: RevisionManifest) -> Result:
+    """Apply a stored revision again as a new one: a rollback, or an atomic restore."""
+    return await apply_revision(
+        run,
+        objects=target.objects,
+        crds=target.crds,
+        hooks=stored_hooks(target),
+        chart=target.chart,
+        chart_version=target.chart_version,
+        digest=target.values_digest,
+        operation="rollback",
+        base=helm_base_of(target),
+        rollback_to=target.revision,
+    )
+
+
 async def _atomic_restore(run: Run, failed: Engine, previous: RevisionManifest | None) -> Result:
     """Undo a failed revision: re-apply the previous one, or delete all of a first install."""
     assert run.cluster is not None
@@ -368,18 +384,7 @@ async def _atomic_restore(run: Run, failed: Engine, previous: RevisionManifest |
         run.revision + 1,
         store=run.store,
     )
-    result = await apply_revision(
-        sub,
-        objects=previous.objects,
-        crds=previous.crds,
-        hooks=stored_hooks(previous),
-        chart=previous.chart,
-        chart_version=previous.chart_version,
-        digest=previous.values_digest,
-        operation="rollback",
-        base=helm_base_of(previous),
-        rollback_to=previous.revision,
-    )
+    result = await reapply(sub, previous)
     run.history[:] = sub.history
     return Result(
         "rollback",

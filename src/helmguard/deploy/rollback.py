@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from helmguard.deploy.apply import apply_revision, helm_base_of
+from helmguard.deploy.apply import reapply
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
 from helmguard.deploy.oplog import Listener, OperationLog, Step
 from helmguard.deploy.result import Result
-from helmguard.deploy.run import Run, stored_hooks
+from helmguard.deploy.run import Run
 from helmguard.kube.errors import KubeError
 
 if TYPE_CHECKING:
@@ -61,17 +61,6 @@ async def rollback(
                 )
             target = found[0]
         log.emit(Step.ROLLBACK_TARGET, f"rolling back to revision {target.revision}")
-        return await apply_revision(
-            run,
-            objects=target.objects,
-            crds=target.crds,
-            hooks=stored_hooks(target),
-            chart=target.chart,
-            chart_version=target.chart_version,
-            digest=target.values_digest,
-            operation="rollback",
-            base=helm_base_of(target),
-            rollback_to=target.revision,
-        )
+        return await reapply(run, target)
     finally:
         await asyncio.shield(run.close())
