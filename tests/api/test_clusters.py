@@ -8,114 +8,28 @@ stores that cluster's releases Unknown with its reason, as `serve` does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
+from api.clusterstore import DEFAULT, EAST, WEB, fill_clusters, set_app_status
 from api.conftest import AUTH, REPO, TOKEN, running
 from api.live import read_events, serving
 from helmguard.api.app import create_app
-from helmguard.kube.client import Kube, connect_config
-from helmguard.kube.config import load_config
-from helmguard.manifest import ObjectRef
-from helmguard.store import (
-    AppRecord,
-    ObservedStatus,
-    ReleaseKey,
-    ReleaseRecord,
-    Store,
-    open_store,
-)
-from helmguard.sync.supervisor import UNREACHABLE, ClusterSupervisor
+from helmguard.store import ReleaseKey, Store, open_store
+from helmguard.sync.supervisor import UNREACHABLE
 
 WORKER = REPO / "tests" / "store" / "store_worker.py"
-WEB = ("shop", "web")
-DEFAULT = ReleaseKey(*WEB)
-EAST = ReleaseKey(*WEB, "east")
-WEST = ReleaseKey(*WEB, "west")
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-def kubeconfig_to(path: Path, server: str) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "away", "cluster": {"server": server}}],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "away", "context": {"cluster": "away", "user": "u"}}],
-                "current-context": "away",
-            }
-        )
-    )
-    return path
-
-
-async def _app_status(store: Store, key: ReleaseKey, state: str, reason: str, msg: str) -> None:
-    now = datetime.now(UTC)
-    dep = ObjectRef("apps", "Deployment", key.namespace, key.name)
-    await store.upsert_statuses(
-        [(key, ObservedStatus(dep, state, reason, msg, now, now))],
-        [(key, AppRecord(state, reason, f"{dep}: {msg}", now, now))],
-    )
-
-
-async def mark_unreachable(store: Store, cluster: str, tmp_path: Path) -> str:
-    """Run the sync supervisor of `cluster` against a closed port until it has stored the
-    cluster's releases Unknown; the server address it could not reach."""
-    server = f"https://127.0.0.1:{closed_port()}"
-    config = load_config(kubeconfig_to(tmp_path / f"{cluster}.kubeconfig", server), None)
-
-    async def connect() -> Kube:
-        return await connect_config(config, verify=False)
-
-    supervisor = ClusterSupervisor(
-        connect, store, name=f"cluster {cluster}", cluster=cluster, announce=lambda _: None
-    )
-    task = asyncio.create_task(supervisor.run())
-    try:
-        for _ in range(400):
-            release = await store.get_release(ReleaseKey(*WEB, cluster))
-            if release is not None and release.app and release.app.reason == UNREACHABLE:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError(f"the supervisor did not store {cluster} unreachable")
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    return server
 
 
 @pytest.fixture
 async def clusters(store: Store, tmp_path: Path) -> AsyncIterator[tuple[Store, str]]:
-    """shop/web on three clusters: the default one Ready (its sync holds the lease), east
-    Blocked, west unreachable."""
-    for key in (DEFAULT, EAST, WEST):
-        await store.record_release(ReleaseRecord(key, "web", "1.0.0", 1, "deployed"))
-    await store.record_release(ReleaseRecord(ReleaseKey("shop", "api", "east"), "api", "2.0.0"))
-    await _app_status(store, DEFAULT, "Ready", "Available", "1 of 1 available")
-    await _app_status(store, EAST, "Blocked", "FailedCreate", "serviceaccount east-sa not found")
-    await _app_status(store, WEST, "Ready", "Available", "1 of 1 available")
-    server = await mark_unreachable(store, "west", tmp_path)
-    holder = await store.acquire_sync("")
+    holder, server = await fill_clusters(store, tmp_path)
     yield store, server
     await store.release_sync("", holder)
 
@@ -262,9 +176,9 @@ async def test_stream_filters_by_cluster(clusters: tuple[Store, str]) -> None:
             for k in got
         ]
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies.values())), 10)
-        await _app_status(store, DEFAULT, "Failed", "CrashLoop", "back-off restarting")
-        await _app_status(store, EAST, "Ready", "Available", "1 of 1 available")
-        await _app_status(
+        await set_app_status(store, DEFAULT, "Failed", "CrashLoop", "back-off restarting")
+        await set_app_status(store, EAST, "Ready", "Available", "1 of 1 available")
+        await set_app_status(
             store, ReleaseKey("shop", "api", "east"), "Ready", "Available", "1 of 1 available"
         )
         for _ in range(200):
