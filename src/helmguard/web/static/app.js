@@ -60,9 +60,8 @@ function releaseHref(release) {
 function unreachableBanner(c) {
   const u = c.unreachable;
   return el("p", { class: "banner unreachable", role: "alert", "data-cluster": c.name },
-    el("strong", { text: `Cluster ${c.label} cannot be reached` }),
-    u.since ? ` since ${when(u.since)}` : "",
-    `: ${u.releases} release(s) stored Unknown. `, el("span", { class: "msg", text: u.message }));
+    el("strong", { text: `Cluster ${c.label} unreachable` }),
+    ` (${u.releases} release(s) stored Unknown): `, el("span", { class: "msg", text: u.message }));
 }
 
 function syncText(c) {
