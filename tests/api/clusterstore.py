@@ -12,12 +12,15 @@ from pathlib import Path
 
 import yaml
 
+from api.conftest import REPO
 from helmguard.kube.client import Kube, connect_config
 from helmguard.kube.config import load_config
 from helmguard.manifest import ObjectRef
 from helmguard.store import AppRecord, ObservedStatus, ReleaseKey, ReleaseRecord, Store
 from helmguard.sync.supervisor import UNREACHABLE, ClusterSupervisor
 
+# Takes the default cluster's sync lease and waits (`lease URL`): SIGKILL it to leave the row.
+WORKER = REPO / "tests" / "store" / "store_worker.py"
 WEB = ("shop", "web")
 DEFAULT = ReleaseKey(*WEB)
 EAST = ReleaseKey(*WEB, "east")

@@ -11,20 +11,24 @@ import asyncio
 import socket
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from api.clusterstore import DEFAULT, EAST, WEB, fill_clusters, set_app_status
-from api.conftest import AUTH, REPO, TOKEN, running
+from api.clusterstore import DEFAULT, EAST, WEB, WORKER, fill_clusters, set_app_status
+from api.conftest import AUTH, TOKEN, running
 from api.live import read_events, serving
 from helmguard.api.app import create_app
-from helmguard.store import ReleaseKey, Store, open_store
+from helmguard.api.routes.clusters import WATCH_DOWN
+from helmguard.kube.informer import Connectivity
+from helmguard.manifest import ObjectRef
+from helmguard.status import app_status
+from helmguard.store import AppRecord, ObservedStatus, ReleaseKey, ReleaseRecord, Store, open_store
+from helmguard.sync.engine import _disconnected
 from helmguard.sync.supervisor import UNREACHABLE
-
-WORKER = REPO / "tests" / "store" / "store_worker.py"
 
 
 @pytest.fixture
@@ -197,3 +201,24 @@ async def test_stream_filters_by_cluster(clusters: tuple[Store, str]) -> None:
     assert releases(got["east"]) == {("east", "web"), ("east", "api")}
     assert releases(got["web@east"]) == {("east", "web")}
     assert {d["to_state"] for _, d in got["web@east"]} == {"Ready"}
+
+
+async def test_a_cluster_whose_watches_are_down_is_not_reachable(store: Store) -> None:
+    """A running sync whose watches went down stores its releases Unknown (WatchDisconnected,
+    sync.engine's status for a disconnected watch, through the app status rule)."""
+    key = ReleaseKey("shop", "web", "east")
+    await store.record_release(ReleaseRecord(key, "web", "1.0.0"))
+    since, now = datetime.now(UTC) - timedelta(seconds=40), datetime.now(UTC)
+    dep = ObjectRef("apps", "Deployment", "shop", "web")
+    down = _disconnected(dep, Connectivity(False, since, "Cannot connect to the API server"))
+    app = app_status([down])
+    await store.upsert_statuses(
+        [(key, ObservedStatus(dep, down.state.value, down.reason, down.message, since, now))],
+        [(key, AppRecord(app.state.value, app.reason, app.message, app.since, now))],
+    )
+    api = create_app(store, token=TOKEN, poll_interval=0.05)
+    async for client in running(api):
+        [east] = (await client.get("/api/clusters", headers=AUTH)).json()
+    assert east["reachable"] is False and east["counts"] == {"Unknown": 1}
+    assert east["unreachable"]["reason"] == WATCH_DOWN == down.reason
+    assert "Cannot connect to the API server" in east["unreachable"]["message"]

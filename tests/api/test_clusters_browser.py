@@ -6,18 +6,20 @@ stream of a release page carries only that cluster's changes."""
 from __future__ import annotations
 
 import asyncio
+import sys
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page
 
-from api.clusterstore import DEFAULT, EAST, fill_clusters, set_app_status
+from api.clusterstore import DEFAULT, EAST, WORKER, fill_clusters, set_app_status
 from api.conftest import TOKEN
 from api.live import serving
 from api.test_browser import _page, _shot, browser, pytestmark
 from helmguard.api.app import create_app
-from helmguard.store import Store
+from helmguard.store import ReleaseRecord, Store, open_store
 
 __all__ = ["browser", "pytestmark"]  # the Chromium fixture and skip mark of test_browser
 
@@ -172,3 +174,31 @@ async def test_a_release_page_follows_only_its_own_cluster_live(
         "() => document.querySelector('#release-status h1 .badge').dataset.state === 'Ready'"
     )
     assert asked and all("cluster=east" in u for u in asked), asked
+
+
+async def test_a_sync_that_died_holding_its_lease_is_said(tmp_path: Path, browser: Browser) -> None:
+    """Its releases keep their last stored status: the page says it is no longer kept."""
+    db = str(tmp_path / "helmguard.db")
+    async with await open_store(db) as writer:
+        await writer.record_release(ReleaseRecord(DEFAULT, "web", "1.0.0"))
+        await set_app_status(writer, DEFAULT, "Ready", "Available", "1 of 1 available")
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, str(WORKER), "lease", db, stdin=PIPE, stdout=PIPE
+    )
+    assert worker.stdout is not None
+    assert (await asyncio.wait_for(worker.stdout.readline(), 60)).strip() == b"held"
+    worker.kill()
+    await worker.wait()
+    store = await open_store(db, read_only=True)
+    try:
+        async with serving(create_app(store, token=TOKEN, poll_interval=0.05)) as url:
+            page = await _page(browser)
+            await page.goto(f"{url}/#token={TOKEN}")
+            banner = page.locator('.banner.stale[data-cluster=""]')
+            assert "Cluster (default): its sync stopped" in await banner.inner_text()
+            assert "sync stopped" in await page.locator("#clusters").inner_text()
+            await page.goto(f"{url}/?release=shop/web")
+            await banner.wait_for()
+            assert await page.locator(".banner.unreachable").count() == 0
+    finally:
+        await store.close()

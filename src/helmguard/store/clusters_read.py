@@ -9,7 +9,8 @@ clusters (`helmguard cluster add`) is another table; this module reads only thes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +25,11 @@ from helmguard.store.records import SyncHolder
 @dataclass(frozen=True)
 class Unreachable:
     """The cluster could not be reached: `releases` of its releases are stored Unknown for
-    that reason; `message` is the earliest such release's (it names the error), `since` when
-    the cluster went away."""
+    that; `reason` and `message` are the earliest such release's (the message names the
+    error), `since` when the cluster went away."""
 
     releases: int
+    reason: str
     message: str
     since: datetime | None
 
@@ -53,11 +55,11 @@ class ClusterSummary:
 class ClusterReads(StoreCore):
     """Reads of the clusters the store's releases and sync leases name."""
 
-    async def cluster_summaries(self, unreachable_reason: str) -> list[ClusterSummary]:
+    async def cluster_summaries(self, unreachable: Sequence[str]) -> list[ClusterSummary]:
         """Every cluster with a release or a sync lease, by name ("" first).
 
-        `unreachable_reason` is the app reason the sync supervisor stores on every release
-        of a cluster it cannot reach (its vocabulary, above the store).
+        `unreachable`: the app reasons the sync stores on a release whose cluster it cannot
+        reach or watch (its vocabulary, above the store).
         """
         counts: list[Any] = await self._rows(
             select(Release.cluster, Release.app_state, func.count()).group_by(
@@ -65,8 +67,8 @@ class ClusterReads(StoreCore):
             )
         )
         down: list[Any] = await self._rows(
-            select(Release.cluster, Release.app_message, Release.app_since)
-            .where(Release.app_reason == unreachable_reason)
+            select(Release.cluster, Release.app_reason, Release.app_message, Release.app_since)
+            .where(Release.app_reason.in_(unreachable))
             .order_by(Release.cluster, Release.app_since, Release.id)
         )
         leases = [_sync_holder(row) for row in await self._rows(select(SyncLease))]
@@ -78,15 +80,15 @@ class ClusterReads(StoreCore):
                 unsynced[cluster] = unsynced.get(cluster, 0) + int(count)
             else:
                 states.setdefault(cluster, []).append((state, int(count)))
-        unreachable: dict[str, Unreachable] = {}
+        away: dict[str, Unreachable] = {}
         for row in down:
-            first = unreachable.get(row.cluster)
+            first = away.get(row.cluster)
             if first is None:
-                unreachable[row.cluster] = Unreachable(1, row.app_message or "", row.app_since)
-            else:
-                unreachable[row.cluster] = Unreachable(
-                    first.releases + 1, first.message, first.since
+                away[row.cluster] = Unreachable(
+                    1, row.app_reason, row.app_message or "", row.app_since
                 )
+            else:
+                away[row.cluster] = replace(first, releases=first.releases + 1)
         by_lease = {lease.cluster: lease for lease in leases}
         names = sorted({*states, *unsynced, *by_lease})
         return [
@@ -96,7 +98,7 @@ class ClusterReads(StoreCore):
                 unsynced=unsynced.get(name, 0),
                 sync=by_lease.get(name),
                 sync_alive=name in by_lease and not _holder_gone(by_lease[name], now),
-                unreachable=unreachable.get(name),
+                unreachable=away.get(name),
             )
             for name in names
         ]

@@ -12,6 +12,10 @@ from helmguard.api.schemas import state_severity
 from helmguard.store.clusters_read import ClusterSummary
 from helmguard.sync.supervisor import UNREACHABLE
 
+# The app reasons that mean the sync cannot see the cluster: the supervisor's while it
+# cannot connect, the watch's (sync.engine) while a running sync's watches are down.
+WATCH_DOWN = "WatchDisconnected"
+UNREACHABLE_REASONS = (UNREACHABLE, WATCH_DOWN)
 # How the page and the API spell the default cluster ("" in the store and in `?cluster=`);
 # not a DNS-1123 label, so no registered cluster can be called that.
 DEFAULT_LABEL = "(default)"
@@ -32,7 +36,7 @@ class SyncItem(BaseModel):
 
 
 class UnreachableItem(BaseModel):
-    reason: str
+    reason: str = Field(description=f"{UNREACHABLE} (cannot connect) or {WATCH_DOWN}.")
     message: str = Field(description="What the sync could not reach, in its words.")
     since: datetime | None
     releases: int = Field(description="How many of the cluster's releases are stored Unknown.")
@@ -74,7 +78,7 @@ def cluster_item(c: ClusterSummary, now: datetime, *, full: bool) -> ClusterItem
         unreachable=None
         if down is None
         else UnreachableItem(
-            reason=UNREACHABLE, message=down.message, since=down.since, releases=down.releases
+            reason=down.reason, message=down.message, since=down.since, releases=down.releases
         ),
         sync=sync,
     )
@@ -90,6 +94,6 @@ async def list_clusters(context: Context, full: FullView) -> list[ClusterItem]:
 
     Anonymous readers get no host or process id of the sync.
     """
-    summaries = await context.store.cluster_summaries(UNREACHABLE)
+    summaries = await context.store.cluster_summaries(UNREACHABLE_REASONS)
     now = datetime.now(UTC)
     return [cluster_item(c, now, full=full) for c in summaries]

@@ -55,13 +55,28 @@ function releaseHref(release) {
     (release.cluster ? `&cluster=${encodeURIComponent(release.cluster)}` : "");
 }
 
+// Why the sync cannot see a cluster, in two words: it cannot connect, or its watches are down.
+function awayWord(c) { return c.unreachable.reason === "WatchDisconnected" ? "watch down" : "unreachable"; }
+
 // The red line an unreachable cluster gets wherever its releases are shown: its releases
 // are stored Unknown for that reason, not green.
 function unreachableBanner(c) {
   const u = c.unreachable;
   return el("p", { class: "banner unreachable", role: "alert", "data-cluster": c.name },
-    el("strong", { text: `Cluster ${c.label} unreachable` }),
+    el("strong", { text: `Cluster ${c.label} ${awayWord(c)}` }),
     ` (${u.releases} release(s) stored Unknown): `, el("span", { class: "msg", text: u.message }));
+}
+
+// What the page says above a cluster's releases: unreachable in red; a sync that died
+// holding its lease (its statuses are no longer kept up to date) in amber; else nothing.
+function clusterBanner(c) {
+  if (!c.reachable) return unreachableBanner(c);
+  if (c.sync && !c.sync.alive) {
+    return el("p", { class: "banner stale", role: "status", "data-cluster": c.name },
+      el("strong", { text: `Cluster ${c.label}: its sync stopped` }),
+      ` (last heartbeat ${Math.round(c.sync.heartbeat_age_seconds)}s ago): the stored statuses of its releases are not kept up to date.`);
+  }
+  return null;
 }
 
 function syncText(c) {

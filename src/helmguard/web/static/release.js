@@ -474,11 +474,11 @@ async function renderRelease(ns, name, cluster) {
   const st = detail.status;
   const where = clusters.find((c) => c.name === cluster);
   document.getElementById("release-head").replaceChildren(
-    where && !where.reachable ? unreachableBanner(where) : "",
+    (where && clusterBanner(where)) || "",
     el("div", { id: "release-status" },
     el("h1", {}, `${ns}/${name} `, badge(st.state)),
     el("p", { id: "release-cluster", "data-cluster": cluster }, "cluster ", el("strong", { text: clusterLabel(cluster) }),
-      where ? el("span", { class: "muted", text: ` — ${where.reachable ? syncText(where) : "unreachable"}` }) : null),
+      where ? el("span", { class: "muted", text: ` — ${where.reachable ? syncText(where) : awayWord(where)}` }) : null),
     el("p", { class: "summary" },
       el("span", { class: "msg", id: "release-message", text: st.message }),
       st.root_cause ? el("span", { class: "muted", text: ` — root cause: ${st.root_cause.text}` }) : null,

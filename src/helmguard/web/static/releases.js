@@ -87,14 +87,14 @@ function clusterStrip(clusters) {
       title: c.reachable ? syncText(c) : c.unreachable.message,
       onclick: () => setListFilter({ cluster: listFilter.cluster === c.name ? null : c.name }),
     }, el("strong", { text: c.label }), el("span", { class: "n", text: c.releases }),
-    c.reachable ? el("span", { class: "muted sync", text: syncText(c) }) : el("span", { class: "badge unreachable", text: "unreachable" }))));
+    c.reachable ? el("span", { class: "muted sync", text: syncText(c) }) : el("span", { class: "badge unreachable", text: awayWord(c) }))));
 }
 
 function clusterCell(r, byName) {
   const c = byName.get(r.release.cluster);
   return el("td", { class: "cluster", "data-cluster": r.release.cluster },
     clusterLabel(r.release.cluster),
-    c && !c.reachable ? el("span", {}, " ", el("span", { class: "badge unreachable", title: c.unreachable.message, text: "unreachable" })) : null);
+    c && !c.reachable ? el("span", {}, " ", el("span", { class: "badge unreachable", title: c.unreachable.message, text: awayWord(c) })) : null);
 }
 
 async function renderList() {
@@ -123,7 +123,7 @@ async function renderList() {
   const note = releases.length
     ? el("p", { class: "muted", id: "list-shown", text: `${shown.length} of ${releases.length} release(s)${where} shown` })
     : el("p", { class: "muted", id: "list-shown", text: `No release recorded${where} yet.` });
-  const banners = clusters.filter((c) => !c.reachable && (listFilter.cluster === null || listFilter.cluster === c.name)).map(unreachableBanner);
+  const banners = clusters.filter((c) => listFilter.cluster === null || listFilter.cluster === c.name).map(clusterBanner).filter(Boolean);
   const focused = document.activeElement && document.activeElement.id;
   document.getElementById("main").replaceChildren(el("h1", { text: "Releases" }), ...banners, clusterStrip(clusters),
     stateCounts(releases), listControls(releases, clusters), tableEl, note);
