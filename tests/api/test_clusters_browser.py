@@ -105,6 +105,9 @@ async def test_the_list_shows_and_filters_by_cluster_and_marks_the_unreachable_o
     )
     assert await _rows(page) == [("", "shop/web", "Ready")]
     assert await page.locator("#filter-cluster").input_value() == ""
+    await page.wait_for_function(
+        "() => document.getElementById('live').dataset.stream === '/api/stream?cluster='"
+    )
     await page.select_option("#filter-cluster", "*")
     await page.wait_for_function(
         "() => document.querySelectorAll('#releases tbody tr').length === 1"

@@ -234,6 +234,7 @@ async function route() {
   }
   state.view = "list";
   readListFilter();
+  restartStream();
   return renderList();
 }
 
