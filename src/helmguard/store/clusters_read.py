@@ -2,9 +2,9 @@
 are keyed by and the clusters with a sync lease row.
 
 Per cluster: its releases counted by app state, the sync that holds its lease (and whether
-that sync is alive), and whether the cluster was last found unreachable (its releases
-stored Unknown with the supervisor's reason, its message and since when). The registry of
-clusters (`helmguard cluster add`) is another table; this module reads only these two.
+that sync is alive), and whether the sync last found the cluster unreachable (releases
+stored with one of the reasons the caller names: the message and since when). The registry
+of clusters (`helmguard cluster add`) is another table; this module reads only these two.
 """
 
 from __future__ import annotations
