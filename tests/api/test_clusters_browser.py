@@ -19,6 +19,7 @@ from api.conftest import TOKEN
 from api.live import serving
 from api.test_browser import _page, _shot, browser, pytestmark
 from helmguard.api.app import create_app
+from helmguard.deploy import DeployOptions
 from helmguard.store import ReleaseRecord, Store, open_store
 
 __all__ = ["browser", "pytestmark"]  # the Chromium fixture and skip mark of test_browser
@@ -205,3 +206,26 @@ async def test_a_sync_that_died_holding_its_lease_is_said(tmp_path: Path, browse
             assert await page.locator(".banner.unreachable").count() == 0
     finally:
         await store.close()
+
+
+async def test_actions_are_offered_only_where_the_deploy_routes_act(
+    store: Store, tmp_path: Path, browser: Browser
+) -> None:
+    """The deploy routes act on this server's default cluster: east's shop/web (same name)
+    gets no roll back or uninstall that would hit the default cluster's."""
+    holder, _ = await fill_clusters(store, tmp_path)
+    app = create_app(store, token=TOKEN, poll_interval=0.05, deploy_options=DeployOptions())
+    try:
+        async with serving(app) as url:
+            page = await _page(browser)
+            await page.goto(f"{url}/?release=shop/web&cluster=east#token={TOKEN}")
+            await page.wait_for_selector('#release-page[data-rendered="true"]')
+            note = await page.locator("#actions-elsewhere").inner_text()
+            assert "not on cluster east" in note
+            assert await page.locator("#rollback, #uninstall, #upgrade").count() == 0
+            await page.goto(f"{url}/?release=shop/web")
+            await page.wait_for_selector('#release-page[data-rendered="true"]')
+            assert await page.locator("#uninstall").count() == 1
+            assert await page.locator("#actions-elsewhere").count() == 0
+    finally:
+        await store.release_sync("", holder)
