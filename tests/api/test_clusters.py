@@ -23,6 +23,7 @@ from api.conftest import AUTH, TOKEN, running
 from api.live import read_events, serving
 from helmguard.api.app import create_app
 from helmguard.api.routes.clusters import WATCH_DOWN
+from helmguard.deploy import DeployOptions
 from helmguard.kube.informer import Connectivity
 from helmguard.manifest import ObjectRef
 from helmguard.status import app_status
@@ -222,3 +223,23 @@ async def test_a_cluster_whose_watches_are_down_is_not_reachable(store: Store) -
     assert east["reachable"] is False and east["counts"] == {"Unknown": 1}
     assert east["unreachable"]["reason"] == WATCH_DOWN == down.reason
     assert "Cannot connect to the API server" in east["unreachable"]["message"]
+
+
+async def test_rollback_and_uninstall_refuse_another_clusters_release(
+    clusters: tuple[Store, str],
+) -> None:
+    """The deploy options reach the default cluster: a same-named release of east is never
+    rolled back or uninstalled there."""
+    app = create_app(clusters[0], token=TOKEN, poll_interval=0.05, deploy_options=DeployOptions())
+    async for client in running(app):
+        for action, body in (("rollback", {"revision": 1}), ("uninstall", {})):
+            path = f"/api/releases/shop/web/{action}"
+            refused = await client.post(path, params={"cluster": "east"}, json=body, headers=AUTH)
+            assert refused.status_code == 403, refused.text
+            assert "on cluster 'east'" in refused.json()["detail"]
+            assert "default cluster only" in refused.json()["detail"]
+            bad = await client.post(path, params={"cluster": "East"}, json=body, headers=AUTH)
+            assert bad.status_code == 422, bad.text
+        # Nothing was started: the release's stored state is as it was.
+        detail = (await client.get("/api/releases/shop/web?cluster=east", headers=AUTH)).json()
+        assert detail["stored_status"] == "deployed" and detail["status"]["state"] == "Blocked"
