@@ -25,7 +25,7 @@ from helmguard.api.context import ApiContext, Auth
 from helmguard.api.feed import Feed
 from helmguard.api.limits import BodyLimit
 from helmguard.api.operations import Operations
-from helmguard.api.routes import catalogue, health, operations, pages, releases, stream
+from helmguard.api.routes import catalogue, clusters, health, operations, pages, releases, stream
 from helmguard.api.uploads import UploadCache, default_upload_dir
 from helmguard.kube.errors import KubeError
 from helmguard.store import Store, StoreError
@@ -128,6 +128,7 @@ def create_app(
     # The order of the routes is the order of the OpenAPI document.
     app.include_router(health.router)
     app.include_router(releases.router)
+    app.include_router(clusters.router)
     app.include_router(stream.router)
     app.include_router(operations.router)
     app.include_router(catalogue.router)

@@ -7,11 +7,13 @@ never through closures.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
+from pydantic import AfterValidator
 
 from helmguard.api.auth import token_matches
 from helmguard.store import ReleaseKey, ReleaseRecord, Store
@@ -24,8 +26,31 @@ if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions
     from helmguard.sync.supervisor import Readiness
 
+# A cluster is named by a DNS-1123 label, as Kubernetes names a namespace; "" is the default.
+_CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def cluster_name(name: str) -> str:
+    """`name` if it can name a cluster, else ValueError saying what a cluster name is."""
+    if name and not _CLUSTER_NAME.fullmatch(name):
+        raise ValueError(
+            f"cluster {name!r} is not a cluster name: a DNS-1123 label (at most 63 lowercase "
+            "letters, digits and '-', starting and ending with a letter or digit), or empty "
+            "for the default cluster"
+        )
+    return name
+
+
 Cluster = Annotated[
-    str, Query(max_length=253, description="Cluster name; empty for the one cluster.")
+    str,
+    Query(description="Cluster name; empty for the default cluster."),
+    AfterValidator(cluster_name),
+]
+# On a list: absent for every cluster, empty for the default cluster, else that cluster.
+ClusterFilter = Annotated[
+    str | None,
+    Query(description="Only this cluster's (empty: the default cluster's); absent: all."),
+    AfterValidator(lambda name: None if name is None else cluster_name(name)),
 ]
 
 
@@ -116,6 +141,13 @@ async def recorded_release(store: Store, key: ReleaseKey) -> ReleaseRecord:
     """The stored release, or 404 naming where the known releases are listed."""
     release = await store.get_release(key)
     if release is None:
+        if key.cluster:
+            raise HTTPException(
+                404,
+                f"release {key.namespace}/{key.name} is not recorded on cluster "
+                f"{key.cluster!r}; GET /api/releases?cluster={key.cluster} lists that "
+                "cluster's releases, GET /api/clusters the clusters helmguard knows",
+            )
         raise HTTPException(
             404,
             f"release {key} is not recorded; GET /api/releases lists the releases helmguard knows",

@@ -23,6 +23,7 @@ from helmguard.api.charts import (
 )
 from helmguard.api.context import (
     ApiContext,
+    Cluster,
     Context,
     FullView,
     read_access,
@@ -231,7 +232,7 @@ async def start_deploy(context: Context, body: DeployRequest) -> JSONResponse:
     responses={**_ACTION_RESPONSES, 404: {"description": "release not recorded"}},
 )
 async def start_rollback(
-    context: Context, namespace: str, name: str, body: RollbackRequest
+    context: Context, namespace: str, name: str, body: RollbackRequest, cluster: Cluster = ""
 ) -> JSONResponse:
     """Re-apply a stored revision (default: the last deployed before the latest)."""
     from helmguard.deploy import rollback
@@ -240,7 +241,7 @@ async def start_rollback(
     return await _release_action(
         context,
         "rollback",
-        ReleaseKey(namespace, name, ""),
+        ReleaseKey(namespace, name, cluster),
         lambda chosen, op: rollback(
             namespace, name, body.revision, chosen, store=store, listeners=[op.listener]
         ),
@@ -256,7 +257,7 @@ async def start_rollback(
     responses={**_ACTION_RESPONSES, 404: {"description": "release not recorded"}},
 )
 async def start_uninstall(
-    context: Context, namespace: str, name: str, body: UninstallRequest
+    context: Context, namespace: str, name: str, body: UninstallRequest, cluster: Cluster = ""
 ) -> JSONResponse:
     """Delete every object of the release in reverse order and wait until they are gone."""
     from helmguard.deploy import uninstall
@@ -265,7 +266,7 @@ async def start_uninstall(
     return await _release_action(
         context,
         "uninstall",
-        ReleaseKey(namespace, name, ""),
+        ReleaseKey(namespace, name, cluster),
         lambda chosen, op: uninstall(namespace, name, chosen, store=store, listeners=[op.listener]),
         body.timeout,
     )
@@ -280,6 +281,13 @@ async def _release_action(
 ) -> JSONResponse:
     """Start `action` on a recorded release as a background operation (404 if unrecorded)."""
     options = _deploy_options(context)
+    if key.cluster:
+        # The deploy options reach the default cluster: never act there for another's release.
+        raise HTTPException(
+            403,
+            f"{kind} of {key.namespace}/{key.name} on cluster {key.cluster!r}: this server "
+            "deploys, rolls back and uninstalls on its default cluster only",
+        )
     release = await recorded_release(context.store, key)
     chosen = replace(options, timeout=timeout)
     return _accepted(context.operations.start(kind, release.key, lambda op: action(chosen, op)))
