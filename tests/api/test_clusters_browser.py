@@ -227,5 +227,12 @@ async def test_actions_are_offered_only_where_the_deploy_routes_act(
             await page.wait_for_selector('#release-page[data-rendered="true"]')
             assert await page.locator("#uninstall").count() == 1
             assert await page.locator("#actions-elsewhere").count() == 0
+
+            # The release forgotten meanwhile: the refusal is said where the question was.
+            assert await store.delete_release(DEFAULT)
+            await page.locator("#uninstall").click()
+            await page.locator("#confirm-action").click()
+            refusal = await page.locator("#action-error").inner_text()
+            assert refusal.startswith("uninstall: ") and "shop/web" in refusal, refusal
     finally:
         await store.release_sync("", holder)

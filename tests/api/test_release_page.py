@@ -335,8 +335,6 @@ def test_release_page(
         page.locator("#list-shown", has_text="1 of 1 release(s) shown").wait_for()
         if size > 5:
             assert f"{release}-c00-token" in page.inner_text("#releases td.oneline")
-        # Last, so that a slow machine still runs every other check first.
-        assert render_ms < 1000, f"{size} objects rendered in {render_ms} ms after the data arrived"
     finally:
         for proc in processes:
             stop(proc)

@@ -33,12 +33,18 @@ function operationView(op, id) {
 }
 
 // Poll the operation until it ends; `show(op)` after every look. Resolves with the last op.
+// A look that fails because the server is busy or away (no answer, or a 5xx) is tried again
+// at the next tick; any other refusal (401, the operation unknown) ends the follow with it.
 async function follow(op, show) {
   for (;;) {
     show(op);
     if (op.state !== "running") return op;
     await new Promise((r) => setTimeout(r, 400));
-    op = await api(`/api/operations/${encodeURIComponent(op.id)}`);
+    try {
+      op = await api(`/api/operations/${encodeURIComponent(op.id)}`);
+    } catch (err) {
+      if (err instanceof Unauthorized || (err.status && err.status < 500)) throw err;
+    }
   }
 }
 
@@ -269,15 +275,20 @@ function releaseActions(ns, name, cluster, revisions) {
     return box;
   }
   const runAction = (path, body, after) => async () => {
-    const op = await jsonPost(`/api/releases/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${path}`, body);
-    releaseOp.key = key;
-    where.replaceChildren();
-    const last = await follow(op, (o) => {
-      releaseOp.op = o;
-      const holder = document.getElementById("action-operation");
-      if (holder) holder.replaceChildren(operationView(o, "release-operation"));
-    });
-    if (after) after(last);
+    try {
+      const op = await jsonPost(`/api/releases/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${path}`, body);
+      releaseOp.key = key;
+      where.replaceChildren();
+      const last = await follow(op, (o) => {
+        releaseOp.op = o;
+        const holder = document.getElementById("action-operation");
+        if (holder) holder.replaceChildren(operationView(o, "release-operation"));
+      });
+      if (after) after(last);
+    } catch (err) {
+      if (err instanceof Unauthorized) return showTokenForm();
+      where.replaceChildren(el("span", { class: "error", id: "action-error", text: `${path}: ${err.message}` }));
+    }
   };
   const upgrade = el("a", { class: "button", id: "upgrade", href: deployHref({ upgrade: key }), text: "Upgrade…" });
   const current = revisions.length ? revisions[revisions.length - 1].number : null;
