@@ -145,7 +145,7 @@ function timeline(id, items, line) {
 
 function scheduleRefresh() {
   if (state.refreshTimer) return;
-  state.refreshTimer = setTimeout(() => { state.refreshTimer = null; route().catch(showError); }, 250);
+  state.refreshTimer = setTimeout(() => { state.refreshTimer = null; route().catch(showError); }, 100);
 }
 
 function showError(err) {
