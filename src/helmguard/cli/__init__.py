@@ -15,6 +15,7 @@ from helmguard import __version__
 # name -> "module:attribute" of a click command; add a line to add a command.
 COMMANDS = {
     "check": "helmguard.cli.check:check",
+    "cluster": "helmguard.cli.cluster:cluster",
     "db": "helmguard.cli.db:db",
     "deploy": "helmguard.cli.deploy:deploy_command",
     "diff": "helmguard.cli.diff:diff_group",

@@ -231,6 +231,20 @@ class SyncLease(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class RegisteredCluster(Base):
+    """A cluster `serve` and `--cluster` reach by name: where its kubeconfig is, which context.
+
+    Never credentials: the kubeconfig file (or the Secret it is mounted from) keeps them.
+    """
+
+    __tablename__ = "clusters"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)  # a DNS-1123 label
+    kubeconfig: Mapped[str] = mapped_column(Text)  # an absolute path
+    context: Mapped[str] = mapped_column(String(253))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ChartRepository(Base):
     """A Helm chart repository or OCI registry of the catalogue, with its cached index.
 

@@ -203,6 +203,20 @@ class SyncHolder:
 
 
 @dataclass(frozen=True)
+class ClusterRecord:
+    """A registered cluster: a kubeconfig file and one of its contexts, by a DNS-1123 name.
+
+    Its releases are keyed `ReleaseKey(..., cluster=name)`; the key "" is the default
+    cluster (the kubeconfig context in use, as before any cluster was registered).
+    """
+
+    name: str
+    kubeconfig: str
+    context: str
+    added_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class RepositoryRecord:
     """A chart repository (kind "helm": index.yaml over HTTP(S)) or OCI registry ("oci").
 

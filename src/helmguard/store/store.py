@@ -10,17 +10,21 @@ from helmguard.store.errors import StoreError
 from helmguard.store.leases import SyncLeases
 from helmguard.store.logs import LogWrites
 from helmguard.store.reads import Reads
+from helmguard.store.registry import ClusterRegistry
 from helmguard.store.releases import ReleaseWrites
 from helmguard.store.repositories import Repositories
 from helmguard.store.statuses import StatusWrites
 from helmguard.store.writer import BatchWriter
 
 
-class Store(StatusWrites, ReleaseWrites, LogWrites, SyncLeases, Repositories, Reads):
+class Store(
+    StatusWrites, ReleaseWrites, LogWrites, SyncLeases, Repositories, ClusterRegistry, Reads
+):
     """helmguard's durable state. Writes go through one writer task; reads run concurrently.
 
     Build it with `open_store`; close it with `await store.close()` or `async with`. Each
-    concern is a part of its own module: statuses, releases, logs, leases, repositories, reads.
+    concern is a part of its own module: statuses, releases, logs, leases, repositories,
+    the cluster registry, reads.
     """
 
 
