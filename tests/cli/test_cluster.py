@@ -173,3 +173,24 @@ def test_cluster_flag_without_a_registry(tmp_path: Path) -> None:
     result = _run("status", "--cluster", "b", "--db", str(tmp_path / "none.db"))
     assert result.exit_code == 2
     assert "--cluster b: no cluster registry to read" in result.stderr
+
+
+def test_serve_refuses_clusters_it_cannot_sync(
+    db: str, kubeconfig: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HELMGUARD_API_TOKEN", "t" * 40)
+    assert _run("cluster", "add", "b", "--kubeconfig", kubeconfig, "--db", db).exit_code == 0
+    for args, said in [
+        (["--no-default-cluster"], "--no-default-cluster leaves nothing to sync"),
+        (["--all-clusters", "--cluster", "b"], "--all-clusters already syncs every"),
+        (["--no-default-cluster", "--cluster", "b", "--kube-context", "x"], "choose the default"),
+        (["--cluster", "c", "--kubeconfig", kubeconfig], "cluster 'c' is not registered in"),
+    ]:
+        result = _run("serve", "--no-api", *args, "--db", db)
+        assert result.exit_code == 2, (args, result.output)
+        assert said in result.stderr, (args, result.stderr)
+    assert "registered: b" in result.stderr
+    Path(kubeconfig).unlink()  # b's kubeconfig is gone: named, before anything runs
+    gone = _run("serve", "--no-api", "--no-default-cluster", "--all-clusters", "--db", db)
+    assert gone.exit_code == 2
+    assert "cluster b: kubeconfig file" in gone.stderr and "does not exist" in gone.stderr

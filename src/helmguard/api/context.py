@@ -7,8 +7,8 @@ never through closures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -80,10 +80,28 @@ class ApiContext:
     kube_factory: KubeFactory | None
     deploy_options: DeployOptions | None
     cluster_ready: Callable[[], Readiness] | None
+    # Per cluster key ("" the default): the options of deploys to it (its kubeconfig/context).
+    clusters: Mapping[str, DeployOptions] = field(default_factory=dict)
 
     @property
     def deploy_available(self) -> bool:
         return self.deploy_options is not None and not self.store.read_only
+
+    def deploy_options_for(self, cluster: str) -> DeployOptions:
+        """How to deploy to `cluster`: 403 when this server deploys nowhere, 404 naming the
+        clusters it deploys to when not to that one."""
+        if (self.deploy_options is None and not self.clusters) or self.store.read_only:
+            raise HTTPException(
+                403,
+                "deploy, rollback and uninstall are not enabled on this server (it was started "
+                "without cluster access or with a read-only database)",
+            )
+        options = self.deploy_options if not cluster else self.clusters.get(cluster)
+        if options is None:
+            served = ", ".join(repr(c) if c else "'' (the default)" for c in sorted(self.clusters))
+            named = f"cluster {cluster!r}" if cluster else "the default cluster (?cluster= empty)"
+            raise HTTPException(404, f"{named} is not served here; served: {served}")
+        return options
 
 
 def _context(request: Request) -> ApiContext:

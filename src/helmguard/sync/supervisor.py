@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -40,6 +40,16 @@ class Readiness:
 
     ready: bool
     detail: str = ""
+
+
+def combined_readiness(parts: Sequence[Callable[[], Readiness]]) -> Callable[[], Readiness]:
+    """Ready while every cluster is; otherwise not, naming each cluster that is not."""
+
+    def readiness() -> Readiness:
+        down = [r for r in (part() for part in parts) if not r.ready]
+        return Readiness(not down, "; ".join(r.detail for r in down))
+
+    return readiness
 
 
 class ClusterSupervisor:
