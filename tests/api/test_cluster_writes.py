@@ -60,7 +60,10 @@ async def test_each_write_reaches_the_cluster_it_names(seeded: Store, tmp_path: 
             client, await client.post("/api/deploy", json=CHECK, headers=AUTH)
         )
         assert "default-kubeconfig" in to_default["error"], to_default
-        # shop/web is recorded under cluster b only.
+        # shop/web is recorded under cluster b only; its values are read from b's records.
+        assert (await client.get("/api/releases/shop/web/values", headers=AUTH)).status_code == 404
+        values = await client.get("/api/releases/shop/web/values?cluster=b", headers=AUTH)
+        assert values.status_code != 200 and "b-kubeconfig" in values.text, values.text
         for action in ("rollback", "uninstall"):
             path = f"/api/releases/shop/web/{action}"
             elsewhere = await client.post(path, json={}, headers=AUTH)
