@@ -280,7 +280,15 @@ def _runner(
     where = Election(
         election.namespace or cluster.config.target.namespace, lease, timings=election.timings
     )
-    return ElectedSupervisor(connect, supervisor, where, name=cluster.name, announce=announce)
+    return ElectedSupervisor(
+        connect,
+        supervisor,
+        where,
+        store=store,
+        cluster=cluster.key,
+        name=cluster.name,
+        announce=announce,
+    )
 
 
 async def _api(
