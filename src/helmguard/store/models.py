@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -229,6 +230,8 @@ class SyncLease(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Held by a `serve --leader-elect` replica (it won the cluster's Lease).
+    elected: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class RegisteredCluster(Base):

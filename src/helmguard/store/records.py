@@ -200,6 +200,7 @@ class SyncHolder:
     pid: int
     started_at: datetime
     heartbeat_at: datetime
+    elected: bool = False  # a `serve --leader-elect` replica's sync
 
 
 @dataclass(frozen=True)
