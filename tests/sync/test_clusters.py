@@ -1,7 +1,8 @@
 """One `serve` over two clusters (two sandboxes): a journey through `cluster add`, `deploy
 --cluster`, `status --cluster` and the API, then cluster A's kube-apiserver SIGKILLed: A's
 release goes Unknown with the reason and /readyz names A, while B's sync goes on (a change
-made in B is stored); A's API server back, A's release is synced again.
+made in B is stored); A's API server back, A's release is synced again. The same with
+--leader-elect: each cluster's Lease is in that cluster, and the replica holds both.
 
 B is the session's sandbox. A is the sandbox named by $HELMGUARD_TEST_SECOND_SANDBOX (already
 up; its kube-apiserver is killed and restarted, it is left up), else a private one this
@@ -16,6 +17,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,20 +100,31 @@ def _until(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any:
     return wait_until(probe, what, timeout)
 
 
+# Short leader election timings (lease 4 s, renew deadline 3 s, retry 1 s).
+ELECTION = [
+    "--leader-elect",
+    "--leader-elect-lease-duration=4",
+    "--leader-elect-renew-deadline=3",
+    "--leader-elect-retry-period=1",
+]
+
+
+@pytest.mark.parametrize("elected", [False, True], ids=["plain", "leader-elect"])
 def test_one_serve_two_clusters_one_stops(
     sandbox: Sandbox,
     second: Second,
     processes: list[subprocess.Popen[bytes]],
     tmp_path: Path,
+    elected: bool,
 ) -> None:
     a, b = second.load(), sandbox
     db = str(tmp_path / "clusters.db")
-    namespace = f"clusters-{os.getpid()}"
+    namespace = f"clusters-{uuid.uuid4().hex[:8]}"
     with a.admin_http() as api_a, b.admin_http() as api_b:
         for api in (api_a, api_b):
             create_namespace(api, namespace)
         try:
-            _run(a, b, second, api_b, db, namespace, processes, tmp_path)
+            _run(a, b, second, api_b, db, namespace, processes, tmp_path, elected)
         finally:
             for api in (api_a, api_b):
                 with contextlib.suppress(httpx.HTTPError):
@@ -127,6 +140,7 @@ def _run(
     namespace: str,
     processes: list[subprocess.Popen[bytes]],
     tmp_path: Path,
+    elected: bool,
 ) -> None:
     # The journey: register both clusters, deploy to each by name, read it back by name.
     for name, box in (("a", a), ("b", b)):
@@ -149,8 +163,9 @@ def _run(
     assert [(c["name"], c["releases"]) for c in listed] == [("a", 1), ("b", 1)]
 
     serve = helmguard(
-        "serve", "--db", db, "--no-default-cluster", "--all-clusters", "--cluster-grace", "2"
-    )
+        "serve", "--db", db, "--no-default-cluster", "--all-clusters", "--cluster-grace", "2",
+        "--leader-elect-lease-namespace", namespace, *(ELECTION if elected else []),
+    )  # fmt: skip
     log = tmp_path / "serve.log"
     proc, base = start_serve(serve, processes, log, token=TOKEN, ready="/readyz")
     detail = f"{base}/api/releases/{namespace}/web"
@@ -171,6 +186,16 @@ def _run(
     assert from_cli["app"]["state"] == from_api["status"]["state"] == item["state"] == "Ready"
     assert from_cli["read_from"] == "store", from_cli
     assert [m["object"] for m in from_cli["members"]] == ["ConfigMap/web-settings"], from_cli
+    if elected:
+        # Each cluster's Lease is in that cluster, named after it; one replica holds both.
+        with a.admin_http() as api_a:
+            holders = {
+                name: api.get(
+                    f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/helmguard-sync-{name}"
+                ).json()["spec"]["holderIdentity"]
+                for api, name in ((api_a, "a"), (api_b, "b"))
+            }
+        assert holders["a"] == holders["b"] and holders["a"], holders
 
     # A's API server stops: A's release Unknown with the reason, /readyz names A.
     killed = time.monotonic()
@@ -183,12 +208,15 @@ def _run(
         # The watch's drop (or, reconnecting, the connection's failure), naming A's server.
         assert unknown["reason"] in ("WatchDisconnected", "ClusterUnreachable"), unknown
         assert a.server in unknown["message"], unknown
-        readyz = _until(
-            lambda: (r := httpx.get(f"{base}/readyz", timeout=5)).status_code == 503 and r,
-            "/readyz not ready naming cluster a",
-        )
-        said = readyz.json()["detail"]
-        assert "cluster a (" in said and "cluster b (" not in said, said
+        if not elected:
+            # (An elected replica holds A's Lease only until its renew deadline: then it is a
+            # follower of A, ready, serving the store.)
+            readyz = _until(
+                lambda: (r := httpx.get(f"{base}/readyz", timeout=5)).status_code == 503 and r,
+                "/readyz not ready naming cluster a",
+            )
+            said = readyz.json()["detail"]
+            assert "cluster a (" in said and "cluster b (" not in said, said
         # B goes on: its release stays Ready, and a change made in B is stored.
         assert state("b") == "Ready"
         gone = api_b.delete(f"/api/v1/namespaces/{namespace}/configmaps/web-settings")
@@ -217,3 +245,6 @@ def _run(
     assert "Traceback" not in output, output
     assert "serve: syncing 1 release(s) from cluster a (" in output, output
     assert "serve: syncing 1 release(s) from cluster b (" in output, output
+    if elected:
+        assert "no longer leading cluster a (" in output, output
+        assert "no longer leading cluster b (" not in output, output

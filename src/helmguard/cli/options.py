@@ -34,7 +34,8 @@ _cluster_name_option = click.option(
     "--cluster",
     "cluster_name",
     metavar="NAME",
-    help="A cluster registered with `helmguard cluster add` (in the --db store): its "
+    help="A cluster registered with `helmguard cluster add` (in the store: --db, else "
+    "$HELMGUARD_DB or the default one): its "
     "kubeconfig and context, and its releases in the store. Default: the kubeconfig "
     "context in use, the store's default cluster.",
 )

@@ -201,6 +201,7 @@ async def _serve(
     election: ElectionOptions,
 ) -> None:
     from helmguard.store import open_store
+    from helmguard.sync.replica import replica_identity
     from helmguard.sync.supervisor import combined_readiness
 
     stop = asyncio.Event()
@@ -215,7 +216,8 @@ async def _serve(
         served += await _registered(store, wanted) if wanted != () else []
         if not served:
             _usage(f"no cluster is registered in {store.url}: nothing to sync")
-        runners = [_runner(c, store, grace, election, announce) for c in served]
+        identity = replica_identity()  # one replica: the same holderIdentity in every Lease
+        runners = [_runner(c, store, grace, election, identity, announce) for c in served]
         for cluster in served:
             click.echo(f"serve: {cluster.name}; store {store.url}", err=True)
         readiness = combined_readiness([r.readiness for r in runners])
@@ -244,6 +246,7 @@ def _runner(
     store: Store,
     grace: float,
     election: ElectionOptions,
+    identity: str,
     announce: Callable[[str], None],
 ) -> ClusterSupervisor | ElectedSupervisor:
     """The sync of one cluster: a supervisor, or one run only while holding its Lease."""
@@ -277,9 +280,8 @@ def _runner(
         return supervisor()
     # Each cluster's Lease is in that cluster; the default cluster's keeps its name.
     lease = f"{election.lease_name}-{cluster.key}" if cluster.key else election.lease_name
-    where = Election(
-        election.namespace or cluster.config.target.namespace, lease, timings=election.timings
-    )
+    namespace = election.namespace or cluster.config.target.namespace
+    where = Election(namespace, lease, identity, timings=election.timings)
     return ElectedSupervisor(
         connect,
         supervisor,
