@@ -43,7 +43,7 @@ async def test_each_write_reaches_the_cluster_it_names(seeded: Store, tmp_path: 
         token=TOKEN,
         chart_roots=[REPO / "examples"],
         deploy_options=clusters[""],
-        clusters=clusters,
+        cluster_deploys=clusters,
     )
     async for client in running(app):
         unknown = await client.post("/api/deploy?cluster=zz", json=CHECK, headers=AUTH)
@@ -79,7 +79,7 @@ async def test_a_server_without_the_default_cluster(seeded: Store, tmp_path: Pat
     from helmguard.deploy import DeployOptions
 
     only_b = {"b": DeployOptions(kubeconfig=str(tmp_path / "b"), cluster="b", timeout=5)}
-    app = create_app(seeded, token=TOKEN, chart_roots=[REPO / "examples"], clusters=only_b)
+    app = create_app(seeded, token=TOKEN, chart_roots=[REPO / "examples"], cluster_deploys=only_b)
     async for client in running(app):
         default = await client.post("/api/deploy", json=CHECK, headers=AUTH)
         assert default.status_code == 404

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import insert, select
 
+from api.clusterstore import fill_clusters
 from api.conftest import AUTH, SEED, TOKEN, running, seed_store
 from api.live import read_events, serving
 from helmguard.api.app import create_app
@@ -122,3 +124,27 @@ async def _until(predicate: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("timed out")
+
+
+async def test_clusters_and_the_cluster_filter_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    """The per-cluster reads group by cluster and app state (NULL for never synced)."""
+    async with await open_store(pg_url) as store:
+        holder, server = await fill_clusters(store, tmp_path)
+        app = create_app(store, token=TOKEN, poll_interval=0.05)
+        async for client in running(app):
+            listed = (await client.get("/api/clusters", headers=AUTH)).json()
+            assert [(c["name"], c["releases"], c["counts"], c["reachable"]) for c in listed] == [
+                ("", 1, {"Ready": 1}, True),
+                ("east", 2, {"Blocked": 1, "Unknown": 1}, True),
+                ("west", 1, {"Unknown": 1}, False),
+            ]
+            assert listed[0]["sync"]["alive"] and listed[1]["sync"] is None
+            assert server.removeprefix("https://") in listed[2]["unreachable"]["message"]
+            east = (await client.get("/api/releases?cluster=east", headers=AUTH)).json()
+            assert [(r["release"]["cluster"], r["release"]["name"]) for r in east] == [
+                ("east", "api"),
+                ("east", "web"),
+            ]
+            detail = await client.get("/api/releases/shop/web?cluster=east", headers=AUTH)
+            assert detail.json()["status"]["state"] == "Blocked"
+        await store.release_sync("", holder)

@@ -83,9 +83,9 @@ def test_add_list_remove(db: str, kubeconfig: str) -> None:
 @pytest.mark.parametrize(
     ("args", "said"),
     [
-        (["Bad_Name", "--context", "beta"], "is not a DNS-1123 label"),
-        (["trailing-", "--context", "beta"], "is not a DNS-1123 label"),
-        (["x" * 64, "--context", "beta"], "is not a DNS-1123 label"),
+        (["Bad_Name", "--context", "beta"], "is not a cluster name: a DNS-1123 label"),
+        (["trailing-", "--context", "beta"], "is not a cluster name: a DNS-1123 label"),
+        (["x" * 64, "--context", "beta"], "is not a cluster name: a DNS-1123 label"),
         (["b", "--context", "gamma"], "Context 'gamma' is not defined"),
     ],
 )

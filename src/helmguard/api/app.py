@@ -25,7 +25,7 @@ from helmguard.api.context import ApiContext, Auth
 from helmguard.api.feed import Feed
 from helmguard.api.limits import BodyLimit
 from helmguard.api.operations import Operations
-from helmguard.api.routes import catalogue, health, operations, pages, releases, stream
+from helmguard.api.routes import catalogue, clusters, health, operations, pages, releases, stream
 from helmguard.api.uploads import UploadCache, default_upload_dir
 from helmguard.kube.errors import KubeError
 from helmguard.store import Store, StoreError
@@ -65,7 +65,7 @@ def create_app(
     max_archive_bytes: int = MAX_ARCHIVE_BYTES,
     poll_interval: float = 0.2,
     deploy_options: DeployOptions | None = None,
-    clusters: Mapping[str, DeployOptions] | None = None,
+    cluster_deploys: Mapping[str, DeployOptions] | None = None,
 ) -> FastAPI:
     """The helmguard API and page over `store`.
 
@@ -81,8 +81,9 @@ def create_app(
     (`public_read`) see names and states: no values digests, no stored plans, no
     operation log details.
     `deploy_options` (kubeconfig, context, timeouts) enables deploy, rollback and
-    uninstall, which then run as background operations writing to `store`; `clusters`
-    those of each cluster `?cluster=NAME` may name (serve over several clusters).
+    uninstall, which then run as background operations writing to `store`;
+    `cluster_deploys` those of each cluster `?cluster=NAME` may name (serve over several
+    clusters).
     """
     cache = (uploads or UploadCache(default_upload_dir())).open()
     sources = ChartSources(
@@ -100,7 +101,7 @@ def create_app(
         kube_factory=kube_factory,
         deploy_options=deploy_options,
         cluster_ready=cluster_ready,
-        clusters=dict(clusters or {}),
+        cluster_deploys=dict(cluster_deploys or {}),
     )
     app = FastAPI(
         title="helmguard",
@@ -131,6 +132,7 @@ def create_app(
     # The order of the routes is the order of the OpenAPI document.
     app.include_router(health.router)
     app.include_router(releases.router)
+    app.include_router(clusters.router)
     app.include_router(stream.router)
     app.include_router(operations.router)
     app.include_router(catalogue.router)

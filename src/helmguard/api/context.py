@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
+from pydantic import AfterValidator
 
 from helmguard.api.auth import token_matches
 from helmguard.store import ReleaseKey, ReleaseRecord, Store
+from helmguard.store.records import cluster_name_problem
 
 if TYPE_CHECKING:
     from helmguard.api.charts import ChartSources, KubeFactory
@@ -24,8 +26,25 @@ if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions
     from helmguard.sync.supervisor import Readiness
 
+
+def cluster_name(name: str) -> str:
+    """`name` if it can name a cluster ("" is the default), else ValueError saying why."""
+    problem = cluster_name_problem(name) if name else None
+    if problem is not None:
+        raise ValueError(f"{problem}, or empty for the default cluster")
+    return name
+
+
 Cluster = Annotated[
-    str, Query(max_length=253, description="Cluster name; empty for the one cluster.")
+    str,
+    Query(description="Cluster name; empty for the default cluster."),
+    AfterValidator(cluster_name),
+]
+# On a list: absent for every cluster, empty for the default cluster, else that cluster.
+ClusterFilter = Annotated[
+    str | None,
+    Query(description="Only this cluster's (empty: the default cluster's); absent: all."),
+    AfterValidator(lambda name: None if name is None else cluster_name(name)),
 ]
 
 
@@ -81,7 +100,7 @@ class ApiContext:
     deploy_options: DeployOptions | None
     cluster_ready: Callable[[], Readiness] | None
     # Per cluster key ("" the default): the options of deploys to it (its kubeconfig/context).
-    clusters: Mapping[str, DeployOptions] = field(default_factory=dict)
+    cluster_deploys: Mapping[str, DeployOptions] = field(default_factory=dict)
 
     @property
     def deploy_available(self) -> bool:
@@ -90,15 +109,19 @@ class ApiContext:
     def deploy_options_for(self, cluster: str) -> DeployOptions:
         """How to deploy to `cluster`: 403 when this server deploys nowhere, 404 naming the
         clusters it deploys to when not to that one."""
-        if (self.deploy_options is None and not self.clusters) or self.store.read_only:
+        if (self.deploy_options is None and not self.cluster_deploys) or self.store.read_only:
             raise HTTPException(
                 403,
                 "deploy, rollback and uninstall are not enabled on this server (it was started "
                 "without cluster access or with a read-only database)",
             )
-        options = self.deploy_options if not cluster else self.clusters.get(cluster)
+        options = self.deploy_options if not cluster else self.cluster_deploys.get(cluster)
         if options is None:
-            served = ", ".join(repr(c) if c else "'' (the default)" for c in sorted(self.clusters))
+            default = [""] if self.deploy_options is not None else []
+            served = ", ".join(
+                repr(c) if c else "'' (the default)"
+                for c in sorted({*self.cluster_deploys, *default})
+            )
             named = f"cluster {cluster!r}" if cluster else "the default cluster (?cluster= empty)"
             raise HTTPException(404, f"{named} is not served here; served: {served}")
         return options
@@ -134,6 +157,13 @@ async def recorded_release(store: Store, key: ReleaseKey) -> ReleaseRecord:
     """The stored release, or 404 naming where the known releases are listed."""
     release = await store.get_release(key)
     if release is None:
+        if key.cluster:
+            raise HTTPException(
+                404,
+                f"release {key.namespace}/{key.name} is not recorded on cluster "
+                f"{key.cluster!r}; GET /api/releases?cluster={key.cluster} lists that "
+                "cluster's releases, GET /api/clusters the clusters helmguard knows",
+            )
         raise HTTPException(
             404,
             f"release {key} is not recorded; GET /api/releases lists the releases helmguard knows",

@@ -70,14 +70,17 @@ def encode(event: str, event_id: str, payload: Mapping[str, Any]) -> bytes:
 
 @dataclass(eq=False)
 class Subscription:
-    """A subscriber's queue; `release` None means every release."""
+    """A subscriber's queue; `release` None means every release (of `cluster` if given)."""
 
     release: ReleaseKey | None
+    cluster: str | None = None
     queue: asyncio.Queue[Message | None] = field(default_factory=lambda: asyncio.Queue(20_000))
     overflowed: bool = False
 
     def offer(self, message: Message) -> None:
         if self.release is not None and message.release != self.release:
+            return
+        if self.cluster is not None and message.release.cluster != self.cluster:
             return
         try:
             self.queue.put_nowait(message)
@@ -120,9 +123,12 @@ class Feed:
                 sub.queue.put_nowait(None)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, release: ReleaseKey | None) -> AsyncIterator[Subscription]:
-        """A subscription for the duration of the `async with` block."""
-        sub = Subscription(release)
+    async def subscribe(
+        self, release: ReleaseKey | None, cluster: str | None = None
+    ) -> AsyncIterator[Subscription]:
+        """A subscription for the duration of the `async with` block: to `release`'s
+        messages, else to every release's (of `cluster` if given)."""
+        sub = Subscription(release, cluster)
         self._subs.add(sub)
         metrics.STREAM_CLIENTS.set(len(self._subs))
         try:

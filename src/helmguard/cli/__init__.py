@@ -12,42 +12,122 @@ import click
 
 from helmguard import __version__
 
-# name -> "module:attribute" of a click command; add a line to add a command.
-COMMANDS = {
-    "check": "helmguard.cli.check:check",
-    "cluster": "helmguard.cli.cluster:cluster",
-    "db": "helmguard.cli.db:db",
-    "deploy": "helmguard.cli.deploy:deploy_command",
-    "diff": "helmguard.cli.diff:diff_group",
-    "events": "helmguard.cli.status:events",
-    "graph": "helmguard.cli.check:graph",
-    "get": "helmguard.cli.releases:get_group",
-    "history": "helmguard.cli.releases:history_command",
-    "list": "helmguard.cli.releases:list_command",
-    "manage": "helmguard.cli.status:manage",
-    "plan": "helmguard.cli.deploy:plan_command",
-    "render": "helmguard.cli.render:render",
-    "repo": "helmguard.cli.repo:repo",
-    "rollback": "helmguard.cli.deploy:rollback_command",
-    "sandbox": "helmguard.cli.sandbox:sandbox",
-    "serve": "helmguard.cli.serve:serve",
-    "status": "helmguard.cli.status:status",
-    "test": "helmguard.cli.deploy:test_command",
-    "transitions": "helmguard.cli.status:history",
-    "uninstall": "helmguard.cli.deploy:uninstall_command",
-    "watch": "helmguard.cli.status:watch",
+# name -> ("module:attribute" of a click command, its one-line summary): add a line to add
+# a command. The summaries are listed by `helmguard --help` without importing a command
+# (tests/cli/test_help.py holds them to the commands' own help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": (
+        "helmguard.cli.check:check",
+        "Render CHART and report every reference that will break at install.",
+    ),
+    "cluster": (
+        "helmguard.cli.cluster:cluster",
+        "Register the clusters `serve` syncs and `--cluster NAME` reaches (kubeconfig contexts).",
+    ),
+    "db": ("helmguard.cli.db:db", "Manage helmguard's database (SQLite file or PostgreSQL)."),
+    "deploy": (
+        "helmguard.cli.deploy:deploy_command",
+        "Install or upgrade CHART as a release: preflight, ordered waves, wait, prune.",
+    ),
+    "diff": (
+        "helmguard.cli.diff:diff_group",
+        "What an upgrade or a rollback would change, object by object, against the live objects.",
+    ),
+    "events": (
+        "helmguard.cli.status:events",
+        "Kubernetes Events about RELEASE's objects that the sync stored, most recent first.",
+    ),
+    "graph": (
+        "helmguard.cli.check:graph",
+        "Render CHART and print its by-name references and how each resolves.",
+    ),
+    "get": (
+        "helmguard.cli.releases:get_group",
+        "A stored revision's values, manifest, notes or hooks, like `helm get`.",
+    ),
+    "history": (
+        "helmguard.cli.releases:history_command",
+        "RELEASE's revisions, like `helm history` (status transitions: `helmguard transitions`).",
+    ),
+    "list": (
+        "helmguard.cli.releases:list_command",
+        "Releases (their latest revision), helm's and helmguard's alike, like `helm list`.",
+    ),
+    "manage": (
+        "helmguard.cli.status:manage",
+        "Register RELEASE (deployed by helm, kubectl or anything) so `serve` keeps its status.",
+    ),
+    "plan": (
+        "helmguard.cli.deploy:plan_command",
+        "Render CHART and print the waves `deploy` would apply, and what each waits for.",
+    ),
+    "render": (
+        "helmguard.cli.render:render",
+        "Render CHART with the real Helm engine and print the manifests (hooks included).",
+    ),
+    "repo": (
+        "helmguard.cli.repo:repo",
+        "Register Helm chart repositories and OCI registries for the catalogue.",
+    ),
+    "rollback": (
+        "helmguard.cli.deploy:rollback_command",
+        "Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision.",
+    ),
+    "sandbox": (
+        "helmguard.cli.sandbox:sandbox",
+        (
+            "A real local Kubernetes control plane (etcd, kube-apiserver, "
+            "kube-controller-manager, kube-scheduler, kwok) built from Go modules, for tests, "
+            "demos and trying charts."
+        ),
+    ),
+    "serve": (
+        "helmguard.cli.serve:serve",
+        "Run the sync for every managed release, plus the API (`helmguard.api`) unless --no-api.",
+    ),
+    "status": (
+        "helmguard.cli.status:status",
+        (
+            "Components of RELEASE with state, reason, since and root cause (all releases if "
+            "omitted)."
+        ),
+    ),
+    "test": (
+        "helmguard.cli.deploy:test_command",
+        "Run RELEASE's test hooks (helm.sh/hook: test) as `helm test` does.",
+    ),
+    "transitions": ("helmguard.cli.status:history", "RELEASE's status transitions, newest first."),
+    "uninstall": (
+        "helmguard.cli.deploy:uninstall_command",
+        "Delete everything RELEASE applied, in reverse order, and wait until it is gone.",
+    ),
+    "watch": (
+        "helmguard.cli.status:watch",
+        "Print RELEASE's status transitions as `serve` stores them (Ctrl-C to stop).",
+    ),
 }
 
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *COMMANDS})
+        return sorted(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the summaries above: `--help` imports no command."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = [
+            (name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit))
+            for name in names
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return super().get_command(ctx, cmd_name)
-        module, _, attribute = target.partition(":")
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module, _, attribute = entry[0].partition(":")
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
 

@@ -67,7 +67,7 @@ def add(name: str, kubeconfig: str, context: str | None, url: str | None) -> Non
     from helmguard.kube.config import load_config
     from helmguard.kube.errors import KubeConfigError
     from helmguard.store import ClusterRecord
-    from helmguard.store.registry import cluster_name_problem
+    from helmguard.store.records import cluster_name_problem
 
     problem = cluster_name_problem(name)
     if problem is not None:

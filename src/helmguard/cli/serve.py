@@ -313,14 +313,14 @@ async def _api(
     if default is not None:
         factory = lambda: connect(default.kubeconfig, default.context)  # noqa: E731
     # Deploys, rollbacks and uninstalls reach the cluster the request names (?cluster=).
-    clusters = {c.key: c.deploy_options() for c in served} if api.deploys else {}
+    deploys = {c.key: c.deploy_options() for c in served} if api.deploys else {}
     app = create_app(
         store,
         token=api.token,
         public_read=api.public_read,
         kube_factory=factory,
-        deploy_options=clusters.get(""),
-        clusters=clusters,
+        deploy_options=deploys.get(""),
+        cluster_deploys=deploys,
         allowed_hosts=api.allowed_hosts,
         cluster_ready=readiness,
     )

@@ -5,7 +5,6 @@ A row is a name, a kubeconfig path and a context; credentials stay in the kubeco
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -13,20 +12,7 @@ from sqlalchemy.engine import Connection
 
 from helmguard.store.core import StoreCore, utc_now
 from helmguard.store.models import RegisteredCluster, Release
-from helmguard.store.records import ClusterRecord
-
-# A DNS-1123 label, as Kubernetes names namespaces: lower-case alphanumerics and '-'.
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-
-
-def cluster_name_problem(name: str) -> str | None:
-    """Why `name` cannot name a cluster (None: it can)."""
-    if _NAME.match(name):
-        return None
-    return (
-        f"cluster name {name!r} is not a DNS-1123 label: 1 to 63 lower-case letters, digits "
-        "or '-', starting and ending with a letter or digit"
-    )
+from helmguard.store.records import ClusterRecord, cluster_name_problem
 
 
 class ClusterRegistry(StoreCore):

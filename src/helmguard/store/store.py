@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from helmguard.store import migrate
+from helmguard.store.clusters_read import ClusterReads
 from helmguard.store.core import Retention
 from helmguard.store.db import WriteBackend, create_engine, describe, prepare_sqlite_file, resolve
 from helmguard.store.errors import StoreError
@@ -18,13 +19,20 @@ from helmguard.store.writer import BatchWriter
 
 
 class Store(
-    StatusWrites, ReleaseWrites, LogWrites, SyncLeases, Repositories, ClusterRegistry, Reads
+    StatusWrites,
+    ReleaseWrites,
+    LogWrites,
+    SyncLeases,
+    Repositories,
+    ClusterRegistry,
+    Reads,
+    ClusterReads,
 ):
     """helmguard's durable state. Writes go through one writer task; reads run concurrently.
 
     Build it with `open_store`; close it with `await store.close()` or `async with`. Each
     concern is a part of its own module: statuses, releases, logs, leases, repositories,
-    the cluster registry, reads.
+    registry (the clusters registered), reads, clusters_read (the clusters seen).
     """
 
 

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from helmguard.api.context import Cluster, Context, FullView, read_access, recorded_release
+from helmguard.api.context import (
+    Cluster,
+    ClusterFilter,
+    Context,
+    FullView,
+    read_access,
+    recorded_release,
+)
 from helmguard.api.graph import Graph, build_graph
 from helmguard.api.schemas import (
     EventItem,
@@ -110,11 +117,13 @@ def _object(
 
 
 @router.get("/api/releases", response_model=list[ReleaseItem])
-async def list_releases(context: Context) -> list[ReleaseItem]:
-    """Every release with its worst state and the root cause in one line."""
+async def list_releases(context: Context, cluster: ClusterFilter = None) -> list[ReleaseItem]:
+    """Every release (of one cluster with `cluster`; an unknown cluster has none) with its
+    worst state and the root cause in one line."""
     return [
         release_item(s)
         for s in await context.store.release_summaries(state_severity, State.READY.value)
+        if cluster is None or s.release.key.cluster == cluster
     ]
 
 

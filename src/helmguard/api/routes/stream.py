@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from helmguard.api.context import Cluster, Context, read_access
+from helmguard.api.context import ClusterFilter, Context, read_access
 from helmguard.api.feed import Feed
 from helmguard.store import ReleaseKey
 
@@ -29,22 +29,25 @@ async def stream(
     context: Context,
     namespace: Annotated[str | None, Query(max_length=253)] = None,
     name: Annotated[str | None, Query(max_length=253)] = None,
-    cluster: Cluster = "",
+    cluster: ClusterFilter = None,
 ) -> StreamingResponse:
     """Server-sent events: `transition` (status changes) and `operation` (operation steps).
 
-    With namespace and name, only that release's events.
+    With namespace and name, only that release's events (on `cluster`, the default cluster
+    when absent); with `cluster` alone, that cluster's releases' events.
     """
-    key = ReleaseKey(namespace, name, cluster) if namespace and name else None
+    key = ReleaseKey(namespace, name, cluster or "") if namespace and name else None
     return StreamingResponse(
-        _events(request, context.feed, key),
+        _events(request, context.feed, key, cluster),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(request: Request, feed: Feed, key: ReleaseKey | None) -> AsyncIterator[bytes]:
-    async with feed.subscribe(key) as sub:
+async def _events(
+    request: Request, feed: Feed, key: ReleaseKey | None, cluster: str | None
+) -> AsyncIterator[bytes]:
+    async with feed.subscribe(key, cluster) as sub:
         yield b"retry: 2000\n: connected\n\n"
         while not sub.overflowed:
             try:

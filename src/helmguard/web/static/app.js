@@ -45,6 +45,46 @@ function when(iso) {
 
 function refText(r) { return r ? r.text : ""; }
 
+// ---- clusters ----------------------------------------------------------------------------
+// A release is (cluster, namespace, name): "" is the default cluster, shown as the API's label.
+
+function clusterLabel(name) { return name || "(default)"; }
+
+function releaseHref(release) {
+  return `/?release=${encodeURIComponent(release.namespace)}/${encodeURIComponent(release.name)}` +
+    (release.cluster ? `&cluster=${encodeURIComponent(release.cluster)}` : "");
+}
+
+// Why the sync cannot see a cluster, in two words: it cannot connect, or its watches are down.
+function awayWord(c) { return c.unreachable.reason === "WatchDisconnected" ? "watch down" : "unreachable"; }
+
+// The red line an unreachable cluster gets wherever its releases are shown: its releases
+// are stored Unknown for that reason, not green.
+function unreachableBanner(c) {
+  const u = c.unreachable;
+  return el("p", { class: "banner unreachable", role: "alert", "data-cluster": c.name },
+    el("strong", { text: `Cluster ${c.label} ${awayWord(c)}` }),
+    ` (${u.releases} release(s) stored Unknown): `, el("span", { class: "msg", text: u.message }));
+}
+
+// What the page says above a cluster's releases: unreachable in red; a sync that died
+// holding its lease (its statuses are no longer kept up to date) in amber; else nothing.
+function clusterBanner(c) {
+  if (!c.reachable) return unreachableBanner(c);
+  if (c.sync && !c.sync.alive) {
+    return el("p", { class: "banner stale", role: "status", "data-cluster": c.name },
+      el("strong", { text: `Cluster ${c.label}: its sync stopped` }),
+      ` (last heartbeat ${Math.round(c.sync.heartbeat_age_seconds)}s ago): the stored statuses of its releases are not kept up to date.`);
+  }
+  return null;
+}
+
+function syncText(c) {
+  if (!c.sync) return "no sync running";
+  const age = `last heartbeat ${Math.round(c.sync.heartbeat_age_seconds)}s ago`;
+  return c.sync.alive ? `synced (${age})` : `sync stopped (${age})`;
+}
+
 // ---- API access --------------------------------------------------------------------------
 
 function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
@@ -114,13 +154,34 @@ function showError(err) {
   if (err.status === 404 && state.view === "release") setTimeout(scheduleRefresh, 2000);
 }
 
+// What the stream carries: the release shown, else the list's cluster, else everything.
+function streamPath() {
+  const q = new URLSearchParams();
+  if (state.view === "release") {
+    q.set("namespace", state.release[0]); q.set("name", state.release[1]);
+    if (state.release[2]) q.set("cluster", state.release[2]);
+  } else if (state.view === "list" && listFilter.cluster !== null) q.set("cluster", listFilter.cluster);
+  const query = q.toString();
+  return query ? `/api/stream?${query}` : "/api/stream";
+}
+
+let streamAbort = null;
+// Reconnect when what the stream should carry changed (the list's cluster filter).
+function restartStream() {
+  if (streamAbort && streamAbort.path !== streamPath()) streamAbort.abort();
+}
+
 async function stream() {
   // fetch() rather than EventSource: EventSource cannot send the Authorization header.
   const headers = token() ? { Authorization: `Bearer ${token()}` } : {};
   const live = document.getElementById("live");
   for (;;) {
+    const path = streamPath();
+    streamAbort = new AbortController();
+    streamAbort.path = path;
     try {
-      const res = await fetch("/api/stream", { headers });
+      const res = await fetch(path, { headers, signal: streamAbort.signal });
+      live.dataset.stream = path;
       if (!res.ok || !res.body) throw new Error(`stream: HTTP ${res.status}`);
       live.textContent = "live"; live.className = "live on";
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -137,6 +198,7 @@ async function stream() {
         }
       }
     } catch (_) { /* reconnect below */ }
+    if (streamAbort.signal.aborted) continue; // a new scope, not a lost connection
     live.textContent = "offline"; live.className = "live off";
     await new Promise((r) => setTimeout(r, 2000));
   }
@@ -152,8 +214,9 @@ function onEvent(block) {
   if (type === "resync") return scheduleRefresh();
   const payload = JSON.parse(data);
   if (state.view === "list") return scheduleRefresh();
-  if (state.view === "release" && payload.release &&
-      payload.release.namespace === state.release[0] && payload.release.name === state.release[1]) scheduleRefresh();
+  const r = payload.release;
+  if (state.view === "release" && r && r.namespace === state.release[0] && r.name === state.release[1] &&
+      (r.cluster || "") === state.release[2]) scheduleRefresh();
 }
 
 // ---- routing -----------------------------------------------------------------------------
@@ -170,6 +233,8 @@ async function route() {
     return renderRelease(...state.release);
   }
   state.view = "list";
+  readListFilter();
+  restartStream();
   return renderList();
 }
 
@@ -178,9 +243,11 @@ async function start() {
   try {
     state.info = await api("/api/info");
   } catch (err) { return showError(err); }
+  // route() decides the view before its first await: the stream starts on its scope.
+  const routed = route();
   if (!streaming) { streaming = true; stream(); }
   try {
-    await route();
+    await routed;
   } catch (err) {
     showError(err);
     // A release being deployed is recorded a moment later: look again until it is.
@@ -189,3 +256,5 @@ async function start() {
 
 takeTokenFromFragment();
 document.addEventListener("DOMContentLoaded", start);
+// The list's filters live in the URL fragment: back, forward and a pasted link show them.
+window.addEventListener("hashchange", () => { if (state.view === "list") route().catch(showError); });

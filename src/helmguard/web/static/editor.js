@@ -7,10 +7,6 @@ const editor = { chart: "", defaults: "", schema: "", timer: null, seq: 0, badLi
 // The operation a release page button started, kept across the page's live re-renders.
 const releaseOp = { key: "", op: null, pending: null, focused: "" };
 
-function releaseHref(ns, name) {
-  return `/?release=${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
-}
-
 // ---- following an operation --------------------------------------------------------------
 
 const STEP_LABELS = { wave: "wave", gate: "gate", wait: "wait", apply: "apply", preflight: "check" };
@@ -104,7 +100,7 @@ async function loadChart(chart, panel, values) {
 function findingsView(report, ns, release) {
   const rows = report.findings.map((f) => el("tr", { "data-code": f.code },
     el("td", { class: `sev-${f.severity}`, text: f.severity }), el("td", { text: f.code }),
-    el("td", {}, el("a", { href: `${releaseHref(ns, release)}&object=${encodeURIComponent(f.object.text)}`, text: f.object.text })),
+    el("td", {}, el("a", { href: `${releaseHref({ namespace: ns, name: release, cluster: "" })}&object=${encodeURIComponent(f.object.text)}`, text: f.object.text })),
     el("td", { class: "msg", text: f.path }), el("td", { class: "msg", text: f.message }),
     el("td", { class: "msg", text: f.predicted }), el("td", { class: "msg", text: f.fix })));
   return [
@@ -124,12 +120,12 @@ function deployControls(report, body, out) {
     go.disabled = true;
     try {
       const op = await jsonPost("/api/deploy", Object.assign({}, body, { force: force.checked }));
-      const link = el("a", { href: releaseHref(op.release.namespace, op.release.name), text: "open the release page now" });
+      const link = el("a", { href: releaseHref(op.release), text: "open the release page now" });
       const panel = el("div", {});
       out.replaceChildren(el("p", {}, link), panel);
       const last = await follow(op, (o) => panel.replaceChildren(operationView(o, "deploy-operation")));
       // Land on the release page once the verdict has been seen.
-      setTimeout(() => { location.href = releaseHref(last.release.namespace, last.release.name); }, 1200);
+      setTimeout(() => { location.href = releaseHref(last.release); }, 1200);
     } catch (err) {
       if (err instanceof Unauthorized) return showTokenForm();
       go.disabled = false;
@@ -259,12 +255,19 @@ function focusObject() {
   row.scrollIntoView({ block: "center" });
 }
 
-function releaseActions(ns, name, revisions) {
+function releaseActions(ns, name, cluster, revisions) {
   const key = `${ns}/${name}`;
   setTimeout(focusObject, 0);
   const where = el("span", { id: "action-confirm" });
   const box = el("div", { id: "release-actions", class: "actions" });
   if (!(state.info && state.info.deploy)) return box;
+  // The deploy routes act on this server's own (default) cluster only: never offer them
+  // on a same-named release of another cluster.
+  if (cluster) {
+    box.append(el("p", { class: "muted", id: "actions-elsewhere",
+      text: `Upgrade, roll back and uninstall act on this server's default cluster, not on cluster ${cluster}.` }));
+    return box;
+  }
   const runAction = (path, body, after) => async () => {
     const op = await jsonPost(`/api/releases/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${path}`, body);
     releaseOp.key = key;

@@ -425,11 +425,13 @@ function operationsByRevision(revisions, oplog) {
   }));
 }
 
-function skeleton(key) {
+function skeleton(key, cluster) {
   view.key = key; view.layoutKey = null; view.layout = null; view.selected = null;
   const section = (id, title) => el("section", { id: `section-${id}` }, el("h2", { text: title }), el("div", { class: "slot" }));
+  const back = cluster ? el("a", { id: "back", href: `/#${new URLSearchParams({ cluster })}`, text: `← releases of cluster ${cluster}` })
+    : el("a", { id: "back", href: "/", text: "← all releases" });
   const page = el("div", { id: "release-page", "data-key": key },
-    el("p", {}, el("a", { href: "/", text: "← all releases" })),
+    el("p", {}, back),
     el("div", { id: "release-head" }),
     el("div", { id: "release-actions-slot" }),
     el("div", { id: "release-tools" }),
@@ -451,9 +453,10 @@ async function renderRelease(ns, name, cluster) {
   const q = cluster ? `?cluster=${encodeURIComponent(cluster)}` : "";
   const amp = cluster ? `&cluster=${encodeURIComponent(cluster)}` : "";
   const base = `/api/releases/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
-  const [detail, graph, events, history, oplog, revisions] = await Promise.all([
+  const [detail, graph, events, history, oplog, revisions, clusters] = await Promise.all([
     api(base + q), api(`${base}/graph${q}`), api(`${base}/events${q}`),
     api(`${base}/history?limit=1000${amp}`), api(`${base}/log${q}`), api(`${base}/revisions${q}`),
+    api("/api/clusters"),
     warmed, // the layout worker's first start (its script loading) is page load, not render
   ]);
   // data-render-ms: from here (data arrived, layout library loaded) to the page drawn.
@@ -465,19 +468,24 @@ async function renderRelease(ns, name, cluster) {
     (active.dataset.ref ? `[data-ref="${CSS.escape(active.dataset.ref)}"]` : active.dataset.node ? `[data-node="${CSS.escape(active.dataset.node)}"]` : null) : null;
   const key = `${cluster}/${ns}/${name}`;
   let page = document.getElementById("release-page");
-  if (!page || page.dataset.key !== key) page = skeleton(key);
+  if (!page || page.dataset.key !== key) page = skeleton(key, cluster);
   page.dataset.rendered = "false";
   view.detail = detail; view.graph = graph;
   const st = detail.status;
-  document.getElementById("release-head").replaceChildren(el("div", { id: "release-status" },
+  const where = clusters.find((c) => c.name === cluster);
+  document.getElementById("release-head").replaceChildren(
+    (where && clusterBanner(where)) || "",
+    el("div", { id: "release-status" },
     el("h1", {}, `${ns}/${name} `, badge(st.state)),
+    el("p", { id: "release-cluster", "data-cluster": cluster }, "cluster ", el("strong", { text: clusterLabel(cluster) }),
+      where ? el("span", { class: "muted", text: ` — ${where.reachable ? syncText(where) : awayWord(where)}` }) : null),
     el("p", { class: "summary" },
       el("span", { class: "msg", id: "release-message", text: st.message }),
       st.root_cause ? el("span", { class: "muted", text: ` — root cause: ${st.root_cause.text}` }) : null,
       st.since ? el("span", { class: "muted", text: ` — since ${when(st.since)}` }) : null),
-    el("p", { class: "muted", text: `chart ${detail.chart} ${detail.chart_version}, revision ${detail.current_revision ?? "none"}${cluster ? `, cluster ${cluster}` : ""}` })));
+    el("p", { class: "muted", text: `chart ${detail.chart} ${detail.chart_version}, revision ${detail.current_revision ?? "none"}` })));
   // Upgrade, roll back, uninstall: editor.js's (each asks for confirmation).
-  document.getElementById("release-actions-slot").replaceChildren(releaseActions(ns, name, revisions));
+  document.getElementById("release-actions-slot").replaceChildren(releaseActions(ns, name, cluster, revisions));
   const kinds = new Set([...detail.components, ...detail.resources].map((o) => o.ref.kind));
   for (const c of detail.components) for (const p of c.pods) kinds.add(p.ref.kind);
   if (!document.getElementById("release-filters")) document.getElementById("release-tools").replaceChildren(toolbar([...kinds].sort()));
