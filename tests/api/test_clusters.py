@@ -225,19 +225,20 @@ async def test_a_cluster_whose_watches_are_down_is_not_reachable(store: Store) -
     assert "Cannot connect to the API server" in east["unreachable"]["message"]
 
 
-async def test_rollback_and_uninstall_refuse_another_clusters_release(
+async def test_rollback_and_uninstall_refuse_a_cluster_this_server_does_not_serve(
     clusters: tuple[Store, str],
 ) -> None:
-    """The deploy options reach the default cluster: a same-named release of east is never
-    rolled back or uninstalled there."""
+    """The deploy options reach the default cluster only: a same-named release of east is
+    never rolled back or uninstalled there (tests/api/test_cluster_writes.py: a served one)."""
     app = create_app(clusters[0], token=TOKEN, poll_interval=0.05, deploy_options=DeployOptions())
     async for client in running(app):
         for action, body in (("rollback", {"revision": 1}), ("uninstall", {})):
             path = f"/api/releases/shop/web/{action}"
             refused = await client.post(path, params={"cluster": "east"}, json=body, headers=AUTH)
-            assert refused.status_code == 403, refused.text
-            assert "on cluster 'east'" in refused.json()["detail"]
-            assert "default cluster only" in refused.json()["detail"]
+            assert refused.status_code == 404, refused.text
+            assert refused.json()["detail"] == (
+                "cluster 'east' is not served here; served: '' (the default)"
+            )
             bad = await client.post(path, params={"cluster": "East"}, json=body, headers=AUTH)
             assert bad.status_code == 422, bad.text
         # Nothing was started: the release's stored state is as it was.

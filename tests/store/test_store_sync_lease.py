@@ -99,3 +99,29 @@ async def test_the_elected_sync_takes_a_live_holders_lease_over(store: Store) ->
     assert not await store.renew_sync("", first)
     assert await store.renew_sync("", second)
     await store.release_sync("", second)
+
+
+async def test_a_replica_without_leader_election_is_told_why_it_may_not_sync(
+    store: Store,
+) -> None:
+    # A plain serve syncs; a --leader-elect replica wins the cluster's Lease and takes over.
+    plain = await store.acquire_sync("mixed")
+    elected = await store.acquire_sync("mixed", take_over=True)
+    holder = await store.sync_holder("mixed")
+    assert holder is not None and holder.holder == elected and holder.elected
+    # The plain one sees it on its next heartbeat, tries again, and is told what to do.
+    assert not await store.renew_sync("mixed", plain)
+    with pytest.raises(SyncRunning) as refused:
+        await store.acquire_sync("mixed")
+    message = str(refused.value)
+    assert "is already running in a `serve --leader-elect` replica" in message
+    assert "without --leader-elect, does not sync it: start it with --leader-elect too" in message
+    # The elected replica's sync is untouched.
+    assert await store.renew_sync("mixed", elected)
+    # A plain holder refusing a plain one says what it always said.
+    await store.release_sync("mixed", elected)
+    first = await store.acquire_sync("mixed")
+    with pytest.raises(SyncRunning, match="Stop it first to run another sync") as again:
+        await store.acquire_sync("mixed")
+    assert "--leader-elect" not in str(again.value)
+    await store.release_sync("mixed", first)

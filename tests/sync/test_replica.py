@@ -32,6 +32,7 @@ async def test_one_replica_syncs_and_the_other_takes_over(
             connect,
             lambda: ClusterSupervisor(connect, store, elected=True, announce=lines.append),
             Election(namespace, "sync", identity, FAST),
+            store=store,
             announce=lines.append,
         )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,6 +65,7 @@ def create_app(
     max_archive_bytes: int = MAX_ARCHIVE_BYTES,
     poll_interval: float = 0.2,
     deploy_options: DeployOptions | None = None,
+    cluster_deploys: Mapping[str, DeployOptions] | None = None,
 ) -> FastAPI:
     """The helmguard API and page over `store`.
 
@@ -80,7 +81,9 @@ def create_app(
     (`public_read`) see names and states: no values digests, no stored plans, no
     operation log details.
     `deploy_options` (kubeconfig, context, timeouts) enables deploy, rollback and
-    uninstall, which then run as background operations writing to `store`.
+    uninstall, which then run as background operations writing to `store`;
+    `cluster_deploys` those of each cluster `?cluster=NAME` may name (serve over several
+    clusters).
     """
     cache = (uploads or UploadCache(default_upload_dir())).open()
     sources = ChartSources(
@@ -98,6 +101,7 @@ def create_app(
         kube_factory=kube_factory,
         deploy_options=deploy_options,
         cluster_ready=cluster_ready,
+        cluster_deploys=dict(cluster_deploys or {}),
     )
     app = FastAPI(
         title="helmguard",

@@ -7,9 +7,8 @@ never through closures.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -17,6 +16,7 @@ from pydantic import AfterValidator
 
 from helmguard.api.auth import token_matches
 from helmguard.store import ReleaseKey, ReleaseRecord, Store
+from helmguard.store.records import cluster_name_problem
 
 if TYPE_CHECKING:
     from helmguard.api.charts import ChartSources, KubeFactory
@@ -26,18 +26,12 @@ if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions
     from helmguard.sync.supervisor import Readiness
 
-# A cluster is named by a DNS-1123 label, as Kubernetes names a namespace; "" is the default.
-_CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-
 
 def cluster_name(name: str) -> str:
-    """`name` if it can name a cluster, else ValueError saying what a cluster name is."""
-    if name and not _CLUSTER_NAME.fullmatch(name):
-        raise ValueError(
-            f"cluster {name!r} is not a cluster name: a DNS-1123 label (at most 63 lowercase "
-            "letters, digits and '-', starting and ending with a letter or digit), or empty "
-            "for the default cluster"
-        )
+    """`name` if it can name a cluster ("" is the default), else ValueError saying why."""
+    problem = cluster_name_problem(name) if name else None
+    if problem is not None:
+        raise ValueError(f"{problem}, or empty for the default cluster")
     return name
 
 
@@ -105,10 +99,32 @@ class ApiContext:
     kube_factory: KubeFactory | None
     deploy_options: DeployOptions | None
     cluster_ready: Callable[[], Readiness] | None
+    # Per cluster key ("" the default): the options of deploys to it (its kubeconfig/context).
+    cluster_deploys: Mapping[str, DeployOptions] = field(default_factory=dict)
 
     @property
     def deploy_available(self) -> bool:
         return self.deploy_options is not None and not self.store.read_only
+
+    def deploy_options_for(self, cluster: str) -> DeployOptions:
+        """How to deploy to `cluster`: 403 when this server deploys nowhere, 404 naming the
+        clusters it deploys to when not to that one."""
+        if (self.deploy_options is None and not self.cluster_deploys) or self.store.read_only:
+            raise HTTPException(
+                403,
+                "deploy, rollback and uninstall are not enabled on this server (it was started "
+                "without cluster access or with a read-only database)",
+            )
+        options = self.deploy_options if not cluster else self.cluster_deploys.get(cluster)
+        if options is None:
+            default = [""] if self.deploy_options is not None else []
+            served = ", ".join(
+                repr(c) if c else "'' (the default)"
+                for c in sorted({*self.cluster_deploys, *default})
+            )
+            named = f"cluster {cluster!r}" if cluster else "the default cluster (?cluster= empty)"
+            raise HTTPException(404, f"{named} is not served here; served: {served}")
+        return options
 
 
 def _context(request: Request) -> ApiContext:

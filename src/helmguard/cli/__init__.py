@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "helmguard.cli.check:check",
         "Render CHART and report every reference that will break at install.",
     ),
+    "cluster": (
+        "helmguard.cli.cluster:cluster",
+        "Register the clusters `serve` syncs and `--cluster NAME` reaches (kubeconfig contexts).",
+    ),
     "db": ("helmguard.cli.db:db", "Manage helmguard's database (SQLite file or PostgreSQL)."),
     "deploy": (
         "helmguard.cli.deploy:deploy_command",

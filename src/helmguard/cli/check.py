@@ -10,7 +10,7 @@ import click
 
 from helmguard.cli.chart_options import chart_options, request_from_options
 from helmguard.cli.duration import Duration
-from helmguard.cli.options import context_option, kubeconfig_option
+from helmguard.cli.options import connection_options
 
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
@@ -51,8 +51,7 @@ def _kubeconfig_present(kubeconfig: str | None, context: str | None) -> bool:
     is_flag=True,
     help="Resolve against the chart and built-ins only; never contact a cluster.",
 )
-@kubeconfig_option
-@context_option
+@connection_options
 @click.option(
     "--create-namespace",
     is_flag=True,

@@ -20,7 +20,7 @@ import click
 
 from helmguard.cli.chart_options import chart_options, request_from_options
 from helmguard.cli.duration import DURATION
-from helmguard.cli.options import context_option, db_option, kubeconfig_option
+from helmguard.cli.options import db_option, target_options
 from helmguard.deploy.oplog import Step
 
 if TYPE_CHECKING:
@@ -62,8 +62,6 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": ""}
 
 def _cluster_options(f: F) -> F:
     options = (
-        kubeconfig_option,
-        context_option,
         click.option(
             "--timeout",
             type=DURATION,
@@ -93,7 +91,7 @@ def _cluster_options(f: F) -> F:
     )
     for option in reversed(options):
         f = option(f)
-    return f
+    return target_options(f)
 
 
 _description = click.option(
@@ -364,6 +362,7 @@ def deploy_options(**kwargs: Any) -> DeployOptions:
     return DeployOptions(
         kubeconfig=kwargs.get("kubeconfig"),
         context=kwargs.get("context"),
+        cluster=str(kwargs.get("cluster") or ""),
         timeout=float(kwargs.get("timeout") or 300.0),
         wait=not kwargs.get("no_wait", False),
         force=bool(kwargs.get("force", False)),

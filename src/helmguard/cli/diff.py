@@ -16,6 +16,7 @@ import click
 from helmguard.cli.chart_options import chart_options, request_from_options
 from helmguard.cli.deploy import _user_errors, deploy_options, values_mode, values_mode_options
 from helmguard.cli.duration import DURATION
+from helmguard.cli.options import connection_options
 
 if TYPE_CHECKING:
     from helmguard.deploy.diff import ReleaseDiff
@@ -25,8 +26,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _diff_options(f: F) -> F:
     options = (
-        click.option("--kubeconfig", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config)."),
-        click.option("--kube-context", "context", help="kubeconfig context to use."),
         click.option(
             "--timeout",
             type=DURATION,
@@ -64,7 +63,7 @@ def _diff_options(f: F) -> F:
     )
     for option in reversed(options):
         f = option(f)
-    return f
+    return connection_options(f)
 
 
 @click.group("diff")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import TypeVar
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import click
 
 from helmguard.store.env import ENV_VAR
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 db_option = click.option(
     "--db",
@@ -27,6 +30,105 @@ kubeconfig_option = click.option(
     "--kubeconfig", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)."
 )
 context_option = click.option("--kube-context", "context", help="kubeconfig context to use.")
+_cluster_name_option = click.option(
+    "--cluster",
+    "cluster_name",
+    metavar="NAME",
+    help="A cluster registered with `helmguard cluster add` (in the store: --db, else "
+    "$HELMGUARD_DB or the default one): its "
+    "kubeconfig and context, and its releases in the store. Default: the kubeconfig "
+    "context in use, the store's default cluster.",
+)
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """Where a command goes: kubeconfig and context to connect with, the store's cluster key."""
+
+    kubeconfig: str | None
+    context: str | None
+    cluster: str  # "" is the default cluster: the kubeconfig context in use
+
+
+def resolve_cluster(
+    name: str | None, kubeconfig: str | None, context: str | None, url: str | None
+) -> ClusterTarget:
+    """`--cluster NAME` (looked up in the store's registry) or --kubeconfig/--kube-context.
+
+    Both at once, or a name not registered, is bad input: exit 2 with the reason.
+    """
+    if name is None:
+        return ClusterTarget(kubeconfig, context, "")
+    if kubeconfig is not None or context is not None:
+        given = "--kubeconfig" if kubeconfig is not None else "--kube-context"
+        click.echo(
+            f"Error: --cluster {name} and {given} exclude each other: a registered cluster "
+            "brings its own kubeconfig and context (helmguard cluster list)",
+            err=True,
+        )
+        raise SystemExit(2)
+    from helmguard.store import StoreError, open_store
+
+    async def look_up() -> tuple[Any, list[str]]:
+        async with await open_store(url, read_only=True) as store:
+            return await store.get_cluster(name), [c.name for c in await store.list_clusters()]
+
+    try:
+        found, names = asyncio.run(look_up())
+    except StoreError as exc:
+        click.echo(f"Error: --cluster {name}: no cluster registry to read: {exc}", err=True)
+        raise SystemExit(2) from None
+    if found is None:
+        known = ", ".join(names) if names else "none (helmguard cluster add NAME --kubeconfig …)"
+        click.echo(f"Error: cluster {name!r} is not registered; registered: {known}", err=True)
+        raise SystemExit(2)
+    return ClusterTarget(found.kubeconfig, found.context, found.name)
+
+
+def _targeting(command: F, *, keyed: bool) -> F:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        target = resolve_cluster(
+            kwargs.pop("cluster_name"), kwargs["kubeconfig"], kwargs["context"], kwargs.get("url")
+        )
+        kwargs.update(kubeconfig=target.kubeconfig, context=target.context)
+        if keyed:
+            kwargs["cluster"] = target.cluster
+        return command(*args, **kwargs)
+
+    decorated: Callable[..., Any] = wrapper
+    for option in (_cluster_name_option, context_option, kubeconfig_option):
+        decorated = option(decorated)
+    return decorated  # type: ignore[return-value]
+
+
+def target_options(command: F) -> F:
+    """--kubeconfig, --kube-context and --cluster on a command that connects to a cluster
+    and keys what it stores by cluster.
+
+    The command receives `kubeconfig` and `context` resolved (a registered cluster's own),
+    and `cluster`, the key of its releases in the store; its --db, if it has one, is the
+    store the registry is read from.
+    """
+    return _targeting(command, keyed=True)
+
+
+def connection_options(command: F) -> F:
+    """As `target_options`, for a command that only reads the cluster (no `cluster` key)."""
+    return _targeting(command, keyed=False)
+
+
+def cluster_option(command: F) -> F:
+    """--cluster on a command that reads or writes only the store: it receives `cluster`,
+    the store's key of the registered cluster named ("" the default cluster)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        name = kwargs.pop("cluster_name")
+        kwargs["cluster"] = resolve_cluster(name, None, None, kwargs.get("url")).cluster
+        return command(*args, **kwargs)
+
+    return _cluster_name_option(wrapper)  # type: ignore[return-value]
 
 
 def run_async(coro: Awaitable[T]) -> T:

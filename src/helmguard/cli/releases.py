@@ -11,7 +11,7 @@ import click
 import yaml
 
 from helmguard.cli.deploy import _user_errors
-from helmguard.cli.options import context_option, kubeconfig_option
+from helmguard.cli.options import connection_options
 
 if TYPE_CHECKING:
     from helmguard.deploy.cluster import Cluster
@@ -24,10 +24,6 @@ _OUTPUT = click.option(
     "-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table"
 )
 _NS = click.option("-n", "--namespace", default="default", show_default=True)
-
-
-def _connection(f: F) -> F:
-    return kubeconfig_option(context_option(f))
 
 
 def _read(
@@ -89,7 +85,7 @@ def _status_filters(f: F) -> F:
 @_status_filters
 @click.option("-f", "--filter", "name_filter", help="Only release names matching this regex.")
 @_OUTPUT
-@_connection
+@connection_options
 def list_command(
     namespace: str,
     all_namespaces: bool,
@@ -147,7 +143,7 @@ def list_command(
     help="At most this many revisions (the newest).",
 )
 @_OUTPUT
-@_connection
+@connection_options
 def history_command(
     release: str,
     namespace: str,
@@ -195,7 +191,7 @@ def get_group() -> None:
 
 def _revision_options(f: F) -> F:
     f = click.option("--revision", type=click.IntRange(min=1), help="Default: the latest.")(f)
-    return _NS(click.argument("release")(_connection(f)))
+    return _NS(click.argument("release")(connection_options(f)))
 
 
 def _get(

@@ -15,8 +15,11 @@ from helmguard.cli.election import ElectionOptions, election_options
 from helmguard.cli.options import context_option, db_option, kubeconfig_option, run_async
 
 if TYPE_CHECKING:
+    from helmguard.deploy import DeployOptions
     from helmguard.kube.config import ClusterConfig
-    from helmguard.sync.supervisor import Readiness
+    from helmguard.store import Store
+    from helmguard.sync.replica import ElectedSupervisor
+    from helmguard.sync.supervisor import ClusterSupervisor, Readiness
 
 
 @click.command("serve")
@@ -44,6 +47,22 @@ if TYPE_CHECKING:
     "(default: helmguard.sync.supervisor.GRACE_SECONDS, 30).",
 )
 @click.option("--read-only", is_flag=True, help="Offer no deploys, rollbacks or uninstalls.")
+@click.option(
+    "--cluster",
+    "clusters",
+    multiple=True,
+    metavar="NAME",
+    help="Also sync this registered cluster (helmguard cluster add; repeatable).",
+)
+@click.option(
+    "--all-clusters", is_flag=True, help="Also sync every cluster registered in the store."
+)
+@click.option(
+    "--no-default-cluster",
+    is_flag=True,
+    help="Do not sync the kubeconfig context in use (the default cluster): only --cluster "
+    "or --all-clusters ones.",
+)
 @election_options
 @click.option("-v", "--verbose", is_flag=True, help="Log informer and sync activity.")
 def serve(
@@ -57,6 +76,9 @@ def serve(
     allowed_hosts: tuple[str, ...],
     cluster_grace: float | None,
     read_only: bool,
+    clusters: tuple[str, ...],
+    all_clusters: bool,
+    no_default_cluster: bool,
     election: ElectionOptions,
     verbose: bool,
 ) -> None:
@@ -67,7 +89,20 @@ def serve(
     cannot be reached does not stop it: the API and page are served, the cluster's releases
     are stored Unknown with the reason, and it reconnects with backoff. With --leader-elect,
     replicas on one store sync the cluster in turn: the one holding its Lease.
+
+    Several clusters: the default one (the kubeconfig context in use, key "" in the
+    store) unless --no-default-cluster, plus each --cluster NAME (or --all-clusters)
+    registered with `helmguard cluster add`; each has its own sync, sync lease, Lease
+    (with --leader-elect: in that cluster, named helmguard-sync-NAME) and readiness.
     """
+    if all_clusters and clusters:
+        _usage("--all-clusters already syncs every registered cluster: drop --cluster")
+    if no_default_cluster and (kubeconfig is not None or context is not None):
+        _usage(
+            "--kubeconfig/--kube-context choose the default cluster: not with --no-default-cluster"
+        )
+    if no_default_cluster and not (clusters or all_clusters):
+        _usage("--no-default-cluster leaves nothing to sync: add --cluster NAME or --all-clusters")
     import logging
 
     logging.basicConfig(
@@ -88,17 +123,63 @@ def serve(
         api = _ApiSettings(
             host, port, public_read, token, tuple(hosts) if hosts else None, not read_only
         )
-    from helmguard.kube.config import load_config
-    from helmguard.kube.errors import KubeConfigError
     from helmguard.sync.supervisor import GRACE_SECONDS
 
-    try:
-        config = load_config(kubeconfig, context)  # a wrong kubeconfig is bad input: exit 2
-    except KubeConfigError as exc:
-        click.echo(f"error: {exc.explain()}", err=True)
-        raise SystemExit(2) from None
+    default = None if no_default_cluster else _served("", kubeconfig, context)
     grace = GRACE_SECONDS if cluster_grace is None else cluster_grace
-    run_async(_serve(url, config, kubeconfig, context, api, grace, election))
+    wanted = None if all_clusters else clusters
+    run_async(_serve(url, default, wanted, api, grace, election))
+
+
+def _usage(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(2)
+
+
+@dataclass(frozen=True)
+class _Cluster:
+    """One cluster serve syncs: its key in the store and how to reach it."""
+
+    key: str  # "" the default cluster
+    config: ClusterConfig
+    kubeconfig: str | None
+    context: str | None
+
+    @property
+    def name(self) -> str:
+        return f"cluster {self.key} ({self.config.target})" if self.key else str(self.config.target)
+
+    def deploy_options(self) -> DeployOptions:
+        from helmguard.deploy import DeployOptions
+
+        return DeployOptions(kubeconfig=self.kubeconfig, context=self.context, cluster=self.key)
+
+
+def _served(key: str, kubeconfig: str | None, context: str | None) -> _Cluster:
+    """A cluster's configuration, read now: a wrong kubeconfig is bad input (exit 2)."""
+    from helmguard.kube.config import load_config
+    from helmguard.kube.errors import KubeConfigError
+
+    try:
+        config = load_config(kubeconfig, context)
+    except KubeConfigError as exc:
+        where = f"cluster {key}: " if key else ""
+        click.echo(f"error: {where}{exc.explain()}", err=True)
+        raise SystemExit(2) from None
+    return _Cluster(key, config, kubeconfig, context)
+
+
+async def _registered(store: Store, wanted: tuple[str, ...] | None) -> list[_Cluster]:
+    """The registered clusters asked for (None: all of them); an unknown name exits 2."""
+    known = {c.name: c for c in await store.list_clusters()}
+    names = sorted(known) if wanted is None else list(dict.fromkeys(wanted))
+    missing = [n for n in names if n not in known]
+    if missing:
+        _usage(
+            f"cluster {missing[0]!r} is not registered in {store.url}; registered: "
+            f"{', '.join(sorted(known)) or 'none (helmguard cluster add NAME --kubeconfig …)'}"
+        )
+    return [_served(n, known[n].kubeconfig, known[n].context) for n in names]
 
 
 @dataclass(frozen=True)
@@ -113,18 +194,15 @@ class _ApiSettings:
 
 async def _serve(
     url: str | None,
-    config: ClusterConfig,
-    kubeconfig: str | None,
-    context: str | None,
+    default: _Cluster | None,
+    wanted: tuple[str, ...] | None,
     api: _ApiSettings | None,
     grace: float,
     election: ElectionOptions,
 ) -> None:
-    from helmguard.deploy.recover import recover
-    from helmguard.kube.client import Kube, connect_config
     from helmguard.store import open_store
-    from helmguard.sync.replica import ElectedSupervisor, Election
-    from helmguard.sync.supervisor import ClusterSupervisor
+    from helmguard.sync.replica import replica_identity
+    from helmguard.sync.supervisor import combined_readiness
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -133,53 +211,28 @@ async def _serve(
     store = await open_store(url)
     announce: Callable[[str], None] = lambda line: click.echo(line, err=True)  # noqa: E731
 
-    async def settle_dead(kube: Kube) -> None:
-        # Operations whose process died (a crash of an earlier serve) become interrupted.
-        await recover(kube, store, announce=announce)
-
-    def supervisor() -> ClusterSupervisor:
-        return ClusterSupervisor(
-            lambda: connect_config(config, verify=False),
-            store,
-            name=str(config.target),
-            grace=grace,
-            announce=announce,
-            on_connect=settle_dead,
-            elected=election.enabled,
-        )
-
     try:
-        runner: ClusterSupervisor | ElectedSupervisor
-        if election.enabled:
-            where = Election(
-                election.namespace or config.target.namespace,
-                election.lease_name,
-                timings=election.timings,
-            )
-            runner = ElectedSupervisor(
-                lambda: connect_config(config, verify=False),
-                supervisor,
-                where,
-                name=str(config.target),
-                announce=announce,
-            )
-        else:
-            runner = supervisor()
-        click.echo(f"serve: {config.target}; store {store.url}", err=True)
+        served = [] if default is None else [default]
+        served += await _registered(store, wanted) if wanted != () else []
+        if not served:
+            _usage(f"no cluster is registered in {store.url}: nothing to sync")
+        identity = replica_identity()  # one replica: the same holderIdentity in every Lease
+        runners = [_runner(c, store, grace, election, identity, announce) for c in served]
+        for cluster in served:
+            click.echo(f"serve: {cluster.name}; store {store.url}", err=True)
+        readiness = combined_readiness([r.readiness for r in runners])
         tasks: list[asyncio.Task[Any]] = [
             asyncio.create_task(stop.wait()),
-            asyncio.create_task(runner.run()),
+            *(asyncio.create_task(r.run()) for r in runners),
         ]
         if api is not None:
-            tasks.append(
-                asyncio.create_task(_api(store, kubeconfig, context, api, runner.readiness, stop))
-            )
+            tasks.append(asyncio.create_task(_api(store, served, api, readiness, stop)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()
             if api is not None:
-                await asyncio.wait(tasks[2:], timeout=10)  # the API shuts down by itself
+                await asyncio.wait(tasks[-1:], timeout=10)  # the API shuts down by itself
         finally:
             for task in tasks:
                 task.cancel()
@@ -188,10 +241,61 @@ async def _serve(
         await store.close()
 
 
+def _runner(
+    cluster: _Cluster,
+    store: Store,
+    grace: float,
+    election: ElectionOptions,
+    identity: str,
+    announce: Callable[[str], None],
+) -> ClusterSupervisor | ElectedSupervisor:
+    """The sync of one cluster: a supervisor, or one run only while holding its Lease."""
+    from helmguard.deploy.recover import recover
+    from helmguard.kube.client import Kube, connect_config
+    from helmguard.sync.replica import ElectedSupervisor, Election
+    from helmguard.sync.supervisor import ClusterSupervisor
+
+    options = cluster.deploy_options()
+
+    async def settle_dead(kube: Kube) -> None:
+        # Operations whose process died (a crash of an earlier serve) become interrupted.
+        await recover(kube, store, options=options, announce=announce)
+
+    def connect() -> Awaitable[Kube]:
+        return connect_config(cluster.config, verify=False)
+
+    def supervisor() -> ClusterSupervisor:
+        return ClusterSupervisor(
+            connect,
+            store,
+            name=cluster.name,
+            cluster=cluster.key,
+            grace=grace,
+            announce=announce,
+            on_connect=settle_dead,
+            elected=election.enabled,
+        )
+
+    if not election.enabled:
+        return supervisor()
+    # Each cluster's Lease is in that cluster; the default cluster's keeps its name.
+    lease = f"{election.lease_name}-{cluster.key}" if cluster.key else election.lease_name
+    namespace = election.namespace or cluster.config.target.namespace
+    where = Election(namespace, lease, identity, timings=election.timings)
+    return ElectedSupervisor(
+        connect,
+        supervisor,
+        where,
+        store=store,
+        cluster=cluster.key,
+        name=cluster.name,
+        announce=announce,
+    )
+
+
 async def _api(
     store: Any,
-    kubeconfig: str | None,
-    context: str | None,
+    served: list[_Cluster],
     api: _ApiSettings,
     readiness: Callable[[], Readiness],
     stop: asyncio.Event,
@@ -202,18 +306,21 @@ async def _api(
 
     from helmguard.api.app import create_app
     from helmguard.api.auth import ENV_VAR, token_path
-    from helmguard.deploy import DeployOptions
     from helmguard.kube.client import connect
 
-    factory: Callable[[], Awaitable[Any]] = lambda: connect(kubeconfig, context)  # noqa: E731
+    default = next((c for c in served if not c.key), None)
+    factory: Callable[[], Awaitable[Any]] | None = None
+    if default is not None:
+        factory = lambda: connect(default.kubeconfig, default.context)  # noqa: E731
+    # Deploys, rollbacks and uninstalls reach the cluster the request names (?cluster=).
+    deploys = {c.key: c.deploy_options() for c in served} if api.deploys else {}
     app = create_app(
         store,
         token=api.token,
         public_read=api.public_read,
         kube_factory=factory,
-        deploy_options=DeployOptions(kubeconfig=kubeconfig, context=context)
-        if api.deploys
-        else None,
+        deploy_options=deploys.get(""),
+        cluster_deploys=deploys,
         allowed_hosts=api.allowed_hosts,
         cluster_ready=readiness,
     )

@@ -18,11 +18,11 @@ from typing import Any
 import click
 
 from helmguard.cli.options import (
-    context_option,
+    cluster_option,
     db_option,
-    kubeconfig_option,
     namespace_option,
     run_async,
+    target_options,
 )
 
 
@@ -66,8 +66,7 @@ async def _open_read(url: str | None) -> Any:
     "--selector",
     help="Evaluate the objects this label selector matches (beside any stored inventory).",
 )
-@kubeconfig_option
-@context_option
+@target_options
 def status(
     release: str | None,
     namespace: str,
@@ -77,14 +76,18 @@ def status(
     selector: str | None,
     kubeconfig: str | None,
     context: str | None,
+    cluster: str,
 ) -> None:
     """Components of RELEASE with state, reason, since and root cause (all releases if omitted).
 
     While `helmguard serve` syncs the release, reads what it stored; otherwise (or with
     --live) reads the cluster now, from the objects the release's revisions applied. The
     first line says which. Exits 1 when the release, or every object of it, is not found.
+    Without RELEASE, every cluster's releases (--cluster: that cluster's only).
     """
-    result = run_async(_status(release, namespace, url, live, selector, kubeconfig, context))
+    result = run_async(
+        _status(release, namespace, url, live, selector, kubeconfig, context, cluster)
+    )
     if output == "json":
         click.echo(json.dumps(result, indent=2, default=str))
         _fail_if_not_found(result, release, namespace)
@@ -94,10 +97,18 @@ def status(
             [r["namespace"], r["name"], r["state"], r["status"], _when(r["updated_at"])]
             for r in result["releases"]
         ]
-        click.echo(_table(rows, ["NAMESPACE", "RELEASE", "STATE", "LAST OPERATION", "UPDATED"]))
+        headers = ["NAMESPACE", "RELEASE", "STATE", "LAST OPERATION", "UPDATED"]
+        if any(r["cluster"] for r in result["releases"]):
+            releases = result["releases"]
+            rows = [
+                [r["cluster"] or "(default)", *row] for r, row in zip(releases, rows, strict=True)
+            ]
+            headers = ["CLUSTER", *headers]
+        click.echo(_table(rows, headers))
         return
     app = result["app"]
-    click.echo(f"release {namespace}/{release}: {app['state']} ({result['source']})")
+    where = f"{cluster}:" if cluster else ""
+    click.echo(f"release {where}{namespace}/{release}: {app['state']} ({result['source']})")
     if app["state"] != "Ready":
         click.echo(f"  {app['reason']}: {app['message']}")
         if app.get("root_cause"):
@@ -134,6 +145,7 @@ async def _status(
     selector: str | None,
     kubeconfig: str | None,
     context: str | None,
+    cluster: str,
 ) -> dict[str, Any]:
     from helmguard.deploy.status import LIVE_TIMEOUT, ReleaseNotFound, release_status
     from helmguard.kube.client import connect
@@ -142,10 +154,11 @@ async def _status(
 
     if release is None:
         async with await _open_read(url) as store:
-            records = await store.list_releases()
+            records = await store.list_releases(cluster or None)
         return {
             "releases": [
                 {
+                    "cluster": r.key.cluster,
                     "namespace": r.key.namespace,
                     "name": r.key.name,
                     # The app status serve's sync stored, and what the last operation left.
@@ -160,7 +173,7 @@ async def _status(
     async def open_kube() -> Any:
         return await connect(kubeconfig, context, timeout=LIVE_TIMEOUT)
 
-    key = ReleaseKey(namespace, release)
+    key = ReleaseKey(namespace, release, cluster)
     try:
         try:
             store = await _open_read(url)
@@ -215,13 +228,16 @@ async def _status(
 @db_option
 @click.option("--limit", default=100, show_default=True, help="How many transitions.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-def history(release: str, namespace: str, url: str | None, limit: int, output: str) -> None:
+@cluster_option
+def history(
+    release: str, namespace: str, url: str | None, limit: int, output: str, cluster: str
+) -> None:
     """RELEASE's status transitions, newest first."""
     from helmguard.store import ReleaseKey
 
     async def read() -> list[Any]:
         async with await _open_read(url) as store:
-            return list(await store.history(ReleaseKey(namespace, release), limit=limit))
+            return list(await store.history(ReleaseKey(namespace, release, cluster), limit=limit))
 
     items = run_async(read())
     if output == "json":
@@ -262,13 +278,14 @@ def _transition(t: Any) -> dict[str, Any]:
 @namespace_option
 @db_option
 @click.option("--limit", default=100, show_default=True)
-def events(release: str, namespace: str, url: str | None, limit: int) -> None:
+@cluster_option
+def events(release: str, namespace: str, url: str | None, limit: int, cluster: str) -> None:
     """Kubernetes Events about RELEASE's objects that the sync stored, most recent first."""
     from helmguard.store import ReleaseKey
 
     async def read() -> list[Any]:
         async with await _open_read(url) as store:
-            return list(await store.events(ReleaseKey(namespace, release), limit=limit))
+            return list(await store.events(ReleaseKey(namespace, release, cluster), limit=limit))
 
     items = run_async(read())
     click.echo(
@@ -287,11 +304,12 @@ def events(release: str, namespace: str, url: str | None, limit: int) -> None:
 @namespace_option
 @db_option
 @click.option("--interval", default=0.5, show_default=True, help="Seconds between store reads.")
-def watch(release: str, namespace: str, url: str | None, interval: float) -> None:
+@cluster_option
+def watch(release: str, namespace: str, url: str | None, interval: float, cluster: str) -> None:
     """Print RELEASE's status transitions as `serve` stores them (Ctrl-C to stop)."""
     from helmguard.store import ReleaseKey
 
-    key = ReleaseKey(namespace, release)
+    key = ReleaseKey(namespace, release, cluster)
 
     async def follow() -> None:
         seen: set[tuple[Any, ...]] = set()
@@ -331,7 +349,10 @@ def watch(release: str, namespace: str, url: str | None, interval: float) -> Non
     help="Label selector of the release's objects (default: app.kubernetes.io/instance=RELEASE).",
 )
 @db_option
-def manage(release: str, namespace: str, selector: str | None, url: str | None) -> None:
+@cluster_option
+def manage(
+    release: str, namespace: str, selector: str | None, url: str | None, cluster: str
+) -> None:
     """Register RELEASE (deployed by helm, kubectl or anything) so `serve` keeps its status."""
     from helmguard.store import ReleaseKey, open_store
     from helmguard.sync.releases import default_selector, register_release
@@ -339,9 +360,12 @@ def manage(release: str, namespace: str, selector: str | None, url: str | None) 
     async def go() -> str:
         async with await open_store(url) as store:
             managed = await register_release(
-                store, ReleaseKey(namespace, release), selector or default_selector(release)
+                store,
+                ReleaseKey(namespace, release, cluster),
+                selector or default_selector(release),
             )
             return str(managed.selector)
 
     chosen = run_async(go())
-    click.echo(f"release {namespace}/{release} is managed (selector {chosen})")
+    where = f" in cluster {cluster!r}" if cluster else ""
+    click.echo(f"release {namespace}/{release}{where} is managed (selector {chosen})")

@@ -44,6 +44,7 @@ class DeployOptions:
 
     kubeconfig: str | None = None
     context: str | None = None
+    cluster: str = ""  # the store's key of the cluster (ReleaseKey.cluster; "" the default)
     timeout: float = 300.0
     wait: bool = True
     force: bool = False  # skip the preflight gate

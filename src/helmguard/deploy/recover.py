@@ -38,13 +38,14 @@ if TYPE_CHECKING:
     from helmguard.store import Store
 
 
-async def unfinished(cluster: Cluster, store: Store | None, kind: str) -> list[tuple[str, str]]:
-    """The releases (namespace, name) a dead process may have left unfinished."""
+async def unfinished(
+    cluster: Cluster, store: Store | None, kind: str, key: str = ""
+) -> list[tuple[str, str]]:
+    """The releases (namespace, name) a dead process may have left unfinished; `key` is
+    the store's name of the cluster (ReleaseKey.cluster)."""
     found: dict[tuple[str, str], None] = {}
     if store is not None:
-        for release in await store.list_releases():
-            if release.key.cluster:
-                continue  # operations record releases under the default cluster only
+        for release in await store.list_releases(key):
             revisions = await store.list_revisions(release.key)
             if any(r.outcome in ("pending", "running") for r in revisions):
                 found[(release.key.namespace, release.key.name)] = None
@@ -75,12 +76,15 @@ async def recover(
     options: DeployOptions | None = None,
     announce: Callable[[str], None] = lambda line: None,
 ) -> list[Result]:
-    """Settle every release a dead process left unfinished; one Result per release settled."""
+    """Settle every release a dead process left unfinished; one Result per release settled.
+
+    `options.cluster` names the cluster `kube` reaches in the store (its releases only)."""
     options = options or DeployOptions()
     cluster = Cluster(kube, deadline=time.monotonic() + options.timeout)
     config = Configuration.reusing(kube, store=store)
     results: list[Result] = []
-    for namespace, name in await unfinished(cluster, store, record_kind(options.driver)):
+    kind = record_kind(options.driver)
+    for namespace, name in await unfinished(cluster, store, kind, options.cluster):
         try:
             result = await settle(namespace, name, options, config=config)
         except KubeError as err:  # locked by a live process, or helm is writing it

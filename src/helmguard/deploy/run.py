@@ -73,7 +73,7 @@ class Run:
     def key(self) -> ReleaseKey:
         from helmguard.store import ReleaseKey
 
-        return ReleaseKey(self.namespace, self.name)
+        return ReleaseKey(self.namespace, self.name, self.options.cluster)
 
     async def open_store(self) -> Store | None:
         """The store, once open (None when the operation is not recorded)."""

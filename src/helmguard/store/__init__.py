@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from helmguard.store.leases import SYNC_HEARTBEAT_SECONDS, SYNC_LEASE_SECONDS
     from helmguard.store.records import (
         AppRecord,
+        ClusterRecord,
         Culprit,
         EventRecord,
         FeedStep,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 # import, SQLAlchemy and Alembic come with the first name that needs them.
 _EXPORTS = {
     "AppRecord": "records",
+    "ClusterRecord": "records",
     "Culprit": "records",
     "EventRecord": "records",
     "FeedStep": "records",
@@ -91,6 +93,7 @@ __all__ = [
     "SYNC_HEARTBEAT_SECONDS",
     "SYNC_LEASE_SECONDS",
     "AppRecord",
+    "ClusterRecord",
     "Culprit",
     "EventRecord",
     "FeedStep",

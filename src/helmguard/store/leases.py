@@ -33,7 +33,9 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _sync_holder(row: Any) -> SyncHolder:
-    return SyncHolder(row.cluster, row.holder, row.host, row.pid, row.started_at, row.heartbeat_at)
+    return SyncHolder(
+        row.cluster, row.holder, row.host, row.pid, row.started_at, row.heartbeat_at, row.elected
+    )
 
 
 def _holder_gone(holder: SyncHolder, now: datetime) -> bool:
@@ -46,11 +48,21 @@ def _holder_gone(holder: SyncHolder, now: datetime) -> bool:
 def _describe_holder(holder: SyncHolder, now: datetime, url: str) -> str:
     cluster = f"cluster {holder.cluster!r}" if holder.cluster else "the cluster"
     beat = max(0.0, (now - holder.heartbeat_at).total_seconds())
-    return (
-        f"a sync of {cluster} into {url} is already running: helmguard pid {holder.pid} on "
-        f"{holder.host}, since {holder.started_at.isoformat(timespec='seconds')}, last "
-        f"heartbeat {beat:.1f} s ago; its API and stream already show every change, including "
-        f"this process's deploys. Stop it first to run another sync on this store"
+    running = (
+        f"a sync of {cluster} into {url} is already running"
+        + (" in a `serve --leader-elect` replica" if holder.elected else "")
+        + f": helmguard pid {holder.pid} on {holder.host}, since "
+        f"{holder.started_at.isoformat(timespec='seconds')}, last heartbeat {beat:.1f} s ago; "
+    )
+    if holder.elected:
+        # Replicas with and without --leader-elect on one store: the elected one keeps it.
+        return running + (
+            "replicas on one store take turns by the cluster's Lease, so this serve, without "
+            "--leader-elect, does not sync it: start it with --leader-elect too"
+        )
+    return running + (
+        "its API and stream already show every change, including this process's deploys. "
+        "Stop it first to run another sync on this store"
     )
 
 
@@ -88,6 +100,7 @@ class SyncLeases(StoreCore):
                 "pid": pid,
                 "started_at": now,
                 "heartbeat_at": now,
+                "elected": take_over,
             }
             if row is None:
                 connection.execute(insert(SyncLease).values(cluster=cluster, **values))

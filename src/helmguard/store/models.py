@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -229,6 +230,22 @@ class SyncLease(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Held by a `serve --leader-elect` replica (it won the cluster's Lease).
+    elected: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class RegisteredCluster(Base):
+    """A cluster `serve` and `--cluster` reach by name: where its kubeconfig is, which context.
+
+    Never credentials: the kubeconfig file (or the Secret it is mounted from) keeps them.
+    """
+
+    __tablename__ = "clusters"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)  # a DNS-1123 label
+    kubeconfig: Mapped[str] = mapped_column(Text)  # an absolute path
+    context: Mapped[str] = mapped_column(String(253))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ChartRepository(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -200,6 +201,35 @@ class SyncHolder:
     pid: int
     started_at: datetime
     heartbeat_at: datetime
+    elected: bool = False  # a `serve --leader-elect` replica's sync
+
+
+# A cluster is named by a DNS-1123 label, as Kubernetes names a namespace; "" is the default.
+_CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def cluster_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a registered cluster (None: it can)."""
+    if _CLUSTER_NAME.fullmatch(name):
+        return None
+    return (
+        f"cluster {name!r} is not a cluster name: a DNS-1123 label (at most 63 lowercase "
+        "letters, digits and '-', starting and ending with a letter or digit)"
+    )
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """A registered cluster: a kubeconfig file and one of its contexts, by a DNS-1123 name.
+
+    Its releases are keyed `ReleaseKey(..., cluster=name)`; the key "" is the default
+    cluster (the kubeconfig context in use, as before any cluster was registered).
+    """
+
+    name: str
+    kubeconfig: str
+    context: str
+    added_at: datetime | None = None
 
 
 @dataclass(frozen=True)

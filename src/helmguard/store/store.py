@@ -11,18 +11,28 @@ from helmguard.store.errors import StoreError
 from helmguard.store.leases import SyncLeases
 from helmguard.store.logs import LogWrites
 from helmguard.store.reads import Reads
+from helmguard.store.registry import ClusterRegistry
 from helmguard.store.releases import ReleaseWrites
 from helmguard.store.repositories import Repositories
 from helmguard.store.statuses import StatusWrites
 from helmguard.store.writer import BatchWriter
 
 
-class Store(StatusWrites, ReleaseWrites, LogWrites, SyncLeases, Repositories, Reads, ClusterReads):
+class Store(
+    StatusWrites,
+    ReleaseWrites,
+    LogWrites,
+    SyncLeases,
+    Repositories,
+    ClusterRegistry,
+    Reads,
+    ClusterReads,
+):
     """helmguard's durable state. Writes go through one writer task; reads run concurrently.
 
     Build it with `open_store`; close it with `await store.close()` or `async with`. Each
-    concern is a part of its own module: statuses, releases, logs, leases, repositories, reads,
-    clusters_read.
+    concern is a part of its own module: statuses, releases, logs, leases, repositories,
+    registry (the clusters registered), reads, clusters_read (the clusters seen).
     """
 
 

@@ -156,6 +156,8 @@ class LeaderElector:
         self._observed_at = 0.0
         self._reported = ""
         self.last_error = ""
+        # Whether the API server answered the last attempt (an error status is an answer).
+        self.answered = True
 
     @property
     def path(self) -> str:
@@ -176,11 +178,15 @@ class LeaderElector:
     async def try_acquire_or_renew(self) -> bool:
         """One attempt: read the Lease, decide, write it with the resourceVersion read."""
         try:
-            return await self._try()
+            done = await self._try()
         except Exception as exc:  # every failure is one failed attempt, as in client-go
-            self.last_error = classify(exc).message
+            error = classify(exc)
+            self.last_error, self.answered = error.message, bool(error.code)
             log.info("%s: %s", self.describe(), self.last_error)
             return False
+        else:
+            self.answered = True
+            return done
         finally:
             self._report()
 

@@ -8,20 +8,28 @@ replica serves the API and the stream from the store whatever its role.
 
 `readiness()`: a follower is ready (the API checks the store itself); a leader is not
 ready until the first sync of its term has started, then the supervisor decides.
+
+A cluster no replica can reach has no leader to store its releases Unknown: a follower
+whose Lease reads get no answer from the cluster's API server, while the store's sync of
+that cluster is silent (no heartbeat for SYNC_LEASE_SECONDS), stores them Unknown itself
+(ClusterUnreachable), leaving those already Unknown alone: once per outage, whichever
+replicas see it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from helmguard.kube.client import Kube
-from helmguard.store import StoreError
+from helmguard.store import SYNC_LEASE_SECONDS, Store, StoreError
 from helmguard.sync.leader import LEASE_NAME, ElectionTimings, LeaderElector
-from helmguard.sync.supervisor import ClusterSupervisor, Readiness
+from helmguard.sync.supervisor import ClusterSupervisor, Readiness, mark_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +58,14 @@ class ElectedSupervisor:
         supervisor: Callable[[], ClusterSupervisor],  # built with elected=True
         election: Election,
         *,
+        store: Store,
+        cluster: str = "",
         name: str = "the cluster",
         announce: Callable[[str], None] = log.warning,
     ) -> None:
         self._connect = connect
+        self.store = store
+        self.cluster = cluster
         self._new_supervisor = supervisor
         self.election = election
         self.identity = election.identity or replica_identity()
@@ -82,14 +94,55 @@ class ElectedSupervisor:
                 timings=self.election.timings,
                 on_new_leader=self._new_leader,
             )
-            while True:
-                await self.elector.run(self._lead)
-                self._announce(
-                    f"serve: no longer leading {self.name} (Lease "
-                    f"{self.election.namespace}/{self.election.name}): its sync stopped"
-                )
+            watchdog = asyncio.create_task(self._mark_while_unreachable(self.elector))
+            try:
+                while True:
+                    await self.elector.run(self._lead)
+                    self._announce(
+                        f"serve: no longer leading {self.name} (Lease "
+                        f"{self.election.namespace}/{self.election.name}): its sync stopped"
+                    )
+            finally:
+                watchdog.cancel()
+                await asyncio.gather(watchdog, return_exceptions=True)
         finally:
             await kube.aclose()
+
+    async def _mark_while_unreachable(self, elector: LeaderElector) -> None:
+        """While following, every retry period: see the module docstring."""
+        down_at: datetime | None = None
+        marked = False
+        while True:
+            await asyncio.sleep(self.election.timings.retry_period)
+            if self.supervisor is not None or elector.answered:
+                down_at, marked = None, False  # leading (its supervisor marks), or reachable
+                continue
+            down_at = down_at or datetime.now(UTC)
+            if marked:
+                continue
+            try:
+                beat = await self.store.sync_heartbeat(self.cluster)
+                if beat is not None and datetime.now(UTC) - beat < timedelta(
+                    seconds=SYNC_LEASE_SECONDS
+                ):
+                    continue  # a sync elsewhere still runs: it knows better than this replica
+                message = (
+                    f"{self.name} cannot be reached since "
+                    f"{down_at.isoformat(timespec='seconds')} (no replica holds its Lease "
+                    f"{self.election.namespace}/{self.election.name}): {elector.last_error}"
+                )
+                written = await mark_unreachable(
+                    self.store, self.cluster, message, down_at, keep_unknown=True
+                )
+            except StoreError as exc:  # the store is away too: try again next period
+                log.warning("%s: storing its releases Unknown failed: %s", self.name, exc)
+                continue
+            marked = True
+            if written:
+                self._announce(
+                    f"serve: {self.name} cannot be reached and no replica syncs it: "
+                    f"{written} status(es) stored Unknown"
+                )
 
     async def _lead(self) -> None:
         self._announce(

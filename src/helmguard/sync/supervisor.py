@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -40,6 +40,16 @@ class Readiness:
 
     ready: bool
     detail: str = ""
+
+
+def combined_readiness(parts: Sequence[Callable[[], Readiness]]) -> Callable[[], Readiness]:
+    """Ready while every cluster is; otherwise not, naming each cluster that is not."""
+
+    def readiness() -> Readiness:
+        down = [r for r in (part() for part in parts) if not r.ready]
+        return Readiness(not down, "; ".join(r.detail for r in down))
+
+    return readiness
 
 
 class ClusterSupervisor:
@@ -183,28 +193,33 @@ class ClusterSupervisor:
 
     async def _mark_unknown(self) -> None:
         """Store every release of this cluster Unknown: what it was is no longer known."""
-        now = datetime.now(UTC)
         message = (
             f"{self.name} cannot be reached since "
             f"{self._down_at.isoformat(timespec='seconds')}: {self._reason}"
         )
-        rows: list[tuple[ReleaseKey, ObservedStatus]] = []
-        apps: list[tuple[ReleaseKey, AppRecord]] = []
-        for release in await self.store.list_releases(self.cluster):
-            members = await self.store.list_resources(release.key)
-            children = await self.store.list_resources(release.key, children=True)
-            for resource in (*members, *children):
-                status = ObservedStatus(
-                    resource.ref,
-                    "Unknown",
-                    UNREACHABLE,
-                    message,
-                    self._down_at,
-                    now,
-                    owner=resource.owner,
-                )
-                rows.append((release.key, status))
-            apps.append(
-                (release.key, AppRecord("Unknown", UNREACHABLE, message, self._down_at, now))
+        await mark_unreachable(self.store, self.cluster, message, self._down_at)
+
+
+async def mark_unreachable(
+    store: Store, cluster: str, message: str, since: datetime, *, keep_unknown: bool = False
+) -> int:
+    """Store every release of `cluster` and its objects Unknown (ClusterUnreachable, `message`);
+    with `keep_unknown`, those already Unknown are left as they are (so that several replicas
+    marking the same outage write it once). Returns how many statuses were written."""
+    now = datetime.now(UTC)
+    rows: list[tuple[ReleaseKey, ObservedStatus]] = []
+    apps: list[tuple[ReleaseKey, AppRecord]] = []
+    for release in await store.list_releases(cluster):
+        members = await store.list_resources(release.key)
+        children = await store.list_resources(release.key, children=True)
+        for resource in (*members, *children):
+            if keep_unknown and resource.state == "Unknown":
+                continue
+            status = ObservedStatus(
+                resource.ref, "Unknown", UNREACHABLE, message, since, now, owner=resource.owner
             )
-        await self.store.upsert_statuses(rows, apps)
+            rows.append((release.key, status))
+        if not (keep_unknown and release.app is not None and release.app.state == "Unknown"):
+            apps.append((release.key, AppRecord("Unknown", UNREACHABLE, message, since, now)))
+    await store.upsert_statuses(rows, apps)
+    return len(rows) + len(apps)

@@ -23,7 +23,7 @@ from fastapi import Path as Path_
 from pydantic import BaseModel, Field
 
 from helmguard.api.charts import ChartInputError, ChartSources, KubeFactory
-from helmguard.api.context import Context, read_access, write_access
+from helmguard.api.context import Cluster, Context, read_access, write_access
 from helmguard.chart import repos
 from helmguard.chart.source import ChartError, resolve_chart
 from helmguard.chart.valuescheck import (
@@ -305,6 +305,7 @@ async def previous_values(
     namespace: Annotated[str, Path_(max_length=253)],
     name: Annotated[str, Path_(max_length=253)],
     revision: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    cluster: Cluster = "",
 ) -> dict[str, Any]:
     """The user-supplied values of a revision (default: the latest) as YAML, what `helm
     get values` shows, read from the release's record on the cluster."""
@@ -312,10 +313,13 @@ async def previous_values(
     from helmguard.deploy.cluster import Cluster
     from helmguard.store import ReleaseKey
 
-    kube = _kube_opener(context.kube_factory, context.deploy_options)
+    if cluster:  # a registered cluster's records: through its deploy options
+        kube = _kube_opener(None, context.deploy_options_for(cluster))
+    else:
+        kube = _kube_opener(context.kube_factory, context.deploy_options)
     if kube is None:
         raise HTTPException(403, "this server has no cluster to read release records from")
-    key = ReleaseKey(namespace, name)
+    key = ReleaseKey(namespace, name, cluster)
     if await context.store.get_release(key) is None:
         raise HTTPException(404, f"release {key} is not recorded")
     connection = await kube()

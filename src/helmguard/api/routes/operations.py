@@ -136,16 +136,6 @@ _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _deploy_options(context: ApiContext) -> DeployOptions:
-    if context.deploy_options is None or context.store.read_only:
-        raise HTTPException(
-            403,
-            "deploy, rollback and uninstall are not enabled on this server (it was started "
-            "without cluster access or with a read-only database)",
-        )
-    return context.deploy_options
-
-
 def _accepted(op: Operation) -> JSONResponse:
     return JSONResponse(
         operation_out(op).model_dump(mode="json"),
@@ -200,21 +190,23 @@ async def upload_chart(context: Context, request: Request) -> dict[str, str]:
         422: {"description": "bad chart reference or values YAML"},
     },
 )
-async def start_deploy(context: Context, body: DeployRequest) -> JSONResponse:
+async def start_deploy(
+    context: Context, body: DeployRequest, cluster: Cluster = ""
+) -> JSONResponse:
     """Install or upgrade a release in the background; its steps stream on /api/stream.
 
     Preflight refuses charts with error findings unless `force` is set.
     """
     from helmguard.deploy import deploy
 
-    options = _deploy_options(context)
+    options = context.deploy_options_for(cluster)
     sources, store = context.sources, context.store
     values = sources.values_text(body.values)
     chart = sources.chart_ref(body.chart, body.repo)
     path, cleanup = values_file(values) if values else ("", None)
     request = render_request(body, chart, path)
     chosen = replace(options, force=body.force, atomic=body.atomic, timeout=body.timeout)
-    key = ReleaseKey(body.namespace, body.release)
+    key = ReleaseKey(body.namespace, body.release, cluster)
     op = context.operations.start(
         "deploy",
         key,
@@ -280,14 +272,7 @@ async def _release_action(
     timeout: float,  # noqa: ASYNC109 - the operation's deadline, not this call's
 ) -> JSONResponse:
     """Start `action` on a recorded release as a background operation (404 if unrecorded)."""
-    options = _deploy_options(context)
-    if key.cluster:
-        # The deploy options reach the default cluster: never act there for another's release.
-        raise HTTPException(
-            403,
-            f"{kind} of {key.namespace}/{key.name} on cluster {key.cluster!r}: this server "
-            "deploys, rolls back and uninstalls on its default cluster only",
-        )
+    options = context.deploy_options_for(key.cluster)
     release = await recorded_release(context.store, key)
     chosen = replace(options, timeout=timeout)
     return _accepted(context.operations.start(kind, release.key, lambda op: action(chosen, op)))

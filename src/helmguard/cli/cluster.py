@@ -1,0 +1,167 @@
+"""`helmguard cluster add|list|remove`: the clusters `serve` syncs and `--cluster` addresses.
+
+The registry is in the store: a name (a DNS-1123 label), a kubeconfig file and a context
+of it; the credentials stay in the kubeconfig (in a pod: a file mounted from a Secret),
+never in the database. The default cluster, key "" in the store, is the kubeconfig
+context in use (--kubeconfig/--kube-context, KUBECONFIG, ~/.kube/config or in-cluster),
+as before any cluster was registered. `serve` reads the registry when it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from helmguard.cli.options import db_option
+
+if TYPE_CHECKING:
+    from helmguard.store import Store
+
+T = TypeVar("T")
+
+
+def _fail(message: str) -> SystemExit:
+    click.echo(f"Error: {message}", err=True)
+    return SystemExit(2)
+
+
+def _run(url: str | None, work: Callable[[Store], Awaitable[T]], *, read_only: bool = False) -> T:
+    from helmguard.store import StoreError, open_store
+
+    async def main() -> T:
+        async with await open_store(url, read_only=read_only) as store:
+            return await work(store)
+
+    try:
+        return asyncio.run(main())
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+@click.group("cluster")
+def cluster() -> None:
+    """Register the clusters `serve` syncs and `--cluster NAME` reaches (kubeconfig contexts)."""
+
+
+@cluster.command("add")
+@click.argument("name")
+@click.option(
+    "--kubeconfig",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The kubeconfig file with the cluster's context and credentials (its path is stored).",
+)
+@click.option(
+    "--context",
+    help="The kubeconfig context to use (default: the file's current-context, stored by name).",
+)
+@db_option
+def add(name: str, kubeconfig: str, context: str | None, url: str | None) -> None:
+    """Register cluster NAME: a context of a kubeconfig file. The file is read now (the
+    context must exist in it); the cluster itself need not answer yet."""
+    from helmguard.kube.config import load_config
+    from helmguard.kube.errors import KubeConfigError
+    from helmguard.store import ClusterRecord
+    from helmguard.store.records import cluster_name_problem
+
+    problem = cluster_name_problem(name)
+    if problem is not None:
+        raise _fail(problem)
+    path = Path(kubeconfig).expanduser().resolve()
+    try:
+        config = load_config(path, context)
+    except KubeConfigError as exc:
+        raise _fail(exc.explain()) from None
+    record = ClusterRecord(name, str(path), config.target.context)
+
+    async def work(store: Store) -> ClusterRecord | None:
+        if await store.add_cluster(record):
+            return None
+        return await store.get_cluster(name)
+
+    existing = _run(url, work)
+    if existing is not None:
+        raise _fail(
+            f"cluster {name!r} is already registered (context {existing.context!r} of "
+            f"{existing.kubeconfig}); `helmguard cluster remove {name}` first to change it"
+        )
+    click.echo(
+        f'cluster "{name}" added: context {record.context!r} ({config.target.server}) '
+        f"of {record.kubeconfig}"
+    )
+
+
+@cluster.command("list")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@db_option
+def list_command(output: str, url: str | None) -> None:
+    """The registered clusters, with how many releases the store holds for each."""
+
+    async def work(store: Store) -> list[dict[str, object]]:
+        clusters = await store.list_clusters()
+        counts: dict[str, int] = {}
+        for release in await store.list_releases():
+            counts[release.key.cluster] = counts.get(release.key.cluster, 0) + 1
+        return [
+            {
+                "name": c.name,
+                "context": c.context,
+                "kubeconfig": c.kubeconfig,
+                "releases": counts.get(c.name, 0),
+                "added_at": c.added_at.isoformat(timespec="seconds") if c.added_at else None,
+            }
+            for c in clusters
+        ]
+
+    views = _run(url, work)
+    if output == "json":
+        click.echo(json.dumps(views))
+        return
+    if not views:
+        click.echo(
+            "no clusters registered (helmguard cluster add NAME --kubeconfig FILE --context C); "
+            "commands use the kubeconfig context in use"
+        )
+        return
+    from helmguard.cli.releases import _table
+
+    rows = [[v["name"], v["context"], v["kubeconfig"], v["releases"], v["added_at"]] for v in views]
+    click.echo(_table(["NAME", "CONTEXT", "KUBECONFIG", "RELEASES", "ADDED"], rows), nl=False)
+
+
+@cluster.command("remove")
+@click.argument("name")
+@click.option(
+    "--forget-releases",
+    is_flag=True,
+    help="Also delete what the store holds about the cluster's releases (not the releases).",
+)
+@db_option
+def remove(name: str, forget_releases: bool, url: str | None) -> None:
+    """Forget cluster NAME. Refused while the store holds releases of it, unless
+    --forget-releases: their stored status would no longer be kept true."""
+
+    async def work(store: Store) -> str | None:
+        if await store.get_cluster(name) is None:
+            names = [c.name for c in await store.list_clusters()]
+            return f"cluster {name!r} is not registered; registered: {', '.join(names) or 'none'}"
+        held = await store.list_releases(name)
+        if held and not forget_releases:
+            shown = ", ".join(f"{r.key.namespace}/{r.key.name}" for r in held[:5])
+            more = f" and {len(held) - 5} more" if len(held) > 5 else ""
+            return (
+                f"the store holds {len(held)} release(s) of cluster {name!r} ({shown}{more}); "
+                "uninstall them, or pass --forget-releases to delete their stored history too"
+            )
+        await store.remove_cluster(name, with_releases=forget_releases)
+        return None
+
+    refused = _run(url, work)
+    if refused is not None:
+        raise _fail(refused)
+    click.echo(f'cluster "{name}" removed')
