@@ -211,28 +211,41 @@ async def test_a_sync_that_died_holding_its_lease_is_said(tmp_path: Path, browse
 async def test_actions_are_offered_only_where_the_deploy_routes_act(
     store: Store, tmp_path: Path, browser: Browser
 ) -> None:
-    """The deploy routes act on this server's default cluster: east's shop/web (same name)
-    gets no roll back or uninstall that would hit the default cluster's."""
+    """This server deploys to the default cluster and east, not west: west's shop/web (same
+    name) gets no actions; east's act on east (`?cluster=east`), never on the default's."""
     holder, _ = await fill_clusters(store, tmp_path)
-    app = create_app(store, token=TOKEN, poll_interval=0.05, deploy_options=DeployOptions())
+    app = create_app(
+        store,
+        token=TOKEN,
+        poll_interval=0.05,
+        deploy_options=DeployOptions(),
+        cluster_deploys={"east": DeployOptions(context="east")},
+    )
     try:
         async with serving(app) as url:
             page = await _page(browser)
-            await page.goto(f"{url}/?release=shop/web&cluster=east#token={TOKEN}")
+            await page.goto(f"{url}/?release=shop/web&cluster=west#token={TOKEN}")
             await page.wait_for_selector('#release-page[data-rendered="true"]')
             note = await page.locator("#actions-elsewhere").inner_text()
-            assert "not on cluster east" in note
+            assert "does not deploy to cluster west" in note
             assert await page.locator("#rollback, #uninstall, #upgrade").count() == 0
-            await page.goto(f"{url}/?release=shop/web")
-            await page.wait_for_selector('#release-page[data-rendered="true"]')
-            assert await page.locator("#uninstall").count() == 1
-            assert await page.locator("#actions-elsewhere").count() == 0
 
-            # The release forgotten meanwhile: the refusal is said where the question was.
-            assert await store.delete_release(DEFAULT)
+            await page.goto(f"{url}/?release=shop/web&cluster=east")
+            await page.wait_for_selector('#release-page[data-rendered="true"]')
+            assert await page.locator("#actions-elsewhere").count() == 0
+            upgrade = await page.locator("#upgrade").get_attribute("href")
+            assert upgrade == "/?view=deploy&upgrade=shop%2Fweb&cluster=east", upgrade
+            # East's release forgotten meanwhile: the uninstall asks about east's (404 naming
+            # it), not about the default cluster's shop/web, which is still recorded.
+            assert await store.delete_release(EAST)
             await page.locator("#uninstall").click()
             await page.locator("#confirm-action").click()
             refusal = await page.locator("#action-error").inner_text()
-            assert refusal.startswith("uninstall: ") and "shop/web" in refusal, refusal
+            assert refusal.startswith("uninstall: ") and "east" in refusal, refusal
+            assert await store.get_release(DEFAULT) is not None
+
+            await page.goto(f"{url}/?release=shop/web")
+            await page.wait_for_selector('#release-page[data-rendered="true"]')
+            assert await page.locator("#uninstall").count() == 1
     finally:
         await store.release_sync("", holder)

@@ -106,10 +106,18 @@ class ApiContext:
     def deploy_available(self) -> bool:
         return self.deploy_options is not None and not self.store.read_only
 
+    @property
+    def deploy_clusters(self) -> list[str]:
+        """The cluster keys deploys reach ("" the default), none with a read-only store."""
+        if self.store.read_only:
+            return []
+        default = [""] if self.deploy_options is not None else []
+        return sorted({*default, *self.cluster_deploys})
+
     def deploy_options_for(self, cluster: str) -> DeployOptions:
         """How to deploy to `cluster`: 403 when this server deploys nowhere, 404 naming the
         clusters it deploys to when not to that one."""
-        if (self.deploy_options is None and not self.cluster_deploys) or self.store.read_only:
+        if not self.deploy_clusters:
             raise HTTPException(
                 403,
                 "deploy, rollback and uninstall are not enabled on this server (it was started "
@@ -117,14 +125,22 @@ class ApiContext:
             )
         options = self.deploy_options if not cluster else self.cluster_deploys.get(cluster)
         if options is None:
-            default = [""] if self.deploy_options is not None else []
-            served = ", ".join(
-                repr(c) if c else "'' (the default)"
-                for c in sorted({*self.cluster_deploys, *default})
-            )
+            served = ", ".join(repr(c) if c else "'' (the default)" for c in self.deploy_clusters)
             named = f"cluster {cluster!r}" if cluster else "the default cluster (?cluster= empty)"
             raise HTTPException(404, f"{named} is not served here; served: {served}")
         return options
+
+    def kube_for(self, cluster: str) -> KubeFactory | None:
+        """How to connect to `cluster` ("" the default: the API's own factory, else its
+        deploy options'); None when this server has no way to it (404 for an unserved one)."""
+        if not cluster and self.kube_factory is not None:
+            return self.kube_factory
+        if not cluster and self.deploy_options is None:
+            return None
+        from helmguard.kube.client import connect
+
+        options = self.deploy_options_for(cluster)
+        return lambda: connect(options.kubeconfig, options.context)
 
 
 def _context(request: Request) -> ApiContext:

@@ -12,17 +12,16 @@ import asyncio
 import hashlib
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi import Path as Path_
 from pydantic import BaseModel, Field
 
-from helmguard.api.charts import ChartInputError, ChartSources, KubeFactory
+from helmguard.api.charts import ChartInputError, ChartSources
 from helmguard.api.context import Cluster, Context, read_access, write_access
 from helmguard.chart import repos
 from helmguard.chart.source import ChartError, resolve_chart
@@ -32,10 +31,6 @@ from helmguard.chart.valuescheck import (
     parse_values,
     schema_problems,
 )
-
-if TYPE_CHECKING:
-    from helmguard.deploy import DeployOptions
-    from helmguard.kube.client import Kube
 
 Name = Annotated[str, Path_(max_length=63, description="The repository's name.")]
 ChartName = Annotated[str, Path_(max_length=253)]
@@ -313,10 +308,7 @@ async def previous_values(
     from helmguard.deploy.cluster import Cluster
     from helmguard.store import ReleaseKey
 
-    if cluster:  # a registered cluster's records: through its deploy options
-        kube = _kube_opener(None, context.deploy_options_for(cluster))
-    else:
-        kube = _kube_opener(context.kube_factory, context.deploy_options)
+    kube = context.kube_for(cluster)
     if kube is None:
         raise HTTPException(403, "this server has no cluster to read release records from")
     key = ReleaseKey(namespace, name, cluster)
@@ -337,17 +329,6 @@ async def previous_values(
     config = dict(rev.config)
     text = yaml.safe_dump(config, sort_keys=False) if config else ""
     return {"revision": rev.revision, "values": text}
-
-
-def _kube_opener(
-    kube_factory: KubeFactory | None, deploy_options: DeployOptions | None
-) -> Callable[[], Awaitable[Kube]] | None:
-    if kube_factory is not None or deploy_options is None:
-        return kube_factory
-    from helmguard.kube.client import connect
-
-    options = deploy_options
-    return lambda: connect(options.kubeconfig, options.context)
 
 
 def _local_charts(sources: ChartSources) -> list[LocalChartOut]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from helmguard import metrics
 from helmguard.api.context import Context, read_access
@@ -15,6 +15,9 @@ class Info(BaseModel):
     version: str
     deploy: bool
     public_read: bool
+    deploy_clusters: list[str] = Field(
+        description="The cluster keys deploys, rollbacks and uninstalls reach ('' the default)."
+    )
 
 
 class Health(BaseModel):
@@ -62,7 +65,10 @@ async def prometheus() -> Response:
 
 @router.get("/api/info", response_model=Info, dependencies=[read_access])
 async def info(context: Context) -> Info:
-    """What this server offers: version, whether deploys are possible, read access."""
+    """What this server offers: version, where deploys reach, read access."""
     return Info(
-        version=version(), deploy=context.deploy_available, public_read=context.auth.public_read
+        version=version(),
+        deploy=context.deploy_available,
+        public_read=context.auth.public_read,
+        deploy_clusters=context.deploy_clusters,
     )

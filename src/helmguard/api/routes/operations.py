@@ -154,13 +154,14 @@ def _accepted(op: Operation) -> JSONResponse:
         422: {"description": "bad chart reference, values YAML or template"},
     },
 )
-async def check(context: Context, body: CheckRequest) -> CheckOut:
+async def check(context: Context, body: CheckRequest, cluster: Cluster = "") -> CheckOut:
     """Render the chart with the values and report every reference that will break.
 
-    Against the cluster (lookups, RBAC, server-side dry run) when the API has one;
-    offline otherwise.
+    Against the cluster (lookups, RBAC, server-side dry run) when the API has one (for
+    `?cluster=NAME`, that served cluster); offline otherwise.
     """
-    report = await run_check(context.sources, body, context.kube_factory)
+    factory = context.kube_factory if not cluster else context.kube_for(cluster)
+    report = await run_check(context.sources, body, factory)
     return check_out(report)
 
 

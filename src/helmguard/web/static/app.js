@@ -50,6 +50,11 @@ function refText(r) { return r ? r.text : ""; }
 
 function clusterLabel(name) { return name || "(default)"; }
 
+// `?cluster=NAME` for an API call about a release of cluster NAME; nothing for the default.
+function clusterQuery(cluster) {
+  return cluster ? `?cluster=${encodeURIComponent(cluster)}` : "";
+}
+
 function releaseHref(release) {
   return `/?release=${encodeURIComponent(release.namespace)}/${encodeURIComponent(release.name)}` +
     (release.cluster ? `&cluster=${encodeURIComponent(release.cluster)}` : "");

@@ -103,10 +103,10 @@ async function loadChart(chart, panel, values) {
   await checkValues(values, panel);
 }
 
-function findingsView(report, ns, release) {
+function findingsView(report, ns, release, cluster) {
   const rows = report.findings.map((f) => el("tr", { "data-code": f.code },
     el("td", { class: `sev-${f.severity}`, text: f.severity }), el("td", { text: f.code }),
-    el("td", {}, el("a", { href: `${releaseHref({ namespace: ns, name: release, cluster: "" })}&object=${encodeURIComponent(f.object.text)}`, text: f.object.text })),
+    el("td", {}, el("a", { href: `${releaseHref({ namespace: ns, name: release, cluster })}&object=${encodeURIComponent(f.object.text)}`, text: f.object.text })),
     el("td", { class: "msg", text: f.path }), el("td", { class: "msg", text: f.message }),
     el("td", { class: "msg", text: f.predicted }), el("td", { class: "msg", text: f.fix })));
   return [
@@ -115,8 +115,10 @@ function findingsView(report, ns, release) {
   ];
 }
 
-function deployControls(report, body, out) {
-  if (!(state.info && state.info.deploy)) return [el("p", { class: "muted", text: "Deploying from this page is not available on this server." })];
+function deployControls(report, body, cluster, out) {
+  if (!((state.info && state.info.deploy_clusters) || []).includes(cluster)) {
+    return [el("p", { class: "muted", text: `Deploying from this page to ${cluster ? `cluster ${cluster}` : "the default cluster"} is not available on this server.` })];
+  }
   const errors = report.findings.filter((f) => f.severity === "error").length;
   const force = el("input", { type: "checkbox", name: "force" });
   const go = el("button", { type: "button", id: "confirm-deploy", text: errors ? "Deploy anyway (force)" : "Deploy" });
@@ -125,7 +127,7 @@ function deployControls(report, body, out) {
     if (errors && !force.checked) { status.textContent = "tick force to deploy despite errors"; return; }
     go.disabled = true;
     try {
-      const op = await jsonPost("/api/deploy", Object.assign({}, body, { force: force.checked }));
+      const op = await jsonPost(`/api/deploy${clusterQuery(cluster)}`, Object.assign({}, body, { force: force.checked }));
       const link = el("a", { href: releaseHref(op.release), text: "open the release page now" });
       const panel = el("div", {});
       out.replaceChildren(el("p", {}, link), panel);
@@ -184,6 +186,7 @@ function renderEditor(params) {
   };
   const upgrade = params.get("upgrade") || "";
   const cut = upgrade.indexOf("/");
+  const cluster = params.get("cluster") || "";
   const chartInput = el("input", { type: "text", name: "chart", required: "", value: params.get("chart") || "" });
   const load = el("button", { type: "button", id: "load-chart", text: "Load defaults" });
   load.addEventListener("click", () => loadChart(chartInput.value.trim(), panel, values));
@@ -213,8 +216,8 @@ function renderEditor(params) {
     const body = { chart: f.chart.value.trim(), release: f.release.value.trim(), namespace: f.namespace.value.trim(), values: f.values.value };
     out.replaceChildren(el("p", { class: "muted", text: "checking…" }));
     try {
-      const report = await jsonPost("/api/check", body);
-      out.replaceChildren(...findingsView(report, body.namespace, body.release), ...deployControls(report, body, out));
+      const report = await jsonPost(`/api/check${clusterQuery(cluster)}`, body);
+      out.replaceChildren(...findingsView(report, body.namespace, body.release, cluster), ...deployControls(report, body, cluster, out));
     } catch (err) {
       if (err instanceof Unauthorized) return showTokenForm();
       out.replaceChildren(el("p", { class: "error", text: err.message }));
@@ -223,13 +226,14 @@ function renderEditor(params) {
   editor.defaults = editor.schema = "";
   editor.badLine = null;
   panel.gutter.replaceChildren(...gutter("", null));
-  const title = cut > 0 ? `Upgrade ${upgrade}` : "Deploy a chart";
+  const title = (cut > 0 ? `Upgrade ${upgrade}` : "Deploy a chart") + (cluster ? ` on cluster ${cluster}` : "");
   document.getElementById("main").replaceChildren(el("h1", { text: title }), form, out);
   const start = async () => {
     if (cut > 0) {
       const [ns, name] = [upgrade.slice(0, cut), upgrade.slice(cut + 1)];
       const base = `/api/releases/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
-      const [previous, detail] = await Promise.all([api(`${base}/values`), api(base)]);
+      const q = clusterQuery(cluster);
+      const [previous, detail] = await Promise.all([api(`${base}/values${q}`), api(`${base}${q}`)]);
       values.value = previous.values;
       panel.yaml.textContent = `values of revision ${previous.revision} loaded`;
       const match = params.get("repo") ? null : await catalogueMatch(detail.chart, detail.chart_version);
@@ -266,17 +270,17 @@ function releaseActions(ns, name, cluster, revisions) {
   setTimeout(focusObject, 0);
   const where = el("span", { id: "action-confirm" });
   const box = el("div", { id: "release-actions", class: "actions" });
-  if (!(state.info && state.info.deploy)) return box;
-  // The deploy routes act on this server's own (default) cluster only: never offer them
-  // on a same-named release of another cluster.
-  if (cluster) {
+  const served = (state.info && state.info.deploy_clusters) || [];
+  if (!served.length) return box;
+  // Offered only where the deploy routes reach: never on a cluster this server does not serve.
+  if (!served.includes(cluster)) {
     box.append(el("p", { class: "muted", id: "actions-elsewhere",
-      text: `Upgrade, roll back and uninstall act on this server's default cluster, not on cluster ${cluster}.` }));
+      text: `Upgrade, roll back and uninstall are not offered: this server does not deploy to ${cluster ? `cluster ${cluster}` : "the default cluster"}.` }));
     return box;
   }
   const runAction = (path, body, after) => async () => {
     try {
-      const op = await jsonPost(`/api/releases/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${path}`, body);
+      const op = await jsonPost(`/api/releases/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${path}${clusterQuery(cluster)}`, body);
       releaseOp.key = key;
       where.replaceChildren();
       const last = await follow(op, (o) => {
@@ -290,7 +294,7 @@ function releaseActions(ns, name, cluster, revisions) {
       where.replaceChildren(el("span", { class: "error", id: "action-error", text: `${path}: ${err.message}` }));
     }
   };
-  const upgrade = el("a", { class: "button", id: "upgrade", href: deployHref({ upgrade: key }), text: "Upgrade…" });
+  const upgrade = el("a", { class: "button", id: "upgrade", href: deployHref(cluster ? { upgrade: key, cluster } : { upgrade: key }), text: "Upgrade…" });
   const current = revisions.length ? revisions[revisions.length - 1].number : null;
   const choices = revisions.filter((r) => r.number !== current).slice().reverse();
   const select = el("select", { id: "rollback-revision", "aria-label": "Revision to roll back to" },
