@@ -42,12 +42,9 @@ async def unfinished(cluster: Cluster, store: Store | None, kind: str) -> list[t
     """The releases (namespace, name) a dead process may have left unfinished."""
     found: dict[tuple[str, str], None] = {}
     if store is not None:
-        for release in await store.list_releases():
-            if release.key.cluster:
-                continue  # operations record releases under the default cluster only
-            revisions = await store.list_revisions(release.key)
-            if any(r.outcome in ("pending", "running") for r in revisions):
-                found[(release.key.namespace, release.key.name)] = None
+        # Operations record releases under the default cluster only.
+        for key in await store.unfinished_releases():
+            found[(key.namespace, key.name)] = None
     statuses = ",".join(sorted(PENDING_STATUSES))
     selector = f"{RECORD_OWNER_LABEL}={HELM_OWNER},{RECORD_STATUS_LABEL} in ({statuses})"
     for item in await cluster.list("", kind, "", label_selector=selector):
