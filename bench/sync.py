@@ -380,6 +380,11 @@ async def main(args: argparse.Namespace) -> None:
                     ):
                         visible = (time.monotonic(), at)
             await asyncio.sleep(0.02)
+        # The commit may follow the bench's read: wait for it within the same 60 s.
+        while seed not in cluster_words and time.monotonic() < deadline:
+            progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(progress.wait(), deadline - time.monotonic())
         await sync.wait_idle(timeout=60)
         blocked = [
             t
@@ -389,7 +394,19 @@ async def main(args: argparse.Namespace) -> None:
         ]
         words = cluster_words.get(seed)
         if visible is None or not blocked or words is None:
-            print("seed scenario: not detected within 60s")
+            print(
+                "seed scenario: not detected within 60s ("
+                + "; ".join(
+                    what
+                    for what, lacking in (
+                        ("the ReplicaSet's ReplicaFailure was never readable", visible is None),
+                        ("no Blocked committed", not blocked),
+                        ("the cluster's words never committed", words is None),
+                    )
+                    if lacking
+                )
+                + ")"
+            )
         else:
             print(
                 f"seed scenario: Blocked (missing ServiceAccount) committed "

@@ -241,3 +241,25 @@ async def test_release_marks_change_with_revisions_not_with_status(store: Store)
     assert await store.release_marks() == finished
     await store.delete_release(RELEASE)
     assert await store.release_marks() == {}
+
+
+async def test_unfinished_releases_are_those_with_a_pending_or_running_revision(
+    store: Store,
+) -> None:
+    """What `recover` settles after a crash, in one query (not one per release)."""
+    edge = ReleaseKey("shop", "web", cluster="edge")
+    idle = ReleaseKey("shop", "idle")
+    for key in (edge, idle):
+        await store.record_release(ReleaseRecord(key, "web", "1.0.0"))
+        await store.record_revision(
+            RevisionRecord(key, 1, "web", "1.0.0", values_digest({}), at(0), None, "running")
+        )
+    await store.finish_revision(idle, 1, "deployed", finished_at=at(1))
+    assert await store.unfinished_releases() == []
+    await store.record_revision(
+        RevisionRecord(RELEASE, 1, "web", "1.2.3", values_digest({}), at(0), None, "pending")
+    )
+    assert await store.unfinished_releases() == [RELEASE]
+    assert await store.unfinished_releases("edge") == [edge]
+    await store.finish_revision(RELEASE, 1, "failed", finished_at=at(2))
+    assert await store.unfinished_releases() == []

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from helmguard.deploy.status import live_status
 from helmguard.kube.client import Kube
 from helmguard.manifest import ObjectRef
 from helmguard.status import State
 from helmguard.store import ReleaseKey, Store
 from helmguard.sync import Sync, register_release
-from helmguard.sync.live import live_status
 from helmguard.sync.releases import ManagedRelease
 from helmguard.sync.selector import parse_selector
 from sync.scenario import INSTANCE, create, deployment, eventually, row

@@ -82,3 +82,30 @@ def test_service_behind_a_daemonset_no_node_may_run_is_blocked_on_it() -> None:
     # The DaemonSet changing re-evaluates the Service that depends on it.
     changed = edited(DS, metadata__resourceVersion="424242")
     assert (KEY, svc.ref) in index.apply("MODIFIED", dict(changed.body)).members
+
+
+def _retrying_job() -> tuple[K8sObject, K8sObject]:
+    """The recorded Job after its first attempt failed (backoffLimit 2: it tries again),
+    and that attempt's pod."""
+    job = edited(named(load("kinds"), "Job"), status__conditions=None, status__failed=1,
+                 status__active=1)  # fmt: skip
+    owner = {"apiVersion": "batch/v1", "kind": "Job", "name": job.name,
+             "uid": job.metadata["uid"], "controller": True}  # fmt: skip
+    failed = edited(named(load("pods"), "Pod", "web-5d8f7c9b6-evicted"),
+                    metadata__namespace=job.namespace, metadata__name="migrate-1",
+                    metadata__uid="pod-migrate-1", metadata__ownerReferences=[owner],
+                    status__reason="Error")  # fmt: skip
+    return job, failed
+
+
+def test_a_job_retrying_after_a_failed_pod_is_not_failed() -> None:
+    job, failed = _retrying_job()
+    account = edited(DEFAULT_SA, metadata__namespace=job.namespace)
+    index = ClusterIndex()
+    for obj in (account, job, failed):
+        index.apply("ADDED", dict(obj.body))
+    key = ReleaseKey(job.namespace, "migrate")
+    index.add_release(ManagedRelease(key, None, frozenset({job.ref})))
+    st = index.evaluate_member(key, job.ref, NOW)
+    assert (st.state, st.reason) == (State.PROGRESSING, "Running"), st
+    assert "1 failed (backoff limit 2)" in st.message

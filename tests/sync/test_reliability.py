@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from helmguard.deploy.status import live_status
 from helmguard.kube.client import Kube
 from helmguard.kube.config import load_config
 from helmguard.kube.informer import Informer, object_key
@@ -23,7 +24,6 @@ from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox, restart_component, sandbox_down, sandbox_up
 from helmguard.store import ReleaseKey, Store, open_store
 from helmguard.sync import Sync, load_release, register_release
-from helmguard.sync.live import live_status
 from kubeapi import sandbox_home
 from sync.scenario import app_of, compact_etcd, create, deployment, eventually, row
 

@@ -19,13 +19,13 @@ from typing import Any
 
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.observe import (
-    Snapshot,
     Verdict,
     established,
     hook_runs,
     hook_verdict,
     observe_release,
     unawaited,
+    unconfirmed,
     verdict,
 )
 from helmguard.deploy.oplog import OperationLog, Step
@@ -36,6 +36,7 @@ from helmguard.kube.classifier import classify
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import ResourceStatus, State
+from helmguard.sync.look import Snapshot
 
 # How often waits look again: a few small lists per look, cheap for the API server.
 POLL_SECONDS = 0.25
@@ -44,6 +45,8 @@ POLL_SECONDS = 0.25
 _WAIT_POLL = (0.1, 1.0)
 # Without a change, the wait judges its watched objects again this often (time-based rules).
 _IDLE_LOOK = 1.0
+# How long a failing verdict waits for the controller's own words (see `_confirming`).
+_CONFIRM_SECONDS = 5.0
 
 
 def _timed_out(what: str, outcome: Verdict) -> Verdict:
@@ -371,8 +374,10 @@ class Engine:
         seconds (some rules depend on time: a pod unschedulable for a while); a collection
         that cannot be watched is listed at every look, as often as polling.
         """
-        last: dict[ObjectRef, State] = {}
+        last: dict[ObjectRef, tuple[State, str]] = {}
         outcome: Verdict | None = None
+        # When each trouble not yet in its controller's words was first seen.
+        unconfirmed_since: dict[ObjectRef, float] = {}
         async with contextlib.AsyncExitStack() as stack:
             if watch is None:
                 watch = await stack.enter_async_context(ReleaseWatch(self.cluster, refs))
@@ -397,11 +402,11 @@ class Engine:
                         statuses, snapshot, wait_for_load_balancers=self.wait_for_load_balancers
                     )
                 )
-                if outcome.done:
+                left = self.cluster.deadline - time.monotonic()
+                if outcome.done and not self._confirming(outcome, snapshot, unconfirmed_since):
                     if outcome.ready:
                         self._report_unawaited(statuses)
                     return outcome
-                left = self.cluster.deadline - time.monotonic()
                 if left <= 0:
                     return _timed_out(what, outcome)
                 if watch.polling:
@@ -413,12 +418,30 @@ class Engine:
                 # does not take the CPU from the controllers it waits for.
                 await asyncio.sleep(min(2 * look, max(self.cluster.deadline - time.monotonic(), 0)))
 
+    def _confirming(
+        self, outcome: Verdict, snapshot: Snapshot, since: dict[ObjectRef, float]
+    ) -> bool:
+        """Whether to wait a little longer before failing, for the controller's own words.
+
+        A workload whose ServiceAccount is absent is Blocked as soon as that is seen, before
+        its controller has tried and said why it cannot (a ReplicaSet's FailedCreate quoting
+        the API server); the deploy waits up to `_CONFIRM_SECONDS` (not past its deadline)
+        to report the cluster's words, then reports what it has.
+        """
+        culprit = outcome.culprit
+        if outcome.ready or culprit is None or not unconfirmed(culprit, snapshot):
+            return False
+        first = since.setdefault(culprit.ref, time.monotonic())
+        now = time.monotonic()
+        return now - first < _CONFIRM_SECONDS and now + POLL_SECONDS < self.cluster.deadline
+
     def _report_transitions(
-        self, statuses: Sequence[ResourceStatus], last: dict[ObjectRef, State]
+        self, statuses: Sequence[ResourceStatus], last: dict[ObjectRef, tuple[State, str]]
     ) -> None:
+        """Log each object's state and reason when either changes: the last is the final."""
         for status in statuses:
-            if last.get(status.ref) is not status.state:
-                last[status.ref] = status.state
+            if last.get(status.ref) != (status.state, status.reason):
+                last[status.ref] = (status.state, status.reason)
                 self.log.emit(
                     Step.WAIT_TRANSITION,
                     f"{status.ref}: {status.state} {status.reason}: {status.message}",

@@ -1,153 +1,66 @@
-"""Looking at a release's objects on the cluster and asking `status/` what they are doing.
+"""Looking at a release's objects on the cluster, as the sync judges them, and the deploy's verdict.
 
-`looks` says what to read: each (kind, namespace) of the inventory, the children status
-rules look at (ReplicaSets, Pods, Jobs, EndpointSlices), the Events of those namespaces and,
-when a DaemonSet is among them, the Nodes. `observe_release` lists them once and `assemble`
-(pure) returns one ResourceStatus per inventory object; the deploy's wait feeds `assemble`
-from watches instead (`helmguard.deploy.watch`). `verdict` turns those
-into the deploy's outcome; it is pure and decides only when the outcome is certain.
+`observe` lists once what `helmguard.sync.look.looks` names and evaluates it with the sync's
+`assemble`: the statuses the deploy waits on are those `status --live` and serve report.
+The deploy's wait feeds `assemble` from watches instead (`helmguard.deploy.watch`).
+`verdict` turns those statuses into the deploy's outcome; it is pure and decides only when
+the outcome is certain.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any
 
 from helmguard.deploy.cluster import Cluster
 from helmguard.kube.errors import PermissionDenied
-from helmguard.kube.kinds import WORKLOAD_GROUPS, is_workload
+from helmguard.kube.informer import Body
+from helmguard.kube.kinds import is_workload
 from helmguard.manifest import K8sObject, ObjectRef
-from helmguard.status import (
-    ResourceStatus,
-    State,
-    build_ownership,
-    evaluate,
-    evaluate_pod,
-    index_events,
-    missing,
-    observe,
-    service_backends,
-    service_status,
-)
+from helmguard.status import ResourceStatus, State, evaluate_pod
 from helmguard.status.ownership import current_replicaset
 from helmguard.status.rules.service import LOAD_BALANCER_PENDING
-
-# Children that status rules read, listed per namespace that holds a workload or Service.
-_CHILD_KINDS = (
-    ("apps", "ReplicaSet"),
-    ("", "Pod"),
-    ("batch", "Job"),
-    ("discovery.k8s.io", "EndpointSlice"),
-    ("events.k8s.io", "Event"),
-)
-_PARENT_KINDS = frozenset({*WORKLOAD_GROUPS, "Service"})
+from helmguard.sync.look import NODES, Collection, Looks, Snapshot, assemble, kept, looks_at
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """The release's objects as observed at `at`, with their statuses."""
-
-    at: datetime
-    live: Mapping[ObjectRef, K8sObject]
-    statuses: Mapping[ObjectRef, ResourceStatus]
-    children: tuple[K8sObject, ...]
-
-
-Collection = tuple[str, str, str]  # (group, kind, namespace); namespace "" when cluster-wide
-
-
-@dataclass(frozen=True)
-class Looks:
-    """What a look at a release reads: each inventory collection with the names wanted in
-    it, the child collections status rules read, and whether the Nodes are needed."""
-
-    wanted: tuple[ObjectRef, ...]
-    inventory: Mapping[Collection, frozenset[str]]
-    children: tuple[Collection, ...]
-    placement: bool
-
-    @property
-    def collections(self) -> list[Collection]:
-        """Every collection to read once (an inventory kind may also be a child kind)."""
-        return list(dict.fromkeys([*self.inventory, *self.children]))
+async def read_collection(
+    cluster: Cluster, plan: Looks, collection: Collection
+) -> list[Body] | None:
+    """One collection of the look, as kept; None when RBAC refuses one that may be unread."""
+    group, kind, namespace = collection
+    try:
+        items = await cluster.list(group, kind, namespace)
+    except PermissionDenied:
+        if plan.optional(collection):
+            return None
+        raise
+    keep = kept(group, kind)
+    return [keep(item) for item in items]
 
 
-def looks(refs: Iterable[ObjectRef]) -> Looks:
-    wanted = tuple(refs)
-    by_collection: dict[Collection, set[str]] = defaultdict(set)
-    child_namespaces: set[str] = set()
-    for ref in wanted:
-        by_collection[(ref.group, ref.kind, ref.namespace)].add(ref.name)
-        if ref.kind in _PARENT_KINDS and ref.namespace:
-            child_namespaces.add(ref.namespace)
-    return Looks(
-        wanted,
-        {c: frozenset(names) for c, names in by_collection.items()},
-        tuple((g, k, ns) for ns in sorted(child_namespaces) for g, k in _CHILD_KINDS),
-        any((r.group, r.kind) == ("apps", "DaemonSet") for r in wanted),
-    )
+async def observe(cluster: Cluster, plan: Looks) -> Snapshot:
+    """One consistent-enough look: each collection listed once; absent members are Missing."""
+    collections = plan.collections
+    results = await asyncio.gather(*(read_collection(cluster, plan, c) for c in collections))
+    listed = dict(zip(collections, results, strict=True))
+    nodes = await list_nodes(cluster) if plan.needs_nodes(listed) else None
+    return assemble(plan, listed, nodes)
 
 
 async def observe_release(cluster: Cluster, refs: Iterable[ObjectRef]) -> Snapshot:
-    """One consistent-enough look at `refs` and their children; absent objects are Missing."""
-    plan = looks(refs)
-    collections = plan.collections
-    results, nodes = await asyncio.gather(
-        asyncio.gather(*(cluster.list(g, k, ns) for g, k, ns in collections)),
-        list_nodes(cluster) if plan.placement else _no_nodes(),
-    )
-    return assemble(plan, dict(zip(collections, results, strict=True)), nodes)
+    """A look at `refs` (and what their statuses depend on); absent objects are Missing."""
+    return await observe(cluster, looks_at(refs))
 
 
-def assemble(
-    plan: Looks,
-    listed: Mapping[Collection, Sequence[Mapping[str, Any]]],
-    nodes: tuple[K8sObject, ...] | None,
-) -> Snapshot:
-    """The statuses of `plan.wanted` from what was read of each of its collections."""
-    live: dict[ObjectRef, K8sObject] = {}
-    for (group, kind, ns), names in plan.inventory.items():
-        for item in listed[(group, kind, ns)]:
-            obj = K8sObject(item)
-            if obj.name in names and obj.ref.group == group:
-                live[obj.ref] = obj
-    children: list[K8sObject] = []
-    events: list[K8sObject] = []
-    for collection in plan.children:
-        target = events if collection[1] == "Event" else children
-        target.extend(K8sObject(item) for item in listed[collection])
-    now = datetime.now(UTC)
-    ownership = build_ownership([*live.values(), *children])
-    by_uid = index_events(events)
-    statuses: dict[ObjectRef, ResourceStatus] = {}
-    for ref in plan.wanted:
-        found = live.get(ref)
-        statuses[ref] = (
-            missing(ref, now)
-            if found is None
-            else evaluate(observe(found, ownership, now, by_uid, nodes))
-        )
-    for ref, status in statuses.items():
-        if ref.kind == "Service" and ref in live:
-            backends = service_backends(live[ref], live.values())
-            statuses[ref] = service_status(status, [statuses[b.ref] for b in backends])
-    return Snapshot(now, live, statuses, tuple(children))
-
-
-async def list_nodes(cluster: Cluster) -> tuple[K8sObject, ...] | None:
+async def list_nodes(cluster: Cluster) -> list[Body] | None:
     """The cluster's Nodes, for DaemonSets with no desired node; None if we may not list them."""
     try:
-        return tuple(K8sObject(item) for item in await cluster.list("", "Node"))
+        items = await cluster.list(*NODES)
     except PermissionDenied:
         return None
-
-
-async def _no_nodes() -> None:
-    return None
+    keep = kept("", "Node")
+    return [keep(item) for item in items]
 
 
 @dataclass(frozen=True)
@@ -165,8 +78,25 @@ class Verdict:
 _CERTAIN = frozenset({State.BLOCKED, State.FAILED})
 
 
+def _in_own_words(status: ResourceStatus, snapshot: Snapshot | None) -> ResourceStatus:
+    """The workload's own verdict when it says the same (its controller's words: a
+    ReplicaSet's FailedCreate), with the component's root cause; else the component's."""
+    own = snapshot.own.get(status.ref) if snapshot is not None else None
+    if own is None or own.state is not status.state or own == status:
+        return status
+    return replace(own, root_cause=status.root_cause or own.root_cause)
+
+
+def unconfirmed(status: ResourceStatus, snapshot: Snapshot) -> bool:
+    """Whether a workload is in trouble only through what it needs or its pods, while its
+    controller has not said so yet (a missing ServiceAccount before the FailedCreate)."""
+    own = snapshot.own.get(status.ref)
+    return status.state in _CERTAIN and own is not None and own.state not in _CERTAIN
+
+
 def _describe(status: ResourceStatus, snapshot: Snapshot | None) -> str:
     """`Blocked: Deployment.apps ns/x (ReplicaSet ns/x-123) FailedCreate: <cluster's words>`."""
+    status = _in_own_words(status, snapshot)
     where = str(status.ref)
     if snapshot is not None and status.ref.kind == "Deployment" and status.reason == "FailedCreate":
         obj = snapshot.live.get(status.ref)

@@ -45,10 +45,8 @@ async def unfinished(
     the store's name of the cluster (ReleaseKey.cluster)."""
     found: dict[tuple[str, str], None] = {}
     if store is not None:
-        for release in await store.list_releases(key):
-            revisions = await store.list_revisions(release.key)
-            if any(r.outcome in ("pending", "running") for r in revisions):
-                found[(release.key.namespace, release.key.name)] = None
+        for release in await store.unfinished_releases(key):
+            found[(release.namespace, release.name)] = None
     statuses = ",".join(sorted(PENDING_STATUSES))
     selector = f"{RECORD_OWNER_LABEL}={HELM_OWNER},{RECORD_STATUS_LABEL} in ({statuses})"
     for item in await cluster.list("", kind, "", label_selector=selector):

@@ -22,12 +22,14 @@ from datetime import UTC, datetime, timedelta
 
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.history import read_history
+from helmguard.deploy.observe import observe
 from helmguard.kube.client import Kube
 from helmguard.kube.errors import KubeError
+from helmguard.kube.kinds import is_workload
 from helmguard.manifest import ObjectRef
-from helmguard.status import State
+from helmguard.status import AppStatus, ResourceStatus, State, app_status
 from helmguard.store import SYNC_LEASE_SECONDS, AppRecord, ReleaseKey, ResourceRecord, Store
-from helmguard.sync.live import live_status
+from helmguard.sync.look import looks
 from helmguard.sync.releases import ManagedRelease, load_release
 from helmguard.sync.selector import parse_selector
 
@@ -95,6 +97,31 @@ async def _cluster_inventory(kube: Kube, key: ReleaseKey) -> tuple[int, frozense
         return 0, frozenset()
     latest = history[-1]
     return latest.revision, frozenset({*latest.inventory, *(o.ref for o in latest.objects)})
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """A release's members and app status as the cluster shows them at `at`."""
+
+    release: ManagedRelease
+    members: tuple[ResourceStatus, ...]
+    app: AppStatus
+    at: datetime
+
+
+async def live_status(kube: Kube, release: ManagedRelease) -> LiveStatus:
+    """One look at the release (`observe`, as the deploy's wait and the sync judge it).
+
+    Without permission to list Nodes the one verdict that needs them (a DaemonSet with no
+    desired node) is Unknown; without permission to list what workloads need by name
+    (Secrets, …) that is not judged; nothing else fails.
+    """
+    cluster = Cluster(kube, deadline=time.monotonic() + LIVE_TIMEOUT)
+    snapshot = await observe(cluster, looks(release))
+    members = tuple(snapshot.statuses[ref] for ref in sorted(snapshot.statuses))
+    components = [m for m in members if is_workload(m.ref)]
+    others = [m for m in members if not is_workload(m.ref)]
+    return LiveStatus(release, members, app_status(components, others), snapshot.at)
 
 
 async def _live(kube: Kube, managed: ManagedRelease, detail: str) -> ReleaseStatus:

@@ -1,33 +1,34 @@
 """The deploy's wait reads the release through watches: list once, then follow changes.
 
-`ReleaseWatch(cluster, refs)` starts one `Informer` per collection `observe.looks` names
-(the inventory's kinds per namespace, the children status rules read, the Nodes when a
-DaemonSet is in the release) and builds each `Snapshot` from their caches with the same
-`assemble` the polling look uses, so statuses are computed by the same rules from the same
-objects. `changed()` returns as soon as a watch delivers a change (or the timeout passes).
+`ReleaseWatch(cluster, refs)` starts one `Informer` per collection `sync.look.looks` names
+(the inventory's kinds per namespace, the children status rules read and the objects
+workloads need by name, the Nodes when a DaemonSet is in the release) and builds each
+`Snapshot` from their caches with the same `assemble` the polling look and the sync use,
+so statuses are computed by the same rules from the same objects. `changed()` returns as
+soon as a watch delivers a change (or the timeout passes).
 
 A collection is polled (one list per look, as `observe_release` does) when it cannot be
 watched: its kind is not served or has no `watch` verb, its informer has not listed it,
 or its watch failed and is not open again (RBAC refuses watch, the API server restarts).
 The list then fails or succeeds exactly as the polling look would: Nodes we may not list
-are None, other errors leave as `KubeError`.
+are None, so are the objects workloads need that we may not list (they are not judged),
+other errors leave as `KubeError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any
 
 from helmguard.deploy.cluster import Cluster
-from helmguard.deploy.observe import Collection, Snapshot, assemble, list_nodes, looks
+from helmguard.deploy.observe import list_nodes, read_collection
 from helmguard.kube.errors import MissingDependency
-from helmguard.kube.informer import Body, Informer, slim, without_contents
-from helmguard.manifest import K8sObject, ObjectRef
+from helmguard.kube.informer import Body, Informer
+from helmguard.manifest import ObjectRef
+from helmguard.sync.look import NODES, Collection, Snapshot, assemble, kept, looks_at
 
-NODES: Collection = ("", "Node", "")
 # How long the first look waits for every informer's first list before polling the rest.
 _FIRST_LIST_SECONDS = 1.0
 
@@ -37,7 +38,7 @@ class ReleaseWatch:
 
     def __init__(self, cluster: Cluster, refs: Iterable[ObjectRef]) -> None:
         self.cluster = cluster
-        self.plan = looks(refs)
+        self.plan = looks_at(refs)
         self.collections = self.plan.collections + ([NODES] if self.plan.placement else [])
         self.informers: dict[Collection, Informer] = {}
         self._changed = asyncio.Event()
@@ -67,14 +68,13 @@ class ReleaseWatch:
                 continue  # not served: polled, so it is Missing exactly as a list says
             if "watch" not in res.verbs:
                 continue
-            secret = (group, kind) == ("", "Secret")
             informer = Informer(
                 self.cluster.kube,
                 res,
                 self._on_change,
                 namespace=namespace or None,
                 # Secret values never stay in memory; no status rule reads them.
-                transform=without_contents if secret else slim,
+                transform=kept(group, kind),
             )
             self.informers[collection] = informer
             informer.start()
@@ -119,7 +119,7 @@ class ReleaseWatch:
         """The release now: caches of the watched collections, a list of the others."""
         self._changed.clear()  # a change from here on wakes the next look
         first, self._looked = not self._looked, True
-        listed: dict[Collection, Sequence[Mapping[str, Any]]] = {}
+        listed: dict[Collection, Sequence[Body] | None] = {}
         polled: list[Collection] = []
         for collection in self.plan.collections:
             informer = self._watched(collection)
@@ -128,7 +128,7 @@ class ReleaseWatch:
             else:
                 listed[collection] = list(informer.cache.values())
         results, nodes = await asyncio.gather(
-            asyncio.gather(*(self.cluster.list(g, k, ns) for g, k, ns in polled)),
+            asyncio.gather(*(read_collection(self.cluster, self.plan, c) for c in polled)),
             self._nodes(),
         )
         listed.update(zip(polled, results, strict=True))
@@ -147,13 +147,13 @@ class ReleaseWatch:
             return True
         return names <= {str(item["metadata"]["name"]) for item in informer.cache.values()}
 
-    async def _nodes(self) -> tuple[K8sObject, ...] | None:
+    async def _nodes(self) -> Sequence[Body] | None:
         if not self.plan.placement:
             return None
         informer = self._watched(NODES)
         if informer is None:
             return await list_nodes(self.cluster)
-        return tuple(K8sObject(n) for n in informer.cache.values())
+        return list(informer.cache.values())
 
     async def changed(self, seconds: float) -> None:
         """Return when a watch delivers a change, or after `seconds`."""

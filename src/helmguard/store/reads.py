@@ -81,6 +81,18 @@ class Reads(StoreCore):
         rows: list[Any] = await self._rows(query)
         return {ReleaseKey(row[0], row[1], cluster): tuple(row[2:]) for row in rows}
 
+    async def unfinished_releases(self, cluster: str = "") -> list[ReleaseKey]:
+        """Releases of `cluster` with a revision still pending or running, in one query."""
+        query = (
+            select(Release.namespace, Release.name)
+            .join(Revision, Revision.release_id == Release.id)
+            .where(Release.cluster == cluster, Revision.outcome.in_(("pending", "running")))
+            .distinct()
+            .order_by(Release.namespace, Release.name)
+        )
+        rows: list[Any] = await self._rows(query)
+        return [ReleaseKey(row[0], row[1], cluster) for row in rows]
+
     async def get_release(self, key: ReleaseKey) -> ReleaseRecord | None:
         """The release's row, or None if it is not recorded."""
         query = select(Release).where(

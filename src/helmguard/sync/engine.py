@@ -354,38 +354,46 @@ class Sync:
         self._wake.set()
 
     async def _refresher(self) -> None:
-        """Follow the releases and revisions any process writes (a CLI deploy, `manage`).
-
-        Every `refresh` s one query reads each release's revision mark; a new release, or
-        one whose revisions changed, is (re)loaded, and a release gone from the store is dropped.
-        """
+        """Follow the releases and revisions any process writes (a CLI deploy, `manage`)."""
         while True:
             await asyncio.sleep(self.refresh)
             try:
-                marks = await self.store.release_marks(self.cluster)
-                for key, mark in marks.items():
-                    if key in self.index.releases and self._marks.get(key) == mark:
-                        continue
-                    record = await self.store.get_release(key)
-                    if record is None:
-                        continue  # deleted since: the next pass drops it
-                    known = key in self.index.releases
-                    log.info("%s release %s", "reloading" if known else "now managing", key)
-                    # Another process may have written this release's rows: write afresh.
-                    for member in [m for m in self._written if m[0] == key]:
-                        del self._written[member]
-                    self._app_written.pop(key, None)
-                    await self._replace(
-                        self.index.releases.get(key), await load_release(self.store, record)
-                    )
-                    self._marks[key] = mark
+                await self.refresh_releases()
             except Exception:
                 log.exception("cannot read managed releases")
+
+    async def refresh_releases(self) -> None:
+        """One pass: a new release, or one whose revisions changed, is (re)loaded; a release
+        gone from the store is dropped.
+
+        One query reads each release's revision mark. A release added or replaced while the
+        pass reads the store (`add_release`, `track`) is newer than what it read: the pass
+        neither drops it for lack of a mark nor replaces it with what it loaded.
+        """
+        before = dict(self.index.releases)
+        marks = await self.store.release_marks(self.cluster)
+        for key, mark in marks.items():
+            if self.index.releases.get(key) is not before.get(key):
+                continue  # added since the marks were read: newer than them
+            if key in before and self._marks.get(key) == mark:
                 continue
-            for key in list(self.index.releases):
-                if key not in marks:
-                    self.index.remove_release(self.index.releases[key])
-                    self._marks.pop(key, None)
+            record = await self.store.get_release(key)
+            if record is None:
+                continue  # deleted since: the next pass drops it
+            release = await load_release(self.store, record)
+            if self.index.releases.get(key) is not before.get(key):
+                continue  # added while this pass read it: the next pass compares again
+            log.info("%s release %s", "reloading" if key in before else "now managing", key)
+            # Another process may have written this release's rows: write afresh.
+            for member in [m for m in self._written if m[0] == key]:
+                del self._written[member]
+            self._app_written.pop(key, None)
+            await self._replace(before.get(key), release)
+            self._marks[key] = mark
+        for key, release in list(self.index.releases.items()):
+            if key not in marks and before.get(key) is release:
+                self.index.remove_release(release)
+                self._marks.pop(key, None)
 
     # ---- informers ----------------------------------------------------------------------
 

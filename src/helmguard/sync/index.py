@@ -140,6 +140,9 @@ class ClusterIndex:
         self._node_tuple: tuple[K8sObject, ...] | None = None
         # Whether the Nodes were listed (and are watched): until then placement is unknown.
         self.nodes_known = False
+        # (group, kind, namespace) a one-shot look could not read: what a workload needs
+        # from there is not judged (absent from the index is not absent from the cluster).
+        self.unreadable: set[tuple[str, str, str]] = set()
 
     # ---- releases -----------------------------------------------------------------------
 
@@ -290,7 +293,11 @@ class ClusterIndex:
         seen: dict[ObjectRef, None] = {}
         for ref in extract_refs([obj]):
             target = ref.target
-            if not ref.optional and (target.group, target.kind) in DEPENDENCY_KINDS:
+            if (
+                not ref.optional
+                and (target.group, target.kind) in DEPENDENCY_KINDS
+                and (target.group, target.kind, target.namespace) not in self.unreadable
+            ):
                 seen.setdefault(target, None)
         return list(seen)
 
@@ -314,7 +321,7 @@ class ClusterIndex:
         pods = [
             evaluate(observe(child, self.ownership, now, self.events_by_uid))
             for child in observed.children
-            if child.kind == "Pod"
+            if child.kind == "Pod" and not _past_attempt(obj, child)
         ]
         deps: list[ResourceStatus] = []
         needed = self._depends_on[(key, ref)] = self.dependencies(obj)
@@ -372,6 +379,12 @@ class ClusterIndex:
     def evaluate_child(self, child: K8sObject, now: datetime) -> ResourceStatus:
         """A workload's child's own status (a pod's phase, restarts, container reasons)."""
         return evaluate(observe(child, self.ownership, now, self.events_by_uid, self.nodes()))
+
+
+def _past_attempt(owner: K8sObject, pod: K8sObject) -> bool:
+    """A Job's pod that has ended: an attempt its backoffLimit accounts for, as the Job's
+    own rule counts it (the Job's conditions say when the Job has failed)."""
+    return owner.kind == "Job" and pod.status.get("phase") in ("Succeeded", "Failed")
 
 
 def ref_of_subject(event: K8sObject) -> ObjectRef | None:
