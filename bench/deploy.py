@@ -33,7 +33,7 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from helmguard.sandbox.build import find_binary
 from helmguard.sandbox.cluster import Sandbox, load_sandbox
@@ -110,7 +110,7 @@ def write_chart(directory: Path, workloads: int) -> Path:
     return chart
 
 
-def _namespace(api: httpx.Client, name: str) -> None:
+def _namespace(api: httpx2.Client, name: str) -> None:
     created = api.post("/api/v1/namespaces", json={"metadata": {"name": name}})
     created.raise_for_status()
     deadline = time.monotonic() + 30
@@ -120,7 +120,7 @@ def _namespace(api: httpx.Client, name: str) -> None:
         time.sleep(0.1)
 
 
-def _delete_and_settle(api: httpx.Client, names: list[str], timeout: float = 180) -> None:
+def _delete_and_settle(api: httpx2.Client, names: list[str], timeout: float = 180) -> None:
     """Delete namespaces and wait until they are gone (their pods deleted by the controllers)."""
     for name in names:
         api.delete(f"/api/v1/namespaces/{name}")

@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 
 from helmguard.sandbox.build import bin_dir
@@ -62,14 +62,14 @@ def pg_admin_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def admin_http(sandbox: Sandbox) -> Iterator[httpx.Client]:
+def admin_http(sandbox: Sandbox) -> Iterator[httpx2.Client]:
     """Raw HTTP to the sandbox API server as the admin (system:masters)."""
     with sandbox.admin_http() as client:
         yield client
 
 
 @pytest.fixture
-def namespace(admin_http: httpx.Client) -> Iterator[str]:
+def namespace(admin_http: httpx2.Client) -> Iterator[str]:
     """A fresh namespace whose `default` ServiceAccount exists; deleted afterwards."""
     name = f"t-{uuid.uuid4().hex[:10]}"
     create_namespace(admin_http, name)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
+import httpx2
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ def wait_until(probe: Callable[[], T | None], what: str, timeout: float = 30) ->
         time.sleep(0.1)
 
 
-def create_namespace(api: httpx.Client, name: str) -> None:
+def create_namespace(api: httpx2.Client, name: str) -> None:
     """Create a namespace and wait for its `default` ServiceAccount (pods need it)."""
     created = api.post("/api/v1/namespaces", json={"metadata": {"name": name}})
     assert created.status_code == 201, created.text
@@ -49,7 +49,7 @@ def create_namespace(api: httpx.Client, name: str) -> None:
     )
 
 
-def delete_namespace(api: httpx.Client, name: str, *, wait: bool = False) -> None:
+def delete_namespace(api: httpx2.Client, name: str, *, wait: bool = False) -> None:
     api.delete(f"/api/v1/namespaces/{name}")
     if wait:
         wait_until(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from helmguard.chart.render import RenderRequest, render_chart
@@ -70,11 +70,11 @@ def _is_record(kind: str, item: dict[str, Any]) -> bool:
     return kind == "Secret" and labels.get(RECORD_OWNER_LABEL) == HELM_OWNER
 
 
-def _served(api: httpx.Client, collection: tuple[str, str, str, bool]) -> bool:
+def _served(api: httpx2.Client, collection: tuple[str, str, str, bool]) -> bool:
     return api.get(collection[0]).status_code == 200
 
 
-def left_in_cluster(api: httpx.Client, namespace: str) -> set[Key]:
+def left_in_cluster(api: httpx2.Client, namespace: str) -> set[Key]:
     """Every object of COLLECTIONS (and Gadgets) the namespace's release left behind.
 
     Cluster-scoped ones count when their name holds the namespace; release records, the
@@ -105,11 +105,11 @@ class Recorder:
     namespace: str
     events: list[tuple[int, str, Key]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _clients: list[httpx.Client] = field(default_factory=list)
+    _clients: list[httpx2.Client] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
     _stopped: threading.Event = field(default_factory=threading.Event)
 
-    def start(self, api: httpx.Client) -> None:
+    def start(self, api: httpx2.Client) -> None:
         for prefix, resource, kind, namespaced in COLLECTIONS:
             path = _path(prefix, resource, namespaced, self.namespace)
             version = api.get(path).json()["metadata"]["resourceVersion"]
@@ -121,9 +121,9 @@ class Recorder:
             thread.start()
             self._threads.append(thread)
 
-    def _watch(self, client: httpx.Client, path: str, kind: str, version: str) -> None:
+    def _watch(self, client: httpx2.Client, path: str, kind: str, version: str) -> None:
         # A short read timeout lets the thread see stop(); it then watches on from `version`.
-        timeout = httpx.Timeout(10.0, read=0.5)
+        timeout = httpx2.Timeout(10.0, read=0.5)
         while not self._stopped.is_set():
             params = {"watch": "1", "resourceVersion": version, "allowWatchBookmarks": "true"}
             try:
@@ -133,7 +133,7 @@ class Recorder:
                         meta = event["object"].get("metadata") or {}
                         version = str(meta.get("resourceVersion") or version)
                         self._keep(event, kind)
-            except httpx.ReadTimeout:
+            except httpx2.ReadTimeout:
                 continue
 
     def _keep(self, event: dict[str, Any], kind: str) -> None:
@@ -201,7 +201,7 @@ def helm(sandbox: Sandbox, tmp_path: Path) -> Helm:
 
 
 @pytest.fixture
-def pair(admin_http: httpx.Client) -> Iterator[tuple[str, str]]:
+def pair(admin_http: httpx2.Client) -> Iterator[tuple[str, str]]:
     """Two fresh namespaces: the first for helm, the second for helmguard."""
     names = (f"h-{uuid.uuid4().hex[:10]}", f"g-{uuid.uuid4().hex[:10]}")
     for name in names:
@@ -240,7 +240,7 @@ class Run:
 
 
 def _helm_run(
-    helm: Helm, sandbox: Sandbox, api: httpx.Client, ns: str, hooks: set[Key], *args: str
+    helm: Helm, sandbox: Sandbox, api: httpx2.Client, ns: str, hooks: set[Key], *args: str
 ) -> Run:
     recorder = Recorder(sandbox, ns)
     recorder.start(api)
@@ -258,7 +258,7 @@ def _helm_run(
 
 
 async def _helmguard_run(
-    sandbox: Sandbox, api: httpx.Client, ns: str, hooks: set[Key], action: Any
+    sandbox: Sandbox, api: httpx2.Client, ns: str, hooks: set[Key], action: Any
 ) -> Run:
     recorder = Recorder(sandbox, ns)
     recorder.start(api)
@@ -296,7 +296,7 @@ class Parity:
 
     helm: Helm
     sandbox: Sandbox
-    api: httpx.Client
+    api: httpx2.Client
     ns_helm: str
     ns_ours: str
     options: DeployOptions
@@ -343,7 +343,7 @@ class Parity:
 def parity(
     helm: Helm,
     sandbox: Sandbox,
-    admin_http: httpx.Client,
+    admin_http: httpx2.Client,
     pair: tuple[str, str],
     options: DeployOptions,
 ) -> Parity:

@@ -9,7 +9,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import httpx
+import httpx2
 from click.testing import CliRunner
 
 from helmguard.cli import main
@@ -37,7 +37,7 @@ def _stored(db: Path, key: ReleaseKey) -> dict[ObjectRef, str]:
 
 def test_serve_in_a_pod_environment_syncs_with_the_charts_service_account(
     sandbox: Sandbox,
-    admin_http: httpx.Client,
+    admin_http: httpx2.Client,
     admin_config: ClusterConfig,
     namespace: str,
     tmp_path: Path,

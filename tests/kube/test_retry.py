@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from helmguard.kube.classifier import retry
@@ -18,7 +18,7 @@ from .conftest import closed_port
 
 
 async def _refused() -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx2.AsyncClient() as client:
         await client.get(f"http://127.0.0.1:{closed_port()}/")
 
 
@@ -42,7 +42,7 @@ async def test_gives_up_at_the_deadline() -> None:
         [f"gave up after {calls - 1} attempts over 1s"],
     )
     assert "Cannot connect to the API server" in info.value.message
-    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert isinstance(info.value.__cause__, httpx2.ConnectError)
 
 
 async def test_not_retryable_raises_at_once() -> None:

@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import httpx2
 import pytest
 from lightkube import codecs
@@ -556,7 +555,7 @@ async def test_retry_recovers(kube: Kube) -> None:
         calls += 1
         if calls < 3:
             # A genuine connection failure, from a port nobody listens on.
-            async with httpx.AsyncClient() as c:
+            async with httpx2.AsyncClient() as c:
                 await c.get(f"http://127.0.0.1:{closed_port()}/")
         return await kube.version()
 

@@ -222,7 +222,7 @@ def _chart_root(root: Path, archive: Path) -> Path:
 
 def _http_get(url: str, what: str, auth: RepoAuth = NO_AUTH) -> bytes:
     """GET a URL with a size limit; every failure is a ChartError saying what was fetched."""
-    import httpx  # only repository users pay for importing it
+    import httpx2  # only repository users pay for importing it
 
     headers = {"Authorization": f"Bearer {auth.token}"} if auth.token else {}
     basic = (auth.username, auth.password) if auth.username else None
@@ -236,7 +236,7 @@ def _http_get(url: str, what: str, auth: RepoAuth = NO_AUTH) -> bytes:
             raise ChartError(f"{what}: CA file {auth.ca_file} cannot be used: {exc}") from None
     try:
         with (
-            httpx.Client(
+            httpx2.Client(
                 timeout=HTTP_TIMEOUT, follow_redirects=True, verify=verify, auth=basic
             ) as client,
             client.stream("GET", url, headers=headers) as response,
@@ -254,7 +254,7 @@ def _http_get(url: str, what: str, auth: RepoAuth = NO_AUTH) -> bytes:
                 if buffer.tell() > MAX_DOWNLOAD_BYTES:
                     raise ChartError(f"{what}: {url} is larger than {MAX_DOWNLOAD_BYTES} bytes")
             return buffer.getvalue()
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise ChartError(f"{what}: cannot fetch {url}: {exc}") from None
 
 

@@ -2,7 +2,7 @@
 
 One file past 400 lines: every rule reads the same Status message, and their order decides.
 
-`classify(exc)` takes a lightkube `ApiError`, an httpx/httpx2 transport error, a timeout or
+`classify(exc)` takes a lightkube `ApiError`, an httpx2 transport error, a timeout or
 a lightkube `ConfigError` and returns a `KubeError` subclass (kube/errors.py). A 403 means
 nothing on its own: the Status message decides (a missing ServiceAccount, RBAC, a quota and
 PodSecurity all answer 403). Anything not recognised becomes `Unclassified`, never dropped.
@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
 import httpx2
 from lightkube.core.exceptions import ApiError, ConfigError
 
@@ -103,7 +102,6 @@ _URL_PATH = re.compile(
 )
 
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
-    httpx.TransportError,
     httpx2.TransportError,
     ConnectionError,
     TimeoutError,
@@ -120,7 +118,7 @@ def classify(exc: BaseException) -> KubeError:
         return exc
     if isinstance(exc, ApiError):
         return _classify_status(_status_of(exc), _target_of(exc), _retry_after_of(exc))
-    if isinstance(exc, (httpx.HTTPStatusError, httpx2.HTTPStatusError)):
+    if isinstance(exc, httpx2.HTTPStatusError):
         return _classify_http_status(exc)
     if isinstance(exc, ConfigError):
         return KubeConfigError(str(exc), fix="Check the kubeconfig and the selected context.")
@@ -145,7 +143,7 @@ def _status_of(exc: ApiError) -> dict[str, Any]:
     return {"message": str(exc)}
 
 
-def _target_of(exc: httpx.HTTPStatusError | httpx2.HTTPStatusError | ApiError) -> Target:
+def _target_of(exc: httpx2.HTTPStatusError | ApiError) -> Target:
     """What the request was about: Status details first, the URL path to fill the gaps."""
     details: Mapping[str, Any] = {}
     if isinstance(exc, ApiError):
@@ -496,7 +494,7 @@ def _conflict(raw: str, reason: str, causes: Any, kw: dict[str, Any]) -> Conflic
     return Conflict(f"{target}: {raw}", **kw)
 
 
-def _classify_http_status(exc: httpx.HTTPStatusError | httpx2.HTTPStatusError) -> KubeError:
+def _classify_http_status(exc: httpx2.HTTPStatusError) -> KubeError:
     """A non-JSON HTTP error (a proxy, or a server not speaking the Kubernetes API)."""
     code = exc.response.status_code
     status = {"kind": "Status", "code": code, "message": exc.response.text[:2000]}
@@ -522,7 +520,7 @@ def _classify_transport(exc: BaseException) -> KubeError:
     request = getattr(exc, "_request", None)
     if request is not None:
         url = f" {request.url.scheme}://{request.url.netloc.decode()}"
-    if isinstance(exc, TimeoutError | httpx.TimeoutException | httpx2.TimeoutException):
+    if isinstance(exc, TimeoutError | httpx2.TimeoutException):
         what = f"The API server{url} did not answer in time"
     else:
         what = f"Cannot connect to the API server{url}"

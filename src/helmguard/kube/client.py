@@ -32,7 +32,7 @@ from lightkube.core.exceptions import ApiError
 from helmguard.kube.classifier import retry
 from helmguard.kube.config import ClusterConfig, KubeconfigPath, load_config
 from helmguard.kube.discovery import Discovery
-from helmguard.kube.transport import Transport
+from helmguard.kube.transport import WATCH, Transport
 
 
 class Kube:
@@ -135,7 +135,7 @@ class Kube:
         """
         timeout = httpx2.Timeout(connect_timeout, read=None, write=connect_timeout, pool=None)
         async with self._http.stream(
-            "GET", path, params=dict(params or {}), timeout=timeout
+            "GET", path, params=dict(params or {}), timeout=timeout, extensions={WATCH: True}
         ) as response:
             if response.is_error:
                 await response.aread()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import platformdirs
 import yaml
 
@@ -97,7 +97,7 @@ class Sandbox:
             return Path(host_path)
         return self.directory / "volumes" / Path(host_path).relative_to(HOSTPATH_ROOT)
 
-    def admin_http(self) -> httpx.Client:
+    def admin_http(self) -> httpx2.Client:
         """A plain HTTP client authenticated as the admin (system:masters)."""
         return _admin_http(self.directory, self.server)
 
@@ -371,7 +371,7 @@ class _Starter:
             try:
                 if probe():
                     return
-            except (httpx.HTTPError, OSError):
+            except (httpx2.HTTPError, OSError):
                 pass
             if time.monotonic() > deadline:
                 raise SandboxError(
@@ -380,12 +380,12 @@ class _Starter:
             time.sleep(0.25)
 
 
-def _admin_http(directory: Path, server: str) -> httpx.Client:
+def _admin_http(directory: Path, server: str) -> httpx2.Client:
     p = directory / "pki"
-    # An SSLContext, not verify=str + cert=: httpx 0.28 ignores `cert` when `verify` is a path.
+    # An SSLContext, not verify=str + cert=: httpx ignores `cert` when `verify` is a path.
     context = ssl.create_default_context(cafile=str(p / "ca.crt"))
     context.load_cert_chain(str(p / "admin.crt"), str(p / "admin.key"))
-    return httpx.Client(base_url=server, verify=context, timeout=5)
+    return httpx2.Client(base_url=server, verify=context, timeout=5)
 
 
 def _node_manifest(index: int) -> dict[str, Any]:
@@ -434,14 +434,14 @@ def _storage_class() -> dict[str, Any]:
     }
 
 
-def _create(api: httpx.Client, path: str, body: dict[str, Any]) -> None:
+def _create(api: httpx2.Client, path: str, body: dict[str, Any]) -> None:
     created = api.post(path, json=body)
     if created.status_code not in (201, 409):
         what = f"{body['kind']} {body['metadata']['name']}"
         raise SandboxError(f"cannot create the {what}: {created.text}")
 
 
-def _nodes_ready(api: httpx.Client) -> bool:
+def _nodes_ready(api: httpx2.Client) -> bool:
     """Every sandbox Node is Ready and rid of the not-ready taint."""
     for name in NODE_NAMES:
         node = api.get(f"/api/v1/nodes/{name}").json()
@@ -522,7 +522,7 @@ def sandbox_up(
         starter.wait(
             "etcd",
             lambda: (
-                httpx.get(f"http://127.0.0.1:{ports['etcd']}/health", timeout=2).status_code == 200
+                httpx2.get(f"http://127.0.0.1:{ports['etcd']}/health", timeout=2).status_code == 200
             ),
             deadline,
         )
