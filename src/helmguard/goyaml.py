@@ -29,8 +29,8 @@ Composition (scanning, parsing, anchors) is libyaml's C parser from PyYAML; reso
 and decoding are Go's, in `_Decoder`. libyaml's own nesting limit (flow and block levels
 counted together, 1000 by default) is raised process-wide to 20016, so go-yaml's limits
 decide; a document nested deeper than that in total is refused even where each of
-go-yaml's two counts stays within 10000. Invalid UTF-8 is checked over all the input
-(go-yaml stops reading about 512 bytes past the first document).
+go-yaml's two counts stays within 10000. Invalid UTF-8 is refused where go-yaml's reader
+meets it: in the 512-byte buffers it decodes until the first document has ended.
 """
 
 from __future__ import annotations
@@ -175,8 +175,10 @@ def load(source: str | bytes) -> Any:
         try:
             text = source.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = source.count(b"\n", 0, exc.start) + 1
-            raise YAMLError(_utf8_problem(source, exc.start), line) from None
+            if _go_decodes(source, exc.start):
+                line = source.count(b"\n", 0, exc.start) + 1
+                raise YAMLError(_utf8_problem(source, exc.start), line) from None
+            text = source[: exc.start].decode("utf-8")  # the first document, and then some
     else:
         text = source
     if text.count("[") + text.count("{") > _GO_MAX_DEPTH or (
@@ -233,6 +235,70 @@ def _utf8_problem(data: bytes, at: int) -> str:
 
 
 _UTF8_LEADS = ((0xE0, 0xC0, 2), (0xF0, 0xE0, 3), (0xF8, 0xF0, 4))
+# go-yaml v2 readerc.go: the input is decoded (and its UTF-8 checked) as the scanner needs
+# characters, a raw buffer of this many bytes at a time.
+_GO_RAW_BUFFER = 512
+# go-yaml's scanner looks this many characters ahead at each token (`--- ` and `... `).
+_GO_LOOKAHEAD = 4
+
+
+def _go_decodes(data: bytes, at: int) -> bool:
+    """Whether go-yaml decodes the byte at `at` (the first that is not UTF-8) before it has
+    read the first document, the only one it reads.
+
+    Its scanner ends the first document at the next `---` or `...`, having asked for the
+    4 characters there; the reader decodes whole 512-byte buffers until it holds that many
+    characters (a sequence cut by a buffer's end is completed from the next one), so any
+    invalid byte in those buffers is refused and none after them is seen.
+    """
+    end = _first_document_end(data[:at].decode("utf-8"))
+    if end is None:
+        return True
+    needed = end + _GO_LOOKAHEAD
+    bom = data.startswith(codecs.BOM_UTF8)
+    pos, chars = (3 if bom else 0), 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    while chars < needed:
+        # The first buffer holds the BOM that was skipped.
+        buffer_end = min((_GO_RAW_BUFFER if bom and pos == 3 else pos + _GO_RAW_BUFFER), len(data))
+        if at < buffer_end:
+            octet = data[at]
+            width = next((w for mask, lead, w in _UTF8_LEADS if octet & mask == lead), 0)
+            if not width or at + width <= buffer_end:
+                return True
+            # Cut by the buffer's end: decoded with the next buffer, if one is read (at the
+            # end of the input: "incomplete UTF-8 octet sequence", if more is needed).
+            chars += len(data[pos:at].decode("utf-8"))
+            pos = at
+            if at + width > len(data):
+                return chars < needed
+            continue
+        chars += len(decoder.decode(data[pos:buffer_end]))
+        pos = buffer_end - len(decoder.getstate()[0])
+        decoder.reset()
+    return False
+
+
+def _first_document_end(text: str) -> int | None:
+    """Where the `---` or `...` that ends the first document starts, if `text` has one."""
+    started = False
+    parser = _Parser(text)
+    try:
+        for token in iter(parser.get_token, None):
+            kind = token.__class__
+            if kind in (yaml.DocumentStartToken, yaml.DocumentEndToken) and started:
+                return int(token.start_mark.index)
+            # A `...` before any content is skipped; a first `---` starts the document.
+            started = started or kind not in (
+                yaml.StreamStartToken,
+                yaml.DirectiveToken,
+                yaml.DocumentEndToken,
+            )
+    except yaml.YAMLError:
+        return None  # go-yaml reads up to its error, or further: the reading decides
+    finally:
+        parser.dispose()
+    return None
 
 
 def _check_go_depth(text: str) -> None:

@@ -532,6 +532,27 @@ GAPS: list[Case] = [
     ("utf8_incomplete_at_end", "doc", b"a: \xe2\x82"),
     ("utf8_in_second_document", "doc", b"a: 1\n---\nb: \xff\n"),
     ("utf8_in_comment", "doc", b"a: 1 # \xfe\n"),
+    # go-yaml decodes 512-byte buffers until the first document has ended (its `---` or
+    # `...` and one character more): bytes in a later buffer are never read.
+    ("utf8_last_byte_of_buffer_read", "doc", b"a: 1\n---\nb: " + b"x" * 499 + b"\xff\n"),
+    ("utf8_next_buffer_not_read", "doc", b"a: 1\n---\nb: " + b"x" * 500 + b"\xff\n"),
+    ("utf8_far_past_first_document", "doc", b"a: 1\n---\nb: " + b"x" * 3000 + b"\xfe"),
+    ("utf8_sequence_cut_by_buffer", "doc", b"a: 1\n---\nb: " + b"x" * 499 + b"\xc3\x28\n"),
+    ("utf8_after_document_end", "doc", b"a: 1\n...\n" + b"x" * 600 + b"\xff\n"),
+    ("utf8_bom_buffer_counted", "doc", b"\xef\xbb\xbfa: 1\n---\nb: " + b"x" * 496 + b"\xff"),
+    ("utf8_bom_next_buffer", "doc", b"\xef\xbb\xbfa: 1\n---\nb: " + b"x" * 497 + b"\xff"),
+    ("utf8_incomplete_after_document", "doc", b"a: 1\n---\nb: \xe2\x82"),
+    (
+        "utf8_long_first_document_read",
+        "doc",
+        ("a: " + "\u00e9" * 400 + "\n---\nb: ").encode() + b"x" * 100 + b"\xff",
+    ),
+    (
+        "utf8_long_first_document_not_read",
+        "doc",
+        ("a: " + "\u00e9" * 400 + "\n---\nb: ").encode() + b"x" * 300 + b"\xff",
+    ),
+    ("utf8_comment_before_separator", "doc", b"a: 1\n# " + b"c" * 600 + b"\n---\n\xff"),
 ]
 
 # Cases whose error must also read as Go's (the problem, without "yaml: " and the line).
