@@ -191,16 +191,24 @@ class Engine:
         if not befores:
             return
         crd_seen = False
+        storage_ready: set[ObjectRef] = set()
         while True:
             pending: list[str] = []
             # One list per (kind, namespace) instead of a GET per dependency.
             listed = await self._existing([objects[b] for b in befores if b in objects])
             lives = [listed.get(b) if b in objects else await self.cluster.get(b) for b in befores]
             for ref, live in zip(befores, lives, strict=True):
-                ok, why = established(None if live is None else K8sObject(live))
+                obj = None if live is None else K8sObject(live)
+                ok, why = established(obj)
                 if ok and ref.kind == "CustomResourceDefinition" and not crd_seen:
                     await self.cluster.refresh_discovery()
                     crd_seen = True
+                crd = obj is not None and obj.kind == "CustomResourceDefinition"
+                if ok and obj is not None and crd and ref not in storage_ready:
+                    names = obj.spec.get("names") or {}
+                    group = str(obj.spec.get("group") or "")
+                    await self.cluster.wait_storage(group, str(names.get("kind") or ""))
+                    storage_ready.add(ref)
                 if not ok:
                     pending.append(f"{ref} {why}")
             if wait_for and not pending:
@@ -341,7 +349,7 @@ class Engine:
         if policy not in step.policies or ref.kind == "CustomResourceDefinition":
             return
         if await self.cluster.delete(ref):
-            await self.delete_and_wait([ref])
+            await self._wait_gone([ref])
             self.log.emit(
                 Step.HOOK_DELETED,
                 f"{event} hook {ref} deleted ({policy})",
@@ -460,11 +468,16 @@ class Engine:
         for ref, was in zip(targets, deleted, strict=True):
             if was:
                 self.log.emit(Step.OBJECT_DELETED, f"deletion requested for {ref}", ref=str(ref))
+        await self._wait_gone(targets)
+        return targets
+
+    async def _wait_gone(self, targets: Sequence[ObjectRef]) -> None:
+        """Wait until `targets` (deletion requested) are gone; raise naming what is stuck."""
         while True:
             lives = await asyncio.gather(*(self.cluster.get(r) for r in targets))
             stuck = [(r, live) for r, live in zip(targets, lives, strict=True) if live is not None]
             if not stuck:
-                return targets
+                return
             if self.cluster.remaining() <= POLL_SECONDS:
                 reasons = []
                 for ref, live in stuck:
