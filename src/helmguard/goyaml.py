@@ -28,8 +28,9 @@ here is the JSON value the API server would receive:
 Composition (scanning, parsing, anchors) is libyaml's C parser from PyYAML; resolution
 and decoding are Go's, in `_Decoder`. libyaml's own nesting limit (flow and block levels
 counted together, 1000 by default) is raised process-wide to 20016, so go-yaml's limits
-decide; a document nested deeper than that in total is refused even where each of
-go-yaml's two counts stays within 10000. Invalid UTF-8 is refused where go-yaml's reader
+decide; within them, a document nested more than 10000 levels in all is refused as
+encoding/json refuses its JSON (every reader decodes it: Helm, the resource builder, the
+API server). Invalid UTF-8 is refused where go-yaml's reader
 meets it: in the 512-byte buffers it decodes until the first document has ended.
 """
 
@@ -107,9 +108,10 @@ _LIBYAML_MAX_DEPTH = 2 * _GO_MAX_DEPTH + 16
 # Python frames per nesting level (composer, decoder, alias expansion), with room.
 _DEEP_RECURSION = 6 * _LIBYAML_MAX_DEPTH
 _DEEP = threading.Lock()
-# Only a document with this many flow openers, or a line indented this far, can pass
-# go-yaml's depth limits.
-_DEEP_INDENT = re.compile(rf"^[ ?:-]{{{_GO_MAX_DEPTH}}}", re.MULTILINE)
+# encoding/json's nesting limit, met when the converted document is decoded (by Helm, the
+# resource builder, the API server): deeper than this is refused even within go-yaml's.
+_JSON_MAX_DEPTH = 10_000
+_JSON_DEPTH_PROBLEM = "invalid character '{}' exceeded max depth"
 # A tag libyaml ends early: at `[`, `]` or `,`, which go-yaml v2 keeps in a tag; or the
 # non-specific tag `!` alone.
 _TAG_CANDIDATE = re.compile(r"(?:^|[ \t\[{,])!(?:\s|$|\S*[\[\],])", re.MULTILINE)
@@ -181,10 +183,16 @@ def load(source: str | bytes) -> Any:
             text = source[: exc.start].decode("utf-8")  # the first document, and then some
     else:
         text = source
-    if text.count("[") + text.count("{") > _GO_MAX_DEPTH or (
-        len(text) > _GO_MAX_DEPTH and _DEEP_INDENT.search(text)
-    ):
+    deep = _may_nest_deeper(text, _JSON_MAX_DEPTH)
+    if deep:
         _check_go_depth(text)
+    value = _load_deep(text)
+    if deep:
+        _check_json_depth(value)
+    return value
+
+
+def _load_deep(text: str) -> Any:
     try:
         return _load(text)
     except RecursionError:
@@ -202,6 +210,57 @@ def load(source: str | bytes) -> Any:
             return _load(text)
         finally:
             sys.setrecursionlimit(limit)
+
+
+def _may_nest_deeper(text: str, levels: int) -> bool:
+    """Whether `text` can hold a document nested more than `levels` deep.
+
+    Along any path, each flow level has its own `[` or `{`, and each block level but the
+    first two starts a column further right (an indentless sequence shares its mapping's
+    column, and its `- ` then takes two): the line of the deepest node starts with at
+    least that many spaces and indicators.
+    """
+    if len(text) <= levels:
+        return False
+    brackets = text.count("[") + text.count("{")
+    if brackets + 2 > levels:
+        return True
+    return re.search(rf"^[ ?:-]{{{levels - 2 - brackets}}}", text, re.MULTILINE) is not None
+
+
+def _check_json_depth(value: Any) -> None:
+    """encoding/json's refusal of the converted document nested too deep (keys in its order)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = [node[key] for key in sorted(node, reverse=True)]
+        elif isinstance(node, list):
+            children = node[::-1]
+        else:
+            continue
+        if depth > _JSON_MAX_DEPTH:
+            raise YAMLError(_JSON_DEPTH_PROBLEM.format("{" if isinstance(node, dict) else "["))
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _json_depth_opener(text: str) -> str:
+    """`[` or `{`: the first collection nested past encoding/json's limit, in document order."""
+    depth = 0
+    parser = _Parser(text)
+    try:
+        for event in iter(parser.get_event, None):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > _JSON_MAX_DEPTH:
+                    return "{" if isinstance(event, yaml.MappingStartEvent) else "["
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    finally:
+        parser.dispose()
+    return "["
 
 
 def _load(text: str) -> Any:
@@ -423,8 +482,9 @@ def _compose(text: str) -> tuple[Node | None, str]:
                     continue
             line = mark.line + 1 if mark is not None else None
             problem = exc.problem or exc.context or str(exc)
-            if problem == "exceeded maximum nesting depth":  # libyaml's limit
-                problem = _DEPTH_PROBLEM
+            if problem == "exceeded maximum nesting depth":
+                # libyaml's limit, past go-yaml's two (checked first): the JSON is too deep.
+                problem, line = _JSON_DEPTH_PROBLEM.format(_json_depth_opener(text)), None
             raise YAMLError(problem, line) from None
         except yaml.YAMLError as exc:
             raise YAMLError(str(exc)) from None

@@ -25,6 +25,14 @@ def _block_maps(levels: int) -> str:
     return "".join(" " * i + "k:\n" for i in range(levels - 1)) + " " * (levels - 1) + "k: v\n"
 
 
+def _chain_then(maps: int, compact: int, flow: int) -> str:
+    """`maps` mappings each holding an indentless sequence (two levels per go-yaml indent),
+    then `compact` compact sequences and `flow` flow sequences: past libyaml's 20016 levels
+    within go-yaml's two limits."""
+    lines = ["k:\n"] + ["  " * (i - 1) + "- k:\n" for i in range(1, maps)]
+    return "".join(lines) + "  " * (maps - 1) + "- " * compact + "[" * flow + "]" * flow + "\n"
+
+
 def _aliases(plain: int, refs: int) -> str:
     body = [f"k{i}: v{i}" for i in range(plain)]
     body.append("shared: &s [1, 2, 3]")
@@ -418,6 +426,19 @@ DEPTH: list[Case] = [
     ("depth_second_document_too_deep", "doc", "a: 1\n---\n" + "[" * 10001 + "]" * 10001 + "\n"),
     ("depth_first_of_two_documents", "doc", "---\n" + "- " * 10001 + "x\n---\nb: 1\n"),
     ("depth_brackets_in_strings", "doc", "a: '" + "[" * 12000 + "'\nb: [1]\n"),
+    # Within go-yaml's limits, JSON nested past encoding/json's 10000 levels is refused when
+    # it is decoded (yamlref decodes it, as every reader of the converted document does).
+    ("depth_json_flow_under_key", "helm", "a: " + "[" * 10000 + "]" * 10000 + "\n"),
+    ("depth_json_flow_under_key_9999", "helm", "a: " + "[" * 9999 + "]" * 9999 + "\n"),
+    ("depth_json_block_and_flow", "doc", "- " * 6000 + "[" * 4001 + "]" * 4001 + "\n"),
+    ("depth_json_block_and_flow_10000", "doc", "- " * 6000 + "[" * 4000 + "]" * 4000 + "\n"),
+    (
+        "depth_json_maps_and_flow",
+        "doc",
+        _block_maps(300)[:-2] + "{a: " * 9701 + "b" + "}" * 9701 + "\n",
+    ),
+    ("depth_json_past_libyaml", "doc", _chain_then(20, 9981, 10000)),
+    ("depth_json_past_libyaml_reader", "reader", _chain_then(20, 9981, 10000)),
 ]
 
 SYNTAX: list[Case] = [
@@ -561,6 +582,10 @@ SAME_ERROR_TEXT = frozenset(
         "depth_flow_too_deep",
         "depth_flow_10001_top",
         "depth_compact_seqs_10001",
+        "depth_json_flow_under_key",
+        "depth_json_block_and_flow",
+        "depth_json_maps_and_flow",
+        "depth_json_past_libyaml",
         "tag_comma_in_flow",
         *(name for name, _, _ in GAPS if name.startswith("utf8_")),
     }
