@@ -84,6 +84,7 @@ def run(sandbox: Sandbox, patterns: list[str], repeat: int, timeout: int) -> int
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "helmguard-bench-pycache")
     tag = uuid.uuid4().hex[:6]
+    load_start = os.getloadavg()[0]
     timings: dict[tuple[str, str], list[float]] = {}
     last: dict[tuple[str, str], str] = {}
     with tempfile.TemporaryDirectory(prefix="helmguard-bench-") as tmp, sandbox.admin_http() as api:
@@ -115,7 +116,8 @@ def run(sandbox: Sandbox, patterns: list[str], repeat: int, timeout: int) -> int
 
     load = os.getloadavg()
     print(
-        f"{repeat} rounds per chart; load average now {load[0]:.1f} / {load[1]:.1f} (1 / 5 min)\n"
+        f"{repeat} rounds per chart; load average (1 min) {load_start:.1f} at the start, "
+        f"{load[0]:.1f} at the end ({load[1]:.1f} over 5 min)\n"
     )
     for pattern in patterns:
         medians = {}
