@@ -27,6 +27,7 @@ from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.release import RELEASE_ANNOTATION, release_id
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
+from helmguard.status.fields import micro_time
 
 LOCK_NAMESPACE = "default"
 LEASE_SECONDS = 30
@@ -34,14 +35,6 @@ LEASE_SECONDS = 30
 
 class ReleaseLocked(KubeError):
     """Another operation holds the release's Lease."""
-
-
-def _micro_time(t: datetime) -> str:
-    # Imported when first needed: helmguard.sync (and the store, SQLAlchemy) costs a second
-    # of start-up that a deploy spends importing the store in a thread meanwhile.
-    from helmguard.sync.leader import micro_time
-
-    return micro_time(t)
 
 
 def lease_name(namespace: str, name: str) -> str:
@@ -103,7 +96,7 @@ class ReleaseLock:
                 live = await self.cluster.get(self.ref, "coordination.k8s.io/v1")
                 if live is None or (live.get("spec") or {}).get("holderIdentity") != self.holder:
                     return
-                live["spec"]["renewTime"] = _micro_time(datetime.now(UTC))
+                live["spec"]["renewTime"] = micro_time(datetime.now(UTC))
                 await self.cluster.replace(live)
 
     async def release(self) -> None:
@@ -175,8 +168,8 @@ async def acquire(
         "spec": {
             "holderIdentity": holder,
             "leaseDurationSeconds": LEASE_SECONDS,
-            "acquireTime": _micro_time(now),
-            "renewTime": _micro_time(now),
+            "acquireTime": micro_time(now),
+            "renewTime": micro_time(now),
         },
     }
     try:
