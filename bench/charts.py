@@ -1,6 +1,7 @@
 """helmguard deploy vs `helm install --wait` on the operator-pattern test charts.
 
     uv run python bench/charts.py --sandbox NAME [--repeat 5] [--chart operator ...]
+        [--baseline DIR]   # DIR/src/helmguard: another helmguard in the same rounds
 
 Needs a running sandbox (`helmguard sandbox up --name NAME`) and its built `helm` binary.
 The charts are the hook-parity test charts (tests/deploy/charts/):
@@ -48,6 +49,11 @@ CLUSTER_SCOPED = (
     "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
 )
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+LABELS = {
+    "helmguard": "helmguard deploy",
+    "helm": "helm install --wait",
+    "baseline": "baseline deploy",
+}
 
 
 def crd_names(chart: Path) -> list[str]:
@@ -76,43 +82,50 @@ def reset(api: httpx.Client, namespace: str, crds: list[str], timeout: float = 1
         time.sleep(0.2)
 
 
-def run(sandbox: Sandbox, patterns: list[str], repeat: int, timeout: int) -> int:
+def run(
+    sandbox: Sandbox, patterns: list[str], repeat: int, timeout: int, baseline: Path | None
+) -> int:
     helm = str(find_binary("helm"))
     helmguard = [sys.executable, "-m", "helmguard.cli"]
     env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig)}
     # As bench/deploy.py: bytecode cached outside the repo, compiled by an untimed deploy.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "helmguard-bench-pycache")
+    # The baseline's helmguard package first on the path, in the same rounds.
+    envs = {"helmguard": env, "helm": env}
+    if baseline is not None:
+        envs["baseline"] = {**env, "PYTHONPATH": str(baseline / "src")}
+    tools = list(envs)
     tag = uuid.uuid4().hex[:6]
     load_start = os.getloadavg()[0]
     timings: dict[tuple[str, str], list[float]] = {}
     last: dict[tuple[str, str], str] = {}
     with tempfile.TemporaryDirectory(prefix="helmguard-bench-") as tmp, sandbox.admin_http() as api:
-        db = str(Path(tmp) / "bench.db")
 
         def install(tool: str, chart: Path, namespace: str) -> list[str]:
             if tool == "helm":
                 argv = [helm, "install", "r", str(chart), "-n", namespace, "--wait"]
                 return [*argv, "--timeout", f"{timeout}s"]
+            db = str(Path(tmp) / f"{tool}.db")
             where = ["--release", "r", "-n", namespace, "--db", db, "--timeout", str(timeout)]
             return [*helmguard, "deploy", str(chart), *where]
 
         for pattern in patterns:
             chart = CHARTS / pattern
             crds = crd_names(chart)
-            order = ["helmguard", "helm"]
-            for round_ in range(-1, repeat):  # round -1: untimed warm-up of both tools
+            order = list(tools)
+            for round_ in range(-1, repeat):  # round -1: untimed warm-up of every tool
                 for tool in order:
                     namespace = f"bench-{pattern}-{tool}-{tag}-{round_ + 1}"
                     _namespace(api, namespace)
-                    elapsed, rc, out = _timed(install(tool, chart, namespace), env)
+                    elapsed, rc, out = _timed(install(tool, chart, namespace), envs[tool])
                     reset(api, namespace, crds)
                     if rc != 0:
                         raise SystemExit(f"{tool} on {pattern} failed (exit {rc}):\n{out}")
                     if round_ >= 0:
                         timings.setdefault((pattern, tool), []).append(elapsed)
                         last[(pattern, tool)] = _last_line(out)
-                order.reverse()
+                order = order[1:] + order[:1]  # each tool goes first in turn
 
     load = os.getloadavg()
     print(
@@ -121,16 +134,16 @@ def run(sandbox: Sandbox, patterns: list[str], repeat: int, timeout: int) -> int
     )
     for pattern in patterns:
         medians = {}
-        for tool in ("helmguard", "helm"):
+        for tool in tools:
             values = timings[(pattern, tool)]
             medians[tool] = statistics.median(values)
             runs = ", ".join(f"{v:.2f}" for v in values)
-            label = "helmguard deploy" if tool == "helmguard" else "helm install --wait"
-            print(f"{pattern:<10} {label:<22} {medians[tool]:6.2f} s  (median of {runs})")
+            print(f"{pattern:<10} {LABELS[tool]:<22} {medians[tool]:6.2f} s  (median of {runs})")
             print(f"{'':<33} {last[(pattern, tool)]}")
-        print(
-            f"{pattern:<10} ratio helmguard/helm   {medians['helmguard'] / medians['helm']:.2f}x\n"
-        )
+        for tool in (t for t in tools if t != "helm"):
+            ratio = medians[tool] / medians["helm"]
+            print(f"{pattern:<10} ratio {LABELS[tool]} / helm: {ratio:.2f}x")
+        print()
     return 0
 
 
@@ -142,11 +155,19 @@ def main() -> int:
         "--chart", action="append", choices=PATTERNS, help="a pattern chart (default: all)"
     )
     parser.add_argument("--timeout", type=int, default=120, help="each install's timeout (s)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another helmguard (e.g. `git archive` of a commit): its deploy "
+        "runs in the same rounds, for before/after figures",
+    )
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.baseline is not None and not (args.baseline / "src" / "helmguard").is_dir():
+        parser.error(f"--baseline {args.baseline}: no src/helmguard there")
     patterns = args.chart or list(PATTERNS)
-    return run(load_sandbox(args.sandbox), patterns, args.repeat, args.timeout)
+    return run(load_sandbox(args.sandbox), patterns, args.repeat, args.timeout, args.baseline)
 
 
 if __name__ == "__main__":

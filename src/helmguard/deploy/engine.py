@@ -39,6 +39,9 @@ from helmguard.status import ResourceStatus, State
 
 # How often waits look again: a few small lists per look, cheap for the API server.
 POLL_SECONDS = 0.25
+# A gate's first looks come sooner: a CRD is Established, an object deleted, a few tens
+# of ms after it was applied; the pause doubles from this up to POLL_SECONDS.
+_FIRST_LOOK = 0.03
 # Waiting for Ready on a collection that cannot be watched lists it again sooner while a
 # list is cheap, and no more often than to keep the API server busy a third of the time.
 _WAIT_POLL = (0.1, 1.0)
@@ -192,6 +195,7 @@ class Engine:
             return
         crd_seen = False
         storage_ready: set[ObjectRef] = set()
+        pause = _FIRST_LOOK
         while True:
             pending: list[str] = []
             # One list per (kind, namespace) instead of a GET per dependency.
@@ -234,7 +238,8 @@ class Engine:
                 raise DeployFailed(
                     f"wave {wave.index} cannot start: " + "; ".join(pending) + " (timed out)"
                 )
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, POLL_SECONDS)
 
     async def run_waves(self, plan: Plan) -> None:
         """Gate and apply each wave in turn; raise DeployFailed at the first that fails."""
@@ -473,6 +478,7 @@ class Engine:
 
     async def _wait_gone(self, targets: Sequence[ObjectRef]) -> None:
         """Wait until `targets` (deletion requested) are gone; raise naming what is stuck."""
+        pause = _FIRST_LOOK
         while True:
             lives = await asyncio.gather(*(self.cluster.get(r) for r in targets))
             stuck = [(r, live) for r, live in zip(targets, lives, strict=True) if live is not None]
@@ -496,7 +502,8 @@ class Engine:
                                 why += f"; {cond.get('type')}: {cond.get('message')}"
                     reasons.append(f"{ref} is Terminating, {why}")
                 raise DeployFailed("timed out deleting: " + "; ".join(reasons))
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, POLL_SECONDS)
 
     async def delete_in_order(self, plan: Plan, *, only_owned: bool = True) -> list[ObjectRef]:
         """Delete a plan's objects wave by wave in reverse; CRDs from crds/ are kept (Helm)."""
