@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from helmguard.sandbox.build import YAMLREF, find_binary
+from helmguard.sandbox.build import YAMLREF, find_binary, yamlref_digest
 from helmguard.sandbox.errors import SandboxError
 
 ERROR = "error"
@@ -19,11 +19,19 @@ ERROR = "error"
 def yamlref_binary() -> Path:
     """The built converter; skips the test without it (fails in CI, which builds it)."""
     try:
-        return find_binary(YAMLREF)
+        binary = find_binary(YAMLREF)
     except SandboxError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"no yamlref binary: {exc}")
         pytest.skip(f"no yamlref binary: {exc}")
+    stamp = binary.with_name(f"{YAMLREF}.sha256")
+    built = stamp.read_text().strip() if stamp.is_file() else "none"
+    if built != yamlref_digest():
+        pytest.fail(
+            f"{binary} was built from other sources than tools/yamlref (stamp {built}): "
+            "run `helmguard sandbox build`"
+        )
+    return binary
 
 
 def go_documents(binary: Path, mode: str, data: bytes) -> list[Any]:

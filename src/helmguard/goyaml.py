@@ -28,9 +28,10 @@ here is the JSON value the API server would receive:
 Composition (scanning, parsing, anchors) is libyaml's C parser from PyYAML; resolution
 and decoding are Go's, in `_Decoder`. libyaml's own nesting limit (flow and block levels
 counted together, 1000 by default) is raised process-wide to 20016, so go-yaml's limits
-decide; a document nested deeper than that in total is refused even where each of
-go-yaml's two counts stays within 10000. Invalid UTF-8 is checked over all the input
-(go-yaml stops reading about 512 bytes past the first document).
+decide; within them, a document nested more than 10000 levels in all is refused as
+encoding/json refuses its JSON (every reader decodes it: Helm, the resource builder, the
+API server). Invalid UTF-8 is refused where go-yaml's reader
+meets it: in the 512-byte buffers it decodes until the first document has ended.
 """
 
 from __future__ import annotations
@@ -107,9 +108,10 @@ _LIBYAML_MAX_DEPTH = 2 * _GO_MAX_DEPTH + 16
 # Python frames per nesting level (composer, decoder, alias expansion), with room.
 _DEEP_RECURSION = 6 * _LIBYAML_MAX_DEPTH
 _DEEP = threading.Lock()
-# Only a document with this many flow openers, or a line indented this far, can pass
-# go-yaml's depth limits.
-_DEEP_INDENT = re.compile(rf"^[ ?:-]{{{_GO_MAX_DEPTH}}}", re.MULTILINE)
+# encoding/json's nesting limit, met when the converted document is decoded (by Helm, the
+# resource builder, the API server): deeper than this is refused even within go-yaml's.
+_JSON_MAX_DEPTH = 10_000
+_JSON_DEPTH_PROBLEM = "invalid character '{}' exceeded max depth"
 # A tag libyaml ends early: at `[`, `]` or `,`, which go-yaml v2 keeps in a tag; or the
 # non-specific tag `!` alone.
 _TAG_CANDIDATE = re.compile(r"(?:^|[ \t\[{,])!(?:\s|$|\S*[\[\],])", re.MULTILINE)
@@ -175,14 +177,22 @@ def load(source: str | bytes) -> Any:
         try:
             text = source.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = source.count(b"\n", 0, exc.start) + 1
-            raise YAMLError(_utf8_problem(source, exc.start), line) from None
+            if _go_decodes(source, exc.start):
+                line = source.count(b"\n", 0, exc.start) + 1
+                raise YAMLError(_utf8_problem(source, exc.start), line) from None
+            text = source[: exc.start].decode("utf-8")  # the first document, and then some
     else:
         text = source
-    if text.count("[") + text.count("{") > _GO_MAX_DEPTH or (
-        len(text) > _GO_MAX_DEPTH and _DEEP_INDENT.search(text)
-    ):
+    deep = _may_nest_deeper(text, _JSON_MAX_DEPTH)
+    if deep:
         _check_go_depth(text)
+    value = _load_deep(text)
+    if deep:
+        _check_json_depth(value)
+    return value
+
+
+def _load_deep(text: str) -> Any:
     try:
         return _load(text)
     except RecursionError:
@@ -200,6 +210,57 @@ def load(source: str | bytes) -> Any:
             return _load(text)
         finally:
             sys.setrecursionlimit(limit)
+
+
+def _may_nest_deeper(text: str, levels: int) -> bool:
+    """Whether `text` can hold a document nested more than `levels` deep.
+
+    Along any path, each flow level has its own `[` or `{`, and each block level but the
+    first two starts a column further right (an indentless sequence shares its mapping's
+    column, and its `- ` then takes two): the line of the deepest node starts with at
+    least that many spaces and indicators.
+    """
+    if len(text) <= levels:
+        return False
+    brackets = text.count("[") + text.count("{")
+    if brackets + 2 > levels:
+        return True
+    return re.search(rf"^[ ?:-]{{{levels - 2 - brackets}}}", text, re.MULTILINE) is not None
+
+
+def _check_json_depth(value: Any) -> None:
+    """encoding/json's refusal of the converted document nested too deep (keys in its order)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = [node[key] for key in sorted(node, reverse=True)]
+        elif isinstance(node, list):
+            children = node[::-1]
+        else:
+            continue
+        if depth > _JSON_MAX_DEPTH:
+            raise YAMLError(_JSON_DEPTH_PROBLEM.format("{" if isinstance(node, dict) else "["))
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _json_depth_opener(text: str) -> str:
+    """`[` or `{`: the first collection nested past encoding/json's limit, in document order."""
+    depth = 0
+    parser = _Parser(text)
+    try:
+        for event in iter(parser.get_event, None):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > _JSON_MAX_DEPTH:
+                    return "{" if isinstance(event, yaml.MappingStartEvent) else "["
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    finally:
+        parser.dispose()
+    return "["
 
 
 def _load(text: str) -> Any:
@@ -233,6 +294,70 @@ def _utf8_problem(data: bytes, at: int) -> str:
 
 
 _UTF8_LEADS = ((0xE0, 0xC0, 2), (0xF0, 0xE0, 3), (0xF8, 0xF0, 4))
+# go-yaml v2 readerc.go: the input is decoded (and its UTF-8 checked) as the scanner needs
+# characters, a raw buffer of this many bytes at a time.
+_GO_RAW_BUFFER = 512
+# go-yaml's scanner looks this many characters ahead at each token (`--- ` and `... `).
+_GO_LOOKAHEAD = 4
+
+
+def _go_decodes(data: bytes, at: int) -> bool:
+    """Whether go-yaml decodes the byte at `at` (the first that is not UTF-8) before it has
+    read the first document, the only one it reads.
+
+    Its scanner ends the first document at the next `---` or `...`, having asked for the
+    4 characters there; the reader decodes whole 512-byte buffers until it holds that many
+    characters (a sequence cut by a buffer's end is completed from the next one), so any
+    invalid byte in those buffers is refused and none after them is seen.
+    """
+    end = _first_document_end(data[:at].decode("utf-8"))
+    if end is None:
+        return True
+    needed = end + _GO_LOOKAHEAD
+    bom = data.startswith(codecs.BOM_UTF8)
+    pos, chars = (3 if bom else 0), 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    while chars < needed:
+        # The first buffer holds the BOM that was skipped.
+        buffer_end = min((_GO_RAW_BUFFER if bom and pos == 3 else pos + _GO_RAW_BUFFER), len(data))
+        if at < buffer_end:
+            octet = data[at]
+            width = next((w for mask, lead, w in _UTF8_LEADS if octet & mask == lead), 0)
+            if not width or at + width <= buffer_end:
+                return True
+            # Cut by the buffer's end: decoded with the next buffer, if one is read (at the
+            # end of the input: "incomplete UTF-8 octet sequence", if more is needed).
+            chars += len(data[pos:at].decode("utf-8"))
+            pos = at
+            if at + width > len(data):
+                return chars < needed
+            continue
+        chars += len(decoder.decode(data[pos:buffer_end]))
+        pos = buffer_end - len(decoder.getstate()[0])
+        decoder.reset()
+    return False
+
+
+def _first_document_end(text: str) -> int | None:
+    """Where the `---` or `...` that ends the first document starts, if `text` has one."""
+    started = False
+    parser = _Parser(text)
+    try:
+        for token in iter(parser.get_token, None):
+            kind = token.__class__
+            if kind in (yaml.DocumentStartToken, yaml.DocumentEndToken) and started:
+                return int(token.start_mark.index)
+            # A `...` before any content is skipped; a first `---` starts the document.
+            started = started or kind not in (
+                yaml.StreamStartToken,
+                yaml.DirectiveToken,
+                yaml.DocumentEndToken,
+            )
+    except yaml.YAMLError:
+        return None  # go-yaml reads up to its error, or further: the reading decides
+    finally:
+        parser.dispose()
+    return None
 
 
 def _check_go_depth(text: str) -> None:
@@ -357,8 +482,9 @@ def _compose(text: str) -> tuple[Node | None, str]:
                     continue
             line = mark.line + 1 if mark is not None else None
             problem = exc.problem or exc.context or str(exc)
-            if problem == "exceeded maximum nesting depth":  # libyaml's limit
-                problem = _DEPTH_PROBLEM
+            if problem == "exceeded maximum nesting depth":
+                # libyaml's limit, past go-yaml's two (checked first): the JSON is too deep.
+                problem, line = _JSON_DEPTH_PROBLEM.format(_json_depth_opener(text)), None
             raise YAMLError(problem, line) from None
         except yaml.YAMLError as exc:
             raise YAMLError(str(exc)) from None

@@ -25,6 +25,14 @@ def _block_maps(levels: int) -> str:
     return "".join(" " * i + "k:\n" for i in range(levels - 1)) + " " * (levels - 1) + "k: v\n"
 
 
+def _chain_then(maps: int, compact: int, flow: int) -> str:
+    """`maps` mappings each holding an indentless sequence (two levels per go-yaml indent),
+    then `compact` compact sequences and `flow` flow sequences: past libyaml's 20016 levels
+    within go-yaml's two limits."""
+    lines = ["k:\n"] + ["  " * (i - 1) + "- k:\n" for i in range(1, maps)]
+    return "".join(lines) + "  " * (maps - 1) + "- " * compact + "[" * flow + "]" * flow + "\n"
+
+
 def _aliases(plain: int, refs: int) -> str:
     body = [f"k{i}: v{i}" for i in range(plain)]
     body.append("shared: &s [1, 2, 3]")
@@ -418,6 +426,19 @@ DEPTH: list[Case] = [
     ("depth_second_document_too_deep", "doc", "a: 1\n---\n" + "[" * 10001 + "]" * 10001 + "\n"),
     ("depth_first_of_two_documents", "doc", "---\n" + "- " * 10001 + "x\n---\nb: 1\n"),
     ("depth_brackets_in_strings", "doc", "a: '" + "[" * 12000 + "'\nb: [1]\n"),
+    # Within go-yaml's limits, JSON nested past encoding/json's 10000 levels is refused when
+    # it is decoded (yamlref decodes it, as every reader of the converted document does).
+    ("depth_json_flow_under_key", "helm", "a: " + "[" * 10000 + "]" * 10000 + "\n"),
+    ("depth_json_flow_under_key_9999", "helm", "a: " + "[" * 9999 + "]" * 9999 + "\n"),
+    ("depth_json_block_and_flow", "doc", "- " * 6000 + "[" * 4001 + "]" * 4001 + "\n"),
+    ("depth_json_block_and_flow_10000", "doc", "- " * 6000 + "[" * 4000 + "]" * 4000 + "\n"),
+    (
+        "depth_json_maps_and_flow",
+        "doc",
+        _block_maps(300)[:-2] + "{a: " * 9701 + "b" + "}" * 9701 + "\n",
+    ),
+    ("depth_json_past_libyaml", "doc", _chain_then(20, 9981, 10000)),
+    ("depth_json_past_libyaml_reader", "reader", _chain_then(20, 9981, 10000)),
 ]
 
 SYNTAX: list[Case] = [
@@ -532,6 +553,27 @@ GAPS: list[Case] = [
     ("utf8_incomplete_at_end", "doc", b"a: \xe2\x82"),
     ("utf8_in_second_document", "doc", b"a: 1\n---\nb: \xff\n"),
     ("utf8_in_comment", "doc", b"a: 1 # \xfe\n"),
+    # go-yaml decodes 512-byte buffers until the first document has ended (its `---` or
+    # `...` and one character more): bytes in a later buffer are never read.
+    ("utf8_last_byte_of_buffer_read", "doc", b"a: 1\n---\nb: " + b"x" * 499 + b"\xff\n"),
+    ("utf8_next_buffer_not_read", "doc", b"a: 1\n---\nb: " + b"x" * 500 + b"\xff\n"),
+    ("utf8_far_past_first_document", "doc", b"a: 1\n---\nb: " + b"x" * 3000 + b"\xfe"),
+    ("utf8_sequence_cut_by_buffer", "doc", b"a: 1\n---\nb: " + b"x" * 499 + b"\xc3\x28\n"),
+    ("utf8_after_document_end", "doc", b"a: 1\n...\n" + b"x" * 600 + b"\xff\n"),
+    ("utf8_bom_buffer_counted", "doc", b"\xef\xbb\xbfa: 1\n---\nb: " + b"x" * 496 + b"\xff"),
+    ("utf8_bom_next_buffer", "doc", b"\xef\xbb\xbfa: 1\n---\nb: " + b"x" * 497 + b"\xff"),
+    ("utf8_incomplete_after_document", "doc", b"a: 1\n---\nb: \xe2\x82"),
+    (
+        "utf8_long_first_document_read",
+        "doc",
+        ("a: " + "\u00e9" * 400 + "\n---\nb: ").encode() + b"x" * 100 + b"\xff",
+    ),
+    (
+        "utf8_long_first_document_not_read",
+        "doc",
+        ("a: " + "\u00e9" * 400 + "\n---\nb: ").encode() + b"x" * 300 + b"\xff",
+    ),
+    ("utf8_comment_before_separator", "doc", b"a: 1\n# " + b"c" * 600 + b"\n---\n\xff"),
 ]
 
 # Cases whose error must also read as Go's (the problem, without "yaml: " and the line).
@@ -540,6 +582,10 @@ SAME_ERROR_TEXT = frozenset(
         "depth_flow_too_deep",
         "depth_flow_10001_top",
         "depth_compact_seqs_10001",
+        "depth_json_flow_under_key",
+        "depth_json_block_and_flow",
+        "depth_json_maps_and_flow",
+        "depth_json_past_libyaml",
         "tag_comma_in_flow",
         *(name for name, _, _ in GAPS if name.startswith("utf8_")),
     }

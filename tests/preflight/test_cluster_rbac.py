@@ -64,6 +64,19 @@ def test_restricted_identity_gets_a_precise_table(sandbox: Any, namespace: str) 
     assert info.dry_run_verified == 0 and info.requests["dry-run"] == 0
 
 
+def test_an_administrator_is_answered_by_the_wildcard_review(sandbox: Any, namespace: str) -> None:
+    # The same chart as the restricted identity's table: every permission is in the
+    # table, allowed by the one review of every verb on every resource.
+    report = run_check(
+        sandbox, SEED, namespace, release="common", set_values=("namespace.create=false",)
+    )
+    info = report.cluster
+    assert info is not None and len(info.permissions) == 22
+    assert all(c.allowed for c in info.permissions)
+    assert all("every verb on every resource allowed" in c.reason for c in info.permissions)
+    assert info.requests["rbac"] <= 4  # the wildcard reviews and the SelfSubjectReview
+
+
 def test_as_deployer_prints_the_table(sandbox: Any, namespace: str) -> None:
     result = CliRunner().invoke(
         main,

@@ -37,9 +37,15 @@ type result struct {
 	Error string          `json:"error,omitempty"`
 }
 
+// convert reads one document as sigs.k8s.io/yaml.Unmarshal does: YAMLToJSON, then the JSON
+// decoded, which refuses nesting deeper than encoding/json's 10000 levels (every reader of
+// the result decodes it: Helm's manifest sorting, the resource builder, the API server).
 func convert(doc []byte) result {
 	out, err := yaml.YAMLToJSON(doc)
 	if err != nil {
+		return result{Error: err.Error()}
+	}
+	if err := json.Unmarshal(out, new(json.RawMessage)); err != nil {
 		return result{Error: err.Error()}
 	}
 	return result{JSON: out}

@@ -7,11 +7,12 @@ failure leaves as a classified `KubeError`; transient ones are retried until `de
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from helmguard.kube.classifier import retry
+from helmguard.kube.classifier import classify, retry
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource, ServedResources
 from helmguard.kube.errors import Conflict, KubeError, MissingDependency
@@ -23,6 +24,10 @@ from helmguard.manifest import ObjectRef
 FIELD_MANAGER = "helm"
 # Fields applied before helmguard shared Helm's field manager: taken over, never a conflict.
 FORMER_FIELD_MANAGER = "helmguard"
+# For a few tens of ms after a CRD is Established the API server answers its resource with
+# 429 "storage is (re)initializing" and Retry-After: 1; looking again this often instead
+# saves most of that second.
+_STORAGE_POLL = 0.05
 
 
 class Cluster:
@@ -37,6 +42,22 @@ class Cluster:
 
     async def refresh_discovery(self) -> None:
         await retry(lambda: self.kube.discovery.resources(refresh=True), timeout=self.remaining())
+
+    async def wait_storage(self, group: str, kind: str) -> None:
+        """Return once the API server lists `kind` (its storage is initialized), or on any
+        answer but 429: the calls that follow then meet that answer and report it."""
+        try:
+            res = await self.resource(group, kind)
+        except MissingDependency:
+            return
+        while True:
+            try:
+                await self.kube.send_json("GET", res.url(""), params={"limit": "1"})
+                return
+            except Exception as exc:
+                if classify(exc).code != 429 or self.remaining() <= _STORAGE_POLL:
+                    return
+            await asyncio.sleep(_STORAGE_POLL)
 
     async def resource(self, group: str, kind: str, api_version: str = "") -> APIResource:
         """The served resource for a kind (exact apiVersion when given); refreshes once."""

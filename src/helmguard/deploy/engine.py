@@ -40,6 +40,9 @@ from helmguard.sync.look import Snapshot
 
 # How often waits look again: a few small lists per look, cheap for the API server.
 POLL_SECONDS = 0.25
+# A gate's first looks come sooner: a CRD is Established, an object deleted, a few tens
+# of ms after it was applied; the pause doubles from this up to POLL_SECONDS.
+_FIRST_LOOK = 0.03
 # Waiting for Ready on a collection that cannot be watched lists it again sooner while a
 # list is cheap, and no more often than to keep the API server busy a third of the time.
 _WAIT_POLL = (0.1, 1.0)
@@ -194,16 +197,25 @@ class Engine:
         if not befores:
             return
         crd_seen = False
+        storage_ready: set[ObjectRef] = set()
+        pause = _FIRST_LOOK
         while True:
             pending: list[str] = []
             # One list per (kind, namespace) instead of a GET per dependency.
             listed = await self._existing([objects[b] for b in befores if b in objects])
             lives = [listed.get(b) if b in objects else await self.cluster.get(b) for b in befores]
             for ref, live in zip(befores, lives, strict=True):
-                ok, why = established(None if live is None else K8sObject(live))
+                obj = None if live is None else K8sObject(live)
+                ok, why = established(obj)
                 if ok and ref.kind == "CustomResourceDefinition" and not crd_seen:
                     await self.cluster.refresh_discovery()
                     crd_seen = True
+                crd = obj is not None and obj.kind == "CustomResourceDefinition"
+                if ok and obj is not None and crd and ref not in storage_ready:
+                    names = obj.spec.get("names") or {}
+                    group = str(obj.spec.get("group") or "")
+                    await self.cluster.wait_storage(group, str(names.get("kind") or ""))
+                    storage_ready.add(ref)
                 if not ok:
                     pending.append(f"{ref} {why}")
             if wait_for and not pending:
@@ -229,7 +241,8 @@ class Engine:
                 raise DeployFailed(
                     f"wave {wave.index} cannot start: " + "; ".join(pending) + " (timed out)"
                 )
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, POLL_SECONDS)
 
     async def run_waves(self, plan: Plan) -> None:
         """Gate and apply each wave in turn; raise DeployFailed at the first that fails."""
@@ -344,7 +357,7 @@ class Engine:
         if policy not in step.policies or ref.kind == "CustomResourceDefinition":
             return
         if await self.cluster.delete(ref):
-            await self.delete_and_wait([ref])
+            await self._wait_gone([ref])
             self.log.emit(
                 Step.HOOK_DELETED,
                 f"{event} hook {ref} deleted ({policy})",
@@ -483,11 +496,17 @@ class Engine:
         for ref, was in zip(targets, deleted, strict=True):
             if was:
                 self.log.emit(Step.OBJECT_DELETED, f"deletion requested for {ref}", ref=str(ref))
+        await self._wait_gone(targets)
+        return targets
+
+    async def _wait_gone(self, targets: Sequence[ObjectRef]) -> None:
+        """Wait until `targets` (deletion requested) are gone; raise naming what is stuck."""
+        pause = _FIRST_LOOK
         while True:
             lives = await asyncio.gather(*(self.cluster.get(r) for r in targets))
             stuck = [(r, live) for r, live in zip(targets, lives, strict=True) if live is not None]
             if not stuck:
-                return targets
+                return
             if self.cluster.remaining() <= POLL_SECONDS:
                 reasons = []
                 for ref, live in stuck:
@@ -506,7 +525,8 @@ class Engine:
                                 why += f"; {cond.get('type')}: {cond.get('message')}"
                     reasons.append(f"{ref} is Terminating, {why}")
                 raise DeployFailed("timed out deleting: " + "; ".join(reasons))
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, POLL_SECONDS)
 
     async def delete_in_order(self, plan: Plan, *, only_owned: bool = True) -> list[ObjectRef]:
         """Delete a plan's objects wave by wave in reverse; CRDs from crds/ are kept (Helm)."""

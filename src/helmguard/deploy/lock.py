@@ -27,7 +27,7 @@ from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.release import RELEASE_ANNOTATION, release_id
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
-from helmguard.sync.leader import micro_time
+from helmguard.status.fields import micro_time
 
 LOCK_NAMESPACE = "default"
 LEASE_SECONDS = 30

@@ -234,7 +234,13 @@ async def whoami(kube: Kube, *, timeout: float) -> Identity:  # noqa: ASYNC109
 
 
 class _Reviewer:
-    """Asks each permission once, concurrently, remembering the answers."""
+    """Asks each permission once, concurrently, remembering the answers.
+
+    `cover` first asks whether every verb on every resource is allowed, cluster-wide and in
+    each namespace given (what an administrator holds): an allowed wildcard review answers
+    each resource permission it covers, so an administrator's deploy sends a few reviews,
+    not one per verb and resource. Where the wildcard is not allowed, each is asked.
+    """
 
     def __init__(self, kube: Kube, deadline: float) -> None:
         self.kube = kube
@@ -242,12 +248,37 @@ class _Reviewer:
         self.answers: dict[Permission, tuple[bool, str]] = {}
         self.requests = 0
         self._semaphore = asyncio.Semaphore(_CONCURRENCY)
+        self._wildcards: dict[Permission, tuple[bool, str]] = {}
+
+    async def cover(self, namespaces: Iterable[str]) -> None:
+        wildcards = [Permission("*", "*", "*", ns) for ns in dict.fromkeys(["", *namespaces])]
+        answers = await asyncio.gather(*(self._review(w) for w in wildcards))
+        self._wildcards.update(zip(wildcards, answers, strict=True))
+
+    def _covered(self, p: Permission) -> str:
+        """The reason a wildcard review allowed `p`, or "" when none did."""
+        if p.path:
+            return ""
+        for namespace in dict.fromkeys(["", p.namespace]):
+            allowed, reason = self._wildcards.get(Permission("*", "*", "*", namespace), (False, ""))
+            if allowed:
+                where = f"namespace {namespace}" if namespace else "every namespace"
+                return f"every verb on every resource allowed in {where}" + (
+                    f": {reason}" if reason else ""
+                )
+        return ""
 
     async def ask(self, permissions: Iterable[Permission]) -> None:
         todo = [p for p in dict.fromkeys(permissions) if p not in self.answers]
-        await asyncio.gather(*(self._one(p) for p in todo))
+        for p in todo:
+            covered = self._covered(p)
+            if covered:
+                self.answers[p] = (True, covered)
+        todo = [p for p in todo if p not in self.answers]
+        answers = await asyncio.gather(*(self._review(p) for p in todo))
+        self.answers.update(zip(todo, answers, strict=True))
 
-    async def _one(self, p: Permission) -> None:
+    async def _review(self, p: Permission) -> tuple[bool, str]:
         async with self._semaphore:
             loop = asyncio.get_running_loop()
             remaining = max(self.deadline - loop.time(), 0.001)
@@ -257,7 +288,7 @@ class _Reviewer:
             )
         status = answer.get("status") or {}
         reason = str(status.get("reason") or status.get("evaluationError") or "")
-        self.answers[p] = (bool(status.get("allowed")) and not status.get("denied"), reason)
+        return bool(status.get("allowed")) and not status.get("denied"), reason
 
     def allowed(self, p: Permission) -> bool:
         return self.answers.get(p, (False, ""))[0]
@@ -314,6 +345,7 @@ async def review(
         return Permission("bind", RBAC_GROUP, kind, ns, str(ref.get("name") or "") if named else "")
 
     identity_task = asyncio.ensure_future(whoami(kube, timeout=timeout))
+    await reviewer.cover(sorted({p.namespace for p in needs if p.namespace}))
     await reviewer.ask(
         [*needs, *(escalate(r, False) for r in roles), *(bind(b, False) for b in bindings)]
     )

@@ -292,13 +292,20 @@ def build(progress: Progress, *, force: bool = False) -> Path:
     return out
 
 
-def _build_yamlref(runner: _GoRunner, out: Path, *, force: bool) -> None:
-    """tools/yamlref, when the source tree has it (an installed helmguard does not)."""
+def yamlref_digest() -> str | None:
+    """The digest of tools/yamlref's sources (its build stamp), None without them."""
     files = [YAMLREF_SOURCE / name for name in ("go.mod", "go.sum", "main.go")]
     if not all(f.is_file() for f in files):
+        return None
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+
+
+def _build_yamlref(runner: _GoRunner, out: Path, *, force: bool) -> None:
+    """tools/yamlref, when the source tree has it (an installed helmguard does not)."""
+    digest = yamlref_digest()
+    if digest is None:
         runner.progress(f"{YAMLREF}: no sources at {YAMLREF_SOURCE} (not a source checkout)")
         return
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
     stamp = out / f"{YAMLREF}.sha256"
     built = (out / YAMLREF).is_file() and stamp.is_file()
     if not force and built and stamp.read_text().strip() == digest:

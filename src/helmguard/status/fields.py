@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from helmguard.manifest import K8sObject
 
 _EMPTY: Mapping[str, Any] = {}
+
+
+def micro_time(t: datetime) -> str:
+    """A metav1.MicroTime as the API server writes it (RFC 3339, microseconds, UTC)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_time(value: object) -> datetime | None:

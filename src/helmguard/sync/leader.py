@@ -31,7 +31,7 @@ from typing import Any
 
 from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
-from helmguard.status.fields import parse_time
+from helmguard.status.fields import micro_time, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +99,6 @@ class LeaderRecord:
             "renewTime": micro_time(self.renew_time) if self.renew_time else None,
             "leaseTransitions": self.transitions,
         }
-
-
-def micro_time(t: datetime) -> str:
-    """A metav1.MicroTime as the API server writes it (RFC 3339, microseconds, UTC)."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def next_record(
