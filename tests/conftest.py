@@ -11,7 +11,8 @@ import os
 import subprocess
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from helmguard.sandbox.build import bin_dir
 from helmguard.sandbox.cluster import Sandbox, load_sandbox, sandbox_down, sandbox_up
 from helmguard.sandbox.errors import SandboxError
+from helmguard.store import Store, open_store
 from kubeapi import create_namespace, delete_namespace, sandbox_home
 from pgserver import postgres_server
 from processes import stop
@@ -91,3 +93,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"sandbox", "namespace", "admin_http"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.sandbox)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A SQLite store of the test's own (tests/store/ has one per backend)."""
+    opened = await open_store(str(tmp_path / "helmguard.db"))
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -15,7 +15,7 @@ from helmguard.api.app import create_app
 from helmguard.chart.render import RenderRequest, render_chart
 from helmguard.graph.order import build_plan, plan_to_dict
 from helmguard.manifest import parse_objects
-from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, Store, open_store
+from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, Store
 
 TOKEN = "test-token-5f0c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -31,15 +31,6 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "data-home"
     monkeypatch.setenv("XDG_DATA_HOME", str(home))
     return home
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(str(tmp_path / "helmguard.db"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def seed_store(store: Store) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from helmguard.kube.client import connect
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
 from helmguard.status import State
-from helmguard.store import ReleaseKey, Store, open_store
+from helmguard.store import ReleaseKey, Store
 from kubeapi import delete_namespace
 
 CHARTS = Path(__file__).parent / "charts"
@@ -51,13 +51,6 @@ def _request(chart: Path, release: str, namespace: str, *sets: str) -> RenderReq
 @pytest.fixture
 def options(sandbox: Sandbox) -> DeployOptions:
     return DeployOptions(kubeconfig=str(sandbox.kubeconfig), timeout=90)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store(str(tmp_path / "helmguard.db"))
-    yield s
-    await s.close()
 
 
 @pytest.fixture

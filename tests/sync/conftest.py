@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from helmguard.kube.client import Kube
 from helmguard.kube.config import load_config
-from helmguard.store import Store, open_store
 
 
 @pytest.fixture
 async def kube(sandbox: Any) -> AsyncIterator[Kube]:
     async with Kube(load_config(sandbox.kubeconfig, sandbox.admin_context)) as k:
         yield k
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store(str(tmp_path / "helmguard.db"))
-    try:
-        yield s
-    finally:
-        await s.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from helmguard.store import (
     ReleaseRecord,
     Store,
     app_ref,
-    open_store,
 )
 from helmguard.sync.leader import ElectionTimings
 from helmguard.sync.replica import ElectedSupervisor, Election
@@ -53,15 +51,6 @@ def kubeconfig(tmp_path: Path) -> Path:
         "contexts: [{name: away, context: {cluster: away, user: u}}]\n"
     )
     return path
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(str(tmp_path / "helmguard.db"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _ready_release(store: Store, key: ReleaseKey) -> None:

@@ -3,6 +3,7 @@
 No I/O: informers (or a one-shot list) feed `apply(type, body)`; `evaluate_member`
 computes a member's status with `helmguard.status` from what is indexed now. Keeping it
 pure lets the live `status --live` path and the watch-based sync share every decision.
+Just past 400 lines: the index and the membership it keeps are one structure, kept together.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 // by ELK (elkjs from npm, static/vendor/), grouped by component with broken edges first, a
 // status timeline, the operation log per revision, an object's Events on click.
 // Helpers (el, svg, badge, when, api, table, timeline) are app.js's; DOM calls only.
+// Past 400 lines: the page's sections render from one fetched detail, kept in one file.
 "use strict";
 
 const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "ReplicationController"]);
