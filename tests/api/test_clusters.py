@@ -27,7 +27,15 @@ from helmguard.deploy import DeployOptions
 from helmguard.kube.informer import Connectivity
 from helmguard.manifest import ObjectRef
 from helmguard.status import app_status
-from helmguard.store import AppRecord, ObservedStatus, ReleaseKey, ReleaseRecord, Store, open_store
+from helmguard.store import (
+    AppRecord,
+    ClusterRecord,
+    ObservedStatus,
+    ReleaseKey,
+    ReleaseRecord,
+    Store,
+    open_store,
+)
 from helmguard.sync.engine import _disconnected
 from helmguard.sync.supervisor import UNREACHABLE
 
@@ -136,6 +144,22 @@ async def test_clusters_say_releases_sync_and_reachability(
     anonymous = {c["name"]: c for c in (await api.get("/api/clusters")).json()}
     assert anonymous[""]["sync"]["host"] is None and anonymous[""]["sync"]["pid"] is None
     assert anonymous["west"]["unreachable"] == down
+    assert not any(c["registered"] for c in listed)
+
+
+async def test_a_registered_cluster_is_listed_before_its_first_release(
+    api: httpx.AsyncClient, clusters: tuple[Store, str], tmp_path: Path
+) -> None:
+    store = clusters[0]
+    kubeconfig = tmp_path / "north.kubeconfig"
+    kubeconfig.write_text("")
+    assert await store.add_cluster(ClusterRecord("north", str(kubeconfig), "north"))
+    listed = {c["name"]: c for c in (await api.get("/api/clusters", headers=AUTH)).json()}
+    assert sorted(listed) == ["", "east", "north", "west"]
+    north = listed["north"]
+    assert north["registered"] and north["releases"] == 0 and north["counts"] == {}
+    assert north["sync"] is None and north["reachable"]
+    assert not listed["east"]["registered"]
 
 
 async def test_a_sync_killed_holding_the_lease_is_not_alive(tmp_path: Path) -> None:

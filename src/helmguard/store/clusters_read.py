@@ -1,10 +1,10 @@
-"""The clusters the store knows, read from what it already holds: the clusters its releases
-are keyed by and the clusters with a sync lease row.
+"""The clusters the store knows: the clusters its releases are keyed by, those with a sync
+lease row, and those registered (`helmguard cluster add`).
 
 Per cluster: its releases counted by app state, the sync that holds its lease (and whether
 that sync is alive), and whether the sync last found the cluster unreachable (releases
-stored with one of the reasons the caller names: the message and since when). The registry
-of clusters (`helmguard cluster add`) is another table; this module reads only these two.
+stored with one of the reasons the caller names: the message and since when), and whether
+it is registered.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from helmguard.store.core import StoreCore, utc_now
 from helmguard.store.leases import _holder_gone, _sync_holder
-from helmguard.store.models import Release, SyncLease
+from helmguard.store.models import RegisteredCluster, Release, SyncLease
 from helmguard.store.records import SyncHolder
 
 
@@ -46,6 +46,7 @@ class ClusterSummary:
     sync: SyncHolder | None
     sync_alive: bool
     unreachable: Unreachable | None
+    registered: bool = False  # in the registry ("" never is: it is the kubeconfig's own)
 
     @property
     def releases(self) -> int:
@@ -56,7 +57,7 @@ class ClusterReads(StoreCore):
     """Reads of the clusters the store's releases and sync leases name."""
 
     async def cluster_summaries(self, unreachable: Sequence[str]) -> list[ClusterSummary]:
-        """Every cluster with a release or a sync lease, by name ("" first).
+        """Every cluster with a release, a sync lease or a registry row, by name ("" first).
 
         `unreachable`: the app reasons the sync stores on a release whose cluster it cannot
         reach or watch (its vocabulary, above the store).
@@ -72,6 +73,7 @@ class ClusterReads(StoreCore):
             .order_by(Release.cluster, Release.app_since, Release.id)
         )
         leases = [_sync_holder(row) for row in await self._rows(select(SyncLease))]
+        registered = {row[0] for row in await self._rows(select(RegisteredCluster.name))}
         now = utc_now()
         states: dict[str, list[tuple[str, int]]] = {}
         unsynced: dict[str, int] = {}
@@ -90,7 +92,7 @@ class ClusterReads(StoreCore):
             else:
                 away[row.cluster] = replace(first, releases=first.releases + 1)
         by_lease = {lease.cluster: lease for lease in leases}
-        names = sorted({*states, *unsynced, *by_lease})
+        names = sorted({*states, *unsynced, *by_lease, *registered})
         return [
             ClusterSummary(
                 name=name,
@@ -99,6 +101,7 @@ class ClusterReads(StoreCore):
                 sync=by_lease.get(name),
                 sync_alive=name in by_lease and not _holder_gone(by_lease[name], now),
                 unreachable=away.get(name),
+                registered=name in registered,
             )
             for name in names
         ]

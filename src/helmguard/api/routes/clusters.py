@@ -52,6 +52,7 @@ class ClusterItem(BaseModel):
     reachable: bool = Field(description="false while the sync cannot reach the cluster.")
     unreachable: UnreachableItem | None
     sync: SyncItem | None = Field(description="null: no sync holds this cluster's lease.")
+    registered: bool = Field(description='Added with `helmguard cluster add` (false for "").')
 
 
 def cluster_item(c: ClusterSummary, now: datetime, *, full: bool) -> ClusterItem:
@@ -81,6 +82,7 @@ def cluster_item(c: ClusterSummary, now: datetime, *, full: bool) -> ClusterItem
             reason=down.reason, message=down.message, since=down.since, releases=down.releases
         ),
         sync=sync,
+        registered=c.registered,
     )
 
 
@@ -89,8 +91,9 @@ router = APIRouter(tags=["clusters"], dependencies=[read_access])
 
 @router.get("/api/clusters", response_model=list[ClusterItem])
 async def list_clusters(context: Context, full: FullView) -> list[ClusterItem]:
-    """Every cluster with a recorded release or a sync lease: releases by state, the sync
-    that holds it and its heartbeat age, reachable or not (with the reason and since when).
+    """Every cluster with a recorded release, a sync lease or a registration: releases by
+    state, the sync that holds it and its heartbeat age, reachable or not (with the reason
+    and since when).
 
     Anonymous readers get no host or process id of the sync.
     """
