@@ -22,6 +22,11 @@ Connections, per client certificate:
   over HTTP/1.1. kube-apiserver sends GOAWAY ahead of every 401 (it closes connections of
   clients that fail authentication), and httpcore2 then drops the answer: over HTTP/1.1 the
   401 arrives, and the credential is asked for again.
+- A call that finds its connection dead (a read or write error: the API server restarted
+  while the connection sat in the pool; HTTP/1.1 pools notice that before reuse, httpcore2's
+  HTTP/2 pool does not) retires it and is sent once more on a new connection, if sending it
+  twice cannot do twice what it asks: reads, PUT/PATCH/DELETE (idempotent in Kubernetes),
+  dry runs. Any other call raises the error, as it did over HTTP/1.1.
 - Watches (`WATCH`, set by `Kube.stream`) each get their own HTTP/1.1 connection: a watch
   holds its stream for minutes, so on the shared connection watches would take the stream
   slots calls need, and a watch whose reader stalls would stop the server sending on every
@@ -183,7 +188,9 @@ class Transport(httpx2.AsyncBaseTransport):
             response = await self._send(request, cred)
         return response
 
-    async def _send(self, request: httpx2.Request, cred: Credential) -> httpx2.Response:
+    async def _send(
+        self, request: httpx2.Request, cred: Credential, *, again: bool = True
+    ) -> httpx2.Response:
         config = self._config
         headers = [
             (k, v)
@@ -215,6 +222,11 @@ class Transport(httpx2.AsyncBaseTransport):
             if "ConnectionTerminated" not in str(exc):
                 raise
             return await self._http1(cred).handle_async_request(request)
+        except (httpx2.ReadError, httpx2.WriteError):
+            await self._ended(shared, abandoned=True)
+            if not (again and _replayable(request)):
+                raise
+            return await self._send(request, cred, again=False)
         except BaseException:
             await self._ended(shared, abandoned=True)
             raise
@@ -228,3 +240,13 @@ class Transport(httpx2.AsyncBaseTransport):
         self._calls, self._retired, self._own = {}, set(), {}
         for pool in pools:
             await pool.aclose()
+
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+
+
+def _replayable(request: httpx2.Request) -> bool:
+    """Whether sending `request` twice does no more than sending it once."""
+    if request.method in _IDEMPOTENT:
+        return True
+    return request.method == "POST" and request.url.params.get("dryRun") == "All"
