@@ -83,7 +83,7 @@ def create_app(
     `deploy_options` (kubeconfig, context, timeouts) enables deploy, rollback and
     uninstall, which then run as background operations writing to `store`;
     `cluster_deploys` those of each cluster `?cluster=NAME` may name (serve over several
-    clusters).
+    clusters; read on each request, not copied: serve adds and removes clusters in it).
     """
     cache = (uploads or UploadCache(default_upload_dir())).open()
     sources = ChartSources(
@@ -101,7 +101,7 @@ def create_app(
         kube_factory=kube_factory,
         deploy_options=deploy_options,
         cluster_ready=cluster_ready,
-        cluster_deploys=dict(cluster_deploys or {}),
+        cluster_deploys={} if cluster_deploys is None else cluster_deploys,
     )
     app = FastAPI(
         title="helmguard",

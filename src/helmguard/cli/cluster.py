@@ -4,7 +4,8 @@ The registry is in the store: a name (a DNS-1123 label), a kubeconfig file and a
 of it; the credentials stay in the kubeconfig (in a pod: a file mounted from a Secret),
 never in the database. The default cluster, key "" in the store, is the kubeconfig
 context in use (--kubeconfig/--kube-context, KUBECONFIG, ~/.kube/config or in-cluster),
-as before any cluster was registered. `serve` reads the registry when it starts.
+as before any cluster was registered. `serve --cluster NAME` reads the registry when it
+starts; `serve --all-clusters` follows it while it runs (`helmguard.sync.fleet`).
 """
 
 from __future__ import annotations
