@@ -7,7 +7,8 @@ nothing listens on, makes /readyz name it until it is removed (without --leader-
 a follower of a cluster nobody leads is ready).
 
 Both "clusters" are the session's sandbox under two names (two registrations of one
-kubeconfig context are two clusters to helmguard).
+kubeconfig context are two clusters to helmguard). With --leader-elect, b is registered
+and removed through the API (POST/DELETE /api/clusters) instead of the CLI.
 """
 
 from __future__ import annotations
@@ -111,11 +112,20 @@ def _journey(
     proc, base = start_serve(serve, processes, log, token=TOKEN, ready="/readyz")
     assert _get(f"{base}/api/clusters") == []
 
-    added = _cli(
-        "cluster", "add", "b", "--kubeconfig", str(sandbox.kubeconfig),
-        "--context", sandbox.admin_context, "--db", db,
-    )  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    if elected:  # registered through the API, for once
+        posted = httpx.post(
+            f"{base}/api/clusters",
+            json={"name": "b", "kubeconfig": str(sandbox.kubeconfig),
+                  "context": sandbox.admin_context},
+            headers=AUTH,
+        )  # fmt: skip
+        assert posted.status_code == 201, posted.text
+    else:
+        added = _cli(
+            "cluster", "add", "b", "--kubeconfig", str(sandbox.kubeconfig),
+            "--context", sandbox.admin_context, "--db", db,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
     deployed = _cli(
         "deploy", str(CHARTS / "labelled"), "--release", "web", "-n", namespace,
         "--cluster", "b", "--db", db,
@@ -161,8 +171,14 @@ def _journey(
         lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, "/readyz ready", 30
     )
 
-    removed = _cli("cluster", "remove", "b", "--forget-releases", "--db", db)
-    assert removed.returncode == 0, removed.stderr
+    if elected:
+        held = httpx.delete(f"{base}/api/clusters/b", headers=AUTH)
+        assert held.status_code == 409, held.text  # its release is stored
+        gone = httpx.delete(f"{base}/api/clusters/b?forget_releases=true", headers=AUTH)
+        assert gone.status_code == 204, gone.text
+    else:
+        removed = _cli("cluster", "remove", "b", "--forget-releases", "--db", db)
+        assert removed.returncode == 0, removed.stderr
     # Its sync stopped: the lease row given up, so /api/clusters knows nothing of b.
     wait_until(lambda: "b" not in clusters(), "b gone from /api/clusters", 30)
     assert state() is None

@@ -364,6 +364,7 @@ async def _api(
         cluster_deploys=deploys,
         allowed_hosts=api.allowed_hosts,
         cluster_ready=readiness,
+        read_only=not api.deploys,
     )
     # Open event streams would otherwise hold a shutdown forever.
     config = uvicorn.Config(
