@@ -13,7 +13,6 @@ as it ended serve before clusters could come and go.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -57,8 +56,8 @@ class Fleet:
         _, task = self._runs.pop(key)
         task.remove_done_callback(self._done)
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # (One that ended by itself already told wait() its error.)
+        await asyncio.gather(task, return_exceptions=True)
 
     async def close(self) -> None:
         await asyncio.gather(*(self.stop(key) for key in list(self._runs)))
