@@ -66,6 +66,7 @@ def create_app(
     poll_interval: float = 0.2,
     deploy_options: DeployOptions | None = None,
     cluster_deploys: Mapping[str, DeployOptions] | None = None,
+    read_only: bool = False,
 ) -> FastAPI:
     """The helmguard API and page over `store`.
 
@@ -83,7 +84,8 @@ def create_app(
     `deploy_options` (kubeconfig, context, timeouts) enables deploy, rollback and
     uninstall, which then run as background operations writing to `store`;
     `cluster_deploys` those of each cluster `?cluster=NAME` may name (serve over several
-    clusters).
+    clusters; read on each request, not copied: serve adds and removes clusters in it).
+    `read_only` (serve --read-only) refuses every write: deploys and cluster registrations.
     """
     cache = (uploads or UploadCache(default_upload_dir())).open()
     sources = ChartSources(
@@ -101,7 +103,8 @@ def create_app(
         kube_factory=kube_factory,
         deploy_options=deploy_options,
         cluster_ready=cluster_ready,
-        cluster_deploys=dict(cluster_deploys or {}),
+        cluster_deploys={} if cluster_deploys is None else cluster_deploys,
+        read_only=read_only,
     )
     app = FastAPI(
         title="helmguard",

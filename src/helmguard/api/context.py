@@ -101,15 +101,21 @@ class ApiContext:
     cluster_ready: Callable[[], Readiness] | None
     # Per cluster key ("" the default): the options of deploys to it (its kubeconfig/context).
     cluster_deploys: Mapping[str, DeployOptions] = field(default_factory=dict)
+    read_only: bool = False  # serve --read-only: no deploys, no cluster registrations
+
+    @property
+    def writable(self) -> bool:
+        """Whether this server changes anything (deploys, registrations) at all."""
+        return not (self.read_only or self.store.read_only)
 
     @property
     def deploy_available(self) -> bool:
-        return self.deploy_options is not None and not self.store.read_only
+        return self.deploy_options is not None and self.writable
 
     @property
     def deploy_clusters(self) -> list[str]:
         """The cluster keys deploys reach ("" the default), none with a read-only store."""
-        if self.store.read_only:
+        if not self.writable:
             return []
         default = [""] if self.deploy_options is not None else []
         return sorted({*default, *self.cluster_deploys})

@@ -4,7 +4,8 @@ The registry is in the store: a name (a DNS-1123 label), a kubeconfig file and a
 of it; the credentials stay in the kubeconfig (in a pod: a file mounted from a Secret),
 never in the database. The default cluster, key "" in the store, is the kubeconfig
 context in use (--kubeconfig/--kube-context, KUBECONFIG, ~/.kube/config or in-cluster),
-as before any cluster was registered. `serve` reads the registry when it starts.
+as before any cluster was registered. `serve --cluster NAME` reads the registry when it
+starts; `serve --all-clusters` follows it while it runs (`helmguard.sync.fleet`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
@@ -31,6 +31,7 @@ def _fail(message: str) -> SystemExit:
 
 
 def _run(url: str | None, work: Callable[[Store], Awaitable[T]], *, read_only: bool = False) -> T:
+    from helmguard.clusters import RegistrationError
     from helmguard.store import StoreError, open_store
 
     async def main() -> T:
@@ -39,7 +40,7 @@ def _run(url: str | None, work: Callable[[Store], Awaitable[T]], *, read_only: b
 
     try:
         return asyncio.run(main())
-    except StoreError as exc:
+    except (StoreError, RegistrationError) as exc:
         raise _fail(str(exc)) from None
 
 
@@ -64,32 +65,13 @@ def cluster() -> None:
 def add(name: str, kubeconfig: str, context: str | None, url: str | None) -> None:
     """Register cluster NAME: a context of a kubeconfig file. The file is read now (the
     context must exist in it); the cluster itself need not answer yet."""
-    from helmguard.kube.config import load_config
-    from helmguard.kube.errors import KubeConfigError
-    from helmguard.store import ClusterRecord
-    from helmguard.store.records import cluster_name_problem
+    from helmguard.clusters import RegistrationError, checked_cluster, register
 
-    problem = cluster_name_problem(name)
-    if problem is not None:
-        raise _fail(problem)
-    path = Path(kubeconfig).expanduser().resolve()
     try:
-        config = load_config(path, context)
-    except KubeConfigError as exc:
-        raise _fail(exc.explain()) from None
-    record = ClusterRecord(name, str(path), config.target.context)
-
-    async def work(store: Store) -> ClusterRecord | None:
-        if await store.add_cluster(record):
-            return None
-        return await store.get_cluster(name)
-
-    existing = _run(url, work)
-    if existing is not None:
-        raise _fail(
-            f"cluster {name!r} is already registered (context {existing.context!r} of "
-            f"{existing.kubeconfig}); `helmguard cluster remove {name}` first to change it"
-        )
+        record, config = checked_cluster(name, kubeconfig, context)
+    except RegistrationError as exc:
+        raise _fail(str(exc)) from None
+    _run(url, lambda store: register(store, record))
     click.echo(
         f'cluster "{name}" added: context {record.context!r} ({config.target.server}) '
         f"of {record.kubeconfig}"
@@ -145,23 +127,7 @@ def list_command(output: str, url: str | None) -> None:
 def remove(name: str, forget_releases: bool, url: str | None) -> None:
     """Forget cluster NAME. Refused while the store holds releases of it, unless
     --forget-releases: their stored status would no longer be kept true."""
+    from helmguard.clusters import unregister
 
-    async def work(store: Store) -> str | None:
-        if await store.get_cluster(name) is None:
-            names = [c.name for c in await store.list_clusters()]
-            return f"cluster {name!r} is not registered; registered: {', '.join(names) or 'none'}"
-        held = await store.list_releases(name)
-        if held and not forget_releases:
-            shown = ", ".join(f"{r.key.namespace}/{r.key.name}" for r in held[:5])
-            more = f" and {len(held) - 5} more" if len(held) > 5 else ""
-            return (
-                f"the store holds {len(held)} release(s) of cluster {name!r} ({shown}{more}); "
-                "uninstall them, or pass --forget-releases to delete their stored history too"
-            )
-        await store.remove_cluster(name, with_releases=forget_releases)
-        return None
-
-    refused = _run(url, work)
-    if refused is not None:
-        raise _fail(refused)
+    _run(url, lambda store: unregister(store, name, forget_releases=forget_releases))
     click.echo(f'cluster "{name}" removed')

@@ -17,7 +17,7 @@ from helmguard.cli.options import context_option, db_option, kubeconfig_option, 
 if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions
     from helmguard.kube.config import ClusterConfig
-    from helmguard.store import Store
+    from helmguard.store import ClusterRecord, Store
     from helmguard.sync.replica import ElectedSupervisor
     from helmguard.sync.supervisor import ClusterSupervisor, Readiness
 
@@ -55,7 +55,10 @@ if TYPE_CHECKING:
     help="Also sync this registered cluster (helmguard cluster add; repeatable).",
 )
 @click.option(
-    "--all-clusters", is_flag=True, help="Also sync every cluster registered in the store."
+    "--all-clusters",
+    is_flag=True,
+    help="Also sync every cluster registered in the store, following `cluster add` and "
+    "`cluster remove` while serve runs.",
 )
 @click.option(
     "--no-default-cluster",
@@ -94,6 +97,8 @@ def serve(
     store) unless --no-default-cluster, plus each --cluster NAME (or --all-clusters)
     registered with `helmguard cluster add`; each has its own sync, sync lease, Lease
     (with --leader-elect: in that cluster, named helmguard-sync-NAME) and readiness.
+    --all-clusters follows the registry while serve runs: clusters added are synced,
+    clusters removed stop being synced.
     """
     if all_clusters and clusters:
         _usage("--all-clusters already syncs every registered cluster: drop --cluster")
@@ -157,19 +162,23 @@ class _Cluster:
 
 def _served(key: str, kubeconfig: str | None, context: str | None) -> _Cluster:
     """A cluster's configuration, read now: a wrong kubeconfig is bad input (exit 2)."""
-    from helmguard.kube.config import load_config
     from helmguard.kube.errors import KubeConfigError
 
     try:
-        config = load_config(kubeconfig, context)
+        return _load(key, kubeconfig, context)
     except KubeConfigError as exc:
         where = f"cluster {key}: " if key else ""
         click.echo(f"error: {where}{exc.explain()}", err=True)
         raise SystemExit(2) from None
-    return _Cluster(key, config, kubeconfig, context)
 
 
-async def _registered(store: Store, wanted: tuple[str, ...] | None) -> list[_Cluster]:
+def _load(key: str, kubeconfig: str | None, context: str | None) -> _Cluster:
+    from helmguard.kube.config import load_config
+
+    return _Cluster(key, load_config(kubeconfig, context), kubeconfig, context)
+
+
+async def _registered(store: Store, wanted: tuple[str, ...] | None) -> list[ClusterRecord]:
     """The registered clusters asked for (None: all of them); an unknown name exits 2."""
     known = {c.name: c for c in await store.list_clusters()}
     names = sorted(known) if wanted is None else list(dict.fromkeys(wanted))
@@ -179,7 +188,7 @@ async def _registered(store: Store, wanted: tuple[str, ...] | None) -> list[_Clu
             f"cluster {missing[0]!r} is not registered in {store.url}; registered: "
             f"{', '.join(sorted(known)) or 'none (helmguard cluster add NAME --kubeconfig …)'}"
         )
-    return [_served(n, known[n].kubeconfig, known[n].context) for n in names]
+    return [known[n] for n in names]
 
 
 @dataclass(frozen=True)
@@ -201,8 +210,8 @@ async def _serve(
     election: ElectionOptions,
 ) -> None:
     from helmguard.store import open_store
+    from helmguard.sync.fleet import Fleet, follow_registry
     from helmguard.sync.replica import replica_identity
-    from helmguard.sync.supervisor import combined_readiness
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -210,23 +219,54 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     store = await open_store(url)
     announce: Callable[[str], None] = lambda line: click.echo(line, err=True)  # noqa: E731
+    identity = replica_identity()  # one replica: the same holderIdentity in every Lease
+    fleet = Fleet()
+    # Per cluster key: how the API deploys to it; the registry's follower keeps it current.
+    deploys: dict[str, DeployOptions] = {}
+
+    def start(cluster: _Cluster) -> None:
+        fleet.start(cluster.key, _runner(cluster, store, grace, election, identity, announce))
+        if api is not None and api.deploys:
+            deploys[cluster.key] = cluster.deploy_options()
+        click.echo(f"serve: {cluster.name}; store {store.url}", err=True)
+
+    def registered(record: ClusterRecord) -> bool:
+        from helmguard.kube.errors import KubeConfigError
+
+        try:
+            cluster = _load(record.name, record.kubeconfig, record.context)
+        except KubeConfigError as exc:
+            announce(f"serve: cluster {record.name} is registered but not synced: {exc.explain()}")
+            return False
+        start(cluster)
+        return True
+
+    def removed(name: str) -> None:
+        deploys.pop(name, None)
+        announce(f"serve: cluster {name} is no longer registered: its sync stopped")
 
     try:
-        served = [] if default is None else [default]
-        served += await _registered(store, wanted) if wanted != () else []
-        if not served:
-            _usage(f"no cluster is registered in {store.url}: nothing to sync")
-        identity = replica_identity()  # one replica: the same holderIdentity in every Lease
-        runners = [_runner(c, store, grace, election, identity, announce) for c in served]
-        for cluster in served:
-            click.echo(f"serve: {cluster.name}; store {store.url}", err=True)
-        readiness = combined_readiness([r.readiness for r in runners])
+        records = await _registered(store, wanted) if wanted != () else []
+        # Every kubeconfig read before any sync starts: a wrong one exits 2 with nothing run.
+        served = [_served(r.name, r.kubeconfig, r.context) for r in records]
+        for cluster in [default, *served] if default is not None else served:
+            start(cluster)
         tasks: list[asyncio.Task[Any]] = [
             asyncio.create_task(stop.wait()),
-            *(asyncio.create_task(r.run()) for r in runners),
+            asyncio.create_task(fleet.wait()),
         ]
+        if wanted is None:  # --all-clusters: clusters added and removed while serve runs too
+            if not records:
+                announce(f"serve: no cluster registered in {store.url} yet; following the registry")
+            followed = {r.name: r for r in records}
+            follow = follow_registry(
+                fleet, store.list_clusters, registered, removed, followed=followed
+            )
+            tasks.append(asyncio.create_task(follow))
         if api is not None:
-            tasks.append(asyncio.create_task(_api(store, served, api, readiness, stop)))
+            tasks.append(
+                asyncio.create_task(_api(store, default, deploys, api, fleet.readiness, stop))
+            )
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -237,6 +277,7 @@ async def _serve(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await fleet.close()
     finally:
         await store.close()
 
@@ -295,7 +336,8 @@ def _runner(
 
 async def _api(
     store: Any,
-    served: list[_Cluster],
+    default: _Cluster | None,
+    deploys: dict[str, DeployOptions],
     api: _ApiSettings,
     readiness: Callable[[], Readiness],
     stop: asyncio.Event,
@@ -308,12 +350,11 @@ async def _api(
     from helmguard.api.auth import ENV_VAR, token_path
     from helmguard.kube.client import connect
 
-    default = next((c for c in served if not c.key), None)
     factory: Callable[[], Awaitable[Any]] | None = None
     if default is not None:
         factory = lambda: connect(default.kubeconfig, default.context)  # noqa: E731
-    # Deploys, rollbacks and uninstalls reach the cluster the request names (?cluster=).
-    deploys = {c.key: c.deploy_options() for c in served} if api.deploys else {}
+    # Deploys, rollbacks and uninstalls reach the cluster the request names (?cluster=);
+    # `deploys` is serve's own mapping, following the clusters it syncs.
     app = create_app(
         store,
         token=api.token,
@@ -323,6 +364,7 @@ async def _api(
         cluster_deploys=deploys,
         allowed_hosts=api.allowed_hosts,
         cluster_ready=readiness,
+        read_only=not api.deploys,
     )
     # Open event streams would otherwise hold a shutdown forever.
     config = uvicorn.Config(

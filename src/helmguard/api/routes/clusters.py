@@ -1,14 +1,25 @@
-"""The clusters the store knows: their releases by state, who syncs them, whether they answer."""
+"""The clusters the store knows: their releases by state, who syncs them, whether they
+answer; registering and forgetting them (the rules of `helmguard cluster add|remove`)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field
 
-from helmguard.api.context import Context, FullView, read_access
+from helmguard.api.context import ApiContext, Context, FullView, read_access, write_access
 from helmguard.api.schemas import state_severity
+from helmguard.clusters import (
+    AlreadyRegistered,
+    BadRegistration,
+    NotRegistered,
+    ReleasesHeld,
+    checked_cluster,
+    register,
+    unregister,
+)
 from helmguard.store.clusters_read import ClusterSummary
 from helmguard.sync.supervisor import UNREACHABLE
 
@@ -100,3 +111,77 @@ async def list_clusters(context: Context, full: FullView) -> list[ClusterItem]:
     summaries = await context.store.cluster_summaries(UNREACHABLE_REASONS)
     now = datetime.now(UTC)
     return [cluster_item(c, now, full=full) for c in summaries]
+
+
+class ClusterIn(BaseModel):
+    name: str = Field(description="The cluster's name: a DNS-1123 label.")
+    kubeconfig: str = Field(
+        description="The path of a kubeconfig file on the server's filesystem (stored made "
+        "absolute; its credentials stay in it)."
+    )
+    context: str | None = Field(
+        None, description="The kubeconfig context (default: the file's current-context)."
+    )
+
+
+def _writable(context: ApiContext) -> None:
+    if not context.writable:
+        raise HTTPException(
+            403,
+            "cluster registrations are not accepted on this server (it was started "
+            "--read-only, or with a read-only database)",
+        )
+
+
+@router.post(
+    "/api/clusters",
+    status_code=201,
+    response_model=ClusterItem,
+    dependencies=[write_access],
+    responses={
+        403: {"description": "read-only server"},
+        409: {"description": "the name is registered already"},
+        422: {"description": "a bad name, kubeconfig or context; nothing written"},
+    },
+)
+async def add_cluster(context: Context, full: FullView, body: ClusterIn) -> ClusterItem:
+    """Register a cluster, as `helmguard cluster add` does: the kubeconfig is read now (the
+    context must be defined in it); the cluster need not answer. A `serve --all-clusters`
+    on this store starts syncing it within seconds."""
+    _writable(context)
+    try:
+        record, _ = await asyncio.to_thread(
+            checked_cluster, body.name, body.kubeconfig, body.context
+        )
+        await register(context.store, record)
+    except BadRegistration as exc:
+        raise HTTPException(422, str(exc)) from None
+    except AlreadyRegistered as exc:
+        raise HTTPException(409, str(exc)) from None
+    summaries = await context.store.cluster_summaries(UNREACHABLE_REASONS)
+    [added] = [c for c in summaries if c.name == record.name]
+    return cluster_item(added, datetime.now(UTC), full=full)
+
+
+@router.delete(
+    "/api/clusters/{name}",
+    status_code=204,
+    dependencies=[write_access],
+    responses={
+        403: {"description": "read-only server"},
+        404: {"description": "not registered"},
+        409: {"description": "the store holds releases of it (without forget_releases)"},
+    },
+)
+async def remove_cluster(context: Context, name: str, forget_releases: bool = False) -> Response:
+    """Forget a registered cluster, as `helmguard cluster remove` does: refused while the
+    store holds releases of it, unless `forget_releases` (their stored history is deleted,
+    not the releases). A `serve --all-clusters` on this store stops syncing it."""
+    _writable(context)
+    try:
+        await unregister(context.store, name, forget_releases=forget_releases)
+    except NotRegistered as exc:
+        raise HTTPException(404, str(exc)) from None
+    except ReleasesHeld as exc:
+        raise HTTPException(409, str(exc)) from None
+    return Response(status_code=204)
