@@ -323,10 +323,10 @@ def test_release_page(
             shutil.copy(shot, REPO / "docs" / f"release-{size}.png")
         # The list: a count per state, filters, the root cause in one line.
         page.goto(f"{base}/")
+        # The pod just replaced may hold its workload Progressing a moment: the list follows.
+        app = "Blocked" if size > 5 else "Ready"
         row = page.locator(f'#releases tr[data-release="{namespace}/{release}"]')
-        row.wait_for()
-        app = str(row.get_attribute("data-state"))
-        assert app == ("Blocked" if size > 5 else "Ready")
+        row.and_(page.locator(f'tr[data-state="{app}"]')).wait_for(timeout=60_000)
         assert page.inner_text(f'#state-counts button[data-state="{app}"] .n') == "1"
         page.select_option("#filter-state", "Failed")
         page.locator("#list-shown", has_text="0 of 1 release(s) shown").wait_for()

@@ -231,6 +231,14 @@ def _run(
         assert again.returncode == 0, again.stdout + again.stderr
         _until(lambda: state("b") == "Ready", "B's release Ready again", 60)
         assert state("a") == "Unknown"
+        if elected:
+            # A's Lease cannot be renewed while A is down: past the renew deadline (3 s) the
+            # replica steps down from A, whatever the time B's steps above took.
+            _until(
+                lambda: "no longer leading cluster a (" in log.read_text(),
+                "A's leadership given up",
+                30,
+            )
     finally:
         second.restart_apiserver()
     back = time.monotonic()
