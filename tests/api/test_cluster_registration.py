@@ -13,27 +13,9 @@ import httpx
 import pytest
 
 from api.conftest import AUTH, TOKEN, running
+from cli.test_cluster import KUBECONFIG
 from helmguard.api.app import create_app
 from helmguard.store import ClusterRecord, ReleaseKey, ReleaseRecord, Store
-
-KUBECONFIG = """\
-apiVersion: v1
-kind: Config
-current-context: alpha
-clusters:
-- name: alpha
-  cluster: {server: "https://127.0.0.1:1"}
-- name: beta
-  cluster: {server: "https://127.0.0.1:2"}
-users:
-- name: someone
-  user: {token: not-a-real-token}
-contexts:
-- name: alpha
-  context: {cluster: alpha, user: someone}
-- name: beta
-  context: {cluster: beta, user: someone}
-"""
 
 
 @pytest.fixture

@@ -28,32 +28,11 @@ import pytest
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import create_namespace, delete_namespace, wait_until
 from processes import free_port, helmguard, start_serve
+from sync.test_clusters import AUTH, ELECTION, TOKEN, _cli, _get
 
 pytestmark = pytest.mark.sandbox
 
 CHARTS = Path(__file__).parent / "charts"
-TOKEN = "follow-registry-token-5c2d-long-enough-for-serve"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ELECTION = [
-    "--leader-elect",
-    "--leader-elect-lease-duration=4",
-    "--leader-elect-renew-deadline=3",
-    "--leader-elect-retry-period=1",
-]
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        helmguard(*args), capture_output=True, text=True, timeout=240, check=False
-    )
-
-
-def _get(url: str) -> Any:
-    try:
-        answer = httpx.get(url, headers=AUTH, timeout=5)
-    except httpx.HTTPError:
-        return None
-    return answer.json() if answer.status_code == 200 else None
 
 
 def _nowhere(tmp_path: Path) -> Path:
