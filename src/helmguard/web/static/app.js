@@ -189,6 +189,9 @@ async function stream() {
       live.dataset.stream = path;
       if (!res.ok || !res.body) throw new Error(`stream: HTTP ${res.status}`);
       live.textContent = "live"; live.className = "live on";
+      // What was committed between the page's last read and this subscription is in no
+      // event: read once more now that nothing can be missed.
+      scheduleRefresh();
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
