@@ -104,6 +104,9 @@ async def test_blocked_then_healed_history_with_root_cause(store: Store) -> None
     assert await store.remove_resource(RELEASE, RS) is True
     assert [r.ref for r in await store.list_resources(RELEASE)] == [DEPLOY]
     assert len(await store.history(RELEASE, ref=RS)) == 1  # history outlives the object
+    # A sync still holding a release that was just uninstalled drops its rows: nothing left.
+    assert await store.delete_release(RELEASE)
+    assert await store.remove_resource(RELEASE, DEPLOY) is False
 
 
 async def test_events_are_deduplicated_by_uid_and_count(store: Store) -> None:

@@ -70,11 +70,16 @@ _RELEASE_ID = select(Release.id).where(
 )
 
 
-def release_id_of(connection: Connection, key: ReleaseKey) -> int:
-    release_id = connection.execute(
+def find_release_id(connection: Connection, key: ReleaseKey) -> int | None:
+    release_id: int | None = connection.execute(
         _RELEASE_ID,
         {"k_cluster": key.cluster, "k_namespace": key.namespace, "k_name": key.name},
     ).scalar_one_or_none()
+    return release_id
+
+
+def release_id_of(connection: Connection, key: ReleaseKey) -> int:
+    release_id = find_release_id(connection, key)
     if release_id is None:
         raise StoreError(f"release {key} is not recorded; record_release() it first")
     return release_id

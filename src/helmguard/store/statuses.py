@@ -9,7 +9,13 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from helmguard.manifest import ObjectRef
-from helmguard.store.core import StoreCore, key_columns, release_id_of, where_ref
+from helmguard.store.core import (
+    StoreCore,
+    find_release_id,
+    key_columns,
+    release_id_of,
+    where_ref,
+)
 from helmguard.store.errors import StoreError
 from helmguard.store.models import Release, Resource, StatusTransition
 from helmguard.store.records import AppRecord, ObservedStatus, ReleaseKey, TransitionRecord, app_ref
@@ -271,10 +277,16 @@ class StatusWrites(StoreCore):
         return list(changed), list(app_changed)
 
     async def remove_resource(self, release: ReleaseKey, ref: ObjectRef) -> bool:
-        """Drop an object's current-status row (it left the release); its history stays."""
+        """Drop an object's current-status row (it left the release); its history stays.
+
+        False when there was none, also when the release itself is gone (uninstalled while
+        the sync still held it): its rows went with it.
+        """
 
         def op(connection: Connection) -> bool:
-            release_id = release_id_of(connection, release)
+            release_id = find_release_id(connection, release)
+            if release_id is None:
+                return False
             result = connection.execute(
                 delete(Resource).where(Resource.release_id == release_id, *where_ref(Resource, ref))
             )

@@ -148,14 +148,18 @@ function timeline(id, items, line) {
 
 // ---- live updates ------------------------------------------------------------------------
 
+// Only the live views (the list, a release's page) are redrawn; the deploy and catalogue views
+// are forms the user is filling in, which a stream event or (re)connection must not reset.
 function scheduleRefresh() {
-  if (state.refreshTimer) return;
+  if (state.refreshTimer || (state.view !== "list" && state.view !== "release")) return;
   state.refreshTimer = setTimeout(() => { state.refreshTimer = null; route().catch(showError); }, 100);
 }
 
 function showError(err) {
   if (err instanceof Unauthorized) return showTokenForm();
-  document.getElementById("main").replaceChildren(el("p", { class: "error", text: err.message }));
+  // A release gone (just uninstalled from this page) still shows what its operation did.
+  const ended = state.view === "release" ? releaseOperationView(state.release) : null;
+  document.getElementById("main").replaceChildren(el("p", { class: "error", text: err.message }), ended || "");
   if (err.status === 404 && state.view === "release") setTimeout(scheduleRefresh, 2000);
 }
 

@@ -251,23 +251,32 @@ function renderEditor(params) {
 // ---- release page actions ------------------------------------------------------------------
 
 // A finding's link names its object (`&object=`): once the page is drawn, that row is
-// marked and focused (once per visit, not on every live re-render).
+// marked and focused (focused and scrolled to once per visit; a live re-render marks the
+// new row again, and renderRelease keeps the keyboard on the row it was on).
 function focusObject() {
   const wanted = new URLSearchParams(location.search).get("object");
-  if (!wanted || releaseOp.focused === location.search) return;
+  if (!wanted) return;
   const row = [...document.querySelectorAll("tr[data-component], tr[data-resource]")]
     .find((tr) => tr.dataset.component === wanted || tr.dataset.resource === wanted);
   if (!row) return;
+  const first = releaseOp.focused !== location.search;
   releaseOp.focused = location.search;
   row.classList.add("target");
   row.setAttribute("tabindex", "-1");
+  if (!first) return;
   row.focus();
   row.scrollIntoView({ block: "center" });
 }
 
+// The view of the operation a button of this release's page started (the holder `follow`
+// updates), or null when none was.
+function releaseOperationView([ns, name]) {
+  if (releaseOp.key !== `${ns}/${name}` || !releaseOp.op) return null;
+  return el("div", { id: "action-operation" }, operationView(releaseOp.op, "release-operation"));
+}
+
 function releaseActions(ns, name, cluster, revisions) {
   const key = `${ns}/${name}`;
-  setTimeout(focusObject, 0);
   const where = el("span", { id: "action-confirm" });
   const box = el("div", { id: "release-actions", class: "actions" });
   const served = (state.info && state.info.deploy_clusters) || [];
@@ -310,8 +319,7 @@ function releaseActions(ns, name, cluster, revisions) {
   const uninstall = el("button", { type: "button", id: "uninstall", class: "danger", text: "Uninstall" });
   uninstall.addEventListener("click", () => ask(`Uninstall ${key}? Every object of the release is deleted.`,
     runAction("uninstall", {}, (last) => { if (last.state === "done" && last.result.ok) setTimeout(() => { location.href = "/"; }, 1200); })));
-  const holder = el("div", { id: "action-operation" });
-  if (releaseOp.key === key && releaseOp.op) holder.append(operationView(releaseOp.op, "release-operation"));
+  const holder = releaseOperationView([ns, name]) || el("div", { id: "action-operation" });
   if (releaseOp.pending && releaseOp.pending.key === key) {
     const { question, action } = releaseOp.pending;
     queueMicrotask(() => ask(question, action));

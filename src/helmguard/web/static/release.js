@@ -465,8 +465,9 @@ async function renderRelease(ns, name, cluster) {
   const laying = startLayout(graph);
   // A live refresh redraws the sections: the keyboard stays on the object it was on.
   const active = document.activeElement;
-  const focused = active && active.closest("#release-page .release-main") ?
-    (active.dataset.ref ? `[data-ref="${CSS.escape(active.dataset.ref)}"]` : active.dataset.node ? `[data-node="${CSS.escape(active.dataset.node)}"]` : null) : null;
+  const mark = active && active.closest("#release-page .release-main") ?
+    ["ref", "node", "component", "resource"].find((k) => active.dataset[k]) : null;
+  const focused = mark ? `[data-${mark}="${CSS.escape(active.dataset[mark])}"]` : null;
   const key = `${cluster}/${ns}/${name}`;
   let page = document.getElementById("release-page");
   if (!page || page.dataset.key !== key) page = skeleton(key, cluster);
@@ -509,6 +510,7 @@ async function renderRelease(ns, name, cluster) {
   page.dataset.layoutMs = String(Math.round(performance.now() - started));
   fill("graph", drawn);
   applyFilters();
+  focusObject();
   if (focused && document.activeElement === document.body) {
     const again = document.querySelector(`#release-page .release-main ${focused}`);
     if (again) again.focus();
