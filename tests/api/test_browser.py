@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, Route, async_playwright
 
 from api.conftest import REPO, TOKEN
 from api.live import serving
@@ -119,6 +119,29 @@ async def test_hostile_names_labels_and_event_messages_are_escaped(
         assert "<b>chart</b>" in await page.inner_text("#releases")
         assert await page.evaluate("window.__pwned") is None
         await _shot(page, "escaped")
+
+
+async def test_a_form_being_filled_survives_the_stream_connecting(
+    store: Store, browser: Browser
+) -> None:
+    # The stream's connection is held until the user has typed: its arrival (which makes
+    # the live views read again) must leave the deploy form and its values as they are.
+    app = create_app(store, token=TOKEN, chart_roots=[REPO / "examples"], poll_interval=0.1)
+    async with serving(app) as base:
+        page = await _page(browser)
+        held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+        await page.route("**/api/stream*", lambda route: held.set_result(route))
+        await page.goto(f"{base}/?view=deploy#token={TOKEN}")
+        form = page.locator("#deploy-form")
+        await form.locator('input[name="release"]').fill("typed-by-hand")
+        await page.locator("#values").fill("replicaCount: 3\n")
+        await page.evaluate("window.__form = document.getElementById('deploy-form')")
+        await (await held).continue_()
+        await page.wait_for_selector("#live.on")
+        await page.wait_for_timeout(1000)  # a redraw would come 100 ms after the connection
+        assert await page.evaluate("document.getElementById('deploy-form') === window.__form")
+        assert await form.locator('input[name="release"]').input_value() == "typed-by-hand"
+        assert await page.input_value("#values") == "replicaCount: 3\n"
 
 
 async def test_missing_layout_library_is_said_and_edges_still_listed(
