@@ -22,7 +22,7 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
         port=0,
         log_level="warning",
         lifespan="on",
-        timeout_graceful_shutdown=1,  # open event streams must not hold the shutdown
+        timeout_graceful_shutdown=1,  # nor may any other open connection
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -34,6 +34,7 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        app.state.feed.end_streams()
         server.should_exit = True
         await task
 

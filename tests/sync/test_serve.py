@@ -267,6 +267,15 @@ def test_cli_deploy_beside_a_running_serve_is_not_refused_and_streams_at_once(
         assert max(first_lags) < 5.0 and first_end < 5.0, (first_lags, first_end)
         assert max(second_lags) < 1.0 and second_end < 1.0, (second_lags, second_end)
         assert proc.poll() is None
+        # Stopped (as Ctrl-C would) with the stream still open: the stream ends, serve exits
+        # at once and cleanly, without a task cancelled mid-response.
+        stopping = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        took = time.monotonic() - stopping
+        output = (tmp_path / "serve.log").read_text()
+        assert "Traceback" not in output and "CancelledError" not in output, output
+        assert took < 10, took
     finally:
         stop.set()
         proc.send_signal(signal.SIGTERM)

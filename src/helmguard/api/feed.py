@@ -118,6 +118,11 @@ class Feed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self.end_streams()
+
+    def end_streams(self) -> None:
+        """End every open subscription (its stream's response completes): a server that is
+        stopping does so before it waits for its connections, which open streams would hold."""
         for sub in list(self._subs):
             with contextlib.suppress(asyncio.QueueFull):
                 sub.queue.put_nowait(None)

@@ -366,7 +366,8 @@ async def _api(
         cluster_ready=readiness,
         read_only=not api.deploys,
     )
-    # Open event streams would otherwise hold a shutdown forever.
+    # Streams end when serve stops (below); a client holding any other connection open must
+    # not hold the shutdown for more than 2 s.
     config = uvicorn.Config(
         app, host=api.host, port=api.port, log_level="warning", timeout_graceful_shutdown=2
     )
@@ -381,6 +382,7 @@ async def _api(
 
     async def stop_when_asked() -> None:
         await stop.wait()
+        app.state.feed.end_streams()  # an open page's stream would hold the shutdown
         server.should_exit = True  # a graceful shutdown, lifespan included
 
     watcher = asyncio.create_task(stop_when_asked())
