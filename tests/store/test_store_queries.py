@@ -65,6 +65,18 @@ async def test_releases_and_revisions(store: Store) -> None:
     assert release is not None and (release.status, release.app) == ("deployed", None)
 
 
+async def test_a_release_and_its_revision_are_one_write(store: Store) -> None:
+    revision = RevisionRecord(RELEASE, 1, "web", "1.2.3", "", T0, plan={"selector": "a=b"})
+    await store.record_release(ReleaseRecord(RELEASE, "web", "1.2.3", 1), revision=revision)
+    assert [r.plan for r in await store.list_revisions(RELEASE)] == [{"selector": "a=b"}]
+    # A revision that cannot be written (of another, unrecorded release) leaves nothing.
+    other = ReleaseKey("shop", "cache")
+    stray = RevisionRecord(ReleaseKey("shop", "elsewhere"), 1, "redis", "1", "", T0)
+    with pytest.raises(StoreError, match="not recorded"):
+        await store.record_release(ReleaseRecord(other, "redis", "1", 1), revision=stray)
+    assert await store.get_release(other) is None
+
+
 async def test_blocked_then_healed_history_with_root_cause(store: Store) -> None:
     steps = [
         ("Progressing", "NewReplicaSetCreated", "waiting for 1 replica", None, 0),

@@ -254,11 +254,10 @@ class Run:
             return
         from helmguard.store import ReleaseRecord, RevisionRecord
 
+        # One transaction: a reader never sees the new current revision without its inventory.
         await self.store.record_release(
-            ReleaseRecord(self.key, chart, version, self.revision, "deploying")
-        )
-        await self.store.record_revision(
-            RevisionRecord(
+            ReleaseRecord(self.key, chart, version, self.revision, "deploying"),
+            revision=RevisionRecord(
                 self.key,
                 self.revision,
                 chart,
@@ -268,7 +267,7 @@ class Run:
                 plan_to_dict(the_plan) if the_plan is not None else None,
                 "running",
                 inventory=tuple(inventory),
-            )
+            ),
         )
         self.log.bind(self.store, self.key, self.revision)
         await self.log.sync()

@@ -19,27 +19,21 @@ from helmguard.store.rows import inventory_json
 class ReleaseWrites(StoreCore):
     """Writes of release rows and revisions."""
 
-    async def record_release(self, release: ReleaseRecord, *, wait: bool = True) -> None:
-        """Create or update a release's row (chart, version, current revision, status)."""
-        key = release.key
-        values = {
-            "chart": release.chart,
-            "chart_version": release.chart_version,
-            "current_revision": release.current_revision,
-            "status": release.status,
-            "updated_at": release.updated_at or utc_now(),
-        }
+    async def record_release(
+        self,
+        release: ReleaseRecord,
+        *,
+        revision: RevisionRecord | None = None,
+        wait: bool = True,
+    ) -> None:
+        """Create or update a release's row (chart, version, current revision, status);
+        with `revision`, that revision is recorded in the same transaction (a reader never
+        sees the release without it)."""
 
         def op(connection: Connection) -> None:
-            existing = (connection.execute(release_id_query(key))).scalar_one_or_none()
-            if existing is None:
-                connection.execute(
-                    insert(Release).values(
-                        cluster=key.cluster, namespace=key.namespace, name=key.name, **values
-                    )
-                )
-            else:
-                connection.execute(update(Release).where(Release.id == existing).values(**values))
+            _write_release(connection, release)
+            if revision is not None:
+                _write_revision(connection, revision)
 
         await self._write(op, wait)
 
@@ -60,34 +54,7 @@ class ReleaseWrites(StoreCore):
 
     async def record_revision(self, revision: RevisionRecord, *, wait: bool = True) -> None:
         """Create or replace one revision of a recorded release; Secrets in `plan` are redacted."""
-        values = {
-            "chart": revision.chart,
-            "chart_version": revision.chart_version,
-            "values_digest": revision.values_digest,
-            "plan": to_json(revision.plan) if revision.plan is not None else None,
-            "outcome": revision.outcome,
-            "started_at": revision.started_at,
-            "finished_at": revision.finished_at,
-            "inventory": inventory_json(revision.inventory),
-        }
-
-        def op(connection: Connection) -> None:
-            release_id = release_id_of(connection, revision.release)
-            existing = (
-                connection.execute(
-                    select(Revision.id).where(
-                        Revision.release_id == release_id, Revision.number == revision.number
-                    )
-                )
-            ).scalar_one_or_none()
-            if existing is None:
-                connection.execute(
-                    insert(Revision).values(release_id=release_id, number=revision.number, **values)
-                )
-            else:
-                connection.execute(update(Revision).where(Revision.id == existing).values(**values))
-
-        await self._write(op, wait)
+        await self._write(lambda connection: _write_revision(connection, revision), wait)
 
     async def finish_revision(
         self,
@@ -115,3 +82,50 @@ class ReleaseWrites(StoreCore):
                 raise StoreError(f"release {key} has no recorded revision {number}")
 
         await self._write(op, wait)
+
+
+def _write_release(connection: Connection, release: ReleaseRecord) -> None:
+    key = release.key
+    values = {
+        "chart": release.chart,
+        "chart_version": release.chart_version,
+        "current_revision": release.current_revision,
+        "status": release.status,
+        "updated_at": release.updated_at or utc_now(),
+    }
+    existing = (connection.execute(release_id_query(key))).scalar_one_or_none()
+    if existing is None:
+        connection.execute(
+            insert(Release).values(
+                cluster=key.cluster, namespace=key.namespace, name=key.name, **values
+            )
+        )
+    else:
+        connection.execute(update(Release).where(Release.id == existing).values(**values))
+
+
+def _write_revision(connection: Connection, revision: RevisionRecord) -> None:
+    values = {
+        "chart": revision.chart,
+        "chart_version": revision.chart_version,
+        "values_digest": revision.values_digest,
+        "plan": to_json(revision.plan) if revision.plan is not None else None,
+        "outcome": revision.outcome,
+        "started_at": revision.started_at,
+        "finished_at": revision.finished_at,
+        "inventory": inventory_json(revision.inventory),
+    }
+    release_id = release_id_of(connection, revision.release)
+    existing = (
+        connection.execute(
+            select(Revision.id).where(
+                Revision.release_id == release_id, Revision.number == revision.number
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        connection.execute(
+            insert(Revision).values(release_id=release_id, number=revision.number, **values)
+        )
+    else:
+        connection.execute(update(Revision).where(Revision.id == existing).values(**values))

@@ -147,10 +147,8 @@ async def reconcile(store: Store, key: ReleaseKey, chosen: HelmRevision | None) 
         return None
     now = datetime.now(UTC)
     await store.record_release(
-        ReleaseRecord(key, chosen.chart, chosen.chart_version, chosen.revision, chosen.status)
-    )
-    await store.record_revision(
-        RevisionRecord(
+        ReleaseRecord(key, chosen.chart, chosen.chart_version, chosen.revision, chosen.status),
+        revision=RevisionRecord(
             release=key,
             number=chosen.revision,
             chart=chosen.chart,
@@ -161,7 +159,7 @@ async def reconcile(store: Store, key: ReleaseKey, chosen: HelmRevision | None) 
             outcome=outcome,
             finished_at=None if outcome == "pending" else now,
             inventory=inventory,
-        )
+        ),
     )
     return "recorded"
 

@@ -89,20 +89,22 @@ async def register_release(
     """
     parsed = parse_selector(selector)
     existing = await store.get_release(key)
-    if existing is None:
-        await store.record_release(ReleaseRecord(key, chart, chart_version, status="registered"))
     now = datetime.now(UTC)
-    await store.record_revision(
-        RevisionRecord(
-            release=key,
-            number=0,
-            chart=existing.chart if existing else chart,
-            chart_version=existing.chart_version if existing else chart_version,
-            values_digest=values_digest({}),
-            started_at=now,
-            plan={"selector": parsed.text, "registered_by": "helmguard manage"},
-            outcome="registered",
-            finished_at=now,
-        )
+    revision = RevisionRecord(
+        release=key,
+        number=0,
+        chart=existing.chart if existing else chart,
+        chart_version=existing.chart_version if existing else chart_version,
+        values_digest=values_digest({}),
+        started_at=now,
+        plan={"selector": parsed.text, "registered_by": "helmguard manage"},
+        outcome="registered",
+        finished_at=now,
     )
+    if existing is None:
+        # One transaction: the sync never loads the release without its selector.
+        record = ReleaseRecord(key, chart, chart_version, status="registered")
+        await store.record_release(record, revision=revision)
+    else:
+        await store.record_revision(revision)
     return await load_release(store, existing or ReleaseRecord(key, chart, chart_version))
