@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from api.conftest import AUTH, REPO, TOKEN
 from api.live import read_events, serving
 from helmguard.api.app import create_app
 from helmguard.manifest import ObjectRef
-from helmguard.store import ObservedStatus, ReleaseKey, ReleaseRecord, open_store
+from helmguard.store import EventRecord, ObservedStatus, ReleaseKey, ReleaseRecord, open_store
 
 WORKER = REPO / "tests" / "store" / "store_worker.py"
 Events = list[tuple[str, dict[str, Any]]]
@@ -100,7 +101,7 @@ async def test_stream_carries_another_process_writes_filtered_by_release(
     assert other == []
 
 
-async def test_operation_steps_are_streamed(tmp_path: Path) -> None:
+async def test_operation_steps_transitions_and_events_are_streamed(tmp_path: Path) -> None:
     key = ReleaseKey("shop", "web")
     async with await open_store(str(tmp_path / "h.db")) as store:
         await store.record_release(ReleaseRecord(key, "web", "1.0.0"))
@@ -116,7 +117,14 @@ async def test_operation_steps_are_streamed(tmp_path: Path) -> None:
             await store.upsert_resource_status(
                 key, ObservedStatus(pod, "Progressing", "ContainerCreating", "<b>x</b>", now, now)
             )
-            await _wait_for(lambda: len(got) >= 2, "an operation step and a transition")
+            scheduled = EventRecord(
+                "e-1", pod, "Normal", "Scheduled", "assigned shop/web-0", 1, now, now, "sched"
+            )
+            await store.add_events(key, [scheduled])
+            await _wait_for(lambda: len(got) >= 3, "a step, a transition and an Event")
+            # Its count growing updates the row: no second `event` (the page reads it anew).
+            await store.add_events(key, [replace(scheduled, count=2)])
+            await asyncio.sleep(0.5)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             metrics = (await client.get("/metrics", headers=AUTH)).text
@@ -126,3 +134,7 @@ async def test_operation_steps_are_streamed(tmp_path: Path) -> None:
     assert kinds["transition"]["to_state"] == "Progressing"
     assert kinds["transition"]["message"] == "<b>x</b>"
     assert 'helmguard_status_transitions_total{to_state="Progressing"}' in metrics
+    assert [event for event, _ in got].count("event") == 1
+    assert kinds["event"]["release"] == {"namespace": "shop", "name": "web", "cluster": ""}
+    assert kinds["event"]["ref"]["name"] == "web-0"
+    assert (kinds["event"]["reason"], kinds["event"]["count"]) == ("Scheduled", 1)

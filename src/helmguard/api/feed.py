@@ -1,5 +1,8 @@
 """The live stream's source: one poller reads new rows by id and fans them out in-process.
 
+Three tables are followed: status transitions, operation-log steps and Kubernetes Events
+(an Event when first stored: a count growing later updates its row, with no new id).
+
 Polling the store's tables by id (not an in-process hook) means the stream shows what
 was written by this process or by any other writer of the same database (a CLI deploy
 beside `serve`). On PostgreSQL ids are handed out before commit, so a row can become
@@ -19,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helmguard import metrics
-from helmguard.api.schemas import step_event, transition_event
-from helmguard.store import FeedStep, FeedTransition, ReleaseKey, Store
+from helmguard.api.schemas import kube_event, step_event, transition_event
+from helmguard.store import FeedEvent, FeedStep, FeedTransition, ReleaseKey, Store
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,7 @@ class Feed:
         self._task: asyncio.Task[None] | None = None
         self._transitions = _Cursor()
         self._steps = _Cursor()
+        self._events = _Cursor()
         self.healthy = False
         self.last_error = ""
         self._listeners: list[Callable[[], None]] = []
@@ -106,7 +110,8 @@ class Feed:
     async def start(self) -> None:
         """Begin after the newest rows already stored (the stream carries changes only)."""
         try:
-            self._transitions.last, self._steps.last = await self._reader.last_ids()
+            last = await self._reader.last_ids()
+            self._transitions.last, self._steps.last, self._events.last = last
             self.healthy = True
         except Exception as exc:  # the poller keeps trying; /readyz reports it
             self.last_error = str(exc)
@@ -157,12 +162,17 @@ class Feed:
         if gaps := self._steps.open_gaps(now):
             late_steps = await self._reader.steps_after(gaps[0] - 1, among=gaps)
             published += self._publish_steps(late_steps, now)
+        if gaps := self._events.open_gaps(now):
+            late_events = await self._reader.events_after(gaps[0] - 1, among=gaps)
+            published += self._publish_events(late_events, now)
         while True:
             transitions = await self._reader.transitions_after(self._transitions.last)
             steps = await self._reader.steps_after(self._steps.last)
+            events = await self._reader.events_after(self._events.last)
             published += self._publish_transitions(transitions, now)
             published += self._publish_steps(steps, now)
-            if len(transitions) < 1000 and len(steps) < 1000:
+            published += self._publish_events(events, now)
+            if max(len(transitions), len(steps), len(events)) < 1000:
                 return published
 
     def _publish_transitions(self, rows: list[FeedTransition], now: float) -> int:
@@ -177,6 +187,12 @@ class Feed:
         for s in rows:
             self._publish(Message(s.entry.release, encode("operation", f"o{s.id}", step_event(s))))
             self._steps.seen(s.id, now)
+        return len(rows)
+
+    def _publish_events(self, rows: list[FeedEvent], now: float) -> int:
+        for e in rows:
+            self._publish(Message(e.release, encode("event", f"e{e.id}", kube_event(e))))
+            self._events.seen(e.id, now)
         return len(rows)
 
     async def _run(self) -> None:

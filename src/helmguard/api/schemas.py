@@ -20,6 +20,7 @@ from helmguard.manifest import ObjectRef
 from helmguard.status import State
 from helmguard.store import (
     EventRecord,
+    FeedEvent,
     FeedStep,
     FeedTransition,
     LogEntry,
@@ -394,6 +395,21 @@ def transition_event(feed: FeedTransition) -> Mapping[str, Any]:
         "message": t.message,
         "at": t.at.isoformat(),
         "root_cause": Ref.of(t.root_cause).model_dump() if t.root_cause else None,
+    }
+
+
+def kube_event(feed: FeedEvent) -> Mapping[str, Any]:
+    """The `event` event of the live stream: a Kubernetes Event stored for the release."""
+    e = feed.event
+    return {
+        "id": feed.id,
+        "release": ReleaseId.of(feed.release).model_dump(),
+        "ref": Ref.of(e.ref).model_dump(),
+        "type": e.type,
+        "reason": e.reason,
+        "message": e.message,
+        "count": e.count,
+        "last_seen": e.last_seen.isoformat(),
     }
 
 

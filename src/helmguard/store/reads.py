@@ -28,6 +28,7 @@ from helmguard.store.models import (
 from helmguard.store.records import (
     Culprit,
     EventRecord,
+    FeedEvent,
     FeedStep,
     FeedTransition,
     LogEntry,
@@ -39,6 +40,7 @@ from helmguard.store.records import (
     TransitionRecord,
 )
 from helmguard.store.rows import (
+    event_record,
     inventory_items,
     log_entry,
     ref_from_json,
@@ -169,20 +171,7 @@ class Reads(StoreCore):
         if ref is not None:
             query = query.where(*where_ref(Event, ref))
         query = query.order_by(Event.last_seen.desc(), Event.id.desc()).limit(limit)
-        return [
-            EventRecord(
-                uid=row.uid,
-                ref=ref_of(row),
-                type=row.type,
-                reason=row.reason,
-                message=row.message,
-                count=row._mapping["count"],  # Row.count is tuple.count
-                first_seen=row.first_seen,
-                last_seen=row.last_seen,
-                source=row.source,
-            )
-            for row in await self._rows(query)
-        ]
+        return [event_record(row) for row in await self._rows(query)]
 
     async def operation_log(self, key: ReleaseKey, revision: int | None = None) -> list[LogEntry]:
         """A release's operation log (one revision's if given), in the order it was written."""
@@ -298,16 +287,17 @@ class Reads(StoreCore):
         self._summaries = (key, out)
         return out
 
-    async def last_ids(self) -> tuple[int, int]:
-        """The highest transition id and operation-log id stored so far (0 when empty)."""
+    async def last_ids(self) -> tuple[int, int, int]:
+        """The highest transition, operation-log and Event ids stored so far (0 when empty)."""
         rows: list[Any] = await self._rows(
             select(
                 select(func.max(StatusTransition.id)).scalar_subquery(),
                 select(func.max(OperationLog.id)).scalar_subquery(),
+                select(func.max(Event.id)).scalar_subquery(),
             )
         )
-        first, second = rows[0]
-        return int(first or 0), int(second or 0)
+        first, second, third = rows[0]
+        return int(first or 0), int(second or 0), int(third or 0)
 
     async def transitions_after(
         self, after: int, limit: int = 1000, *, among: Sequence[int] | None = None
@@ -374,6 +364,33 @@ class Reads(StoreCore):
             query = query.where(OperationLog.id.in_(among))
         return [
             FeedStep(row.id, log_entry(row, ReleaseKey(row.namespace, row.name, row.cluster)))
+            for row in await self._rows(query)
+        ]
+
+    async def events_after(
+        self, after: int, limit: int = 1000, *, among: Sequence[int] | None = None
+    ) -> list[FeedEvent]:
+        """Events first stored with an id above `after` (and in `among` if given), in id order."""
+        query = (
+            select(
+                Event,
+                Release.cluster.label("release_cluster"),
+                Release.namespace.label("release_namespace"),
+                Release.name.label("release_name"),
+            )
+            .join(Release, Release.id == Event.release_id)
+            .where(Event.id > after)
+            .order_by(Event.id)
+            .limit(limit)
+        )
+        if among is not None:
+            query = query.where(Event.id.in_(among))
+        return [
+            FeedEvent(
+                row.id,
+                ReleaseKey(row.release_namespace, row.release_name, row.release_cluster),
+                event_record(row),
+            )
             for row in await self._rows(query)
         ]
 

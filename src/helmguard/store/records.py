@@ -288,3 +288,13 @@ class FeedStep:
 
     id: int
     entry: LogEntry
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """A Kubernetes Event as the live stream publishes it: its row id, release and the Event
+    (published when first stored; its count growing later is not a new row)."""
+
+    id: int
+    release: ReleaseKey
+    event: EventRecord

@@ -12,6 +12,7 @@ from typing import Any
 from helmguard.manifest import ObjectRef
 from helmguard.store.records import (
     AppRecord,
+    EventRecord,
     InventoryItem,
     LogEntry,
     ReleaseKey,
@@ -95,6 +96,21 @@ def transition_record(row: Any, release: ReleaseKey) -> TransitionRecord:
         message=row.message,
         at=row.at,
         root_cause=ref_from_json(row.root_cause),
+    )
+
+
+def event_record(row: Any) -> EventRecord:
+    """An `events` row."""
+    return EventRecord(
+        uid=row.uid,
+        ref=ref_of(row),
+        type=row.type,
+        reason=row.reason,
+        message=row.message,
+        count=row._mapping["count"],  # Row.count is tuple.count
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        source=row.source,
     )
 
 

@@ -1,4 +1,4 @@
-"""The live stream: server-sent events of status transitions and operation steps."""
+"""The live stream: server-sent events of status transitions, operation steps and Events."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ async def stream(
     name: Annotated[str | None, Query(max_length=253)] = None,
     cluster: ClusterFilter = None,
 ) -> StreamingResponse:
-    """Server-sent events: `transition` (status changes) and `operation` (operation steps).
+    """Server-sent events: `transition` (status changes), `operation` (operation steps) and
+    `event` (a Kubernetes Event of one of the release's objects, when first stored).
 
     With namespace and name, only that release's events (on `cluster`, the default cluster
     when absent); with `cluster` alone, that cluster's releases' events.

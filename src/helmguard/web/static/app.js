@@ -225,7 +225,8 @@ function onEvent(block) {
   if (!data) return;
   if (type === "resync") return scheduleRefresh();
   const payload = JSON.parse(data);
-  if (state.view === "list") return scheduleRefresh();
+  // The list shows no Events; a release's page (its Events, an object's panel) does.
+  if (state.view === "list") return type === "event" ? undefined : scheduleRefresh();
   const r = payload.release;
   if (state.view === "release" && r && r.namespace === state.release[0] && r.name === state.release[1] &&
       (r.cluster || "") === state.release[2]) scheduleRefresh();
