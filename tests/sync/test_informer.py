@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from helmguard.kube.client import Kube
-from helmguard.kube.informer import Informer, object_key, without_contents
+from helmguard.kube.informer import Connectivity, Informer, object_key, without_contents
 from helmguard.sandbox.cluster import Sandbox
 from sync.scenario import compact_etcd
 
@@ -75,6 +75,40 @@ async def test_list_then_watch_delivers_changes_and_bookmarks(
         await eventually(lambda: informer.stats.watches >= 2, "a resumed watch", within=20)
         assert informer.stats.lists == 1  # a normal watch end resumes without re-listing
         assert informer.stats.errors == 0
+    finally:
+        await informer.stop()
+
+
+async def test_a_quiet_watch_is_relisted_without_reporting_a_disconnection(
+    kube: Kube, namespace: str
+) -> None:
+    # No event nor bookmark within the inactivity timeout: the informer re-lists to learn
+    # whether the server answers, and says nothing is down while it does (a quiet namespace
+    # must not turn its releases Unknown).
+    seen: Seen = []
+    changes: list[Connectivity] = []
+
+    async def connectivity(state: Connectivity) -> None:
+        changes.append(state)
+
+    informer = Informer(
+        kube,
+        await configmaps(kube),
+        recorder(seen),
+        namespace=namespace,
+        on_connectivity=connectivity,
+        inactivity_timeout=1.5,
+        watch_timeout=30,
+    )
+    informer.start()
+    try:
+        await asyncio.wait_for(informer.synced.wait(), 15)
+        await eventually(lambda: informer.stats.inactivity_restarts >= 2, "two silent watches")
+        await eventually(lambda: informer.stats.lists >= 2, "a re-list after a silent watch")
+        assert all(change.up for change in changes), changes
+        assert informer.connectivity.up and informer.stats.errors == 0
+        await cm(kube, namespace, "later", {"a": "1"})
+        await eventually(lambda: ("ADDED", f"{namespace}/later") in seen, "ADDED later")
     finally:
         await informer.stop()
 

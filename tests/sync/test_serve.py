@@ -254,6 +254,10 @@ def test_cli_deploy_beside_a_running_serve_is_not_refused_and_streams_at_once(
         # serve's sync picked the new release up and its status transition reached the stream.
         seen = wait_until(transition, "the sync's transition for the deployed ConfigMap", 30)
         assert stored_states(db, key).get(settings) == "Ready"
+        # Nothing went Unknown on the way: a new namespace's watches not listed yet are not
+        # a disconnection, and the release is computed once they have listed.
+        unknown = [d for _, e, d in got if e == "transition" and d["to_state"] == "Unknown"]
+        assert unknown == [], unknown
         # An upgrade: serve already watches the namespace, so nothing competes with the stream.
         second_lags, second_end = deploy("--set", "greeting=hi")
         print(

@@ -12,8 +12,9 @@ change, type being ADDED, MODIFIED or DELETED. The loop follows kopf's watcher:
 - a watch from the list's resourceVersion with `allowWatchBookmarks=true`; bookmarks move
   the resourceVersion forward without an object;
 - 410 Gone ("too old resource version", as a status code or a watch ERROR event): re-list;
-- an inactivity timeout: no event nor bookmark for `inactivity_timeout` seconds means a
-  silent server (stopped, partitioned), so the watch is dropped and re-established;
+- an inactivity timeout: no event nor bookmark for `inactivity_timeout` seconds may mean a
+  silent server (stopped, partitioned), so the watch is dropped and the informer re-lists;
+  connectivity turns down only if that list fails (a quiet resource is not a disconnection);
 - any other failure is classified (`helmguard.kube.classifier.classify`), reported as
   connectivity down with its reason, and retried after jittered exponential backoff.
   After a failure the informer re-lists instead of resuming: the list is the truth now,
@@ -86,6 +87,10 @@ class WatchExpired(Exception):
     """The server no longer has history back to the watch's resourceVersion (410 Gone)."""
 
 
+class WatchSilent(Exception):
+    """No event nor bookmark for the inactivity timeout: a quiet watch, or a silent server."""
+
+
 def object_key(body: Mapping[str, Any]) -> str:
     """The cache key of an object: "namespace/name" ("/name" when cluster-scoped)."""
     meta = body.get("metadata") or {}
@@ -144,7 +149,7 @@ class Informer:
         transform: Transform = slim,
         page_size: int = 500,
         inactivity_timeout: float = 90.0,
-        watch_timeout: float = 300.0,
+        watch_timeout: float = 60.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         resource_version: str | None = None,
@@ -220,6 +225,11 @@ class Informer:
                 attempt = 0
             except WatchExpired as exc:
                 self.stats.expired += 1
+                log.info("%s: %s; re-listing", self.describe(), exc)
+                self._relist = True
+            except WatchSilent as exc:
+                # Not a failure yet: the re-list (a request with timeouts) says whether the
+                # server answers; only its failure turns the connectivity down.
                 log.info("%s: %s; re-listing", self.describe(), exc)
                 self._relist = True
             except asyncio.CancelledError:
@@ -323,7 +333,9 @@ class Informer:
             "watch": "1",
             "allowWatchBookmarks": "true",
             "resourceVersion": self.resource_version or "",
-            # Spread reconnects of many informers instead of having them all end at once.
+            # Spread reconnects of many informers instead of having them all end at once. The
+            # server sends a bookmark just before it ends a watch: a watch that ends before
+            # the inactivity timeout keeps a quiet resource from looking like a silent server.
             "timeoutSeconds": str(int(self.watch_timeout * random.uniform(1.0, 1.2))),
         }
         try:
@@ -347,10 +359,8 @@ class Informer:
                         return  # the server ended the watch (timeoutSeconds): resume
                     except TimeoutError:
                         self.stats.inactivity_restarts += 1
-                        raise Transient(
-                            f"watch of {self.describe()} received no event nor bookmark "
-                            f"for {self.inactivity_timeout:g}s",
-                            fix="helmguard re-lists and watches again.",
+                        raise WatchSilent(
+                            f"watch received no event nor bookmark for {self.inactivity_timeout:g}s"
                         ) from None
                     *lines, partial = (partial + chunk).split(b"\n")
                     for line in lines:

@@ -104,7 +104,7 @@ class Sync:
         prune_every: float = 3600.0,
         cluster_wide_above: int = 4,
         inactivity_timeout: float = 90.0,
-        watch_timeout: float = 300.0,
+        watch_timeout: float = 60.0,
         on_commit: CommitHook | None = None,
         discover_helm: bool = False,
         elected: bool = False,
@@ -151,6 +151,10 @@ class Sync:
         self._lease: str | None = None
         self._beat: asyncio.Task[None] | None = None
         self._marks: dict[ReleaseKey, tuple[Any, ...]] = {}
+        # Releases being added whose informers have not delivered their first list: nothing
+        # is known of their objects yet, so nothing is computed for them (a "not listed yet"
+        # watch would store every member Unknown for a moment).
+        self._adding: set[ReleaseKey] = set()
         # Set when another sync took this cluster over (this one was silent too long).
         self.lost = asyncio.Event()
         self.lost_reason = ""
@@ -292,11 +296,15 @@ class Sync:
 
     async def add_release(self, release: ManagedRelease) -> None:
         """Manage one more release (or a new version of it); statuses follow."""
-        self.index.add_release(release)
-        await self._load_children(release.key)
-        self._ensure_informers(release)
-        await self.wait_synced()
-        self._mark_release(release.key)
+        self._adding.add(release.key)
+        try:
+            self.index.add_release(release)
+            await self._load_children(release.key)
+            self._ensure_informers(release)
+            await self.wait_synced()
+        finally:
+            self._adding.discard(release.key)
+            self._mark_release(release.key)
 
     async def _load_children(self, key: ReleaseKey) -> None:
         """Learn which child rows are stored for each member (a sync before this one wrote
@@ -521,6 +529,10 @@ class Sync:
 
     # ---- computing and writing ----------------------------------------------------------
 
+    def _evaluable(self, key: ReleaseKey) -> bool:
+        """Whether the release's statuses are computed now (managed, and not being added)."""
+        return key in self.index.releases and key not in self._adding
+
     def _busy(self) -> bool:
         return bool(
             self._dirty or self._dirty_apps or self._events or self._pending or self._pending_apps
@@ -535,7 +547,7 @@ class Sync:
         now = self.clock()
         apps: set[ReleaseKey] = set()
         for member in members:
-            if member[0] not in self.index.releases:
+            if not self._evaluable(member[0]):
                 continue
             status = self._compute(member, now)
             if self._record(member, status, seen, now):
@@ -717,7 +729,7 @@ class Sync:
             # One transaction, in list order: a member's snapshots commit in the order seen.
             rows: list[tuple[ReleaseKey, ObservedStatus, float]] = []
             for member, snapshots in pending.items():
-                if member[0] not in self.index.releases:
+                if not self._evaluable(member[0]):
                     continue
                 for status, seen, at in snapshots:
                     row = self._observed(member, status, at)
@@ -726,7 +738,7 @@ class Sync:
             first_seen: dict[ReleaseKey, float] = {}
             removed: list[MemberKey] = []
             for member, seen in dirty.items():
-                if member[0] not in self.index.releases:
+                if not self._evaluable(member[0]):
                     continue
                 first_seen[member[0]] = min(seen, first_seen.get(member[0], seen))
                 status = self._compute(member, now)
@@ -739,13 +751,13 @@ class Sync:
                 removed.extend((member[0], child) for child in gone)
             app_rows: list[tuple[ReleaseKey, AppRecord, float]] = []
             for key, app_snapshots in pending_apps.items():
-                if key not in self.index.releases:
+                if not self._evaluable(key):
                     continue
                 for status, seen, at in app_snapshots:
                     if (app_row := self._observed_app(key, status, at)) is not None:
                         app_rows.append((key, app_row, seen))
             for key in apps:
-                if key not in self.index.releases:
+                if not self._evaluable(key):
                     continue
                 app = self._app(key, now)
                 self._app_states[key] = app

@@ -175,7 +175,7 @@ class HelmDiscovery:
         *,
         cluster: str = "",
         inactivity_timeout: float = 90.0,
-        watch_timeout: float = 300.0,
+        watch_timeout: float = 60.0,
     ) -> None:
         self.store = store
         self.cluster = cluster
