@@ -72,7 +72,7 @@ def test_add_list_remove(db: str, kubeconfig: str) -> None:
         ("b", "beta", str(Path(kubeconfig).resolve())),
     ]
     table = _run("cluster", "list", "--db", db).stdout
-    assert table.splitlines()[0].split() == ["NAME", "CONTEXT", "KUBECONFIG", "RELEASES", "ADDED"]
+    assert table.splitlines()[0].split() == ["NAME", "CONTEXT", "CONNECTION", "RELEASES", "ADDED"]
     # The token in the kubeconfig never reaches the store or the output.
     assert "not-a-real-token" not in table and b"not-a-real-token" not in Path(db).read_bytes()
     removed = _run("cluster", "remove", "a", "--db", db)
