@@ -99,7 +99,10 @@ def serve(
     registered with `helmguard cluster add`; each has its own sync, sync lease, Lease
     (with --leader-elect: in that cluster, named helmguard-sync-NAME) and readiness.
     --all-clusters follows the registry while serve runs: clusters added are synced,
-    clusters removed stop being synced.
+    clusters removed stop being synced. A cluster registered with --secret is reached
+    through the Secret, watched in the cluster serve runs in (the default cluster's
+    kubeconfig context): a changed Secret is used at once, a deleted one turns the
+    cluster's releases Unknown naming it.
     """
     if all_clusters and clusters:
         _usage("--all-clusters already syncs every registered cluster: drop --cluster")
