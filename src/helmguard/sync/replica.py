@@ -33,13 +33,12 @@ from datetime import UTC, datetime, timedelta
 
 from helmguard.kube.client import Kube
 from helmguard.store import SYNC_LEASE_SECONDS, Store, StoreError
-from helmguard.store.errors import SyncRunning
 from helmguard.sync.leader import LEASE_NAME, ElectionTimings, LeaderElector
 from helmguard.sync.supervisor import (
     GRACE_SECONDS,
     ClusterSupervisor,
     Readiness,
-    mark_unreachable,
+    mark_unreachable_once,
 )
 
 log = logging.getLogger(__name__)
@@ -158,7 +157,7 @@ class ElectedSupervisor:
                 self.leaderless = Leaderless(down_at, message)
                 if marked:
                     continue
-                written = await self._mark(message, down_at)
+                written = await mark_unreachable_once(self.store, self.cluster, message, down_at)
             except StoreError as exc:  # the store is away too: try again next period
                 log.warning("%s: storing its releases Unknown failed: %s", self.name, exc)
                 continue
@@ -178,20 +177,6 @@ class ElectedSupervisor:
         if holder is None or not (holder.elected or holder.heartbeat_at > holder.started_at):
             return False
         return datetime.now(UTC) - holder.heartbeat_at < timedelta(seconds=SYNC_LEASE_SECONDS)
-
-    async def _mark(self, message: str, since: datetime) -> int | None:
-        """Store the releases Unknown holding the store's sync lease of the cluster (the one
-        writer); None when another holds it."""
-        try:
-            holder = await self.store.acquire_sync(self.cluster)
-        except SyncRunning:
-            return None
-        try:
-            return await mark_unreachable(
-                self.store, self.cluster, message, since, keep_unknown=True
-            )
-        finally:
-            await self.store.release_sync(self.cluster, holder)
 
     async def _lead(self) -> None:
         self._announce(

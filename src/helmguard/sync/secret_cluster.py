@@ -7,7 +7,8 @@ Secret describes (kube/secretconfig.py). A changed connection (a rotated token, 
 stops that runner and starts one with the new connection: used within a watch event, no
 restart of serve. A deleted Secret, or one that describes no usable connection, stops
 the runner and stores the cluster's releases Unknown (ClusterUnreachable) with the reason,
-naming the Secret; readiness names it once that lasts past `grace`. While the home
+naming the Secret (one write, whichever replicas see it: `mark_unreachable_once`;
+those already Unknown are left as they are); readiness names it past `grace`. While the home
 cluster cannot be watched, the runner goes on with the connection it has (the informer
 re-lists when it is back, so a Secret deleted meanwhile is seen then).
 
@@ -35,7 +36,7 @@ from helmguard.sync.supervisor import (
     GRACE_SECONDS,
     ClusterSupervisor,
     Readiness,
-    mark_unreachable,
+    mark_unreachable_once,
 )
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,6 @@ class SecretCluster:
         )
         self._announce(f"serve: {message}; its releases are stored Unknown")
         try:
-            await mark_unreachable(self.store, self.cluster, message, since)
+            await mark_unreachable_once(self.store, self.cluster, message, since)
         except StoreError as exc:
             log.warning("%s: storing its releases Unknown failed: %s", self.name, exc)
