@@ -3,7 +3,8 @@ sandboxes: the session's is A, the second one B.
 
 B's connection is a ServiceAccount token of B (with B's server and CA) in Secret
 `cluster-b` of A. `cluster add b --secret` refuses every wrong input with exit 2 and
-nothing written; serve on A syncs the release helm installed in B; the token rotated in
+nothing written; serve on A syncs the release helm installed in B (and, once `c` is
+registered by POST /api/clusters with the same Secret, as cluster c too); the token rotated in
 the Secret (and the old one revoked by deleting its ServiceAccount) → B still synced, a
 change made in B stored; the Secret deleted → B's release Unknown naming the Secret and
 /readyz naming it; the database file never holds either token.
@@ -157,6 +158,13 @@ def test_a_cluster_registered_by_a_secret_follows_the_secret(
     ):
         answer = httpx.post(f"{base}/api/clusters", json=body, headers=AUTH, timeout=10)
         assert answer.status_code == 422 and said in answer.text, answer.text
+    # Registered through the API while serve runs: followed, synced from the same Secret.
+    body = {"name": "c", "secret": f"{home_ns}/cluster-b"}
+    answer = httpx.post(f"{base}/api/clusters", json=body, headers=AUTH, timeout=10)
+    assert answer.status_code == 201, answer.text
+    detail_c = f"{base}/api/releases/{ns}/web?cluster=c"
+    wait_until(lambda: (_get(detail_c) or {}).get("status", {}).get("state") == "Ready",
+               "the release synced as cluster c too", 90)  # fmt: skip
 
     # The token rotated in the Secret, the old one revoked: B is still synced.
     rotated = admin_http.put(
@@ -190,13 +198,15 @@ def test_a_cluster_registered_by_a_secret_follows_the_secret(
     )
     assert f"Secret {home_ns}/cluster-b does not exist" in answer.json()["detail"], answer.text
     listed = _get(f"{base}/api/clusters")
-    [item] = [c for c in listed if c["name"] == "b"]
-    assert not item["reachable"] and "cluster-b" in item["unreachable"]["message"], item
+    for name in ("b", "c"):
+        [item] = [c for c in listed if c["name"] == name]
+        assert not item["reachable"] and "cluster-b" in item["unreachable"]["message"], item
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, log.read_text()
     output = log.read_text()
     assert "Traceback" not in output, output
+    assert not [t for t in tokens if t in output]
     # The database holds the reference only: no token, in any form, in any of its files.
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("helmguard.db*"))
     assert f"{home_ns}/cluster-b".encode() in stored
