@@ -177,18 +177,20 @@ def _served(key: str, kubeconfig: str | None, context: str | None) -> _Cluster:
 
 
 def _home_config(record: ClusterRecord) -> ClusterConfig:
-    """The cluster serve runs in, where `record`'s Secret is: the kubeconfig context in use
-    (KUBECONFIG, ~/.kube/config, in-cluster); none is bad input (exit 2)."""
+    """The cluster serve runs in, where `record`'s Secret is, when serve has no default
+    cluster: the kubeconfig context in use (KUBECONFIG, ~/.kube/config, in-cluster).
+    Raises KubeConfigError naming the cluster and its Secret when there is none."""
     from helmguard.kube.config import load_config
     from helmguard.kube.errors import KubeConfigError
 
     try:
         return load_config()
     except KubeConfigError as exc:
-        _usage(
-            f"cluster {record.name}'s connection is in Secret {record.secret}, and there is no "
-            f"cluster to read it from: {exc.explain()}"
-        )
+        raise KubeConfigError(
+            f"cluster {record.name}'s connection is in Secret {record.secret}, and there is "
+            f"no cluster to read it from: {exc.message}",
+            fix=exc.fix,
+        ) from None
 
 
 def _load(key: str, kubeconfig: str | None, context: str | None) -> _Cluster:
@@ -307,7 +309,12 @@ async def _serve(
         served = [_served(r.name, r.kubeconfig, r.context) for r in records if not r.secret]
         in_secrets = [r for r in records if r.secret]
         if in_secrets and not home:
-            home.append(_home_config(in_secrets[0]))
+            from helmguard.kube.errors import KubeConfigError
+
+            try:
+                home.append(_home_config(in_secrets[0]))
+            except KubeConfigError as exc:
+                _usage(exc.explain())
         for cluster in [default, *served] if default is not None else served:
             start(cluster)
         for record in in_secrets:
