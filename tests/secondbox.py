@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from helmguard.sandbox.cluster import (
     sandbox_down,
     sandbox_up,
 )
-from kubeapi import sandbox_home
+from kubeapi import delete_namespace, sandbox_home, wait_until
 
 ENV_VAR = "HELMGUARD_TEST_SECOND_SANDBOX"
 PRIVATE = "clusters-a"
@@ -42,8 +43,19 @@ class Second:
         os.killpg(self.load().pids["kube-apiserver"], signal.SIGKILL)
 
     def restart_apiserver(self) -> None:
+        """Restart it, and wait until the controller-manager works again (it re-takes its
+        own Lease first): a namespace made next gets its default ServiceAccount at once."""
         with self._home():
             restart_component(self.name, "kube-apiserver", timeout=120)
+        probe = f"probe-{uuid.uuid4().hex[:8]}"
+        with self.load().admin_http() as api:
+            made = api.post("/api/v1/namespaces", json={"metadata": {"name": probe}})
+            assert made.status_code == 201, made.text
+            account = f"/api/v1/namespaces/{probe}/serviceaccounts/default"
+            wait_until(
+                lambda: api.get(account).status_code == 200, "the controller-manager back", 120
+            )
+            delete_namespace(api, probe)
 
 
 def second_sandbox(home: Path) -> Iterator[Second]:
