@@ -155,3 +155,20 @@ async def test_a_read_only_server_refuses_registrations(store: Store, kubeconfig
         info = (await api.get("/api/info", headers=AUTH)).json()
         assert info["deploy_clusters"] == []
     assert await _names(store) == ["b"]
+
+
+async def test_exactly_one_of_kubeconfig_and_secret(
+    api: httpx.AsyncClient, store: Store, kubeconfig: str
+) -> None:
+    for body in (
+        {"name": "b"},
+        {"name": "b", "kubeconfig": kubeconfig, "secret": "hg/cluster-b"},
+    ):
+        refused = await api.post("/api/clusters", json=body, headers=AUTH)
+        assert refused.status_code == 422, refused.text
+        assert "exactly one of kubeconfig (a file) and secret (a Secret)" in refused.text
+    malformed = await api.post(
+        "/api/clusters", json={"name": "b", "secret": "cluster-b"}, headers=AUTH
+    )
+    assert malformed.status_code == 422 and "is not NAMESPACE/NAME" in malformed.text
+    assert await _names(store) == []

@@ -72,7 +72,7 @@ def test_add_list_remove(db: str, kubeconfig: str) -> None:
         ("b", "beta", str(Path(kubeconfig).resolve())),
     ]
     table = _run("cluster", "list", "--db", db).stdout
-    assert table.splitlines()[0].split() == ["NAME", "CONTEXT", "KUBECONFIG", "RELEASES", "ADDED"]
+    assert table.splitlines()[0].split() == ["NAME", "CONTEXT", "CONNECTION", "RELEASES", "ADDED"]
     # The token in the kubeconfig never reaches the store or the output.
     assert "not-a-real-token" not in table and b"not-a-real-token" not in Path(db).read_bytes()
     removed = _run("cluster", "remove", "a", "--db", db)
@@ -194,3 +194,35 @@ def test_serve_refuses_clusters_it_cannot_sync(
     gone = _run("serve", "--no-api", "--no-default-cluster", "--all-clusters", "--db", db)
     assert gone.exit_code == 2
     assert "cluster b: kubeconfig file" in gone.stderr and "does not exist" in gone.stderr
+
+
+def test_a_cluster_in_a_secret_is_for_serve_and_needs_a_cluster_to_read_it_from(
+    db: str, tmp_path: Path
+) -> None:
+    from helmguard.store import ClusterRecord
+
+    async def add() -> None:
+        async with await open_store(db) as store:
+            assert await store.add_cluster(ClusterRecord("b", "", "", secret="hg/cluster-b"))
+
+    asyncio.run(add())
+    listed = _listed(db)
+    assert [(c["name"], c["secret"], c["kubeconfig"]) for c in listed] == [
+        ("b", "hg/cluster-b", "")
+    ]
+    assert "Secret hg/cluster-b" in _run("cluster", "list", "--db", db).stdout
+    refused = _run("status", "--cluster", "b", "--db", db)
+    assert refused.exit_code == 2
+    assert "reads its connection from Secret hg/cluster-b, which only `helmguard serve`" in (
+        refused.stderr
+    )
+    # No kubeconfig anywhere and not a pod: serve has no cluster to read the Secret from.
+    nowhere = {"HOME": str(tmp_path), "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""}
+    result = CliRunner().invoke(
+        main, ["serve", "--db", db, "--no-api", "--no-default-cluster", "--cluster", "b"],
+        env=nowhere,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "cluster b's connection is in Secret hg/cluster-b, and there is no cluster to " in (
+        result.stderr
+    )

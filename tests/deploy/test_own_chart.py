@@ -122,6 +122,24 @@ def test_read_only_mode_grants_no_writes_and_namespaces_narrow_them() -> None:
     assert {"escalate", "bind"} <= verbs
 
 
+def test_cluster_secrets_are_readable_by_name_only() -> None:
+    assert not [k for k in _render() if k[1].endswith("-cluster-secrets")]
+    objects = _render("clusterSecrets={cluster-b,cluster-c}")
+    assert _rules(objects, "Role", "hg-helmguard-cluster-secrets") == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["cluster-b", "cluster-c"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    binding = objects[("RoleBinding", "hg-helmguard-cluster-secrets")]
+    assert binding["roleRef"]["name"] == "hg-helmguard-cluster-secrets"
+    assert binding["subjects"][0]["name"] == "hg-helmguard"
+    (container,) = objects[("Deployment", "hg-helmguard")]["spec"]["template"]["spec"]["containers"]
+    assert "--all-clusters" in container["args"]
+
+
 def test_values_create_the_secrets_and_offline_check_is_clean() -> None:
     objects = _render("database.url=postgresql+asyncpg://u:p@db/hg", f"apiToken.value={TOKEN}")
     assert objects[("Secret", "hg-helmguard-database")]["stringData"] == {

@@ -13,73 +13,27 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from helmguard.sandbox.cluster import (
-    Sandbox,
-    load_sandbox,
-    restart_component,
-    sandbox_down,
-    sandbox_up,
-)
-from kubeapi import create_namespace, delete_namespace, sandbox_home, wait_until
+from helmguard.sandbox.cluster import Sandbox
+from kubeapi import create_namespace, delete_namespace, wait_until
 from processes import helmguard, start_serve
+from secondbox import Second
 
 pytestmark = pytest.mark.sandbox
 
 CHARTS = Path(__file__).parent / "charts"
 TOKEN = "clusters-test-token-8e41-long-enough-for-serve"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-PRIVATE = "clusters-a"
-
-
-@dataclass(frozen=True)
-class Second:
-    """The sandbox whose API server the test stops, and how to reach its functions."""
-
-    name: str
-    home: Path | None  # None: the default sandboxes directory
-
-    def _home(self) -> contextlib.AbstractContextManager[None]:
-        return sandbox_home(self.home) if self.home is not None else contextlib.nullcontext()
-
-    def load(self) -> Sandbox:
-        with self._home():
-            return load_sandbox(self.name)
-
-    def kill_apiserver(self) -> None:
-        os.killpg(self.load().pids["kube-apiserver"], signal.SIGKILL)
-
-    def restart_apiserver(self) -> None:
-        with self._home():
-            restart_component(self.name, "kube-apiserver", timeout=120)
-
-
-@pytest.fixture(scope="module")
-def second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Second]:
-    reuse = os.environ.get("HELMGUARD_TEST_SECOND_SANDBOX")
-    if reuse:
-        yield Second(reuse, None)
-        return
-    home = tmp_path_factory.mktemp("second-sandbox")
-    with sandbox_home(home):
-        sandbox_up(PRIVATE)
-    try:
-        yield Second(PRIVATE, home)
-    finally:
-        with sandbox_home(home):
-            sandbox_down(PRIVATE)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -78,17 +78,25 @@ def _replicas(store: Store, kubeconfig: Path, cluster: str, n: int) -> list[Elec
             store=store,
             cluster=cluster,
             name=f"cluster {cluster}",
+            grace=1.0,
         )
         for i in range(n)
     ]
 
 
 async def _running(replicas: list[ElectedSupervisor], seconds: float) -> None:
+    """Run the replicas for `seconds`; at the end each follows and names the cluster nobody
+    leads in its readiness (its grace, 1 s, is over)."""
     tasks = [asyncio.create_task(r.run()) for r in replicas]
     try:
         await asyncio.sleep(seconds)
         for task in tasks:
             assert not task.done(), task
+        for replica in replicas:
+            assert replica.supervisor is None and replica.leaderless is not None
+            ready = replica.readiness()
+            assert not ready.ready and ready.detail == replica.leaderless.message, ready
+            assert "no replica holds its Lease" in ready.detail, ready
     finally:
         for task in tasks:
             task.cancel()
@@ -124,9 +132,15 @@ async def test_nothing_is_marked_while_a_sync_elsewhere_heartbeats(
 ) -> None:
     key = ReleaseKey("shop", "web", "a")
     await _ready_release(store, key)
-    # A sync of cluster a runs elsewhere (it reaches the cluster; this replica does not).
-    await store.acquire_sync("a")
-    await _running(_replicas(store, kubeconfig, "a", 1), 2.0)
+    # An elected sync of cluster a runs elsewhere (it reaches the cluster, this replica not).
+    await store.acquire_sync("a", take_over=True)
+    [replica] = _replicas(store, kubeconfig, "a", 1)
+    task = asyncio.create_task(replica.run())
+    await asyncio.sleep(2.0)
+    # Not leaderless: the sync elsewhere leads it (this replica is ready, a follower).
+    assert replica.leaderless is None and replica.readiness().ready
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
     release = await store.get_release(key)
     assert release is not None and release.app is not None
     assert release.app.state == "Ready"

@@ -32,6 +32,7 @@ from helmguard.store import Store, StoreError
 
 if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions
+    from helmguard.sync.replica import Leaderless
     from helmguard.sync.supervisor import Readiness
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def create_app(
     uploads: UploadCache | None = None,
     allowed_hosts: Sequence[str] | None = None,
     cluster_ready: Callable[[], Readiness] | None = None,
+    cluster_leaderless: Callable[[], Mapping[str, Leaderless]] | None = None,
     max_values_bytes: int = MAX_VALUES_BYTES,
     max_archive_bytes: int = MAX_ARCHIVE_BYTES,
     poll_interval: float = 0.2,
@@ -78,7 +80,8 @@ def create_app(
     kept in `uploads` (default: the data directory's bounded cache). `allowed_hosts`:
     the Host header values accepted (None: any; `serve` on loopback sets them, against
     DNS rebinding). `cluster_ready` (serve's cluster supervisor) makes /readyz say not
-    ready while the cluster has been unreachable for too long. Anonymous readers
+    ready while the cluster has been unreachable for too long; `cluster_leaderless`
+    (serve --leader-elect) names in /api/clusters the clusters no replica leads. Anonymous readers
     (`public_read`) see names and states: no values digests, no stored plans, no
     operation log details.
     `deploy_options` (kubeconfig, context, timeouts) enables deploy, rollback and
@@ -103,6 +106,7 @@ def create_app(
         kube_factory=kube_factory,
         deploy_options=deploy_options,
         cluster_ready=cluster_ready,
+        cluster_leaderless=cluster_leaderless,
         cluster_deploys={} if cluster_deploys is None else cluster_deploys,
         read_only=read_only,
     )

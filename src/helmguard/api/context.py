@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from helmguard.api.operations import Operations
     from helmguard.api.uploads import UploadCache
     from helmguard.deploy import DeployOptions
+    from helmguard.sync.replica import Leaderless
     from helmguard.sync.supervisor import Readiness
 
 
@@ -102,6 +103,8 @@ class ApiContext:
     # Per cluster key ("" the default): the options of deploys to it (its kubeconfig/context).
     cluster_deploys: Mapping[str, DeployOptions] = field(default_factory=dict)
     read_only: bool = False  # serve --read-only: no deploys, no cluster registrations
+    # serve --leader-elect: the clusters no replica leads, as this replica sees them.
+    cluster_leaderless: Callable[[], Mapping[str, Leaderless]] | None = None
 
     @property
     def writable(self) -> bool:

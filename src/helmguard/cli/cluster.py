@@ -1,11 +1,13 @@
 """`helmguard cluster add|list|remove`: the clusters `serve` syncs and `--cluster` addresses.
 
 The registry is in the store: a name (a DNS-1123 label), a kubeconfig file and a context
-of it; the credentials stay in the kubeconfig (in a pod: a file mounted from a Secret),
-never in the database. The default cluster, key "" in the store, is the kubeconfig
-context in use (--kubeconfig/--kube-context, KUBECONFIG, ~/.kube/config or in-cluster),
-as before any cluster was registered. `serve --cluster NAME` reads the registry when it
-starts; `serve --all-clusters` follows it while it runs (`helmguard.sync.fleet`).
+of it, or the NAMESPACE/NAME of a Secret in the cluster helmguard runs in holding the
+connection (kube/secretconfig.py); the credentials stay in the kubeconfig (in a pod: a
+file mounted from a Secret) or that Secret, never in the database. The default cluster,
+key "" in the store, is the kubeconfig context in use (--kubeconfig/--kube-context,
+KUBECONFIG, ~/.kube/config or in-cluster), as before any cluster was registered. `serve
+--cluster NAME` reads the registry when it starts; `serve --all-clusters` follows it while
+it runs (`helmguard.sync.fleet`).
 """
 
 from __future__ import annotations
@@ -53,29 +55,61 @@ def cluster() -> None:
 @click.argument("name")
 @click.option(
     "--kubeconfig",
-    required=True,
     type=click.Path(dir_okay=False),
     help="The kubeconfig file with the cluster's context and credentials (its path is stored).",
 )
 @click.option(
+    "--secret",
+    metavar="NAMESPACE/NAME",
+    help="A Secret in the cluster helmguard runs in (the kubeconfig context in use) that "
+    "holds the connection: a kubeconfig under `kubeconfig`, or `server`, `token` and "
+    "`ca.crt`. Only its name is stored; serve reads and watches it.",
+)
+@click.option(
     "--context",
-    help="The kubeconfig context to use (default: the file's current-context, stored by name).",
+    help="The kubeconfig context to use (default: the kubeconfig's current-context; of a "
+    "file it is stored by name).",
 )
 @db_option
-def add(name: str, kubeconfig: str, context: str | None, url: str | None) -> None:
-    """Register cluster NAME: a context of a kubeconfig file. The file is read now (the
-    context must exist in it); the cluster itself need not answer yet."""
-    from helmguard.clusters import RegistrationError, checked_cluster, register
+def add(
+    name: str, kubeconfig: str | None, secret: str | None, context: str | None, url: str | None
+) -> None:
+    """Register cluster NAME: a context of a kubeconfig file, or a Secret holding its
+    connection. The file or Secret is read now (the context must exist in it); the cluster
+    itself need not answer yet."""
+    from helmguard.clusters import (
+        RegistrationError,
+        checked_cluster,
+        checked_secret_cluster,
+        register,
+    )
 
+    if (kubeconfig is None) == (secret is None):
+        raise _fail(
+            "give one of --kubeconfig FILE (a context of a kubeconfig file) and --secret "
+            "NAMESPACE/NAME (a Secret holding the connection)"
+            + (", not both" if kubeconfig is not None else "")
+        )
     try:
-        record, config = checked_cluster(name, kubeconfig, context)
+        if secret is not None:
+            from helmguard.kube.client import connect
+
+            record, config = asyncio.run(
+                checked_secret_cluster(name, secret, context, lambda: connect(None, None))
+            )
+        else:
+            assert kubeconfig is not None
+            record, config = checked_cluster(name, kubeconfig, context)
     except RegistrationError as exc:
         raise _fail(str(exc)) from None
     _run(url, lambda store: register(store, record))
-    click.echo(
-        f'cluster "{name}" added: context {record.context!r} ({config.target.server}) '
-        f"of {record.kubeconfig}"
-    )
+    if record.secret:
+        click.echo(f'cluster "{name}" added: {record.where} ({config.target.server})')
+    else:
+        click.echo(
+            f'cluster "{name}" added: context {record.context!r} ({config.target.server}) '
+            f"of {record.kubeconfig}"
+        )
 
 
 @cluster.command("list")
@@ -94,6 +128,7 @@ def list_command(output: str, url: str | None) -> None:
                 "name": c.name,
                 "context": c.context,
                 "kubeconfig": c.kubeconfig,
+                "secret": c.secret,
                 "releases": counts.get(c.name, 0),
                 "added_at": c.added_at.isoformat(timespec="seconds") if c.added_at else None,
             }
@@ -112,8 +147,17 @@ def list_command(output: str, url: str | None) -> None:
         return
     from helmguard.cli.releases import _table
 
-    rows = [[v["name"], v["context"], v["kubeconfig"], v["releases"], v["added_at"]] for v in views]
-    click.echo(_table(["NAME", "CONTEXT", "KUBECONFIG", "RELEASES", "ADDED"], rows), nl=False)
+    rows = [
+        [
+            v["name"],
+            v["context"],
+            f"Secret {v['secret']}" if v["secret"] else v["kubeconfig"],
+            v["releases"],
+            v["added_at"],
+        ]
+        for v in views
+    ]
+    click.echo(_table(["NAME", "CONTEXT", "CONNECTION", "RELEASES", "ADDED"], rows), nl=False)
 
 
 @cluster.command("remove")

@@ -82,6 +82,14 @@ def resolve_cluster(
         known = ", ".join(names) if names else "none (helmguard cluster add NAME --kubeconfig …)"
         click.echo(f"Error: cluster {name!r} is not registered; registered: {known}", err=True)
         raise SystemExit(2)
+    if found.secret:
+        click.echo(
+            f"Error: cluster {name!r} reads its connection from Secret {found.secret}, which "
+            "only `helmguard serve` reads: reach it through serve's API and page "
+            f"(?cluster={name})",
+            err=True,
+        )
+        raise SystemExit(2)
     return ClusterTarget(found.kubeconfig, found.context, found.name)
 
 

@@ -7,7 +7,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions
     from helmguard.kube.config import ClusterConfig
     from helmguard.store import ClusterRecord, Store
+    from helmguard.sync.fleet import Fleet
     from helmguard.sync.replica import ElectedSupervisor
-    from helmguard.sync.supervisor import ClusterSupervisor, Readiness
+    from helmguard.sync.supervisor import ClusterSupervisor
 
 
 @click.command("serve")
@@ -98,7 +99,10 @@ def serve(
     registered with `helmguard cluster add`; each has its own sync, sync lease, Lease
     (with --leader-elect: in that cluster, named helmguard-sync-NAME) and readiness.
     --all-clusters follows the registry while serve runs: clusters added are synced,
-    clusters removed stop being synced.
+    clusters removed stop being synced. A cluster registered with --secret is reached
+    through the Secret, watched in the cluster serve runs in (the default cluster's
+    kubeconfig context): a changed Secret is used at once, a deleted one turns the
+    cluster's releases Unknown naming it.
     """
     if all_clusters and clusters:
         _usage("--all-clusters already syncs every registered cluster: drop --cluster")
@@ -136,7 +140,7 @@ def serve(
     run_async(_serve(url, default, wanted, api, grace, election))
 
 
-def _usage(message: str) -> None:
+def _usage(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     raise SystemExit(2)
 
@@ -170,6 +174,23 @@ def _served(key: str, kubeconfig: str | None, context: str | None) -> _Cluster:
         where = f"cluster {key}: " if key else ""
         click.echo(f"error: {where}{exc.explain()}", err=True)
         raise SystemExit(2) from None
+
+
+def _home_config(record: ClusterRecord) -> ClusterConfig:
+    """The cluster serve runs in, where `record`'s Secret is, when serve has no default
+    cluster: the kubeconfig context in use (KUBECONFIG, ~/.kube/config, in-cluster).
+    Raises KubeConfigError naming the cluster and its Secret when there is none."""
+    from helmguard.kube.config import load_config
+    from helmguard.kube.errors import KubeConfigError
+
+    try:
+        return load_config()
+    except KubeConfigError as exc:
+        raise KubeConfigError(
+            f"cluster {record.name}'s connection is in Secret {record.secret}, and there is "
+            f"no cluster to read it from: {exc.message}",
+            fix=exc.fix,
+        ) from None
 
 
 def _load(key: str, kubeconfig: str | None, context: str | None) -> _Cluster:
@@ -230,9 +251,46 @@ async def _serve(
             deploys[cluster.key] = cluster.deploy_options()
         click.echo(f"serve: {cluster.name}; store {store.url}", err=True)
 
+    home: list[ClusterConfig] = [] if default is None else [default.config]
+
+    def start_secret(record: ClusterRecord) -> None:
+        """A cluster whose connection is in a Secret of the cluster serve runs in: the
+        runner follows the Secret (no deploys through the API: those need a kubeconfig)."""
+        from helmguard.kube.client import connect_config
+        from helmguard.sync.secret_cluster import SecretCluster
+
+        if not home:
+            home.append(_home_config(record))
+
+        def sync(config: ClusterConfig) -> ClusterSupervisor | ElectedSupervisor:
+            cluster = _Cluster(record.name, config, None, None)
+            return _runner(cluster, store, grace, election, identity, announce)
+
+        runner = SecretCluster(
+            lambda: connect_config(home[0], verify=False),
+            record.secret,
+            sync,
+            store=store,
+            cluster=record.name,
+            context=record.context or None,
+            grace=grace,
+            announce=announce,
+        )
+        fleet.start(record.name, runner)
+        click.echo(f"serve: {runner.name}, following it; store {store.url}", err=True)
+
     def registered(record: ClusterRecord) -> bool:
         from helmguard.kube.errors import KubeConfigError
 
+        if record.secret:
+            try:
+                start_secret(record)
+            except KubeConfigError as exc:
+                announce(
+                    f"serve: cluster {record.name} is registered but not synced: {exc.explain()}"
+                )
+                return False
+            return True
         try:
             cluster = _load(record.name, record.kubeconfig, record.context)
         except KubeConfigError as exc:
@@ -248,9 +306,19 @@ async def _serve(
     try:
         records = await _registered(store, wanted) if wanted != () else []
         # Every kubeconfig read before any sync starts: a wrong one exits 2 with nothing run.
-        served = [_served(r.name, r.kubeconfig, r.context) for r in records]
+        served = [_served(r.name, r.kubeconfig, r.context) for r in records if not r.secret]
+        in_secrets = [r for r in records if r.secret]
+        if in_secrets and not home:
+            from helmguard.kube.errors import KubeConfigError
+
+            try:
+                home.append(_home_config(in_secrets[0]))
+            except KubeConfigError as exc:
+                _usage(exc.explain())
         for cluster in [default, *served] if default is not None else served:
             start(cluster)
+        for record in in_secrets:
+            start_secret(record)
         tasks: list[asyncio.Task[Any]] = [
             asyncio.create_task(stop.wait()),
             asyncio.create_task(fleet.wait()),
@@ -264,9 +332,7 @@ async def _serve(
             )
             tasks.append(asyncio.create_task(follow))
         if api is not None:
-            tasks.append(
-                asyncio.create_task(_api(store, default, deploys, api, fleet.readiness, stop))
-            )
+            tasks.append(asyncio.create_task(_api(store, default, deploys, api, fleet, stop)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -330,6 +396,7 @@ def _runner(
         store=store,
         cluster=cluster.key,
         name=cluster.name,
+        grace=grace,
         announce=announce,
     )
 
@@ -339,7 +406,7 @@ async def _api(
     default: _Cluster | None,
     deploys: dict[str, DeployOptions],
     api: _ApiSettings,
-    readiness: Callable[[], Readiness],
+    fleet: Fleet,
     stop: asyncio.Event,
 ) -> None:
     import sys
@@ -363,7 +430,8 @@ async def _api(
         deploy_options=deploys.get(""),
         cluster_deploys=deploys,
         allowed_hosts=api.allowed_hosts,
-        cluster_ready=readiness,
+        cluster_ready=fleet.readiness,
+        cluster_leaderless=fleet.leaderless,
         read_only=not api.deploys,
     )
     # Streams end when serve stops (below); a client holding any other connection open must

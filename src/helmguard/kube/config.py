@@ -8,6 +8,8 @@ Public API:
 - `load_config(kubeconfig=None, context=None) -> ClusterConfig`: `--kubeconfig`, else every
   file in `KUBECONFIG`, merged, else `~/.kube/config`, else the in-cluster ServiceAccount
   (kube/incluster.py). Every failure is a `KubeConfigError` with a fix.
+- `kubeconfig_from_bytes(data, source, context=None)`: the same from a kubeconfig held in
+  memory (a Secret's, kube/secretconfig.py).
 - `ClusterConfig`: the target plus TLS material and the user's credentials as configured
   (token, token file, client certificate, basic auth, an `ExecPlugin`, impersonation).
 - `KubeTarget`: which cluster, context and user, as a person should see it (no secrets).
@@ -303,11 +305,17 @@ def _type_errors(value: Any, schema: _Schema, path: str) -> Iterator[str]:
 def _read_kubeconfig(path: Path) -> Mapping[str, Any]:
     """One kubeconfig file as client-go reads it: Go's YAML, then client-go's field types."""
     try:
-        body = goyaml.load(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
         raise KubeConfigError(
             f"Cannot read kubeconfig {path}: {exc.strerror}", fix="Fix or replace the file."
         ) from None
+    return _parse_kubeconfig(data, path)
+
+
+def _parse_kubeconfig(data: bytes, path: Path) -> Mapping[str, Any]:
+    try:
+        body = goyaml.load(data)
     except goyaml.YAMLError as exc:
         raise KubeConfigError(
             f"Cannot read kubeconfig {path}: invalid YAML: {exc}", fix="Fix or replace the file."
@@ -328,13 +336,25 @@ def _read_kubeconfig(path: Path) -> Mapping[str, Any]:
     return body
 
 
+def kubeconfig_from_bytes(data: bytes, source: str, context: str | None = None) -> ClusterConfig:
+    """A kubeconfig held in memory (a Secret's key), read as a file would be; `source` names
+    it in messages (and stands for its file: relative paths in it resolve to nothing)."""
+    return _from_documents([(Path(source), _parse_kubeconfig(data, Path(source)))], context)
+
+
 def _from_kubeconfig(files: list[Path], context: str | None) -> ClusterConfig:
+    return _from_documents([(path, _read_kubeconfig(path)) for path in files], context)
+
+
+def _from_documents(
+    documents: list[tuple[Path, Mapping[str, Any]]], context: str | None
+) -> ClusterConfig:
     clusters: dict[str, _Entry] = {}
     users: dict[str, _Entry] = {}
     contexts: dict[str, _Entry] = {}
     current = ""
-    for path in files:
-        doc = _read_kubeconfig(path)
+    files = [path for path, _ in documents]
+    for path, doc in documents:
         for section, key, into in (
             ("clusters", "cluster", clusters),
             ("users", "user", users),

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration in MIGRATIONS (tests check it against Alembic's own view of the head).
-HEAD = "0007_clusters"
+HEAD = "0008_cluster_secrets"
 # Any constant shared by every helmguard: replicas starting together migrate one at a time.
 _PG_MIGRATION_LOCK = 0x68656C6D
 

@@ -235,17 +235,21 @@ class SyncLease(Base):
 
 
 class RegisteredCluster(Base):
-    """A cluster `serve` and `--cluster` reach by name: where its kubeconfig is, which context.
+    """A cluster `serve` and `--cluster` reach by name: where its kubeconfig is, which context,
+    or which Secret (in the cluster helmguard runs in) holds its connection.
 
-    Never credentials: the kubeconfig file (or the Secret it is mounted from) keeps them.
+    Never credentials: the kubeconfig file (or the Secret it is mounted from), or the
+    Secret `secret` names, keeps them.
     """
 
     __tablename__ = "clusters"
 
     name: Mapped[str] = mapped_column(String(63), primary_key=True)  # a DNS-1123 label
-    kubeconfig: Mapped[str] = mapped_column(Text)  # an absolute path
-    context: Mapped[str] = mapped_column(String(253))
+    kubeconfig: Mapped[str] = mapped_column(Text)  # an absolute path; "" with `secret`
+    context: Mapped[str] = mapped_column(String(253))  # with `secret`: "" its current one
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # NAMESPACE/NAME of the Secret with the connection; "" for a kubeconfig file's context.
+    secret: Mapped[str] = mapped_column(String(317), default="", server_default="")
 
 
 class ChartRepository(Base):

@@ -220,7 +220,10 @@ def cluster_name_problem(name: str) -> str | None:
 
 @dataclass(frozen=True)
 class ClusterRecord:
-    """A registered cluster: a kubeconfig file and one of its contexts, by a DNS-1123 name.
+    """A registered cluster: a kubeconfig file and one of its contexts, or (`secret`, with
+    `kubeconfig` "") the NAMESPACE/NAME of a Secret in the cluster helmguard runs in that
+    holds its connection (`context`: one of the Secret's kubeconfig, "" its current one);
+    by a DNS-1123 name.
 
     Its releases are keyed `ReleaseKey(..., cluster=name)`; the key "" is the default
     cluster (the kubeconfig context in use, as before any cluster was registered).
@@ -230,6 +233,15 @@ class ClusterRecord:
     kubeconfig: str
     context: str
     added_at: datetime | None = None
+    secret: str = ""
+
+    @property
+    def where(self) -> str:
+        """Where its connection is read, for messages."""
+        if self.secret:
+            context = f"context {self.context!r} of " if self.context else ""
+            return f"{context}Secret {self.secret}"
+        return f"context {self.context!r} of {self.kubeconfig}"
 
 
 @dataclass(frozen=True)

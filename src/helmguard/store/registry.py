@@ -1,6 +1,7 @@
 """The cluster registry: the clusters `serve` syncs and `--cluster NAME` addresses.
 
-A row is a name, a kubeconfig path and a context; credentials stay in the kubeconfig.
+A row is a name and a kubeconfig path and context, or the NAMESPACE/NAME of a Secret;
+credentials stay in the kubeconfig or the Secret.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ClusterRegistry(StoreCore):
                     name=cluster.name,
                     kubeconfig=cluster.kubeconfig,
                     context=cluster.context,
+                    secret=cluster.secret,
                     added_at=cluster.added_at or utc_now(),
                 )
             )
@@ -69,4 +71,4 @@ class ClusterRegistry(StoreCore):
 
 
 def _cluster_record(row: Any) -> ClusterRecord:
-    return ClusterRecord(row.name, row.kubeconfig, row.context, row.added_at)
+    return ClusterRecord(row.name, row.kubeconfig, row.context, row.added_at, row.secret)

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from helmguard.store import ClusterRecord, StoreError
+from helmguard.sync.replica import ElectedSupervisor, Leaderless
+from helmguard.sync.secret_cluster import SecretCluster
 from helmguard.sync.supervisor import Readiness, combined_readiness
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,15 @@ class Fleet:
     def readiness(self) -> Readiness:
         """Ready while every running cluster is; otherwise not, naming each that is not."""
         return combined_readiness([runner.readiness for runner, _ in self._runs.values()])()
+
+    def leaderless(self) -> dict[str, Leaderless]:
+        """The clusters (--leader-elect) no replica leads, as this replica sees them."""
+        found: dict[str, Leaderless] = {}
+        for key, (runner, _) in self._runs.items():
+            inner = runner.current if isinstance(runner, SecretCluster) else runner
+            if isinstance(inner, ElectedSupervisor) and inner.leaderless is not None:
+                found[key] = inner.leaderless
+        return found
 
     async def wait(self) -> None:
         """Until a runner ends by itself: raises its error (a runner runs until cancelled)."""
@@ -121,5 +132,5 @@ async def follow_registry(
             del refused[name]
 
 
-def _where(record: ClusterRecord) -> tuple[str, str]:
-    return record.kubeconfig, record.context
+def _where(record: ClusterRecord) -> tuple[str, str, str]:
+    return record.kubeconfig, record.context, record.secret

@@ -10,10 +10,15 @@ replica serves the API and the stream from the store whatever its role.
 ready until the first sync of its term has started, then the supervisor decides.
 
 A cluster no replica can reach has no leader to store its releases Unknown: a follower
-whose Lease reads get no answer from the cluster's API server, while the store's sync of
-that cluster is silent (no heartbeat for SYNC_LEASE_SECONDS), stores them Unknown itself
-(ClusterUnreachable), leaving those already Unknown alone: once per outage, whichever
-replicas see it.
+whose Lease reads get no answer from the cluster's API server, while no sync of that
+cluster is alive in the store, stores them Unknown itself (ClusterUnreachable). Who
+writes: the follower that takes the store's sync lease row of the cluster (free, since no
+sync heartbeats), for the one transaction of the write, then gives it back; another
+follower meanwhile gets SyncRunning and writes nothing, and one coming after it finds
+the statuses Unknown already and leaves them alone (`keep_unknown`): one write per
+outage, whichever replicas see it. Every follower also knows the cluster is leaderless
+(`leaderless`: since when, why): its readiness names it once that lasts past `grace`,
+and /api/clusters shows it (`Fleet.leaderless`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,12 @@ from datetime import UTC, datetime, timedelta
 from helmguard.kube.client import Kube
 from helmguard.store import SYNC_LEASE_SECONDS, Store, StoreError
 from helmguard.sync.leader import LEASE_NAME, ElectionTimings, LeaderElector
-from helmguard.sync.supervisor import ClusterSupervisor, Readiness, mark_unreachable
+from helmguard.sync.supervisor import (
+    GRACE_SECONDS,
+    ClusterSupervisor,
+    Readiness,
+    mark_unreachable_once,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +59,14 @@ class Election:
     timings: ElectionTimings = field(default_factory=ElectionTimings)
 
 
+@dataclass(frozen=True)
+class Leaderless:
+    """No replica leads the cluster: this one cannot reach it, and no sync of it is alive."""
+
+    since: datetime
+    message: str
+
+
 class ElectedSupervisor:
     """Runs a cluster's sync only while this replica holds the cluster's Lease."""
 
@@ -61,9 +79,11 @@ class ElectedSupervisor:
         store: Store,
         cluster: str = "",
         name: str = "the cluster",
+        grace: float = GRACE_SECONDS,
         announce: Callable[[str], None] = log.warning,
     ) -> None:
         self._connect = connect
+        self.grace = grace
         self.store = store
         self.cluster = cluster
         self._new_supervisor = supervisor
@@ -73,10 +93,16 @@ class ElectedSupervisor:
         self._announce = announce
         self.elector: LeaderElector | None = None
         self.supervisor: ClusterSupervisor | None = None
+        self.leaderless: Leaderless | None = None  # set by a follower, see the module docstring
 
     def readiness(self) -> Readiness:
         supervisor = self.supervisor
         if supervisor is None:
+            leaderless = self.leaderless
+            if leaderless is not None:
+                seconds = (datetime.now(UTC) - leaderless.since).total_seconds()
+                if seconds > self.grace:
+                    return Readiness(False, leaderless.message)
             return Readiness(True)  # a follower serves the store
         if not supervisor.synced:
             return Readiness(False, f"{self.name}: leading, the first sync is not done yet")
@@ -116,33 +142,41 @@ class ElectedSupervisor:
             await asyncio.sleep(self.election.timings.retry_period)
             if self.supervisor is not None or elector.answered:
                 down_at, marked = None, False  # leading (its supervisor marks), or reachable
+                self.leaderless = None
                 continue
             down_at = down_at or datetime.now(UTC)
-            if marked:
-                continue
+            message = (
+                f"{self.name} cannot be reached since "
+                f"{down_at.isoformat(timespec='seconds')} (no replica holds its Lease "
+                f"{self.election.namespace}/{self.election.name}): {elector.last_error}"
+            )
             try:
-                beat = await self.store.sync_heartbeat(self.cluster)
-                if beat is not None and datetime.now(UTC) - beat < timedelta(
-                    seconds=SYNC_LEASE_SECONDS
-                ):
-                    continue  # a sync elsewhere still runs: it knows better than this replica
-                message = (
-                    f"{self.name} cannot be reached since "
-                    f"{down_at.isoformat(timespec='seconds')} (no replica holds its Lease "
-                    f"{self.election.namespace}/{self.election.name}): {elector.last_error}"
-                )
-                written = await mark_unreachable(
-                    self.store, self.cluster, message, down_at, keep_unknown=True
-                )
+                if await self._sync_alive_elsewhere():
+                    self.leaderless = None  # a sync elsewhere reaches it: it knows better
+                    continue
+                self.leaderless = Leaderless(down_at, message)
+                if marked:
+                    continue
+                written = await mark_unreachable_once(self.store, self.cluster, message, down_at)
             except StoreError as exc:  # the store is away too: try again next period
                 log.warning("%s: storing its releases Unknown failed: %s", self.name, exc)
                 continue
+            if written is None:
+                continue  # another follower is writing it now
             marked = True
             if written:
                 self._announce(
                     f"serve: {self.name} cannot be reached and no replica syncs it: "
                     f"{written} status(es) stored Unknown"
                 )
+
+    async def _sync_alive_elsewhere(self) -> bool:
+        """A sync of the cluster heartbeats in the store (not a follower's brief write lease,
+        which is neither elected nor ever renewed)."""
+        holder = await self.store.sync_holder(self.cluster)
+        if holder is None or not (holder.elected or holder.heartbeat_at > holder.started_at):
+            return False
+        return datetime.now(UTC) - holder.heartbeat_at < timedelta(seconds=SYNC_LEASE_SECONDS)
 
     async def _lead(self) -> None:
         self._announce(

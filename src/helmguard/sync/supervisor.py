@@ -223,3 +223,19 @@ async def mark_unreachable(
             apps.append((release.key, AppRecord("Unknown", UNREACHABLE, message, since, now)))
     await store.upsert_statuses(rows, apps)
     return len(rows) + len(apps)
+
+
+async def mark_unreachable_once(
+    store: Store, cluster: str, message: str, since: datetime
+) -> int | None:
+    """`mark_unreachable(keep_unknown=True)` by one writer of all the processes on the store:
+    the one that takes the cluster's sync lease row (free: no sync runs) for the write and
+    gives it back. None: another holds it (it writes, or a sync runs after all)."""
+    try:
+        holder = await store.acquire_sync(cluster)
+    except SyncRunning:
+        return None
+    try:
+        return await mark_unreachable(store, cluster, message, since, keep_unknown=True)
+    finally:
+        await store.release_sync(cluster, holder)

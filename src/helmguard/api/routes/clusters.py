@@ -4,7 +4,9 @@ answer; registering and forgetting them (the rules of `helmguard cluster add|rem
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field
@@ -17,11 +19,16 @@ from helmguard.clusters import (
     NotRegistered,
     ReleasesHeld,
     checked_cluster,
+    checked_secret_cluster,
     register,
     unregister,
 )
 from helmguard.store.clusters_read import ClusterSummary
 from helmguard.sync.supervisor import UNREACHABLE
+
+if TYPE_CHECKING:
+    from helmguard.kube.client import Kube
+    from helmguard.sync.replica import Leaderless
 
 # The app reasons that mean the sync cannot see the cluster: the supervisor's while it
 # cannot connect, the watch's (sync.engine) while a running sync's watches are down.
@@ -53,6 +60,11 @@ class UnreachableItem(BaseModel):
     releases: int = Field(description="How many of the cluster's releases are stored Unknown.")
 
 
+class NoLeaderItem(BaseModel):
+    since: datetime = Field(description="Since when this replica has not reached the cluster.")
+    message: str = Field(description="Why: what reaching its API server (its Lease) answered.")
+
+
 class ClusterItem(BaseModel):
     name: str = Field(description='The name `?cluster=` takes; "" is the default cluster.')
     label: str = Field(description=f'The name to show: {DEFAULT_LABEL} for "".')
@@ -64,9 +76,16 @@ class ClusterItem(BaseModel):
     unreachable: UnreachableItem | None
     sync: SyncItem | None = Field(description="null: no sync holds this cluster's lease.")
     registered: bool = Field(description='Added with `helmguard cluster add` (false for "").')
+    no_leader: NoLeaderItem | None = Field(
+        None,
+        description="serve --leader-elect: no replica leads (syncs) the cluster: this replica "
+        "cannot reach it and no sync of it is alive in the store; null otherwise.",
+    )
 
 
-def cluster_item(c: ClusterSummary, now: datetime, *, full: bool) -> ClusterItem:
+def cluster_item(
+    c: ClusterSummary, now: datetime, *, full: bool, leaderless: Leaderless | None = None
+) -> ClusterItem:
     counts = dict(c.states)
     if c.unsynced:
         counts["Unknown"] = counts.get("Unknown", 0) + c.unsynced
@@ -94,6 +113,9 @@ def cluster_item(c: ClusterSummary, now: datetime, *, full: bool) -> ClusterItem
         ),
         sync=sync,
         registered=c.registered,
+        no_leader=None
+        if leaderless is None
+        else NoLeaderItem(since=leaderless.since, message=leaderless.message),
     )
 
 
@@ -109,19 +131,37 @@ async def list_clusters(context: Context, full: FullView) -> list[ClusterItem]:
     Anonymous readers get no host or process id of the sync.
     """
     summaries = await context.store.cluster_summaries(UNREACHABLE_REASONS)
+    leaderless = context.cluster_leaderless() if context.cluster_leaderless is not None else {}
     now = datetime.now(UTC)
-    return [cluster_item(c, now, full=full) for c in summaries]
+    return [cluster_item(c, now, full=full, leaderless=leaderless.get(c.name)) for c in summaries]
 
 
 class ClusterIn(BaseModel):
     name: str = Field(description="The cluster's name: a DNS-1123 label.")
-    kubeconfig: str = Field(
+    kubeconfig: str | None = Field(
+        None,
         description="The path of a kubeconfig file on the server's filesystem (stored made "
-        "absolute; its credentials stay in it)."
+        "absolute; its credentials stay in it). Exactly one of kubeconfig and secret.",
+    )
+    secret: str | None = Field(
+        None,
+        description="NAMESPACE/NAME of a Secret in the cluster the server runs in holding "
+        "the connection (a kubeconfig under `kubeconfig`, or `server`, `token`, `ca.crt`); "
+        "only the reference is stored, serve reads and watches the Secret.",
     )
     context: str | None = Field(
-        None, description="The kubeconfig context (default: the file's current-context)."
+        None, description="The kubeconfig context (default: the kubeconfig's current-context)."
     )
+
+
+def _home(context: ApiContext) -> Callable[[], Awaitable[Kube]]:
+    """How to reach the cluster the server runs in: its default cluster, else the
+    kubeconfig context in use (or in-cluster)."""
+    if context.kube_factory is not None:
+        return context.kube_factory
+    from helmguard.kube.client import connect
+
+    return lambda: connect(None, None)
 
 
 def _writable(context: ApiContext) -> None:
@@ -145,14 +185,22 @@ def _writable(context: ApiContext) -> None:
     },
 )
 async def add_cluster(context: Context, full: FullView, body: ClusterIn) -> ClusterItem:
-    """Register a cluster, as `helmguard cluster add` does: the kubeconfig is read now (the
-    context must be defined in it); the cluster need not answer. A `serve --all-clusters`
+    """Register a cluster, as `helmguard cluster add` does: the kubeconfig or Secret is read
+    now (the context must be defined in it); the cluster need not answer. A `serve --all-clusters`
     on this store starts syncing it within seconds."""
     _writable(context)
+    if (body.kubeconfig is None) == (body.secret is None):
+        raise HTTPException(422, "give exactly one of kubeconfig (a file) and secret (a Secret)")
     try:
-        record, _ = await asyncio.to_thread(
-            checked_cluster, body.name, body.kubeconfig, body.context
-        )
+        if body.kubeconfig is not None:
+            record, _ = await asyncio.to_thread(
+                checked_cluster, body.name, body.kubeconfig, body.context
+            )
+        else:
+            assert body.secret is not None
+            record, _ = await checked_secret_cluster(
+                body.name, body.secret, body.context, _home(context)
+            )
         await register(context.store, record)
     except BadRegistration as exc:
         raise HTTPException(422, str(exc)) from None
