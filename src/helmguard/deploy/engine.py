@@ -93,6 +93,9 @@ class Engine:
     concurrency: int = 16
     wait_for_load_balancers: bool = False
     applied: dict[ObjectRef, Applied] = field(default_factory=dict)
+    # What this operation applied whose answer showed it usable by later waves: the gate
+    # need not read it again (a CRD is read: Established comes after the answer).
+    usable: set[ObjectRef] = field(default_factory=set)
 
     # ---- apply ---------------------------------------------------------------------------
 
@@ -125,6 +128,8 @@ class Engine:
             live is None,
         )
         self.applied[obj.ref] = applied
+        if obj.kind != "CustomResourceDefinition" and established(K8sObject(returned))[0]:
+            self.usable.add(obj.ref)
         self.log.emit(
             Step.OBJECT_APPLIED,
             f"{'created' if applied.created else 'configured'} {obj.ref} "
@@ -202,10 +207,12 @@ class Engine:
         pause = _FIRST_LOOK
         while True:
             pending: list[str] = []
-            # One list per (kind, namespace) instead of a GET per dependency.
-            listed = await self._existing([objects[b] for b in befores if b in objects])
-            lives = [listed.get(b) if b in objects else await self.cluster.get(b) for b in befores]
-            for ref, live in zip(befores, lives, strict=True):
+            # One list per (kind, namespace) instead of a GET per dependency; none for what
+            # the API server's answer to this operation's apply showed usable.
+            unread = [b for b in befores if b not in self.usable]
+            listed = await self._existing([objects[b] for b in unread if b in objects])
+            lives = [listed.get(b) if b in objects else await self.cluster.get(b) for b in unread]
+            for ref, live in zip(unread, lives, strict=True):
                 obj = None if live is None else K8sObject(live)
                 ok, why = established(obj)
                 if ok and ref.kind == "CustomResourceDefinition" and not crd_seen:
