@@ -147,20 +147,22 @@ def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     return elapsed, proc.returncode, (proc.stdout + proc.stderr).strip()
 
 
-# The steps whose arrival marks a phase's end: helmguard's operation log (first or last
-# of a step), helm's --debug messages.
-HELMGUARD_MARKS = (
-    ("preflight done", "first", ("preflight.passed", "preflight.skipped")),
-    ("plan", "first", ("plan",)),
-    ("waves applied", "last", ("wave.applied",)),
-    ("wait.start", "first", ("wait.start",)),
-    ("wait.ready", "first", ("wait.ready",)),
-    ("verdict", "first", ("verdict",)),
+# The steps whose arrival marks a phase's end: helmguard's operation log, helm's --debug
+# messages. (label, first or last of the step, steps, only after this label was seen):
+# helm says "waiting for resources" also for crds/ before the release, and for hooks.
+Mark = tuple[str, str, tuple[str, ...], str | None]
+HELMGUARD_MARKS: tuple[Mark, ...] = (
+    ("preflight done", "first", ("preflight.passed", "preflight.skipped"), None),
+    ("plan", "first", ("plan",), None),
+    ("waves applied", "last", ("wave.applied",), None),
+    ("wait.start", "first", ("wait.start",), None),
+    ("wait.ready", "first", ("wait.ready",), None),
+    ("verdict", "first", ("verdict",), None),
 )
-HELM_MARKS = (
-    ("creating resources", "first", ("creating resource(s)",)),
-    ("waiting for resources", "first", ("waiting for resources",)),
-    ("all Ready", "first", ("all resources achieved desired status",)),
+HELM_MARKS: tuple[Mark, ...] = (
+    ("rendered, record created", "first", ("creating release",), None),
+    ("applied, waiting", "first", ("waiting for resources",), "rendered, record created"),
+    ("wait done, record updated", "first", ("updating release",), "applied, waiting"),
 )
 
 
@@ -174,7 +176,7 @@ def _step_of(line: str) -> str:
 
 
 def timed_phases(
-    argv: list[str], env: dict[str, str], marks: tuple[tuple[str, str, tuple[str, ...]], ...]
+    argv: list[str], env: dict[str, str], marks: tuple[Mark, ...]
 ) -> tuple[float, int, str, dict[str, float]]:
     """Run `argv`, stamping each output line as it arrives; when each mark's step came."""
     start = time.monotonic()
@@ -188,8 +190,10 @@ def timed_phases(
         now = time.monotonic() - start
         lines.append(line)
         step = _step_of(line)
-        for label, which, steps in marks:
-            if step in steps and (which == "last" or label not in seen):
+        for label, which, steps, after in marks:
+            if step not in steps or (after is not None and after not in seen):
+                continue
+            if which == "last" or label not in seen:
                 seen[label] = now
     rc = proc.wait()
     elapsed = time.monotonic() - start
@@ -343,8 +347,8 @@ def run(
         print(f"{'':<45} {said}")
     if phases:
         print("\nwhen each step came, s from the process start (medians):")
-        for label, seen in marks.items():
-            print(f"  {label:<32} {median_marks(seen)}")
+        for label, marked in marks.items():
+            print(f"  {label:<32} {median_marks(marked)}")
     t = {label: elapsed for label, elapsed, _, _ in rows}
     print()
     for label in ("helmguard", "baseline") if baseline is not None else ("helmguard",):
