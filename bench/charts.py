@@ -2,6 +2,7 @@
 
     uv run python bench/charts.py --sandbox NAME [--repeat 5] [--chart operator ...]
         [--baseline DIR]   # DIR/src/helmguard: another helmguard in the same rounds
+        [--phases]         # when each step came (helmguard -o json, helm --debug)
 
 Needs a running sandbox (`helmguard sandbox up --name NAME`) and its built `helm` binary.
 The charts are the hook-parity test charts (tests/deploy/charts/):
@@ -34,7 +35,14 @@ from pathlib import Path
 
 import httpx
 
-from deploy import _last_line, _namespace, _timed
+from deploy import (
+    HELM_MARKS,
+    HELMGUARD_MARKS,
+    _last_line,
+    _namespace,
+    median_marks,
+    timed_phases,
+)
 from helmguard.manifest import parse_crd_file
 from helmguard.sandbox.build import find_binary
 from helmguard.sandbox.cluster import Sandbox, load_sandbox
@@ -83,7 +91,12 @@ def reset(api: httpx.Client, namespace: str, crds: list[str], timeout: float = 1
 
 
 def run(
-    sandbox: Sandbox, patterns: list[str], repeat: int, timeout: int, baseline: Path | None
+    sandbox: Sandbox,
+    patterns: list[str],
+    repeat: int,
+    timeout: int,
+    baseline: Path | None,
+    phases: bool = False,
 ) -> int:
     helm = str(find_binary("helm"))
     helmguard = [sys.executable, "-m", "helmguard.cli"]
@@ -99,16 +112,17 @@ def run(
     tag = uuid.uuid4().hex[:6]
     load_start = os.getloadavg()[0]
     timings: dict[tuple[str, str], list[float]] = {}
+    marks: dict[tuple[str, str], list[dict[str, float]]] = {}
     last: dict[tuple[str, str], str] = {}
     with tempfile.TemporaryDirectory(prefix="helmguard-bench-") as tmp, sandbox.admin_http() as api:
 
         def install(tool: str, chart: Path, namespace: str) -> list[str]:
             if tool == "helm":
                 argv = [helm, "install", "r", str(chart), "-n", namespace, "--wait"]
-                return [*argv, "--timeout", f"{timeout}s"]
+                return [*argv, "--timeout", f"{timeout}s", *(["--debug"] if phases else [])]
             db = str(Path(tmp) / f"{tool}.db")
             where = ["--release", "r", "-n", namespace, "--db", db, "--timeout", str(timeout)]
-            return [*helmguard, "deploy", str(chart), *where]
+            return [*helmguard, "deploy", str(chart), *where, *(["-o", "json"] if phases else [])]
 
         for pattern in patterns:
             chart = CHARTS / pattern
@@ -118,12 +132,15 @@ def run(
                 for tool in order:
                     namespace = f"bench-{pattern}-{tool}-{tag}-{round_ + 1}"
                     _namespace(api, namespace)
-                    elapsed, rc, out = _timed(install(tool, chart, namespace), envs[tool])
+                    table = HELM_MARKS if tool == "helm" else HELMGUARD_MARKS
+                    argv = install(tool, chart, namespace)
+                    elapsed, rc, out, seen = timed_phases(argv, envs[tool], table)
                     reset(api, namespace, crds)
                     if rc != 0:
                         raise SystemExit(f"{tool} on {pattern} failed (exit {rc}):\n{out}")
                     if round_ >= 0:
                         timings.setdefault((pattern, tool), []).append(elapsed)
+                        marks.setdefault((pattern, tool), []).append(seen)
                         last[(pattern, tool)] = _last_line(out)
                 order = order[1:] + order[:1]  # each tool goes first in turn
 
@@ -140,6 +157,8 @@ def run(
             runs = ", ".join(f"{v:.2f}" for v in values)
             print(f"{pattern:<10} {LABELS[tool]:<22} {medians[tool]:6.2f} s  (median of {runs})")
             print(f"{'':<33} {last[(pattern, tool)]}")
+            if phases:
+                print(f"{'':<33} s from start (medians): {median_marks(marks[(pattern, tool)])}")
         for tool in (t for t in tools if t != "helm"):
             ratio = medians[tool] / medians["helm"]
             print(f"{pattern:<10} ratio {LABELS[tool]} / helm: {ratio:.2f}x")
@@ -161,13 +180,20 @@ def main() -> int:
         help="a checkout of another helmguard (e.g. `git archive` of a commit): its deploy "
         "runs in the same rounds, for before/after figures",
     )
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="print when each step came (helmguard -o json, helm --debug)",
+    )
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.baseline is not None and not (args.baseline / "src" / "helmguard").is_dir():
         parser.error(f"--baseline {args.baseline}: no src/helmguard there")
     patterns = args.chart or list(PATTERNS)
-    return run(load_sandbox(args.sandbox), patterns, args.repeat, args.timeout, args.baseline)
+    return run(
+        load_sandbox(args.sandbox), patterns, args.repeat, args.timeout, args.baseline, args.phases
+    )
 
 
 if __name__ == "__main__":

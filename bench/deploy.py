@@ -1,16 +1,24 @@
 """helmguard deploy vs `helm install` on the same 100-object chart, and seed-failure detection.
 
-    uv run python bench/deploy.py --sandbox NAME [--repeat 3] [--helm-timeout 300] [--workloads 20]
+    uv run python bench/deploy.py --sandbox NAME [--repeat 5] [--helm-timeout 300] [--workloads 20]
+        [--baseline DIR]   # DIR/src/helmguard: another helmguard in the same rounds
+        [--phases]         # where the time goes: helmguard's log, helm's --debug lines
 
 Needs a running sandbox (`helmguard sandbox up --name NAME`) and its built `helm` binary.
 Each run installs into a fresh namespace through a subprocess (process start-up counted
 for both tools) and measures wall time until the command returns; --repeat rounds of the
-four installs run on a settled cluster and the medians are compared:
+installs run on a settled cluster and the medians are compared:
 
 - helmguard deploy (waits until every component is Ready) vs `helm install --wait`
 - helmguard deploy --no-wait vs `helm install` (no wait)
 - the seed chart forced past preflight: helmguard's failure report vs
   `helm install --wait --timeout <helm-timeout>`, which reports only a timeout.
+
+With --baseline, that helmguard's two deploys run in the same rounds (the order of the
+tools turns each round), for before/after figures measured back to back. With --phases,
+helmguard deploys with `-o json` and helm with `--debug`; each line is stamped as it
+arrives, and the medians of when each step came (seconds from the process start) are
+printed: start-up, render and preflight, the waves, the wait, the record.
 
 The seed case runs on a settled cluster: the four 100-object namespaces are deleted and
 waited for first. Otherwise the controller-manager is still deleting their pods when the
@@ -24,6 +32,7 @@ reported in under 1.5 s.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -138,12 +147,81 @@ def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     return elapsed, proc.returncode, (proc.stdout + proc.stderr).strip()
 
 
+# The steps whose arrival marks a phase's end: helmguard's operation log, helm's --debug
+# messages. (label, first or last of the step, steps, only after this label was seen):
+# helm says "waiting for resources" also for crds/ before the release, and for hooks.
+Mark = tuple[str, str, tuple[str, ...], str | None]
+HELMGUARD_MARKS: tuple[Mark, ...] = (
+    ("preflight done", "first", ("preflight.passed", "preflight.skipped"), None),
+    ("plan", "first", ("plan",), None),
+    ("waves applied", "last", ("wave.applied",), None),
+    ("wait.start", "first", ("wait.start",), None),
+    ("wait.ready", "first", ("wait.ready",), None),
+    ("verdict", "first", ("verdict",), None),
+)
+HELM_MARKS: tuple[Mark, ...] = (
+    ("rendered, record created", "first", ("creating release",), None),
+    ("applied, waiting", "first", ("waiting for resources",), "rendered, record created"),
+    ("wait done, record updated", "first", ("updating release",), "applied, waiting"),
+)
+
+
+def _step_of(line: str) -> str:
+    """helmguard's step (an `-o json` event), or helm's --debug message."""
+    if line.startswith('{"event"'):
+        return str(json.loads(line)["event"]["step"])
+    if line.startswith("level=") and 'msg="' in line:
+        return line.split('msg="', 1)[1].split('"', 1)[0]
+    return ""
+
+
+def timed_phases(
+    argv: list[str], env: dict[str, str], marks: tuple[Mark, ...]
+) -> tuple[float, int, str, dict[str, float]]:
+    """Run `argv`, stamping each output line as it arrives; when each mark's step came."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    seen: dict[str, float] = {}
+    for line in proc.stdout:
+        now = time.monotonic() - start
+        lines.append(line)
+        step = _step_of(line)
+        for label, which, steps, after in marks:
+            if step not in steps or (after is not None and after not in seen):
+                continue
+            if which == "last" or label not in seen:
+                seen[label] = now
+    rc = proc.wait()
+    elapsed = time.monotonic() - start
+    return elapsed, rc, "".join(lines).strip(), {**seen, "exit": elapsed}
+
+
 def _last_line(text: str) -> str:
+    """The command's last word: its last line, or helmguard's result message (-o json)."""
     lines = [line for line in text.splitlines() if line.strip()]
+    if lines and lines[-1].startswith('{"result"'):
+        return str(json.loads(lines[-1])["result"]["message"])[:160]
     return lines[-1][:160] if lines else ""
 
 
-def run(sandbox: Sandbox, workloads: int, helm_timeout: int, repeat: int) -> int:
+def median_marks(runs: list[dict[str, float]]) -> str:
+    """`mark 1.23, …`: each mark's median over the runs that reached it, in order."""
+    names = list(dict.fromkeys(k for seen in runs for k in seen))
+    return ", ".join(f"{k} {statistics.median(s[k] for s in runs if k in s):.2f}" for k in names)
+
+
+def run(
+    sandbox: Sandbox,
+    workloads: int,
+    helm_timeout: int,
+    repeat: int,
+    baseline: Path | None = None,
+    phases: bool = False,
+) -> int:
     helm = str(find_binary("helm"))
     helmguard = [sys.executable, "-m", "helmguard.cli"]
     env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig)}
@@ -152,11 +230,17 @@ def run(sandbox: Sandbox, workloads: int, helm_timeout: int, repeat: int) -> int
     # deploy first compiles everything a deploy imports.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "helmguard-bench-pycache")
+    # The baseline's helmguard package first on the path, in the same rounds.
+    envs = {"helmguard": env}
+    if baseline is not None:
+        envs["baseline"] = {**env, "PYTHONPATH": str(baseline / "src")}
     tag = uuid.uuid4().hex[:6]
+    load_start = os.getloadavg()[0]
     namespaces: list[str] = []
     rows: list[tuple[str, float, int, str]] = []
     last: dict[str, str] = {}
     spread: dict[str, list[float]] = {}
+    marks: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="helmguard-bench-") as tmp, sandbox.admin_http() as api:
         chart = write_chart(Path(tmp), workloads)
         db = str(Path(tmp) / "bench.db")
@@ -170,36 +254,51 @@ def run(sandbox: Sandbox, workloads: int, helm_timeout: int, repeat: int) -> int
 
         def deploy(source: Path, release: str, namespace: str, *flags: str) -> list[str]:
             where = ["--release", release, "-n", namespace, "--db", db]
-            return [*helmguard, "deploy", str(source), *where, *flags]
+            json_out = ["-o", "json"] if phases else []
+            return [*helmguard, "deploy", str(source), *where, *json_out, *flags]
 
-        warm = deploy(chart, "b", fresh("warm-up"), "--no-wait")
-        if subprocess.run(warm, env=env, capture_output=True, check=False).returncode != 0:
-            raise SystemExit("the warm-up deploy failed: " + " ".join(warm))
+        for tool, tool_env in envs.items():
+            warm = deploy(chart, "b", fresh(f"warm-{tool}"), "--no-wait")
+            if subprocess.run(warm, env=tool_env, capture_output=True, check=False).returncode:
+                raise SystemExit(f"the {tool} warm-up deploy failed: " + " ".join(warm))
         _delete_and_settle(api, namespaces)
         namespaces.clear()
+        debug = ["--debug"] if phases else []
         # Rounds alternate the tools on a settled cluster: each round's namespaces are deleted
         # and gone before the next, so no run shares the controllers with another's pods.
         timings: dict[str, list[float]] = {}
-        for _ in range(repeat):
-            cases: list[tuple[str, list[str]]] = []
-            ns = fresh("hg-wait")
-            cases.append(("helmguard deploy (wait)", deploy(chart, "b", ns, "--timeout", "300")))
+        for round_ in range(repeat):
+            cases: list[tuple[str, list[str], dict[str, str]]] = []
+            for tool, tool_env in envs.items():
+                label = "helmguard" if tool == "helmguard" else "baseline"
+                ns = fresh(f"{tool}-wait")
+                argv = deploy(chart, "b", ns, "--timeout", "300")
+                cases.append((f"{label} deploy (wait)", argv, tool_env))
             ns = fresh("helm-wait")
-            cases.append(
-                (
-                    "helm install --wait",
-                    [helm, "install", "b", str(chart), "-n", ns, "--wait", "--timeout", "300s"],
-                )
-            )
-            ns = fresh("hg-nowait")
-            cases.append(("helmguard deploy --no-wait", deploy(chart, "b", ns, "--no-wait")))
+            argv = [helm, "install", "b", str(chart), "-n", ns, "--wait", "--timeout", "300s"]
+            cases.append(("helm install --wait", [*argv, *debug], env))
+            for tool, tool_env in envs.items():
+                label = "helmguard" if tool == "helmguard" else "baseline"
+                ns = fresh(f"{tool}-nowait")
+                argv = deploy(chart, "b", ns, "--no-wait")
+                cases.append((f"{label} deploy --no-wait", argv, tool_env))
             ns = fresh("helm-nowait")
-            cases.append(("helm install (no wait)", [helm, "install", "b", str(chart), "-n", ns]))
-            for label, argv in cases:
-                elapsed, rc, out = _timed(argv, env)
+            argv = [helm, "install", "b", str(chart), "-n", ns]
+            cases.append(("helm install (no wait)", [*argv, *debug], env))
+            # Each round another tool goes first (with and without wait alike).
+            half = len(cases) // 2
+            turn = round_ % half
+            cases = [
+                *(cases[:half][turn:] + cases[:half][:turn]),
+                *(cases[half:][turn:] + cases[half:][:turn]),
+            ]
+            for label, argv, tool_env in cases:
+                table = HELM_MARKS if label.startswith("helm ") else HELMGUARD_MARKS
+                elapsed, rc, out, seen = timed_phases(argv, tool_env, table)
                 if rc != 0:
                     raise SystemExit(f"{label} failed (exit {rc}):\n{out}")
                 timings.setdefault(label, []).append(elapsed)
+                marks.setdefault(label, []).append(seen)
                 last[label] = _last_line(out)
             _delete_and_settle(api, namespaces)
             namespaces.clear()
@@ -235,17 +334,28 @@ def run(sandbox: Sandbox, workloads: int, helm_timeout: int, repeat: int) -> int
         for name in namespaces:
             api.delete(f"/api/v1/namespaces/{name}")
 
-    print(f"chart: {objects} objects ({workloads} Deployments with kwok pods)\n")
+    load = os.getloadavg()
+    print(f"chart: {objects} objects ({workloads} Deployments with kwok pods)")
+    print(
+        f"{repeat} rounds; load average (1 min) {load_start:.1f} at the start, "
+        f"{load[0]:.1f} at the end ({load[1]:.1f} over 5 min)\n"
+    )
     for label, elapsed, rc, said in rows:
         runs = spread.get(label)
         each = f"  (median of {', '.join(f'{v:.2f}' for v in runs)})" if runs else ""
         print(f"{label:<45} {elapsed:7.2f} s  exit {rc}{each}")
         print(f"{'':<45} {said}")
+    if phases:
+        print("\nwhen each step came, s from the process start (medians):")
+        for label, marked in marks.items():
+            print(f"  {label:<32} {median_marks(marked)}")
     t = {label: elapsed for label, elapsed, _, _ in rows}
-    wait_ratio = t["helmguard deploy (wait)"] / t["helm install --wait"]
-    nowait_ratio = t["helmguard deploy --no-wait"] / t["helm install (no wait)"]
-    print(f"\nratio helmguard/helm with wait:    {wait_ratio:.2f}x (target <= 1.0x)")
-    print(f"ratio helmguard/helm without wait: {nowait_ratio:.2f}x")
+    print()
+    for label in ("helmguard", "baseline") if baseline is not None else ("helmguard",):
+        wait_ratio = t[f"{label} deploy (wait)"] / t["helm install --wait"]
+        nowait_ratio = t[f"{label} deploy --no-wait"] / t["helm install (no wait)"]
+        print(f"ratio {label}/helm with wait:    {wait_ratio:.2f}x (target <= 1.0x)")
+        print(f"ratio {label}/helm without wait: {nowait_ratio:.2f}x")
     seed = t["seed: helmguard deploy --force"]
     print(
         f"seed failure reported by helmguard in {seed:.2f} s (target < 1.5 s); helm: "
@@ -259,13 +369,35 @@ def main() -> int:
     parser.add_argument("--sandbox", default="default", help="name of a running sandbox")
     parser.add_argument("--workloads", type=int, default=20, help="5 objects each (default 20)")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="rounds of the four installs (medians reported)"
+        "--repeat", type=int, default=5, help="rounds of the installs (medians reported)"
     )
     parser.add_argument(
         "--helm-timeout", type=int, default=300, help="helm --timeout for the seed scenario (s)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another helmguard (e.g. `git archive` of a commit): its deploys "
+        "run in the same rounds, for before/after figures",
+    )
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="print when each step came (helmguard -o json, helm --debug)",
+    )
     args = parser.parse_args()
-    return run(load_sandbox(args.sandbox), args.workloads, args.helm_timeout, args.repeat)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    if args.baseline is not None and not (args.baseline / "src" / "helmguard").is_dir():
+        parser.error(f"--baseline {args.baseline}: no src/helmguard there")
+    return run(
+        load_sandbox(args.sandbox),
+        args.workloads,
+        args.helm_timeout,
+        args.repeat,
+        args.baseline,
+        args.phases,
+    )
 
 
 if __name__ == "__main__":

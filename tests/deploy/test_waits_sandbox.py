@@ -5,6 +5,9 @@ Service) is deployed with helmguard's deploy action:
 
 - a fresh workload whose ServiceAccount does not exist fails the deploy, Blocked on that
   ServiceAccount, for every kind (a DaemonSet's first status says 0 desired nodes);
+- one whose pods mount a ConfigMap that does not exist fails it as soon as its controller
+  has created pods (no controller will say more), not after the confirmation timer; a
+  ConfigMap the look missed but the cluster has does not fail it;
 - a LoadBalancer Service no controller gives an address is reported, not waited for,
   unless asked;
 - a Service whose only backends can run no pod (a DaemonSet no node matches, pods no node
@@ -12,6 +15,7 @@ Service) is deployed with helmguard's deploy action:
 
 Node selectors use a label no sandbox node has, so the tests hold with one node or three.
 """
+# ruff: noqa: ASYNC212 - the sync admin client only edits the cluster between awaited steps
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -27,8 +32,15 @@ import pytest
 from helmguard.chart.render import RenderRequest
 from helmguard.chart.values import ValuesOptions
 from helmguard.deploy import DeployOptions, deploy, uninstall
+from helmguard.deploy.cluster import Cluster
+from helmguard.deploy.engine import _CONFIRM_SECONDS, Engine
+from helmguard.deploy.observe import read_collection, verdict
+from helmguard.deploy.oplog import OperationLog
+from helmguard.kube.client import connect
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
+from helmguard.status import State
+from helmguard.sync.look import assemble, looks_at
 from kubeapi import delete_namespace
 
 CHART = Path(__file__).parent / "charts" / "workloads"
@@ -77,6 +89,64 @@ async def test_fresh_workload_with_missing_service_account_fails_the_deploy(
         if r.step == "wait.transition" and r.details.get("ref") == f"{kind}.apps {ns}/app"
     ]
     assert states and "Ready" not in states, states
+    await uninstall(ns, "app", options)
+
+
+@pytest.mark.parametrize("kind", ["DaemonSet", "Deployment", "StatefulSet"])
+async def test_a_missing_config_map_fails_the_deploy_once_pods_exist_not_after_a_timer(
+    options: DeployOptions, ns: str, kind: str
+) -> None:
+    result = await deploy(_request("app", ns, f"kind={kind}", "configMap=absent"), options)
+    assert result.outcome == "failed", result.message
+    assert result.message.startswith(f"Blocked: {kind}.apps {ns}/app"), result.message
+    assert result.root_cause == ObjectRef("", "ConfigMap", ns, "absent")
+    workload = f"{kind}.apps {ns}/app"
+    blocked = next(
+        r
+        for r in result.log
+        if r.step == "wait.transition"
+        and r.details.get("ref") == workload
+        and r.details.get("state") == "Blocked"
+    )
+    decided = next(r for r in result.log if r.step == "verdict")
+    # The pods' controller never words a missing ConfigMap: waiting for it took the whole
+    # confirmation timer (>= _CONFIRM_SECONDS) before; now the read after the pods decides.
+    assert decided.at - blocked.at < timedelta(seconds=_CONFIRM_SECONDS - 1), (
+        decided.at - blocked.at
+    )
+    await uninstall(ns, "app", options)
+
+
+async def test_a_config_map_the_look_missed_but_the_cluster_has_does_not_fail_the_deploy(
+    options: DeployOptions, ns: str, admin_http: httpx.Client, sandbox: Sandbox
+) -> None:
+    made = admin_http.post(
+        f"/api/v1/namespaces/{ns}/configmaps", json={"metadata": {"name": "settings"}}
+    )
+    assert made.status_code == 201, made.text
+    result = await deploy(_request("app", ns, "configMap=settings"), options)
+    assert result.outcome == "deployed", result.message
+    ref = ObjectRef("apps", "Deployment", ns, "app")
+    kube = await connect(sandbox.kubeconfig)
+    try:
+        cluster = Cluster(kube, deadline=time.monotonic() + 60)
+        plan = looks_at([ref])
+        listed = {c: await read_collection(cluster, plan, c) for c in plan.collections}
+        # As a ConfigMap watch that has not delivered the ConfigMap yet would show it.
+        listed[("", "ConfigMap", ns)] = []
+        snap = assemble(plan, listed, None)
+        outcome = verdict([snap.statuses[ref]], snap)
+        assert outcome.done and outcome.state is State.BLOCKED, outcome
+        assert outcome.root_cause == ObjectRef("", "ConfigMap", ns, "settings")
+        engine = Engine(cluster, OperationLog(), ns, "app", 1)
+        # Pods exist and the ConfigMap does: wait (the watch brings it), do not fail.
+        assert await engine._confirming(outcome, snap, {})
+        gone = admin_http.delete(f"/api/v1/namespaces/{ns}/configmaps/settings")
+        assert gone.status_code == 200, gone.text
+        # Pods exist and the ConfigMap does not: decided now, without the timer.
+        assert not await engine._confirming(outcome, snap, {})
+    finally:
+        await kube.aclose()
     await uninstall(ns, "app", options)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helmguard.deploy.observe import unconfirmed, verdict
+from helmguard.deploy.observe import pods_created, unconfirmed, verdict
 from helmguard.manifest import ObjectRef
 from helmguard.status import State
 from helmguard.store import ReleaseKey
@@ -12,6 +12,7 @@ from helmguard.sync.selector import parse_selector
 from status.helpers import edited, load, named
 
 SEED = load("seed_missing_sa")
+PODS = load("pods")
 
 
 def _listed(plan, objects):  # type: ignore[no-untyped-def]
@@ -84,3 +85,22 @@ def test_the_deploy_quotes_the_controller_once_it_has_spoken() -> None:
     snap = assemble(plan, _listed(plan, early), None)
     assert snap.statuses[dep.ref].state is State.BLOCKED
     assert unconfirmed(snap.statuses[dep.ref], snap)
+
+
+def _pod_of(owner_uid: str, namespace: str):  # type: ignore[no-untyped-def]
+    pod = PODS[0]
+    owner = dict(pod.metadata["ownerReferences"][0], uid=owner_uid)
+    return edited(pod, metadata__namespace=namespace, metadata__ownerReferences=[owner])
+
+
+def test_pods_created_means_pods_of_the_current_replicaset() -> None:
+    dep = named(SEED, "Deployment")
+    rs = named(SEED, "ReplicaSet")
+    plan = looks_at([dep.ref])
+    # The seed's controller was refused: no pod, its words are awaited.
+    assert not pods_created(dep.ref, assemble(plan, _listed(plan, SEED), None))
+    ours = [*SEED, _pod_of(str(rs.metadata["uid"]), dep.namespace)]
+    assert pods_created(dep.ref, assemble(plan, _listed(plan, ours), None))
+    # A pod of another ReplicaSet (an older revision) says nothing about this one.
+    theirs = [*SEED, _pod_of("0000-another-replicaset", dep.namespace)]
+    assert not pods_created(dep.ref, assemble(plan, _listed(plan, theirs), None))

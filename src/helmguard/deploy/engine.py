@@ -24,6 +24,7 @@ from helmguard.deploy.observe import (
     hook_runs,
     hook_verdict,
     observe_release,
+    pods_created,
     unawaited,
     unconfirmed,
     verdict,
@@ -92,6 +93,9 @@ class Engine:
     concurrency: int = 16
     wait_for_load_balancers: bool = False
     applied: dict[ObjectRef, Applied] = field(default_factory=dict)
+    # What this operation applied whose answer showed it usable by later waves: the gate
+    # need not read it again (a CRD is read: Established comes after the answer).
+    usable: set[ObjectRef] = field(default_factory=set)
 
     # ---- apply ---------------------------------------------------------------------------
 
@@ -124,6 +128,8 @@ class Engine:
             live is None,
         )
         self.applied[obj.ref] = applied
+        if obj.kind != "CustomResourceDefinition" and established(K8sObject(returned))[0]:
+            self.usable.add(obj.ref)
         self.log.emit(
             Step.OBJECT_APPLIED,
             f"{'created' if applied.created else 'configured'} {obj.ref} "
@@ -201,10 +207,12 @@ class Engine:
         pause = _FIRST_LOOK
         while True:
             pending: list[str] = []
-            # One list per (kind, namespace) instead of a GET per dependency.
-            listed = await self._existing([objects[b] for b in befores if b in objects])
-            lives = [listed.get(b) if b in objects else await self.cluster.get(b) for b in befores]
-            for ref, live in zip(befores, lives, strict=True):
+            # One list per (kind, namespace) instead of a GET per dependency; none for what
+            # the API server's answer to this operation's apply showed usable.
+            unread = [b for b in befores if b not in self.usable]
+            listed = await self._existing([objects[b] for b in unread if b in objects])
+            lives = [listed.get(b) if b in objects else await self.cluster.get(b) for b in unread]
+            for ref, live in zip(unread, lives, strict=True):
                 obj = None if live is None else K8sObject(live)
                 ok, why = established(obj)
                 if ok and ref.kind == "CustomResourceDefinition" and not crd_seen:
@@ -416,7 +424,9 @@ class Engine:
                     )
                 )
                 left = self.cluster.deadline - time.monotonic()
-                if outcome.done and not self._confirming(outcome, snapshot, unconfirmed_since):
+                if outcome.done and not await self._confirming(
+                    outcome, snapshot, unconfirmed_since
+                ):
                     if outcome.ready:
                         self._report_unawaited(statuses)
                     return outcome
@@ -431,7 +441,7 @@ class Engine:
                 # does not take the CPU from the controllers it waits for.
                 await asyncio.sleep(min(2 * look, max(self.cluster.deadline - time.monotonic(), 0)))
 
-    def _confirming(
+    async def _confirming(
         self, outcome: Verdict, snapshot: Snapshot, since: dict[ObjectRef, float]
     ) -> bool:
         """Whether to wait a little longer before failing, for the controller's own words.
@@ -440,13 +450,28 @@ class Engine:
         its controller has tried and said why it cannot (a ReplicaSet's FailedCreate quoting
         the API server); the deploy waits up to `_CONFIRM_SECONDS` (not past its deadline)
         to report the cluster's words, then reports what it has.
+
+        Once the controller has created pods, no such words will come (a pod is refused at
+        creation, not later: a missing ConfigMap, Secret or claim stops pods it created), so
+        a read of the root cause decides at once instead of the timer. The read is needed:
+        each collection of the look comes from its own watch, and a ConfigMap applied in an
+        earlier wave may not have reached its cache when the pods' watch shows the pods;
+        the timer used to hide that lag, the read says whether it exists now.
         """
         culprit = outcome.culprit
         if outcome.ready or culprit is None or not unconfirmed(culprit, snapshot):
             return False
         first = since.setdefault(culprit.ref, time.monotonic())
         now = time.monotonic()
-        return now - first < _CONFIRM_SECONDS and now + POLL_SECONDS < self.cluster.deadline
+        if now - first >= _CONFIRM_SECONDS or now + POLL_SECONDS >= self.cluster.deadline:
+            return False
+        cause = outcome.root_cause
+        if cause is None or cause == culprit.ref or not pods_created(culprit.ref, snapshot):
+            return True
+        try:
+            return await self.cluster.get(cause) is not None
+        except KubeError:
+            return True  # not readable now: the timer decides, as without pods
 
     def _report_transitions(
         self, statuses: Sequence[ResourceStatus], last: dict[ObjectRef, tuple[State, str]]

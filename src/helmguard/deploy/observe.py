@@ -19,7 +19,8 @@ from helmguard.kube.informer import Body
 from helmguard.kube.kinds import is_workload
 from helmguard.manifest import K8sObject, ObjectRef
 from helmguard.status import ResourceStatus, State, evaluate_pod
-from helmguard.status.ownership import current_replicaset
+from helmguard.status.fields import uid_of
+from helmguard.status.ownership import controller_uid, current_replicaset
 from helmguard.status.rules.service import LOAD_BALANCER_PENDING
 from helmguard.sync.look import NODES, Collection, Looks, Snapshot, assemble, kept, looks_at
 
@@ -92,6 +93,21 @@ def unconfirmed(status: ResourceStatus, snapshot: Snapshot) -> bool:
     controller has not said so yet (a missing ServiceAccount before the FailedCreate)."""
     own = snapshot.own.get(status.ref)
     return status.state in _CERTAIN and own is not None and own.state not in _CERTAIN
+
+
+def pods_created(ref: ObjectRef, snapshot: Snapshot) -> bool:
+    """Whether the workload's controller has created pods of it (a Deployment's: of its
+    current ReplicaSet): it tried, and the API server let it, so the controller will not
+    put into words what stops those pods (a missing ConfigMap, Secret or claim)."""
+    obj = snapshot.live.get(ref)
+    if obj is None:
+        return False
+    owners = {uid_of(obj)}
+    if ref.kind == "Deployment":
+        replicasets = [c for c in snapshot.children if c.kind == "ReplicaSet"]
+        current = current_replicaset(obj, replicasets)
+        owners = {uid_of(current)} if current is not None else set()
+    return any(c.kind == "Pod" and controller_uid(c) in owners for c in snapshot.children)
 
 
 def _describe(status: ResourceStatus, snapshot: Snapshot | None) -> str:
