@@ -38,13 +38,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lightkube.core.exceptions import ApiError
-
 from helmguard import metrics
 from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource
-from helmguard.kube.errors import KubeError, Transient, Unclassified
+from helmguard.kube.errors import ApiError, KubeError, Transient, Unclassified
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +293,7 @@ class Informer:
                     if not token:
                         break
             except ApiError as exc:
-                if exc.status.code == 410:
+                if exc.code == 410:
                     continue  # the continue token expired mid-list: start the list over
                 raise
             break
@@ -357,8 +355,8 @@ class Informer:
                         if line.strip():
                             await self._line(line)
         except ApiError as exc:
-            if exc.status.code == 410:
-                raise WatchExpired(exc.status.message or "410 Gone") from None
+            if exc.code == 410:
+                raise WatchExpired(exc.message or "410 Gone") from None
             raise
         finally:
             self.watching = False
