@@ -26,7 +26,8 @@ import pytest
 
 from helmguard.chart.render import RenderRequest
 from helmguard.chart.values import ValuesOptions
-from helmguard.deploy import DeployOptions, deploy, uninstall
+from helmguard.deploy import DeployOptions, deploy
+from helmguard.deploy.uninstall import uninstall
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import delete_namespace

@@ -508,7 +508,7 @@ def _dry_run(mode: str, **kwargs: Any) -> None:
 @_description
 def rollback_command(release: str, revision: int | None, namespace: str, **kwargs: Any) -> None:
     """Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision."""
-    from helmguard.deploy import rollback
+    from helmguard.deploy.rollback import rollback
 
     _check_wait_for_jobs(kwargs)
     _run(
@@ -529,7 +529,7 @@ def rollback_command(release: str, revision: int | None, namespace: str, **kwarg
 @_description
 def uninstall_command(release: str, namespace: str, **kwargs: Any) -> None:
     """Delete everything RELEASE applied, in reverse order, and wait until it is gone."""
-    from helmguard.deploy import uninstall
+    from helmguard.deploy.uninstall import uninstall
 
     _run(
         lambda options, config: uninstall(namespace, release, options, config=config),
@@ -546,7 +546,7 @@ def test_command(release: str, namespace: str, **kwargs: Any) -> None:
 
     Exit codes: 0 every test passed, 1 a test failed (its reason is printed), 2 bad input.
     """
-    from helmguard.deploy import release_test
+    from helmguard.deploy.release_test import release_test
 
     # Like `helm test`, a test run is not a revision: nothing is written to the store.
     _run(
