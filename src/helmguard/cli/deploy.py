@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import importlib
 import json
@@ -24,6 +25,8 @@ from helmguard.cli.options import db_option, target_options
 from helmguard.deploy.oplog import Step
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from helmguard.deploy import Configuration, DeployOptions, LogRecord, Result
     from helmguard.store import Store
 
@@ -175,14 +178,18 @@ class _Display:
     """Prints operation steps live: a line per wave/step, a spinner while waiting."""
 
     def __init__(self, *, output: str, log_format: str, verbose: bool) -> None:
-        from rich.console import Console
-
         self.output = output
         self.log_format = log_format
         self.verbose = verbose
-        self.console = Console(stderr=True, highlight=False)
         self.status: Any = None
         self.waiting: dict[str, str] = {}
+
+    @functools.cached_property
+    def console(self) -> Console:
+        """rich's console on stderr, made (and rich imported) when the first line is shown."""
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
 
     def __call__(self, record: LogRecord) -> None:
         if self.output == "json":

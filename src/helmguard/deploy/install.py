@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from helmguard.deploy.apply import apply_revision, helm_base
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
 from helmguard.deploy.history import read_history
 from helmguard.deploy.oplog import Listener, OperationLog, Step
@@ -101,6 +100,13 @@ async def _create_namespace(run: Run, namespace: str) -> None:
     run.log.emit(Step.NAMESPACE_CREATED, f"created namespace {namespace}")
 
 
+def _load_engines(*, helm: bool) -> None:
+    """Import Helm's engine (when the chart is still to render) and the executor."""
+    if helm:
+        importlib.import_module("helm_python")
+    importlib.import_module("helmguard.deploy.apply")
+
+
 async def deploy(
     request: RenderRequest,
     options: DeployOptions = DeployOptions(),
@@ -118,21 +124,15 @@ async def deploy(
     """
     from helmguard.chart.capabilities import capabilities_from, with_capabilities
     from helmguard.chart.render import render_chart
-    from helmguard.preflight.check import check_cluster
-    from helmguard.preflight.findings import Severity
 
     cfg = configuration(options, config, store, listeners)
     log = OperationLog(cfg.listeners)
     run = Run("deploy", request.namespace, request.release, options, cfg, log)
     report: Report | None = None
     values: UpgradeValues | None = None
-    # Helm's engine is a Go library that takes a few hundred ms to load: it loads in a
-    # thread while the cluster is reached and asked what the render needs.
-    engine = (
-        asyncio.create_task(asyncio.to_thread(importlib.import_module, "helm_python"))
-        if rendered is None
-        else None
-    )
+    # Helm's engine (a Go library) and the executor take a few hundred ms to load: they load
+    # in a thread while the cluster is reached and asked what the render needs.
+    engine = asyncio.create_task(asyncio.to_thread(_load_engines, helm=rendered is None))
     try:
         if rendered is None:
             from helmguard.chart.values import merge_user_values
@@ -149,8 +149,7 @@ async def deploy(
                 retry(kube.discovery.resources, timeout=options.timeout),
                 retry(kube.version, timeout=options.timeout),
             )
-            if engine is not None:
-                await engine
+            await engine
             values = upgrade_values(
                 merge_user_values(request.values), current_release(history), options.values_mode
             )
@@ -165,6 +164,9 @@ async def deploy(
                 level="warning",
             )
         else:
+            from helmguard.preflight.check import check_cluster
+            from helmguard.preflight.findings import Severity
+
             report = await check_cluster(
                 request,
                 kube=await run.connect(),
@@ -189,6 +191,9 @@ async def deploy(
         if options.create_namespace:
             await _create_namespace(run, request.namespace)
         await run.open()
+        await engine
+        from helmguard.deploy.apply import apply_revision, helm_base
+
         operation = "upgrade" if any(h.outcome == "deployed" for h in run.history) else "install"
         return await apply_revision(
             run,
