@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from helmguard import metrics
 from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource
@@ -328,6 +327,10 @@ class Informer:
             async with self.kube.stream(self.path, params) as response:
                 self.stats.watches += 1
                 if self.stats.watches > 1:
+                    # prometheus_client is imported by the first reconnect (serve's sync has
+                    # it already): a CLI deploy's wait, which /metrics never reads, skips it.
+                    from helmguard import metrics
+
                     metrics.WATCH_RECONNECTS.labels(resource=self.metric_label).inc()
                 self.watching = True
                 await self._set(True, "watching")
