@@ -150,3 +150,16 @@ def test_bodies_the_server_cannot_read_name_the_field_and_are_not_retried() -> N
     status = {**recorded["status"], "message": "etcdserver: request timed out"}
     exc = ApiError(status, http_status=500, method="PATCH", url=recorded["request"]["url"])
     assert isinstance(classify(exc), Transient)
+
+
+def test_api_error_reads_the_status_object() -> None:
+    recorded, exc = replay("missing_service_account")
+    status = recorded["status"]
+    assert (exc.code, exc.reason, exc.message) == (403, "Forbidden", status["message"])
+    assert exc.details == status.get("details", {}) and str(exc) == status["message"]
+    assert exc.status == status and exc.method == "POST" and "/pods" in exc.url
+    # A Status without code or details: `code` is the HTTP status.
+    bare = ApiError({"kind": "Status", "message": "no"}, http_status=503)
+    assert (bare.code, bare.reason, bare.details) == (503, "", {})
+    busy = ApiError({"kind": "Status", "code": 503, "message": "busy"}, retry_after="2")
+    assert classify(busy).retryable and classify(busy).retry_after == 2.0
