@@ -100,13 +100,6 @@ async def _create_namespace(run: Run, namespace: str) -> None:
     run.log.emit(Step.NAMESPACE_CREATED, f"created namespace {namespace}")
 
 
-def _load_engines(*, helm: bool) -> None:
-    """Import Helm's engine (when the chart is still to render) and the executor."""
-    if helm:
-        importlib.import_module("helm_python")
-    importlib.import_module("helmguard.deploy.apply")
-
-
 async def deploy(
     request: RenderRequest,
     options: DeployOptions = DeployOptions(),
@@ -130,9 +123,13 @@ async def deploy(
     run = Run("deploy", request.namespace, request.release, options, cfg, log)
     report: Report | None = None
     values: UpgradeValues | None = None
-    # Helm's engine (a Go library) and the executor take a few hundred ms to load: they load
-    # in a thread while the cluster is reached and asked what the render needs.
-    engine = asyncio.create_task(asyncio.to_thread(_load_engines, helm=rendered is None))
+    # Helm's engine is a Go library that takes a few hundred ms to load: it loads in a
+    # thread while the cluster is reached and asked what the render needs.
+    engine = (
+        asyncio.create_task(asyncio.to_thread(importlib.import_module, "helm_python"))
+        if rendered is None
+        else None
+    )
     try:
         if rendered is None:
             from helmguard.chart.values import merge_user_values
@@ -149,7 +146,8 @@ async def deploy(
                 retry(kube.discovery.resources, timeout=options.timeout),
                 retry(kube.version, timeout=options.timeout),
             )
-            await engine
+            if engine is not None:
+                await engine
             values = upgrade_values(
                 merge_user_values(request.values), current_release(history), options.values_mode
             )
@@ -191,7 +189,8 @@ async def deploy(
         if options.create_namespace:
             await _create_namespace(run, request.namespace)
         await run.open()
-        await engine
+        # The executor is imported here, once the store is open: loaded in a thread beside
+        # the store's (SQLAlchemy) and Helm's engine, it slowed both more than it saved.
         from helmguard.deploy.apply import apply_revision, helm_base
 
         operation = "upgrade" if any(h.outcome == "deployed" for h in run.history) else "install"
