@@ -43,6 +43,29 @@ def test_help_imports_no_command() -> None:
         assert f"  {name} " in out
 
 
+# What a command's --help must not load: the store (SQLAlchemy), the HTTP stack, Helm's
+# engine, the deploy executor and the sync. Each is imported where it is first used.
+_HEAVY = ("sqlalchemy", "httpx2", "helm_python", "helmguard.deploy.engine", "helmguard.sync.engine")
+
+
+@pytest.mark.parametrize("name", ["deploy", "rollback", "uninstall", "status", "check"])
+def test_command_help_imports_nothing_heavy(name: str) -> None:
+    probe = (
+        "import sys\n"
+        "from helmguard.cli import main\n"
+        "try:\n"
+        f"    main([{name!r}, '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print('loaded:', *sorted(m for m in {_HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Usage:" in out
+    assert out.splitlines()[-1].split() == ["loaded:"], out.splitlines()[-1]
+
+
 def test_unknown_command_is_an_error() -> None:
     result = CliRunner().invoke(main, ["no-such-command"])
     assert result.exit_code == 2

@@ -20,14 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-from lightkube.core.exceptions import ApiError
-
 from helmguard.deploy.config import Configuration
 from helmguard.deploy.release import decode_record
 from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
-from helmguard.kube.errors import KubeError
+from helmguard.kube.errors import ApiError, KubeError
 from helmguard.manifest import K8sObject, ObjectRef
 
 FIXTURE = Path(__file__).parent / "fixtures" / "deciders.json"
@@ -40,9 +37,10 @@ def recorded() -> dict[str, Any]:
 
 def server_error(status: Mapping[str, Any], method: str, path: str) -> KubeError:
     """The KubeError helmguard raises when the API server answers `status`."""
-    request = httpx.Request(method, f"https://sandbox{path}")
-    response = httpx.Response(int(status["code"]), json=dict(status), request=request)
-    return classify(ApiError(request=request, response=response))
+    refused = ApiError(
+        status, http_status=int(status["code"]), method=method, url=f"https://sandbox{path}"
+    )
+    return classify(refused)
 
 
 @dataclass(frozen=True)

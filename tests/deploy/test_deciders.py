@@ -19,10 +19,12 @@ from deploy.fakecluster import Call, FakeCluster, recorded
 from deploy.test_lock import HOST, dead_pid
 from helmguard.chart.render import RenderedChart, RenderRequest, render_chart
 from helmguard.chart.values import ValuesOptions
-from helmguard.deploy import DeployOptions, ReleaseLocked, Result, deploy, rollback, uninstall
+from helmguard.deploy import DeployOptions, ReleaseLocked, Result, deploy
 from helmguard.deploy.lock import micro_time
 from helmguard.deploy.oplog import Step
 from helmguard.deploy.release import decode_record, record_name
+from helmguard.deploy.rollback import rollback
+from helmguard.deploy.uninstall import uninstall
 from helmguard.kube.errors import KubeError
 from helmguard.manifest import ObjectRef
 

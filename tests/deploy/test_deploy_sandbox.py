@@ -23,11 +23,11 @@ from helmguard.deploy import (
     deploy,
     plan,
     read_history,
-    rollback,
-    uninstall,
 )
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.observe import observe_release
+from helmguard.deploy.rollback import rollback
+from helmguard.deploy.uninstall import uninstall
 from helmguard.kube.client import connect
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox

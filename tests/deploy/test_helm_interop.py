@@ -22,10 +22,12 @@ from helmcli import Helm, helm_binary
 from helmguard.chart.render import RenderRequest, release_manifest, render_chart
 from helmguard.chart.values import ValuesOptions
 from helmguard.cli import main
-from helmguard.deploy import DeployOptions, LogRecord, deploy, rollback, uninstall
+from helmguard.deploy import DeployOptions, LogRecord, deploy
 from helmguard.deploy.apply import helm_base
 from helmguard.deploy.history import ReleaseBusy
 from helmguard.deploy.release import decode_record
+from helmguard.deploy.rollback import rollback
+from helmguard.deploy.uninstall import uninstall
 from helmguard.sandbox.cluster import Sandbox
 
 CHART = Path(__file__).parent / "charts" / "interop"

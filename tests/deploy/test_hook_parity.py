@@ -24,8 +24,10 @@ import pytest
 
 from helmguard.chart.render import RenderRequest, render_chart
 from helmguard.chart.values import ValuesOptions
-from helmguard.deploy import DeployOptions, Result, deploy, release_test, uninstall
+from helmguard.deploy import DeployOptions, Result, deploy
 from helmguard.deploy.release import HELM_OWNER, RECORD_OWNER_LABEL
+from helmguard.deploy.release_test import release_test
+from helmguard.deploy.uninstall import uninstall
 from helmguard.sandbox.build import find_binary
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import create_namespace, delete_namespace

@@ -31,11 +31,12 @@ import pytest
 
 from helmguard.chart.render import RenderRequest
 from helmguard.chart.values import ValuesOptions
-from helmguard.deploy import DeployOptions, deploy, uninstall
+from helmguard.deploy import DeployOptions, deploy
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.engine import _CONFIRM_SECONDS, Engine
 from helmguard.deploy.observe import read_collection, verdict
 from helmguard.deploy.oplog import OperationLog
+from helmguard.deploy.uninstall import uninstall
 from helmguard.kube.client import connect
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox

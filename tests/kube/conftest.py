@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lightkube.core.exceptions import ApiError
 
 from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
 from helmguard.kube.config import ClusterConfig, load_config
-from helmguard.kube.errors import KubeError
+from helmguard.kube.errors import ApiError, KubeError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -41,7 +40,7 @@ async def service_account_token(kube: Kube, namespace: str, name: str) -> str:
     try:
         await kube.send_json("POST", path, {"metadata": {"name": name}})
     except ApiError as exc:
-        if exc.status.code != 409:
+        if exc.code != 409:
             raise
     answer = await kube.send_json(
         "POST",
@@ -49,6 +48,18 @@ async def service_account_token(kube: Kube, namespace: str, name: str) -> str:
         {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
     )
     return str(answer["status"]["token"])
+
+
+async def object_path(kube: Kube, obj: dict[str, Any], name: str = "") -> str:
+    """The REST path of `obj`'s collection (or of object `name`), found through discovery."""
+    served = await kube.discovery.resources()
+    resource = served.lookup(obj["apiVersion"], obj["kind"])
+    return resource.url(obj["metadata"].get("namespace", ""), name)
+
+
+async def create(kube: Kube, obj: dict[str, Any]) -> Any:
+    """POST `obj` (a plain dict with apiVersion, kind and metadata) to its collection."""
+    return await kube.send_json("POST", await object_path(kube, obj), obj)
 
 
 def closed_port() -> int:
@@ -67,20 +78,14 @@ async def api_error(call: Awaitable[Any], record: str = "") -> tuple[ApiError, K
         await call
     exc = info.value
     if record and os.environ.get("HELMGUARD_RECORD_FIXTURES") == "1":
-        response = exc.response
         FIXTURES.mkdir(exist_ok=True)
         (FIXTURES / f"{record}.json").write_text(
             json.dumps(
                 {
-                    "request": {
-                        "method": response.request.method,
-                        "url": str(response.request.url),
-                    },
-                    "code": response.status_code,
-                    "headers": {
-                        k: v for k, v in response.headers.items() if k.lower() == "retry-after"
-                    },
-                    "status": response.json(),
+                    "request": {"method": exc.method, "url": exc.url},
+                    "code": exc.http_status,
+                    "headers": {"Retry-After": exc.retry_after} if exc.retry_after else {},
+                    "status": exc.status,
                 },
                 indent=2,
             )

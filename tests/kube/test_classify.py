@@ -1,7 +1,7 @@
 """The classifier on Status answers captured from the sandbox API server (tests/kube/fixtures).
 
 Each fixture is a real response recorded by the sandbox tests (HELMGUARD_RECORD_FIXTURES=1);
-here it is replayed into a lightkube ApiError, as lightkube itself builds one.
+here it is replayed into the ApiError `Kube` raises for such an answer.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
-from lightkube.core.exceptions import ApiError
 
 from helmguard.kube.classifier import classify
 from helmguard.kube.errors import (
+    ApiError,
     Conflict,
     EscalationDenied,
     Invalid,
@@ -60,13 +59,16 @@ EXPECTED: dict[str, type[KubeError]] = {
 
 
 def replay(name: str) -> tuple[dict[str, Any], ApiError]:
-    """A captured response turned back into the ApiError lightkube raised for it."""
+    """A captured response turned back into the ApiError `Kube` raised for it."""
     recorded = json.loads((FIXTURES / f"{name}.json").read_text())
-    request = httpx2.Request(recorded["request"]["method"], recorded["request"]["url"])
-    response = httpx2.Response(
-        recorded["code"], json=recorded["status"], headers=recorded["headers"], request=request
+    exc = ApiError(
+        recorded["status"],
+        http_status=recorded["code"],
+        method=recorded["request"]["method"],
+        url=recorded["request"]["url"],
+        retry_after=recorded["headers"].get("Retry-After", ""),
     )
-    return recorded, ApiError(request=request, response=response)
+    return recorded, exc
 
 
 def test_every_fixture_is_expected() -> None:
@@ -146,6 +148,18 @@ def test_bodies_the_server_cannot_read_name_the_field_and_are_not_retried() -> N
     # A 500 that is not about the body stays a server failure, retried.
     recorded, _ = replay("typed_patch_wrong_type")
     status = {**recorded["status"], "message": "etcdserver: request timed out"}
-    request = httpx2.Request("PATCH", recorded["request"]["url"])
-    response = httpx2.Response(500, json=status, request=request)
-    assert isinstance(classify(ApiError(request=request, response=response)), Transient)
+    exc = ApiError(status, http_status=500, method="PATCH", url=recorded["request"]["url"])
+    assert isinstance(classify(exc), Transient)
+
+
+def test_api_error_reads_the_status_object() -> None:
+    recorded, exc = replay("missing_service_account")
+    status = recorded["status"]
+    assert (exc.code, exc.reason, exc.message) == (403, "Forbidden", status["message"])
+    assert exc.details == status.get("details", {}) and str(exc) == status["message"]
+    assert exc.status == status and exc.method == "POST" and "/pods" in exc.url
+    # A Status without code or details: `code` is the HTTP status.
+    bare = ApiError({"kind": "Status", "message": "no"}, http_status=503)
+    assert (bare.code, bare.reason, bare.details) == (503, "", {})
+    busy = ApiError({"kind": "Status", "code": 503, "message": "busy"}, retry_after="2")
+    assert classify(busy).retryable and classify(busy).retry_after == 2.0

@@ -19,14 +19,12 @@ from typing import Any
 
 import httpx2
 import pytest
-from lightkube import codecs
-from lightkube.core.exceptions import ApiError
-from lightkube.resources.core_v1 import ConfigMap, Namespace
 
 from helmguard.kube.classifier import classify, retry
 from helmguard.kube.client import Kube, connect_config
 from helmguard.kube.config import ClusterConfig
 from helmguard.kube.errors import (
+    ApiError,
     Conflict,
     EscalationDenied,
     Invalid,
@@ -42,47 +40,43 @@ from helmguard.kube.errors import (
 from helmguard.manifest import ObjectRef
 from helmguard.sandbox.pki import generate_pki
 
-from .conftest import api_error, closed_port, service_account_token
+from .conftest import api_error, closed_port, create, object_path, service_account_token
 
 pytestmark = pytest.mark.sandbox
 
 
-def _pod(name: str, namespace: str, **spec: Any) -> Any:
+def _pod(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
     container: dict[str, Any] = {"name": "app", "image": "registry.example/app:1"}
     container.update(spec.pop("container", {}))
-    return codecs.from_dict(
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"containers": [container], **spec},
-        }
-    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": [container], **spec},
+    }
 
 
-def _configmap(name: str, namespace: str, **extra: Any) -> Any:
-    return codecs.from_dict(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace, **extra.pop("metadata", {})},
-            **extra,
-        }
-    )
+def _configmap(name: str, namespace: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, **extra.pop("metadata", {})},
+        **extra,
+    }
 
 
 def _common(err: KubeError, exc: ApiError, *, code: int, retryable: bool = False) -> None:
     """What every classified API error keeps: the raw Status and a message with a fix."""
-    assert err.code == code
+    assert err.code == code == exc.http_status
     assert err.retryable is retryable
-    assert err.status == exc.response.json()  # verbatim
-    assert err.api_message == exc.status.message
+    assert err.status == exc.status  # verbatim
+    assert err.api_message == exc.message
     assert err.message and err.fix
 
 
 async def test_missing_service_account(kube: Kube, namespace: str) -> None:
     pod = _pod("common-vault-0", namespace, serviceAccountName="vault-svc")
-    exc, err = await api_error(kube.client.create(pod), "missing_service_account")
+    exc, err = await api_error(create(kube, pod), "missing_service_account")
     assert isinstance(err, MissingDependency)
     _common(err, exc, code=403)
     assert err.dependency == ObjectRef("", "ServiceAccount", namespace, "vault-svc")
@@ -93,7 +87,7 @@ async def test_missing_service_account(kube: Kube, namespace: str) -> None:
 
 async def test_missing_priority_class(kube: Kube, namespace: str) -> None:
     pod = _pod("p", namespace, priorityClassName="helmguard-absent")
-    exc, err = await api_error(kube.client.create(pod), "missing_priority_class")
+    exc, err = await api_error(create(kube, pod), "missing_priority_class")
     assert isinstance(err, MissingDependency)
     _common(err, exc, code=403)
     assert err.dependency == ObjectRef("scheduling.k8s.io", "PriorityClass", "", "helmguard-absent")
@@ -101,7 +95,7 @@ async def test_missing_priority_class(kube: Kube, namespace: str) -> None:
 
 async def test_missing_runtime_class(kube: Kube, namespace: str) -> None:
     pod = _pod("p", namespace, runtimeClassName="helmguard-absent")
-    exc, err = await api_error(kube.client.create(pod), "missing_runtime_class")
+    exc, err = await api_error(create(kube, pod), "missing_runtime_class")
     assert isinstance(err, MissingDependency)
     _common(err, exc, code=403)
     assert err.dependency == ObjectRef("node.k8s.io", "RuntimeClass", "", "helmguard-absent")
@@ -109,7 +103,7 @@ async def test_missing_runtime_class(kube: Kube, namespace: str) -> None:
 
 async def test_missing_namespace(kube: Kube) -> None:
     absent = f"absent-{uuid.uuid4().hex[:8]}"
-    exc, err = await api_error(kube.client.create(_configmap("c", absent)), "missing_namespace")
+    exc, err = await api_error(create(kube, _configmap("c", absent)), "missing_namespace")
     assert isinstance(err, MissingDependency)
     _common(err, exc, code=404)
     assert err.dependency == ObjectRef("", "Namespace", "", absent)
@@ -133,7 +127,7 @@ async def test_permission_denied(sandbox: Any, namespace: str) -> None:
 
     restricted = load_config(sandbox.kubeconfig, sandbox.restricted_context)
     async with Kube(restricted) as kube:
-        call = kube.client.create(_configmap("c", namespace))
+        call = create(kube, _configmap("c", namespace))
         exc, err = await api_error(call, "permission_denied")
     assert isinstance(err, PermissionDenied)
     _common(err, exc, code=403)
@@ -152,11 +146,7 @@ async def test_permission_denied_cluster_scope(sandbox: Any) -> None:
 
     restricted = load_config(sandbox.kubeconfig, sandbox.restricted_context)
     async with Kube(restricted) as kube:
-        call = kube.client.create(
-            codecs.from_dict(
-                {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "nope"}}
-            )
-        )
+        call = create(kube, {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "nope"}})
         _, err = await api_error(call, "permission_denied_cluster")
     assert isinstance(err, PermissionDenied)
     assert (err.verb, err.resource, err.namespace) == ("create", "namespaces", "")
@@ -184,16 +174,14 @@ async def test_escalation_denied(admin_config: ClusterConfig, kube: Kube, namesp
         "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": namespace}],
     }
     await kube.send_json("POST", f"{rbac}/rolebindings", binding)
-    greedy = codecs.from_dict(
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": "reads-secrets", "namespace": namespace},
-            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
-        }
-    )
+    greedy = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "reads-secrets", "namespace": namespace},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+    }
     async with Kube(admin_config.with_token(token)) as deployer:
-        exc, err = await api_error(deployer.client.create(greedy), "escalation_denied")
+        exc, err = await api_error(create(deployer, greedy), "escalation_denied")
     assert isinstance(err, EscalationDenied)
     _common(err, exc, code=403)
     assert err.user == f"system:serviceaccount:{namespace}:deployer"
@@ -201,25 +189,23 @@ async def test_escalation_denied(admin_config: ClusterConfig, kube: Kube, namesp
 
 
 async def test_quota_exceeded(kube: Kube, namespace: str) -> None:
-    quota = codecs.from_dict(
-        {
-            "apiVersion": "v1",
-            "kind": "ResourceQuota",
-            "metadata": {"name": "no-pods", "namespace": namespace},
-            "spec": {"hard": {"pods": "0"}},
-        }
-    )
-    await kube.client.create(quota)
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-pods", "namespace": namespace},
+        "spec": {"hard": {"pods": "0"}},
+    }
+    await create(kube, quota)
 
     async def quota_counted() -> bool:
-        got = await kube.client.get(type(quota), "no-pods", namespace=namespace)
-        return bool(got.status and got.status.hard)
+        got = await kube.get_json(await object_path(kube, quota, "no-pods"))
+        return bool((got.get("status") or {}).get("hard"))
 
     deadline = time.monotonic() + 30
     while not await quota_counted():
         assert time.monotonic() < deadline, "the quota controller never filled in status"
         await asyncio.sleep(0.2)
-    exc, err = await api_error(kube.client.create(_pod("p", namespace)), "quota_exceeded")
+    exc, err = await api_error(create(kube, _pod("p", namespace)), "quota_exceeded")
     assert isinstance(err, QuotaExceeded)
     _common(err, exc, code=403)
     assert err.quota == "no-pods"
@@ -227,18 +213,21 @@ async def test_quota_exceeded(kube: Kube, namespace: str) -> None:
 
 async def test_namespace_terminating(kube: Kube, namespace: str) -> None:
     held = _configmap("held", namespace, metadata={"finalizers": ["helmguard.test/hold"]})
-    await kube.client.create(held)
-    await kube.client.delete(Namespace, namespace)
+    await create(kube, held)
+    await kube.send_json("DELETE", f"/api/v1/namespaces/{namespace}")
     try:
         exc, err = await api_error(
-            kube.client.create(_configmap("late", namespace)), "namespace_terminating"
+            create(kube, _configmap("late", namespace)), "namespace_terminating"
         )
         assert isinstance(err, NamespaceTerminating)
         _common(err, exc, code=403)
         assert namespace in err.fix
     finally:
-        await kube.client.patch(
-            ConfigMap, "held", {"metadata": {"finalizers": None}}, namespace=namespace
+        await kube.send_json(
+            "PATCH",
+            await object_path(kube, held, "held"),
+            {"metadata": {"finalizers": None}},
+            content_type="application/merge-patch+json",
         )
 
 
@@ -251,24 +240,22 @@ async def test_pod_security(kube: Kube, namespace: str) -> None:
         content_type="application/merge-patch+json",
     )
     pod = _pod("priv", namespace, container={"securityContext": {"privileged": True}})
-    exc, err = await api_error(kube.client.create(pod), "pod_security")
+    exc, err = await api_error(create(kube, pod), "pod_security")
     assert isinstance(err, PolicyViolation)
     _common(err, exc, code=403)
     assert err.policy.startswith("PodSecurity restricted")
 
 
 async def test_limit_range(kube: Kube, namespace: str) -> None:
-    limits = codecs.from_dict(
-        {
-            "apiVersion": "v1",
-            "kind": "LimitRange",
-            "metadata": {"name": "small", "namespace": namespace},
-            "spec": {"limits": [{"type": "Container", "max": {"cpu": "100m"}}]},
-        }
-    )
-    await kube.client.create(limits)
+    limits = {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "small", "namespace": namespace},
+        "spec": {"limits": [{"type": "Container", "max": {"cpu": "100m"}}]},
+    }
+    await create(kube, limits)
     pod = _pod("big", namespace, container={"resources": {"limits": {"cpu": "2"}}})
-    exc, err = await api_error(kube.client.create(pod), "limit_range")
+    exc, err = await api_error(create(kube, pod), "limit_range")
     assert isinstance(err, PolicyViolation)
     _common(err, exc, code=403)
     assert err.policy == "LimitRange"
@@ -317,17 +304,17 @@ async def test_validating_admission_policy(kube: Kube, namespace: str) -> None:
         for attempt in range(1000):
             bad = _configmap(f"bad-{attempt}", namespace, data={"forbidden": "x"})
             try:
-                await kube.client.create(bad)
+                await create(kube, bad)
             except ApiError:
                 break
             assert time.monotonic() < deadline, "the ValidatingAdmissionPolicy never applied"
             await asyncio.sleep(0.3)
         exc, err = await api_error(
-            kube.client.create(_configmap("bad", namespace, data={"forbidden": "x"})),
+            create(kube, _configmap("bad", namespace, data={"forbidden": "x"})),
             "validating_admission_policy",
         )
         assert isinstance(err, PolicyViolation)
-        _common(err, exc, code=exc.response.status_code)
+        _common(err, exc, code=exc.http_status)
         assert err.policy == f"ValidatingAdmissionPolicy {name}"
     finally:
         await kube.send_json("DELETE", f"{vap}/validatingadmissionpolicybindings/{name}")
@@ -371,9 +358,9 @@ async def _first_webhook_error(
     while True:
         attempt += 1
         try:
-            await kube.client.create(_configmap(f"w-{attempt}", namespace))
+            await create(kube, _configmap(f"w-{attempt}", namespace))
         except ApiError as exc:
-            if "webhook" in exc.status.message:
+            if "webhook" in exc.message:
                 return await api_error(_raise(exc), record)
         assert time.monotonic() < deadline, "the webhook never applied"
         await asyncio.sleep(0.3)
@@ -390,7 +377,7 @@ async def test_webhook_service_missing(kube: Kube, namespace: str) -> None:
         exc, err = await _first_webhook_error(kube, namespace, "webhook_service_missing")
         assert isinstance(err, MissingDependency), err.api_message
         assert err.dependency == ObjectRef("", "Service", namespace, "absent-webhook")
-        _common(err, exc, code=exc.response.status_code)
+        _common(err, exc, code=exc.http_status)
     finally:
         await kube.send_json("DELETE", url)
 
@@ -401,21 +388,19 @@ async def test_webhook_unreachable(kube: Kube, namespace: str) -> None:
     try:
         exc, err = await _first_webhook_error(kube, namespace, "webhook_unreachable")
         assert isinstance(err, Transient), err.api_message
-        _common(err, exc, code=exc.response.status_code, retryable=True)
+        _common(err, exc, code=exc.http_status, retryable=True)
     finally:
         await kube.send_json("DELETE", url)
 
 
 async def test_invalid(kube: Kube, namespace: str) -> None:
-    service = codecs.from_dict(
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "web", "namespace": namespace},
-            "spec": {"ports": [{"port": 70000, "targetPort": 8080}]},
-        }
-    )
-    exc, err = await api_error(kube.client.create(service), "invalid")
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"ports": [{"port": 70000, "targetPort": 8080}]},
+    }
+    exc, err = await api_error(create(kube, service), "invalid")
     assert isinstance(err, Invalid)
     _common(err, exc, code=422)
     fields = {c.field for c in err.causes}
@@ -494,11 +479,20 @@ async def test_a_wrong_type_created_is_invalid(kube: Kube, namespace: str) -> No
     assert "--set instead of --set-string" in err.fix
 
 
-async def test_ssa_conflict(kube: Kube, namespace: str) -> None:
-    await kube.client.apply(_configmap("shared", namespace, data={"key": "a"}), field_manager="one")
-    call = kube.client.apply(
-        _configmap("shared", namespace, data={"key": "b"}), field_manager="two"
+async def _apply_configmap(kube: Kube, body: dict[str, Any], manager: str) -> Any:
+    """Server-side apply of a ConfigMap as field manager `manager` (not forced)."""
+    return await kube.send_json(
+        "PATCH",
+        await object_path(kube, body, body["metadata"]["name"]),
+        body,
+        params={"fieldManager": manager},
+        content_type="application/apply-patch+yaml",
     )
+
+
+async def test_ssa_conflict(kube: Kube, namespace: str) -> None:
+    await _apply_configmap(kube, _configmap("shared", namespace, data={"key": "a"}), "one")
+    call = _apply_configmap(kube, _configmap("shared", namespace, data={"key": "b"}), "two")
     exc, err = await api_error(call, "ssa_conflict")
     assert isinstance(err, Conflict)
     _common(err, exc, code=409)
@@ -507,13 +501,15 @@ async def test_ssa_conflict(kube: Kube, namespace: str) -> None:
 
 
 async def test_optimistic_lock_conflict(kube: Kube, namespace: str) -> None:
-    await kube.client.create(_configmap("raced", namespace, data={"n": "0"}))
-    mine = await kube.client.get(ConfigMap, "raced", namespace=namespace)
-    theirs = await kube.client.get(ConfigMap, "raced", namespace=namespace)
-    theirs.data = {"n": "1"}
-    await kube.client.replace(theirs)
-    mine.data = {"n": "2"}
-    exc, err = await api_error(kube.client.replace(mine), "optimistic_lock")
+    raced = _configmap("raced", namespace, data={"n": "0"})
+    await create(kube, raced)
+    path = await object_path(kube, raced, "raced")
+    mine = await kube.get_json(path)
+    theirs = await kube.get_json(path)
+    await kube.send_json("PUT", path, {**theirs, "data": {"n": "1"}})
+    exc, err = await api_error(
+        kube.send_json("PUT", path, {**mine, "data": {"n": "2"}}), "optimistic_lock"
+    )
     assert isinstance(err, Conflict)
     _common(err, exc, code=409, retryable=True)
 

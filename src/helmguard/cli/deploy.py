@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import importlib
 import json
@@ -24,6 +25,8 @@ from helmguard.cli.options import db_option, target_options
 from helmguard.deploy.oplog import Step
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from helmguard.deploy import Configuration, DeployOptions, LogRecord, Result
     from helmguard.store import Store
 
@@ -175,14 +178,18 @@ class _Display:
     """Prints operation steps live: a line per wave/step, a spinner while waiting."""
 
     def __init__(self, *, output: str, log_format: str, verbose: bool) -> None:
-        from rich.console import Console
-
         self.output = output
         self.log_format = log_format
         self.verbose = verbose
-        self.console = Console(stderr=True, highlight=False)
         self.status: Any = None
         self.waiting: dict[str, str] = {}
+
+    @functools.cached_property
+    def console(self) -> Console:
+        """rich's console on stderr, made (and rich imported) when the first line is shown."""
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
 
     def __call__(self, record: LogRecord) -> None:
         if self.output == "json":
@@ -508,7 +515,7 @@ def _dry_run(mode: str, **kwargs: Any) -> None:
 @_description
 def rollback_command(release: str, revision: int | None, namespace: str, **kwargs: Any) -> None:
     """Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision."""
-    from helmguard.deploy import rollback
+    from helmguard.deploy.rollback import rollback
 
     _check_wait_for_jobs(kwargs)
     _run(
@@ -529,7 +536,7 @@ def rollback_command(release: str, revision: int | None, namespace: str, **kwarg
 @_description
 def uninstall_command(release: str, namespace: str, **kwargs: Any) -> None:
     """Delete everything RELEASE applied, in reverse order, and wait until it is gone."""
-    from helmguard.deploy import uninstall
+    from helmguard.deploy.uninstall import uninstall
 
     _run(
         lambda options, config: uninstall(namespace, release, options, config=config),
@@ -546,7 +553,7 @@ def test_command(release: str, namespace: str, **kwargs: Any) -> None:
 
     Exit codes: 0 every test passed, 1 a test failed (its reason is printed), 2 bad input.
     """
-    from helmguard.deploy import release_test
+    from helmguard.deploy.release_test import release_test
 
     # Like `helm test`, a test run is not a revision: nothing is written to the store.
     _run(

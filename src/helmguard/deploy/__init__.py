@@ -17,17 +17,40 @@ executor: apply a revision, atomic restore), `history.py` (release records on th
 `values.py` (Helm's upgrade values), `result.py`.
 """
 
-from helmguard.deploy.config import Configuration, DeployOptions
-from helmguard.deploy.history import read_history
-from helmguard.deploy.install import deploy, plan
-from helmguard.deploy.lock import ReleaseLocked
-from helmguard.deploy.oplog import LogRecord, OperationLog
-from helmguard.deploy.release import Applied, RevisionManifest
-from helmguard.deploy.release_test import release_test
-from helmguard.deploy.result import Result
-from helmguard.deploy.rollback import rollback
-from helmguard.deploy.settle import settle
-from helmguard.deploy.uninstall import uninstall
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from helmguard.lazy import exports
+
+if TYPE_CHECKING:
+    from helmguard.deploy.config import Configuration, DeployOptions
+    from helmguard.deploy.history import read_history
+    from helmguard.deploy.install import deploy, plan
+    from helmguard.deploy.lock import ReleaseLocked
+    from helmguard.deploy.oplog import LogRecord, OperationLog
+    from helmguard.deploy.release import Applied, RevisionManifest
+    from helmguard.deploy.result import Result
+
+# Loaded on first use (PEP 562): `helmguard.deploy.oplog` or `.release` alone stays light to
+# import; the executor, the sync's looks and the store come with the first action named.
+# `rollback`, `uninstall`, `release_test` and `settle` share their module's name, which the
+# import system binds on the package once the module is loaded: import them from there.
+_EXPORTS = {
+    "Applied": "release",
+    "Configuration": "config",
+    "DeployOptions": "config",
+    "LogRecord": "oplog",
+    "OperationLog": "oplog",
+    "ReleaseLocked": "lock",
+    "Result": "result",
+    "RevisionManifest": "release",
+    "deploy": "install",
+    "plan": "install",
+    "read_history": "history",
+}
+
+__getattr__ = exports(__name__, _EXPORTS)
 
 __all__ = [
     "Applied",
@@ -41,8 +64,4 @@ __all__ = [
     "deploy",
     "plan",
     "read_history",
-    "release_test",
-    "rollback",
-    "settle",
-    "uninstall",
 ]

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from helmguard.deploy.apply import apply_revision, helm_base
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
 from helmguard.deploy.history import read_history
 from helmguard.deploy.oplog import Listener, OperationLog, Step
@@ -118,8 +117,6 @@ async def deploy(
     """
     from helmguard.chart.capabilities import capabilities_from, with_capabilities
     from helmguard.chart.render import render_chart
-    from helmguard.preflight.check import check_cluster
-    from helmguard.preflight.findings import Severity
 
     cfg = configuration(options, config, store, listeners)
     log = OperationLog(cfg.listeners)
@@ -165,6 +162,9 @@ async def deploy(
                 level="warning",
             )
         else:
+            from helmguard.preflight.check import check_cluster
+            from helmguard.preflight.findings import Severity
+
             report = await check_cluster(
                 request,
                 kube=await run.connect(),
@@ -189,6 +189,10 @@ async def deploy(
         if options.create_namespace:
             await _create_namespace(run, request.namespace)
         await run.open()
+        # The executor is imported here, once the store is open: loaded in a thread beside
+        # the store's (SQLAlchemy) and Helm's engine, it slowed both more than it saved.
+        from helmguard.deploy.apply import apply_revision, helm_base
+
         operation = "upgrade" if any(h.outcome == "deployed" for h in run.history) else "install"
         return await apply_revision(
             run,

@@ -2,8 +2,8 @@
 
 One file past 400 lines: every rule reads the same Status message, and their order decides.
 
-`classify(exc)` takes a lightkube `ApiError`, an httpx2 transport error, a timeout or
-a lightkube `ConfigError` and returns a `KubeError` subclass (kube/errors.py). A 403 means
+`classify(exc)` takes an `ApiError` (kube/errors.py: the Status the server answered), an
+httpx2 status or transport error or a timeout and returns a `KubeError` subclass. A 403 means
 nothing on its own: the Status message decides (a missing ServiceAccount, RBAC, a quota and
 PodSecurity all answer 403). Anything not recognised becomes `Unclassified`, never dropped.
 
@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx2
-from lightkube.core.exceptions import ApiError, ConfigError
 
 from helmguard.kube.errors import (
+    ApiError,
     Conflict,
     EscalationDenied,
     Invalid,
@@ -117,45 +117,28 @@ def classify(exc: BaseException) -> KubeError:
     if isinstance(exc, KubeError):
         return exc
     if isinstance(exc, ApiError):
-        return _classify_status(_status_of(exc), _target_of(exc), _retry_after_of(exc))
+        return _classify_status(exc.status, _target_of(exc), _retry_after_of(exc))
     if isinstance(exc, httpx2.HTTPStatusError):
         return _classify_http_status(exc)
-    if isinstance(exc, ConfigError):
-        return KubeConfigError(str(exc), fix="Check the kubeconfig and the selected context.")
     if isinstance(exc, _TRANSPORT_ERRORS):
         return _classify_transport(exc)
     return Unclassified(f"{type(exc).__name__}: {exc}")
 
 
-def _status_of(exc: ApiError) -> dict[str, Any]:
-    """The Status body exactly as the server sent it (or as lightkube decoded it)."""
-    response = getattr(exc, "response", None)
-    if response is not None:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            return body
-    status = getattr(exc, "status", None)
-    if status is not None and hasattr(status, "to_dict"):
-        return dict(status.to_dict())
-    return {"message": str(exc)}
-
-
 def _target_of(exc: httpx2.HTTPStatusError | ApiError) -> Target:
     """What the request was about: Status details first, the URL path to fill the gaps."""
     details: Mapping[str, Any] = {}
+    verb = url = ""
     if isinstance(exc, ApiError):
-        details = _status_of(exc).get("details") or {}
-    request = getattr(exc, "_request", None)
+        details, verb, url = exc.details, exc.method, exc.url
+    else:
+        request = getattr(exc, "_request", None)
+        if request is not None:
+            verb, url = str(request.method), str(request.url)
     url_parts: dict[str, str] = {}
-    verb = ""
-    if request is not None:
-        verb = str(request.method)
-        match = _URL_PATH.match(urlsplit(str(request.url)).path)
-        if match:
-            url_parts = {k: v for k, v in match.groupdict().items() if v}
+    match = _URL_PATH.match(urlsplit(url).path)
+    if match:
+        url_parts = {k: v for k, v in match.groupdict().items() if v}
     if details.get("kind") == "namespaces" and url_parts.get("resource") not in (
         None,
         "namespaces",
@@ -172,12 +155,10 @@ def _target_of(exc: httpx2.HTTPStatusError | ApiError) -> Target:
 
 def _retry_after_of(exc: ApiError) -> float | None:
     """Seconds the server asked us to wait: Retry-After header, else details.retryAfterSeconds."""
-    response = getattr(exc, "response", None)
-    if response is not None:
-        header = response.headers.get("Retry-After")
-        if header and header.strip().isdigit():
-            return float(header.strip())
-    seconds = (_status_of(exc).get("details") or {}).get("retryAfterSeconds")
+    header = exc.retry_after.strip()
+    if header.isdigit():
+        return float(header)
+    seconds = exc.details.get("retryAfterSeconds")
     return float(seconds) if isinstance(seconds, int | float) and seconds > 0 else None
 
 

@@ -6,13 +6,12 @@ Public API:
   `load_config` (kube/config.py), check the credentials with `GET /version`, and return a
   `Kube`. Every failure is a `KubeError` with a fix (`KubeConfigError`, `Unauthorized`,
   `Transient`). `connect_config` does the same from a resolved `ClusterConfig`.
-- `Kube`: `.client` (a `lightkube.AsyncClient`), `.target` (a `KubeTarget`: which cluster,
-  context, user), `.discovery` (served API resources, cached), `.requests` (API requests
-  sent, for `-v` output), `get_json(path)`, `send_json`, `stream`, `aclose()`; also an async
-  context manager.
+- `Kube`: `.target` (a `KubeTarget`: which cluster, context, user), `.discovery` (served API
+  resources, cached), `.requests` (API requests sent, for `-v` output), `get_json(path)`,
+  `send_json`, `stream`, `aclose()`; also an async context manager. An error answered with
+  a Status object raises `ApiError` (kube/errors.py); `classify` (kube/classifier.py) names it.
 
-lightkube gets a credential-free config and helmguard's own transport (kube/transport.py),
-through its public constructor: the transport adds the credentials.
+Requests go through helmguard's own transport (kube/transport.py), which adds the credentials.
 """
 
 from __future__ import annotations
@@ -24,45 +23,41 @@ from types import TracebackType
 from typing import Any
 
 import httpx2
-import lightkube
-from lightkube.config.kubeconfig import SingleConfig
-from lightkube.config.models import Cluster, Context, User
-from lightkube.core.exceptions import ApiError
 
 from helmguard.kube.classifier import retry
 from helmguard.kube.config import ClusterConfig, KubeconfigPath, load_config
 from helmguard.kube.discovery import Discovery
+from helmguard.kube.errors import ApiError
 from helmguard.kube.transport import WATCH, Transport
 
 
-class Kube:
-    """A connection to one cluster: a lightkube AsyncClient plus discovery and raw GETs."""
+def _raise_for_error(response: httpx2.Response) -> None:
+    """For an error answer: `ApiError` when the body is a Status object (JSON), else
+    httpx2's HTTPStatusError (a plain-text 404, a proxy's page); the classifier reads both."""
+    if not response.is_error:
+        return
+    body: Any = None
+    if response.headers.get("Content-Type", "").startswith("application/json"):
+        with contextlib.suppress(ValueError):
+            body = response.json()
+    if isinstance(body, dict):
+        raise ApiError(
+            body,
+            http_status=response.status_code,
+            method=response.request.method,
+            url=str(response.request.url),
+            retry_after=response.headers.get("Retry-After", ""),
+        )
+    response.raise_for_status()
 
-    def __init__(
-        self,
-        config: ClusterConfig,
-        *,
-        field_manager: str = "helmguard",
-        timeout: float = 10.0,
-    ) -> None:
+
+class Kube:
+    """A connection to one cluster: JSON requests and watches over one transport, discovery."""
+
+    def __init__(self, config: ClusterConfig, *, timeout: float = 10.0) -> None:
         self.config = config
         self.target = config.target
         self._transport = Transport(config)
-        # lightkube gets no credentials: the transport adds them (see module docstring).
-        bare = SingleConfig(
-            context_name=config.target.context or "in-cluster",
-            context=Context(cluster="target", user="target", namespace=config.target.namespace),
-            cluster=Cluster(server=config.target.server),
-            user=User(),
-        )
-        self.client = lightkube.AsyncClient(
-            bare,
-            namespace=config.target.namespace,
-            timeout=httpx2.Timeout(timeout),
-            field_manager=field_manager,
-            trust_env=False,
-            transport=self._transport,
-        )
         self._http = httpx2.AsyncClient(
             base_url=config.target.server,
             transport=self._transport,
@@ -88,7 +83,7 @@ class Kube:
         *,
         accept: str = "",
     ) -> Any:
-        """GET an API path (e.g. `/apis/apps/v1`) and decode it; raises lightkube ApiError.
+        """GET an API path (e.g. `/apis/apps/v1`) and decode it; raises ApiError.
 
         `accept` asks for another representation (e.g. PartialObjectMetadataList).
         """
@@ -104,9 +99,10 @@ class Kube:
         content_type: str = "application/json",
         accept: str = "",
     ) -> Any:
-        """Send `body` as JSON to an API path and decode the answer; raises lightkube ApiError.
+        """Send `body` as JSON to an API path and decode the answer; raises ApiError.
 
-        For calls lightkube has no typed method for (TokenRequest, reviews, raw paths).
+        An error answered in another form than JSON (a plain-text 404 for an API that is not
+        served) raises httpx2's HTTPStatusError.
         """
         headers = {"Content-Type": content_type} if body is not None else {}
         if accept:
@@ -118,10 +114,7 @@ class Kube:
             content=None if body is None else json.dumps(body).encode(),
             headers=headers or None,
         )
-        if response.is_error:
-            if response.headers.get("Content-Type", "").startswith("application/json"):
-                raise ApiError(request=response.request, response=response)
-            response.raise_for_status()
+        _raise_for_error(response)
         return response.json()
 
     @contextlib.asynccontextmanager
@@ -139,9 +132,7 @@ class Kube:
         ) as response:
             if response.is_error:
                 await response.aread()
-                if response.headers.get("Content-Type", "").startswith("application/json"):
-                    raise ApiError(request=response.request, response=response)
-                response.raise_for_status()
+                _raise_for_error(response)
             yield response
 
     async def authenticate(self) -> None:
@@ -155,8 +146,6 @@ class Kube:
 
     async def aclose(self) -> None:
         """Close connections; the Kube cannot be used afterwards."""
-        with contextlib.suppress(Exception):
-            await self.client.close()
         await self._http.aclose()
         await self._transport.aclose()
 
@@ -176,7 +165,6 @@ async def connect(
     kubeconfig: KubeconfigPath | Sequence[KubeconfigPath] | None = None,
     context: str | None = None,
     *,
-    field_manager: str = "helmguard",
     timeout: float = 10.0,  # noqa: ASYNC109 - also each request's timeout, not just this call's
     verify: bool = True,
 ) -> Kube:
@@ -188,7 +176,6 @@ async def connect(
     """
     return await connect_config(
         load_config(kubeconfig, context),
-        field_manager=field_manager,
         timeout=timeout,
         verify=verify,
     )
@@ -197,12 +184,11 @@ async def connect(
 async def connect_config(
     config: ClusterConfig,
     *,
-    field_manager: str = "helmguard",
     timeout: float = 10.0,  # noqa: ASYNC109 - also each request's timeout, not just this call's
     verify: bool = True,
 ) -> Kube:
     """Like `connect`, from an already resolved (or adjusted) `ClusterConfig`."""
-    kube = Kube(config, field_manager=field_manager, timeout=timeout)
+    kube = Kube(config, timeout=timeout)
     if verify:
         try:
             # First the credential: a failing plugin is named, not the API server.

@@ -1,8 +1,10 @@
 """Every Kubernetes API failure as one class with `retryable`, a plain message and a fix.
 
-The taxonomy only: `KubeError` and its subclasses (`KubeConfigError`, `MissingDependency`,
-`PermissionDenied`, ..., `Transient`, `Unclassified`), with the raw Status kept verbatim on
-`.status`. Light to import (no HTTP stack): kube/classifier.py maps failures onto it.
+`ApiError` is the API server's refusal as it came (its Status object, the request), raised
+by `Kube` (kube/client.py) before any classification. The taxonomy: `KubeError` and its
+subclasses (`KubeConfigError`, `MissingDependency`, `PermissionDenied`, ..., `Transient`,
+`Unclassified`), with the raw Status kept verbatim on `.status`. Light to import (no HTTP
+stack): kube/classifier.py maps failures onto it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,52 @@ from dataclasses import dataclass
 from typing import Any
 
 from helmguard.manifest import ObjectRef
+
+
+class ApiError(Exception):
+    """The API server answered a request with an error and a Status object (JSON).
+
+    `status` is the Status body verbatim; `code`, `reason`, `message` and `details` read its
+    fields as metav1.Status defines them (`code` falls back to the HTTP status). `method` and
+    `url` are the request's; `retry_after` is the Retry-After header as sent ("" if none).
+    """
+
+    def __init__(
+        self,
+        status: Mapping[str, Any],
+        *,
+        http_status: int = 0,
+        method: str = "",
+        url: str = "",
+        retry_after: str = "",
+    ) -> None:
+        self.status: dict[str, Any] = dict(status)
+        self.http_status = http_status
+        self.method = method
+        self.url = url
+        self.retry_after = retry_after
+        super().__init__(self.message or f"HTTP {self.code}")
+
+    @property
+    def code(self) -> int:
+        """The Status `code` (the HTTP status code the server answered with)."""
+        return int(self.status.get("code") or self.http_status)
+
+    @property
+    def reason(self) -> str:
+        """The Status `reason`: `NotFound`, `Forbidden`, `Invalid`, `Conflict`, ... or ""."""
+        return str(self.status.get("reason") or "")
+
+    @property
+    def message(self) -> str:
+        """The Status `message`, verbatim."""
+        return str(self.status.get("message") or "")
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The Status `details` (name, group, kind, causes, retryAfterSeconds), or {}."""
+        details = self.status.get("details")
+        return dict(details) if isinstance(details, Mapping) else {}
 
 
 @dataclass(frozen=True)

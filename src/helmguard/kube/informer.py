@@ -39,13 +39,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lightkube.core.exceptions import ApiError
-
-from helmguard import metrics
 from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource
-from helmguard.kube.errors import KubeError, Transient, Unclassified
+from helmguard.kube.errors import ApiError, KubeError, Transient, Unclassified
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +302,7 @@ class Informer:
                     if not token:
                         break
             except ApiError as exc:
-                if exc.status.code == 410:
+                if exc.code == 410:
                     continue  # the continue token expired mid-list: start the list over
                 raise
             break
@@ -342,6 +339,10 @@ class Informer:
             async with self.kube.stream(self.path, params) as response:
                 self.stats.watches += 1
                 if self.stats.watches > 1:
+                    # prometheus_client is imported by the first reconnect (serve's sync has
+                    # it already): a CLI deploy's wait, which /metrics never reads, skips it.
+                    from helmguard import metrics
+
                     metrics.WATCH_RECONNECTS.labels(resource=self.metric_label).inc()
                 self.watching = True
                 await self._set(True, "watching")
@@ -367,8 +368,8 @@ class Informer:
                         if line.strip():
                             await self._line(line)
         except ApiError as exc:
-            if exc.status.code == 410:
-                raise WatchExpired(exc.status.message or "410 Gone") from None
+            if exc.code == 410:
+                raise WatchExpired(exc.message or "410 Gone") from None
             raise
         finally:
             self.watching = False

@@ -1,7 +1,7 @@
-"""The HTTP layer under lightkube and `Kube`: TLS, credentials on each request, a retry on 401.
+"""The HTTP layer under `Kube`: TLS, credentials on each request, a retry on 401.
 
-lightkube's own ExecAuth refuses `client.authentication.k8s.io/v1` (its `_prepare` whitelists
-v1alpha1 and v1beta1), so helmguard authenticates itself: every request goes through one
+helmguard authenticates itself (exec plugins of `client.authentication.k8s.io/v1beta1` and
+`/v1`, tokens, client certificates): every request goes through one
 httpx2 `Transport` that adds the credential (kube/credentials.py) and impersonation headers,
 re-asks for the credential once on a 401, and counts requests.
 

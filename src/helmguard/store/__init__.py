@@ -7,8 +7,9 @@ One sync per cluster and store (a lease row with a heartbeat). Secret contents n
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from helmguard.lazy import exports
 
 if TYPE_CHECKING:
     from helmguard.redact import REDACTED, redact_secrets, values_digest
@@ -80,14 +81,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    path = module if "." in module else f"{__name__}.{module}"
-    value = getattr(importlib.import_module(path), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _EXPORTS)
 
 
 __all__ = [

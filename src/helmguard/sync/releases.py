@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from helmguard.manifest import ObjectRef
-from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, Store, values_digest
+from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, values_digest
 from helmguard.sync.selector import Selector, parse_selector
+
+if TYPE_CHECKING:
+    from helmguard.store import Store  # SQLAlchemy: only the caller's store brings it
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 

@@ -228,7 +228,7 @@ async def start_rollback(
     context: Context, namespace: str, name: str, body: RollbackRequest, cluster: Cluster = ""
 ) -> JSONResponse:
     """Re-apply a stored revision (default: the last deployed before the latest)."""
-    from helmguard.deploy import rollback
+    from helmguard.deploy.rollback import rollback
 
     store = context.store
     return await _release_action(
@@ -253,7 +253,7 @@ async def start_uninstall(
     context: Context, namespace: str, name: str, body: UninstallRequest, cluster: Cluster = ""
 ) -> JSONResponse:
     """Delete every object of the release in reverse order and wait until they are gone."""
-    from helmguard.deploy import uninstall
+    from helmguard.deploy.uninstall import uninstall
 
     store = context.store
     return await _release_action(
