@@ -92,9 +92,8 @@ async def read_cluster_secret(
 ) -> dict[str, Any]:
     """Secret NAMESPACE/NAME as the API server of `home` gives it; BadRegistration naming
     why not (no such Secret, no permission, no answer, no kubeconfig)."""
-    from lightkube.core.exceptions import ApiError
-
     from helmguard.kube.classifier import classify
+    from helmguard.kube.errors import ApiError
 
     where = f"Secret {namespace}/{name}"
     try:
@@ -107,8 +106,7 @@ async def read_cluster_secret(
     try:
         body: dict[str, Any] = await kube.get_json(f"/api/v1/namespaces/{namespace}/secrets/{name}")
     except ApiError as exc:
-        code = exc.status.code
-        if code == 404:
+        if exc.code == 404:
             raise BadRegistration(
                 f"there is no {where} in the cluster helmguard runs in "
                 f"({kube.config.target}); create it first"
