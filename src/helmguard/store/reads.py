@@ -41,12 +41,12 @@ from helmguard.store.records import (
 )
 from helmguard.store.rows import (
     event_record,
-    inventory_items,
     log_entry,
     ref_from_json,
     ref_of,
     release_record,
     resource_record,
+    revision_record,
     transition_record,
 )
 
@@ -112,21 +112,53 @@ class Reads(StoreCore):
             .where(Revision.release_id == release_id_query(key).scalar_subquery())
             .order_by(Revision.number)
         )
-        return [
-            RevisionRecord(
-                release=key,
-                number=row.number,
-                chart=row.chart,
-                chart_version=row.chart_version,
-                values_digest=row.values_digest,
-                started_at=row.started_at,
-                plan=row.plan,
-                outcome=row.outcome,
-                finished_at=row.finished_at,
-                inventory=inventory_items(row.inventory),
+        return [revision_record(row, key) for row in await self._rows(query)]
+
+    async def cluster_revisions(self, cluster: str) -> dict[ReleaseKey, list[RevisionRecord]]:
+        """Every revision of `cluster`'s releases, oldest first per release, in one query
+        (a sync starting over hundreds of releases reads them at once)."""
+        query = (
+            select(
+                Revision,
+                Release.namespace.label("release_namespace"),
+                Release.name.label("release_name"),
             )
-            for row in await self._rows(query)
-        ]
+            .join(Release, Release.id == Revision.release_id)
+            .where(Release.cluster == cluster)
+            .order_by(Revision.release_id, Revision.number)
+        )
+        out: dict[ReleaseKey, list[RevisionRecord]] = {}
+        for row in await self._rows(query):
+            key = ReleaseKey(row.release_namespace, row.release_name, cluster)
+            out.setdefault(key, []).append(revision_record(row, key))
+        return out
+
+    async def cluster_resources(
+        self, cluster: str, *, children: bool = False
+    ) -> dict[ReleaseKey, list[ResourceRecord]]:
+        """`list_resources` of every release of `cluster`, in one query."""
+        owned = Resource.owner.is_not(None) if children else Resource.owner.is_(None)
+        query = (
+            select(
+                Resource,
+                Release.namespace.label("release_namespace"),
+                Release.name.label("release_name"),
+            )
+            .join(Release, Release.id == Resource.release_id)
+            .where(Release.cluster == cluster, owned)
+            .order_by(
+                Resource.release_id,
+                Resource.api_group,
+                Resource.kind,
+                Resource.namespace,
+                Resource.name,
+            )
+        )
+        out: dict[ReleaseKey, list[ResourceRecord]] = {}
+        for row in await self._rows(query):
+            key = ReleaseKey(row.release_namespace, row.release_name, cluster)
+            out.setdefault(key, []).append(resource_record(row, key))
+        return out
 
     async def list_resources(
         self, key: ReleaseKey, *, children: bool = False

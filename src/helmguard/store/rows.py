@@ -18,6 +18,7 @@ from helmguard.store.records import (
     ReleaseKey,
     ReleaseRecord,
     ResourceRecord,
+    RevisionRecord,
     TransitionRecord,
 )
 
@@ -96,6 +97,22 @@ def transition_record(row: Any, release: ReleaseKey) -> TransitionRecord:
         message=row.message,
         at=row.at,
         root_cause=ref_from_json(row.root_cause),
+    )
+
+
+def revision_record(row: Any, release: ReleaseKey) -> RevisionRecord:
+    """A `revisions` row of `release`."""
+    return RevisionRecord(
+        release=release,
+        number=row.number,
+        chart=row.chart,
+        chart_version=row.chart_version,
+        values_digest=row.values_digest,
+        started_at=row.started_at,
+        plan=row.plan,
+        outcome=row.outcome,
+        finished_at=row.finished_at,
+        inventory=inventory_items(row.inventory),
     )
 
 

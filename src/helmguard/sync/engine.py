@@ -46,6 +46,7 @@ from helmguard.store import (
     EventRecord,
     ObservedStatus,
     ReleaseKey,
+    ResourceRecord,
     Store,
     SyncRunning,
     app_ref,
@@ -193,9 +194,10 @@ class Sync:
         self._marks = await self.store.release_marks(self.cluster)
         releases = await load_releases(self.store, self.cluster)
         self._cluster_wide = len({r.namespace for r in releases}) > self.cluster_wide_above
+        children = await self.store.cluster_resources(self.cluster, children=True)
         for release in releases:
             self.index.add_release(release)
-            await self._load_children(release.key)
+            await self._load_children(release.key, children.get(release.key, []))
         for release in releases:
             self._ensure_informers(release)
         self._ensure_cluster_informers()
@@ -306,11 +308,14 @@ class Sync:
             self._adding.discard(release.key)
             self._mark_release(release.key)
 
-    async def _load_children(self, key: ReleaseKey) -> None:
+    async def _load_children(
+        self, key: ReleaseKey, rows: Sequence[ResourceRecord] | None = None
+    ) -> None:
         """Learn which child rows are stored for each member (a sync before this one wrote
-        them), so the first computation drops those of pods gone meanwhile; rows of
-        children whose member left the release go now."""
-        rows = await self.store.list_resources(key, children=True)
+        them: `rows` when already read), so the first computation drops those of pods gone
+        meanwhile; rows of children whose member left the release go now."""
+        if rows is None:
+            rows = await self.store.list_resources(key, children=True)
         parent = {r.ref: r.owner for r in rows}
         members = self.index.members.get(key, set())
         for row in rows:

@@ -16,12 +16,20 @@ A release with neither has no members, and the sync reports it NotFound, never R
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from helmguard.manifest import ObjectRef
-from helmguard.store import ReleaseKey, ReleaseRecord, RevisionRecord, values_digest
+from helmguard.store import (
+    InventoryItem,
+    ReleaseKey,
+    ReleaseRecord,
+    ResourceRecord,
+    RevisionRecord,
+    values_digest,
+)
 from helmguard.sync.selector import Selector, parse_selector
 
 if TYPE_CHECKING:
@@ -51,6 +59,27 @@ def default_selector(name: str) -> str:
 async def load_release(store: Store, record: ReleaseRecord) -> ManagedRelease:
     """The managed release for a stored release: its inventory, and its selector if managed."""
     revisions = await store.list_revisions(record.key)
+    if _stored_inventory(revisions) is not None:
+        return managed_release(record, revisions, ())
+    return managed_release(record, revisions, await store.list_resources(record.key))
+
+
+async def load_releases(store: Store, cluster: str = "") -> list[ManagedRelease]:
+    """Every release recorded in the store for `cluster` (three queries, whatever their number)."""
+    records = await store.list_releases(cluster)
+    revisions = await store.cluster_revisions(cluster)
+    resources = await store.cluster_resources(cluster)
+    return [managed_release(r, revisions.get(r.key, []), resources.get(r.key, ())) for r in records]
+
+
+def managed_release(
+    record: ReleaseRecord,
+    revisions: Sequence[RevisionRecord],
+    resources: Sequence[ResourceRecord],
+) -> ManagedRelease:
+    """A stored release as the sync manages it: the inventory its latest revision that has
+    one recorded (else the objects it has status rows of: `resources`), the selector of the
+    latest revision that names one."""
     selector = next(
         (
             r.plan["selector"]
@@ -59,11 +88,11 @@ async def load_release(store: Store, record: ReleaseRecord) -> ManagedRelease:
         ),
         None,
     )
-    stored = next((r.inventory for r in reversed(revisions) if r.inventory is not None), None)
+    stored = _stored_inventory(revisions)
     if stored is not None:
         inventory = frozenset(i.ref for i in stored)
     else:
-        inventory = frozenset(r.ref for r in await store.list_resources(record.key))
+        inventory = frozenset(r.ref for r in resources)
     return ManagedRelease(
         record.key,
         parse_selector(selector) if selector is not None else None,
@@ -72,9 +101,8 @@ async def load_release(store: Store, record: ReleaseRecord) -> ManagedRelease:
     )
 
 
-async def load_releases(store: Store, cluster: str = "") -> list[ManagedRelease]:
-    """Every release recorded in the store for `cluster`."""
-    return [await load_release(store, r) for r in await store.list_releases(cluster)]
+def _stored_inventory(revisions: Sequence[RevisionRecord]) -> Sequence[InventoryItem] | None:
+    return next((r.inventory for r in reversed(revisions) if r.inventory is not None), None)
 
 
 async def register_release(
