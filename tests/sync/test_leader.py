@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from helmguard.kube.client import Kube
+from helmguard.kube.errors import ApiError
 from helmguard.sync.leader import (
     ElectionConfigError,
     ElectionTimings,
@@ -170,10 +171,20 @@ async def test_a_leader_whose_lease_is_taken_stops_leading(
     run = asyncio.create_task(a.run(work))
     await became.wait()
     assert a.is_leader
-    lease = _lease(admin_http, namespace, "election")
-    lease["spec"]["holderIdentity"] = "intruder"
-    lease["spec"]["renewTime"] = micro_time(datetime.now(UTC))
-    await kube.send_json("PUT", f"{a.path}/election", lease)
+    # The intruder writes as any client does: read, change, write; a renewal of the leader
+    # in between (409 Conflict) makes it read again.
+    for _ in range(20):
+        lease = _lease(admin_http, namespace, "election")
+        lease["spec"]["holderIdentity"] = "intruder"
+        lease["spec"]["renewTime"] = micro_time(datetime.now(UTC))
+        try:
+            await kube.send_json("PUT", f"{a.path}/election", lease)
+            break
+        except ApiError as exc:
+            if exc.code != 409:
+                raise
+    else:
+        pytest.fail("the intruder's write conflicted with a renewal 20 times")
     async with asyncio.timeout(FAST.renew_deadline + 2):
         await run
     assert stopped.is_set()
