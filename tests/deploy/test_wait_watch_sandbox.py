@@ -83,10 +83,13 @@ async def test_a_change_wakes_the_wait_and_idling_sends_no_request(
             assert kube.requests == before
             _post(admin_http, f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": "late"}})
             created = time.monotonic()
-            await watch.changed(5.0)
+            # Another object of the namespace (the controller-manager's kube-root-ca.crt in
+            # a new namespace) may wake the wait first: wait for this one's change.
+            while (await watch.snapshot()).statuses[ref].state is not State.READY:
+                left = created + 5.0 - time.monotonic()
+                assert left > 0, "the new ConfigMap never reached the wait"
+                await watch.changed(left)
             woke = time.monotonic() - created
-            snapshot = await watch.snapshot()
-            assert snapshot.statuses[ref].state is State.READY
             # Nothing was listed again: the watch delivered it.
             assert woke < 0.5, woke
             assert kube.requests == before
@@ -150,14 +153,23 @@ async def test_a_deployer_who_may_not_watch_gets_the_polling_look(
         },
     )
     _post(admin_http, f"/apis/apps/v1/namespaces/{ns}/daemonsets", _daemonset("agent"))
+    # The controller's FailedCreate Event first: both looks below then read the same words.
+    for _ in range(600):
+        answer = await asyncio.to_thread(admin_http.get, f"/api/v1/namespaces/{ns}/events")
+        events = answer.json()["items"]
+        if any(e.get("reason") == "FailedCreate" for e in events):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the DaemonSet controller said nothing in 30 s")
     refs = [ObjectRef("apps", "DaemonSet", ns, "agent"), ObjectRef("", "ConfigMap", ns, "later")]
     kube = await connect(sandbox.kubeconfig, context=sandbox.restricted_context)
     try:
         cluster = Cluster(kube, deadline=time.monotonic() + 60)
         async with ReleaseWatch(cluster, refs) as watch:
-            for _ in range(40):  # the informers list, then their watches are refused
+            for _ in range(400):  # the informers list, then their watches are refused
                 watched = (await watch.snapshot()).statuses
-                if watch.polling and not watch.informers[(refs[0].group, "DaemonSet", ns)].watching:
+                if watch.polling and all(i.stats.errors for i in watch.informers.values()):
                     break
                 await asyncio.sleep(0.05)
             assert all(i.stats.errors for i in watch.informers.values())
