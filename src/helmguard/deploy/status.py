@@ -72,8 +72,11 @@ class ReleaseStatus:
 
     @property
     def found(self) -> bool:
-        """Whether any object of the release was found (else it is NotFound)."""
-        return not (self.state == State.MISSING.value and self.reason == "NotFound")
+        """Whether any object of the release was found: not when it has none, nor when every
+        one is Missing (a release with one object gone is found, and Missing)."""
+        if not (self.state == State.MISSING.value and self.reason == "NotFound"):
+            return True
+        return any(m.state != State.MISSING.value for m in self.members)
 
 
 def _members(rows: Sequence[ResourceRecord]) -> tuple[MemberStatus, ...]:
@@ -222,9 +225,21 @@ async def _read_cluster(
     inventory = managed.inventory if managed is not None else frozenset()
     revision = managed.revision if managed is not None else None
     where = "the store's inventory"
-    if not inventory and (managed is None or managed.selector is None):
-        revision, inventory = await _cluster_inventory(kube, key)
-        where = "the release record on the cluster"
+    if managed is None or managed.selector is None:
+        # The records on the cluster say which revision is current: helm may have written
+        # one the store has not heard of (`helm upgrade`/`rollback` of this release).
+        on_cluster, recorded = await _cluster_inventory(kube, key)
+        if not inventory:
+            revision, inventory = on_cluster, recorded
+            where = "the release record on the cluster"
+        elif on_cluster > (revision or 0):
+            where = (
+                f"the release record on the cluster, which another client wrote after the "
+                f"store's revision {revision}"
+            )
+            revision, inventory = on_cluster, recorded
+        elif on_cluster == 0:
+            where = "the store's inventory; the cluster has no release record of it"
     chosen = parse_selector(selector) if selector else (managed.selector if managed else None)
     if not inventory and chosen is None:
         if managed is None:

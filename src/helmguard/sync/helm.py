@@ -7,7 +7,12 @@ one (a pending-install when there is none yet), its inventory that revision's ma
 A new revision (helm upgrade, rollback) records a new store revision, which the sync's
 refresher loads like any other; once its records are gone (helm uninstall) the release
 is forgotten. Releases helmguard deploys are its own: a revision whose record carries
-helmguard's facts, or a store revision helmguard wrote at or after it, is left alone.
+helmguard's facts, or a store revision helmguard wrote at or after it, is left alone. When
+helm writes a newer revision of a release helmguard deployed (`helm upgrade`, `helm
+rollback`), that revision is followed like any helm revision; when helm uninstalls one
+(its records gone, or the latest says uninstalled) whose last operation had deployed, it is
+forgotten as helmguard's own uninstall forgets it. Releases registered with `manage` keep
+the members their selector names.
 """
 
 from __future__ import annotations
@@ -122,19 +127,36 @@ def _outcome(status: str) -> str:
     return "pending" if status in PENDING_STATUSES else status
 
 
-async def reconcile(store: Store, key: ReleaseKey, chosen: HelmRevision | None) -> str | None:
+def uninstalled(revisions: Iterable[HelmRevision]) -> bool:
+    """Whether helm's records say the release is gone: none left, or the latest uninstalled."""
+    latest = max(revisions, key=lambda r: r.revision, default=None)
+    return latest is None or latest.status == "uninstalled"
+
+
+async def reconcile(
+    store: Store, key: ReleaseKey, chosen: HelmRevision | None, *, gone: bool = False
+) -> str | None:
     """Make the store follow what helm's records say of one release; what was done, if anything.
 
-    Returns "recorded", "forgotten" or None (nothing to do, or the release is helmguard's).
+    `chosen` is the revision to follow (`followed`), `gone` whether the records say the
+    release was uninstalled (`uninstalled`). Returns "recorded", "forgotten" or None
+    (nothing to do, or the store's revision is helmguard's and at least as new).
     """
     revisions = await store.list_revisions(key)
     latest = revisions[-1] if revisions else None
+    if latest is not None and latest.outcome == "registered":
+        return None  # `helmguard manage`: the selector says what the release is
     ours = latest is None or is_discovered(latest)
     if chosen is None:
-        if latest is not None and ours and await store.delete_release(key):
+        # A release helmguard deployed and helm uninstalled. One whose last operation is in
+        # flight or did not deploy is left alone (helmguard's own uninstall records running).
+        theirs_gone = gone and latest is not None and latest.outcome == "deployed"
+        if latest is not None and (ours or theirs_gone) and await store.delete_release(key):
             return "forgotten"
         return None
-    if latest is not None and (latest.number > chosen.revision or not ours):
+    if latest is not None and (
+        latest.number > chosen.revision or (latest.number == chosen.revision and not ours)
+    ):
         return None  # helmguard deployed this revision, or a newer one (in flight maybe)
     inventory = tuple(InventoryItem(ref) for ref in sorted(set(chosen.inventory)))
     outcome = _outcome(chosen.status)
@@ -248,9 +270,11 @@ class HelmDiscovery:
     async def _reconcile_dirty(self) -> None:
         dirty, self._dirty = self._dirty, set()
         for key in sorted(dirty):
-            chosen = followed((self._records.get(key) or {}).values())
+            records = (self._records.get(key) or {}).values()
             try:
-                done = await reconcile(self.store, key, chosen)
+                done = await reconcile(
+                    self.store, key, followed(records), gone=uninstalled(records)
+                )
             except Exception:
                 log.exception("following helm's release %s failed", key)
                 self._dirty.add(key)
