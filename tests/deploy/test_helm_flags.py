@@ -128,3 +128,92 @@ def test_a_rollback_failing_its_wait_keeps_the_latest_deployed_as_helm_does(
         assert _statuses(helm, "rw", namespace) == expected
     finally:
         delete_namespace(admin_http, theirs)
+
+
+def _records(admin_http: httpx.Client, namespace: str, name: str) -> list[str]:
+    found = admin_http.get(
+        f"/api/v1/namespaces/{namespace}/secrets",
+        params={"labelSelector": f"owner=helm,name={name}"},
+    )
+    found.raise_for_status()
+    return sorted(s["metadata"]["name"] for s in found.json()["items"])
+
+
+def test_install_upgrade_and_name_chart_arguments_as_helms(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    """`helmguard install|upgrade [-i]|deploy NAME CHART` refuse and proceed where helm does,
+    on twin releases in two namespaces; a refusal writes nothing (no record, no store row)."""
+    chart = str(CHARTS / "interop")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    db = str(tmp_path / "hg.db")
+    common = ("--db", db, "--timeout", "60s")
+    try:
+        # upgrade without --install of a release that does not exist: both refuse.
+        refused = helm.run("upgrade", "web", chart, "-n", theirs, check=False)
+        assert refused.returncode == 1 and "has no deployed releases" in refused.stderr
+        code, out = _cli(sandbox, "upgrade", "web", chart, "-n", namespace, *common)
+        assert code == 1 and '"web" has no deployed releases' in out, out
+        assert _records(admin_http, namespace, "web") == []
+        # install NAME CHART, then install again: both refuse the name in use.
+        helm.run("install", "web", chart, "-n", theirs)
+        code, out = _cli(sandbox, "install", "web", chart, "-n", namespace, *common)
+        assert code == 0, out
+        refused = helm.run("install", "web", chart, "-n", theirs, check=False)
+        assert refused.returncode == 1 and "cannot reuse a name" in refused.stderr
+        code, out = _cli(sandbox, "install", "web", chart, "-n", namespace, *common)
+        assert code == 1 and "cannot reuse a name that is still in use" in out, out
+        assert _records(admin_http, namespace, "web") == ["sh.helm.release.v1.web.v1"]
+        # upgrade NAME CHART, and deploy NAME CHART (= upgrade --install): revisions 2 and 3.
+        helm.run("upgrade", "web", chart, "-n", theirs, "--set", "greeting=hi")
+        code, out = _cli(
+            sandbox, "upgrade", "web", chart, "-n", namespace, "--set", "greeting=hi", *common
+        )
+        assert code == 0, out
+        helm.run("upgrade", "--install", "web", chart, "-n", theirs, "--wait")
+        code, out = _cli(sandbox, "deploy", "web", chart, "-n", namespace, "--wait", *common)
+        assert code == 0, out
+        assert _statuses(helm, "web", namespace) == _statuses(helm, "web", theirs)
+        assert [s for _, s in _statuses(helm, "web", namespace)] == [
+            "superseded",
+            "superseded",
+            "deployed",
+        ]
+        # After an uninstall that keeps history: upgrade refuses, upgrade --install installs.
+        helm.run("uninstall", "web", "-n", theirs, "--keep-history")
+        code, out = _cli(sandbox, "uninstall", "web", "-n", namespace, "--keep-history", "--db", db)
+        assert code == 0, out
+        refused = helm.run("upgrade", "web", chart, "-n", theirs, check=False)
+        assert refused.returncode == 1 and "has no deployed releases" in refused.stderr
+        code, out = _cli(sandbox, "upgrade", "web", chart, "-n", namespace, *common)
+        assert code == 1 and "has no deployed releases" in out, out
+        helm.run("upgrade", "-i", "web", chart, "-n", theirs)
+        code, out = _cli(sandbox, "upgrade", "-i", "web", chart, "-n", namespace, *common)
+        assert code == 0, out
+        assert _statuses(helm, "web", namespace)[-1] == (4, "deployed")
+        assert _statuses(helm, "web", theirs)[-1] == (4, "deployed")
+    finally:
+        delete_namespace(admin_http, theirs)
+
+
+def test_name_and_chart_arguments_bad_input(sandbox: Sandbox, namespace: str) -> None:
+    chart = str(CHARTS / "interop")
+    cases = {
+        ("deploy", chart): "give the release a name",
+        ("deploy", "a", chart, "--release", "b"): "the release is named twice",
+        ("deploy", "a", chart, "extra"): "unexpected extra argument",
+        ("deploy",): "Missing argument 'CHART'",
+        ("upgrade", "a", chart, "--wait=sometimes"): "--wait=sometimes: use one of",
+        ("deploy", "a", chart, "--wait", "--no-wait"): "--wait=watcher waits and --no-wait",
+    }
+    for args, said in cases.items():
+        code, out = _cli(sandbox, *args, "-n", namespace, "--no-store")
+        assert code == 2 and said in out, (args, out)
+    # `render` keeps helm template's default name; NAME before CHART names it.
+    unnamed = CliRunner().invoke(main, ["render", chart])
+    assert unnamed.exit_code == 0 and "release-name-" in unnamed.output, unnamed.output
+    named = CliRunner().invoke(main, ["render", "shop", chart])
+    assert named.exit_code == 0 and "shop-" in named.output, named.output
+    assert "release-name" not in named.output

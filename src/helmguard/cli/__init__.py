@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("helmguard.cli.db:db", "Manage helmguard's database (SQLite file or PostgreSQL)."),
     "deploy": (
         "helmguard.cli.deploy:deploy_command",
-        "Install or upgrade CHART as a release: preflight, ordered waves, wait, prune.",
+        "Install or upgrade CHART as release NAME: preflight, ordered waves, wait, prune.",
     ),
     "diff": (
         "helmguard.cli.diff:diff_group",
@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": (
         "helmguard.cli.releases:history_command",
         "RELEASE's revisions, like `helm history` (status transitions: `helmguard transitions`).",
+    ),
+    "install": (
+        "helmguard.cli.deploy:install_command",
+        "Install CHART as a new release NAME, as `helm install NAME CHART`.",
     ),
     "list": (
         "helmguard.cli.releases:list_command",
@@ -100,6 +104,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "uninstall": (
         "helmguard.cli.deploy:uninstall_command",
         "Delete everything RELEASE applied, in reverse order, and wait until it is gone.",
+    ),
+    "upgrade": (
+        "helmguard.cli.deploy:upgrade_command",
+        "Upgrade release NAME to CHART, as `helm upgrade [--install] NAME CHART`.",
     ),
     "watch": (
         "helmguard.cli.status:watch",

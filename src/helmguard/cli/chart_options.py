@@ -1,12 +1,15 @@
 """The chart and values options every chart command shares (render, check, graph, plan, deploy).
 
-They mirror `helm template`'s flags so a Helm command line carries over unchanged.
+They mirror `helm template`'s flags so a Helm command line carries over unchanged: the
+arguments are Helm's `[NAME] CHART` (`helm template web ./chart`, `helm upgrade --install
+web ./chart`), and `--release NAME` says the same for those who prefer a flag.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -18,14 +21,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Applied bottom-up by click, so listed here in the order --help should show them.
 _OPTIONS: tuple[Callable[[Any], Any], ...] = (
-    click.argument("chart"),
+    click.argument("positionals", nargs=-1, metavar="[NAME] CHART"),
     click.option(
         "--release",
         "--name",
         "release",
-        default="release-name",
-        show_default=True,
-        help="Release name (Helm's NAME).",
+        help="Release name (Helm's NAME; or give it before CHART).",
     ),
     click.option(
         "-n",
@@ -79,11 +80,59 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
 )
 
 
+DEFAULT_RELEASE = "release-name"  # helm template's name for a release nobody named
+
+
 def chart_options(f: F) -> F:
-    """Decorate a click command with CHART and Helm's chart and values flags."""
+    """Decorate a click command with `[NAME] CHART` and Helm's chart and values flags; the
+    command gets `chart` and `release` (helm template's "release-name" when not named)."""
+    return _with_chart(f, name_required=False)
+
+
+def release_chart_options(f: F) -> F:
+    """As `chart_options`, for commands that act on a release (deploy, install, upgrade,
+    diff upgrade): its name is required, as `helm upgrade` and `helm install` require it."""
+    return _with_chart(f, name_required=True)
+
+
+def _with_chart(f: F, *, name_required: bool) -> F:
+    @functools.wraps(f)
+    def named(*args: Any, positionals: tuple[str, ...], **kwargs: Any) -> Any:
+        kwargs["release"], kwargs["chart"] = name_and_chart(
+            positionals, kwargs.get("release"), name_required=name_required
+        )
+        return f(*args, **kwargs)
+
+    wrapped = cast(F, named)
     for option in reversed(_OPTIONS):
-        f = option(f)
-    return f
+        wrapped = option(wrapped)
+    return wrapped
+
+
+def name_and_chart(
+    positionals: tuple[str, ...], flag: str | None, *, name_required: bool
+) -> tuple[str, str]:
+    """(release, chart) from Helm's `[NAME] CHART` arguments and `--release`; UsageError (exit
+    2) for no CHART, more than two arguments, two different names, or a name required and
+    not given."""
+    if not positionals:
+        raise click.UsageError("Missing argument 'CHART' (the arguments are [NAME] CHART).")
+    if len(positionals) > 2:
+        extra = " ".join(positionals[2:])
+        raise click.UsageError(f"Got unexpected extra argument(s) ({extra}): give [NAME] CHART.")
+    if len(positionals) == 2:
+        name, chart = positionals
+        if flag is not None and flag != name:
+            raise click.UsageError(
+                f"the release is named twice: {name!r} before CHART and --release {flag!r}"
+            )
+        return name, chart
+    if flag is None and name_required:
+        raise click.UsageError(
+            f"give the release a name: NAME before CHART ({positionals[0]}), as `helm upgrade "
+            "--install NAME CHART`, or --release NAME."
+        )
+    return flag or DEFAULT_RELEASE, positionals[0]
 
 
 def _split_commas(values: Iterable[str]) -> tuple[str, ...]:
@@ -101,7 +150,7 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
         raise click.UsageError("--post-renderer-args needs --post-renderer EXECUTABLE")
     return RenderRequest(
         chart=kwargs["chart"],
-        release=kwargs.get("release") or "release-name",
+        release=kwargs.get("release") or DEFAULT_RELEASE,
         namespace=kwargs.get("namespace") or "default",
         version=kwargs.get("chart_version"),
         repo=kwargs.get("repo"),

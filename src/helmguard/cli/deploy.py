@@ -19,7 +19,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from helmguard.cli.chart_options import chart_options, request_from_options
+from helmguard.cli.chart_options import (
+    chart_options,
+    release_chart_options,
+    request_from_options,
+)
 from helmguard.cli.duration import DURATION
 from helmguard.cli.options import db_option, target_options
 from helmguard.deploy.oplog import Step
@@ -383,6 +387,7 @@ def deploy_options(**kwargs: Any) -> DeployOptions:
         values_mode=str(kwargs.get("values_mode") or ""),
         skip_crds=bool(kwargs.get("skip_crds", False)),
         wait_for_load_balancers=bool(kwargs.get("wait_for_load_balancers", False)),
+        require=str(kwargs.get("require") or ""),
     )
 
 
@@ -415,46 +420,128 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
         click.echo(plan_to_text(the_plan), nl=False)
 
 
+_WAIT_STRATEGIES = ("watcher", "legacy", "hookOnly")
+
+
+def _deploy_flags(f: F) -> F:
+    """The flags of deploy, install and upgrade: Helm's (helm v4's names and their v3 names
+    where they differ: --rollback-on-failure/--atomic, --take-ownership/--adopt)."""
+    options = (
+        click.option("--no-wait", is_flag=True, help="Return once every wave is applied."),
+        click.option(
+            "--wait",
+            "wait_strategy",
+            is_flag=False,
+            flag_value="watcher",
+            default=None,
+            metavar="[=STRATEGY]",
+            help="helm's flag: helmguard waits by default (--wait and --wait=watcher or legacy "
+            "say the same); --wait=hookOnly is --no-wait.",
+        ),
+        _wait_for_jobs,
+        click.option(
+            "--wait-for-load-balancers",
+            is_flag=True,
+            help="Also wait until every LoadBalancer Service has an address (default: warn only).",
+        ),
+        click.option(
+            "--force", is_flag=True, help="Deploy even if preflight finds errors (loudly warned)."
+        ),
+        click.option(
+            "--force-conflicts", is_flag=True, help="Take over fields other managers own."
+        ),
+        click.option(
+            "--adopt",
+            "--take-ownership",
+            "adopt",
+            is_flag=True,
+            help="Take over objects owned by Helm or nobody.",
+        ),
+        click.option(
+            "--atomic",
+            "--rollback-on-failure",
+            "atomic",
+            is_flag=True,
+            help="On failure, restore the previous revision (or remove all).",
+        ),
+        click.option(
+            "--create-namespace", is_flag=True, help="Create the release namespace if absent."
+        ),
+        click.option(
+            "--skip-crds", is_flag=True, help="Do not install the chart's crds/ (as helm's)."
+        ),
+        _description,
+        _history_max,
+        values_mode_options,
+        click.option(
+            "--dry-run",
+            "dry_run",
+            is_flag=False,
+            flag_value="client",
+            default=None,
+            help="client: render and check offline; server: the full preflight against the "
+            "cluster. Nothing is written.",
+        ),
+    )
+    for option in reversed(options):
+        f = option(f)
+    return release_chart_options(_cluster_options(f))
+
+
 @click.command("deploy")
-@chart_options
-@_cluster_options
-@click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
-@_wait_for_jobs
-@click.option(
-    "--wait-for-load-balancers",
-    is_flag=True,
-    help="Also wait until every LoadBalancer Service has an address (default: warn only).",
-)
-@click.option(
-    "--force", is_flag=True, help="Deploy even if preflight finds errors (loudly warned)."
-)
-@click.option("--force-conflicts", is_flag=True, help="Take over fields other managers own.")
-@click.option("--adopt", is_flag=True, help="Take over objects owned by Helm or nobody.")
-@click.option(
-    "--atomic", is_flag=True, help="On failure, restore the previous revision (or remove all)."
-)
-@click.option("--create-namespace", is_flag=True, help="Create the release namespace if absent.")
-@click.option("--skip-crds", is_flag=True, help="Do not install the chart's crds/ (as helm's).")
-@_description
-@_history_max
-@values_mode_options
-@click.option(
-    "--dry-run",
-    "dry_run",
-    is_flag=False,
-    flag_value="client",
-    default=None,
-    help="client: render and check offline; server: the full preflight against the cluster. "
-    "Nothing is written.",
-)
+@_deploy_flags
 def deploy_command(**kwargs: Any) -> None:
-    """Install or upgrade CHART as a release: preflight, ordered waves, wait, prune.
+    """Install or upgrade CHART as release NAME: preflight, ordered waves, wait, prune.
+
+    As `helm upgrade --install NAME CHART`. Exit codes: 0 deployed, 1 refused/failed, 2 bad
+    input, 130 interrupted.
+    """
+    _deploy(kwargs, require="")
+
+
+@click.command("install")
+@_deploy_flags
+def install_command(**kwargs: Any) -> None:
+    """Install CHART as a new release NAME, as `helm install NAME CHART`.
+
+    Refused (exit 1) when the cluster has a release of that name, whatever its state
+    (helm's rule); `deploy` or `upgrade --install` install or upgrade.
 
     Exit codes: 0 deployed, 1 refused/failed, 2 bad input, 130 interrupted.
     """
+    _deploy(kwargs, require="install")
+
+
+@click.command("upgrade")
+@click.option(
+    "-i", "--install", is_flag=True, help="Install the release if it does not exist (= deploy)."
+)
+@_deploy_flags
+def upgrade_command(install: bool, **kwargs: Any) -> None:
+    """Upgrade release NAME to CHART, as `helm upgrade [--install] NAME CHART`.
+
+    Without --install, refused (exit 1) when NAME has no revision or was uninstalled (helm:
+    "has no deployed releases"); with it, the same as `deploy`.
+
+    Exit codes: 0 deployed, 1 refused/failed, 2 bad input, 130 interrupted.
+    """
+    _deploy(kwargs, require="" if install else "upgrade")
+
+
+def _deploy(kwargs: dict[str, Any], *, require: str) -> None:
     from helmguard.deploy import deploy
 
+    strategy = kwargs.pop("wait_strategy")
+    if strategy is not None:
+        if strategy not in _WAIT_STRATEGIES:
+            raise click.UsageError(
+                f"--wait={strategy}: use one of {', '.join(_WAIT_STRATEGIES)} (or --wait alone)"
+            )
+        if kwargs["no_wait"] and strategy != "hookOnly":
+            raise click.UsageError(f"--wait={strategy} waits and --no-wait does not: pass one")
+        kwargs["no_wait"] = strategy == "hookOnly"
     kwargs["values_mode"] = values_mode(kwargs)
+    kwargs["require"] = require
     _check_wait_for_jobs(kwargs)
     dry_run = kwargs.pop("dry_run")
     if dry_run is not None:

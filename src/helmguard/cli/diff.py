@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from helmguard.cli.chart_options import chart_options, request_from_options
+from helmguard.cli.chart_options import release_chart_options, request_from_options
 from helmguard.cli.deploy import _user_errors, deploy_options, values_mode, values_mode_options
 from helmguard.cli.duration import DURATION
 from helmguard.cli.options import connection_options
@@ -77,20 +77,12 @@ def diff_group() -> None:
     """
 
 
-def _with_release_argument(f: F) -> F:
-    """CHART and Helm's chart flags, with RELEASE as an argument before it (as helm-diff)."""
-    f = chart_options(f)
-    params: list[click.Parameter] = getattr(f, "__click_params__", [])
-    params[:] = [p for p in params if p.name != "release"]
-    return click.argument("release")(f)
-
-
 @diff_group.command("upgrade")
-@_with_release_argument
+@release_chart_options
 @_diff_options
 @values_mode_options
 def diff_upgrade_command(**kwargs: Any) -> None:
-    """What `helmguard deploy CHART --release RELEASE` would change, with its preflight."""
+    """What `helmguard deploy RELEASE CHART` would change, with its preflight."""
     from helmguard.deploy.diff import diff_upgrade
 
     mode = values_mode(kwargs)

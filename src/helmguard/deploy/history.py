@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.oplog import OperationLog, Step
@@ -42,6 +43,27 @@ async def read_history(
             rev = decode_record(item)
             found[rev.revision] = rev
     return [found[r] for r in sorted(found)]
+
+
+def name_refusal(require: str, history: Sequence[RevisionManifest], name: str) -> str | None:
+    """Why `require` (DeployOptions.require) refuses release `name` with `history`, in helm's
+    words, or None: install wants no record of the name at all, upgrade (without --install)
+    one whose latest revision is not uninstalled."""
+    latest = history[-1] if history else None
+    if require == "install" and latest is not None:
+        return (
+            f"cannot reuse a name that is still in use: release {name} has revision "
+            f"{latest.revision} ({latest.status or latest.outcome}); upgrade it (helmguard "
+            f"upgrade {name} CHART) or uninstall it first"
+        )
+    if require == "upgrade" and (
+        latest is None or latest.status in ("uninstalled", "uninstalling")
+    ):
+        return (
+            f'"{name}" has no deployed releases; install it (helmguard upgrade --install '
+            f"{name} CHART, or helmguard deploy)"
+        )
+    return None
 
 
 async def write_record(

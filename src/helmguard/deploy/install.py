@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
-from helmguard.deploy.history import read_history
+from helmguard.deploy.history import name_refusal, read_history
 from helmguard.deploy.oplog import Listener, OperationLog, Step
 from helmguard.deploy.release import record_kind
 from helmguard.deploy.result import Outcome, Result
@@ -69,6 +69,33 @@ def _preflight_verdict(
     )
     log.emit(Step.VERDICT, message, level="error", outcome=Outcome.REFUSED)
     return message, first.target or first.object
+
+
+def _refused(
+    run: Run,
+    request: RenderRequest,
+    message: str,
+    culprit: ObjectRef | None = None,
+    *,
+    report: Report | None = None,
+    logged: bool = False,
+) -> Result:
+    """The Result of a deploy refused before anything was applied (`logged`: its verdict
+    is in the log already)."""
+    if not logged:
+        run.log.emit(Step.VERDICT, message, level="error", outcome=Outcome.REFUSED)
+    return Result(
+        "deploy",
+        request.release,
+        request.namespace,
+        0,
+        Outcome.REFUSED,
+        message,
+        culprit,
+        report=report,
+        log=tuple(run.log.records),
+        seconds=time.monotonic() - run.started,
+    )
 
 
 async def _all(first: Awaitable[A], second: Awaitable[B], third: Awaitable[C]) -> tuple[A, B, C]:
@@ -146,6 +173,9 @@ async def deploy(
                 retry(kube.discovery.resources, timeout=options.timeout),
                 retry(kube.version, timeout=options.timeout),
             )
+            refused_name = name_refusal(options.require, history, request.release)
+            if refused_name is not None:
+                return _refused(run, request, refused_name)
             if engine is not None:
                 await engine
             values = upgrade_values(
@@ -174,21 +204,14 @@ async def deploy(
             )
             refused = _preflight_verdict(report, log, Severity.ERROR)
             if refused is not None:
-                return Result(
-                    "deploy",
-                    request.release,
-                    request.namespace,
-                    0,
-                    Outcome.REFUSED,
-                    refused[0],
-                    refused[1],
-                    report=report,
-                    log=tuple(log.records),
-                    seconds=time.monotonic() - run.started,
-                )
+                return _refused(run, request, *refused, report=report, logged=True)
         if options.create_namespace:
             await _create_namespace(run, request.namespace)
         await run.open()
+        # Under the Lease, the history is the one the revision number comes from.
+        refused_name = name_refusal(options.require, run.history, request.release)
+        if refused_name is not None:
+            return _refused(run, request, refused_name, report=report)
         # The executor is imported here, once the store is open: loaded in a thread beside
         # the store's (SQLAlchemy) and Helm's engine, it slowed both more than it saved.
         from helmguard.deploy.apply import apply_revision, helm_base

@@ -37,6 +37,9 @@ async def uninstall(
     try:
         cluster = await run.open()
         latest = run.latest()
+        # As Helm's: an uninstall is of the latest revision, not a new one (with
+        # --keep-history its record is marked uninstalled; the next install is N+1).
+        run.revision = latest.revision
         inventory: set[ObjectRef] = set()
         for h in run.history:
             inventory.update(h.inventory)
