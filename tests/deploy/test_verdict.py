@@ -73,7 +73,12 @@ def test_a_workload_explains_better_than_the_service_passing_its_trouble_on() ->
     assert verdict([passed_on]).culprit == passed_on
 
 
-def test_an_ingress_without_address_is_still_waited_for() -> None:
+def test_an_ingress_without_address_is_reported_not_waited_for() -> None:
+    """As a LoadBalancer Service: many clusters run no ingress controller, and helm's wait
+    does not wait for Ingresses; --wait-for-load-balancers waits."""
     ingress = evaluate(Observed(obj("Ingress"), NOW))
-    assert ingress.reason == "LoadBalancerPending" and not unawaited(ingress)
-    assert verdict([ingress]).done is False
+    assert ingress.reason == "LoadBalancerPending" and unawaited(ingress)
+    assert "no ingress controller for class nginx" in ingress.message, ingress.message
+    done = verdict([ingress])
+    assert done.done and done.ready, done
+    assert verdict([ingress], wait_for_load_balancers=True).done is False

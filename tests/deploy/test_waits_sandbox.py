@@ -169,6 +169,25 @@ async def test_load_balancer_without_address_is_reported_not_waited_for(
     await uninstall(ns, "web", options)
 
 
+async def test_ingress_without_controller_is_reported_not_waited_for(
+    options: DeployOptions, ns: str
+) -> None:
+    """No ingress controller runs on the sandbox (nor on many clusters): the Ingress never
+    gets an address. The deploy says so and ends when the workload is Ready."""
+    started = time.monotonic()
+    sets = ("service.enabled=true", "ingress.enabled=true", "ingress.className=nginx")
+    result = await deploy(_request("web", ns, *sets), options)
+    elapsed = time.monotonic() - started
+    assert result.outcome == "deployed", result.message
+    waited = [r.message for r in result.log if r.step == "wait.ready"]
+    assert waited and f"not waited for: Ingress.networking.k8s.io {ns}/web" in waited[0], waited
+    warnings = [r.message for r in result.log if r.step == "wait.load-balancer"]
+    assert len(warnings) == 1, warnings
+    assert "no ingress controller has assigned an address" in warnings[0], warnings
+    assert elapsed < 30, elapsed
+    await uninstall(ns, "web", options)
+
+
 async def test_wait_for_load_balancers_waits_and_says_for_what(
     options: DeployOptions, ns: str
 ) -> None:

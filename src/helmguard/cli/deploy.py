@@ -442,7 +442,8 @@ def _deploy_flags(f: F) -> F:
         click.option(
             "--wait-for-load-balancers",
             is_flag=True,
-            help="Also wait until every LoadBalancer Service has an address (default: warn only).",
+            help="Also wait until every LoadBalancer Service and Ingress has an address "
+            "(default: warn only).",
         ),
         click.option(
             "--force", is_flag=True, help="Deploy even if preflight finds errors (loudly warned)."

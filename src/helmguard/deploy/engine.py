@@ -493,9 +493,10 @@ class Engine:
     def _report_unawaited(self, statuses: Sequence[ResourceStatus]) -> None:
         for status in statuses:
             if unawaited(status, wait_for_load_balancers=self.wait_for_load_balancers):
+                controller = "ingress" if status.ref.kind == "Ingress" else "load-balancer"
                 self.log.emit(
                     Step.WAIT_LOAD_BALANCER,
-                    f"{status.ref}: no load-balancer controller has assigned an address; "
+                    f"{status.ref}: no {controller} controller has assigned an address; "
                     "not waiting for it (--wait-for-load-balancers waits)",
                     level="warning",
                     ref=str(status.ref),

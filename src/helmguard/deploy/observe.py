@@ -127,14 +127,18 @@ def _describe(status: ResourceStatus, snapshot: Snapshot | None) -> str:
     return text
 
 
-def unawaited(status: ResourceStatus, *, wait_for_load_balancers: bool = False) -> bool:
-    """Whether the wait passes over this status: a load balancer no controller may ever give.
+_ADDRESSED = frozenset({("", "Service"), ("networking.k8s.io", "Ingress")})
 
-    Many clusters run no load-balancer controller; the Service works inside the cluster
-    and the deploy reports it instead of waiting, unless the user asked to wait.
+
+def unawaited(status: ResourceStatus, *, wait_for_load_balancers: bool = False) -> bool:
+    """Whether the wait passes over this status: an address no controller may ever give.
+
+    Many clusters run no load-balancer controller, or no ingress controller; the Service
+    works inside the cluster, the Ingress is stored, and the deploy reports each instead of
+    waiting (helm's wait does not wait for either), unless the user asked to wait.
     """
-    service = (status.ref.group, status.ref.kind) == ("", "Service")
-    return service and status.reason == LOAD_BALANCER_PENDING and not wait_for_load_balancers
+    addressed = (status.ref.group, status.ref.kind) in _ADDRESSED
+    return addressed and status.reason == LOAD_BALANCER_PENDING and not wait_for_load_balancers
 
 
 def verdict(
@@ -147,7 +151,7 @@ def verdict(
 
     Blocked and Failed end the wait at once because nothing the deploy does next can
     change them; the message names the object, the reason and the cluster's words. A
-    LoadBalancer Service without an address does not hold the verdict unless
+    LoadBalancer Service or an Ingress without an address does not hold the verdict unless
     `wait_for_load_balancers`; the message says it is not Ready.
     """
     trouble = [s for s in statuses if s.state in _CERTAIN]
