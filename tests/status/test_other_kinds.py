@@ -70,3 +70,42 @@ def test_replicaset_failed_create() -> None:
     st = run(rs)
     assert (st.state, st.reason) == (State.BLOCKED, "FailedCreate")
     assert "error looking up service account msga-cn/vault-svc" in st.message
+
+
+def _metric_failure(message: str) -> K8sObject:
+    failing = {
+        "type": "ScalingActive",
+        "status": "False",
+        "reason": "FailedGetResourceMetric",
+        "message": message,
+    }
+    return edited(obj("HorizontalPodAutoscaler"), status__conditions=[failing])
+
+
+def test_hpa_metrics_failures_lasting_or_not_yet() -> None:
+    """The messages the v1.37 HPA controller gives (the first as recorded on the sandbox,
+    which serves no metrics API): only the lasting ones are Blocked."""
+    no_api = _metric_failure(
+        "the HPA was unable to compute the replica count: failed to get cpu utilization: "
+        "unable to get metrics for resource cpu: unable to fetch metrics from resource "
+        "metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)"
+    )
+    st = run(no_api)
+    assert (st.state, st.reason) == (State.BLOCKED, "FailedGetResourceMetric")
+    assert st.root_cause is not None and st.root_cause.name == "v1beta1.metrics.k8s.io"
+    no_request = run(
+        _metric_failure(
+            "the HPA was unable to compute the replica count: failed to get cpu utilization: "
+            "missing request for cpu in container web of Pod web-5d8f7-abcde"
+        )
+    )
+    assert no_request.state is State.BLOCKED
+    assert no_request.root_cause is not None and no_request.root_cause.kind == "Deployment"
+    for not_yet in (
+        "the HPA was unable to compute the replica count: failed to get cpu utilization: "
+        "did not receive metrics for targeted pods (pods might be unready)",
+        "the HPA was unable to compute the replica count: failed to get cpu utilization: "
+        "unable to get metrics for resource cpu: no metrics returned from resource metrics API",
+    ):
+        st = run(_metric_failure(not_yet))
+        assert (st.state, st.reason) == (State.PROGRESSING, "FailedGetResourceMetric"), not_yet

@@ -109,6 +109,11 @@ _TABLE: tuple[Code, ...] = (
         "A backend names a port the chart's Service does not expose.",
     ),
     Code("HG124", "selector-matches-nothing", "A Service, PDB or NetworkPolicy selects no pod."),
+    Code(
+        "HG125",
+        "missing-metrics-api",
+        "An HPA's metrics come from an API the cluster does not serve (metrics-server, …).",
+    ),
     Code("HG129", "missing-object", "A by-name reference to an object nothing creates."),
     Code(
         "HG130", "hook-needs-release-object", "A pre-install hook needs an object created after it."
