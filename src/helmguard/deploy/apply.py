@@ -291,12 +291,14 @@ async def apply_revision(
     if failure is not None and run.options.atomic:
         rollback_result = await _atomic_restore(run, engine, previous)
         outcome = Outcome.ROLLED_BACK if rollback_result.ok else Outcome.FAILED
+    # A first install --atomic deleted is uninstalled, as Helm's: nothing of it is left.
+    removed = rollback_result is not None and rollback_result.outcome == Outcome.UNINSTALLED
     await run.finish(
         outcome if outcome != Outcome.ROLLED_BACK else Outcome.FAILED,
-        "deployed" if outcome == "deployed" else outcome,
+        Outcome.UNINSTALLED if removed else "deployed" if outcome == "deployed" else outcome,
         chart,
         chart_version,
-        inventory_items(the_plan.objects, engine.applied),
+        [] if removed else inventory_items(the_plan.objects, engine.applied),
     )
     return Result(
         operation,

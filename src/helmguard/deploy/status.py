@@ -30,7 +30,12 @@ from helmguard.manifest import ObjectRef
 from helmguard.status import AppStatus, ResourceStatus, State, app_status
 from helmguard.store import SYNC_LEASE_SECONDS, AppRecord, ReleaseKey, ResourceRecord, Store
 from helmguard.sync.look import looks
-from helmguard.sync.releases import ManagedRelease, load_release
+from helmguard.sync.releases import (
+    UNINSTALLED_STATUS,
+    ManagedRelease,
+    load_release,
+    uninstalled_app,
+)
 from helmguard.sync.selector import parse_selector
 
 # How long reading the cluster may take before `status` gives up on it.
@@ -99,6 +104,8 @@ async def _cluster_inventory(kube: Kube, key: ReleaseKey) -> tuple[int, frozense
     if not history:
         return 0, frozenset()
     latest = history[-1]
+    if latest.status == UNINSTALLED_STATUS:
+        return latest.revision, frozenset()  # uninstall --keep-history: nothing is there
     return latest.revision, frozenset({*latest.inventory, *(o.ref for o in latest.objects)})
 
 
@@ -124,7 +131,8 @@ async def live_status(kube: Kube, release: ManagedRelease) -> LiveStatus:
     members = tuple(snapshot.statuses[ref] for ref in sorted(snapshot.statuses))
     components = [m for m in members if is_workload(m.ref)]
     others = [m for m in members if not is_workload(m.ref)]
-    return LiveStatus(release, members, app_status(components, others), snapshot.at)
+    app = (None if members else uninstalled_app(release)) or app_status(components, others)
+    return LiveStatus(release, members, app, snapshot.at)
 
 
 async def _live(kube: Kube, managed: ManagedRelease, detail: str) -> ReleaseStatus:
@@ -229,7 +237,7 @@ async def _read_cluster(
         # The records on the cluster say which revision is current: helm may have written
         # one the store has not heard of (`helm upgrade`/`rollback` of this release).
         on_cluster, recorded = await _cluster_inventory(kube, key)
-        if not inventory:
+        if not inventory and (on_cluster or managed is None):
             revision, inventory = on_cluster, recorded
             where = "the release record on the cluster"
         elif on_cluster > (revision or 0):
@@ -248,7 +256,8 @@ async def _read_cluster(
                 f"namespace {key.namespace} on the cluster"
             )
         where = "the store (no inventory recorded)"
-    release = ManagedRelease(key, chosen, inventory, revision)
+    uninstalled = managed is not None and managed.uninstalled and revision == managed.revision
+    release = ManagedRelease(key, chosen, inventory, revision, uninstalled)
     parts = []
     if inventory:
         parts.append(f"inventory of revision {revision} from {where}")

@@ -36,6 +36,22 @@ async def uninstall(
     run = Run("uninstall", namespace, name, options, cfg, log)
     try:
         cluster = await run.open()
+        if not run.history and not options.keep_history and await _forget_stored(run):
+            message = (
+                f"release {namespace}/{name} has nothing on the cluster (no release record): "
+                "its stored history was forgotten"
+            )
+            log.emit(Step.VERDICT, message)
+            return Result(
+                "uninstall",
+                name,
+                namespace,
+                0,
+                Outcome.UNINSTALLED,
+                message,
+                log=tuple(log.records),
+                seconds=time.monotonic() - run.started,
+            )
         latest = run.latest()
         # As Helm's: an uninstall is of the latest revision, not a new one (with
         # --keep-history its record is marked uninstalled; the next install is N+1).
@@ -112,3 +128,9 @@ async def uninstall(
         )
     finally:
         await asyncio.shield(run.close())
+
+
+async def _forget_stored(run: Run) -> bool:
+    """Forget a release only the store knows (an --atomic first install that failed, one
+    uninstalled with --keep-history and whose records are gone); False if it has none."""
+    return run.store is not None and await run.store.delete_release(run.key)

@@ -62,7 +62,7 @@ from helmguard.sync.index import (
     node_essentials,
     ref_of_subject,
 )
-from helmguard.sync.releases import ManagedRelease, load_release, load_releases
+from helmguard.sync.releases import ManagedRelease, load_release, load_releases, uninstalled_app
 
 log = logging.getLogger(__name__)
 
@@ -598,7 +598,9 @@ class Sync:
             if status is None:
                 continue
             (components if is_workload(member[1]) else others).append(status)
-        app = app_status(components, others)
+        release = self.index.releases.get(key)
+        gone = uninstalled_app(release) if release is not None and not components else None
+        app = gone or app_status(components, others)
         return ResourceStatus(
             app_ref(key),
             app.state,

@@ -11,7 +11,9 @@ A release is managed when it is in the store. Its members are:
   such as ReplicaSets and Pods count through their owner instead). The selector is kept in
   the plan of revision 0 (`plan["selector"]`).
 
-A release with neither has no members, and the sync reports it NotFound, never Ready.
+A release with neither has no members, and the sync reports it NotFound, never Ready;
+one whose last operation removed it (uninstall --keep-history, an --atomic first install
+that failed) is Missing, Uninstalled.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from helmguard.deploy.result import Outcome
 from helmguard.manifest import ObjectRef
+from helmguard.status import AppStatus, State
 from helmguard.store import (
     InventoryItem,
     ReleaseKey,
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
     from helmguard.store import Store  # SQLAlchemy: only the caller's store brings it
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
+# ReleaseRecord.status once the last operation removed the release (uninstall's outcome).
+UNINSTALLED_STATUS = Outcome.UNINSTALLED.value
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ class ManagedRelease:
     selector: Selector | None = None  # only for releases registered with `manage`
     inventory: frozenset[ObjectRef] = frozenset()
     revision: int | None = None  # the store's current revision when this was loaded
+    # Its last operation removed it from the cluster, its history kept: `uninstall
+    # --keep-history`, or a first install that failed and --atomic deleted.
+    uninstalled: bool = False
 
     @property
     def namespace(self) -> str:
@@ -98,6 +107,24 @@ def managed_release(
         parse_selector(selector) if selector is not None else None,
         inventory,
         record.current_revision,
+        record.status == UNINSTALLED_STATUS,
+    )
+
+
+def uninstalled_app(release: ManagedRelease) -> AppStatus | None:
+    """The app status of a release whose last operation removed everything it had (Missing,
+    Uninstalled: not NotFound, which says something should be there), else None."""
+    if not release.uninstalled or release.inventory or release.selector is not None:
+        return None
+    return AppStatus(
+        State.MISSING,
+        "Uninstalled",
+        f"release {release.key} was uninstalled (revision {release.revision}); nothing of it "
+        "is on the cluster and its history is kept (`helmguard uninstall` forgets it)",
+        None,
+        None,
+        None,
+        (),
     )
 
 
