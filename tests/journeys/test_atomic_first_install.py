@@ -85,3 +85,51 @@ def test_a_failed_atomic_first_install_is_uninstalled_everywhere(
     wait_until(lambda: listed() is None, "serve to drop the forgotten release", 30)
     after = _run(sandbox, db, "status", "common", "-n", namespace)
     assert after.returncode == 1 and "not found" in after.stderr, after.stderr
+
+
+def test_uninstall_keep_history_then_install_again_with_serve_running(
+    sandbox: Sandbox,
+    namespace: str,
+    tmp_path: Path,
+    processes: list[subprocess.Popen[bytes]],
+) -> None:
+    """uninstall --keep-history: serve shows the kept release Uninstalled (its discovery of
+    helm records does not forget it), then a new install is revision 2, as helm numbers it."""
+    db = tmp_path / "hg.db"
+    _, base = start_serve(
+        helmguard("serve", *on_sandbox(sandbox, db)), processes, tmp_path / "serve.log", token=TOKEN
+    )
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    sets = ("--set", "namespace.create=false", "--set", "serviceAccount.name=default")
+    first = _run(sandbox, db, "deploy", "steady", str(SEED), "-n", namespace, *sets)
+    assert first.returncode == 0, first.stderr
+
+    def state(reason: str) -> dict[str, Any] | None:
+        answer = api.get(f"/api/releases/{namespace}/steady")
+        if answer.status_code != 200:
+            return None
+        detail: dict[str, Any] = answer.json()
+        return detail if detail["status"]["reason"] == reason else None
+
+    wait_until(lambda: state("Ready"), "serve to show the release Ready", 60)
+    kept = _run(sandbox, db, "uninstall", "steady", "-n", namespace, "--keep-history")
+    assert kept.returncode == 0, kept.stderr
+    detail = wait_until(lambda: state("Uninstalled"), "serve to show it Uninstalled", 60)
+    assert detail["status"]["state"] == "Missing" and detail["current_revision"] == 1, detail
+    history = subprocess.run(
+        helmguard(
+            "history", "steady", "-n", namespace, "-o", "json",
+            "--kubeconfig", str(sandbox.kubeconfig), "--kube-context", sandbox.admin_context,
+        ),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert [(h["revision"], h["status"]) for h in json.loads(history.stdout)] == [
+        (1, "uninstalled")
+    ], history.stdout
+
+    again = _run(sandbox, db, "install", "steady", str(SEED), "-n", namespace, *sets)
+    assert again.returncode == 1 and "cannot reuse a name" in again.stderr, again.stderr
+    again = _run(sandbox, db, "deploy", "steady", str(SEED), "-n", namespace, *sets)
+    assert again.returncode == 0, again.stderr
+    detail = wait_until(lambda: state("Ready"), "serve to show the new install Ready", 60)
+    assert detail["current_revision"] == 2, detail

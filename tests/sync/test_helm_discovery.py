@@ -20,7 +20,7 @@ from helmguard.manifest import ObjectRef
 from helmguard.sandbox.cluster import Sandbox
 from helmguard.store import ReleaseKey, Store
 from helmguard.sync import Sync
-from helmguard.sync.helm import HelmRevision, followed
+from helmguard.sync.helm import HelmRevision, followed, uninstalled
 from kubeapi import wait_until
 from processes import free_port, helmguard
 
@@ -165,3 +165,11 @@ async def test_discovery_on_start_forgets_what_helm_uninstalled_and_leaves_helmg
     async with Sync(kube, store, discover_helm=True):
         assert await store.get_release(ReleaseKey(namespace, "byhelm")) is None
         assert await store.get_release(ours) is not None
+
+
+def test_uninstalled_is_helms_word_not_helmguards_kept_history() -> None:
+    assert uninstalled([])
+    assert uninstalled([_rev(1, "superseded"), _rev(2, "uninstalled")])
+    # helmguard's own uninstall --keep-history: the store keeps the release.
+    assert not uninstalled([_rev(1, "uninstalled", by_helmguard=True)])
+    assert not uninstalled([_rev(1, "superseded"), _rev(2, "deployed")])

@@ -10,9 +10,9 @@ is forgotten. Releases helmguard deploys are its own: a revision whose record ca
 helmguard's facts, or a store revision helmguard wrote at or after it, is left alone. When
 helm writes a newer revision of a release helmguard deployed (`helm upgrade`, `helm
 rollback`), that revision is followed like any helm revision; when helm uninstalls one
-(its records gone, or the latest says uninstalled) whose last operation had deployed, it is
-forgotten as helmguard's own uninstall forgets it. Releases registered with `manage` keep
-the members their selector names.
+(its records gone, or the latest says uninstalled) whose last operation has finished and
+did not itself remove it, it is forgotten as helmguard's own uninstall forgets it.
+Releases registered with `manage` keep the members their selector names.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from helmguard.deploy.release import (
     decode_record,
     record_name,
 )
+from helmguard.deploy.result import Outcome
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import ServedResources
 from helmguard.kube.informer import DELETED, Informer
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 DISCOVERED = "discovered"  # the plan key that marks a store revision this module wrote
 _FOLLOWED = frozenset({"deployed", "failed"})
 _RECORD_KINDS = ("Secret", "ConfigMap")
+_UNSETTLED = frozenset({"running", "pending", "interrupted"})  # store revision outcomes
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,17 @@ def _outcome(status: str) -> str:
 
 
 def uninstalled(revisions: Iterable[HelmRevision]) -> bool:
-    """Whether helm's records say the release is gone: none left, or the latest uninstalled."""
+    """Whether helm's records say the release is gone: none left, or the latest uninstalled
+    by helm (helmguard's own `uninstall --keep-history` keeps the release in the store)."""
     latest = max(revisions, key=lambda r: r.revision, default=None)
-    return latest is None or latest.status == "uninstalled"
+    return latest is None or (latest.status == "uninstalled" and not latest.by_helmguard)
+
+
+async def _removed_by_helmguard(store: Store, key: ReleaseKey) -> bool:
+    """Whether helmguard's own last operation removed the release (an --atomic first install
+    that failed leaves no record, as helm's): its kept history is not helm's to forget."""
+    record = await store.get_release(key)
+    return record is not None and record.status == Outcome.UNINSTALLED
 
 
 async def reconcile(
@@ -148,9 +158,16 @@ async def reconcile(
         return None  # `helmguard manage`: the selector says what the release is
     ours = latest is None or is_discovered(latest)
     if chosen is None:
-        # A release helmguard deployed and helm uninstalled. One whose last operation is in
-        # flight or did not deploy is left alone (helmguard's own uninstall records running).
-        theirs_gone = gone and latest is not None and latest.outcome == "deployed"
+        # A release helmguard deployed and helm uninstalled (its records gone). One whose
+        # last operation is in flight (helmguard's own uninstall records it running) or was
+        # interrupted (recover settles it) is left alone.
+        theirs_gone = (
+            gone
+            and latest is not None
+            and latest.finished_at is not None
+            and latest.outcome not in _UNSETTLED
+            and not await _removed_by_helmguard(store, key)
+        )
         if latest is not None and (ours or theirs_gone) and await store.delete_release(key):
             return "forgotten"
         return None
