@@ -255,8 +255,11 @@ async def _serve(
 
     def start_secret(record: ClusterRecord) -> None:
         """A cluster whose connection is in a Secret of the cluster serve runs in: the
-        runner follows the Secret (no deploys through the API: those need a kubeconfig)."""
+        runner follows the Secret; the API deploys with the connection it follows."""
+        from helmguard.deploy import DeployOptions
         from helmguard.kube.client import connect_config
+        from helmguard.kube.config import hold_connection
+        from helmguard.kube.secretconfig import held_name
         from helmguard.sync.secret_cluster import SecretCluster
 
         if not home:
@@ -277,6 +280,10 @@ async def _serve(
             announce=announce,
         )
         fleet.start(record.name, runner)
+        held = held_name(record.name, record.secret)
+        hold_connection(held, runner.connection)
+        if api is not None and api.deploys:
+            deploys[record.name] = DeployOptions(kubeconfig=held, cluster=record.name)
         click.echo(f"serve: {runner.name}, following it; store {store.url}", err=True)
 
     def registered(record: ClusterRecord) -> bool:
@@ -300,7 +307,11 @@ async def _serve(
         return True
 
     def removed(name: str) -> None:
-        deploys.pop(name, None)
+        from helmguard.kube.config import release_connection
+
+        options = deploys.pop(name, None)
+        if options is not None and options.kubeconfig is not None:
+            release_connection(options.kubeconfig)
         announce(f"serve: cluster {name} is no longer registered: its sync stopped")
 
     try:
