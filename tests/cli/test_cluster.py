@@ -184,6 +184,7 @@ def test_serve_refuses_clusters_it_cannot_sync(
         (["--no-default-cluster"], "--no-default-cluster leaves nothing to sync"),
         (["--all-clusters", "--cluster", "b"], "--all-clusters already syncs every"),
         (["--no-default-cluster", "--cluster", "b", "--kube-context", "x"], "choose the default"),
+        (["--cluster-secrets-namespace", "Bad_NS"], "'Bad_NS' is not a namespace name"),
         (["--cluster", "c", "--kubeconfig", kubeconfig], "cluster 'c' is not registered in"),
     ]:
         result = _run("serve", "--no-api", *args, "--db", db)

@@ -1,5 +1,6 @@
-"""Clusters discovered from labelled Secrets, on two sandboxes: serve runs in A (the session's
-sandbox) as the chart's ServiceAccount with only the chart's discovery Role
+"""Clusters discovered from labelled Secrets, on two sandboxes: serve runs "in" A (the
+session's sandbox: the in-cluster environment of a pod, with its namespace as the default
+discovery namespace) as the chart's ServiceAccount with only the chart's discovery Role
 (`clusterSecretDiscovery=true`, rendered by Helm's engine), and B (the second) is reached
 through the Secrets.
 
@@ -12,9 +13,7 @@ Unknown naming its Secret, serve still ready.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import subprocess
 import uuid
 from pathlib import Path
@@ -41,9 +40,11 @@ CHART = Path(__file__).parents[2] / "charts" / "helmguard"
 LABEL = {"helmguard.io/cluster": "true"}
 
 
-def _as_the_chart(admin_http: httpx.Client, sandbox: Sandbox, namespace: str, path: Path) -> None:
-    """A kubeconfig at `path` for the chart's ServiceAccount in `namespace`, bound to nothing
-    but the chart's cluster-discovery Role and RoleBinding."""
+def _as_the_chart(
+    admin_http: httpx.Client, sandbox: Sandbox, namespace: str, tmp_path: Path
+) -> dict[str, str]:
+    """The environment of a pod in `namespace` running as the chart's ServiceAccount, bound
+    to nothing but the chart's cluster-discovery Role (in-cluster: no kubeconfig)."""
     rendered = render_chart(
         RenderRequest(
             str(CHART),
@@ -52,16 +53,12 @@ def _as_the_chart(admin_http: httpx.Client, sandbox: Sandbox, namespace: str, pa
             values=ValuesOptions(set_values=["clusterSecretDiscovery=true"]),
         )
     )
+    plural = {"ServiceAccount": "serviceaccounts", "Role": "roles", "RoleBinding": "rolebindings"}
     for obj in (o.body for o in rendered.objects):
         name = obj["metadata"]["name"]
         if obj["kind"] != "ServiceAccount" and not name.endswith("-cluster-discovery"):
             continue
         group = "api/v1" if obj["kind"] == "ServiceAccount" else "apis/rbac.authorization.k8s.io/v1"
-        plural = {
-            "ServiceAccount": "serviceaccounts",
-            "Role": "roles",
-            "RoleBinding": "rolebindings",
-        }
         made = admin_http.post(
             f"/{group}/namespaces/{namespace}/{plural[obj['kind']]}", json=dict(obj)
         )
@@ -71,20 +68,20 @@ def _as_the_chart(admin_http: httpx.Client, sandbox: Sandbox, namespace: str, pa
         json={"spec": {"expirationSeconds": 3600}},
     )
     assert asked.status_code == 201, asked.text
-    ca = load_config(sandbox.kubeconfig, sandbox.admin_context).ca_pem
-    assert ca is not None
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "a", "cluster": {
-            "server": sandbox.server,
-            "certificate-authority-data": base64.b64encode(ca).decode(),
-        }}],
-        "users": [{"name": "chart", "user": {"token": asked.json()["status"]["token"]}}],
-        "contexts": [{"name": "chart", "context": {"cluster": "a", "user": "chart"}}],
-        "current-context": "chart",
-    }  # fmt: skip
-    path.write_text(json.dumps(kubeconfig))
+    config = load_config(sandbox.kubeconfig, sandbox.admin_context)
+    mounted = tmp_path / "serviceaccount"
+    mounted.mkdir()
+    (mounted / "token").write_text(asked.json()["status"]["token"])
+    (mounted / "ca.crt").write_bytes(config.ca_pem or b"")
+    (mounted / "namespace").write_text(namespace)
+    host, port = config.target.server.removeprefix("https://").rsplit(":", 1)
+    return {
+        "KUBECONFIG": "",
+        "HOME": str(tmp_path),  # no ~/.kube/config either
+        "KUBERNETES_SERVICE_HOST": host,
+        "KUBERNETES_SERVICE_PORT": port,
+        "HELMGUARD_SERVICE_ACCOUNT_DIR": str(mounted),
+    }
 
 
 def _labelled(name: str, data: dict[str, str | bytes]) -> dict[str, Any]:
@@ -130,17 +127,17 @@ def _journey(
     Helm(helm_binary(), b, tmp_path / "helm").run(
         "install", "web", str(CHARTS / "labelled"), "-n", ns
     )
-    chart_kubeconfig = tmp_path / "chart.kubeconfig"
-    _as_the_chart(admin_http, a, home_ns, chart_kubeconfig)
+    in_pod = _as_the_chart(admin_http, a, home_ns, tmp_path)
 
+    # No --cluster-secrets-namespace: in-cluster, the pod's namespace is the default.
     serve = helmguard(
         "serve", "--db", str(tmp_path / "helmguard.db"), "--no-default-cluster",
-        "--cluster-secrets-namespace", home_ns, "--cluster-grace", "2",
+        "--cluster-grace", "2",
     )  # fmt: skip
     log = tmp_path / "serve.log"
-    proc, base = start_serve(
-        serve, processes, log, token=TOKEN, env={"KUBECONFIG": str(chart_kubeconfig)}, cwd=CHARTS
-    )
+    proc, base = start_serve(serve, processes, log, token=TOKEN, env=in_pod, cwd=CHARTS)
+    said = f"syncing the Secrets helmguard.io/cluster=true in namespace {home_ns}"
+    assert said in log.read_text(), log.read_text()
     secrets = f"/api/v1/namespaces/{home_ns}/secrets"
 
     def release(cluster: str) -> dict[str, Any] | None:
