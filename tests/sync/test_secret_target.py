@@ -12,6 +12,7 @@ written.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -188,7 +189,13 @@ def _journey(
     assert _get(f"{base}/api/releases/{ns}/late?cluster=b") is None
     with b.admin_http() as api_b:
         assert api_b.get(f"/api/v1/namespaces/{ns}/configmaps/late-settings").status_code == 404
-    assert "Traceback" not in log.read_text(), log.read_text()
+    output = log.read_text()
+    assert "Traceback" not in output, output
+    # The connections stayed in memory: no token in serve's log nor in any database file.
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("helmguard.db*"))
+    for token in tokens:
+        assert token not in output and token.encode() not in stored
+        assert base64.b64encode(token.encode()) not in stored
 
 
 def _state(base: str, ns: str, release: str) -> str | None:
