@@ -6,8 +6,8 @@ puts the release in B, `status --cluster b` (store and --live) says Ready, `unin
 it from B. A Secret gone, unreadable (the current context may not read Secrets) or malformed:
 exit 2 naming the Secret, nothing written. serve on A: POST /api/deploy?cluster=b deploys to B
 with the token rotated in the Secret after serve started (the old one revoked), the uninstall
-through the API removes it; with the Secret deleted the API answers 409 naming it, nothing
-written.
+through the API removes it; with the Secret malformed, then deleted, the API answers 409
+naming it, nothing written.
 """
 
 from __future__ import annotations
@@ -175,17 +175,19 @@ def _journey(
             gone = api_b.get(f"/api/v1/namespaces/{ns}/configmaps/{name}-settings")
             assert gone.status_code == 404, (name, gone.text)
 
-    # The Secret deleted: the API refuses B as a target, naming it; nothing written.
-    assert admin_http.delete(f"{secrets}/cluster-b").is_success
-    wait_until(
-        lambda: f"Secret {home_ns}/cluster-b does not exist" in log.read_text(),
-        "serve to see the Secret gone",
-        30,
-    )
+    # The Secret malformed, then deleted: the API refuses B as a target, naming it and why;
+    # nothing written.
     body = {"chart": "labelled", "release": "late", "namespace": ns, "timeout": 60}
-    answer = httpx.post(f"{base}/api/deploy?cluster=b", json=body, headers=AUTH, timeout=30)
-    assert answer.status_code == 409, answer.text
-    assert f"Secret {home_ns}/cluster-b does not exist" in answer.json()["detail"], answer.text
+    malformed = admin_http.put(f"{secrets}/cluster-b", json=_secret("cluster-b", {"x": "y"}))
+    assert malformed.is_success, malformed.text
+    for said in ("has neither", "does not exist"):
+        if said == "does not exist":
+            assert admin_http.delete(f"{secrets}/cluster-b").is_success
+        logged = f"Secret {home_ns}/cluster-b {said}"
+        wait_until(lambda s=logged: s in log.read_text(), f"serve to log {logged!r}", 30)
+        answer = httpx.post(f"{base}/api/deploy?cluster=b", json=body, headers=AUTH, timeout=30)
+        assert answer.status_code == 409, answer.text
+        assert logged in answer.json()["detail"], answer.text
     assert _get(f"{base}/api/releases/{ns}/late?cluster=b") is None
     with b.admin_http() as api_b:
         assert api_b.get(f"/api/v1/namespaces/{ns}/configmaps/late-settings").status_code == 404
