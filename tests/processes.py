@@ -74,13 +74,14 @@ def start_serve(
     token: str,
     cwd: Path | None = None,
     ready: str = "/healthz",
+    env: Mapping[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """`serve` (a `helmguard serve` argv) with its API on a free port and `token`; returns
-    the process and the API's base URL once `ready` answers 200."""
+    """`serve` (a `helmguard serve` argv) with its API on a free port and `token` (and `env`
+    added to the environment); returns the process and the API's base URL once `ready`
+    answers 200."""
     port = free_port()
-    proc = start(
-        [*serve, "--port", str(port)], processes, log, env={"HELMGUARD_API_TOKEN": token}, cwd=cwd
-    )
+    environ = {**(env or {}), "HELMGUARD_API_TOKEN": token}
+    proc = start([*serve, "--port", str(port)], processes, log, env=environ, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:

@@ -184,6 +184,7 @@ def test_serve_refuses_clusters_it_cannot_sync(
         (["--no-default-cluster"], "--no-default-cluster leaves nothing to sync"),
         (["--all-clusters", "--cluster", "b"], "--all-clusters already syncs every"),
         (["--no-default-cluster", "--cluster", "b", "--kube-context", "x"], "choose the default"),
+        (["--cluster-secrets-namespace", "Bad_NS"], "'Bad_NS' is not a namespace name"),
         (["--cluster", "c", "--kubeconfig", kubeconfig], "cluster 'c' is not registered in"),
     ]:
         result = _run("serve", "--no-api", *args, "--db", db)
@@ -196,9 +197,7 @@ def test_serve_refuses_clusters_it_cannot_sync(
     assert "cluster b: kubeconfig file" in gone.stderr and "does not exist" in gone.stderr
 
 
-def test_a_cluster_in_a_secret_is_for_serve_and_needs_a_cluster_to_read_it_from(
-    db: str, tmp_path: Path
-) -> None:
+def test_a_cluster_in_a_secret_needs_a_cluster_to_read_it_from(db: str, tmp_path: Path) -> None:
     from helmguard.store import ClusterRecord
 
     async def add() -> None:
@@ -211,13 +210,17 @@ def test_a_cluster_in_a_secret_is_for_serve_and_needs_a_cluster_to_read_it_from(
         ("b", "hg/cluster-b", "")
     ]
     assert "Secret hg/cluster-b" in _run("cluster", "list", "--db", db).stdout
-    refused = _run("status", "--cluster", "b", "--db", db)
-    assert refused.exit_code == 2
-    assert "reads its connection from Secret hg/cluster-b, which only `helmguard serve`" in (
+    # No kubeconfig anywhere and not a pod: no cluster to read the Secret from, for the
+    # CLI (a target: its Secret is read through the kubeconfig context in use) and serve.
+    nowhere = {"HOME": str(tmp_path), "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""}
+    refused = CliRunner().invoke(main, ["status", "x", "--cluster", "b", "--db", db], env=nowhere)
+    assert refused.exit_code == 2, refused.output
+    assert "cluster 'b': cannot read Secret hg/cluster-b: the cluster helmguard runs in " in (
         refused.stderr
     )
-    # No kubeconfig anywhere and not a pod: serve has no cluster to read the Secret from.
-    nowhere = {"HOME": str(tmp_path), "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""}
+    # A command that reads only the store does not read the Secret.
+    read = CliRunner().invoke(main, ["transitions", "x", "--cluster", "b", "--db", db], env=nowhere)
+    assert read.exit_code == 0, read.output
     result = CliRunner().invoke(
         main, ["serve", "--db", db, "--no-api", "--no-default-cluster", "--cluster", "b"],
         env=nowhere,

@@ -140,6 +140,39 @@ def test_cluster_secrets_are_readable_by_name_only() -> None:
     assert "--all-clusters" in container["args"]
 
 
+def _args(objects: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    (container,) = objects[("Deployment", "hg-helmguard")]["spec"]["template"]["spec"]["containers"]
+    return list(container["args"])
+
+
+def test_cluster_secret_discovery_lists_secrets_of_the_release_namespace_only() -> None:
+    off = _render()
+    assert not [k for k in off if k[1].endswith("-cluster-discovery")]
+    assert "--cluster-secrets-namespace=" in _args(off)  # no discovery, no 403s
+    for sets in (
+        ["clusterSecretDiscovery=true"],
+        ["clusterSecretDiscovery=true", "rbac.readOnly=true"],
+    ):
+        objects = _objects(*sets)
+        found = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+        role = found[("Role", "hg-helmguard-cluster-discovery")]
+        assert role["rules"] == [
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list", "watch"]}
+        ], sets
+        assert role["metadata"]["namespace"] == "default"  # the release namespace
+        binding = found[("RoleBinding", "hg-helmguard-cluster-discovery")]
+        assert binding["roleRef"]["name"] == "hg-helmguard-cluster-discovery"
+        assert binding["subjects"][0]["name"] == "hg-helmguard"
+        assert "--cluster-secrets-namespace=default" in _args(found), sets
+        # Nothing else reads Secrets in a namespace: the read ClusterRole is cluster-wide.
+        secret_roles = [
+            o["metadata"]["name"]
+            for o in objects
+            if o["kind"] == "Role" and any("secrets" in r.get("resources", ()) for r in o["rules"])
+        ]
+        assert secret_roles == ["hg-helmguard-cluster-discovery"], secret_roles
+
+
 def test_values_create_the_secrets_and_offline_check_is_clean() -> None:
     objects = _render("database.url=postgresql+asyncpg://u:p@db/hg", f"apiToken.value={TOKEN}")
     assert objects[("Secret", "hg-helmguard-database")]["stringData"] == {

@@ -115,7 +115,8 @@ async def test_a_replica_without_leader_election_is_told_why_it_may_not_sync(
         await store.acquire_sync("mixed")
     message = str(refused.value)
     assert "is already running in a `serve --leader-elect` replica" in message
-    assert "without --leader-elect, does not sync it: start it with --leader-elect too" in message
+    assert "without --leader-elect, does not sync it while an elected one does" in message
+    assert refused.value.holder is not None and refused.value.holder.holder == elected
     # The elected replica's sync is untouched.
     assert await store.renew_sync("mixed", elected)
     # A plain holder refusing a plain one says what it always said.

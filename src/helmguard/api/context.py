@@ -125,7 +125,8 @@ class ApiContext:
 
     def deploy_options_for(self, cluster: str) -> DeployOptions:
         """How to deploy to `cluster`: 403 when this server deploys nowhere, 404 naming the
-        clusters it deploys to when not to that one."""
+        clusters it deploys to when not to that one, 409 naming the Secret when the cluster's
+        connection is in a Secret that is gone or unusable now."""
         if not self.deploy_clusters:
             raise HTTPException(
                 403,
@@ -137,6 +138,14 @@ class ApiContext:
             served = ", ".join(repr(c) if c else "'' (the default)" for c in self.deploy_clusters)
             named = f"cluster {cluster!r}" if cluster else "the default cluster (?cluster= empty)"
             raise HTTPException(404, f"{named} is not served here; served: {served}")
+        if options.kubeconfig is not None:
+            from helmguard.kube.config import held_connection
+            from helmguard.kube.errors import KubeConfigError
+
+            try:
+                held_connection(options.kubeconfig)
+            except KubeConfigError as exc:
+                raise HTTPException(409, exc.explain()) from None
         return options
 
     def kube_for(self, cluster: str) -> KubeFactory | None:

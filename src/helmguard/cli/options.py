@@ -6,11 +6,14 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from helmguard.store.env import ENV_VAR
+
+if TYPE_CHECKING:
+    from helmguard.store import ClusterRecord
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,9 +38,9 @@ _cluster_name_option = click.option(
     "cluster_name",
     metavar="NAME",
     help="A cluster registered with `helmguard cluster add` (in the store: --db, else "
-    "$HELMGUARD_DB or the default one): its "
-    "kubeconfig and context, and its releases in the store. Default: the kubeconfig "
-    "context in use, the store's default cluster.",
+    "$HELMGUARD_DB or the default one): its kubeconfig and context (or its Secret, read "
+    "through the kubeconfig context in use), and its releases in the store. Default: the "
+    "kubeconfig context in use, the store's default cluster.",
 )
 
 
@@ -51,11 +54,19 @@ class ClusterTarget:
 
 
 def resolve_cluster(
-    name: str | None, kubeconfig: str | None, context: str | None, url: str | None
+    name: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    url: str | None,
+    *,
+    connecting: bool = True,
 ) -> ClusterTarget:
     """`--cluster NAME` (looked up in the store's registry) or --kubeconfig/--kube-context.
 
-    Both at once, or a name not registered, is bad input: exit 2 with the reason.
+    Both at once, or a name not registered, is bad input: exit 2 with the reason. A cluster
+    registered by a Secret is read from it now (unless not `connecting`: the command reads
+    only the store), through the kubeconfig context in use, the cluster helmguard runs in:
+    the target's `kubeconfig` is the name its connection is held under in this process.
     """
     if name is None:
         return ClusterTarget(kubeconfig, context, "")
@@ -83,14 +94,32 @@ def resolve_cluster(
         click.echo(f"Error: cluster {name!r} is not registered; registered: {known}", err=True)
         raise SystemExit(2)
     if found.secret:
-        click.echo(
-            f"Error: cluster {name!r} reads its connection from Secret {found.secret}, which "
-            "only `helmguard serve` reads: reach it through serve's API and page "
-            f"(?cluster={name})",
-            err=True,
-        )
-        raise SystemExit(2)
+        if not connecting:
+            return ClusterTarget(None, None, found.name)
+        return ClusterTarget(_held_secret_connection(found), None, found.name)
     return ClusterTarget(found.kubeconfig, found.context, found.name)
+
+
+def _held_secret_connection(found: ClusterRecord) -> str:
+    """Read registered cluster `found`'s Secret now and hold the connection it describes;
+    the name it is held under. Exit 2 naming the Secret when it cannot be read or used."""
+    from helmguard.clusters import BadRegistration, checked_secret_cluster
+    from helmguard.kube.client import connect
+    from helmguard.kube.config import hold_connection
+    from helmguard.kube.secretconfig import held_name
+
+    try:
+        _, config = asyncio.run(
+            checked_secret_cluster(
+                found.name, found.secret, found.context or None, lambda: connect(None, None)
+            )
+        )
+    except BadRegistration as exc:
+        click.echo(f"Error: cluster {found.name!r}: {exc}", err=True)
+        raise SystemExit(2) from None
+    name = held_name(found.name, found.secret)
+    hold_connection(name, lambda: config)
+    return name
 
 
 def _targeting(command: F, *, keyed: bool) -> F:
@@ -133,7 +162,8 @@ def cluster_option(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         name = kwargs.pop("cluster_name")
-        kwargs["cluster"] = resolve_cluster(name, None, None, kwargs.get("url")).cluster
+        target = resolve_cluster(name, None, None, kwargs.get("url"), connecting=False)
+        kwargs["cluster"] = target.cluster
         return command(*args, **kwargs)
 
     return _cluster_name_option(wrapper)  # type: ignore[return-value]

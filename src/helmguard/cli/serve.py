@@ -67,6 +67,14 @@ if TYPE_CHECKING:
     help="Do not sync the kubeconfig context in use (the default cluster): only --cluster "
     "or --all-clusters ones.",
 )
+@click.option(
+    "--cluster-secrets-namespace",
+    "secrets_namespace",
+    metavar="NAMESPACE",
+    help="Also sync, as a cluster each, the Secrets labelled helmguard.io/cluster=true in "
+    'this namespace of the cluster serve runs in, followed while serve runs ("": none). '
+    "Default: the pod's namespace in-cluster, else none.",
+)
 @election_options
 @click.option("-v", "--verbose", is_flag=True, help="Log informer and sync activity.")
 def serve(
@@ -83,6 +91,7 @@ def serve(
     clusters: tuple[str, ...],
     all_clusters: bool,
     no_default_cluster: bool,
+    secrets_namespace: str | None,
     election: ElectionOptions,
     verbose: bool,
 ) -> None:
@@ -102,7 +111,9 @@ def serve(
     clusters removed stop being synced. A cluster registered with --secret is reached
     through the Secret, watched in the cluster serve runs in (the default cluster's
     kubeconfig context): a changed Secret is used at once, a deleted one turns the
-    cluster's releases Unknown naming it.
+    cluster's releases Unknown naming it. Secrets labelled helmguard.io/cluster=true in
+    --cluster-secrets-namespace are discovered as clusters (named by their `name` key, else
+    their own name): one labelled is synced at once, one deleted stops, its releases Unknown.
     """
     if all_clusters and clusters:
         _usage("--all-clusters already syncs every registered cluster: drop --cluster")
@@ -110,8 +121,20 @@ def serve(
         _usage(
             "--kubeconfig/--kube-context choose the default cluster: not with --no-default-cluster"
         )
-    if no_default_cluster and not (clusters or all_clusters):
-        _usage("--no-default-cluster leaves nothing to sync: add --cluster NAME or --all-clusters")
+    if secrets_namespace is None:
+        secrets_namespace = _pod_namespace()
+    elif secrets_namespace:
+        from helmguard.kube.secretconfig import secret_ref
+
+        try:
+            secret_ref(f"{secrets_namespace}/x")
+        except ValueError:
+            _usage(f"--cluster-secrets-namespace {secrets_namespace!r} is not a namespace name")
+    if no_default_cluster and not (clusters or all_clusters or secrets_namespace):
+        _usage(
+            "--no-default-cluster leaves nothing to sync: add --cluster NAME, --all-clusters "
+            "or --cluster-secrets-namespace"
+        )
     import logging
 
     logging.basicConfig(
@@ -137,7 +160,19 @@ def serve(
     default = None if no_default_cluster else _served("", kubeconfig, context)
     grace = GRACE_SECONDS if cluster_grace is None else cluster_grace
     wanted = None if all_clusters else clusters
-    run_async(_serve(url, default, wanted, api, grace, election))
+    run_async(_serve(url, default, wanted, api, grace, election, secrets_namespace or None))
+
+
+def _pod_namespace() -> str:
+    """The namespace of the pod serve runs in ("" when it is not in a pod)."""
+    from helmguard.kube.errors import KubeConfigError
+    from helmguard.kube.incluster import config
+
+    try:
+        found = config(os.environ)
+    except KubeConfigError:
+        return ""
+    return found.target.namespace if found is not None else ""
 
 
 def _usage(message: str) -> NoReturn:
@@ -176,10 +211,10 @@ def _served(key: str, kubeconfig: str | None, context: str | None) -> _Cluster:
         raise SystemExit(2) from None
 
 
-def _home_config(record: ClusterRecord) -> ClusterConfig:
-    """The cluster serve runs in, where `record`'s Secret is, when serve has no default
+def _home_config(why: str) -> ClusterConfig:
+    """The cluster serve runs in, where cluster Secrets are, when serve has no default
     cluster: the kubeconfig context in use (KUBECONFIG, ~/.kube/config, in-cluster).
-    Raises KubeConfigError naming the cluster and its Secret when there is none."""
+    Raises KubeConfigError saying `why` it is needed when there is none."""
     from helmguard.kube.config import load_config
     from helmguard.kube.errors import KubeConfigError
 
@@ -187,10 +222,13 @@ def _home_config(record: ClusterRecord) -> ClusterConfig:
         return load_config()
     except KubeConfigError as exc:
         raise KubeConfigError(
-            f"cluster {record.name}'s connection is in Secret {record.secret}, and there is "
-            f"no cluster to read it from: {exc.message}",
+            f"{why}, and there is no cluster to read it from: {exc.message}",
             fix=exc.fix,
         ) from None
+
+
+def _in_secret(record: ClusterRecord) -> str:
+    return f"cluster {record.name}'s connection is in Secret {record.secret}"
 
 
 def _load(key: str, kubeconfig: str | None, context: str | None) -> _Cluster:
@@ -229,6 +267,7 @@ async def _serve(
     api: _ApiSettings | None,
     grace: float,
     election: ElectionOptions,
+    secrets_namespace: str | None = None,
 ) -> None:
     from helmguard.store import open_store
     from helmguard.sync.fleet import Fleet, follow_registry
@@ -255,12 +294,15 @@ async def _serve(
 
     def start_secret(record: ClusterRecord) -> None:
         """A cluster whose connection is in a Secret of the cluster serve runs in: the
-        runner follows the Secret (no deploys through the API: those need a kubeconfig)."""
+        runner follows the Secret; the API deploys with the connection it follows."""
+        from helmguard.deploy import DeployOptions
         from helmguard.kube.client import connect_config
+        from helmguard.kube.config import hold_connection
+        from helmguard.kube.secretconfig import held_name
         from helmguard.sync.secret_cluster import SecretCluster
 
         if not home:
-            home.append(_home_config(record))
+            home.append(_home_config(_in_secret(record)))
 
         def sync(config: ClusterConfig) -> ClusterSupervisor | ElectedSupervisor:
             cluster = _Cluster(record.name, config, None, None)
@@ -277,6 +319,10 @@ async def _serve(
             announce=announce,
         )
         fleet.start(record.name, runner)
+        held = held_name(record.name, record.secret)
+        hold_connection(held, runner.connection)
+        if api is not None and api.deploys:
+            deploys[record.name] = DeployOptions(kubeconfig=held, cluster=record.name)
         click.echo(f"serve: {runner.name}, following it; store {store.url}", err=True)
 
     def registered(record: ClusterRecord) -> bool:
@@ -299,20 +345,44 @@ async def _serve(
         start(cluster)
         return True
 
+    def forget(name: str) -> None:
+        from helmguard.kube.config import release_connection
+
+        options = deploys.pop(name, None)
+        if options is not None and options.kubeconfig is not None:
+            release_connection(options.kubeconfig)
+
     def removed(name: str) -> None:
-        deploys.pop(name, None)
+        forget(name)
         announce(f"serve: cluster {name} is no longer registered: its sync stopped")
+
+    def discovered(name: str, secret: str) -> str:
+        from helmguard.store import ClusterRecord
+
+        if name in fleet:
+            return f"cluster {name} is synced already (registered, or the default cluster)"
+        start_secret(ClusterRecord(name, "", "", secret=secret))
+        return ""
+
+    async def undiscovered(name: str) -> None:
+        await fleet.stop(name)
+        forget(name)
 
     try:
         records = await _registered(store, wanted) if wanted != () else []
         # Every kubeconfig read before any sync starts: a wrong one exits 2 with nothing run.
         served = [_served(r.name, r.kubeconfig, r.context) for r in records if not r.secret]
         in_secrets = [r for r in records if r.secret]
-        if in_secrets and not home:
+        if (in_secrets or secrets_namespace) and not home:
             from helmguard.kube.errors import KubeConfigError
 
+            why = (
+                _in_secret(in_secrets[0])
+                if in_secrets
+                else f"--cluster-secrets-namespace {secrets_namespace} names cluster Secrets"
+            )
             try:
-                home.append(_home_config(in_secrets[0]))
+                home.append(_home_config(why))
             except KubeConfigError as exc:
                 _usage(exc.explain())
         for cluster in [default, *served] if default is not None else served:
@@ -331,6 +401,20 @@ async def _serve(
                 fleet, store.list_clusters, registered, removed, followed=followed
             )
             tasks.append(asyncio.create_task(follow))
+        if secrets_namespace:
+            from helmguard.kube.client import connect_config
+            from helmguard.sync.secret_discovery import SELECTOR, SecretDiscovery
+
+            discovery = SecretDiscovery(
+                lambda: connect_config(home[0], verify=False),
+                secrets_namespace,
+                discovered,
+                undiscovered,
+                store=store,
+                announce=announce,
+            )
+            tasks.append(asyncio.create_task(discovery.run()))
+            announce(f"serve: syncing the Secrets {SELECTOR} in namespace {secrets_namespace}")
         if api is not None:
             tasks.append(asyncio.create_task(_api(store, default, deploys, api, fleet, stop)))
         try:

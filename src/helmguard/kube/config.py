@@ -10,6 +10,9 @@ Public API:
   (kube/incluster.py). Every failure is a `KubeConfigError` with a fix.
 - `kubeconfig_from_bytes(data, source, context=None)`: the same from a kubeconfig held in
   memory (a Secret's, kube/secretconfig.py).
+- `hold_connection(name, provide)` / `release_connection(name)`: a connection held in this
+  process (a cluster Secret's), which `load_config(name)` gives as `provide()` says now: a
+  name in place of a kubeconfig path, so every way of connecting reaches it.
 - `ClusterConfig`: the target plus TLS material and the user's credentials as configured
   (token, token file, client certificate, basic auth, an `ExecPlugin`, impersonation).
 - `KubeTarget`: which cluster, context and user, as a person should see it (no secrets).
@@ -23,7 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -108,6 +111,30 @@ class ClusterConfig:
         return replace(self, impersonate_user=user, impersonate_groups=tuple(groups))
 
 
+# --- connections held in memory --------------------------------------------------------
+
+# By the name that stands for them where a kubeconfig path would (never a file's path):
+# what this process read from a cluster Secret, never written to a file.
+_HELD: dict[str, Callable[[], ClusterConfig]] = {}
+
+
+def hold_connection(name: str, provide: Callable[[], ClusterConfig]) -> None:
+    """`load_config(name)` is `provide()` from now on: the connection to use at that moment,
+    or a KubeConfigError saying why there is none (a Secret deleted, or unusable)."""
+    _HELD[name] = provide
+
+
+def release_connection(name: str) -> None:
+    _HELD.pop(name, None)
+
+
+def held_connection(name: str) -> ClusterConfig | None:
+    """The connection held under `name` now (KubeConfigError: none usable); None when no
+    connection is held under that name."""
+    provide = _HELD.get(name)
+    return provide() if provide is not None else None
+
+
 # --- kubeconfig resolution ------------------------------------------------------------
 
 
@@ -132,7 +159,15 @@ def load_config(
     joined by os.pathsep, merged: the first file to define a name or current-context
     wins; missing files are skipped), else `~/.kube/config`, else the in-cluster
     ServiceAccount. Raises `KubeConfigError` naming what was tried and what to do.
+    A `kubeconfig` that names a held connection (`hold_connection`) is that connection.
     """
+    if isinstance(kubeconfig, str) and kubeconfig in _HELD:
+        if context:
+            raise KubeConfigError(
+                f"{kubeconfig} is one connection, with no contexts to pick {context!r} from.",
+                fix="Drop the context.",
+            )
+        return _HELD[kubeconfig]()
     env = os.environ if environ is None else environ
     config = _resolve_config(kubeconfig, context, env, service_account_dir)
     if config.exec_plugin is not None:

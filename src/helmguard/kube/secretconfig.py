@@ -10,6 +10,8 @@ whoever can write the Secret would otherwise choose what serve runs or reads.
 
 `secret_ref(text)` parses NAMESPACE/NAME; `config_from_secret(secret, ref, context)` is
 the pure decision; every problem is a `KubeConfigError` naming the Secret and the key.
+`held_name(cluster, ref)` is the name a cluster's connection read from Secret `ref` is held
+under in memory (kube.config.hold_connection), where a kubeconfig path would go.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ def secret_ref(text: str) -> tuple[str, str]:
             "label, a Secret name a DNS-1123 subdomain), e.g. helmguard/cluster-b"
         )
     return namespace, name
+
+
+def held_name(cluster: str, ref: str) -> str:
+    """The name cluster `cluster`'s connection from Secret `ref` is held under."""
+    return f"secret://{ref}#{cluster}"
 
 
 def config_from_secret(

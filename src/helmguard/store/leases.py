@@ -58,7 +58,7 @@ def _describe_holder(holder: SyncHolder, now: datetime, url: str) -> str:
         # Replicas with and without --leader-elect on one store: the elected one keeps it.
         return running + (
             "replicas on one store take turns by the cluster's Lease, so this serve, without "
-            "--leader-elect, does not sync it: start it with --leader-elect too"
+            "--leader-elect, does not sync it while an elected one does (it follows the store)"
         )
     return running + (
         "its API and stream already show every change, including this process's deploys. "
@@ -112,7 +112,7 @@ class SyncLeases(StoreCore):
 
         running = await self._require_writer().submit(op)
         if running is not None:
-            raise SyncRunning(_describe_holder(running, utc_now(), self.url))
+            raise SyncRunning(_describe_holder(running, utc_now(), self.url), running)
         return holder
 
     async def renew_sync(self, cluster: str, holder: str) -> bool:

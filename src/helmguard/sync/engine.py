@@ -48,6 +48,7 @@ from helmguard.store import (
     ReleaseKey,
     ResourceRecord,
     Store,
+    SyncHolder,
     SyncRunning,
     app_ref,
 )
@@ -159,6 +160,7 @@ class Sync:
         # Set when another sync took this cluster over (this one was silent too long).
         self.lost = asyncio.Event()
         self.lost_reason = ""
+        self.lost_to: SyncHolder | None = None  # the sync that took this one's lease over
         self._nodes: Informer | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -272,7 +274,7 @@ class Sync:
                 log.warning("the sync lease was taken over while this sync was silent")
                 self._lease = await self.store.acquire_sync(self.cluster)
             except SyncRunning as exc:
-                self.lost_reason = str(exc)
+                self.lost_reason, self.lost_to = str(exc), exc.holder
                 self.lost.set()
                 log.error("another sync took this cluster over: %s", exc)
                 return

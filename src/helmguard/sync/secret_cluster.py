@@ -13,6 +13,7 @@ cluster cannot be watched, the runner goes on with the connection it has (the in
 re-lists when it is back, so a Secret deleted meanwhile is seen then).
 
 The Secret's contents live in this process only: the store holds its NAMESPACE/NAME.
+`connection()` is the connection in use (serve holds it for the API's deploys).
 """
 
 from __future__ import annotations
@@ -79,6 +80,17 @@ class SecretCluster:
     @property
     def name(self) -> str:
         return f"cluster {self.cluster} (Secret {self.secret})"
+
+    def connection(self) -> ClusterConfig:
+        """The connection the Secret describes now (what the sync uses), for the API's
+        deploys to this cluster; KubeConfigError naming the Secret when there is none."""
+        if self.config is None:
+            raise KubeConfigError(
+                f"{self.name}: {self._problem}",
+                fix=f"Fix or re-create Secret {self.secret} in the cluster serve runs in "
+                "(serve follows it).",
+            )
+        return self.config
 
     def readiness(self) -> Readiness:
         if self.current is not None:

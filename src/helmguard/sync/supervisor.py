@@ -9,6 +9,12 @@ informers reconnect by themselves (and store their members Unknown while down);
 an informer has been down that long. `on_connect` runs on each new connection before
 the sync starts (serve settles what dead processes left unfinished there); its failure is
 announced, never fatal. The sync follows the releases helm installed too (`sync.helm`).
+
+A supervisor that is not `elected` (serve without --leader-elect) on a store where a
+`serve --leader-elect` replica syncs the cluster follows the store instead of ending:
+whether that replica held the store's sync lease first or took it over (it won the
+cluster's Lease), this one writes nothing, stays ready (its API and stream read the
+store), and syncs the cluster again only once no sync of it is alive in the store.
 """
 
 from __future__ import annotations
@@ -23,7 +29,15 @@ from datetime import UTC, datetime
 
 from helmguard.kube.classifier import classify
 from helmguard.kube.client import Kube
-from helmguard.store import AppRecord, ObservedStatus, ReleaseKey, Store, StoreError
+from helmguard.store import (
+    SYNC_LEASE_SECONDS,
+    AppRecord,
+    ObservedStatus,
+    ReleaseKey,
+    Store,
+    StoreError,
+    SyncHolder,
+)
 from helmguard.store.errors import SyncRunning
 from helmguard.sync.engine import Sync
 
@@ -31,6 +45,7 @@ log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 30.0  # unreachable for longer than this: /readyz says not ready
 BACKOFF_CAP = 10.0  # the longest wait between two connection attempts
+FOLLOW_POLL_SECONDS = 2.0  # how often a follower of the store reads who syncs the cluster
 UNREACHABLE = "ClusterUnreachable"
 
 
@@ -85,10 +100,13 @@ class ClusterSupervisor:
         self._announce = announce  # a line for the operator: unreachable, syncing
         self._on_connect = on_connect
         self.discover_helm = discover_helm  # follow releases helm installed (sync.helm)
+        self.following: SyncHolder | None = None  # the elected sync this one follows
 
     def readiness(self) -> Readiness:
         """Not ready while the cluster has been unreachable for longer than `grace`."""
         now = time.monotonic()
+        if self.following is not None:
+            return Readiness(True)  # the elected replica syncs it; the store is served
         if self.sync is None:
             since = self._down_since if self._down_since is not None else now
             if now - since > self.grace:
@@ -128,8 +146,12 @@ class ClusterSupervisor:
             try:
                 try:
                     await sync.start()
-                except SyncRunning:
-                    raise  # another serve syncs this cluster into this store: not ours to retry
+                except SyncRunning as exc:
+                    if not self._may_follow(exc.holder):
+                        raise  # another serve syncs this cluster into this store
+                    await sync.stop()
+                    await self._follow(exc.holder)
+                    continue
                 except Exception as exc:  # the cluster went away while listing: start again
                     self._failed(exc)
                     await sync.stop()
@@ -145,12 +167,47 @@ class ClusterSupervisor:
                 try:
                     # The informers run until we are cancelled, or another sync takes over.
                     await sync.lost.wait()
-                    raise StoreError(sync.lost_reason)
+                    if not self._may_follow(sync.lost_to):
+                        raise StoreError(sync.lost_reason)
                 finally:
                     self.sync = None
                     await sync.stop()
+                await self._follow(sync.lost_to)
             finally:
                 await kube.aclose()
+
+    def _may_follow(self, holder: SyncHolder | None) -> bool:
+        """Whether this supervisor follows `holder`'s sync rather than end: it is not
+        elected itself, and `holder` is a --leader-elect replica's sync."""
+        return not self.elected and holder is not None and holder.elected
+
+    async def _follow(self, holder: SyncHolder | None) -> None:
+        """Until no sync of the cluster is alive in the store (whoever holds it now):
+        announce it, write nothing; /readyz stays ready."""
+        assert holder is not None
+        self.following = holder
+        self._announce(
+            f"serve: {self.name} is synced by a `serve --leader-elect` replica (helmguard pid "
+            f"{holder.pid} on {holder.host}); this serve, without --leader-elect, follows the "
+            "store (its API and stream show that sync's writes) and syncs the cluster only "
+            "while no sync of it is alive"
+        )
+        try:
+            while True:
+                await asyncio.sleep(FOLLOW_POLL_SECONDS)
+                try:
+                    now = await self.store.sync_holder(self.cluster)
+                except StoreError as exc:  # the store is away: keep following, read again
+                    log.warning("%s: reading who syncs it failed: %s", self.name, exc)
+                    continue
+                if now is None or not _alive(now):
+                    break
+                self.following = now
+        finally:
+            self.following = None
+        self._down_since, self._down_at = time.monotonic(), datetime.now(UTC)
+        self._reason = "the elected replica's sync stopped; connecting"
+        self._announce(f"serve: no sync of {self.name} is alive in the store: syncing it")
 
     async def _connected(self) -> Kube:
         """A connection whose discovery answers; stores the releases Unknown while there is none."""
@@ -198,6 +255,12 @@ class ClusterSupervisor:
             f"{self._down_at.isoformat(timespec='seconds')}: {self._reason}"
         )
         await mark_unreachable(self.store, self.cluster, message, self._down_at)
+
+
+def _alive(holder: SyncHolder) -> bool:
+    """`holder` heartbeats within the store's lease (or, never renewed, has just started)."""
+    age = datetime.now(UTC) - holder.heartbeat_at
+    return age.total_seconds() < SYNC_LEASE_SECONDS
 
 
 async def mark_unreachable(

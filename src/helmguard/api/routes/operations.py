@@ -133,6 +133,7 @@ _ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": OperationOut, "description": "started; follow /api/operations/{id}"},
     401: {"description": "missing or wrong token"},
     403: {"description": "this server does not deploy"},
+    409: {"description": "the cluster's connection Secret is gone or unusable now"},
 }
 
 
