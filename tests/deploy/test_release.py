@@ -262,3 +262,11 @@ def test_history_max_drops_the_oldest_but_never_the_last_deployed() -> None:
     assert [r.revision for r in least_recent(history, 3)] == [1]
     assert [r.revision for r in least_recent(history, 1)] == [1, 3, 4]
     assert least_recent(history, 4) == [] and least_recent(history, -1) == []
+
+
+def test_the_syncs_uninstalled_status_is_uninstalls_outcome() -> None:
+    """sync/ may not import deploy/ (the layers): its copy of the word must stay the same."""
+    from helmguard.deploy.result import Outcome
+    from helmguard.sync.releases import UNINSTALLED_STATUS
+
+    assert Outcome.UNINSTALLED.value == UNINSTALLED_STATUS

@@ -32,12 +32,12 @@ from helmguard.deploy.release import (
     decode_record,
     record_name,
 )
-from helmguard.deploy.result import Outcome
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import ServedResources
 from helmguard.kube.informer import DELETED, Informer
 from helmguard.manifest import ObjectRef
 from helmguard.store import InventoryItem, ReleaseKey, ReleaseRecord, RevisionRecord, Store
+from helmguard.sync.releases import UNINSTALLED_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ async def _removed_by_helmguard(store: Store, key: ReleaseKey) -> bool:
     """Whether helmguard's own last operation removed the release (an --atomic first install
     that failed leaves no record, as helm's): its kept history is not helm's to forget."""
     record = await store.get_release(key)
-    return record is not None and record.status == Outcome.UNINSTALLED
+    return record is not None and record.status == UNINSTALLED_STATUS
 
 
 async def reconcile(

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from helmguard.deploy.result import Outcome
 from helmguard.manifest import ObjectRef
 from helmguard.status import AppStatus, State
 from helmguard.store import (
@@ -40,8 +39,9 @@ if TYPE_CHECKING:
     from helmguard.store import Store  # SQLAlchemy: only the caller's store brings it
 
 INSTANCE_LABEL = "app.kubernetes.io/instance"
-# ReleaseRecord.status once the last operation removed the release (uninstall's outcome).
-UNINSTALLED_STATUS = Outcome.UNINSTALLED.value
+# ReleaseRecord.status once the last operation removed the release (uninstall's outcome,
+# deploy.result.Outcome.UNINSTALLED: the layers keep sync below deploy).
+UNINSTALLED_STATUS = "uninstalled"
 
 
 @dataclass(frozen=True)
