@@ -49,9 +49,6 @@ _FIRST_LOOK = 0.03
 _WAIT_POLL = (0.1, 1.0)
 # Without a change, the wait judges its watched objects again this often (time-based rules).
 _IDLE_LOOK = 1.0
-# After a look that took t seconds, changes are gathered for _JUDGING_PAUSE * t before the
-# next: the wait judges at most 1 / (1 + _JUDGING_PAUSE) of the time.
-_JUDGING_PAUSE = 4
 # How long a failing verdict waits for the controller's own words (see `_confirming`).
 _CONFIRM_SECONDS = 5.0
 
@@ -393,11 +390,10 @@ class Engine:
         `watch`: the caller's, already started over `refs` (and stopped by the caller).
 
         The release is listed once and then watched (`ReleaseWatch`): each change the API
-        server sends is judged at once (changes arriving while one is judged, and for
-        `_JUDGING_PAUSE` times as long after, together). Without a change it is judged again
-        every `_IDLE_LOOK` seconds (some rules depend on time: a pod unschedulable for a
-        while); a collection that cannot be watched is listed at every look, as often as
-        polling.
+        server sends is judged at once (changes arriving while one is judged, and for twice
+        as long after, together). Without a change it is judged again every `_IDLE_LOOK`
+        seconds (some rules depend on time: a pod unschedulable for a while); a collection
+        that cannot be watched is listed at every look, as often as polling.
         """
         last: dict[ObjectRef, tuple[State, str]] = {}
         outcome: Verdict | None = None
@@ -441,12 +437,9 @@ class Engine:
                     continue
                 await watch.changed(min(_IDLE_LOOK, left))
                 # Changes come in bursts (a pod, its ReplicaSet, Deployment, Events): judge
-                # them together, spending at most a fifth of the time judging, so the wait
-                # does not take the CPU from the controllers it waits for (on a small
-                # cluster they share the machine's cores with the deploy).
-                await asyncio.sleep(
-                    min(_JUDGING_PAUSE * look, max(self.cluster.deadline - time.monotonic(), 0))
-                )
+                # them together, spending at most a third of the time judging, so the wait
+                # does not take the CPU from the controllers it waits for.
+                await asyncio.sleep(min(2 * look, max(self.cluster.deadline - time.monotonic(), 0)))
 
     async def _confirming(
         self, outcome: Verdict, snapshot: Snapshot, since: dict[ObjectRef, float]

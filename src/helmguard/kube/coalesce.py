@@ -60,12 +60,15 @@ class _CoalescingStream(httpcore2.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         flusher = self._flusher
-        if flusher is not None:
-            # What is still buffered (a GOAWAY) goes out unless the socket will not take it.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(flusher), timeout=1.0)
-            flusher.cancel()
-        await self._inner.aclose()
+        try:
+            if flusher is not None:
+                # What is still buffered (a GOAWAY) goes out unless the socket will not take it.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(flusher), timeout=1.0)
+        finally:
+            if flusher is not None:
+                flusher.cancel()
+            await self._inner.aclose()
 
     async def start_tls(
         self,
