@@ -27,6 +27,8 @@ Connections, per client certificate:
   HTTP/2 pool does not) retires it and is sent once more on a new connection, if sending it
   twice cannot do twice what it asks: reads, PUT/PATCH/DELETE (idempotent in Kubernetes),
   dry runs. Any other call raises the error, as it did over HTTP/1.1.
+- The frames that calls write in one turn of the event loop leave in one TLS record
+  (kube/coalesce.py): a burst of calls costs a few sends instead of several per call.
 - Watches (`WATCH`, set by `Kube.stream`) each get their own HTTP/1.1 connection: a watch
   holds its stream for minutes, so on the shared connection watches would take the stream
   slots calls need, and a watch whose reader stalls would stop the server sending on every
@@ -42,8 +44,10 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpcore2
 import httpx2
 
+from helmguard.kube.coalesce import CoalescingBackend
 from helmguard.kube.config import ClusterConfig
 from helmguard.kube.credentials import Credential, Credentials
 from helmguard.kube.errors import KubeConfigError
@@ -138,15 +142,28 @@ class Transport(httpx2.AsyncBaseTransport):
         self._shared(Credential(cert_pem=config.client_cert_pem, key_pem=config.client_key_pem))
 
     def _new_pool(self, key: _PoolKey, *, http2: bool) -> httpx2.AsyncHTTPTransport:
-        return httpx2.AsyncHTTPTransport(
-            verify=_ssl_context(self._config, *key),
-            proxy=self._config.proxy_url or None,
-            trust_env=False,
-            http2=http2,
-            # Each watch holds a connection for minutes: a cap (httpx's 100) would leave
-            # informers past it waiting forever and starve every other request.
-            limits=httpx2.Limits(max_connections=None, max_keepalive_connections=20),
+        context = _ssl_context(self._config, *key)
+        # Each watch holds a connection for minutes: a cap (httpx's 100) would leave
+        # informers past it waiting forever and starve every other request.
+        limits = httpx2.Limits(max_connections=None, max_keepalive_connections=20)
+        proxy = self._config.proxy_url or None
+        transport = httpx2.AsyncHTTPTransport(
+            verify=context, proxy=proxy, trust_env=False, http2=http2, limits=limits
         )
+        if http2 and proxy is None:
+            # The same pool, on streams that gather the HTTP/2 frames written in one turn
+            # of the event loop into one TLS record (kube/coalesce.py). httpx2 takes no
+            # network backend: its pool is replaced before any connection exists.
+            transport._pool = httpcore2.AsyncConnectionPool(
+                ssl_context=context,
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                http1=True,
+                http2=True,
+                network_backend=CoalescingBackend(),
+            )
+        return transport
 
     def _shared(self, cred: Credential) -> _Shared:
         key = (cred.cert_pem, cred.key_pem)
