@@ -88,7 +88,7 @@ def test_chart_wires_probes_secrets_and_election() -> None:
         {
             "apiGroups": ["coordination.k8s.io"],
             "resources": ["leases"],
-            "verbs": ["get", "create", "update"],
+            "verbs": ["get", "list", "watch", "create", "update"],
         }
     ]
     read = _rules(objects, "ClusterRole", "hg-helmguard-read")

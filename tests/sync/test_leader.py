@@ -142,6 +142,31 @@ async def test_a_silent_holder_is_taken_over_after_the_lease_duration(
     assert b.is_leader
 
 
+async def test_a_candidate_counts_from_the_last_renewal_as_written_and_tries_when_it_expires(
+    kube: Kube, namespace: str
+) -> None:
+    # A long retry period (attempts 2-4.4 s apart): polling alone would see the last
+    # renewal up to 4.4 s late and try up to 4.4 s after it expired; the candidate's
+    # watch sees it when written, and it tries at the expiry.
+    timings = ElectionTimings(lease_duration=4.0, renew_deadline=3.0, retry_period=2.0)
+    dead = LeaderElector(kube, namespace, "election", "dead", timings=timings)
+    b = LeaderElector(kube, namespace, "election", "b", timings=timings)
+    assert await dead.try_acquire_or_renew()
+    acquiring = asyncio.create_task(b.acquire())
+    for pause in (1.0, 1.5):  # two renewals between b's attempts, then silence
+        await asyncio.sleep(pause)
+        before = time.monotonic()
+        assert await dead.try_acquire_or_renew()
+        after = time.monotonic()
+    async with asyncio.timeout(15):
+        await acquiring
+    taken = time.monotonic()
+    assert b.is_leader
+    # Never before the last renewal is a lease duration old; at most a second after.
+    assert taken - before >= timings.lease_duration
+    assert taken - after < timings.lease_duration + 1.0, taken - after
+
+
 async def test_racing_candidates_one_wins_by_resource_version(kube: Kube, namespace: str) -> None:
     first = _elector(kube, namespace, "first")
     assert await first.try_acquire_or_renew()

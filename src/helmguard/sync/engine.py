@@ -26,7 +26,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +46,7 @@ from helmguard.store import (
     EventRecord,
     ObservedStatus,
     ReleaseKey,
+    ReleaseRecord,
     ResourceRecord,
     Store,
     SyncHolder,
@@ -165,41 +166,79 @@ class Sync:
 
     # ---- lifecycle ----------------------------------------------------------------------
 
-    async def start(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109 - a start deadline
+    async def start(self, *, timeout: float = 60.0, standby: bool = False) -> None:  # noqa: ASYNC109 - a start deadline
         """Take the cluster's sync lease, load releases, start informers, write initial statuses.
 
         Raises SyncRunning (the store is untouched) while another sync of the same cluster
-        is running on this store.
+        is running on this store. `standby` (a follower of the cluster's Lease): no lease,
+        nothing written; the releases are loaded and their informers listed (and kept
+        watching) so that `promote` can lead at once.
         """
-        self._lease = await self.store.acquire_sync(self.cluster, take_over=self.elected)
-        self._beat = asyncio.create_task(self._heartbeat(), name="sync heartbeat")
+        if standby:
+            await self._start(timeout, standby=True)
+            return
+        await self._take_lease()
         try:
             await self._start(timeout)
         except BaseException:
             await self._release_lease()
             raise
 
-    async def _start(self, timeout: float) -> None:  # noqa: ASYNC109
+    async def promote(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109 - a start deadline
+        """Lead with a sync started as a standby: take the lease, catch up with what the
+        store says now (releases deployed meanwhile, the rows the previous leader wrote),
+        and write from there: only what differs from the store. Helm's release records are
+        read afterwards (the refresher loads what they add)."""
+        await self._take_lease()
+        try:
+            await self.refresh_releases()
+            records = await self.store.list_releases(self.cluster)
+            members = await self.store.cluster_resources(self.cluster)
+            self._written.clear()
+            self._app_written.clear()
+            self._child_refs.clear()
+            await self._take_stored(records, members)
+            await self.wait_synced(timeout=timeout)
+            self._begin()
+            if self.discover_helm:
+                self._tasks.append(
+                    asyncio.create_task(self._discover(timeout), name="helm release discovery")
+                )
+        except BaseException:
+            await self._release_lease()
+            raise
+
+    async def _take_lease(self) -> None:
+        self._lease = await self.store.acquire_sync(self.cluster, take_over=self.elected)
+        self._beat = asyncio.create_task(self._heartbeat(), name="sync heartbeat")
+
+    async def _discover(self, timeout: float) -> None:  # noqa: ASYNC109
+        assert self._served is not None
+        self.discovery = HelmDiscovery(
+            self.kube,
+            self.store,
+            self._served,
+            cluster=self.cluster,
+            inactivity_timeout=self.inactivity_timeout,
+            watch_timeout=self.watch_timeout,
+        )
+        await self.discovery.start(timeout=timeout)
+
+    async def _start(self, timeout: float, *, standby: bool = False) -> None:  # noqa: ASYNC109
         self._served = await self.kube.discovery.resources()
-        if self.discover_helm:
+        if self.discover_helm and not standby:
             # Before the releases load: those helm installed are in the store by then.
-            self.discovery = HelmDiscovery(
-                self.kube,
-                self.store,
-                self._served,
-                cluster=self.cluster,
-                inactivity_timeout=self.inactivity_timeout,
-                watch_timeout=self.watch_timeout,
-            )
-            await self.discovery.start(timeout=timeout)
+            await self._discover(timeout)
         # Marks first: a revision written while the releases load is seen by the refresher.
         self._marks = await self.store.release_marks(self.cluster)
-        releases = await load_releases(self.store, self.cluster)
+        records = await self.store.list_releases(self.cluster)
+        members = await self.store.cluster_resources(self.cluster)
+        releases = await load_releases(self.store, self.cluster, records=records, resources=members)
         self._cluster_wide = len({r.namespace for r in releases}) > self.cluster_wide_above
-        children = await self.store.cluster_resources(self.cluster, children=True)
         for release in releases:
             self.index.add_release(release)
-            await self._load_children(release.key, children.get(release.key, []))
+        if not standby:
+            await self._take_stored(records, members)
         for release in releases:
             self._ensure_informers(release)
         self._ensure_cluster_informers()
@@ -207,9 +246,26 @@ class Sync:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._nodes_settled()
+        if not standby:
+            self._begin()
+
+    async def _take_stored(
+        self,
+        records: Sequence[ReleaseRecord],
+        members: Mapping[ReleaseKey, Sequence[ResourceRecord]],
+    ) -> None:
+        """Start from the stored rows: what each status was last written as, and the child
+        rows of each member (those of members gone are removed)."""
+        children = await self.store.cluster_resources(self.cluster, children=True)
+        self._seed_written(records, members, children)
+        for key in list(self.index.releases):
+            await self._load_children(key, children.get(key, []))
+
+    def _begin(self) -> None:
+        """Compute every release and start writing (the worker and its helpers)."""
         self._ready = True
-        for release in releases:
-            self._mark_release(release.key)
+        for key in list(self.index.releases):
+            self._mark_release(key)
         self._tasks = [
             asyncio.create_task(self._worker(), name="sync worker"),
             asyncio.create_task(self._ticker(), name="sync tick"),
@@ -217,6 +273,31 @@ class Sync:
             asyncio.create_task(self._pruner(), name="sync prune"),
         ]
         self._wake.set()
+
+    def _seed_written(
+        self,
+        records: Sequence[ReleaseRecord],
+        *rows: Mapping[ReleaseKey, Sequence[ResourceRecord]],
+    ) -> None:
+        """What the store holds is what the first pass compares with: a sync that starts
+        (a new leader after a failover, a restart) writes only the statuses that differ
+        from the stored ones, not every row again."""
+        for record in records:
+            if (app := record.app) is not None:
+                self._app_written[record.key] = Written(
+                    app.state, app.reason, app.message, app.root_cause, "", app.since
+                )
+        for by_release in rows:
+            for key, stored in by_release.items():
+                for row in stored:
+                    self._written[(key, row.ref)] = Written(
+                        row.state,
+                        row.reason,
+                        row.message,
+                        row.root_cause,
+                        row.resource_version,
+                        row.since,
+                    )
 
     async def wait_synced(self, *, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """Wait until every informer of members has delivered its first list."""

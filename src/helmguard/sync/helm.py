@@ -256,8 +256,12 @@ class HelmDiscovery:
                     await informer.answered.wait()
         if all(i.synced.is_set() for i in self.informers):
             # Every record was listed: a discovered release with none left was uninstalled.
+            # One query for every release's revisions: `reconcile` leaves those whose latest
+            # revision helmguard wrote alone, so only the others are looked at one by one.
+            revisions = await self.store.cluster_revisions(self.cluster)
             for release in await self.store.list_releases(self.cluster):
-                if release.key not in self._records:
+                stored = revisions.get(release.key)
+                if release.key not in self._records and (not stored or is_discovered(stored[-1])):
                     self._dirty.add(release.key)
         await self._reconcile_dirty()
         self._task = asyncio.create_task(self._worker(), name="helm release discovery")

@@ -18,7 +18,7 @@ that failed) is Missing, Uninstalled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -73,11 +73,22 @@ async def load_release(store: Store, record: ReleaseRecord) -> ManagedRelease:
     return managed_release(record, revisions, await store.list_resources(record.key))
 
 
-async def load_releases(store: Store, cluster: str = "") -> list[ManagedRelease]:
-    """Every release recorded in the store for `cluster` (three queries, whatever their number)."""
-    records = await store.list_releases(cluster)
+async def load_releases(
+    store: Store,
+    cluster: str = "",
+    *,
+    records: Sequence[ReleaseRecord] | None = None,
+    resources: Mapping[ReleaseKey, Sequence[ResourceRecord]] | None = None,
+) -> list[ManagedRelease]:
+    """Every release recorded in the store for `cluster` (three queries, whatever their number).
+
+    `records` (`list_releases`) and `resources` (`cluster_resources`): when already read.
+    """
+    if records is None:
+        records = await store.list_releases(cluster)
     revisions = await store.cluster_revisions(cluster)
-    resources = await store.cluster_resources(cluster)
+    if resources is None:
+        resources = await store.cluster_resources(cluster)
     return [managed_release(r, revisions.get(r.key, []), resources.get(r.key, ())) for r in records]
 
 

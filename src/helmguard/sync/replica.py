@@ -93,6 +93,9 @@ class ElectedSupervisor:
         self._announce = announce
         self.elector: LeaderElector | None = None
         self.supervisor: ClusterSupervisor | None = None
+        # While following: a supervisor whose standby sync is listed, ready to lead with.
+        self._standby: ClusterSupervisor | None = None
+        self._warming: asyncio.Task[None] | None = None
         self.leaderless: Leaderless | None = None  # set by a follower, see the module docstring
 
     def readiness(self) -> Readiness:
@@ -123,7 +126,14 @@ class ElectedSupervisor:
             watchdog = asyncio.create_task(self._mark_while_unreachable(self.elector))
             try:
                 while True:
-                    await self.elector.run(self._lead)
+                    self._standby = self._new_supervisor()
+                    self._warming = asyncio.create_task(
+                        self._standby.warm_up(), name=f"standby sync of {self.name}"
+                    )
+                    try:
+                        await self.elector.run(self._lead)
+                    finally:
+                        await self._drop_standby()
                     self._announce(
                         f"serve: no longer leading {self.name} (Lease "
                         f"{self.election.namespace}/{self.election.name}): its sync stopped"
@@ -183,7 +193,12 @@ class ElectedSupervisor:
             f"serve: {self.identity} leads {self.name} (Lease "
             f"{self.election.namespace}/{self.election.name}): syncing"
         )
-        self.supervisor = self._new_supervisor()
+        standby, self._standby = self._standby, None
+        if standby is not None and self._warming is not None and not self._warming.done():
+            # Not listed yet: a cold start lists as soon.
+            await self._drop_standby(standby)
+            standby = None
+        self.supervisor = standby or self._new_supervisor()
         try:
             await self.supervisor.run()
         except StoreError as exc:
@@ -191,6 +206,17 @@ class ElectedSupervisor:
             self._announce(f"serve: the sync of {self.name} stopped: {exc}")
         finally:
             self.supervisor = None
+
+    async def _drop_standby(self, standby: ClusterSupervisor | None = None) -> None:
+        """Stop warming up a standby sync, and the standby sync itself if not led with."""
+        if self._warming is not None:
+            self._warming.cancel()
+            await asyncio.gather(self._warming, return_exceptions=True)
+            self._warming = None
+        standby = standby or self._standby
+        self._standby = None
+        if standby is not None:
+            await standby.discard()
 
     def _new_leader(self, identity: str) -> None:
         if identity and identity != self.identity:

@@ -6,9 +6,11 @@ connected, and while the cluster cannot be reached stores the cluster's releases
 with the reason, so nothing stays green on stale information. Once the sync runs, its
 informers reconnect by themselves (and store their members Unknown while down);
 `readiness()` reports not ready when no sync has run for longer than `grace` seconds, or
-an informer has been down that long. `on_connect` runs on each new connection before
-the sync starts (serve settles what dead processes left unfinished there); its failure is
-announced, never fatal. The sync follows the releases helm installed too (`sync.helm`).
+an informer has been down that long. `on_connect` runs on each new connection once
+the sync has started (serve settles what dead processes left unfinished there); its
+failure is announced, never fatal. `warm_up` prepares a standby sync for a replica that
+follows the cluster's Lease, so that leading needs no lists (sync.replica). The sync
+follows the releases helm installed too (`sync.helm`).
 
 A supervisor that is not `elected` (serve without --leader-elect) on a store where a
 `serve --leader-elect` replica syncs the cluster follows the store instead of ending:
@@ -101,6 +103,7 @@ class ClusterSupervisor:
         self._on_connect = on_connect
         self.discover_helm = discover_helm  # follow releases helm installed (sync.helm)
         self.following: SyncHolder | None = None  # the elected sync this one follows
+        self._warm: tuple[Kube, Sync] | None = None  # a standby sync (warm_up)
 
     def readiness(self) -> Readiness:
         """Not ready while the cluster has been unreachable for longer than `grace`."""
@@ -127,54 +130,109 @@ class ClusterSupervisor:
         return Readiness(True)
 
     async def run(self) -> None:
-        """Connect (for as long as it takes, with backoff), then run the sync until cancelled."""
+        """Connect (for as long as it takes, with backoff), then run the sync until cancelled.
+
+        After `warm_up`, the first sync is the standby's, promoted: no connection nor list
+        to wait for. `on_connect` runs once the sync has started (it writes nothing the
+        sync's start reads).
+        """
         while True:
-            kube = await self._connected()
-            if self._on_connect is not None:
-                try:
-                    await self._on_connect(kube)
-                except Exception as exc:  # the sync runs all the same
-                    self._announce(f"serve: on connecting to {self.name}: {classify(exc).message}")
+            warm, self._warm = self._warm, None
+            if warm is not None:
+                kube, sync = warm
+            else:
+                kube = await self._connected()
+                sync = self._new_sync(kube)
             self._reason = "connected; the first lists of the sync are not done"
-            sync = Sync(
-                kube,
-                self.store,
-                cluster=self.cluster,
-                discover_helm=self.discover_helm,
-                elected=self.elected,
-            )
+            failed: Exception | None = None
+            follow: SyncHolder | None = None  # an elected replica's sync, to follow
             try:
                 try:
-                    await sync.start()
+                    await (sync.promote() if warm is not None else sync.start())
                 except SyncRunning as exc:
                     if not self._may_follow(exc.holder):
                         raise  # another serve syncs this cluster into this store
-                    await sync.stop()
-                    await self._follow(exc.holder)
-                    continue
+                    follow = exc.holder
                 except Exception as exc:  # the cluster went away while listing: start again
-                    self._failed(exc)
-                    await sync.stop()
-                    await self._backoff()
-                    continue
-                self.sync = sync
-                self.synced = True
-                self._down_since = None
-                self._attempts = 0
-                self._announce(
-                    f"serve: syncing {len(sync.index.releases)} release(s) from {self.name}"
-                )
-                try:
-                    # The informers run until we are cancelled, or another sync takes over.
-                    await sync.lost.wait()
-                    if not self._may_follow(sync.lost_to):
-                        raise StoreError(sync.lost_reason)
-                finally:
-                    self.sync = None
-                    await sync.stop()
-                await self._follow(sync.lost_to)
+                    failed = exc
+                else:
+                    follow = await self._synced(sync, kube)
             finally:
+                # Also when cancelled while starting or settling: nothing runs on after it.
+                self.sync = None
+                await sync.stop()
                 await kube.aclose()
+            if follow is not None:
+                await self._follow(follow)
+                continue
+            assert failed is not None  # _synced ends by raising or with a sync to follow
+            self._failed(failed)
+            await self._backoff()
+
+    async def _synced(self, sync: Sync, kube: Kube) -> SyncHolder:
+        """The sync has started: settle what dead processes left, then run until it is lost.
+
+        Returns the elected replica's sync that took it over, when this one may follow it
+        (`_may_follow`); raises StoreError otherwise."""
+        self.sync = sync
+        self.synced = True
+        self._down_since = None
+        self._attempts = 0
+        self._announce(f"serve: syncing {len(sync.index.releases)} release(s) from {self.name}")
+        if self._on_connect is not None:
+            try:
+                await self._on_connect(kube)
+            except Exception as exc:  # the sync runs all the same
+                self._announce(f"serve: on connecting to {self.name}: {classify(exc).message}")
+        # The informers run until we are cancelled, or another sync takes over.
+        await sync.lost.wait()
+        if not self._may_follow(sync.lost_to) or sync.lost_to is None:
+            raise StoreError(sync.lost_reason)
+        return sync.lost_to
+
+    async def warm_up(self) -> None:
+        """While another replica leads the cluster: connect and start a standby sync (its
+        releases loaded, its informers listed and watching, nothing written), retrying with
+        backoff until that works; `run` then leads with it. `discard` undoes it."""
+        while True:
+            self._attempts += 1
+            kube: Kube | None = None
+            sync: Sync | None = None
+            try:
+                kube = await self._connect()
+                await kube.authenticate()
+                await kube.discovery.resources()
+                sync = self._new_sync(kube)
+                await sync.start(standby=True)
+            except BaseException as exc:
+                if sync is not None:
+                    await sync.stop()
+                if kube is not None:
+                    await kube.aclose()
+                if not isinstance(exc, Exception):
+                    raise  # cancelled
+                self._reason = classify(exc).message
+                await self._backoff()
+                continue
+            self._warm = (kube, sync)
+            self._attempts = 0
+            return
+
+    async def discard(self) -> None:
+        """Stop the standby sync `warm_up` left, if `run` did not lead with it."""
+        warm, self._warm = self._warm, None
+        if warm is not None:
+            await warm[1].stop()
+            await warm[0].aclose()
+
+    def _new_sync(self, kube: Kube) -> Sync:
+        return Sync(
+            kube,
+            self.store,
+            cluster=self.cluster,
+            discover_helm=self.discover_helm,
+            elected=self.elected,
+        )
 
     def _may_follow(self, holder: SyncHolder | None) -> bool:
         """Whether this supervisor follows `holder`'s sync rather than end: it is not
