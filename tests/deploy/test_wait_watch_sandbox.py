@@ -207,3 +207,37 @@ async def test_a_deadline_during_the_watch_is_a_timeout_naming_what_was_awaited(
     assert outcome.message.startswith(f"timed out waiting for release: Missing: {ref} NotFound")
     assert outcome.root_cause == ref
     assert 2.0 <= elapsed < 3.5, elapsed
+
+
+async def test_a_cache_behind_the_apply_is_not_judged(
+    sandbox: Sandbox, admin_http: httpx.Client, ns: str
+) -> None:
+    """The apply's answer can come back before its watch event: a look right after it must
+    not judge the object as it was (a rollback was Ready from the revision it replaced).
+    Until the cache has taken in the version the apply returned, the collection is listed."""
+    ref = ObjectRef("", "ConfigMap", ns, "cfg")
+    _post(admin_http, f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": "cfg"}})
+    kube = await connect(sandbox.kubeconfig)
+    try:
+        cluster = Cluster(kube, deadline=time.monotonic() + 60)
+        async with ReleaseWatch(cluster, [ref]) as watch:
+            await watch.snapshot()
+            patched = await kube.send_json(
+                "PATCH",
+                f"/api/v1/namespaces/{ns}/configmaps/cfg",
+                {"data": {"k": "v"}},
+                content_type="application/merge-patch+json",
+            )
+            version = patched["metadata"]["resourceVersion"]
+            watch.expect({ref: version})
+            # At once, whether or not the watch event has arrived: the applied version.
+            look = await watch.snapshot()
+            assert look.live[ref].metadata["resourceVersion"] == version
+            # A version the cache never takes in (a re-list skipped it): listed every look.
+            watch.expect({ref: "0"})
+            before = kube.requests
+            await watch.snapshot()
+            await watch.snapshot()
+            assert kube.requests == before + 2
+    finally:
+        await kube.aclose()

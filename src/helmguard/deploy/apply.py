@@ -219,6 +219,8 @@ async def apply_revision(
         updating = False
         if run.options.wait:
             run.log.emit(Step.WAIT_START, f"waiting for {len(the_plan.objects)} resources")
+            if watch is not None:
+                watch.expect({r: a.resource_version for r, a in engine.applied.items()})
             verdict: Verdict = await engine.wait_ready(refs, watch=watch)
             if not verdict.ready:
                 raise DeployFailed(verdict.message, verdict=verdict)

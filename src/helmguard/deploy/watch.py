@@ -7,7 +7,14 @@ workloads need by name, the Nodes when a DaemonSet is in the release) and builds
 so statuses are computed by the same rules from the same objects. `changed()` returns as
 soon as a watch delivers a change (or the timeout passes).
 
-A collection is polled (one list per look, as `observe_release` does) when it cannot be
+A cache may hold an object as it was before the deploy changed it: the informers start
+before the waves, and the apply's answer can come back before its watch event. `expect()`
+takes the resourceVersions the applies returned; until a collection's informer has taken
+each of its objects' in (every version a cache takes in passes its handler), that
+collection is listed at each look instead, a list that reflects the apply. Without it, a
+rollback to a revision that cannot run was judged from the revision it replaced: Ready.
+
+A collection is also polled (one list per look, as `observe_release` does) when it cannot be
 watched: its kind is not served or has no `watch` verb, its informer has not listed it,
 or its watch failed and is not open again (RBAC refuses watch, the API server restarts).
 The list then fails or succeeds exactly as the polling look would: Nodes we may not list
@@ -19,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 
 from helmguard.deploy.cluster import Cluster
@@ -43,6 +51,9 @@ class ReleaseWatch:
         self.informers: dict[Collection, Informer] = {}
         self._changed = asyncio.Event()
         self._looked = False
+        # Per collection, the (name, resourceVersion) its informer's cache has taken in.
+        self._seen: dict[Collection, set[tuple[str, str]]] = {}
+        self._expected: dict[ObjectRef, str] = {}  # what the applies returned, not seen yet
 
     async def __aenter__(self) -> ReleaseWatch:
         await self.listed()
@@ -71,7 +82,7 @@ class ReleaseWatch:
             informer = Informer(
                 self.cluster.kube,
                 res,
-                self._on_change,
+                functools.partial(self._on_change, collection),
                 namespace=namespace or None,
                 # Secret values never stay in memory; no status rule reads them.
                 transform=kept(group, kind),
@@ -90,8 +101,30 @@ class ReleaseWatch:
     async def stop(self) -> None:
         await asyncio.gather(*(i.stop() for i in self.informers.values()))
 
-    async def _on_change(self, _kind: str, _body: Body) -> None:
+    async def _on_change(self, collection: Collection, _kind: str, body: Body) -> None:
+        meta = body.get("metadata") or {}
+        if version := str(meta.get("resourceVersion") or ""):
+            self._seen.setdefault(collection, set()).add((str(meta.get("name")), version))
         self._changed.set()
+
+    def expect(self, versions: Mapping[ObjectRef, str]) -> None:
+        """The resourceVersions the deploy's applies returned, by object: a collection whose
+        cache has not taken one of them in is listed at each look instead."""
+        self._expected.update({ref: v for ref, v in versions.items() if v})
+
+    def _behind(self, collection: Collection) -> bool:
+        """Whether the cache of `collection` may still hold an object from before its apply."""
+        group, kind, namespace = collection
+        seen = self._seen.get(collection, set())
+        behind = False
+        for ref, version in list(self._expected.items()):
+            if (ref.group, ref.kind, ref.namespace) != (group, kind, namespace):
+                continue
+            if (ref.name, version) in seen:
+                del self._expected[ref]
+            else:
+                behind = True
+        return behind
 
     def _watched(self, collection: Collection) -> Informer | None:
         """The informer that reflects `collection` right now, if any."""
@@ -123,7 +156,11 @@ class ReleaseWatch:
         polled: list[Collection] = []
         for collection in self.plan.collections:
             informer = self._watched(collection)
-            if informer is None or (first and not self._holds(informer, collection)):
+            if (
+                informer is None
+                or (first and not self._holds(informer, collection))
+                or self._behind(collection)
+            ):
                 polled.append(collection)
             else:
                 listed[collection] = list(informer.cache.values())

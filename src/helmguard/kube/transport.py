@@ -236,9 +236,14 @@ class Transport(httpx2.AsyncBaseTransport):
             response = await shared.pool.handle_async_request(request)
         except httpx2.RemoteProtocolError as exc:
             await self._ended(shared, abandoned=True)
-            if "ConnectionTerminated" not in str(exc):
-                raise
-            return await self._http1(cred).handle_async_request(request)
+            if "ConnectionTerminated" in str(exc):
+                return await self._http1(cred).handle_async_request(request)
+            # The peer closed without answering (an API server that restarted): the call's
+            # frames left in one send (kube/coalesce.py), so the closed socket shows at the
+            # read, not as a WriteError. Sent once more as a dead connection's call is.
+            if "Server disconnected" in str(exc) and again and _replayable(request):
+                return await self._send(request, cred, again=False)
+            raise
         except (httpx2.ReadError, httpx2.WriteError):
             await self._ended(shared, abandoned=True)
             if not (again and _replayable(request)):
