@@ -1,6 +1,7 @@
-"""`helmguard plan`, `deploy`, `rollback` and `uninstall`: thin shells over `helmguard.deploy`.
+"""`helmguard plan`, `deploy`, `install`, `upgrade`, `rollback`, `uninstall` and `test`: thin
+shells over `helmguard.deploy`.
 
-One file past 400 lines: the four commands share their flags, the live display of the
+One file past 400 lines: the commands share their flags, the live display of the
 operation log (`_Display`) and the mapping of outcomes to exit codes.
 """
 

@@ -1,4 +1,9 @@
-"""`helmguard serve`: the sync for every managed release, plus the HTTP API and page."""
+"""`helmguard serve`: the sync for every managed release, plus the HTTP API and page.
+
+One file past 400 lines: its flags (clusters, election, discovery, tokens, timings), their
+checks (every bad one exits 2 before anything starts) and the start-up that wires the
+fleet, the replica and the API share one set of parsed options.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 `apply_revision` writes the revision's record pending before the first object, runs the
 hooks and waves, prunes what the previous revision had extra, waits, and records the
 outcome; with `atomic`, a failure is undone (`_atomic_restore`).
+
+One file past 400 lines: the apply and its undo share the run's record of what was
+applied and written, which neither may see half of.
 """
 
 from __future__ import annotations
