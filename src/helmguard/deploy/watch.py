@@ -103,8 +103,11 @@ class ReleaseWatch:
 
     async def _on_change(self, collection: Collection, _kind: str, body: Body) -> None:
         meta = body.get("metadata") or {}
-        if version := str(meta.get("resourceVersion") or ""):
-            self._seen.setdefault(collection, set()).add((str(meta.get("name")), version))
+        name = str(meta.get("name"))
+        # Only the release's own objects are applied: children and Events are not kept.
+        if name in self.plan.inventory.get(collection, ()):
+            version = str(meta.get("resourceVersion") or "")
+            self._seen.setdefault(collection, set()).add((name, version))
         self._changed.set()
 
     def expect(self, versions: Mapping[ObjectRef, str]) -> None:
