@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -49,6 +49,8 @@ from helmguard.store.rows import (
     revision_record,
     transition_record,
 )
+
+R = TypeVar("R")  # a record type, for `_per_release`
 
 
 class Reads(StoreCore):
@@ -127,11 +129,7 @@ class Reads(StoreCore):
             .where(Release.cluster == cluster)
             .order_by(Revision.release_id, Revision.number)
         )
-        out: dict[ReleaseKey, list[RevisionRecord]] = {}
-        for row in await self._rows(query):
-            key = ReleaseKey(row.release_namespace, row.release_name, cluster)
-            out.setdefault(key, []).append(revision_record(row, key))
-        return out
+        return await self._per_release(query, cluster, revision_record)
 
     async def cluster_resources(
         self, cluster: str, *, children: bool = False
@@ -154,10 +152,17 @@ class Reads(StoreCore):
                 Resource.name,
             )
         )
-        out: dict[ReleaseKey, list[ResourceRecord]] = {}
+        return await self._per_release(query, cluster, resource_record)
+
+    async def _per_release(
+        self, query: Any, cluster: str, record: Callable[[Any, ReleaseKey], R]
+    ) -> dict[ReleaseKey, list[R]]:
+        """The rows of `query` (labelled release_namespace and release_name) as records,
+        grouped by release, in the query's order."""
+        out: dict[ReleaseKey, list[R]] = {}
         for row in await self._rows(query):
             key = ReleaseKey(row.release_namespace, row.release_name, cluster)
-            out.setdefault(key, []).append(resource_record(row, key))
+            out.setdefault(key, []).append(record(row, key))
         return out
 
     async def list_resources(
