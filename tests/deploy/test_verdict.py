@@ -8,7 +8,8 @@ from helmguard.cli import main
 from helmguard.deploy.observe import unawaited, verdict
 from helmguard.manifest import ObjectRef
 from helmguard.status import Observed, ResourceStatus, State, evaluate
-from status.helpers import edited
+from helmguard.sync.look import Snapshot
+from status.helpers import edited, load, named
 from status.kinds import NOW, obj
 
 WEB = ObjectRef("apps", "Deployment", "shop", "web")
@@ -82,3 +83,16 @@ def test_an_ingress_without_address_is_reported_not_waited_for() -> None:
     done = verdict([ingress])
     assert done.done and done.ready, done
     assert verdict([ingress], wait_for_load_balancers=True).done is False
+
+
+def test_a_blocked_deployment_names_its_replicaset_even_before_the_replicaset_is_seen() -> None:
+    """The Deployment's copy of ReplicaFailure can arrive before the ReplicaSet's own watch
+    event; the message names the ReplicaSet either way (the refused pod's generateName)."""
+    seed = load("seed_missing_sa")
+    deployment, replicaset = named(seed, "Deployment"), named(seed, "ReplicaSet")
+    for children in ((replicaset,), ()):
+        status = evaluate(Observed(deployment, NOW, children))
+        snapshot = Snapshot(NOW, {status.ref: deployment}, {status.ref: status}, children)
+        message = verdict([status], snapshot).message
+        where = "msga-cn/common-vault (ReplicaSet msga-cn/common-vault-6c787c5cb5)"
+        assert message.startswith(f"Blocked: Deployment.apps {where} FailedCreate: "), message

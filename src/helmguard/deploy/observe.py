@@ -10,6 +10,7 @@ the outcome is certain.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -110,6 +111,9 @@ def pods_created(ref: ObjectRef, snapshot: Snapshot) -> bool:
     return any(c.kind == "Pod" and controller_uid(c) in owners for c in snapshot.children)
 
 
+_REFUSED_POD = re.compile(r'pods "([a-z0-9][a-z0-9.-]*)-" is forbidden')
+
+
 def _describe(status: ResourceStatus, snapshot: Snapshot | None) -> str:
     """`Blocked: Deployment.apps ns/x (ReplicaSet ns/x-123) FailedCreate: <cluster's words>`."""
     status = _in_own_words(status, snapshot)
@@ -121,6 +125,10 @@ def _describe(status: ResourceStatus, snapshot: Snapshot | None) -> str:
             current = current_replicaset(obj, replicasets)
             if current is not None:
                 where += f" (ReplicaSet {current.namespace}/{current.name})"
+            elif (named := _REFUSED_POD.search(status.message)) is not None:
+                # The Deployment's copy of the condition came before the ReplicaSet's event:
+                # the refused pod's generateName is the ReplicaSet's name and a dash.
+                where += f" (ReplicaSet {status.ref.namespace}/{named.group(1)})"
     text = f"{status.state}: {where} {status.reason}: {status.message}"
     if status.root_cause is not None and status.root_cause != status.ref:
         text += f" [root cause: {status.root_cause}]"
