@@ -79,6 +79,10 @@ async def _acli(sandbox: Sandbox, *args: str) -> tuple[int, str, str]:
     return await asyncio.to_thread(_cli, sandbox, *args)
 
 
+def _cells(table: str) -> list[list[str]]:
+    return [[cell.strip() for cell in line.split("\t")] for line in table.splitlines()]
+
+
 def _api(admin_http: httpx.Client, path: str, selector: str = "") -> httpx.Response:
     params = {"labelSelector": selector} if selector else None
     return admin_http.get(path, params=params)
@@ -169,6 +173,10 @@ async def test_helm_reads_and_operates_a_release_helmguard_installed(
     code, out, err = await _acli(sandbox, "history", "hg", "-n", namespace, "-o", "json")
     assert code == 0, err
     assert json.loads(out) == history
+    # The table too, cell for cell (helm pads with spaces and tabs; the cells are the same).
+    code, out, err = await _acli(sandbox, "history", "hg", "-n", namespace)
+    assert code == 0, err
+    assert _cells(out) == _cells(helm.run("history", "hg", "-n", namespace).stdout)
 
     helm.run("rollback", "hg", "1", "-n", namespace, "--wait")
     assert _config(admin_http, namespace, "hg-config")["data"]["greeting"] == "hey"

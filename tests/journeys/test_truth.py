@@ -159,6 +159,19 @@ class World:
         wait_until(up, "serve's API to answer", 90)
         return proc, base
 
+    def listed(self) -> dict[str, tuple[str, str]]:
+        """`helmguard status -o json` without RELEASE: each release's (state, read_from)."""
+        args = ["status", "--db", str(self.db), "-o", "json", *self.cluster_args]
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(CliRunner().invoke, main, args).result()
+        assert answer.exit_code == 0, answer.output
+        rows = json.loads(answer.stdout)["releases"]
+        return {
+            r["name"]: (r["state"], r["read_from"])
+            for r in rows
+            if r["namespace"] == self.namespace
+        }
+
     def status(self, chart: Chart, *more: str) -> dict[str, Any]:
         """`helmguard status -o json`, run in this process (a fresh interpreter costs seconds).
 
@@ -448,11 +461,14 @@ def test_every_surface_tells_the_same_state_and_cause_within_a_second(
     if order != "serve running":
         if first is not None:
             stop(first)
-            # No serve: `status` reads the cluster itself, and says so.
+            # No serve: `status` reads the cluster itself, and says so; so does the list,
+            # which showed serve's last stored states before.
+            listed = world.listed()
             for chart in JOURNEY:
                 found = world.status(chart)
                 assert found["read_from"] == "live", found["source"]
                 assert expected(world, chart)(found["app"]["state"], found["app"]["root_cause"])
+                assert listed[chart.release] == (found["app"]["state"], "live")
         _, base = world.serve()
     assert base is not None
     for chart in JOURNEY:
@@ -473,10 +489,12 @@ def test_every_surface_tells_the_same_state_and_cause_within_a_second(
     # With serve gone, `status` reads the cluster itself and says so.
     for proc in world.processes:
         stop(proc)
+    listed = world.listed()
     for chart in JOURNEY:
         found = world.status(chart)
         assert found["read_from"] == "live", found["source"]
         assert found["app"]["state"] == "Ready", found
+        assert listed[chart.release] == ("Ready", "live")
 
 
 def test_status_without_serve_reads_the_cluster_from_the_inventory(world: World) -> None:
@@ -495,6 +513,7 @@ def test_status_without_serve_reads_the_cluster_from_the_inventory(world: World)
         f"Deployment.apps {world.namespace}/bare-worker": "Blocked",
         f"ConfigMap {world.namespace}/bare-settings": "Ready",
     }
+    assert world.listed()[chart.release] == ("Blocked", "live")
 
 
 def test_unknown_release_and_empty_selector_are_not_found(world: World) -> None:

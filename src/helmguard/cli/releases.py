@@ -66,6 +66,15 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     )
 
 
+def _ansic(updated: str) -> str:
+    """An RFC 3339 time as `helm history`'s table prints it (Go's time.ANSIC, as recorded);
+    the zero time when the revision records none, as helm prints it."""
+    from datetime import datetime
+
+    when = datetime.fromisoformat(updated) if updated else datetime.min
+    return f"{when:%a %b} {when.day:2} {when:%H:%M:%S} {when.year:04}"
+
+
 def _status_filters(f: F) -> F:
     from helmguard.deploy.query import LIST_FILTERS
 
@@ -172,7 +181,7 @@ def history_command(
             [
                 [
                     r["revision"],
-                    r["updated"],
+                    _ansic(r.get("updated", "")),
                     r["status"],
                     r["chart"],
                     r["app_version"],

@@ -39,6 +39,10 @@ def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
     return "\n".join([line.rstrip(), *body])
 
 
+# Where a release's state in the list was read: serve's store, or the cluster now.
+_READ_FROM = {"store": "serve", "live": "cluster"}
+
+
 def _kind_name(ref: Any) -> str:
     return f"{ref.kind}/{ref.name}"
 
@@ -94,10 +98,17 @@ def status(
         return
     if release is None:
         rows = [
-            [r["namespace"], r["name"], r["state"], r["status"], _when(r["updated_at"])]
+            [
+                r["namespace"],
+                r["name"],
+                r["state"],
+                _READ_FROM[r["read_from"]] if r["state"] != "Unknown" else "-",
+                r["status"],
+                _when(r["updated_at"]),
+            ]
             for r in result["releases"]
         ]
-        headers = ["NAMESPACE", "RELEASE", "STATE", "LAST OPERATION", "UPDATED"]
+        headers = ["NAMESPACE", "RELEASE", "STATE", "READ FROM", "LAST OPERATION", "UPDATED"]
         if any(r["cluster"] for r in result["releases"]):
             releases = result["releases"]
             rows = [
@@ -109,6 +120,10 @@ def status(
     app = result["app"]
     where = f"{cluster}:" if cluster else ""
     click.echo(f"release {where}{namespace}/{release}: {app['state']} ({result['source']})")
+    operation = result["last_operation"]
+    if operation and not operation.startswith("deployed"):
+        # The objects can be Ready while the revision that was asked for did not land.
+        click.echo(f"  last operation: revision {result['last_revision']} {operation}")
     if app["state"] != "Ready":
         click.echo(f"  {app['reason']}: {app['message']}")
         if app.get("root_cause"):
@@ -147,31 +162,42 @@ async def _status(
     context: str | None,
     cluster: str,
 ) -> dict[str, Any]:
-    from helmguard.deploy.status import LIVE_TIMEOUT, ReleaseNotFound, release_status
+    from helmguard.deploy.status import (
+        LIVE_TIMEOUT,
+        ReleaseNotFound,
+        release_status,
+        release_statuses,
+    )
     from helmguard.kube.client import connect
     from helmguard.store import ReleaseKey
     from helmguard.store.errors import StoreError
 
+    async def open_kube() -> Any:
+        return await connect(kubeconfig, context, timeout=LIVE_TIMEOUT)
+
     if release is None:
         async with await _open_read(url) as store:
             records = await store.list_releases(cluster or None)
+            found_all = await release_statuses(
+                [r.key for r in records], store=store, open_kube=open_kube, cluster=cluster
+            )
         return {
             "releases": [
                 {
                     "cluster": r.key.cluster,
                     "namespace": r.key.namespace,
                     "name": r.key.name,
-                    # The app status serve's sync stored, and what the last operation left.
-                    "state": r.app.state if r.app is not None else "Unknown",
+                    # As `status RELEASE` tells it (serve's store while a sync keeps the
+                    # release, else the cluster now), and what the last operation left.
+                    "state": found.state,
+                    "read_from": found.source,
+                    "source": found.detail,
                     "status": r.status,
                     "updated_at": r.updated_at,
                 }
-                for r in records
+                for r, found in zip(records, found_all, strict=True)
             ]
         }
-
-    async def open_kube() -> Any:
-        return await connect(kubeconfig, context, timeout=LIVE_TIMEOUT)
 
     key = ReleaseKey(namespace, release, cluster)
     try:
@@ -196,6 +222,8 @@ async def _status(
         "source": found.detail,
         "read_from": found.source,
         "found": found.found,
+        "last_revision": found.last_revision,
+        "last_operation": found.last_operation,
         "app": {
             "state": found.state,
             "reason": found.reason,

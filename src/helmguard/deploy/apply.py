@@ -241,10 +241,11 @@ async def apply_revision(
         failure = DeployFailed(exc.explain(), error=exc)
         outcome, message, error_class = Outcome.FAILED, exc.explain(), type(exc).__name__
     except asyncio.CancelledError:
+        names = ", ".join(str(r) for r in engine.applied)
         run.log.emit(
             Step.INTERRUPTED,
-            f"interrupted; {len(engine.applied)} object(s) were applied: "
-            + ", ".join(str(r) for r in engine.applied),
+            f"interrupted; {len(engine.applied)} object(s) were applied"
+            + (f": {names}" if names else ""),
             level="error",
             applied=[a.to_json() for a in engine.applied.values()],
         )

@@ -15,9 +15,10 @@ no object is Missing/NotFound. Nothing found is never Ready.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from helmguard.deploy.cluster import Cluster
@@ -28,7 +29,14 @@ from helmguard.kube.errors import KubeError
 from helmguard.kube.kinds import is_workload
 from helmguard.manifest import ObjectRef
 from helmguard.status import AppStatus, ResourceStatus, State, app_status
-from helmguard.store import SYNC_LEASE_SECONDS, AppRecord, ReleaseKey, ResourceRecord, Store
+from helmguard.store import (
+    SYNC_LEASE_SECONDS,
+    AppRecord,
+    ReleaseKey,
+    ReleaseRecord,
+    ResourceRecord,
+    Store,
+)
 from helmguard.sync.look import looks
 from helmguard.sync.releases import (
     UNINSTALLED_STATUS,
@@ -74,6 +82,10 @@ class ReleaseStatus:
     since: datetime | None
     root_cause: ObjectRef | None
     members: tuple[MemberStatus, ...]
+    # The release's latest revision and what its operation left ("deployed", "failed: …"),
+    # from the record on the cluster when it was read, else from the store.
+    last_revision: int | None = None
+    last_operation: str = ""
 
     @property
     def found(self) -> bool:
@@ -97,16 +109,27 @@ async def _sync_alive(store: Store, key: ReleaseKey) -> tuple[bool, datetime | N
     return alive, beat
 
 
-async def _cluster_inventory(kube: Kube, key: ReleaseKey) -> tuple[int, frozenset[ObjectRef]]:
-    """The latest revision on the cluster and what it applied or meant to ([] if none)."""
+@dataclass(frozen=True)
+class _OnCluster:
+    """The latest release record on the cluster: its revision, what it applied or meant to
+    (nothing once uninstalled), and its status in words (revision 0: no record)."""
+
+    revision: int = 0
+    inventory: frozenset[ObjectRef] = frozenset()
+    operation: str = ""
+
+
+async def _on_cluster(kube: Kube, key: ReleaseKey) -> _OnCluster:
     cluster = Cluster(kube, deadline=time.monotonic() + LIVE_TIMEOUT)
     history = await read_history(cluster, key.namespace, key.name)
     if not history:
-        return 0, frozenset()
+        return _OnCluster()
     latest = history[-1]
+    operation = latest.status + (f": {latest.description}" if latest.description else "")
     if latest.status == UNINSTALLED_STATUS:
-        return latest.revision, frozenset()  # uninstall --keep-history: nothing is there
-    return latest.revision, frozenset({*latest.inventory, *(o.ref for o in latest.objects)})
+        return _OnCluster(latest.revision, frozenset(), operation)  # uninstall --keep-history
+    refs = frozenset({*latest.inventory, *(o.ref for o in latest.objects)})
+    return _OnCluster(latest.revision, refs, operation)
 
 
 @dataclass(frozen=True)
@@ -154,6 +177,71 @@ async def _live(kube: Kube, managed: ManagedRelease, detail: str) -> ReleaseStat
     )
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What the store knows of a release, and whether a live sync keeps it."""
+
+    managed: ManagedRelease | None
+    record: ReleaseRecord | None
+    rows: list[ResourceRecord]
+    alive: bool
+    beat: datetime | None
+
+    @property
+    def app(self) -> AppRecord | None:
+        return self.record.app if self.record is not None else None
+
+    def operation(self) -> tuple[int | None, str]:
+        """The store's word on the latest revision and its operation."""
+        if self.record is None:
+            return None, ""
+        return self.record.current_revision, self.record.status
+
+
+async def _known(store: Store | None, key: ReleaseKey) -> _Known:
+    if store is None:
+        return _Known(None, None, [], False, None)
+    record = await store.get_release(key)
+    if record is None:
+        return _Known(None, None, [], False, None)
+    alive, beat = await _sync_alive(store, key)
+    managed = await load_release(store, record)
+    return _Known(managed, record, await store.list_resources(key), alive, beat)
+
+
+def _from_store(key: ReleaseKey, known: _Known) -> ReleaseStatus:
+    """What a live sync stored."""
+    app, beat = known.app, known.beat
+    members = _members(known.rows)
+    ago = f"{(datetime.now(UTC) - beat).total_seconds():.0f}s" if beat else "?"
+    detail = f"stored by serve (sync alive, heartbeat {ago} ago)"
+    if app is None:
+        return ReleaseStatus(
+            key,
+            "store",
+            detail,
+            State.UNKNOWN.value,
+            "NotSynced",
+            "serve's sync has not stored a status for this release yet",
+            None,
+            None,
+            members,
+            *known.operation(),
+        )
+    return ReleaseStatus(
+        key,
+        "store",
+        detail,
+        app.state,
+        app.reason,
+        app.message,
+        app.since,
+        app.root_cause,
+        members,
+        *known.operation(),
+    )
+
+
 async def release_status(
     key: ReleaseKey,
     *,
@@ -169,84 +257,95 @@ async def release_status(
     (plus any stored inventory). Raises ReleaseNotFound when nothing knows the release;
     KubeError when the cluster must be read (`live`) and cannot be.
     """
-    managed: ManagedRelease | None = None
-    app: AppRecord | None = None
-    rows: list[ResourceRecord] = []
-    alive, beat = False, None
-    if store is not None:
-        record = await store.get_release(key)
-        if record is not None:
-            managed = await load_release(store, record)
-            app = record.app
-            rows = await store.list_resources(key)
-            alive, beat = await _sync_alive(store, key)
-    if managed is not None and alive and not live and selector is None:
-        members = _members(rows)
-        ago = f"{(datetime.now(UTC) - beat).total_seconds():.0f}s" if beat else "?"
-        detail = f"stored by serve (sync alive, heartbeat {ago} ago)"
-        if app is None:
-            return ReleaseStatus(
-                key,
-                "store",
-                detail,
-                State.UNKNOWN.value,
-                "NotSynced",
-                "serve's sync has not stored a status for this release yet",
-                None,
-                None,
-                members,
-            )
-        return ReleaseStatus(
-            key,
-            "store",
-            detail,
-            app.state,
-            app.reason,
-            app.message,
-            app.since,
-            app.root_cause,
-            members,
-        )
+    known = await _known(store, key)
+    if known.managed is not None and known.alive and not live and selector is None:
+        return _from_store(key, known)
     if open_kube is None:
-        return _stale(key, managed, app, rows, beat, "no cluster was given")
+        return _stale(key, known, "no cluster was given")
     try:
         kube = await open_kube()
     except KubeError as err:
         if live:
             raise
-        return _stale(
-            key, managed, app, rows, beat, f"the cluster could not be read: {err.explain()}"
-        )
+        return _stale(key, known, f"the cluster could not be read: {err.explain()}")
     async with kube:
         try:
-            return await _read_cluster(kube, key, managed, selector)
+            return await _read_cluster(kube, key, known, selector)
         except KubeError as err:
             if live:
                 raise
+            return _stale(key, known, f"the cluster could not be read: {err.explain()}")
+
+
+async def release_statuses(
+    keys: Sequence[ReleaseKey], *, store: Store, open_kube: KubeOpener | None, cluster: str = ""
+) -> list[ReleaseStatus]:
+    """Every release's status as `release_status` gives it, for a list of releases.
+
+    Those a live sync keeps: what it stored. The others of `cluster` (the one `open_kube`
+    reaches): the cluster, read now through one connection. Those of other clusters that no
+    sync keeps: what was stored last, Unknown, saying why.
+    """
+    known = [await _known(store, key) for key in keys]
+    unkept = [k.managed is not None and not k.alive for k in known]
+    kube: Kube | None = None
+    why = "no cluster was given"
+    if open_kube is not None and any(
+        u and key.cluster == cluster for u, key in zip(unkept, keys, strict=True)
+    ):
+        try:
+            kube = await open_kube()
+        except KubeError as err:
             why = f"the cluster could not be read: {err.explain()}"
-            return _stale(key, managed, app, rows, beat, why)
+    gate = asyncio.Semaphore(8)
+
+    async def one(key: ReleaseKey, k: _Known) -> ReleaseStatus:
+        if k.managed is None or k.alive:
+            return _from_store(key, k)
+        if key.cluster != cluster:
+            reads = f"cluster {cluster!r}" if cluster else "the default cluster"
+            return _stale(key, k, f"this command reads {reads} (--cluster {key.cluster})")
+        if kube is None:
+            return _stale(key, k, why)
+        async with gate:
+            try:
+                return await _read_cluster(kube, key, k, None)
+            except KubeError as err:
+                return _stale(key, k, f"the cluster could not be read: {err.explain()}")
+
+    try:
+        return list(
+            await asyncio.gather(*(one(key, k) for key, k in zip(keys, known, strict=True)))
+        )
+    finally:
+        if kube is not None:
+            await kube.aclose()
 
 
 async def _read_cluster(
-    kube: Kube, key: ReleaseKey, managed: ManagedRelease | None, selector: str | None
+    kube: Kube, key: ReleaseKey, known: _Known, selector: str | None
 ) -> ReleaseStatus:
+    managed = known.managed
     inventory = managed.inventory if managed is not None else frozenset()
     revision = managed.revision if managed is not None else None
+    last_revision, operation = known.operation()
     where = "the store's inventory"
     if managed is None or managed.selector is None:
         # The records on the cluster say which revision is current: helm may have written
         # one the store has not heard of (`helm upgrade`/`rollback` of this release).
-        on_cluster, recorded = await _cluster_inventory(kube, key)
-        if not inventory and (on_cluster or managed is None):
-            revision, inventory = on_cluster, recorded
+        on_cluster = await _on_cluster(kube, key)
+        if on_cluster.revision >= (last_revision or 0) and on_cluster.revision:
+            last_revision, operation = on_cluster.revision, on_cluster.operation
+        if not inventory and (on_cluster.revision or managed is None):
+            revision, inventory = on_cluster.revision, on_cluster.inventory
             where = "the release record on the cluster"
-        elif on_cluster > (revision or 0):
+        elif on_cluster.revision > (revision or 0):
             where = (
                 f"the release record on the cluster, which another client wrote after the "
                 f"store's revision {revision}"
             )
-            revision, inventory = on_cluster, recorded
-        elif on_cluster == 0:
+            revision, inventory = on_cluster.revision, on_cluster.inventory
+        elif not on_cluster.revision:
             where = "the store's inventory; the cluster has no release record of it"
     chosen = parse_selector(selector) if selector else (managed.selector if managed else None)
     if not inventory and chosen is None:
@@ -263,19 +362,15 @@ async def _read_cluster(
         parts.append(f"inventory of revision {revision} from {where}")
     if chosen is not None:
         parts.append(f"selector {chosen}")
-    return await _live(kube, release, "live from the cluster, " + (", ".join(parts) or where))
+    detail = "live from the cluster, " + (", ".join(parts) or where)
+    found = await _live(kube, release, detail)
+    return replace(found, last_revision=last_revision, last_operation=operation)
 
 
-def _stale(
-    key: ReleaseKey,
-    managed: ManagedRelease | None,
-    app: AppRecord | None,
-    rows: Sequence[ResourceRecord],
-    beat: datetime | None,
-    why: str,
-) -> ReleaseStatus:
+def _stale(key: ReleaseKey, known: _Known, why: str) -> ReleaseStatus:
     """What the store last had, as Unknown: no sync keeps it true and the cluster is unread."""
-    if managed is None:
+    app, beat = known.app, known.beat
+    if known.managed is None:
         raise ReleaseNotFound(f"release {key} is not in the store, and {why}")
     last = (
         f"last stored: {app.state} {app.reason} at {app.observed_at.isoformat(timespec='seconds')}"
@@ -292,5 +387,6 @@ def _stale(
         f"no sync keeps this release's status, and {why}; {last}",
         app.since if app is not None else None,
         app.root_cause if app is not None else None,
-        _members(rows),
+        _members(known.rows),
+        *known.operation(),
     )
