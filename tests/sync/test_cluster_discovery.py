@@ -14,6 +14,8 @@ Unknown naming its Secret, serve still ready.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -171,6 +173,27 @@ def _journey(
         assert api_b.get(f"/api/v1/namespaces/{ns}/configmaps/api-settings").status_code == 200
     names = {c["name"] for c in _get(f"{base}/api/clusters")}
     assert {"edge", "b-two"} <= names and not {"plain", "odd", "cluster-edge"} & names, names
+    # And a target of the CLI run in the same pod: `--cluster edge` is found by its Secret
+    # (no registration names it), for the store's view and for the cluster read now.
+    db = ("--db", str(tmp_path / "helmguard.db"))
+    for extra in ((), ("--live",)):
+        told = subprocess.run(
+            helmguard("status", "api", "-n", ns, "--cluster", "edge", "-o", "json", *db, *extra),
+            capture_output=True, text=True, timeout=120, env={**os.environ, **in_pod},
+        )  # fmt: skip
+        assert told.returncode == 0, told.stderr
+        shown = json.loads(told.stdout)
+        assert shown["app"]["state"] == "Ready", shown
+        assert shown["read_from"] == ("live" if extra else "store"), shown
+    nowhere = subprocess.run(
+        helmguard("status", "api", "-n", ns, "--cluster", "plain", *db),
+        capture_output=True, text=True, timeout=120, env={**os.environ, **in_pod},
+    )  # fmt: skip
+    assert nowhere.returncode == 2, nowhere.stderr
+    assert (
+        f"no Secret labelled helmguard.io/cluster=true in namespace {home_ns} names it"
+        in nowhere.stderr
+    ), nowhere.stderr
 
     # The label removed: b-two stops, its release Unknown naming its Secret.
     unlabelled = admin_http.patch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,6 +34,10 @@ kubeconfig_option = click.option(
     "--kubeconfig", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)."
 )
 context_option = click.option("--kube-context", "context", help="kubeconfig context to use.")
+# The namespace of the cluster in use whose Secrets labelled helmguard.io/cluster=true are
+# clusters: `serve` syncs them, and `--cluster NAME` finds one that no registration names.
+SECRETS_NAMESPACE_ENV = "HELMGUARD_CLUSTER_SECRETS_NAMESPACE"
+
 _cluster_name_option = click.option(
     "--cluster",
     "cluster_name",
@@ -90,14 +95,72 @@ def resolve_cluster(
         click.echo(f"Error: --cluster {name}: no cluster registry to read: {exc}", err=True)
         raise SystemExit(2) from None
     if found is None:
+        discovered, looked = _discovered(name, connecting=connecting)
+        if discovered is not None:
+            return discovered
         known = ", ".join(names) if names else "none (helmguard cluster add NAME --kubeconfig …)"
-        click.echo(f"Error: cluster {name!r} is not registered; registered: {known}", err=True)
+        nor = (
+            f"; no Secret labelled helmguard.io/cluster=true in namespace {looked} names it"
+            if looked
+            else ""
+        )
+        click.echo(f"Error: cluster {name!r} is not registered; registered: {known}{nor}", err=True)
         raise SystemExit(2)
     if found.secret:
         if not connecting:
             return ClusterTarget(None, None, found.name)
         return ClusterTarget(_held_secret_connection(found), None, found.name)
     return ClusterTarget(found.kubeconfig, found.context, found.name)
+
+
+def pod_namespace() -> str:
+    """The namespace of the pod helmguard runs in ("" when it is not in a pod)."""
+    from helmguard.kube.errors import KubeConfigError
+    from helmguard.kube.incluster import config
+
+    try:
+        found = config(os.environ)
+    except KubeConfigError:
+        return ""
+    return found.target.namespace if found is not None else ""
+
+
+def _discovered(name: str, *, connecting: bool) -> tuple[ClusterTarget | None, str]:
+    """Cluster `name` as serve discovers it: the Secret labelled helmguard.io/cluster=true
+    that names it, in the cluster-secrets namespace of the cluster in use (its connection
+    held, when `connecting`); with the namespace looked in ("" none: not in a pod and
+    $HELMGUARD_CLUSTER_SECRETS_NAMESPACE unset). Exit 2 naming why it cannot be looked up."""
+    namespace = os.environ.get(SECRETS_NAMESPACE_ENV) or pod_namespace()
+    if not namespace:
+        return None, ""
+    from helmguard.kube.client import connect
+    from helmguard.kube.config import hold_connection
+    from helmguard.kube.errors import KubeError
+    from helmguard.kube.secretconfig import config_from_secret, held_name
+    from helmguard.sync.secret_discovery import find_discovered
+
+    async def look() -> Any:
+        async with await connect(None, None) as kube:
+            return await find_discovered(kube, namespace, name)
+
+    try:
+        secret = asyncio.run(look())
+        if secret is None:
+            return None, namespace
+        ref = f"{namespace}/{secret['metadata']['name']}"
+        config = config_from_secret(secret, ref)
+    except KubeError as exc:
+        click.echo(
+            f"Error: cluster {name!r} is not registered, and the cluster Secrets in namespace "
+            f"{namespace} cannot be used: {exc.explain()}",
+            err=True,
+        )
+        raise SystemExit(2) from None
+    if not connecting:
+        return ClusterTarget(None, None, name), namespace
+    held = held_name(name, ref)
+    hold_connection(held, lambda: config)
+    return ClusterTarget(held, None, name), namespace
 
 
 def _held_secret_connection(found: ClusterRecord) -> str:

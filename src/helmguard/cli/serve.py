@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from helmguard.cli.election import ElectionOptions, election_options
-from helmguard.cli.options import context_option, db_option, kubeconfig_option, run_async
+from helmguard.cli.options import (
+    SECRETS_NAMESPACE_ENV,
+    context_option,
+    db_option,
+    kubeconfig_option,
+    pod_namespace,
+    run_async,
+)
 
 if TYPE_CHECKING:
     from helmguard.deploy import DeployOptions
@@ -76,9 +83,10 @@ if TYPE_CHECKING:
     "--cluster-secrets-namespace",
     "secrets_namespace",
     metavar="NAMESPACE",
+    envvar=SECRETS_NAMESPACE_ENV,
     help="Also sync, as a cluster each, the Secrets labelled helmguard.io/cluster=true in "
     'this namespace of the cluster serve runs in, followed while serve runs ("": none). '
-    "Default: the pod's namespace in-cluster, else none.",
+    f"Default: ${SECRETS_NAMESPACE_ENV}, else the pod's namespace in-cluster, else none.",
 )
 @election_options
 @click.option("-v", "--verbose", is_flag=True, help="Log informer and sync activity.")
@@ -127,7 +135,7 @@ def serve(
             "--kubeconfig/--kube-context choose the default cluster: not with --no-default-cluster"
         )
     if secrets_namespace is None:
-        secrets_namespace = _pod_namespace()
+        secrets_namespace = pod_namespace()
     elif secrets_namespace:
         from helmguard.kube.secretconfig import secret_ref
 
@@ -166,18 +174,6 @@ def serve(
     grace = GRACE_SECONDS if cluster_grace is None else cluster_grace
     wanted = None if all_clusters else clusters
     run_async(_serve(url, default, wanted, api, grace, election, secrets_namespace or None))
-
-
-def _pod_namespace() -> str:
-    """The namespace of the pod serve runs in ("" when it is not in a pod)."""
-    from helmguard.kube.errors import KubeConfigError
-    from helmguard.kube.incluster import config
-
-    try:
-        found = config(os.environ)
-    except KubeConfigError:
-        return ""
-    return found.target.namespace if found is not None else ""
 
 
 def _usage(message: str) -> NoReturn:

@@ -54,6 +54,18 @@ def discovered_name(secret: Mapping[str, Any]) -> tuple[str, str]:
     return name, ""
 
 
+async def find_discovered(kube: Kube, namespace: str, name: str) -> Body | None:
+    """The labelled Secret in `namespace` that names cluster `name` (None when none does):
+    the first in the list, as serve starts the first one it sees."""
+    listed = await kube.get_json(
+        f"/api/v1/namespaces/{namespace}/secrets", {"labelSelector": SELECTOR}
+    )
+    for item in listed.get("items") or []:
+        if discovered_name(item)[0] == name:
+            return dict(item)
+    return None
+
+
 def _naming_only(body: Body) -> Body:
     """What discovery keeps of a Secret: its metadata and `name` key (no credentials)."""
     kept = without_contents(body)
