@@ -198,7 +198,9 @@ async def test_catalogue_to_deploy_upgrade_rollback_uninstall(
             await _check_and_deploy(page, namespace)
             await _wait_ready(page, namespace)
             assert await _message(admin_http, namespace) == "second"
-            await page.locator("#release-status", has_text="webapp 0.2.0, revision 2").wait_for()
+            await page.locator(
+                "#release-status", has_text="webapp 0.2.0, revision 2, last operation deployed"
+            ).wait_for()
 
             # Every release action is reached with the keyboard alone, each with a text label.
             assert await _tab_reaches(

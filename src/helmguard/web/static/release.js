@@ -485,7 +485,8 @@ async function renderRelease(ns, name, cluster) {
       el("span", { class: "msg", id: "release-message", text: st.message }),
       st.root_cause ? el("span", { class: "muted", text: ` — root cause: ${st.root_cause.text}` }) : null,
       st.since ? el("span", { class: "muted", text: ` — since ${when(st.since)}` }) : null),
-    el("p", { class: "muted", text: `chart ${detail.chart} ${detail.chart_version}, revision ${detail.current_revision ?? "none"}` })));
+    el("p", { class: "muted", id: "release-revision",
+      text: `chart ${detail.chart} ${detail.chart_version}, revision ${detail.current_revision ?? "none"}, last operation ${detail.stored_status}` })));
   // Upgrade, roll back, uninstall: editor.js's (each asks for confirmation).
   document.getElementById("release-actions-slot").replaceChildren(releaseActions(ns, name, cluster, revisions));
   const kinds = new Set([...detail.components, ...detail.resources].map((o) => o.ref.kind));
