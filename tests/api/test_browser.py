@@ -222,12 +222,19 @@ async def test_seed_scenario_deployed_from_the_page_blocked_then_ready_live(
             await component.wait_for(timeout=60_000)
             assert await _component_state(page) == "Blocked"
             blocked_after = asyncio.get_running_loop().time() - started
-            edge = page.locator(
+            edge = (
                 'path.edge.broken[data-source="Deployment.apps msga-cn/common-vault"]'
                 '[data-target="ServiceAccount msga-cn/vault-svc"]'
             )
-            await edge.wait_for(state="attached")
-            assert await edge.evaluate("e => getComputedStyle(e).stroke") == "rgb(207, 34, 46)"
+            await page.locator(edge).wait_for(state="attached")
+            # Looked at in one go in the page: a live re-render may replace the element
+            # between finding it and reading its style (a detached one has no style).
+            await page.wait_for_function(
+                "([sel, red]) => { const e = document.querySelector(sel);"
+                " return e !== null && getComputedStyle(e).stroke === red; }",
+                arg=[edge, "rgb(207, 34, 46)"],
+                timeout=10_000,
+            )
             broken = await page.inner_text("#graph .broken-list")
             assert 'serviceaccount "vault-svc" not found' in broken
             await page.locator("#operations li").first.wait_for()

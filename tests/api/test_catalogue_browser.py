@@ -182,9 +182,14 @@ async def test_catalogue_to_deploy_upgrade_rollback_uninstall(
             await _shot(page, "catalogue-deployed")
             # The finding's link, followed now that the release exists, marks its object.
             await page.goto(f"{base}{finding_href}")
-            target = page.locator(f'tr.target[data-component="Deployment.apps {namespace}/web"]')
-            await target.wait_for()
-            assert await target.evaluate("row => row === document.activeElement")
+            target = f'tr.target[data-component="Deployment.apps {namespace}/web"]'
+            await page.locator(target).wait_for()
+            # Focused once rendered (a live re-render keeps the focus on the new row).
+            await page.wait_for_function(
+                "sel => document.activeElement === document.querySelector(sel)",
+                arg=target,
+                timeout=10_000,
+            )
 
             # Upgrade from the release page to the newer version: the previous values are
             # loaded, one is changed.
