@@ -91,7 +91,7 @@ async def test_a_row_committed_after_higher_ids_still_reaches_the_stream(pg_url:
                 await asyncio.wait_for(ready.wait(), 10)
                 async with other.connect() as slow:
                     await slow.begin()
-                    release_id = (await slow.execute(select(Release.id))).scalar_one()
+                    release_id = (await slow.execute(select(Release.c.id))).scalar_one()
                     await slow.execute(
                         insert(OperationLog).values(
                             release_id=release_id,

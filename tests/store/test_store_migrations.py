@@ -15,7 +15,7 @@ from helmguard.cli import main
 from helmguard.store import StoreError, open_store
 from helmguard.store.db import create_engine, database_revision, resolve, upgrade_database
 from helmguard.store.migrate import HEAD, MIGRATIONS
-from helmguard.store.models import Base
+from helmguard.store.models import metadata
 
 TABLES = {
     "releases",
@@ -73,7 +73,7 @@ async def test_migrated_schema_matches_the_models(db_url: str) -> None:
 
             def diff(sync: Connection) -> list[object]:
                 context = MigrationContext.configure(sync, opts={"compare_type": True})
-                return list(compare_metadata(context, Base.metadata))
+                return list(compare_metadata(context, metadata))
 
             differences = await connection.run_sync(diff)
     finally:
