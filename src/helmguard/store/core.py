@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helmguard.manifest import ObjectRef
 from helmguard.redact import canonical_json, redact_secrets
-from helmguard.store.db import Target, WriteBackend, describe, retry_busy
+from helmguard.store.db import Backend, Target, describe
 from helmguard.store.errors import StoreError
 from helmguard.store.models import Release
 from helmguard.store.records import ReleaseKey, ReleaseSummary
 from helmguard.store.writer import BatchWriter
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -92,14 +94,14 @@ class StoreCore:
     def __init__(
         self,
         target: Target,
-        read_engine: AsyncEngine,
+        reader: Backend,
         writer: BatchWriter | None,
-        backend: WriteBackend | None,
+        backend: Backend | None,
         retention: Retention,
     ) -> None:
         self.target = target
         self.retention = retention
-        self._read = read_engine
+        self._read = reader
         self._writer = writer
         self._backend = backend
         # The release list's answer and the version it was computed at (see Reads).
@@ -151,14 +153,14 @@ class StoreCore:
         else:
             writer.post(op)
 
-    async def _rows(self, query: Any) -> list[Row[Any]]:
-        async def read() -> list[Row[Any]]:
-            async with self._read.connect() as connection:
-                return list((await connection.execute(query)).all())
-
+    async def _read_with(self, work: Callable[[Connection], R]) -> R:
+        """Run `work` on a read connection; any failure as a StoreError a user can act on."""
         try:
-            return await retry_busy(read)
+            return await self._read.run(work)
         except StoreError:
             raise
         except Exception as exc:
             raise describe(exc, self.target) from exc
+
+    async def _rows(self, query: Any) -> list[Row[Any]]:
+        return await self._read_with(lambda connection: list(connection.execute(query).all()))

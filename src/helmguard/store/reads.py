@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
 from helmguard.manifest import ObjectRef
 from helmguard.store.core import StoreCore, release_id_query, where_ref
-from helmguard.store.db import describe
 from helmguard.store.models import (
     Event,
     OperationLog,
@@ -235,69 +235,75 @@ class Reads(StoreCore):
         adds a transition, release rows carry updated_at, and added or removed resources
         change the count.
         """
-        try:
-            async with self._read.connect() as connection:
-                version = (
-                    await connection.execute(
-                        select(
-                            select(func.max(StatusTransition.c.id)).scalar_subquery(),
-                            select(func.max(Release.c.updated_at)).scalar_subquery(),
-                            select(func.count(Release.c.id)).scalar_subquery(),
-                            select(func.count(Resource.c.id)).scalar_subquery(),
-                        )
+        cached = self._summaries
+
+        def read(connection: Connection) -> tuple[tuple[Any, ...], Any]:
+            version = (
+                connection.execute(
+                    select(
+                        select(func.max(StatusTransition.c.id)).scalar_subquery(),
+                        select(func.max(Release.c.updated_at)).scalar_subquery(),
+                        select(func.count(Release.c.id)).scalar_subquery(),
+                        select(func.count(Resource.c.id)).scalar_subquery(),
                     )
-                ).one()
-                key = tuple(version)
-                if self._summaries is not None and self._summaries[0] == key:
-                    return self._summaries[1]
-                releases = (
-                    await connection.execute(
-                        select(
-                            Release.c.id,
-                            Release.c.cluster,
-                            Release.c.namespace,
-                            Release.c.name,
-                            Release.c.chart,
-                            Release.c.chart_version,
-                            Release.c.current_revision,
-                            Release.c.status,
-                            Release.c.updated_at,
-                            Release.c.app_state,
-                            Release.c.app_reason,
-                            Release.c.app_message,
-                            Release.c.app_since,
-                            Release.c.app_observed_at,
-                            Release.c.app_root_cause,
-                        ).order_by(Release.c.cluster, Release.c.namespace, Release.c.name)
+                )
+            ).one()
+            key = tuple(version)
+            if cached is not None and cached[0] == key:
+                return key, None
+            releases = (
+                connection.execute(
+                    select(
+                        Release.c.id,
+                        Release.c.cluster,
+                        Release.c.namespace,
+                        Release.c.name,
+                        Release.c.chart,
+                        Release.c.chart_version,
+                        Release.c.current_revision,
+                        Release.c.status,
+                        Release.c.updated_at,
+                        Release.c.app_state,
+                        Release.c.app_reason,
+                        Release.c.app_message,
+                        Release.c.app_since,
+                        Release.c.app_observed_at,
+                        Release.c.app_root_cause,
+                    ).order_by(Release.c.cluster, Release.c.namespace, Release.c.name)
+                )
+            ).all()
+            counts = (
+                connection.execute(
+                    select(Resource.c.release_id, Resource.c.state, func.count()).group_by(
+                        Resource.c.release_id, Resource.c.state
                     )
-                ).all()
-                counts = (
-                    await connection.execute(
-                        select(Resource.c.release_id, Resource.c.state, func.count()).group_by(
-                            Resource.c.release_id, Resource.c.state
-                        )
+                )
+            ).all()
+            troubled = (
+                connection.execute(
+                    select(
+                        Resource.c.release_id,
+                        Resource.c.api_group,
+                        Resource.c.kind,
+                        Resource.c.namespace,
+                        Resource.c.name,
+                        Resource.c.state,
+                        Resource.c.reason,
+                        Resource.c.message,
+                        Resource.c.since,
+                        Resource.c.root_cause,
                     )
-                ).all()
-                troubled = (
-                    await connection.execute(
-                        select(
-                            Resource.c.release_id,
-                            Resource.c.api_group,
-                            Resource.c.kind,
-                            Resource.c.namespace,
-                            Resource.c.name,
-                            Resource.c.state,
-                            Resource.c.reason,
-                            Resource.c.message,
-                            Resource.c.since,
-                            Resource.c.root_cause,
-                        )
-                        .where(Resource.c.state != ready)
-                        .order_by(Resource.c.id)
-                    )
-                ).all()
-        except Exception as exc:
-            raise describe(exc, self.target) from exc
+                    .where(Resource.c.state != ready)
+                    .order_by(Resource.c.id)
+                )
+            ).all()
+            return key, (releases, counts, troubled)
+
+        key, answer = await self._read_with(read)
+        if answer is None:
+            assert cached is not None
+            return cached[1]
+        releases, counts, troubled = answer
         tally: dict[int, list[tuple[str, int]]] = {}
         for release_id, state, count in counts:
             tally.setdefault(release_id, []).append((state, int(count)))
