@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.clusterstore import fill_clusters
 from api.conftest import AUTH, SEED, TOKEN, running, seed_store
@@ -18,7 +19,6 @@ from api.live import read_events, serving
 from helmguard.api.app import create_app
 from helmguard.manifest import ObjectRef
 from helmguard.store import ObservedStatus, ReleaseKey, ReleaseRecord, open_store, resolve
-from helmguard.store.db import create_engine
 from helmguard.store.models import OperationLog, Release
 from pgserver import fresh_database
 
@@ -81,7 +81,7 @@ async def test_a_row_committed_after_higher_ids_still_reaches_the_stream(pg_url:
         await store.record_release(ReleaseRecord(key, "web", "1.0.0"))
         app = create_app(store, token=TOKEN, poll_interval=0.05)
         # Another writer of the database (a CLI deploy, another replica), in its own transaction.
-        other = create_engine(resolve(pg_url), writer=True)
+        other = create_async_engine(resolve(pg_url).url)
         got: list[tuple[str, dict[str, Any]]] = []
         try:
             async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -91,7 +91,7 @@ async def test_a_row_committed_after_higher_ids_still_reaches_the_stream(pg_url:
                 await asyncio.wait_for(ready.wait(), 10)
                 async with other.connect() as slow:
                     await slow.begin()
-                    release_id = (await slow.execute(select(Release.id))).scalar_one()
+                    release_id = (await slow.execute(select(Release.c.id))).scalar_one()
                     await slow.execute(
                         insert(OperationLog).values(
                             release_id=release_id,

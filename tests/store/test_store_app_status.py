@@ -16,7 +16,7 @@ from helmguard.store import (
     app_ref,
     open_store,
 )
-from helmguard.store.db import WriteBackend, database_revision, resolve
+from helmguard.store.db import Backend, database_revision, resolve
 from helmguard.store.migrate import HEAD
 from store.conftest import RELEASE
 from store.test_store_writer import T0
@@ -111,7 +111,7 @@ async def test_a_database_at_0003_moves_app_rows_into_the_release(db_url: str) -
 
     from helmguard.store.migrate import _config
 
-    backend = WriteBackend(resolve(db_url))
+    backend = Backend(resolve(db_url), writer=True)
     statements = [
         "INSERT INTO releases (id, cluster, namespace, name, chart, chart_version, "
         "current_revision, status, updated_at) VALUES "

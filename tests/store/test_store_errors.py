@@ -68,7 +68,8 @@ def test_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve(None).is_default
     monkeypatch.setenv("HELMGUARD_DB", str(tmp_path / "env.db"))
     assert resolve(None).sqlite_path == tmp_path / "env.db"
-    assert resolve(f"sqlite:///{tmp_path}/a.db").url.drivername == "sqlite+aiosqlite"
+    assert resolve(f"sqlite:///{tmp_path}/a.db").url.drivername == "sqlite+pysqlite"
+    assert resolve(f"sqlite+aiosqlite:///{tmp_path}/a.db").url.drivername == "sqlite+pysqlite"
     assert resolve("postgres://u@h/db").url.drivername == "postgresql+asyncpg"
     assert resolve("postgresql://u:pw@h/db").display == "postgresql+asyncpg://u:***@h/db"
 

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Connection
 
 from helmguard.cli import main
 from helmguard.store import StoreError, open_store
-from helmguard.store.db import create_engine, database_revision, resolve, upgrade_database
+from helmguard.store.db import Backend, database_revision, resolve, upgrade_database
 from helmguard.store.migrate import HEAD, MIGRATIONS
-from helmguard.store.models import Base
+from helmguard.store.models import metadata
 
 TABLES = {
     "releases",
@@ -41,19 +41,18 @@ async def test_upgrade_from_empty_creates_every_table_and_index(db_url: str) -> 
         assert (await database_revision(db_url))[1] is None
     where, revision = await upgrade_database(db_url)
     assert revision == HEAD
-    engine = create_engine(resolve(db_url), writer=False)
+
+    def schema(connection: Connection) -> tuple[set[str], set[str]]:
+        inspector = inspect(connection)
+        tables = set(inspector.get_table_names())
+        indexes = {i["name"] for t in TABLES for i in inspector.get_indexes(t) if i["name"]}
+        return tables, indexes
+
+    reader = Backend(resolve(db_url), writer=False)
     try:
-        async with engine.connect() as connection:
-
-            def schema(sync: Connection) -> tuple[set[str], set[str]]:
-                inspector = inspect(sync)
-                tables = set(inspector.get_table_names())
-                indexes = {i["name"] for t in TABLES for i in inspector.get_indexes(t) if i["name"]}
-                return tables, indexes
-
-            tables, indexes = await connection.run_sync(schema)
+        tables, indexes = await reader.run(schema)
     finally:
-        await engine.dispose()
+        await reader.dispose()
     assert tables >= TABLES | {"alembic_version"}
     assert {
         "ix_status_transitions_release_at",
@@ -67,17 +66,16 @@ async def test_upgrade_from_empty_creates_every_table_and_index(db_url: str) -> 
 
 async def test_migrated_schema_matches_the_models(db_url: str) -> None:
     await upgrade_database(db_url)
-    engine = create_engine(resolve(db_url), writer=False)
+
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    reader = Backend(resolve(db_url), writer=False)
     try:
-        async with engine.connect() as connection:
-
-            def diff(sync: Connection) -> list[object]:
-                context = MigrationContext.configure(sync, opts={"compare_type": True})
-                return list(compare_metadata(context, Base.metadata))
-
-            differences = await connection.run_sync(diff)
+        differences = await reader.run(diff)
     finally:
-        await engine.dispose()
+        await reader.dispose()
     assert differences == []
 
 
@@ -93,12 +91,13 @@ async def test_upgrade_is_idempotent_and_keeps_data(db_url: str) -> None:
 
 async def test_a_database_from_a_newer_helmguard_is_refused(db_url: str) -> None:
     await upgrade_database(db_url)
-    engine = create_engine(resolve(db_url), writer=True)
+    writer = Backend(resolve(db_url), writer=True)
     try:
-        async with engine.begin() as connection:
-            await connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+        await writer.run(
+            lambda c: c.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+        )
     finally:
-        await engine.dispose()
+        await writer.dispose()
     with pytest.raises(StoreError, match=r"migration 0099_future, which is newer than this"):
         await open_store(db_url)
     with pytest.raises(StoreError, match="upgrade helmguard"):
@@ -127,11 +126,10 @@ async def test_a_database_at_0001_is_upgraded_in_place_keeping_its_data(db_url: 
     from alembic import command
 
     from helmguard.store import ReleaseKey
-    from helmguard.store.db import WriteBackend
     from helmguard.store.migrate import _config
 
     target = resolve(db_url)
-    backend = WriteBackend(target)
+    backend = Backend(target, writer=True)
     try:
         await backend.run(lambda c: command.upgrade(_config(c), "0001_initial"))
         await backend.run(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from helmguard.store import (
     REDACTED,
@@ -17,7 +18,7 @@ from helmguard.store import (
     redact_secrets,
     values_digest,
 )
-from helmguard.store.db import create_engine
+from helmguard.store.db import Backend
 from store.conftest import RELEASE
 from store.test_store_writer import T0
 
@@ -69,15 +70,19 @@ def test_values_digest_is_canonical_and_hides_the_values() -> None:
 
 async def _all_text(store: Store) -> str:
     """Every stored cell of every table, as one string."""
-    engine = create_engine(store.target, writer=False)
+
+    def read(connection: Connection) -> list[str]:
+        cells = []
+        for table in ("revisions", "operation_log", "events", "resources"):
+            rows = connection.execute(text(f"SELECT * FROM {table}")).all()
+            cells.extend(str(value) for row in rows for value in row)
+        return cells
+
+    reader = Backend(store.target, writer=False)
     try:
-        async with engine.connect() as connection:
-            cells = []
-            for table in ("revisions", "operation_log", "events", "resources"):
-                rows = (await connection.execute(text(f"SELECT * FROM {table}"))).all()
-                cells.extend(str(value) for row in rows for value in row)
+        cells = await reader.run(read)
     finally:
-        await engine.dispose()
+        await reader.dispose()
     return "\n".join(cells)
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from helmguard.store import REDACTED, ReleaseKey, ReleaseRecord, RevisionRecord, open_store
-from helmguard.store.db import create_engine
+from helmguard.store.db import Backend
 
 PLAINTEXT = "sandbox-unseal-key-0815"
 
@@ -47,13 +47,16 @@ async def test_secret_read_from_the_api_server_is_stored_redacted(
         )
         await store.add_operation_log(release, 1, "apply", "applied", details={"live": live})
         [revision] = await store.list_revisions(release)
-        engine = create_engine(store.target, writer=False)
+        reader = Backend(store.target, writer=False)
         try:
-            async with engine.connect() as connection:
-                rows = (await connection.execute(text("SELECT plan FROM revisions"))).all()
-                rows += (await connection.execute(text("SELECT details FROM operation_log"))).all()
+            rows = await reader.run(
+                lambda connection: [
+                    *connection.execute(text("SELECT plan FROM revisions")),
+                    *connection.execute(text("SELECT details FROM operation_log")),
+                ]
+            )
         finally:
-            await engine.dispose()
+            await reader.dispose()
     stored = " ".join(str(row[0]) for row in rows)
     assert live["metadata"]["uid"] in stored
     assert PLAINTEXT not in stored and encoded not in stored

@@ -1,6 +1,6 @@
 """helmguard's durable store: releases, revisions, current statuses, history, events, logs.
 
-SQLAlchemy 2 models with Alembic migrations run on open; SQLite by default (WAL, one
+SQLAlchemy 2 Core tables with Alembic migrations run on open; SQLite by default (WAL, one
 writer task per process batching inserts, any number of processes), PostgreSQL by URL.
 One sync per cluster and store (a lease row with a heartbeat). Secret contents never reach it.
 """

@@ -63,17 +63,19 @@ class ClusterReads(StoreCore):
         reach or watch (its vocabulary, above the store).
         """
         counts: list[Any] = await self._rows(
-            select(Release.cluster, Release.app_state, func.count()).group_by(
-                Release.cluster, Release.app_state
+            select(Release.c.cluster, Release.c.app_state, func.count()).group_by(
+                Release.c.cluster, Release.c.app_state
             )
         )
         down: list[Any] = await self._rows(
-            select(Release.cluster, Release.app_reason, Release.app_message, Release.app_since)
-            .where(Release.app_reason.in_(unreachable))
-            .order_by(Release.cluster, Release.app_since, Release.id)
+            select(
+                Release.c.cluster, Release.c.app_reason, Release.c.app_message, Release.c.app_since
+            )
+            .where(Release.c.app_reason.in_(unreachable))
+            .order_by(Release.c.cluster, Release.c.app_since, Release.c.id)
         )
         leases = [_sync_holder(row) for row in await self._rows(select(SyncLease))]
-        registered = {row[0] for row in await self._rows(select(RegisteredCluster.name))}
+        registered = {row[0] for row in await self._rows(select(RegisteredCluster.c.name))}
         now = utc_now()
         states: dict[str, list[tuple[str, int]]] = {}
         unsynced: dict[str, int] = {}

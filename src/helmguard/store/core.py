@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helmguard.manifest import ObjectRef
 from helmguard.redact import canonical_json, redact_secrets
-from helmguard.store.db import Target, WriteBackend, describe, retry_busy
+from helmguard.store.db import Backend, Target, describe
 from helmguard.store.errors import StoreError
-from helmguard.store.models import Event, Release, Resource, StatusTransition
+from helmguard.store.models import Release
 from helmguard.store.records import ReleaseKey, ReleaseSummary
 from helmguard.store.writer import BatchWriter
 
-KeyedModel = type[Resource] | type[StatusTransition] | type[Event]
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -44,29 +44,29 @@ def key_columns(ref: ObjectRef) -> dict[str, str]:
     return {"api_group": ref.group, "kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
 
 
-def where_ref(model: KeyedModel, ref: ObjectRef) -> list[Any]:
+def where_ref(table: Table, ref: ObjectRef) -> list[Any]:
     return [
-        model.api_group == ref.group,
-        model.kind == ref.kind,
-        model.namespace == ref.namespace,
-        model.name == ref.name,
+        table.c.api_group == ref.group,
+        table.c.kind == ref.kind,
+        table.c.namespace == ref.namespace,
+        table.c.name == ref.name,
     ]
 
 
 def release_id_query(key: ReleaseKey) -> Select[int]:
-    return select(Release.id).where(
-        Release.cluster == key.cluster,
-        Release.namespace == key.namespace,
-        Release.name == key.name,
+    return select(Release.c.id).where(
+        Release.c.cluster == key.cluster,
+        Release.c.namespace == key.namespace,
+        Release.c.name == key.name,
     )
 
 
 # The sync's hot path (a status write per watch notification) uses statements built once with
 # bound parameters: building and cache-keying a statement per call cost more than running it.
-_RELEASE_ID = select(Release.id).where(
-    Release.cluster == bindparam("k_cluster"),
-    Release.namespace == bindparam("k_namespace"),
-    Release.name == bindparam("k_name"),
+_RELEASE_ID = select(Release.c.id).where(
+    Release.c.cluster == bindparam("k_cluster"),
+    Release.c.namespace == bindparam("k_namespace"),
+    Release.c.name == bindparam("k_name"),
 )
 
 
@@ -94,14 +94,14 @@ class StoreCore:
     def __init__(
         self,
         target: Target,
-        read_engine: AsyncEngine,
+        reader: Backend,
         writer: BatchWriter | None,
-        backend: WriteBackend | None,
+        backend: Backend | None,
         retention: Retention,
     ) -> None:
         self.target = target
         self.retention = retention
-        self._read = read_engine
+        self._read = reader
         self._writer = writer
         self._backend = backend
         # The release list's answer and the version it was computed at (see Reads).
@@ -153,14 +153,14 @@ class StoreCore:
         else:
             writer.post(op)
 
-    async def _rows(self, query: Any) -> list[Row[Any]]:
-        async def read() -> list[Row[Any]]:
-            async with self._read.connect() as connection:
-                return list((await connection.execute(query)).all())
-
+    async def _read_with(self, work: Callable[[Connection], R]) -> R:
+        """Run `work` on a read connection; any failure as a StoreError a user can act on."""
         try:
-            return await retry_busy(read)
+            return await self._read.run(work)
         except StoreError:
             raise
         except Exception as exc:
             raise describe(exc, self.target) from exc
+
+    async def _rows(self, query: Any) -> list[Row[Any]]:
+        return await self._read_with(lambda connection: list(connection.execute(query).all()))

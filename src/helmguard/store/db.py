@@ -15,23 +15,25 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import platformdirs
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool
 
 from helmguard.store import migrate
 from helmguard.store.env import ENV_VAR
 from helmguard.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 # SQLite waits this long for another process's write transaction before reporting busy ...
 BUSY_TIMEOUT_MS = 5_000
@@ -67,18 +69,6 @@ def retry_busy_sync(work: Callable[[], T]) -> T:
     return work()
 
 
-async def retry_busy(work: Callable[[], Awaitable[T]]) -> T:
-    """`retry_busy_sync` for a coroutine function (readers)."""
-    for attempt in range(BUSY_RETRIES):
-        try:
-            return await work()
-        except Exception as exc:
-            if not is_busy(exc):
-                raise
-        await asyncio.sleep(_backoff(attempt))
-    return await work()
-
-
 def default_path() -> Path:
     """`helmguard.db` in the user's data directory (e.g. ~/.local/share/helmguard/)."""
     return Path(platformdirs.user_data_dir("helmguard")) / "helmguard.db"
@@ -86,7 +76,7 @@ def default_path() -> Path:
 
 @dataclass(frozen=True)
 class Target:
-    """A resolved database: the async URL to connect with and, for SQLite, the file."""
+    """A resolved database: the URL to connect with (sqlite3, asyncpg); for SQLite, the file."""
 
     url: URL
     sqlite_path: Path | None
@@ -106,14 +96,14 @@ _SUPPORTED = "a file path, sqlite:///PATH, or postgresql+asyncpg://USER@HOST:POR
 def resolve(url: str | None) -> Target:
     """Pick the database: `url`, else $HELMGUARD_DB, else the default SQLite file.
 
-    A bare path means a SQLite file; `sqlite://` and `postgresql://` get the async drivers.
+    A bare path means a SQLite file (Python's sqlite3); `postgresql://` gets asyncpg.
     """
     raw = url or os.environ.get(ENV_VAR) or ""
     is_default = not raw
     if not raw or "://" not in raw:
         path = Path(raw).expanduser() if raw else default_path()
         return Target(
-            URL.create("sqlite+aiosqlite", database=str(path.absolute())), path, is_default
+            URL.create("sqlite+pysqlite", database=str(path.absolute())), path, is_default
         )
     try:
         parsed = make_url(raw)
@@ -127,7 +117,7 @@ def resolve(url: str | None) -> Target:
                 "readers; give a file path, e.g. sqlite:////var/lib/helmguard/helmguard.db"
             )
         path = Path(parsed.database).expanduser().absolute()
-        return Target(parsed.set(drivername="sqlite+aiosqlite", database=str(path)), path, False)
+        return Target(parsed.set(drivername="sqlite+pysqlite", database=str(path)), path, False)
     if backend in ("postgresql", "postgres") and driver in ("", "asyncpg"):
         return Target(parsed.set(drivername="postgresql+asyncpg"), None, False)
     raise StoreError(f"unsupported database URL scheme {parsed.drivername!r}; use {_SUPPORTED}")
@@ -180,17 +170,14 @@ def _tune_sqlite(engine: Engine, *, writer: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
-def create_engine(target: Target, *, writer: bool) -> AsyncEngine:
-    """An async engine: a small pool for readers, or one connection for writing."""
-    if target.sqlite_path is not None:
-        engine = create_async_engine(
-            target.url,
-            pool_size=1 if writer else 4,
-            max_overflow=0 if writer else 4,
-            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
-        )
-        _tune_sqlite(engine.sync_engine, writer=writer)
-        return engine
+# Read connections (and threads) a SQLite store keeps at most: reads run concurrently.
+SQLITE_READERS = 8
+
+
+def _asyncpg_engine(target: Target, *, writer: bool) -> AsyncEngine:
+    """PostgreSQL's engine; SQLAlchemy's asyncio extension (and its ORM) loads only here."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     return create_async_engine(
         target.url,
         pool_size=1 if writer else 5,
@@ -200,57 +187,76 @@ def create_engine(target: Target, *, writer: bool) -> AsyncEngine:
     )
 
 
-class WriteBackend:
-    """Runs a synchronous function in one write transaction and returns its result.
+class Backend:
+    """Runs a synchronous function on a connection and returns its result: for a writer inside
+    one write transaction, for a reader inside a read-only one.
 
-    SQLite: a plain sqlite3 engine on one dedicated thread, so a whole batch costs one thread
-    hop instead of several per statement. PostgreSQL: the asyncpg engine via run_sync.
+    SQLite: a plain sqlite3 engine on the backend's own threads, one for the writer (a whole
+    batch costs one thread hop instead of several per statement), a few for readers.
+    PostgreSQL: the asyncpg engine via run_sync.
     """
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, *, writer: bool) -> None:
+        self._writer = writer
         self._sync: Engine | None = None
         self._async: AsyncEngine | None = None
-        self._thread: ThreadPoolExecutor | None = None
-        if target.sqlite_path is not None:
+        self._threads: ThreadPoolExecutor | None = None
+        if target.sqlite_path is None:
+            self._async = _asyncpg_engine(target, writer=writer)
+            return
+        timeout = {"timeout": BUSY_TIMEOUT_MS / 1000}
+        if writer:
             self._sync = sa_create_engine(
-                target.url.set(drivername="sqlite+pysqlite"),
-                poolclass=SingletonThreadPool,
-                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+                target.url, poolclass=SingletonThreadPool, connect_args=timeout
             )
-            _tune_sqlite(self._sync, writer=True)
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="helmguard-sqlite-writer")
         else:
-            self._async = create_engine(target, writer=True)
+            half = SQLITE_READERS // 2
+            self._sync = sa_create_engine(
+                target.url, pool_size=half, max_overflow=SQLITE_READERS - half, connect_args=timeout
+            )
+        _tune_sqlite(self._sync, writer=writer)
+        self._threads = ThreadPoolExecutor(
+            1 if writer else SQLITE_READERS,
+            thread_name_prefix="helmguard-sqlite-" + ("writer" if writer else "reader"),
+        )
 
-    def _in_transaction(self, work: Callable[[Connection], T]) -> T:
+    def _on_thread(self, work: Callable[[Connection], T]) -> T:
         engine = self._sync
         assert engine is not None
 
         def once() -> T:
-            with engine.begin() as connection:
+            if self._writer:
+                with engine.begin() as connection:
+                    return work(connection)
+            with engine.connect() as connection:
                 return work(connection)
 
         return retry_busy_sync(once)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` inside BEGIN … COMMIT (ROLLBACK if it raises).
+        """Run `work` inside BEGIN … COMMIT for a writer (ROLLBACK if it raises), BEGIN …
+        ROLLBACK for a reader.
 
         On SQLite a transaction that finds the file locked by another process is rolled back
         and run again (bounded, with backoff), so `work` must touch nothing but `connection`.
         """
         if self._async is not None:
-            async with self._async.begin() as connection:
+            if self._writer:
+                async with self._async.begin() as connection:
+                    return await connection.run_sync(work)
+            async with self._async.connect() as connection:
                 return await connection.run_sync(work)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._in_transaction, work)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, self._on_thread, work
+        )
 
     async def dispose(self) -> None:
-        """Close the connection(s) and the thread."""
+        """Close the connection(s) and the threads."""
         if self._async is not None:
             await self._async.dispose()
-        if self._sync is not None and self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._sync.dispose)
-            self._thread.shutdown(wait=False)
+        if self._sync is not None and self._threads is not None:
+            await asyncio.get_running_loop().run_in_executor(self._threads, self._sync.dispose)
+            self._threads.shutdown(wait=False)
 
 
 def prepare_sqlite_file(target: Target, *, create: bool) -> None:
@@ -277,7 +283,7 @@ async def upgrade_database(url: str | None) -> tuple[str, str]:
     """Migrate the database to this helmguard's head; return (display URL, revision)."""
     target = resolve(url)
     prepare_sqlite_file(target, create=True)
-    backend = WriteBackend(target)
+    backend = Backend(target, writer=True)
     try:
         head = await backend.run(migrate.upgrade)
     except Exception as exc:
@@ -291,12 +297,11 @@ async def database_revision(url: str | None) -> tuple[str, str | None, str]:
     """Read-only: (display URL, the database's migration or None if empty, this code's head)."""
     target = resolve(url)
     prepare_sqlite_file(target, create=False)
-    engine = create_engine(target, writer=False)
+    reader = Backend(target, writer=False)
     try:
-        async with engine.connect() as connection:
-            current = await connection.run_sync(migrate.current_revision)
+        current = await reader.run(migrate.current_revision)
     except Exception as exc:
         raise describe(exc, target) from exc
     finally:
-        await engine.dispose()
+        await reader.dispose()
     return target.display, current, migrate.HEAD

@@ -86,7 +86,7 @@ class SyncLeases(StoreCore):
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_SYNC_LOCK})")
             now = utc_now()
             row = connection.execute(
-                select(SyncLease).where(SyncLease.cluster == cluster)
+                select(SyncLease).where(SyncLease.c.cluster == cluster)
             ).one_or_none()
             if (
                 row is not None
@@ -106,7 +106,7 @@ class SyncLeases(StoreCore):
                 connection.execute(insert(SyncLease).values(cluster=cluster, **values))
             else:
                 connection.execute(
-                    update(SyncLease).where(SyncLease.cluster == cluster).values(**values)
+                    update(SyncLease).where(SyncLease.c.cluster == cluster).values(**values)
                 )
             return None
 
@@ -121,7 +121,7 @@ class SyncLeases(StoreCore):
         def op(connection: Connection) -> bool:
             result = connection.execute(
                 update(SyncLease)
-                .where(SyncLease.cluster == cluster, SyncLease.holder == holder)
+                .where(SyncLease.c.cluster == cluster, SyncLease.c.holder == holder)
                 .values(heartbeat_at=utc_now())
             )
             return bool(result.rowcount)
@@ -133,14 +133,16 @@ class SyncLeases(StoreCore):
 
         def op(connection: Connection) -> None:
             connection.execute(
-                delete(SyncLease).where(SyncLease.cluster == cluster, SyncLease.holder == holder)
+                delete(SyncLease).where(
+                    SyncLease.c.cluster == cluster, SyncLease.c.holder == holder
+                )
             )
 
         await self._require_writer().submit(op)
 
     async def sync_holder(self, cluster: str = "") -> SyncHolder | None:
         """Who holds `cluster`'s sync lease (alive or not), or None when no sync holds it."""
-        rows = await self._rows(select(SyncLease).where(SyncLease.cluster == cluster))
+        rows = await self._rows(select(SyncLease).where(SyncLease.c.cluster == cluster))
         return _sync_holder(rows[0]) if rows else None
 
     async def sync_heartbeat(self, cluster: str = "") -> datetime | None:

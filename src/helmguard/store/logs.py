@@ -13,9 +13,9 @@ from helmguard.store.core import StoreCore, key_columns, release_id_of, to_json,
 from helmguard.store.models import Event, OperationLog, StatusTransition
 from helmguard.store.records import EventRecord, LogStep, PruneResult, ReleaseKey
 
-_LAST_LOG_SEQ = select(func.max(OperationLog.seq)).where(
-    OperationLog.release_id == bindparam("k_release"),
-    OperationLog.revision == bindparam("k_revision"),
+_LAST_LOG_SEQ = select(func.max(OperationLog.c.seq)).where(
+    OperationLog.c.release_id == bindparam("k_release"),
+    OperationLog.c.revision == bindparam("k_revision"),
 )
 _INSERT_LOG = insert(OperationLog)
 
@@ -64,8 +64,8 @@ class LogWrites(StoreCore):
             known: dict[str, tuple[int, int]] = {}
             for start in range(0, len(uids), 500):
                 rows = connection.execute(
-                    select(Event.uid, Event.id, Event.count).where(
-                        Event.uid.in_(uids[start : start + 500])
+                    select(Event.c.uid, Event.c.id, Event.c.count).where(
+                        Event.c.uid.in_(uids[start : start + 500])
                     )
                 )
                 known.update({r.uid: (r.id, r._mapping["count"]) for r in rows})
@@ -94,7 +94,7 @@ class LogWrites(StoreCore):
                 else:
                     connection.execute(
                         update(Event)
-                        .where(Event.id == seen[0])
+                        .where(Event.c.id == seen[0])
                         .values(
                             count=e.count, message=e.message, reason=e.reason, last_seen=e.last_seen
                         )
@@ -158,34 +158,36 @@ class LogWrites(StoreCore):
             transitions = events = logs = 0
             if cutoff is not None:
                 transitions = (
-                    connection.execute(delete(StatusTransition).where(StatusTransition.at < cutoff))
+                    connection.execute(
+                        delete(StatusTransition).where(StatusTransition.c.at < cutoff)
+                    )
                 ).rowcount
                 events = (
-                    connection.execute(delete(Event).where(Event.last_seen < cutoff))
+                    connection.execute(delete(Event).where(Event.c.last_seen < cutoff))
                 ).rowcount
                 logs = (
-                    connection.execute(delete(OperationLog).where(OperationLog.at < cutoff))
+                    connection.execute(delete(OperationLog).where(OperationLog.c.at < cutoff))
                 ).rowcount
             if cap is not None:
                 position = (
                     func.row_number()
                     .over(
                         partition_by=(
-                            StatusTransition.release_id,
-                            StatusTransition.api_group,
-                            StatusTransition.kind,
-                            StatusTransition.namespace,
-                            StatusTransition.name,
+                            StatusTransition.c.release_id,
+                            StatusTransition.c.api_group,
+                            StatusTransition.c.kind,
+                            StatusTransition.c.namespace,
+                            StatusTransition.c.name,
                         ),
-                        order_by=(StatusTransition.at.desc(), StatusTransition.id.desc()),
+                        order_by=(StatusTransition.c.at.desc(), StatusTransition.c.id.desc()),
                     )
                     .label("position")
                 )
-                ranked = select(StatusTransition.id, position).subquery()
+                ranked = select(StatusTransition.c.id, position).subquery()
                 excess = select(ranked.c.id).where(ranked.c.position > cap)
                 transitions += (
                     connection.execute(
-                        delete(StatusTransition).where(StatusTransition.id.in_(excess))
+                        delete(StatusTransition).where(StatusTransition.c.id.in_(excess))
                     )
                 ).rowcount
             return PruneResult(transitions=transitions, events=events, operation_log=logs)

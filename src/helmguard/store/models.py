@@ -1,4 +1,6 @@
-"""The tables, as typed SQLAlchemy 2 declarative models; migrations/ creates exactly these."""
+"""The tables, as SQLAlchemy Core `Table`s (no ORM: a deploy imports less); migrations/
+creates exactly these. Each is named after the row it holds (`Release` is the releases table).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     DateTime,
     Dialect,
     ForeignKey,
@@ -15,13 +18,13 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 # Stable constraint names, so migrations can refer to them on every backend.
 NAMING_CONVENTION = {
@@ -31,9 +34,24 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+class JSONType(TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL: its dialect is imported only when one is used."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        none_as_null = bool(getattr(self.impl, "none_as_null", False))
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB(none_as_null=none_as_null))
+        return dialect.type_descriptor(JSON(none_as_null=none_as_null))
+
+
 # None as SQL NULL (not JSON null), so that `IS NULL` tells members from children.
-NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+NullableJSON = JSONType(none_as_null=True)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -57,220 +75,211 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Release(Base):
-    __tablename__ = "releases"
-    __table_args__ = (UniqueConstraint("cluster", "namespace", "name", name="uq_releases_key"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    cluster: Mapped[str] = mapped_column(String(253))
-    namespace: Mapped[str] = mapped_column(String(253))
-    name: Mapped[str] = mapped_column(String(253))
-    chart: Mapped[str] = mapped_column(Text)
-    chart_version: Mapped[str] = mapped_column(String(128))
-    current_revision: Mapped[int | None] = mapped_column(Integer)
+Release = Table(
+    "releases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cluster", String(253), nullable=False),
+    Column("namespace", String(253), nullable=False),
+    Column("name", String(253), nullable=False),
+    Column("chart", Text, nullable=False),
+    Column("chart_version", String(128), nullable=False),
+    Column("current_revision", Integer),
     # What the last operation left (deploying, deployed, failed, ...), as its action wrote it.
-    status: Mapped[str] = mapped_column(String(32))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    Column("status", String(32), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     # The app status the sync computed from the release's objects (null: never observed).
-    app_state: Mapped[str | None] = mapped_column(String(32))
-    app_reason: Mapped[str | None] = mapped_column(Text)
-    app_message: Mapped[str | None] = mapped_column(Text)
-    app_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    app_observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    app_root_cause: Mapped[Any | None] = mapped_column(JSONType)
+    Column("app_state", String(32)),
+    Column("app_reason", Text),
+    Column("app_message", Text),
+    Column("app_since", UTCDateTime),
+    Column("app_observed_at", UTCDateTime),
+    Column("app_root_cause", JSONType),
+    UniqueConstraint("cluster", "namespace", "name", name="uq_releases_key"),
+)
 
 
-class Revision(Base):
-    __tablename__ = "revisions"
-    __table_args__ = (UniqueConstraint("release_id", "number", name="uq_revisions_release_number"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
-    number: Mapped[int] = mapped_column(Integer)
-    chart: Mapped[str] = mapped_column(Text)
-    chart_version: Mapped[str] = mapped_column(String(128))
-    values_digest: Mapped[str] = mapped_column(String(71))
-    plan: Mapped[Any | None] = mapped_column(JSONType)
-    outcome: Mapped[str] = mapped_column(String(32))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+Revision = Table(
+    "revisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("chart", Text, nullable=False),
+    Column("chart_version", String(128), nullable=False),
+    Column("values_digest", String(71), nullable=False),
+    Column("plan", JSONType),
+    Column("outcome", String(32), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
     # [{group, kind, namespace, name, uid}]: what the revision applied (null: not known).
-    inventory: Mapped[Any | None] = mapped_column(JSONType)
+    Column("inventory", JSONType),
+    UniqueConstraint("release_id", "number", name="uq_revisions_release_number"),
+)
 
 
-class Resource(Base):
-    """Current status per object: one row per (release, object key), updated in place."""
-
-    __tablename__ = "resources"
-    __table_args__ = (
-        UniqueConstraint(
-            "release_id", "api_group", "kind", "namespace", "name", name="uq_resources_key"
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
-    api_group: Mapped[str] = mapped_column(String(253))
-    kind: Mapped[str] = mapped_column(String(253))
-    namespace: Mapped[str] = mapped_column(String(253))
-    name: Mapped[str] = mapped_column(String(253))
-    state: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(Text)
-    message: Mapped[str] = mapped_column(Text)
-    since: Mapped[datetime] = mapped_column(UTCDateTime)
-    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    resource_version: Mapped[str] = mapped_column(String(64))
-    generation: Mapped[int | None] = mapped_column(Integer)
-    root_cause: Mapped[Any | None] = mapped_column(JSONType)
+# Current status per object: one row per (release, object key), updated in place.
+Resource = Table(
+    "resources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="CASCADE"), nullable=False),
+    Column("api_group", String(253), nullable=False),
+    Column("kind", String(253), nullable=False),
+    Column("namespace", String(253), nullable=False),
+    Column("name", String(253), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Column("resource_version", String(64), nullable=False),
+    Column("generation", Integer),
+    Column("root_cause", JSONType),
     # Set for a workload's child (ReplicaSet, Pod, Job): its controlling owner's key.
-    owner: Mapped[Any | None] = mapped_column(NullableJSON)
+    Column("owner", NullableJSON),
     # For a Pod: its containers' restarts (summed), as last observed.
-    restarts: Mapped[int | None] = mapped_column(Integer)
+    Column("restarts", Integer),
+    UniqueConstraint(
+        "release_id", "api_group", "kind", "namespace", "name", name="uq_resources_key"
+    ),
+)
 
 
-class StatusTransition(Base):
-    """History: object keys are copied, not referenced, so history outlives the object."""
-
-    __tablename__ = "status_transitions"
-    __table_args__ = (
-        Index("ix_status_transitions_release_at", "release_id", "at"),
-        Index(
-            "ix_status_transitions_object_at",
-            "release_id",
-            "api_group",
-            "kind",
-            "namespace",
-            "name",
-            "at",
-        ),
-        Index("ix_status_transitions_at", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
-    api_group: Mapped[str] = mapped_column(String(253))
-    kind: Mapped[str] = mapped_column(String(253))
-    namespace: Mapped[str] = mapped_column(String(253))
-    name: Mapped[str] = mapped_column(String(253))
-    from_state: Mapped[str | None] = mapped_column(String(32))
-    to_state: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(Text)
-    message: Mapped[str] = mapped_column(Text)
-    root_cause: Mapped[Any | None] = mapped_column(JSONType)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+# History: object keys are copied, not referenced, so history outlives the object.
+StatusTransition = Table(
+    "status_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="CASCADE"), nullable=False),
+    Column("api_group", String(253), nullable=False),
+    Column("kind", String(253), nullable=False),
+    Column("namespace", String(253), nullable=False),
+    Column("name", String(253), nullable=False),
+    Column("from_state", String(32)),
+    Column("to_state", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("root_cause", JSONType),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_status_transitions_release_at", "release_id", "at"),
+    Index(
+        "ix_status_transitions_object_at",
+        "release_id",
+        "api_group",
+        "kind",
+        "namespace",
+        "name",
+        "at",
+    ),
+    Index("ix_status_transitions_at", "at"),
+)
 
 
-class Event(Base):
-    """A Kubernetes Event, one row per Event uid, updated as its count grows."""
-
-    __tablename__ = "events"
-    __table_args__ = (
-        UniqueConstraint("uid", name="uq_events_uid"),
-        Index("ix_events_release_last_seen", "release_id", "last_seen"),
-        Index(
-            "ix_events_object_last_seen",
-            "release_id",
-            "api_group",
-            "kind",
-            "namespace",
-            "name",
-            "last_seen",
-        ),
-        Index("ix_events_last_seen", "last_seen"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
-    uid: Mapped[str] = mapped_column(String(64))
-    api_group: Mapped[str] = mapped_column(String(253))
-    kind: Mapped[str] = mapped_column(String(253))
-    namespace: Mapped[str] = mapped_column(String(253))
-    name: Mapped[str] = mapped_column(String(253))
-    type: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(Text)
-    message: Mapped[str] = mapped_column(Text)
-    count: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(Text)
-    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+# A Kubernetes Event, one row per Event uid, updated as its count grows.
+Event = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="CASCADE"), nullable=False),
+    Column("uid", String(64), nullable=False),
+    Column("api_group", String(253), nullable=False),
+    Column("kind", String(253), nullable=False),
+    Column("namespace", String(253), nullable=False),
+    Column("name", String(253), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    UniqueConstraint("uid", name="uq_events_uid"),
+    Index("ix_events_release_last_seen", "release_id", "last_seen"),
+    Index(
+        "ix_events_object_last_seen",
+        "release_id",
+        "api_group",
+        "kind",
+        "namespace",
+        "name",
+        "last_seen",
+    ),
+    Index("ix_events_last_seen", "last_seen"),
+)
 
 
-class OperationLog(Base):
-    """Steps of operations on a release revision, numbered by `seq` within the revision."""
-
-    __tablename__ = "operation_log"
-    __table_args__ = (
-        UniqueConstraint("release_id", "revision", "seq", name="uq_operation_log_step"),
-        Index("ix_operation_log_at", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"))
-    revision: Mapped[int] = mapped_column(Integer)
-    seq: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    level: Mapped[str] = mapped_column(String(16))
-    step: Mapped[str] = mapped_column(String(128))
-    message: Mapped[str] = mapped_column(Text)
-    details: Mapped[Any] = mapped_column(JSONType)
+# Steps of operations on a release revision, numbered by `seq` within the revision.
+OperationLog = Table(
+    "operation_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("release_id", Integer, ForeignKey("releases.id", ondelete="CASCADE"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("step", String(128), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("details", JSONType, nullable=False),
+    UniqueConstraint("release_id", "revision", "seq", name="uq_operation_log_step"),
+    Index("ix_operation_log_at", "at"),
+)
 
 
-class SyncLease(Base):
-    """One sync per cluster and store: who runs it, and its heartbeat (see Store.acquire_sync)."""
-
-    __tablename__ = "sync_leases"
-
-    cluster: Mapped[str] = mapped_column(String(253), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(64))  # random, one per running sync
-    host: Mapped[str] = mapped_column(String(253))
-    pid: Mapped[int] = mapped_column(Integer)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+# One sync per cluster and store: who runs it, and its heartbeat (see Store.acquire_sync).
+SyncLease = Table(
+    "sync_leases",
+    metadata,
+    Column("cluster", String(253), primary_key=True),
+    Column("holder", String(64), nullable=False),  # random, one per running sync
+    Column("host", String(253), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
     # Held by a `serve --leader-elect` replica (it won the cluster's Lease).
-    elected: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    Column("elected", Boolean, server_default=false(), nullable=False),
+)
 
 
-class RegisteredCluster(Base):
-    """A cluster `serve` and `--cluster` reach by name: where its kubeconfig is, which context,
-    or which Secret (in the cluster helmguard runs in) holds its connection.
-
-    Never credentials: the kubeconfig file (or the Secret it is mounted from), or the
-    Secret `secret` names, keeps them.
-    """
-
-    __tablename__ = "clusters"
-
-    name: Mapped[str] = mapped_column(String(63), primary_key=True)  # a DNS-1123 label
-    kubeconfig: Mapped[str] = mapped_column(Text)  # an absolute path; "" with `secret`
-    context: Mapped[str] = mapped_column(String(253))  # with `secret`: "" its current one
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+# A cluster `serve` and `--cluster` reach by name: where its kubeconfig is, which context,
+# or which Secret (in the cluster helmguard runs in) holds its connection.
+#
+# Never credentials: the kubeconfig file (or the Secret it is mounted from), or the
+# Secret `secret` names, keeps them.
+RegisteredCluster = Table(
+    "clusters",
+    metadata,
+    Column("name", String(63), primary_key=True),  # a DNS-1123 label
+    Column("kubeconfig", Text, nullable=False),  # an absolute path; "" with `secret`
+    Column("context", String(253), nullable=False),  # with `secret`: "" its current one
+    Column("added_at", UTCDateTime, nullable=False),
     # NAMESPACE/NAME of the Secret with the connection; "" for a kubeconfig file's context.
-    secret: Mapped[str] = mapped_column(String(317), default="", server_default="")
+    Column("secret", String(317), default="", server_default="", nullable=False),
+)
 
 
-class ChartRepository(Base):
-    """A Helm chart repository or OCI registry of the catalogue, with its cached index.
-
-    `secret` holds the password or token sealed by `helmguard.chart.repos` (Fernet, with a
-    key outside the database); it is never read back out through the API or the CLI.
-    """
-
-    __tablename__ = "chart_repositories"
-    __table_args__ = (UniqueConstraint("name", name="uq_chart_repositories_name"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(63))
-    url: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(8))  # "helm" (index.yaml) or "oci"
-    username: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str | None] = mapped_column(Text)
-    ca_file: Mapped[str] = mapped_column(Text)
-    insecure: Mapped[bool] = mapped_column(Boolean)
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+# A Helm chart repository or OCI registry of the catalogue, with its cached index.
+#
+# `secret` holds the password or token sealed by `helmguard.chart.repos` (Fernet, with a
+# key outside the database); it is never read back out through the API or the CLI.
+ChartRepository = Table(
+    "chart_repositories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(63), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("kind", String(8), nullable=False),  # "helm" (index.yaml) or "oci"
+    Column("username", Text, nullable=False),
+    Column("secret", Text),
+    Column("ca_file", Text, nullable=False),
+    Column("insecure", Boolean, nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
     # [{name, version, app_version, created, description, keywords, urls, digest}] or null.
-    index: Mapped[Any | None] = mapped_column(JSONType)
-    index_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    Column("index", JSONType),
+    Column("index_fetched_at", UTCDateTime),
+    UniqueConstraint("name", name="uq_chart_repositories_name"),
+)

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
 from helmguard.manifest import ObjectRef
 from helmguard.store.core import StoreCore, release_id_query, where_ref
-from helmguard.store.db import describe
 from helmguard.store.models import (
     Event,
     OperationLog,
@@ -58,9 +58,9 @@ class Reads(StoreCore):
 
     async def list_releases(self, cluster: str | None = None) -> list[ReleaseRecord]:
         """All recorded releases (of one cluster if given), by namespace and name."""
-        query = select(Release).order_by(Release.cluster, Release.namespace, Release.name)
+        query = select(Release).order_by(Release.c.cluster, Release.c.namespace, Release.c.name)
         if cluster is not None:
-            query = query.where(Release.cluster == cluster)
+            query = query.where(Release.c.cluster == cluster)
         return [release_record(row) for row in await self._rows(query)]
 
     async def release_marks(self, cluster: str = "") -> dict[ReleaseKey, tuple[Any, ...]]:
@@ -70,17 +70,17 @@ class Reads(StoreCore):
         """
         query = (
             select(
-                Release.namespace,
-                Release.name,
-                Release.current_revision,
-                func.count(Revision.id),
-                func.max(Revision.id),
-                func.max(Revision.started_at),
-                func.max(Revision.finished_at),
+                Release.c.namespace,
+                Release.c.name,
+                Release.c.current_revision,
+                func.count(Revision.c.id),
+                func.max(Revision.c.id),
+                func.max(Revision.c.started_at),
+                func.max(Revision.c.finished_at),
             )
-            .outerjoin(Revision, Revision.release_id == Release.id)
-            .where(Release.cluster == cluster)
-            .group_by(Release.id, Release.namespace, Release.name, Release.current_revision)
+            .outerjoin(Revision, Revision.c.release_id == Release.c.id)
+            .where(Release.c.cluster == cluster)
+            .group_by(Release.c.id, Release.c.namespace, Release.c.name, Release.c.current_revision)
         )
         rows: list[Any] = await self._rows(query)
         return {ReleaseKey(row[0], row[1], cluster): tuple(row[2:]) for row in rows}
@@ -88,11 +88,11 @@ class Reads(StoreCore):
     async def unfinished_releases(self, cluster: str = "") -> list[ReleaseKey]:
         """Releases of `cluster` with a revision still pending or running, in one query."""
         query = (
-            select(Release.namespace, Release.name)
-            .join(Revision, Revision.release_id == Release.id)
-            .where(Release.cluster == cluster, Revision.outcome.in_(("pending", "running")))
+            select(Release.c.namespace, Release.c.name)
+            .join(Revision, Revision.c.release_id == Release.c.id)
+            .where(Release.c.cluster == cluster, Revision.c.outcome.in_(("pending", "running")))
             .distinct()
-            .order_by(Release.namespace, Release.name)
+            .order_by(Release.c.namespace, Release.c.name)
         )
         rows: list[Any] = await self._rows(query)
         return [ReleaseKey(row[0], row[1], cluster) for row in rows]
@@ -100,9 +100,9 @@ class Reads(StoreCore):
     async def get_release(self, key: ReleaseKey) -> ReleaseRecord | None:
         """The release's row, or None if it is not recorded."""
         query = select(Release).where(
-            Release.cluster == key.cluster,
-            Release.namespace == key.namespace,
-            Release.name == key.name,
+            Release.c.cluster == key.cluster,
+            Release.c.namespace == key.namespace,
+            Release.c.name == key.name,
         )
         rows = await self._rows(query)
         return release_record(rows[0]) if rows else None
@@ -111,8 +111,8 @@ class Reads(StoreCore):
         """A release's revisions, oldest first."""
         query = (
             select(Revision)
-            .where(Revision.release_id == release_id_query(key).scalar_subquery())
-            .order_by(Revision.number)
+            .where(Revision.c.release_id == release_id_query(key).scalar_subquery())
+            .order_by(Revision.c.number)
         )
         return [revision_record(row, key) for row in await self._rows(query)]
 
@@ -122,12 +122,12 @@ class Reads(StoreCore):
         query = (
             select(
                 Revision,
-                Release.namespace.label("release_namespace"),
-                Release.name.label("release_name"),
+                Release.c.namespace.label("release_namespace"),
+                Release.c.name.label("release_name"),
             )
-            .join(Release, Release.id == Revision.release_id)
-            .where(Release.cluster == cluster)
-            .order_by(Revision.release_id, Revision.number)
+            .join(Release, Release.c.id == Revision.c.release_id)
+            .where(Release.c.cluster == cluster)
+            .order_by(Revision.c.release_id, Revision.c.number)
         )
         return await self._per_release(query, cluster, revision_record)
 
@@ -135,21 +135,21 @@ class Reads(StoreCore):
         self, cluster: str, *, children: bool = False
     ) -> dict[ReleaseKey, list[ResourceRecord]]:
         """`list_resources` of every release of `cluster`, in one query."""
-        owned = Resource.owner.is_not(None) if children else Resource.owner.is_(None)
+        owned = Resource.c.owner.is_not(None) if children else Resource.c.owner.is_(None)
         query = (
             select(
                 Resource,
-                Release.namespace.label("release_namespace"),
-                Release.name.label("release_name"),
+                Release.c.namespace.label("release_namespace"),
+                Release.c.name.label("release_name"),
             )
-            .join(Release, Release.id == Resource.release_id)
-            .where(Release.cluster == cluster, owned)
+            .join(Release, Release.c.id == Resource.c.release_id)
+            .where(Release.c.cluster == cluster, owned)
             .order_by(
-                Resource.release_id,
-                Resource.api_group,
-                Resource.kind,
-                Resource.namespace,
-                Resource.name,
+                Resource.c.release_id,
+                Resource.c.api_group,
+                Resource.c.kind,
+                Resource.c.namespace,
+                Resource.c.name,
             )
         )
         return await self._per_release(query, cluster, resource_record)
@@ -173,11 +173,11 @@ class Reads(StoreCore):
         The release's members only; with `children`, only its workloads' children
         (ReplicaSets, Pods, Jobs: rows with an owner).
         """
-        owned = Resource.owner.is_not(None) if children else Resource.owner.is_(None)
+        owned = Resource.c.owner.is_not(None) if children else Resource.c.owner.is_(None)
         query = (
             select(Resource)
-            .where(Resource.release_id == release_id_query(key).scalar_subquery(), owned)
-            .order_by(Resource.api_group, Resource.kind, Resource.namespace, Resource.name)
+            .where(Resource.c.release_id == release_id_query(key).scalar_subquery(), owned)
+            .order_by(Resource.c.api_group, Resource.c.kind, Resource.c.namespace, Resource.c.name)
         )
         return [resource_record(row, key) for row in await self._rows(query)]
 
@@ -191,33 +191,35 @@ class Reads(StoreCore):
     ) -> list[TransitionRecord]:
         """A release's (or one object's) status transitions, newest first."""
         query = select(StatusTransition).where(
-            StatusTransition.release_id == release_id_query(key).scalar_subquery()
+            StatusTransition.c.release_id == release_id_query(key).scalar_subquery()
         )
         if ref is not None:
             query = query.where(*where_ref(StatusTransition, ref))
         if since is not None:
-            query = query.where(StatusTransition.at >= since)
-        query = query.order_by(StatusTransition.at.desc(), StatusTransition.id.desc()).limit(limit)
+            query = query.where(StatusTransition.c.at >= since)
+        query = query.order_by(StatusTransition.c.at.desc(), StatusTransition.c.id.desc()).limit(
+            limit
+        )
         return [transition_record(row, key) for row in await self._rows(query)]
 
     async def events(
         self, key: ReleaseKey, *, ref: ObjectRef | None = None, limit: int = 100
     ) -> list[EventRecord]:
         """Events of a release's objects (or of one object), most recently seen first."""
-        query = select(Event).where(Event.release_id == release_id_query(key).scalar_subquery())
+        query = select(Event).where(Event.c.release_id == release_id_query(key).scalar_subquery())
         if ref is not None:
             query = query.where(*where_ref(Event, ref))
-        query = query.order_by(Event.last_seen.desc(), Event.id.desc()).limit(limit)
+        query = query.order_by(Event.c.last_seen.desc(), Event.c.id.desc()).limit(limit)
         return [event_record(row) for row in await self._rows(query)]
 
     async def operation_log(self, key: ReleaseKey, revision: int | None = None) -> list[LogEntry]:
         """A release's operation log (one revision's if given), in the order it was written."""
         query = select(OperationLog).where(
-            OperationLog.release_id == release_id_query(key).scalar_subquery()
+            OperationLog.c.release_id == release_id_query(key).scalar_subquery()
         )
         if revision is not None:
-            query = query.where(OperationLog.revision == revision)
-        query = query.order_by(OperationLog.revision, OperationLog.seq)
+            query = query.where(OperationLog.c.revision == revision)
+        query = query.order_by(OperationLog.c.revision, OperationLog.c.seq)
         return [log_entry(row, key) for row in await self._rows(query)]
 
     async def release_summaries(
@@ -233,69 +235,75 @@ class Reads(StoreCore):
         adds a transition, release rows carry updated_at, and added or removed resources
         change the count.
         """
-        try:
-            async with self._read.connect() as connection:
-                version = (
-                    await connection.execute(
-                        select(
-                            select(func.max(StatusTransition.id)).scalar_subquery(),
-                            select(func.max(Release.updated_at)).scalar_subquery(),
-                            select(func.count(Release.id)).scalar_subquery(),
-                            select(func.count(Resource.id)).scalar_subquery(),
-                        )
+        cached = self._summaries
+
+        def read(connection: Connection) -> tuple[tuple[Any, ...], Any]:
+            version = (
+                connection.execute(
+                    select(
+                        select(func.max(StatusTransition.c.id)).scalar_subquery(),
+                        select(func.max(Release.c.updated_at)).scalar_subquery(),
+                        select(func.count(Release.c.id)).scalar_subquery(),
+                        select(func.count(Resource.c.id)).scalar_subquery(),
                     )
-                ).one()
-                key = tuple(version)
-                if self._summaries is not None and self._summaries[0] == key:
-                    return self._summaries[1]
-                releases = (
-                    await connection.execute(
-                        select(
-                            Release.id,
-                            Release.cluster,
-                            Release.namespace,
-                            Release.name,
-                            Release.chart,
-                            Release.chart_version,
-                            Release.current_revision,
-                            Release.status,
-                            Release.updated_at,
-                            Release.app_state,
-                            Release.app_reason,
-                            Release.app_message,
-                            Release.app_since,
-                            Release.app_observed_at,
-                            Release.app_root_cause,
-                        ).order_by(Release.cluster, Release.namespace, Release.name)
+                )
+            ).one()
+            key = tuple(version)
+            if cached is not None and cached[0] == key:
+                return key, None
+            releases = (
+                connection.execute(
+                    select(
+                        Release.c.id,
+                        Release.c.cluster,
+                        Release.c.namespace,
+                        Release.c.name,
+                        Release.c.chart,
+                        Release.c.chart_version,
+                        Release.c.current_revision,
+                        Release.c.status,
+                        Release.c.updated_at,
+                        Release.c.app_state,
+                        Release.c.app_reason,
+                        Release.c.app_message,
+                        Release.c.app_since,
+                        Release.c.app_observed_at,
+                        Release.c.app_root_cause,
+                    ).order_by(Release.c.cluster, Release.c.namespace, Release.c.name)
+                )
+            ).all()
+            counts = (
+                connection.execute(
+                    select(Resource.c.release_id, Resource.c.state, func.count()).group_by(
+                        Resource.c.release_id, Resource.c.state
                     )
-                ).all()
-                counts = (
-                    await connection.execute(
-                        select(Resource.release_id, Resource.state, func.count()).group_by(
-                            Resource.release_id, Resource.state
-                        )
+                )
+            ).all()
+            troubled = (
+                connection.execute(
+                    select(
+                        Resource.c.release_id,
+                        Resource.c.api_group,
+                        Resource.c.kind,
+                        Resource.c.namespace,
+                        Resource.c.name,
+                        Resource.c.state,
+                        Resource.c.reason,
+                        Resource.c.message,
+                        Resource.c.since,
+                        Resource.c.root_cause,
                     )
-                ).all()
-                troubled = (
-                    await connection.execute(
-                        select(
-                            Resource.release_id,
-                            Resource.api_group,
-                            Resource.kind,
-                            Resource.namespace,
-                            Resource.name,
-                            Resource.state,
-                            Resource.reason,
-                            Resource.message,
-                            Resource.since,
-                            Resource.root_cause,
-                        )
-                        .where(Resource.state != ready)
-                        .order_by(Resource.id)
-                    )
-                ).all()
-        except Exception as exc:
-            raise describe(exc, self.target) from exc
+                    .where(Resource.c.state != ready)
+                    .order_by(Resource.c.id)
+                )
+            ).all()
+            return key, (releases, counts, troubled)
+
+        key, answer = await self._read_with(read)
+        if answer is None:
+            assert cached is not None
+            return cached[1]
+        releases, counts, troubled = answer
         tally: dict[int, list[tuple[str, int]]] = {}
         for release_id, state, count in counts:
             tally.setdefault(release_id, []).append((state, int(count)))
@@ -328,9 +336,9 @@ class Reads(StoreCore):
         """The highest transition, operation-log and Event ids stored so far (0 when empty)."""
         rows: list[Any] = await self._rows(
             select(
-                select(func.max(StatusTransition.id)).scalar_subquery(),
-                select(func.max(OperationLog.id)).scalar_subquery(),
-                select(func.max(Event.id)).scalar_subquery(),
+                select(func.max(StatusTransition.c.id)).scalar_subquery(),
+                select(func.max(OperationLog.c.id)).scalar_subquery(),
+                select(func.max(Event.c.id)).scalar_subquery(),
             )
         )
         first, second, third = rows[0]
@@ -342,28 +350,28 @@ class Reads(StoreCore):
         """Transitions with an id above `after` (and in `among` if given), in id order."""
         query = (
             select(
-                StatusTransition.id,
-                StatusTransition.api_group,
-                StatusTransition.kind,
-                StatusTransition.namespace,
-                StatusTransition.name,
-                StatusTransition.from_state,
-                StatusTransition.to_state,
-                StatusTransition.reason,
-                StatusTransition.message,
-                StatusTransition.at,
-                StatusTransition.root_cause,
-                Release.cluster,
-                Release.namespace.label("release_namespace"),
-                Release.name.label("release_name"),
+                StatusTransition.c.id,
+                StatusTransition.c.api_group,
+                StatusTransition.c.kind,
+                StatusTransition.c.namespace,
+                StatusTransition.c.name,
+                StatusTransition.c.from_state,
+                StatusTransition.c.to_state,
+                StatusTransition.c.reason,
+                StatusTransition.c.message,
+                StatusTransition.c.at,
+                StatusTransition.c.root_cause,
+                Release.c.cluster,
+                Release.c.namespace.label("release_namespace"),
+                Release.c.name.label("release_name"),
             )
-            .join(Release, Release.id == StatusTransition.release_id)
-            .where(StatusTransition.id > after)
-            .order_by(StatusTransition.id)
+            .join(Release, Release.c.id == StatusTransition.c.release_id)
+            .where(StatusTransition.c.id > after)
+            .order_by(StatusTransition.c.id)
             .limit(limit)
         )
         if among is not None:
-            query = query.where(StatusTransition.id.in_(among))
+            query = query.where(StatusTransition.c.id.in_(among))
         return [
             FeedTransition(
                 row.id,
@@ -380,25 +388,25 @@ class Reads(StoreCore):
         """Operation-log rows with an id above `after` (and in `among` if given), in id order."""
         query = (
             select(
-                OperationLog.id,
-                OperationLog.revision,
-                OperationLog.seq,
-                OperationLog.at,
-                OperationLog.level,
-                OperationLog.step,
-                OperationLog.message,
-                OperationLog.details,
-                Release.cluster,
-                Release.namespace,
-                Release.name,
+                OperationLog.c.id,
+                OperationLog.c.revision,
+                OperationLog.c.seq,
+                OperationLog.c.at,
+                OperationLog.c.level,
+                OperationLog.c.step,
+                OperationLog.c.message,
+                OperationLog.c.details,
+                Release.c.cluster,
+                Release.c.namespace,
+                Release.c.name,
             )
-            .join(Release, Release.id == OperationLog.release_id)
-            .where(OperationLog.id > after)
-            .order_by(OperationLog.id)
+            .join(Release, Release.c.id == OperationLog.c.release_id)
+            .where(OperationLog.c.id > after)
+            .order_by(OperationLog.c.id)
             .limit(limit)
         )
         if among is not None:
-            query = query.where(OperationLog.id.in_(among))
+            query = query.where(OperationLog.c.id.in_(among))
         return [
             FeedStep(row.id, log_entry(row, ReleaseKey(row.namespace, row.name, row.cluster)))
             for row in await self._rows(query)
@@ -411,17 +419,17 @@ class Reads(StoreCore):
         query = (
             select(
                 Event,
-                Release.cluster.label("release_cluster"),
-                Release.namespace.label("release_namespace"),
-                Release.name.label("release_name"),
+                Release.c.cluster.label("release_cluster"),
+                Release.c.namespace.label("release_namespace"),
+                Release.c.name.label("release_name"),
             )
-            .join(Release, Release.id == Event.release_id)
-            .where(Event.id > after)
-            .order_by(Event.id)
+            .join(Release, Release.c.id == Event.c.release_id)
+            .where(Event.c.id > after)
+            .order_by(Event.c.id)
             .limit(limit)
         )
         if among is not None:
-            query = query.where(Event.id.in_(among))
+            query = query.where(Event.c.id.in_(among))
         return [
             FeedEvent(
                 row.id,

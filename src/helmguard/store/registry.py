@@ -27,7 +27,7 @@ class ClusterRegistry(StoreCore):
 
         def op(connection: Connection) -> bool:
             exists = connection.execute(
-                select(RegisteredCluster.name).where(RegisteredCluster.name == cluster.name)
+                select(RegisteredCluster.c.name).where(RegisteredCluster.c.name == cluster.name)
             ).first()
             if exists is not None:
                 return False
@@ -50,23 +50,23 @@ class ClusterRegistry(StoreCore):
 
         def op(connection: Connection) -> bool:
             result = connection.execute(
-                delete(RegisteredCluster).where(RegisteredCluster.name == name)
+                delete(RegisteredCluster).where(RegisteredCluster.c.name == name)
             )
             if not result.rowcount:
                 return False
             if with_releases:
-                connection.execute(delete(Release).where(Release.cluster == name))
+                connection.execute(delete(Release).where(Release.c.cluster == name))
             return True
 
         return bool(await self._require_writer().submit(op))
 
     async def list_clusters(self) -> list[ClusterRecord]:
         """Every registered cluster, by name."""
-        rows = await self._rows(select(RegisteredCluster).order_by(RegisteredCluster.name))
+        rows = await self._rows(select(RegisteredCluster).order_by(RegisteredCluster.c.name))
         return [_cluster_record(row) for row in rows]
 
     async def get_cluster(self, name: str) -> ClusterRecord | None:
-        rows = await self._rows(select(RegisteredCluster).where(RegisteredCluster.name == name))
+        rows = await self._rows(select(RegisteredCluster).where(RegisteredCluster.c.name == name))
         return _cluster_record(rows[0]) if rows else None
 
 

@@ -43,9 +43,9 @@ class ReleaseWrites(StoreCore):
         def op(connection: Connection) -> bool:
             result = connection.execute(
                 delete(Release).where(
-                    Release.cluster == key.cluster,
-                    Release.namespace == key.namespace,
-                    Release.name == key.name,
+                    Release.c.cluster == key.cluster,
+                    Release.c.namespace == key.namespace,
+                    Release.c.name == key.name,
                 )
             )
             return bool(result.rowcount)
@@ -75,7 +75,7 @@ class ReleaseWrites(StoreCore):
             release_id = release_id_of(connection, key)
             result = connection.execute(
                 update(Revision)
-                .where(Revision.release_id == release_id, Revision.number == number)
+                .where(Revision.c.release_id == release_id, Revision.c.number == number)
                 .values(**values)
             )
             if not result.rowcount:
@@ -101,7 +101,7 @@ def _write_release(connection: Connection, release: ReleaseRecord) -> None:
             )
         )
     else:
-        connection.execute(update(Release).where(Release.id == existing).values(**values))
+        connection.execute(update(Release).where(Release.c.id == existing).values(**values))
 
 
 def _write_revision(connection: Connection, revision: RevisionRecord) -> None:
@@ -118,8 +118,8 @@ def _write_revision(connection: Connection, revision: RevisionRecord) -> None:
     release_id = release_id_of(connection, revision.release)
     existing = (
         connection.execute(
-            select(Revision.id).where(
-                Revision.release_id == release_id, Revision.number == revision.number
+            select(Revision.c.id).where(
+                Revision.c.release_id == release_id, Revision.c.number == revision.number
             )
         )
     ).scalar_one_or_none()
@@ -128,4 +128,4 @@ def _write_revision(connection: Connection, revision: RevisionRecord) -> None:
             insert(Revision).values(release_id=release_id, number=revision.number, **values)
         )
     else:
-        connection.execute(update(Revision).where(Revision.id == existing).values(**values))
+        connection.execute(update(Revision).where(Revision.c.id == existing).values(**values))

@@ -33,7 +33,7 @@ class Repositories(StoreCore):
 
         def op(connection: Connection) -> bool:
             exists = connection.execute(
-                select(ChartRepository.id).where(ChartRepository.name == repository.name)
+                select(ChartRepository.c.id).where(ChartRepository.c.name == repository.name)
             ).first()
             if exists is not None:
                 return False
@@ -51,7 +51,7 @@ class Repositories(StoreCore):
         def op(connection: Connection) -> bool:
             result = connection.execute(
                 update(ChartRepository)
-                .where(ChartRepository.name == name)
+                .where(ChartRepository.c.name == name)
                 .values(index=entries, index_fetched_at=fetched_at)
             )
             return bool(result.rowcount)
@@ -62,19 +62,21 @@ class Repositories(StoreCore):
         """Forget a repository, its credentials and its index; False if it was not registered."""
 
         def op(connection: Connection) -> bool:
-            result = connection.execute(delete(ChartRepository).where(ChartRepository.name == name))
+            result = connection.execute(
+                delete(ChartRepository).where(ChartRepository.c.name == name)
+            )
             return bool(result.rowcount)
 
         return bool(await self._require_writer().submit(op))
 
     async def list_repositories(self, *, with_index: bool = False) -> list[RepositoryRecord]:
         """Every registered repository by name; their cached indexes only if asked."""
-        rows = await self._rows(select(ChartRepository).order_by(ChartRepository.name))
+        rows = await self._rows(select(ChartRepository).order_by(ChartRepository.c.name))
         return [_repository_record(row, with_index) for row in rows]
 
     async def get_repository(self, name: str) -> RepositoryRecord | None:
         """One repository with its cached index, or None."""
-        rows = await self._rows(select(ChartRepository).where(ChartRepository.name == name))
+        rows = await self._rows(select(ChartRepository).where(ChartRepository.c.name == name))
         return _repository_record(rows[0], True) if rows else None
 
 

@@ -23,37 +23,37 @@ from helmguard.store.rows import ref_to_json
 
 # Statements built once with bound parameters, as core's release lookup (see there).
 _RELEASE_IDS = select(
-    Release.id,
-    Release.cluster,
-    Release.namespace,
-    Release.name,
-    Release.app_state,
-    Release.app_reason,
-    Release.app_message,
-    Release.app_root_cause,
-).where(Release.name.in_(bindparam("k_names", expanding=True)))
+    Release.c.id,
+    Release.c.cluster,
+    Release.c.namespace,
+    Release.c.name,
+    Release.c.app_state,
+    Release.c.app_reason,
+    Release.c.app_message,
+    Release.c.app_root_cause,
+).where(Release.c.name.in_(bindparam("k_names", expanding=True)))
 # A superset (any of the releases x any of the names), narrowed in Python: two IN lists
 # are one statement where a lookup per object would be one each.
 _RESOURCE_ROWS = select(
-    Resource.id,
-    Resource.release_id,
-    Resource.api_group,
-    Resource.kind,
-    Resource.namespace,
-    Resource.name,
-    Resource.state,
-    Resource.reason,
-    Resource.message,
-    Resource.root_cause,
+    Resource.c.id,
+    Resource.c.release_id,
+    Resource.c.api_group,
+    Resource.c.kind,
+    Resource.c.namespace,
+    Resource.c.name,
+    Resource.c.state,
+    Resource.c.reason,
+    Resource.c.message,
+    Resource.c.root_cause,
 ).where(
-    Resource.release_id.in_(bindparam("k_releases", expanding=True)),
-    Resource.name.in_(bindparam("k_names", expanding=True)),
+    Resource.c.release_id.in_(bindparam("k_releases", expanding=True)),
+    Resource.c.name.in_(bindparam("k_names", expanding=True)),
 )
 _INSERT_RESOURCE = insert(Resource)
-_UPDATE_RESOURCE = update(Resource).where(Resource.id == bindparam("k_id"))
+_UPDATE_RESOURCE = update(Resource).where(Resource.c.id == bindparam("k_id"))
 _INSERT_TRANSITION = insert(StatusTransition)
 
-_UPDATE_APP = update(Release).where(Release.id == bindparam("k_id"))
+_UPDATE_APP = update(Release).where(Release.c.id == bindparam("k_id"))
 
 
 _RowKey = tuple[int, str, str, str, str]  # release id, group, kind, namespace, name
@@ -103,15 +103,21 @@ def _upsert_statuses(
     rows: dict[_RowKey, list[Any]] = {}
     for ids in _chunks(known):
         for names in _chunks(sorted({k[4] for k in wanted})):
-            for found in connection.execute(_RESOURCE_ROWS, {"k_releases": ids, "k_names": names}):
-                key5 = (found.release_id, found.api_group, found.kind, found.namespace, found.name)
+            for stored in connection.execute(_RESOURCE_ROWS, {"k_releases": ids, "k_names": names}):
+                key5 = (
+                    stored.release_id,
+                    stored.api_group,
+                    stored.kind,
+                    stored.namespace,
+                    stored.name,
+                )
                 if key5 in wanted:
                     rows[key5] = [
-                        found.id,
-                        found.state,
-                        found.reason,
-                        found.message,
-                        found.root_cause,
+                        stored.id,
+                        stored.state,
+                        stored.reason,
+                        stored.message,
+                        stored.root_cause,
                     ]
     inserts: dict[_RowKey, dict[str, Any]] = {}
     updates: dict[int, dict[str, Any]] = {}
@@ -288,7 +294,9 @@ class StatusWrites(StoreCore):
             if release_id is None:
                 return False
             result = connection.execute(
-                delete(Resource).where(Resource.release_id == release_id, *where_ref(Resource, ref))
+                delete(Resource).where(
+                    Resource.c.release_id == release_id, *where_ref(Resource, ref)
+                )
             )
             return bool(result.rowcount)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from helmguard.store import migrate
 from helmguard.store.clusters_read import ClusterReads
 from helmguard.store.core import Retention
-from helmguard.store.db import WriteBackend, create_engine, describe, prepare_sqlite_file, resolve
+from helmguard.store.db import Backend, describe, prepare_sqlite_file, resolve
 from helmguard.store.errors import StoreError
 from helmguard.store.leases import SyncLeases
 from helmguard.store.logs import LogWrites
@@ -52,22 +52,21 @@ async def open_store(
     """
     target = resolve(url)
     prepare_sqlite_file(target, create=not read_only)
-    backend: WriteBackend | None = None
-    read_engine = create_engine(target, writer=False)
+    backend: Backend | None = None
+    reader = Backend(target, writer=False)
     try:
         if read_only:
-            async with read_engine.connect() as connection:
-                current = await connection.run_sync(migrate.current_revision)
+            current = await reader.run(migrate.current_revision)
             if current != migrate.HEAD:
                 raise StoreError(
                     f"database {target.display} is at migration {current or '(none)'}, this "
                     f"helmguard needs {migrate.HEAD}; run `helmguard db upgrade`"
                 )
-            return Store(target, read_engine, None, None, retention or Retention())
-        backend = WriteBackend(target)
+            return Store(target, reader, None, None, retention or Retention())
+        backend = Backend(target, writer=True)
         await backend.run(migrate.upgrade)
     except BaseException as exc:
-        await read_engine.dispose()
+        await reader.dispose()
         if backend is not None:
             await backend.dispose()
         if isinstance(exc, Exception):
@@ -75,4 +74,4 @@ async def open_store(
         raise
     writer = BatchWriter(backend, lambda exc: describe(exc, target), max_batch=max_batch)
     writer.start()
-    return Store(target, read_engine, writer, backend, retention or Retention())
+    return Store(target, reader, writer, backend, retention or Retention())

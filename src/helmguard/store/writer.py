@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from helmguard.store.db import WriteBackend
+from helmguard.store.db import Backend
 from helmguard.store.errors import StoreError
 
 Operation = Callable[[Connection], Any]
@@ -32,7 +32,7 @@ class _Item:
 class BatchWriter:
     """Owns all writes of a Store; `submit` waits for the commit, `post` does not."""
 
-    def __init__(self, backend: WriteBackend, describe: Describe, *, max_batch: int = 500) -> None:
+    def __init__(self, backend: Backend, describe: Describe, *, max_batch: int = 500) -> None:
         self._backend = backend
         self._describe = describe
         self._max_batch = max_batch

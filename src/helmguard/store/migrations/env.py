@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from helmguard.store.models import Base
+from helmguard.store.models import metadata
 
 connection = context.config.attributes.get("connection")
 if not isinstance(connection, Connection):
@@ -13,7 +13,7 @@ if not isinstance(connection, Connection):
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
