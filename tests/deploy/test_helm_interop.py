@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from helmcli import Helm, helm_binary
@@ -536,3 +537,30 @@ async def test_uninstall_keep_history_leaves_helms_uninstalled_record(
     # helm itself can purge what helmguard kept.
     helm.run("uninstall", "kept", "-n", namespace)
     assert helm.json("list", "-n", namespace) == []
+
+
+def test_list_sorts_pages_and_shortens_as_helm_list(
+    sandbox: Sandbox, helm: Helm, namespace: str
+) -> None:
+    """`list` with helm list's -d, -r, -m, --offset, -q, --no-headers and --superseded,
+    cell for cell against the helm binary, on releases deployed a second apart (the dates
+    helm sorts by are whole seconds)."""
+    for name in ("mid", "zed", "abe"):
+        helm.run("install", name, str(CHART), "-n", namespace)
+        time.sleep(1.1)
+    helm.run("upgrade", "zed", str(CHART), "-n", namespace, "--set", "greeting=again")
+    cases = [
+        (), ("-d",), ("-r",), ("-d", "-r"), ("-m", "2"), ("--offset", "1"),
+        ("-m", "1", "--offset", "1", "-r"), ("--offset", "9"), ("-q",), ("-q", "-d"),
+        ("--no-headers",), ("--superseded",), ("--deployed", "-d"),
+    ]  # fmt: skip
+    for args in cases:
+        ours = _cli(sandbox, "list", "-n", namespace, *args)
+        theirs = helm.run("list", "-n", namespace, *args)
+        assert ours[0] == 0, (args, ours[2])
+        assert _cells(ours[1]) == _cells(theirs.stdout), args
+    for fmt in ("json", "yaml"):
+        code, out, err = _cli(sandbox, "list", "-n", namespace, "-q", "-d", "-o", fmt)
+        assert code == 0, err
+        theirs = helm.run("list", "-n", namespace, "-q", "-d", "-o", fmt).stdout
+        assert yaml.safe_load(out) == yaml.safe_load(theirs) == ["mid", "abe", "zed"], fmt

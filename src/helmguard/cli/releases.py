@@ -57,12 +57,12 @@ def _print(data: Any, output: str, table: Callable[[], str]) -> None:
         click.echo(table(), nl=False)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [list(headers), *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, headers: bool = True) -> str:
+    cells = [list(columns), *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     return "".join(
         "\t".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
-        for row in cells
+        for row in cells[0 if headers else 1 :]
     )
 
 
@@ -93,6 +93,22 @@ def _status_filters(f: F) -> F:
 )
 @_status_filters
 @click.option("-f", "--filter", "name_filter", help="Only release names matching this regex.")
+@click.option("-d", "--date", "by_date", is_flag=True, help="Sort by release date, oldest first.")
+@click.option("-r", "--reverse", is_flag=True, help="Reverse the sort order.")
+@click.option(
+    "-m",
+    "--max",
+    "limit",
+    type=click.IntRange(min=0),
+    default=256,
+    show_default=True,
+    help="At most this many releases (0: all).",
+)
+@click.option(
+    "--offset", type=click.IntRange(min=0), default=0, help="Skip this many releases first."
+)
+@click.option("-q", "--short", is_flag=True, help="Release names only.")
+@click.option("--no-headers", is_flag=True, help="No header line in the table.")
 @_OUTPUT
 @connection_options
 def list_command(
@@ -101,6 +117,12 @@ def list_command(
     all_statuses: bool,
     statuses: tuple[str, ...],
     name_filter: str | None,
+    by_date: bool,
+    reverse: bool,
+    limit: int,
+    offset: int,
+    short: bool,
+    no_headers: bool,
     output: str,
     kubeconfig: str | None,
     context: str | None,
@@ -124,19 +146,30 @@ def list_command(
 
     async def read(cluster: Cluster) -> list[Any]:
         revisions = await all_revisions(cluster, None if all_namespaces else namespace)
-        return select_releases(revisions, statuses=wanted, name_filter=name_filter)
+        return select_releases(
+            revisions,
+            statuses=wanted,
+            name_filter=name_filter,
+            by_date=by_date,
+            reverse=reverse,
+            limit=limit,
+            offset=offset,
+        )
 
     releases = _read(kubeconfig, context, read)
+    if short:
+        names = [r.name for r in releases]
+        _print(names, output, lambda: "".join(f"{n}\n" for n in names))
+        return
+    headers = ["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION"]
+    rows = [
+        [r.name, r.namespace, r.revision, r.updated, r.status, r.chart, r.app_version]
+        for r in releases
+    ]
     _print(
         [r.to_json() for r in releases],
         output,
-        lambda: _table(
-            ["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION"],
-            [
-                [r.name, r.namespace, r.revision, r.updated, r.status, r.chart, r.app_version]
-                for r in releases
-            ],
-        ),
+        lambda: _table(headers, rows, headers=not no_headers),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from helmguard.deploy.cluster import Cluster
@@ -101,29 +102,54 @@ def name_pattern(name_filter: str | None) -> re.Pattern[str] | None:
         raise ValueError(f"--filter {name_filter!r} is not a regular expression: {exc}") from None
 
 
+def _deployed_at(rev: RevisionManifest) -> int:
+    """The revision's last_deployed in whole seconds (Go's Unix(), what helm sorts by)."""
+    match = _GO_TIME.fullmatch(str(rev.info.get("last_deployed") or ""))
+    if match is None:
+        return _ZERO_TIME
+    day, clock, _, zone = match.groups()
+    return int(
+        datetime.fromisoformat(f"{day}T{clock}{'+00:00' if zone == 'Z' else zone}").timestamp()
+    )
+
+
+_ZERO_TIME = -62135596800  # Go's zero time.Time in Unix seconds
+
+
 def select_releases(
     revisions: Sequence[RevisionManifest],
     *,
     statuses: frozenset[str] | None = None,
     name_filter: str | None = None,
+    by_date: bool = False,
+    reverse: bool = False,
+    limit: int = 256,
+    offset: int = 0,
 ) -> list[ListedRelease]:
-    """Helm's list: the latest revision of each release, filtered, sorted by name.
+    """Helm's list (pkg/action/list.go): the latest revision of each release, filtered,
+    sorted by name (`reverse`: descending), or with `by_date` by last deployed, oldest first
+    (`reverse`: newest first), then `offset` skipped and at most `limit` kept (0: all).
 
-    `statuses` None keeps every status. Raises ValueError for a bad filter.
+    `statuses` None keeps every status; only superseded: every superseded revision (no
+    latest revision ever is one). Raises ValueError for a bad filter.
     """
     pattern = name_pattern(name_filter)
-    latest: dict[tuple[str, str], RevisionManifest] = {}
-    for rev in revisions:
-        key = (rev.namespace, rev.release)
-        if key not in latest or rev.revision > latest[key].revision:
-            latest[key] = rev
-    out = [
-        listed(rev)
-        for rev in latest.values()
-        if (statuses is None or rev.status in statuses)
-        and (pattern is None or pattern.search(rev.release))
-    ]
-    return sorted(out, key=lambda r: (r.name, r.namespace))
+    chosen = [r for r in revisions if pattern is None or pattern.search(r.release)]
+    if statuses != LIST_FILTERS["superseded"]:
+        latest: dict[tuple[str, str], RevisionManifest] = {}
+        for rev in chosen:
+            key = (rev.namespace, rev.release)
+            if key not in latest or rev.revision > latest[key].revision:
+                latest[key] = rev
+        chosen = list(latest.values())
+    kept = [r for r in chosen if statuses is None or r.status in statuses]
+    kept.sort(key=lambda r: (r.release, r.namespace))
+    if by_date:
+        kept.sort(key=_deployed_at)  # stable: the name breaks ties, as helm's sort does
+    if reverse:
+        kept.reverse()
+    end = len(kept) if limit <= 0 else offset + limit
+    return [listed(r) for r in kept[offset:end]]
 
 
 async def all_revisions(cluster: Cluster, namespace: str | None) -> list[RevisionManifest]:
