@@ -564,3 +564,22 @@ def test_list_sorts_pages_and_shortens_as_helm_list(
         assert code == 0, err
         theirs = helm.run("list", "-n", namespace, "-q", "-d", "-o", fmt).stdout
         assert yaml.safe_load(out) == yaml.safe_load(theirs) == ["mid", "abe", "zed"], fmt
+
+
+async def test_get_metadata_as_helm_get_metadata(
+    sandbox: Sandbox, helm: Helm, namespace: str, options: DeployOptions
+) -> None:
+    """`get metadata` (table, json) of a release helm installed and of one helmguard
+    deployed, against the helm binary's output on the same records."""
+    helm.run("install", "hm", str(CHART), "-n", namespace)
+    helm.run("upgrade", "hm", str(CHART), "-n", namespace, "--set", "greeting=two")
+    ours = await deploy(_request("gm", namespace), options)
+    assert ours.outcome == "deployed", ours.message
+    for release, revision in (("hm", ()), ("hm", ("--revision", "1")), ("gm", ())):
+        args = ("get", "metadata", release, "-n", namespace, *revision)
+        code, out, err = await _acli(sandbox, *args)
+        assert code == 0, err
+        assert out == helm.run(*args).stdout, (release, revision)
+        code, out, err = await _acli(sandbox, *args, "-o", "json")
+        assert code == 0, err
+        assert json.loads(out) == helm.json(*args), (release, revision)

@@ -302,6 +302,66 @@ def get_hooks(**kwargs: Any) -> None:
     click.echo(_hooks_text(_get(**kwargs)), nl=False)
 
 
+_APPLY_METHODS = {
+    "": "client-side apply (defaulted)",
+    "csa": "client-side apply",
+    "ssa": "server-side apply",
+}
+
+
+def _rfc3339(updated: str) -> str:
+    """A record's time as Go's time.RFC3339 prints it (whole seconds, UTC as Z)."""
+    from datetime import UTC, datetime
+
+    when = datetime.fromisoformat(updated) if updated else datetime.min.replace(tzinfo=UTC)
+    text = when.isoformat("T", "seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+@get_group.command("metadata")
+@_revision_options
+@_OUTPUT
+def get_metadata(output: str, **kwargs: Any) -> None:
+    """A revision's chart, labels, status and when it was deployed, as `helm get metadata`."""
+    rev = _get(**kwargs)
+    chart = (rev.helm.get("chart") or {}).get("metadata") or {}
+    # helm reads the labels of the latest revision (its storage's query) and none for a
+    # --revision it fetches by name (the driver's Get decodes only the release).
+    labels = rev.record_labels if kwargs["revision"] is None else {}
+    method = str(rev.helm.get("apply_method") or "")
+    data: dict[str, Any] = {
+        "name": rev.release,
+        "chart": chart.get("name", rev.chart),
+        "version": chart.get("version", rev.chart_version),
+        "appVersion": chart.get("appVersion", ""),
+        "annotations": chart.get("annotations") or None,
+        "labels": dict(sorted(labels.items())) or None,
+        "dependencies": chart.get("dependencies") or None,
+        "namespace": rev.namespace,
+        "revision": rev.revision,
+        "status": rev.status,
+        "deployedAt": _rfc3339(str(rev.info.get("last_deployed") or "")),
+        "applyMethod": method or None,
+    }
+    data = {k: v for k, v in data.items() if v is not None}  # helm's omitempty
+
+    def pairs(mapping: Any) -> str:
+        return ",".join(f"{k}={v}" for k, v in sorted((mapping or {}).items()))
+
+    def table() -> str:
+        names = sorted(str(d.get("name", "")) for d in chart.get("dependencies") or ())
+        return (
+            f"NAME: {data['name']}\nCHART: {data['chart']}\nVERSION: {data['version']}\n"
+            f"APP_VERSION: {data['appVersion']}\nANNOTATIONS: {pairs(chart.get('annotations'))}\n"
+            f"LABELS: {pairs(labels)}\nDEPENDENCIES: {','.join(names)}\n"
+            f"NAMESPACE: {rev.namespace}\nREVISION: {rev.revision}\nSTATUS: {rev.status}\n"
+            f"DEPLOYED_AT: {data['deployedAt']}\n"
+            f"APPLY_METHOD: {_APPLY_METHODS.get(method, f'unknown ({json.dumps(method)})')}\n"
+        )
+
+    _print(data, output, table)
+
+
 @get_group.command("all")
 @_revision_options
 def get_all(**kwargs: Any) -> None:

@@ -157,6 +157,8 @@ class RevisionManifest:
     status: str = ""
     helm: Mapping[str, Any] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)  # Helm's custom release labels
+    # Every label of the record as read (the storage driver's too: `helm get metadata`).
+    record_labels: Mapping[str, str] = field(default_factory=dict)
     facts: bool = True
     legacy: bool = False
 
@@ -503,6 +505,7 @@ def _from_helm(
         status=status,
         helm=release,
         labels={k: str(v) for k, v in labels.items() if k not in SYSTEM_LABELS},
+        record_labels={k: str(v) for k, v in labels.items()},
         facts=facts is not None,
     )
 
