@@ -2,16 +2,25 @@
 
 A transition needs a different state, reason, message or root cause (`same_state`); a
 new resourceVersion alone is written without one, keeping the stored `since`
-(`to_write`), and nothing is written when nothing changed.
+(`to_write`), and nothing is written when nothing changed. A large pass is committed in
+batches of whole releases (`batches`), so its first rows are stored while later ones wait.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from helmguard.manifest import ObjectRef
 from helmguard.status import ResourceStatus
+from helmguard.store import ReleaseKey
+
+R = TypeVar("R")  # an object's row
+A = TypeVar("A")  # an app's row
+# One transaction's share of a pass: (release, row, seen) items, and (release, app, seen).
+Batch = tuple[list[tuple[ReleaseKey, R, float]], list[tuple[ReleaseKey, A, float]]]
 
 
 @dataclass(frozen=True)
@@ -63,3 +72,27 @@ def same_state(a: ResourceStatus, b: ResourceStatus) -> bool:
         b.message,
         b.root_cause,
     )
+
+
+def batches(
+    rows: Sequence[tuple[ReleaseKey, R, float]],
+    apps: Sequence[tuple[ReleaseKey, A, float]],
+    size: int,
+) -> list[Batch[R, A]]:
+    """The rows and app rows of one pass as transactions of about `size` items each (one
+    when they fit), each holding whole releases: a release's rows, in their order, and its
+    app row commit together, so no reader sees its app before the objects it summarises."""
+    if len(rows) + len(apps) <= size:
+        return [(list(rows), list(apps))]
+    by_release: dict[ReleaseKey, Batch[R, A]] = {}
+    for row in rows:
+        by_release.setdefault(row[0], ([], []))[0].append(row)
+    for app in apps:
+        by_release.setdefault(app[0], ([], []))[1].append(app)
+    out: list[Batch[R, A]] = []
+    for release_rows, release_apps in by_release.values():
+        if not out or len(out[-1][0]) + len(out[-1][1]) >= size:
+            out.append(([], []))
+        out[-1][0].extend(release_rows)
+        out[-1][1].extend(release_apps)
+    return out
