@@ -83,16 +83,17 @@ def test_a_pass_that_fits_is_one_transaction() -> None:
 
 
 def test_a_large_pass_is_split_by_whole_releases_keeping_each_releases_order() -> None:
-    keys = [ReleaseKey("ns", f"r{i}") for i in range(5)]
+    keys = [ReleaseKey("ns", f"r{i}") for i in range(8)]
     # Rows arrive interleaved (snapshots first, then computed rows): r0, r1, ..., r0 again.
     rows = [(k, f"{k.name}-{n}", float(n)) for n in range(3) for k in keys]
     apps = [(k, f"{k.name}-app", 0.0) for k in reversed(keys)]
     out = batches(rows, apps, 8)
-    # 4 items per release: two releases fill a batch of 8, the fifth is alone.
+    # 4 items per release: two releases fill the first batch (8), four the next (16), the
+    # last two are what is left of the third (32).
     assert [sorted({r[0].name for r in part[0]}) for part in out] == [
         ["r0", "r1"],
-        ["r2", "r3"],
-        ["r4"],
+        ["r2", "r3", "r4", "r5"],
+        ["r6", "r7"],
     ]
     for part_rows, part_apps in out:
         assert {r[0] for r in part_rows} == {a[0] for a in part_apps}  # app with its rows

@@ -3,7 +3,8 @@
 A transition needs a different state, reason, message or root cause (`same_state`); a
 new resourceVersion alone is written without one, keeping the stored `since`
 (`to_write`), and nothing is written when nothing changed. A large pass is committed in
-batches of whole releases (`batches`), so its first rows are stored while later ones wait.
+growing batches of whole releases (`batches`): its first rows are stored while later
+ones are still being written.
 """
 
 from __future__ import annotations
@@ -79,9 +80,11 @@ def batches(
     apps: Sequence[tuple[ReleaseKey, A, float]],
     size: int,
 ) -> list[Batch[R, A]]:
-    """The rows and app rows of one pass as transactions of about `size` items each (one
-    when they fit), each holding whole releases: a release's rows, in their order, and its
-    app row commit together, so no reader sees its app before the objects it summarises."""
+    """The rows and app rows of one pass as transactions (one when they fit in `size`
+    items): the first of about `size` items, each next one twice as large, so the first
+    rows of a large pass are stored soon and the whole takes few commits. Each holds whole
+    releases: a release's rows, in their order, and its app row commit together, so no
+    reader sees its app before the objects it summarises."""
     if len(rows) + len(apps) <= size:
         return [(list(rows), list(apps))]
     by_release: dict[ReleaseKey, Batch[R, A]] = {}
@@ -92,6 +95,8 @@ def batches(
     out: list[Batch[R, A]] = []
     for release_rows, release_apps in by_release.values():
         if not out or len(out[-1][0]) + len(out[-1][1]) >= size:
+            if out:
+                size *= 2
             out.append(([], []))
         out[-1][0].extend(release_rows)
         out[-1][1].extend(release_apps)

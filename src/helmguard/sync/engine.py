@@ -9,8 +9,8 @@ and on every watch notification recomputes the object's top owner (Pod -> Replic
 Deployment), i.e. its component, and the release's app status (stored in the release's
 columns, its transitions in history under `app_ref`). Only real changes are
 written: each pass of the worker writes what it has in one transaction
-(`Store.upsert_statuses`, which records the transitions), or a large pass in batches of
-whole releases. A change is snapshotted
+(`Store.upsert_statuses`, which records the transitions); a promoted standby's first
+pass, in growing batches of whole releases. A change is snapshotted
 when its notification arrives, so changes that follow each other faster than a write batch
 commits (a ConfigMap deleted and re-created) each become a transition, in order; what does
 not change a state (a new resourceVersion only) is coalesced to the latest. While an informer is
@@ -74,8 +74,10 @@ Clock = Callable[[], datetime]
 CommitHook = Callable[[ReleaseKey, ObservedStatus, bool, float], None]
 # A change seen at notification time: the status, when it was seen (monotonic), and when.
 _Snapshot = tuple[ResourceStatus, float, datetime]
-# Items per transaction of a large pass: a new leader's first pass (thousands of rows
-# changed while nobody led) is stored release by release rather than in one long commit.
+# Items of the first transaction of a promoted standby's first pass (each next one twice
+# as many): a new leader's first pass (thousands of rows changed while nobody led) starts
+# to be stored at once rather than after one long commit. Other passes are one
+# transaction each (fewer commits: a start's first pass, a loaded leader's backlog).
 WRITE_BATCH = 250
 
 
@@ -130,7 +132,7 @@ class Sync:
         self.inactivity_timeout = inactivity_timeout
         self.watch_timeout = watch_timeout
         self.on_commit = on_commit
-        self.write_batch = write_batch  # items per transaction of a large pass
+        self.write_batch = write_batch  # see WRITE_BATCH
         self.discover_helm = discover_helm
         self.discovery: HelmDiscovery | None = None
         self.elected = elected  # won the cluster's Lease: takes the store's sync lease over
@@ -811,10 +813,12 @@ class Sync:
         rows: list[tuple[ReleaseKey, ObservedStatus, float]],
         app_rows: list[tuple[ReleaseKey, AppRecord, float]],
         removed: Sequence[MemberKey] = (),
+        *,
+        first: int,
     ) -> None:
-        """Write statuses, `seen` being when each change was noticed: one transaction, or
-        for a large pass (a new leader's first) batches of whole releases, each committed
-        as soon as written (`batches`).
+        """Write statuses, `seen` being when each change was noticed: in one transaction,
+        or past `first` items in growing batches of whole releases, each committed as soon
+        as written (`batches`).
 
         `removed`: child rows to drop afterwards (pods and ReplicaSets gone).
         """
@@ -823,7 +827,7 @@ class Sync:
         if not rows and not app_rows:
             return
         lag = 0.0  # this pass's lag: its oldest change's latency
-        for batch, app_batch in batches(rows, app_rows, self.write_batch):
+        for batch, app_batch in batches(rows, app_rows, first):
             results, app_results = await self.store.upsert_statuses(
                 [(key, row) for key, row, _ in batch], [(key, app) for key, app, _ in app_batch]
             )
@@ -900,7 +904,9 @@ class Sync:
                 if (app_row := self._observed_app(key, app, now)) is not None:
                     app_rows.append((key, app_row, first_seen.get(key, time.monotonic())))
             computed, commits = time.monotonic(), self.stats.commits
-            writes = [self._write(rows, app_rows, removed)]
+            # A promoted standby's first pass (`takeover`) is written in batches.
+            first = self.write_batch if self.takeover else len(rows) + len(app_rows)
+            writes = [self._write(rows, app_rows, removed, first=first)]
             for key, records in events.items():
                 if key in self.index.releases:
                     writes.append(self._store_events(key, records))
