@@ -21,7 +21,8 @@ registers them, starts the replicas (each with its API), and prints, per cluster
 - failover gap: the replica leading the first cluster is SIGKILLed under the same load;
   per cluster, the seconds until the Lease names another holder, and the longest
   silence of the survivor's stream around the kill;
-- memory per replica: peak RSS of each serve process;
+- memory and CPU per replica: peak RSS of each serve process, and its CPU time (user +
+  system) during the steady load;
 - the load average before and after.
 
 Without --db a throwaway PostgreSQL server is started (tests/pgserver.py, Debian's
@@ -114,6 +115,14 @@ def rss_mb(pid: int) -> float:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):  # peak resident set
                 return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    with contextlib.suppress(OSError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return 0.0
 
 
@@ -474,9 +483,11 @@ def _bench(
     for load in loads:
         load.start()
     t0 = time.monotonic()
+    cpu0 = {pid: cpu_seconds(pid) for pid in procs}
     time.sleep(args.seconds)
     t1 = time.monotonic()
     peak = {pid: rss_mb(pid) for pid in procs}
+    cpu = {pid: cpu_seconds(pid) - cpu0[pid] for pid in procs}
     victim = leaders[clusters[0].key]
     assert victim is not None, "no replica leads the first cluster"
     survivor = streams[next(pid for pid in procs if pid != victim)]
@@ -536,7 +547,10 @@ def _bench(
         mb = max(peak[pid], rss_mb(pid))
         led = ", ".join(c.label for c in clusters if leaders[c.key] == pid) or "nothing"
         role = "killed" if pid == victim else "survivor"
-        print(f"replica pid {pid} ({role}; led {led}): peak RSS {mb:.0f} MB")
+        print(
+            f"replica pid {pid} ({role}; led {led}): peak RSS {mb:.0f} MB; CPU "
+            f"{cpu[pid]:.1f} s (user+sys) in the {t1 - t0:.0f} s of steady load"
+        )
 
 
 if __name__ == "__main__":

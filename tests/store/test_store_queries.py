@@ -278,3 +278,25 @@ async def test_unfinished_releases_are_those_with_a_pending_or_running_revision(
     assert await store.unfinished_releases("edge") == [edge]
     await store.finish_revision(RELEASE, 1, "failed", finished_at=at(2))
     assert await store.unfinished_releases() == []
+
+
+async def test_the_streams_one_read_is_the_three_reads_after_the_same_ids(store: Store) -> None:
+    """`feed_after` (the live stream's poll, one connection) gives what `transitions_after`,
+    `steps_after` and `events_after` give from the same ids, and nothing at or below them."""
+    for seconds, state in ((1, "Progressing"), (2, "Ready"), (3, "Failed")):
+        await store.upsert_statuses(
+            [(RELEASE, ObservedStatus(DEPLOY, state, "R", "m", at(seconds), at(seconds)))]
+        )
+    for step in ("render", "apply"):
+        await store.add_operation_log(RELEASE, 1, step, f"{step} done", at=at(4))
+    for n in range(2):
+        event = EventRecord(f"uid-{n}", DEPLOY, "Normal", "Scaled", "m", 1, at(5), at(5), "c")
+        await store.add_events(RELEASE, [event])
+    transitions = await store.transitions_after(0)
+    steps = await store.steps_after(0)
+    events = await store.events_after(0)
+    assert (len(transitions), len(steps), len(events)) == (3, 2, 2)
+    assert await store.feed_after(0, 0, 0) == (transitions, steps, events)
+    after = (transitions[0].id, steps[0].id, events[-1].id)
+    assert await store.feed_after(*after) == (transitions[1:], steps[1:], [])
+    assert await store.feed_after(0, 0, 0, limit=1) == (transitions[:1], steps[:1], events[:1])

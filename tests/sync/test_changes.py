@@ -9,7 +9,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 from helmguard.status import ResourceStatus
-from helmguard.sync.changes import Written, same_state, to_write
+from helmguard.store import ReleaseKey
+from helmguard.sync.changes import Written, batches, same_state, to_write
 from status.helpers import edited
 from status.kinds import NOW, obj, run
 
@@ -72,3 +73,32 @@ def test_state_reason_message_and_root_cause_make_a_transition() -> None:
     assert not same_state(claim, replace(claim, reason="Other"))
     assert not same_state(claim, replace(claim, root_cause=obj("Job").ref))
     assert same_state(claim, replace(claim, since=NOW, observed_generation=7))
+
+
+def test_a_pass_that_fits_is_one_transaction() -> None:
+    a, b = ReleaseKey("ns", "a"), ReleaseKey("ns", "b")
+    rows = [(a, "a1", 1.0), (b, "b1", 2.0)]
+    apps = [(a, "app-a", 1.0)]
+    assert batches(rows, apps, 3) == [(rows, apps)]
+
+
+def test_a_large_pass_is_split_by_whole_releases_keeping_each_releases_order() -> None:
+    keys = [ReleaseKey("ns", f"r{i}") for i in range(8)]
+    # Rows arrive interleaved (snapshots first, then computed rows): r0, r1, ..., r0 again.
+    rows = [(k, f"{k.name}-{n}", float(n)) for n in range(3) for k in keys]
+    apps = [(k, f"{k.name}-app", 0.0) for k in reversed(keys)]
+    out = batches(rows, apps, 8)
+    # 4 items per release: two releases fill the first batch (8), four the next (16), the
+    # last two are what is left of the third (32).
+    assert [sorted({r[0].name for r in part[0]}) for part in out] == [
+        ["r0", "r1"],
+        ["r2", "r3", "r4", "r5"],
+        ["r6", "r7"],
+    ]
+    for part_rows, part_apps in out:
+        assert {r[0] for r in part_rows} == {a[0] for a in part_apps}  # app with its rows
+    for key in keys:
+        mine = [r for part in out for r in part[0] if r[0] == key]
+        assert [r[1] for r in mine] == [f"{key.name}-{n}" for n in range(3)]
+    assert sorted(r for part in out for r in part[0]) == sorted(rows)  # each row once
+    assert sorted(a for part in out for a in part[1]) == sorted(apps)

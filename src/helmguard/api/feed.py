@@ -166,9 +166,9 @@ class Feed:
             late_events = await self._reader.events_after(gaps[0] - 1, among=gaps)
             published += self._publish_events(late_events, now)
         while True:
-            transitions = await self._reader.transitions_after(self._transitions.last)
-            steps = await self._reader.steps_after(self._steps.last)
-            events = await self._reader.events_after(self._events.last)
+            transitions, steps, events = await self._reader.feed_after(
+                self._transitions.last, self._steps.last, self._events.last
+            )
             published += self._publish_transitions(transitions, now)
             published += self._publish_steps(steps, now)
             published += self._publish_events(events, now)

@@ -9,7 +9,8 @@ and on every watch notification recomputes the object's top owner (Pod -> Replic
 Deployment), i.e. its component, and the release's app status (stored in the release's
 columns, its transitions in history under `app_ref`). Only real changes are
 written: each pass of the worker writes what it has in one transaction
-(`Store.upsert_statuses`, which records the transitions). A change is snapshotted
+(`Store.upsert_statuses`, which records the transitions); a promoted standby's first
+pass, in growing batches of whole releases. A change is snapshotted
 when its notification arrives, so changes that follow each other faster than a write batch
 commits (a ConfigMap deleted and re-created) each become a transition, in order; what does
 not change a state (a new resourceVersion only) is coalesced to the latest. While an informer is
@@ -53,7 +54,7 @@ from helmguard.store import (
     SyncRunning,
     app_ref,
 )
-from helmguard.sync.changes import Written, same_state, to_write
+from helmguard.sync.changes import Written, batches, same_state, to_write
 from helmguard.sync.helm import HelmDiscovery
 from helmguard.sync.index import (
     CLUSTER_KINDS,
@@ -73,6 +74,11 @@ Clock = Callable[[], datetime]
 CommitHook = Callable[[ReleaseKey, ObservedStatus, bool, float], None]
 # A change seen at notification time: the status, when it was seen (monotonic), and when.
 _Snapshot = tuple[ResourceStatus, float, datetime]
+# Items of the first transaction of a promoted standby's first pass (each next one twice
+# as many): a new leader's first pass (thousands of rows changed while nobody led) starts
+# to be stored at once rather than after one long commit. Other passes are one
+# transaction each (fewer commits: a start's first pass, a loaded leader's backlog).
+WRITE_BATCH = 250
 
 
 def utcnow() -> datetime:
@@ -86,6 +92,7 @@ class SyncStats:
     notifications: int = 0
     evaluations: int = 0
     writes: int = 0
+    commits: int = 0  # transactions of statuses
     transitions: int = 0
     events_stored: int = 0
     latencies: list[float] = field(default_factory=list)  # notification -> commit, seconds
@@ -111,6 +118,7 @@ class Sync:
         on_commit: CommitHook | None = None,
         discover_helm: bool = False,
         elected: bool = False,
+        write_batch: int = WRITE_BATCH,
     ) -> None:
         self.kube = kube
         self.store = store
@@ -124,6 +132,7 @@ class Sync:
         self.inactivity_timeout = inactivity_timeout
         self.watch_timeout = watch_timeout
         self.on_commit = on_commit
+        self.write_batch = write_batch  # see WRITE_BATCH
         self.discover_helm = discover_helm
         self.discovery: HelmDiscovery | None = None
         self.elected = elected  # won the cluster's Lease: takes the store's sync lease over
@@ -163,6 +172,8 @@ class Sync:
         self.lost_reason = ""
         self.lost_to: SyncHolder | None = None  # the sync that took this one's lease over
         self._nodes: Informer | None = None
+        # A promoted standby's steps (name, seconds), logged with its first pass.
+        self.takeover: list[tuple[str, float]] = []
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -188,17 +199,31 @@ class Sync:
         """Lead with a sync started as a standby: take the lease, catch up with what the
         store says now (releases deployed meanwhile, the rows the previous leader wrote),
         and write from there: only what differs from the store. Helm's release records are
-        read afterwards (the refresher loads what they add)."""
+        read afterwards (the refresher loads what they add). How long each step took is
+        kept in `takeover` (and logged, with the first pass, by the worker)."""
+        steps: list[tuple[str, float]] = []
+        started = time.monotonic()
+
+        def step(name: str) -> None:
+            nonlocal started
+            now = time.monotonic()
+            steps.append((name, now - started))
+            started = now
+
         await self._take_lease()
+        step("store lease")
         try:
             await self.refresh_releases()
-            records = await self.store.list_releases(self.cluster)
-            members = await self.store.cluster_resources(self.cluster)
+            step("releases refreshed")
+            records, members, children = await self._read_stored(children=True)
+            step("stored rows read")
             self._written.clear()
             self._app_written.clear()
             self._child_refs.clear()
-            await self._take_stored(records, members)
+            await self._take_stored(records, members, children)
             await self.wait_synced(timeout=timeout)
+            step("taken in")
+            self.takeover = steps
             self._begin()
             if self.discover_helm:
                 self._tasks.append(
@@ -231,14 +256,13 @@ class Sync:
             await self._discover(timeout)
         # Marks first: a revision written while the releases load is seen by the refresher.
         self._marks = await self.store.release_marks(self.cluster)
-        records = await self.store.list_releases(self.cluster)
-        members = await self.store.cluster_resources(self.cluster)
+        records, members, children = await self._read_stored(children=not standby)
         releases = await load_releases(self.store, self.cluster, records=records, resources=members)
         self._cluster_wide = len({r.namespace for r in releases}) > self.cluster_wide_above
         for release in releases:
             self.index.add_release(release)
         if not standby:
-            await self._take_stored(records, members)
+            await self._take_stored(records, members, children)
         for release in releases:
             self._ensure_informers(release)
         self._ensure_cluster_informers()
@@ -249,14 +273,33 @@ class Sync:
         if not standby:
             self._begin()
 
+    async def _read_stored(
+        self, *, children: bool
+    ) -> tuple[
+        list[ReleaseRecord],
+        dict[ReleaseKey, list[ResourceRecord]],
+        dict[ReleaseKey, list[ResourceRecord]],
+    ]:
+        """The cluster's release records, member rows and (with `children`) child rows,
+        read at once (three connections: the decoding of one overlaps the others' reads)."""
+
+        async def none() -> dict[ReleaseKey, list[ResourceRecord]]:
+            return {}
+
+        return await asyncio.gather(
+            self.store.list_releases(self.cluster),
+            self.store.cluster_resources(self.cluster),
+            self.store.cluster_resources(self.cluster, children=True) if children else none(),
+        )
+
     async def _take_stored(
         self,
         records: Sequence[ReleaseRecord],
         members: Mapping[ReleaseKey, Sequence[ResourceRecord]],
+        children: Mapping[ReleaseKey, Sequence[ResourceRecord]],
     ) -> None:
         """Start from the stored rows: what each status was last written as, and the child
         rows of each member (those of members gone are removed)."""
-        children = await self.store.cluster_resources(self.cluster, children=True)
         self._seed_written(records, members, children)
         for key in list(self.index.releases):
             await self._load_children(key, children.get(key, []))
@@ -770,8 +813,12 @@ class Sync:
         rows: list[tuple[ReleaseKey, ObservedStatus, float]],
         app_rows: list[tuple[ReleaseKey, AppRecord, float]],
         removed: Sequence[MemberKey] = (),
+        *,
+        first: int,
     ) -> None:
-        """Write statuses in one transaction; `seen` is when each change was noticed.
+        """Write statuses, `seen` being when each change was noticed: in one transaction,
+        or past `first` items in growing batches of whole releases, each committed as soon
+        as written (`batches`).
 
         `removed`: child rows to drop afterwards (pods and ReplicaSets gone).
         """
@@ -779,21 +826,23 @@ class Sync:
             await self.store.remove_resource(key, ref)
         if not rows and not app_rows:
             return
-        results, app_results = await self.store.upsert_statuses(
-            [(key, row) for key, row, _ in rows], [(key, app) for key, app, _ in app_rows]
-        )
-        committed = time.monotonic()
-        lag = 0.0  # this commit's lag: its oldest change's latency
-        for (key, row, seen), changed in zip(rows, results, strict=True):
-            if changed is None:
-                continue  # the release was forgotten meanwhile
-            latency = self._count(changed, committed - seen)
-            lag = max(lag, latency)
-            if self.on_commit is not None:
-                self.on_commit(key, row, changed, latency)
-        for (_, _, seen), changed in zip(app_rows, app_results, strict=True):
-            if changed is not None:
-                lag = max(lag, self._count(changed, committed - seen))
+        lag = 0.0  # this pass's lag: its oldest change's latency
+        for batch, app_batch in batches(rows, app_rows, first):
+            results, app_results = await self.store.upsert_statuses(
+                [(key, row) for key, row, _ in batch], [(key, app) for key, app, _ in app_batch]
+            )
+            committed = time.monotonic()
+            self.stats.commits += 1
+            for (key, row, seen), changed in zip(batch, results, strict=True):
+                if changed is None:
+                    continue  # the release was forgotten meanwhile
+                latency = self._count(changed, committed - seen)
+                lag = max(lag, latency)
+                if self.on_commit is not None:
+                    self.on_commit(key, row, changed, latency)
+            for (_, _, seen), changed in zip(app_batch, app_results, strict=True):
+                if changed is not None:
+                    lag = max(lag, self._count(changed, committed - seen))
         metrics.SYNC_LAG.set(lag)
 
     def _count(self, changed: bool, latency: float) -> float:
@@ -810,6 +859,7 @@ class Sync:
             if not self._busy():
                 self._idle.set()
                 continue
+            began = time.monotonic()
             pending, self._pending = self._pending, {}
             pending_apps, self._pending_apps = self._pending_apps, {}
             dirty, self._dirty = self._dirty, {}
@@ -853,7 +903,10 @@ class Sync:
                 self._app_states[key] = app
                 if (app_row := self._observed_app(key, app, now)) is not None:
                     app_rows.append((key, app_row, first_seen.get(key, time.monotonic())))
-            writes = [self._write(rows, app_rows, removed)]
+            computed, commits = time.monotonic(), self.stats.commits
+            # A promoted standby's first pass (`takeover`) is written in batches.
+            first = self.write_batch if self.takeover else len(rows) + len(app_rows)
+            writes = [self._write(rows, app_rows, removed, first=first)]
             for key, records in events.items():
                 if key in self.index.releases:
                     writes.append(self._store_events(key, records))
@@ -871,10 +924,27 @@ class Sync:
                 for key in self._dirty_apps:
                     self._app_written.pop(key, None)
                 await asyncio.sleep(1.0)
+            if self.takeover:
+                commits = self.stats.commits - commits
+                self._log_takeover(len(rows) + len(app_rows), computed - began, commits, computed)
             if not self._busy():
                 self._idle.set()
             else:
                 self._wake.set()
+
+    def _log_takeover(self, items: int, computing: float, commits: int, computed: float) -> None:
+        """The steps of a promotion and its first pass, once (where a failover's seconds go)."""
+        steps = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.takeover)
+        self.takeover = []
+        log.warning(
+            "taking over: %s; first pass: %d row(s) computed in %.2f s, committed in %d "
+            "transaction(s) in %.2f s",
+            steps,
+            items,
+            computing,
+            commits,
+            time.monotonic() - computed,
+        )
 
     async def _store_events(self, key: ReleaseKey, records: list[EventRecord]) -> None:
         self.stats.events_stored += await self.store.add_events(key, records)
