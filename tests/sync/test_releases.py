@@ -54,3 +54,21 @@ async def test_a_managed_release_keeps_its_selector(store: Store) -> None:
     managed = await register_release(store, key, "app.kubernetes.io/instance=external")
     assert str(managed.selector) == "app.kubernetes.io/instance=external"
     assert managed.inventory == frozenset()
+
+
+def test_an_absent_member_is_progressing_only_while_its_deploy_runs() -> None:
+    from helmguard.status import State
+    from helmguard.sync.releases import ManagedRelease, absent
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    ours = ObjectRef("", "ConfigMap", "shop", "settings")
+    theirs = ObjectRef("", "ServiceAccount", "shop", "runner")  # not the release's own
+    key = ReleaseKey("shop", "web")
+    running = ManagedRelease(key, inventory=frozenset({ours}), revision=3, deploying=True)
+    done = ManagedRelease(key, inventory=frozenset({ours}), revision=3)
+    pending = absent(running, ours, now)
+    assert (pending.state, pending.reason) == (State.PROGRESSING, "NotAppliedYet")
+    assert pending.message == f"{ours} is not created yet: revision 3 is being deployed"
+    assert absent(running, theirs, now).state is State.MISSING
+    assert absent(done, ours, now).state is State.MISSING
+    assert absent(None, ours, now).state is State.MISSING

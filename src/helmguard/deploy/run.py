@@ -253,10 +253,11 @@ class Run:
         if self.store is None:
             return
         from helmguard.store import ReleaseRecord, RevisionRecord
+        from helmguard.sync.releases import DEPLOYING_STATUS
 
         # One transaction: a reader never sees the new current revision without its inventory.
         await self.store.record_release(
-            ReleaseRecord(self.key, chart, version, self.revision, "deploying"),
+            ReleaseRecord(self.key, chart, version, self.revision, DEPLOYING_STATUS),
             revision=RevisionRecord(
                 self.key,
                 self.revision,

@@ -355,8 +355,10 @@ async def _read_cluster(
                 f"namespace {key.namespace} on the cluster"
             )
         where = "the store (no inventory recorded)"
-    uninstalled = managed is not None and managed.uninstalled and revision == managed.revision
-    release = ManagedRelease(key, chosen, inventory, revision, uninstalled)
+    # What the store says of its last operation holds for the revision it knows.
+    same = managed if managed is not None and revision == managed.revision else None
+    uninstalled, deploying = (same.uninstalled, same.deploying) if same else (False, False)
+    release = ManagedRelease(key, chosen, inventory, revision, uninstalled, deploying)
     parts = []
     if inventory:
         parts.append(f"inventory of revision {revision} from {where}")

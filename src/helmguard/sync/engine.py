@@ -664,6 +664,11 @@ class Sync:
         """Whether the release's statuses are computed now (managed, and not being added)."""
         return key in self.index.releases and key not in self._adding
 
+    def _current(self, member: MemberKey) -> bool:
+        """Whether `member` is still one of its release's: a snapshot queued before the
+        release was replaced without it (its row removed) is not written back."""
+        return self._evaluable(member[0]) and member[1] in self.index.members.get(member[0], ())
+
     def _busy(self) -> bool:
         return bool(
             self._dirty or self._dirty_apps or self._events or self._pending or self._pending_apps
@@ -869,7 +874,7 @@ class Sync:
             # One transaction, in list order: a member's snapshots commit in the order seen.
             rows: list[tuple[ReleaseKey, ObservedStatus, float]] = []
             for member, snapshots in pending.items():
-                if not self._evaluable(member[0]):
+                if not self._current(member):
                     continue
                 for status, seen, at in snapshots:
                     row = self._observed(member, status, at)
@@ -878,7 +883,7 @@ class Sync:
             first_seen: dict[ReleaseKey, float] = {}
             removed: list[MemberKey] = []
             for member, seen in dirty.items():
-                if not self._evaluable(member[0]):
+                if not self._current(member):
                     continue
                 first_seen[member[0]] = min(seen, first_seen.get(member[0], seen))
                 status = self._compute(member, now)

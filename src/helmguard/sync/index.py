@@ -22,7 +22,6 @@ from helmguard.status import (
     ResourceStatus,
     component_status,
     evaluate,
-    missing,
     observe,
     service_backends,
     service_status,
@@ -31,7 +30,7 @@ from helmguard.status.fields import event_subject, uid_of
 from helmguard.status.ownership import CHILD_KINDS, controller_uid, current_replicaset
 from helmguard.status.rules.service import NO_READY_ENDPOINTS
 from helmguard.store import ReleaseKey
-from helmguard.sync.releases import ManagedRelease
+from helmguard.sync.releases import ManagedRelease, absent
 
 # What the sync watches in each managed namespace, and cluster-wide.
 NAMESPACED_KINDS: tuple[tuple[str, str], ...] = (
@@ -311,8 +310,9 @@ class ClusterIndex:
         obj = self.objects.get(ref)
         for dep in self._depends_on.pop((key, ref), ()):
             self._dependents[dep].discard((key, ref))
+        release = self.releases.get(key)
         if obj is None:
-            return missing(ref, now)
+            return absent(release, ref, now)
         observed = observe(obj, self.ownership, now, self.events_by_uid, self.nodes())
         own = evaluate(observed)
         if (obj.ref.group, obj.kind) == ("", "Service") and own.reason == NO_READY_ENDPOINTS:
@@ -330,7 +330,7 @@ class ClusterIndex:
             self._dependents[dep].add((key, ref))
             target = self.objects.get(dep)
             if target is None:
-                deps.append(missing(dep, now))
+                deps.append(absent(release, dep, now))
             else:
                 deps.append(evaluate(observe(target, self.ownership, now, self.events_by_uid)))
         return component_status(own, pods, deps)

@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from helmguard.manifest import ObjectRef
-from helmguard.status import AppStatus, State
+from helmguard.status import AppStatus, ResourceStatus, State
+from helmguard.status.aggregate import missing
 from helmguard.store import (
     InventoryItem,
     ReleaseKey,
@@ -42,6 +43,9 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 # ReleaseRecord.status once the last operation removed the release (uninstall's outcome,
 # deploy.result.Outcome.UNINSTALLED: the layers keep sync below deploy).
 UNINSTALLED_STATUS = "uninstalled"
+# ReleaseRecord.status while a deploy, upgrade or rollback of it runs (deploy/run.py's word).
+DEPLOYING_STATUS = "deploying"
+NOT_APPLIED_YET = "NotAppliedYet"
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,9 @@ class ManagedRelease:
     # Its last operation removed it from the cluster, its history kept: `uninstall
     # --keep-history`, or a first install that failed and --atomic deleted.
     uninstalled: bool = False
+    # Its last operation (a deploy, upgrade or rollback) is running: what its inventory
+    # names and the cluster does not have yet is still to be applied, not Missing.
+    deploying: bool = False
 
     @property
     def namespace(self) -> str:
@@ -119,7 +126,17 @@ def managed_release(
         inventory,
         record.current_revision,
         record.status == UNINSTALLED_STATUS,
+        record.status == DEPLOYING_STATUS,
     )
+
+
+def absent(release: ManagedRelease | None, ref: ObjectRef, now: datetime) -> ResourceStatus:
+    """An object of `release` the cluster does not have: Missing; Progressing while the
+    release's deploy runs and its inventory names it (applied in a later wave, or next)."""
+    if release is not None and release.deploying and ref in release.inventory:
+        message = f"{ref} is not created yet: revision {release.revision} is being deployed"
+        return ResourceStatus(ref, State.PROGRESSING, NOT_APPLIED_YET, message, now)
+    return missing(ref, now)
 
 
 def uninstalled_app(release: ManagedRelease) -> AppStatus | None:
