@@ -217,3 +217,49 @@ def test_name_and_chart_arguments_bad_input(sandbox: Sandbox, namespace: str) ->
     named = CliRunner().invoke(main, ["render", "shop", chart])
     assert named.exit_code == 0 and "shop-" in named.output, named.output
     assert "release-name" not in named.output
+
+
+def _marker(admin_http: httpx.Client, namespace: str, name: str) -> str | None:
+    """The resourceVersion of the interop chart's post-install/-upgrade hook ConfigMap: a new
+    one each time the hook runs (before-hook-creation), None before it first ran."""
+    found = admin_http.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}-marker")
+    return None if found.status_code == 404 else str(found.json()["metadata"]["resourceVersion"])
+
+
+def _without_revision(manifest: str) -> list[str]:
+    return [line for line in manifest.splitlines() if not line.strip().startswith("revision:")]
+
+
+def test_no_hooks_runs_no_hook_and_still_records_them_as_helm(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(CHARTS / "interop")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    common = ("--no-store", "--timeout", "60s")
+    try:
+        steps: list[tuple[str, ...]] = [("--no-hooks",), ("--set", "greeting=hi"), ("--no-hooks",)]
+        markers: list[tuple[str | None, str | None]] = []
+        for flags in steps:
+            helm.run("upgrade", "--install", "nh", chart, "-n", theirs, *flags)
+            code, out = _cli(sandbox, "deploy", "nh", chart, "-n", namespace, *flags, *common)
+            assert code == 0, out
+            markers.append(
+                (_marker(admin_http, theirs, "nh"), _marker(admin_http, namespace, "nh"))
+            )
+        # Revision 1 ran no hook; 2 ran its post-upgrade hook; 3 did not (2's is left).
+        assert markers[0] == (None, None)
+        assert None not in markers[1] and markers[2] == markers[1]
+        for revision in ("1", "3"):
+            ours, helms = (
+                helm.run("get", "hooks", "nh", "-n", ns, "--revision", revision).stdout
+                for ns in (namespace, theirs)
+            )
+            assert "nh-marker" in ours
+            # helmguard renders .Release.Revision as 1 on every deploy (a divergence of its
+            # render, not of --no-hooks): the marker's revision line is left out.
+            assert _without_revision(ours) == _without_revision(helms)
+        assert _statuses(helm, "nh", namespace) == _statuses(helm, "nh", theirs)
+    finally:
+        delete_namespace(admin_http, theirs)

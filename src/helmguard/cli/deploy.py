@@ -399,6 +399,7 @@ def deploy_options(**kwargs: Any) -> DeployOptions:
         create_namespace=bool(kwargs.get("create_namespace", False)),
         values_mode=str(kwargs.get("values_mode") or ""),
         skip_crds=bool(kwargs.get("skip_crds", False)),
+        no_hooks=bool(kwargs.get("no_hooks", False)),
         wait_for_load_balancers=bool(kwargs.get("wait_for_load_balancers", False)),
         require=str(kwargs.get("require") or ""),
     )
@@ -483,6 +484,12 @@ def _deploy_flags(f: F) -> F:
         ),
         click.option(
             "--skip-crds", is_flag=True, help="Do not install the chart's crds/ (as helm's)."
+        ),
+        click.option(
+            "--no-hooks",
+            is_flag=True,
+            help="Run no hook (pre-/post-install or -upgrade, nor those of --atomic's undo); "
+            "they are still stored in the release record, as helm's.",
         ),
         _description,
         _history_max,

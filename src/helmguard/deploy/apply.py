@@ -201,7 +201,8 @@ async def apply_revision(
     try:
         if watch is not None:
             await watch.start()
-        await engine.run_hooks(the_plan.pre_hooks, f"pre-{operation}")
+        if not run.options.no_hooks:
+            await engine.run_hooks(the_plan.pre_hooks, f"pre-{operation}")
         updating = True
         await engine.run_waves(the_plan)
         if previous is not None:
@@ -228,7 +229,8 @@ async def apply_revision(
             if not verdict.ready:
                 raise DeployFailed(verdict.message, verdict=verdict)
             run.log.emit(Step.WAIT_READY, verdict.message)
-        await engine.run_hooks(the_plan.post_hooks, f"post-{operation}")
+        if not run.options.no_hooks:
+            await engine.run_hooks(the_plan.post_hooks, f"post-{operation}")
         message = f"revision {run.revision} deployed: {len(engine.applied)} objects applied"
     except DeployFailed as exc:
         failure = exc
@@ -351,7 +353,7 @@ async def _atomic_restore(run: Run, failed: Engine, previous: RevisionManifest |
         # As Helm's uninstall on failure: with the failed revision's delete hooks around it.
         the_plan = build_plan(
             [o for o in run.history[-1].objects if o.ref in failed.applied],
-            hooks=stored_hooks(run.history[-1]),
+            hooks=() if run.options.no_hooks else stored_hooks(run.history[-1]),
             operation="delete",
         )
         try:

@@ -64,6 +64,9 @@ class DeployOptions:
     # revision's values when none are given), "reuse", "reset", "reset-then-reuse".
     values_mode: str = ""
     skip_crds: bool = False  # helm's --skip-crds: the chart's crds/ are not installed
+    # helm's --no-hooks: no hook of the operation's events runs (they are still recorded),
+    # nor those of the atomic undo after it (Helm passes DisableHooks on to both).
+    no_hooks: bool = False
     # What must be true of the release name first, as helm checks it: "install" (no release
     # of that name: helm install), "upgrade" (one not uninstalled: helm upgrade without
     # --install), "" (either: helm upgrade --install).
