@@ -263,3 +263,48 @@ def test_no_hooks_runs_no_hook_and_still_records_them_as_helm(
         assert _statuses(helm, "nh", namespace) == _statuses(helm, "nh", theirs)
     finally:
         delete_namespace(admin_http, theirs)
+
+
+def _exists(admin_http: httpx.Client, path: str) -> bool:
+    found = admin_http.get(path)
+    assert found.status_code in (200, 404), found.text
+    return found.status_code == 200
+
+
+def test_cleanup_on_fail_deletes_what_the_failed_upgrade_created_as_helm(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(Path(__file__).parents[1] / "sync" / "charts" / "helmsa")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    # --force: past preflight, which refuses the missing ServiceAccount before any apply.
+    common = ("--no-store", "--timeout", "30s", "--force")
+    # The upgrade adds a ConfigMap and runs the Deployment as a ServiceAccount that does
+    # not exist: its wait fails once the ConfigMap is created.
+    failing = ("--set", "settings.extra=x", "--set", "account=helmsa-runner")
+    try:
+        for ns in (theirs, namespace):
+            helm.run("install", "cu", chart, "-n", ns, "--set", "account=default")
+        failed = helm.run(
+            "upgrade", "cu", chart, "-n", theirs, *failing, "--cleanup-on-fail",
+            "--wait", "--timeout", "10s", check=False,
+        )  # fmt: skip
+        assert failed.returncode == 1, failed.stderr
+        code, out = _cli(
+            sandbox, "upgrade", "cu", chart, "-n", namespace, *failing, "--cleanup-on-fail",
+            *common,
+        )  # fmt: skip
+        assert code == 1 and "helmsa-runner" in out, out
+        for ns in (theirs, namespace):
+            apps = f"/apis/apps/v1/namespaces/{ns}/deployments/cu-web"
+            assert not _exists(admin_http, f"/api/v1/namespaces/{ns}/configmaps/cu-extra"), ns
+            assert _exists(admin_http, apps), ns  # changed, not created: kept
+        assert _statuses(helm, "cu", namespace) == _statuses(helm, "cu", theirs)
+        assert _statuses(helm, "cu", namespace) == [(1, "deployed"), (2, "failed")]
+        # Without the flag the failed upgrade's new ConfigMap stays: the check above can fail.
+        code, out = _cli(sandbox, "upgrade", "cu", chart, "-n", namespace, *failing, *common)
+        assert code == 1, out
+        assert _exists(admin_http, f"/api/v1/namespaces/{namespace}/configmaps/cu-extra")
+    finally:
+        delete_namespace(admin_http, theirs)

@@ -52,6 +52,7 @@ _HEADLINE_STEPS = frozenset(
         Step.WAVE_APPLIED,
         Step.OBJECT_FAILED,
         Step.PRUNE,
+        Step.CLEANUP,
         Step.HOOK_APPLIED,
         Step.HOOK_SUCCEEDED,
         Step.HOOK_FAILED,
@@ -400,6 +401,7 @@ def deploy_options(**kwargs: Any) -> DeployOptions:
         values_mode=str(kwargs.get("values_mode") or ""),
         skip_crds=bool(kwargs.get("skip_crds", False)),
         no_hooks=bool(kwargs.get("no_hooks", False)),
+        cleanup_on_fail=bool(kwargs.get("cleanup_on_fail", False)),
         wait_for_load_balancers=bool(kwargs.get("wait_for_load_balancers", False)),
         require=str(kwargs.get("require") or ""),
     )
@@ -478,6 +480,12 @@ def _deploy_flags(f: F) -> F:
             "atomic",
             is_flag=True,
             help="On failure, restore the previous revision (or remove all).",
+        ),
+        click.option(
+            "--cleanup-on-fail",
+            is_flag=True,
+            help="When an upgrade fails, delete the objects it created (as helm's: not a "
+            "first install's, which --atomic removes).",
         ),
         click.option(
             "--create-namespace", is_flag=True, help="Create the release namespace if absent."

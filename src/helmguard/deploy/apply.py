@@ -295,6 +295,10 @@ async def apply_revision(
                 await write_record(cluster, run.history[i], run.log, run.record_kind)
     await write_record(cluster, final, run.log, run.record_kind)
     run.history.append(final)
+    cleaned: list[ObjectRef] = []
+    if failure is not None and run.options.cleanup_on_fail and operation == "upgrade":
+        cleaned, trouble = await _cleanup_created(run, engine, the_plan.objects)
+        message += trouble
     rollback_result: Result | None = None
     if failure is not None and run.options.atomic:
         rollback_result = await _atomic_restore(run, engine, previous)
@@ -318,13 +322,36 @@ async def apply_revision(
         root,
         tuple(engine.applied.values()),
         tuple(pruned),
-        (),
+        tuple(cleaned),
         report,
         rollback_result,
         tuple(run.log.records),
         time.monotonic() - run.started,
         error_class,
     )
+
+
+async def _cleanup_created(
+    run: Run, engine: Engine, objects: Sequence[K8sObject]
+) -> tuple[list[ObjectRef], str]:
+    """Helm's --cleanup-on-fail: delete the chart's objects this upgrade created (not the
+    ones it changed, nor hooks or crds/); what was deleted, and what went wrong doing it."""
+    templates = {o.ref for o in objects}
+    created = [r for r, a in engine.applied.items() if a.created and r in templates]
+    if not created:
+        return [], ""
+    try:
+        deleted = await engine.delete_and_wait(created)
+    except (DeployFailed, KubeError) as exc:
+        text = exc.message if isinstance(exc, DeployFailed) else exc.explain()
+        run.log.emit(Step.CLEANUP, f"--cleanup-on-fail: {text}", level="error")
+        return [], f"\nunable to clean up the objects it created: {text}"
+    run.log.emit(
+        Step.CLEANUP,
+        f"--cleanup-on-fail: deleted {len(deleted)} object(s) this upgrade created",
+        objects=[str(r) for r in deleted],
+    )
+    return deleted, ""
 
 
 async def reapply(run: Run, target: RevisionManifest) -> Result:

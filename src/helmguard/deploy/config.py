@@ -67,6 +67,8 @@ class DeployOptions:
     # helm's --no-hooks: no hook of the operation's events runs (they are still recorded),
     # nor those of the atomic undo after it (Helm passes DisableHooks on to both).
     no_hooks: bool = False
+    # helm upgrade's --cleanup-on-fail: a failed upgrade deletes the objects it created.
+    cleanup_on_fail: bool = False
     # What must be true of the release name first, as helm checks it: "install" (no release
     # of that name: helm install), "upgrade" (one not uninstalled: helm upgrade without
     # --install), "" (either: helm upgrade --install).

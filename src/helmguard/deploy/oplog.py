@@ -25,6 +25,7 @@ class Step(StrEnum):
 
     ATOMIC_DONE = "atomic.done"
     ATOMIC_START = "atomic.start"
+    CLEANUP = "cleanup"
     GATE_PASSED = "gate.passed"
     HOOK_APPLIED = "hook.applied"
     HOOK_DELETED = "hook.deleted"
