@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from helmcli import Helm, helm_binary
 from helmguard.cli import main
+from helmguard.deploy.release import SYSTEM_LABELS
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import create_namespace, delete_namespace
 
@@ -306,5 +307,63 @@ def test_cleanup_on_fail_deletes_what_the_failed_upgrade_created_as_helm(
         code, out = _cli(sandbox, "upgrade", "cu", chart, "-n", namespace, *failing, *common)
         assert code == 1, out
         assert _exists(admin_http, f"/api/v1/namespaces/{namespace}/configmaps/cu-extra")
+    finally:
+        delete_namespace(admin_http, theirs)
+
+
+def _custom_labels(admin_http: httpx.Client, namespace: str, name: str) -> dict[str, Any]:
+    """Each record's labels but helm's system ones, by record name."""
+    found = admin_http.get(
+        f"/api/v1/namespaces/{namespace}/secrets",
+        params={"labelSelector": f"owner=helm,name={name}"},
+    )
+    found.raise_for_status()
+    return {
+        s["metadata"]["name"]: {
+            k: v for k, v in s["metadata"]["labels"].items() if k not in SYSTEM_LABELS
+        }
+        for s in found.json()["items"]
+    }
+
+
+def test_labels_go_on_the_release_records_and_merge_as_helms(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(CHARTS / "interop")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    common = ("--no-store", "--timeout", "60s")
+    try:
+        # Refused by both before anything is written: a system label, a pair without "=".
+        for bad in ("owner=me", "team"):
+            refused = helm.run("install", "lb", chart, "-n", theirs, "-l", bad, check=False)
+            assert refused.returncode == 1, refused.stderr
+            code, out = _cli(sandbox, "install", "lb", chart, "-n", namespace, "-l", bad, *common)
+            assert code == 2 and "--labels" in out, out
+        # ... and a label Kubernetes refuses: helm fails creating its record, helmguard first.
+        refused = helm.run("install", "lb", chart, "-n", theirs, "-l", "team=a b", check=False)
+        assert refused.returncode == 1 and "metadata.labels" in refused.stderr, refused.stderr
+        code, out = _cli(
+            sandbox, "install", "lb", chart, "-n", namespace, "-l", "team=a b", *common
+        )
+        assert code == 2 and "team=a b" in out, out
+        assert _records(admin_http, namespace, "lb") == _records(admin_http, theirs, "lb") == []
+        steps: list[tuple[str, ...]] = [
+            ("install", "--labels", "team=a,tier=web", "-l", "env=dev"),
+            ("upgrade", "-l", "tier=null,env=prod"),
+            ("upgrade",),
+        ]
+        for command, *flags in steps:
+            helm.run(command, "lb", chart, "-n", theirs, *flags)
+            code, out = _cli(sandbox, command, "lb", chart, "-n", namespace, *flags, *common)
+            assert code == 0, out
+        ours = _custom_labels(admin_http, namespace, "lb")
+        assert ours == _custom_labels(admin_http, theirs, "lb")
+        assert ours["sh.helm.release.v1.lb.v3"] == {"team": "a", "env": "prod"}
+        for ns in (namespace, theirs):
+            found = helm.json("list", "-n", ns, "--selector", "team=a,env=prod")
+            assert [r["name"] for r in found] == ["lb"], ns
+            assert helm.json("list", "-n", ns, "--selector", "tier=web") == []
     finally:
         delete_namespace(admin_http, theirs)

@@ -374,6 +374,17 @@ def _result_json(result: Result) -> dict[str, Any]:
     }
 
 
+def _labels(flags: tuple[str, ...]) -> dict[str, str]:
+    """-l/--labels as helm reads them; exit 2 naming what is wrong."""
+    from helmguard.deploy.labels import parse_labels
+
+    try:
+        return parse_labels(flags)
+    except ValueError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
 def deploy_options(**kwargs: Any) -> DeployOptions:
     """The action's options from a command's flags (diff's too); a bad HELM_DRIVER is exit 2."""
     from helmguard.deploy import DeployOptions
@@ -402,6 +413,7 @@ def deploy_options(**kwargs: Any) -> DeployOptions:
         skip_crds=bool(kwargs.get("skip_crds", False)),
         no_hooks=bool(kwargs.get("no_hooks", False)),
         cleanup_on_fail=bool(kwargs.get("cleanup_on_fail", False)),
+        labels=_labels(kwargs.get("labels") or ()),
         wait_for_load_balancers=bool(kwargs.get("wait_for_load_balancers", False)),
         require=str(kwargs.get("require") or ""),
     )
@@ -498,6 +510,15 @@ def _deploy_flags(f: F) -> F:
             is_flag=True,
             help="Run no hook (pre-/post-install or -upgrade, nor those of --atomic's undo); "
             "they are still stored in the release record, as helm's.",
+        ),
+        click.option(
+            "-l",
+            "--labels",
+            "labels",
+            multiple=True,
+            metavar="KEY=VALUE[,...]",
+            help="Labels of the release record (helm list --selector finds them); repeatable. "
+            "An upgrade merges them over the previous revision's; KEY=null removes one.",
         ),
         _description,
         _history_max,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from helmguard.deploy.engine import DeployFailed, Engine
 from helmguard.deploy.history import write_record
+from helmguard.deploy.labels import merged_labels
 from helmguard.deploy.observe import Verdict
 from helmguard.deploy.oplog import Step
 from helmguard.deploy.release import (
@@ -142,7 +143,7 @@ async def apply_revision(
             last_deployed=now,
             rollback_revision=rollback_to,
         ),
-        labels=previous.labels if previous is not None else {},
+        labels=_record_labels(run, operation, previous, rollback_to),
     )
     if run.options.history_max > 0:
         # Helm's --history-max: room for this revision, the last deployed one always kept.
@@ -329,6 +330,19 @@ async def apply_revision(
         time.monotonic() - run.started,
         error_class,
     )
+
+
+def _record_labels(
+    run: Run, operation: str, previous: RevisionManifest | None, rollback_to: int
+) -> dict[str, str]:
+    """The new record's custom labels, as Helm's: a rollback's are its target's; an install's
+    (nothing before, or uninstalled) the given ones; an upgrade merges them over the last."""
+    if operation == "rollback":
+        target = next((h for h in run.history if h.revision == rollback_to), previous)
+        return dict(target.labels) if target is not None else {}
+    if previous is None or previous.status == "uninstalled":
+        return dict(run.options.labels)
+    return merged_labels(previous.labels, run.options.labels)
 
 
 async def _cleanup_created(
