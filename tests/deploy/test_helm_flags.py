@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -365,5 +366,45 @@ def test_labels_go_on_the_release_records_and_merge_as_helms(
             found = helm.json("list", "-n", ns, "--selector", "team=a,env=prod")
             assert [r["name"] for r in found] == ["lb"], ns
             assert helm.json("list", "-n", ns, "--selector", "tier=web") == []
+    finally:
+        delete_namespace(admin_http, theirs)
+
+
+def test_an_install_after_an_atomic_first_install_removed_it_is_revision_1_as_helms(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(Path(__file__).parents[1] / "sync" / "charts" / "helmsa")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    db = ("--db", str(tmp_path / "hg.db"))
+    try:
+        # The default ServiceAccount name does not exist: the wait fails and both remove all.
+        failed = helm.run(
+            "install", "ra", chart, "-n", theirs, "--rollback-on-failure", "--wait",
+            "--timeout", "10s", check=False,
+        )  # fmt: skip
+        assert failed.returncode == 1, failed.stderr
+        code, out = _cli(
+            sandbox, "install", "ra", chart, "-n", namespace, "--atomic", "--force", *db,
+            "--timeout", "30s",
+        )  # fmt: skip
+        assert code == 1 and "the release records" in out, out
+        assert _records(admin_http, namespace, "ra") == _records(admin_http, theirs, "ra") == []
+        code, out = _cli(sandbox, "status", "ra", "-n", namespace, *db, "-o", "json")
+        assert code == 0 and json.loads(out)["app"]["reason"] == "Uninstalled", out
+        # The next install: revision 1 for both, and helmguard's store says the same.
+        helm.run("install", "ra", chart, "-n", theirs, "--set", "account=default")
+        code, out = _cli(
+            sandbox, "install", "ra", chart, "-n", namespace, "--set", "account=default", *db
+        )
+        assert code == 0 and "revision 1 deployed" in out, out
+        assert (
+            _statuses(helm, "ra", namespace) == _statuses(helm, "ra", theirs) == [(1, "deployed")]
+        )
+        code, out = _cli(sandbox, "status", "ra", "-n", namespace, *db, "-o", "json")
+        assert code == 0, out
+        shown = json.loads(out)
+        assert shown["last_revision"] == 1 and shown["app"]["state"] != "Missing", shown
     finally:
         delete_namespace(admin_http, theirs)

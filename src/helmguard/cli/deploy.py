@@ -64,6 +64,7 @@ _HEADLINE_STEPS = frozenset(
         Step.INTERRUPTED,
         Step.RECORD_FAILED,
         Step.REVISION_STALE,
+        Step.HISTORY_FORGOTTEN,
         Step.ROLLBACK_TARGET,
     }
 )
