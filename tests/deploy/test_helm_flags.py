@@ -408,3 +408,46 @@ def test_an_install_after_an_atomic_first_install_removed_it_is_revision_1_as_he
         assert shown["last_revision"] == 1 and shown["app"]["state"] != "Missing", shown
     finally:
         delete_namespace(admin_http, theirs)
+
+
+def test_helms_connection_flags_connect_and_refuse_as_helms(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(CHARTS / "interop")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    pki = sandbox.kubeconfig.parent / "pki"
+    cases: list[tuple[tuple[str, ...], bool]] = [
+        (("--kube-as-user", "nobody"), False),  # impersonated: forbidden
+        (("--kube-as-user", "somebody", "--kube-as-group", "system:masters"), True),
+        (("--kube-apiserver", "https://127.0.0.1:1"), False),  # nothing listens there
+        (("--kube-tls-server-name", "bogus.invalid"), False),  # not the certificate's name
+        (("--kube-tls-server-name", "kubernetes.default"), True),
+        (("--kube-ca-file", str(pki / "admin.crt")), False),  # did not sign the server's
+        (("--kube-ca-file", str(pki / "ca.crt")), True),
+        (("--kube-insecure-skip-tls-verify", "--kube-tls-server-name", "bogus.invalid"), True),
+        (("--kube-token", "not-a-token"), True),  # the client certificate still goes
+    ]
+    try:
+        for flags, works in cases:
+            done = helm.run("upgrade", "--install", "kf", chart, "-n", theirs, *flags, check=False)
+            code, out = _cli(
+                sandbox, "deploy", "kf", chart, "-n", namespace, *flags, "--no-store",
+                "--timeout", "30s",
+            )  # fmt: skip
+            assert (done.returncode == 0) == works, (flags, done.stderr)
+            assert (code == 0) == works and code in (0, 1), (flags, out)
+        assert _statuses(helm, "kf", namespace) == _statuses(helm, "kf", theirs)
+        assert len(_statuses(helm, "kf", namespace)) == 5
+        # What helm's client refuses, before connecting, is bad input here.
+        for flags in (
+            ("--kube-as-group", "system:masters"),
+            ("--kube-insecure-skip-tls-verify", "--kube-ca-file", str(pki / "ca.crt")),
+        ):
+            done = helm.run("upgrade", "--install", "kf", chart, "-n", theirs, *flags, check=False)
+            assert done.returncode == 1, (flags, done.stderr)
+            code, out = _cli(sandbox, "deploy", "kf", chart, "-n", namespace, *flags, "--no-store")
+            assert code == 2 and flags[0] in out, out
+    finally:
+        delete_namespace(admin_http, theirs)

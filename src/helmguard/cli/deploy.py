@@ -475,7 +475,10 @@ def _deploy_flags(f: F) -> F:
             "(default: warn only).",
         ),
         click.option(
-            "--force", is_flag=True, help="Deploy even if preflight finds errors (loudly warned)."
+            "--force",
+            is_flag=True,
+            help="Deploy even if preflight finds errors (loudly warned). Not helm's --force "
+            "(helm v4's --force-replace, replacing objects), which helmguard does not do.",
         ),
         click.option(
             "--force-conflicts", is_flag=True, help="Take over fields other managers own."
