@@ -54,7 +54,7 @@ def test_documents_in_one_values_file_merge_in_order(tmp_path: Path) -> None:
 def test_each_flag_overrides_the_ones_helm_applies_before_it(
     tmp_path: Path, base_file: str
 ) -> None:
-    # Helm v4 order: -f, --set-json, --set, --set-string, --set-file.
+    # Helm v4 order: -f, --set-json, --set, --set-string, --set-file, --set-literal.
     content = write(tmp_path, "name.txt", "from-file")
     every = ValuesOptions(
         values_files=(base_file,),
@@ -64,6 +64,8 @@ def test_each_flag_overrides_the_ones_helm_applies_before_it(
         set_file=(f"name={content}",),
     )
     assert merge_user_values(every)["name"] == "from-file"
+    literal = ValuesOptions(**{**every.__dict__, "set_literal": ("name=from,literal",)})
+    assert merge_user_values(literal)["name"] == "from,literal"
     no_file = ValuesOptions(**{**every.__dict__, "set_file": ()})
     assert merge_user_values(no_file)["name"] == "from-set-string"
     no_string = ValuesOptions(**{**no_file.__dict__, "set_string": ()})
@@ -193,6 +195,18 @@ FLAG_SETS = {
         "set_string": ("image.pullPolicy=Always",),
         "set_file": ("image.digest=@content,extra.f=@content",),
     },
+    "literal": {
+        "set_values": ("image.tag=5", "ports[1]=7"),
+        # Commas, quotes, braces and "=" stay in the value; the key still has a path.
+        "set_literal": (
+            "image.tag=a,b=c",
+            'note={"x": 1}',
+            "ports[2]=p,q",
+            "extra.deep[1].k=v=w",
+            "list[0]='quoted'",
+            "name=null",
+        ),
+    },
 }
 
 
@@ -216,6 +230,7 @@ def test_precedence_matches_the_helm_binary(
         ("--set", opts.set_values),
         ("--set-string", opts.set_string),
         ("--set-file", opts.set_file),
+        ("--set-literal", opts.set_literal),
     ):
         for expr in exprs:
             args += [flag, expr]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from helmcli import Helm, helm_binary
 from helmguard.cli import main
+from helmguard.deploy.release import SYSTEM_LABELS
 from helmguard.sandbox.cluster import Sandbox
 from kubeapi import create_namespace, delete_namespace
 
@@ -217,3 +219,235 @@ def test_name_and_chart_arguments_bad_input(sandbox: Sandbox, namespace: str) ->
     named = CliRunner().invoke(main, ["render", "shop", chart])
     assert named.exit_code == 0 and "shop-" in named.output, named.output
     assert "release-name" not in named.output
+
+
+def _marker(admin_http: httpx.Client, namespace: str, name: str) -> str | None:
+    """The resourceVersion of the interop chart's post-install/-upgrade hook ConfigMap: a new
+    one each time the hook runs (before-hook-creation), None before it first ran."""
+    found = admin_http.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}-marker")
+    return None if found.status_code == 404 else str(found.json()["metadata"]["resourceVersion"])
+
+
+def _without_revision(manifest: str) -> list[str]:
+    return [line for line in manifest.splitlines() if not line.strip().startswith("revision:")]
+
+
+def test_no_hooks_runs_no_hook_and_still_records_them_as_helm(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(CHARTS / "interop")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    common = ("--no-store", "--timeout", "60s")
+    try:
+        steps: list[tuple[str, ...]] = [("--no-hooks",), ("--set", "greeting=hi"), ("--no-hooks",)]
+        markers: list[tuple[str | None, str | None]] = []
+        for flags in steps:
+            helm.run("upgrade", "--install", "nh", chart, "-n", theirs, *flags)
+            code, out = _cli(sandbox, "deploy", "nh", chart, "-n", namespace, *flags, *common)
+            assert code == 0, out
+            markers.append(
+                (_marker(admin_http, theirs, "nh"), _marker(admin_http, namespace, "nh"))
+            )
+        # Revision 1 ran no hook; 2 ran its post-upgrade hook; 3 did not (2's is left).
+        assert markers[0] == (None, None)
+        assert None not in markers[1] and markers[2] == markers[1]
+        for revision in ("1", "3"):
+            ours, helms = (
+                helm.run("get", "hooks", "nh", "-n", ns, "--revision", revision).stdout
+                for ns in (namespace, theirs)
+            )
+            assert "nh-marker" in ours
+            # helmguard renders .Release.Revision as 1 on every deploy (a divergence of its
+            # render, not of --no-hooks): the marker's revision line is left out.
+            assert _without_revision(ours) == _without_revision(helms)
+        assert _statuses(helm, "nh", namespace) == _statuses(helm, "nh", theirs)
+    finally:
+        delete_namespace(admin_http, theirs)
+
+
+def _exists(admin_http: httpx.Client, path: str) -> bool:
+    found = admin_http.get(path)
+    assert found.status_code in (200, 404), found.text
+    return found.status_code == 200
+
+
+def test_cleanup_on_fail_deletes_what_the_failed_upgrade_created_as_helm(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(Path(__file__).parents[1] / "sync" / "charts" / "helmsa")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    # --force: past preflight, which refuses the missing ServiceAccount before any apply.
+    common = ("--no-store", "--timeout", "30s", "--force")
+    # The upgrade adds a ConfigMap and runs the Deployment as a ServiceAccount that does
+    # not exist: its wait fails once the ConfigMap is created.
+    failing = ("--set", "settings.extra=x", "--set", "account=helmsa-runner")
+    try:
+        for ns in (theirs, namespace):
+            helm.run("install", "cu", chart, "-n", ns, "--set", "account=default")
+        failed = helm.run(
+            "upgrade", "cu", chart, "-n", theirs, *failing, "--cleanup-on-fail",
+            "--wait", "--timeout", "10s", check=False,
+        )  # fmt: skip
+        assert failed.returncode == 1, failed.stderr
+        code, out = _cli(
+            sandbox, "upgrade", "cu", chart, "-n", namespace, *failing, "--cleanup-on-fail",
+            *common,
+        )  # fmt: skip
+        assert code == 1 and "helmsa-runner" in out, out
+        for ns in (theirs, namespace):
+            apps = f"/apis/apps/v1/namespaces/{ns}/deployments/cu-web"
+            assert not _exists(admin_http, f"/api/v1/namespaces/{ns}/configmaps/cu-extra"), ns
+            assert _exists(admin_http, apps), ns  # changed, not created: kept
+        assert _statuses(helm, "cu", namespace) == _statuses(helm, "cu", theirs)
+        assert _statuses(helm, "cu", namespace) == [(1, "deployed"), (2, "failed")]
+        # Without the flag the failed upgrade's new ConfigMap stays: the check above can fail.
+        code, out = _cli(sandbox, "upgrade", "cu", chart, "-n", namespace, *failing, *common)
+        assert code == 1, out
+        assert _exists(admin_http, f"/api/v1/namespaces/{namespace}/configmaps/cu-extra")
+    finally:
+        delete_namespace(admin_http, theirs)
+
+
+def _custom_labels(admin_http: httpx.Client, namespace: str, name: str) -> dict[str, Any]:
+    """Each record's labels but helm's system ones, by record name."""
+    found = admin_http.get(
+        f"/api/v1/namespaces/{namespace}/secrets",
+        params={"labelSelector": f"owner=helm,name={name}"},
+    )
+    found.raise_for_status()
+    return {
+        s["metadata"]["name"]: {
+            k: v for k, v in s["metadata"]["labels"].items() if k not in SYSTEM_LABELS
+        }
+        for s in found.json()["items"]
+    }
+
+
+def test_labels_go_on_the_release_records_and_merge_as_helms(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(CHARTS / "interop")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    common = ("--no-store", "--timeout", "60s")
+    try:
+        # Refused by both before anything is written: a system label, a pair without "=".
+        for bad in ("owner=me", "team"):
+            refused = helm.run("install", "lb", chart, "-n", theirs, "-l", bad, check=False)
+            assert refused.returncode == 1, refused.stderr
+            code, out = _cli(sandbox, "install", "lb", chart, "-n", namespace, "-l", bad, *common)
+            assert code == 2 and "--labels" in out, out
+        # ... and a label Kubernetes refuses: helm fails creating its record, helmguard first.
+        refused = helm.run("install", "lb", chart, "-n", theirs, "-l", "team=a b", check=False)
+        assert refused.returncode == 1 and "metadata.labels" in refused.stderr, refused.stderr
+        code, out = _cli(
+            sandbox, "install", "lb", chart, "-n", namespace, "-l", "team=a b", *common
+        )
+        assert code == 2 and "team=a b" in out, out
+        assert _records(admin_http, namespace, "lb") == _records(admin_http, theirs, "lb") == []
+        steps: list[tuple[str, ...]] = [
+            ("install", "--labels", "team=a,tier=web", "-l", "env=dev"),
+            ("upgrade", "-l", "tier=null,env=prod"),
+            ("upgrade",),
+        ]
+        for command, *flags in steps:
+            helm.run(command, "lb", chart, "-n", theirs, *flags)
+            code, out = _cli(sandbox, command, "lb", chart, "-n", namespace, *flags, *common)
+            assert code == 0, out
+        ours = _custom_labels(admin_http, namespace, "lb")
+        assert ours == _custom_labels(admin_http, theirs, "lb")
+        assert ours["sh.helm.release.v1.lb.v3"] == {"team": "a", "env": "prod"}
+        for ns in (namespace, theirs):
+            found = helm.json("list", "-n", ns, "--selector", "team=a,env=prod")
+            assert [r["name"] for r in found] == ["lb"], ns
+            assert helm.json("list", "-n", ns, "--selector", "tier=web") == []
+    finally:
+        delete_namespace(admin_http, theirs)
+
+
+def test_an_install_after_an_atomic_first_install_removed_it_is_revision_1_as_helms(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(Path(__file__).parents[1] / "sync" / "charts" / "helmsa")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    db = ("--db", str(tmp_path / "hg.db"))
+    try:
+        # The default ServiceAccount name does not exist: the wait fails and both remove all.
+        failed = helm.run(
+            "install", "ra", chart, "-n", theirs, "--rollback-on-failure", "--wait",
+            "--timeout", "10s", check=False,
+        )  # fmt: skip
+        assert failed.returncode == 1, failed.stderr
+        code, out = _cli(
+            sandbox, "install", "ra", chart, "-n", namespace, "--atomic", "--force", *db,
+            "--timeout", "30s",
+        )  # fmt: skip
+        assert code == 1 and "the release records" in out, out
+        assert _records(admin_http, namespace, "ra") == _records(admin_http, theirs, "ra") == []
+        code, out = _cli(sandbox, "status", "ra", "-n", namespace, *db, "-o", "json")
+        assert code == 0 and json.loads(out)["app"]["reason"] == "Uninstalled", out
+        # The next install: revision 1 for both, and helmguard's store says the same.
+        helm.run("install", "ra", chart, "-n", theirs, "--set", "account=default")
+        code, out = _cli(
+            sandbox, "install", "ra", chart, "-n", namespace, "--set", "account=default", *db
+        )
+        assert code == 0 and "revision 1 deployed" in out, out
+        assert (
+            _statuses(helm, "ra", namespace) == _statuses(helm, "ra", theirs) == [(1, "deployed")]
+        )
+        code, out = _cli(sandbox, "status", "ra", "-n", namespace, *db, "-o", "json")
+        assert code == 0, out
+        shown = json.loads(out)
+        assert shown["last_revision"] == 1 and shown["app"]["state"] != "Missing", shown
+    finally:
+        delete_namespace(admin_http, theirs)
+
+
+def test_helms_connection_flags_connect_and_refuse_as_helms(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    chart = str(CHARTS / "interop")
+    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    pki = sandbox.kubeconfig.parent / "pki"
+    cases: list[tuple[tuple[str, ...], bool]] = [
+        (("--kube-as-user", "nobody"), False),  # impersonated: forbidden
+        (("--kube-as-user", "somebody", "--kube-as-group", "system:masters"), True),
+        (("--kube-apiserver", "https://127.0.0.1:1"), False),  # nothing listens there
+        (("--kube-tls-server-name", "bogus.invalid"), False),  # not the certificate's name
+        (("--kube-tls-server-name", "kubernetes.default"), True),
+        (("--kube-ca-file", str(pki / "admin.crt")), False),  # did not sign the server's
+        (("--kube-ca-file", str(pki / "ca.crt")), True),
+        (("--kube-insecure-skip-tls-verify", "--kube-tls-server-name", "bogus.invalid"), True),
+        (("--kube-token", "not-a-token"), True),  # the client certificate still goes
+    ]
+    try:
+        for flags, works in cases:
+            done = helm.run("upgrade", "--install", "kf", chart, "-n", theirs, *flags, check=False)
+            code, out = _cli(
+                sandbox, "deploy", "kf", chart, "-n", namespace, *flags, "--no-store",
+                "--timeout", "30s",
+            )  # fmt: skip
+            assert (done.returncode == 0) == works, (flags, done.stderr)
+            assert (code == 0) == works and code in (0, 1), (flags, out)
+        assert _statuses(helm, "kf", namespace) == _statuses(helm, "kf", theirs)
+        assert len(_statuses(helm, "kf", namespace)) == 5
+        # What helm's client refuses, before connecting, is bad input here.
+        for flags in (
+            ("--kube-as-group", "system:masters"),
+            ("--kube-insecure-skip-tls-verify", "--kube-ca-file", str(pki / "ca.crt")),
+        ):
+            done = helm.run("upgrade", "--install", "kf", chart, "-n", theirs, *flags, check=False)
+            assert done.returncode == 1, (flags, done.stderr)
+            code, out = _cli(sandbox, "deploy", "kf", chart, "-n", namespace, *flags, "--no-store")
+            assert code == 2 and flags[0] in out, out
+    finally:
+        delete_namespace(admin_http, theirs)

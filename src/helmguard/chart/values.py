@@ -1,8 +1,8 @@
 """User values from Helm's flags, merged with Helm v4's exact precedence.
 
 Helm (pkg/cli/values.Options.MergeValues) applies, in this order: every `-f` file
-(deep-merged, later wins), then each `--set-json`, `--set`, `--set-string` and
-`--set-file` flag parsed *into* the values so far. Expressions are parsed by Helm's own
+(deep-merged, later wins), then each `--set-json`, `--set`, `--set-string`, `--set-file`
+and `--set-literal` flag parsed *into* the values so far. Expressions are parsed by Helm's own
 strvals parser through helm-python-sdk. That parser only parses into an empty map, so
 "into the values so far" is reproduced here: a probe parse with marker entries tells,
 for every map and list an expression produced, whether it assigned it whole
@@ -39,6 +39,7 @@ class ValuesOptions:
     set_string: tuple[str, ...] = ()
     set_file: tuple[str, ...] = ()
     set_json: tuple[str, ...] = ()
+    set_literal: tuple[str, ...] = ()
 
 
 def merge_user_values(opts: ValuesOptions) -> dict[str, Any]:
@@ -70,6 +71,8 @@ def merge_user_values(opts: ValuesOptions) -> dict[str, Any]:
         base = _parse_into(base, expr, "--set-string", helm_python.parse_set_string_values, False)
     for expr in opts.set_file:
         base = _parse_into(base, expr, "--set-file", helm_python.parse_set_file, False)
+    for expr in opts.set_literal:
+        base = _parse_literal_into(base, expr)
     return base
 
 
@@ -196,6 +199,36 @@ def _parse_into(
             f"{flag} {expr}: cannot set {_render_path(exc.path)}: the values so far hold a "
             f"{exc.found} there (Helm fails the same way: unable to parse key)"
         ) from None
+
+
+def _parse_literal_into(base: dict[str, Any], expr: str) -> dict[str, Any]:
+    """Helm's strvals.ParseLiteralInto: one key=value, the value a string taken whole.
+
+    Its value is never a map or a list, so every map and list of the parsed patch is on the
+    key's path, addressed inside: no probe parse is needed to tell.
+    """
+    import helm_python
+
+    try:
+        patch = helm_python.parse_set_literal(expr)
+    except helm_python.HelmError as exc:
+        raise ChartError(f"--set-literal {expr}: {exc}") from None
+    try:
+        return _apply_map(base, patch, _addressed_everywhere(patch), "--set-literal", expr, ())
+    except _Conflict as exc:
+        raise ChartError(
+            f"--set-literal {expr}: cannot set {_render_path(exc.path)}: the values so far "
+            f"hold a {exc.found} there (Helm fails the same way)"
+        ) from None
+
+
+def _addressed_everywhere(value: Any) -> Any:
+    """The probe a parse would give if every map and list in `value` were addressed inside."""
+    if isinstance(value, dict):
+        return {**{k: _addressed_everywhere(v) for k, v in value.items()}, _SEED: _SEED}
+    if isinstance(value, list):
+        return [*(_addressed_everywhere(v) for v in value), _SEED]
+    return value
 
 
 class _Conflict(Exception):

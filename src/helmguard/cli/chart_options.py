@@ -48,6 +48,12 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
     click.option("--set-string", "set_string", multiple=True, help="key=value as strings."),
     click.option("--set-file", "set_file", multiple=True, help="key=path: value read from file."),
     click.option("--set-json", "set_json", multiple=True, help="key=JSON, or a JSON object."),
+    click.option(
+        "--set-literal",
+        "set_literal",
+        multiple=True,
+        help="key=value, the value a literal string (commas, quotes and all); applied last.",
+    ),
     click.option("--kube-version", help="Kubernetes version for .Capabilities.KubeVersion."),
     click.option(
         "--api-versions",
@@ -160,6 +166,7 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
             set_string=tuple(kwargs.get("set_string") or ()),
             set_file=tuple(kwargs.get("set_file") or ()),
             set_json=tuple(kwargs.get("set_json") or ()),
+            set_literal=tuple(kwargs.get("set_literal") or ()),
         ),
         kube_version=kwargs.get("kube_version"),
         api_versions=_split_commas(kwargs.get("api_versions") or ()),

@@ -52,6 +52,7 @@ _HEADLINE_STEPS = frozenset(
         Step.WAVE_APPLIED,
         Step.OBJECT_FAILED,
         Step.PRUNE,
+        Step.CLEANUP,
         Step.HOOK_APPLIED,
         Step.HOOK_SUCCEEDED,
         Step.HOOK_FAILED,
@@ -63,6 +64,7 @@ _HEADLINE_STEPS = frozenset(
         Step.INTERRUPTED,
         Step.RECORD_FAILED,
         Step.REVISION_STALE,
+        Step.HISTORY_FORGOTTEN,
         Step.ROLLBACK_TARGET,
     }
 )
@@ -373,6 +375,17 @@ def _result_json(result: Result) -> dict[str, Any]:
     }
 
 
+def _labels(flags: tuple[str, ...]) -> dict[str, str]:
+    """-l/--labels as helm reads them; exit 2 naming what is wrong."""
+    from helmguard.deploy.labels import parse_labels
+
+    try:
+        return parse_labels(flags)
+    except ValueError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
 def deploy_options(**kwargs: Any) -> DeployOptions:
     """The action's options from a command's flags (diff's too); a bad HELM_DRIVER is exit 2."""
     from helmguard.deploy import DeployOptions
@@ -399,6 +412,9 @@ def deploy_options(**kwargs: Any) -> DeployOptions:
         create_namespace=bool(kwargs.get("create_namespace", False)),
         values_mode=str(kwargs.get("values_mode") or ""),
         skip_crds=bool(kwargs.get("skip_crds", False)),
+        no_hooks=bool(kwargs.get("no_hooks", False)),
+        cleanup_on_fail=bool(kwargs.get("cleanup_on_fail", False)),
+        labels=_labels(kwargs.get("labels") or ()),
         wait_for_load_balancers=bool(kwargs.get("wait_for_load_balancers", False)),
         require=str(kwargs.get("require") or ""),
     )
@@ -459,7 +475,10 @@ def _deploy_flags(f: F) -> F:
             "(default: warn only).",
         ),
         click.option(
-            "--force", is_flag=True, help="Deploy even if preflight finds errors (loudly warned)."
+            "--force",
+            is_flag=True,
+            help="Deploy even if preflight finds errors (loudly warned). Not helm's --force "
+            "(helm v4's --force-replace, replacing objects), which helmguard does not do.",
         ),
         click.option(
             "--force-conflicts", is_flag=True, help="Take over fields other managers own."
@@ -479,10 +498,31 @@ def _deploy_flags(f: F) -> F:
             help="On failure, restore the previous revision (or remove all).",
         ),
         click.option(
+            "--cleanup-on-fail",
+            is_flag=True,
+            help="When an upgrade fails, delete the objects it created (as helm's: not a "
+            "first install's, which --atomic removes).",
+        ),
+        click.option(
             "--create-namespace", is_flag=True, help="Create the release namespace if absent."
         ),
         click.option(
             "--skip-crds", is_flag=True, help="Do not install the chart's crds/ (as helm's)."
+        ),
+        click.option(
+            "--no-hooks",
+            is_flag=True,
+            help="Run no hook (pre-/post-install or -upgrade, nor those of --atomic's undo); "
+            "they are still stored in the release record, as helm's.",
+        ),
+        click.option(
+            "-l",
+            "--labels",
+            "labels",
+            multiple=True,
+            metavar="KEY=VALUE[,...]",
+            help="Labels of the release record (helm list --selector finds them); repeatable. "
+            "An upgrade merges them over the previous revision's; KEY=null removes one.",
         ),
         _description,
         _history_max,

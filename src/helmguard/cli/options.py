@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from helmguard.cli.kube_flags import connection_with_flags, kube_flag_options
 from helmguard.store.env import ENV_VAR
 
 if TYPE_CHECKING:
@@ -191,12 +192,13 @@ def _targeting(command: F, *, keyed: bool) -> F:
         target = resolve_cluster(
             kwargs.pop("cluster_name"), kwargs["kubeconfig"], kwargs["context"], kwargs.get("url")
         )
-        kwargs.update(kubeconfig=target.kubeconfig, context=target.context)
+        kubeconfig, context = connection_with_flags(target.kubeconfig, target.context, kwargs)
+        kwargs.update(kubeconfig=kubeconfig, context=context)
         if keyed:
             kwargs["cluster"] = target.cluster
         return command(*args, **kwargs)
 
-    decorated: Callable[..., Any] = wrapper
+    decorated: Callable[..., Any] = kube_flag_options(wrapper)
     for option in (_cluster_name_option, context_option, kubeconfig_option):
         decorated = option(decorated)
     return decorated  # type: ignore[return-value]

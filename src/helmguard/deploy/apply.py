@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from helmguard.deploy.engine import DeployFailed, Engine
 from helmguard.deploy.history import write_record
+from helmguard.deploy.labels import merged_labels
 from helmguard.deploy.observe import Verdict
 from helmguard.deploy.oplog import Step
 from helmguard.deploy.release import (
@@ -142,7 +143,7 @@ async def apply_revision(
             last_deployed=now,
             rollback_revision=rollback_to,
         ),
-        labels=previous.labels if previous is not None else {},
+        labels=_record_labels(run, operation, previous, rollback_to),
     )
     if run.options.history_max > 0:
         # Helm's --history-max: room for this revision, the last deployed one always kept.
@@ -201,7 +202,8 @@ async def apply_revision(
     try:
         if watch is not None:
             await watch.start()
-        await engine.run_hooks(the_plan.pre_hooks, f"pre-{operation}")
+        if not run.options.no_hooks:
+            await engine.run_hooks(the_plan.pre_hooks, f"pre-{operation}")
         updating = True
         await engine.run_waves(the_plan)
         if previous is not None:
@@ -228,7 +230,8 @@ async def apply_revision(
             if not verdict.ready:
                 raise DeployFailed(verdict.message, verdict=verdict)
             run.log.emit(Step.WAIT_READY, verdict.message)
-        await engine.run_hooks(the_plan.post_hooks, f"post-{operation}")
+        if not run.options.no_hooks:
+            await engine.run_hooks(the_plan.post_hooks, f"post-{operation}")
         message = f"revision {run.revision} deployed: {len(engine.applied)} objects applied"
     except DeployFailed as exc:
         failure = exc
@@ -293,6 +296,10 @@ async def apply_revision(
                 await write_record(cluster, run.history[i], run.log, run.record_kind)
     await write_record(cluster, final, run.log, run.record_kind)
     run.history.append(final)
+    cleaned: list[ObjectRef] = []
+    if failure is not None and run.options.cleanup_on_fail and operation == "upgrade":
+        cleaned, trouble = await _cleanup_created(run, engine, the_plan.objects)
+        message += trouble
     rollback_result: Result | None = None
     if failure is not None and run.options.atomic:
         rollback_result = await _atomic_restore(run, engine, previous)
@@ -316,13 +323,49 @@ async def apply_revision(
         root,
         tuple(engine.applied.values()),
         tuple(pruned),
-        (),
+        tuple(cleaned),
         report,
         rollback_result,
         tuple(run.log.records),
         time.monotonic() - run.started,
         error_class,
     )
+
+
+def _record_labels(
+    run: Run, operation: str, previous: RevisionManifest | None, rollback_to: int
+) -> dict[str, str]:
+    """The new record's custom labels, as Helm's: a rollback's are its target's; an install's
+    (nothing before, or uninstalled) the given ones; an upgrade merges them over the last."""
+    if operation == "rollback":
+        target = next((h for h in run.history if h.revision == rollback_to), previous)
+        return dict(target.labels) if target is not None else {}
+    if previous is None or previous.status == "uninstalled":
+        return dict(run.options.labels)
+    return merged_labels(previous.labels, run.options.labels)
+
+
+async def _cleanup_created(
+    run: Run, engine: Engine, objects: Sequence[K8sObject]
+) -> tuple[list[ObjectRef], str]:
+    """Helm's --cleanup-on-fail: delete the chart's objects this upgrade created (not the
+    ones it changed, nor hooks or crds/); what was deleted, and what went wrong doing it."""
+    templates = {o.ref for o in objects}
+    created = [r for r, a in engine.applied.items() if a.created and r in templates]
+    if not created:
+        return [], ""
+    try:
+        deleted = await engine.delete_and_wait(created)
+    except (DeployFailed, KubeError) as exc:
+        text = exc.message if isinstance(exc, DeployFailed) else exc.explain()
+        run.log.emit(Step.CLEANUP, f"--cleanup-on-fail: {text}", level="error")
+        return [], f"\nunable to clean up the objects it created: {text}"
+    run.log.emit(
+        Step.CLEANUP,
+        f"--cleanup-on-fail: deleted {len(deleted)} object(s) this upgrade created",
+        objects=[str(r) for r in deleted],
+    )
+    return deleted, ""
 
 
 async def reapply(run: Run, target: RevisionManifest) -> Result:
@@ -351,7 +394,7 @@ async def _atomic_restore(run: Run, failed: Engine, previous: RevisionManifest |
         # As Helm's uninstall on failure: with the failed revision's delete hooks around it.
         the_plan = build_plan(
             [o for o in run.history[-1].objects if o.ref in failed.applied],
-            hooks=stored_hooks(run.history[-1]),
+            hooks=() if run.options.no_hooks else stored_hooks(run.history[-1]),
             operation="delete",
         )
         try:

@@ -10,8 +10,8 @@ be exercised without a control plane (tests/deploy/fakecluster.py).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -64,6 +64,14 @@ class DeployOptions:
     # revision's values when none are given), "reuse", "reset", "reset-then-reuse".
     values_mode: str = ""
     skip_crds: bool = False  # helm's --skip-crds: the chart's crds/ are not installed
+    # helm's --no-hooks: no hook of the operation's events runs (they are still recorded),
+    # nor those of the atomic undo after it (Helm passes DisableHooks on to both).
+    no_hooks: bool = False
+    # helm upgrade's --cleanup-on-fail: a failed upgrade deletes the objects it created.
+    cleanup_on_fail: bool = False
+    # helm's -l/--labels: custom labels of the release record, merged over the previous
+    # revision's on an upgrade ("null" removes one).
+    labels: Mapping[str, str] = field(default_factory=dict)
     # What must be true of the release name first, as helm checks it: "install" (no release
     # of that name: helm install), "upgrade" (one not uninstalled: helm upgrade without
     # --install), "" (either: helm upgrade --install).

@@ -25,7 +25,9 @@ class Step(StrEnum):
 
     ATOMIC_DONE = "atomic.done"
     ATOMIC_START = "atomic.start"
+    CLEANUP = "cleanup"
     GATE_PASSED = "gate.passed"
+    HISTORY_FORGOTTEN = "history.forgotten"
     HOOK_APPLIED = "hook.applied"
     HOOK_DELETED = "hook.deleted"
     HOOK_FAILED = "hook.failed"

@@ -68,6 +68,11 @@ class Run:
     store: Store | None = None
     # What `open` found a dead process had left: revision number -> the objects it applied.
     interrupted: dict[int, tuple[Applied, ...]] = field(default_factory=dict)
+    # A deploy of a release the store has revisions of and the cluster no record of (an
+    # --atomic first install removed it): numbered from the cluster's records, as helm
+    # numbers it (1), and what the store kept of the removed release is forgotten when
+    # the new revision is first recorded (`begin`), as `helmguard uninstall` forgets it.
+    forget_stored: bool = False
 
     @property
     def key(self) -> ReleaseKey:
@@ -110,7 +115,9 @@ class Run:
         await self.open_store()
         if self.store is not None:
             revisions = await self.store.list_revisions(self.key)
-            stored = max((r.number for r in revisions), default=0)
+            self.forget_stored = bool(revisions) and not self.history and self.operation == "deploy"
+            if not self.forget_stored:
+                stored = max((r.number for r in revisions), default=0)
             for r in revisions:
                 if r.outcome in ("pending", "running"):
                     # We hold the Lease, so whoever left it running is gone.
@@ -255,6 +262,13 @@ class Run:
         from helmguard.store import ReleaseRecord, RevisionRecord
         from helmguard.sync.releases import DEPLOYING_STATUS
 
+        if self.forget_stored and await self.store.delete_release(self.key):
+            self.log.emit(
+                Step.HISTORY_FORGOTTEN,
+                f"release {self.namespace}/{self.name} has no record on the cluster: the "
+                f"stored history of the removed release is forgotten; this is revision "
+                f"{self.revision}, as helm numbers it",
+            )
         # One transaction: a reader never sees the new current revision without its inventory.
         await self.store.record_release(
             ReleaseRecord(self.key, chart, version, self.revision, DEPLOYING_STATUS),
