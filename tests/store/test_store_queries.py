@@ -254,6 +254,9 @@ async def test_release_marks_change_with_revisions_not_with_status(store: Store)
     assert finished != running
     await store.upsert_statuses(apps=[(RELEASE, AppRecord("Blocked", "X", "", at(6), at(6)))])
     assert await store.release_marks() == finished
+    # The last operation's status is part of it: a deploy that ends is no longer deploying.
+    await store.record_release(ReleaseRecord(RELEASE, "web", "1.2.3", 1, "failed"))
+    assert await store.release_marks() != finished
     await store.delete_release(RELEASE)
     assert await store.release_marks() == {}
 

@@ -64,7 +64,8 @@ class Reads(StoreCore):
         return [release_record(row) for row in await self._rows(query)]
 
     async def release_marks(self, cluster: str = "") -> dict[ReleaseKey, tuple[Any, ...]]:
-        """Per release of `cluster`, a value that changes whenever a revision is written.
+        """Per release of `cluster`, a value that changes whenever a revision is written or
+        the last operation's status changes (a deploy that ends: no longer `deploying`).
 
         One cheap query, so a sync can poll it to notice what other processes deployed.
         """
@@ -73,6 +74,7 @@ class Reads(StoreCore):
                 Release.c.namespace,
                 Release.c.name,
                 Release.c.current_revision,
+                Release.c.status,
                 func.count(Revision.c.id),
                 func.max(Revision.c.id),
                 func.max(Revision.c.started_at),
@@ -80,7 +82,13 @@ class Reads(StoreCore):
             )
             .outerjoin(Revision, Revision.c.release_id == Release.c.id)
             .where(Release.c.cluster == cluster)
-            .group_by(Release.c.id, Release.c.namespace, Release.c.name, Release.c.current_revision)
+            .group_by(
+                Release.c.id,
+                Release.c.namespace,
+                Release.c.name,
+                Release.c.current_revision,
+                Release.c.status,
+            )
         )
         rows: list[Any] = await self._rows(query)
         return {ReleaseKey(row[0], row[1], cluster): tuple(row[2:]) for row in rows}
