@@ -157,8 +157,9 @@ class RevisionManifest:
     status: str = ""
     helm: Mapping[str, Any] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)  # Helm's custom release labels
-    # Every label of the record as read (the storage driver's too: `helm get metadata`).
-    record_labels: Mapping[str, str] = field(default_factory=dict)
+    # Every label of the record as read (the storage driver's too: `helm get metadata`);
+    # how it was stored, not what the revision is: left out of comparisons.
+    record_labels: Mapping[str, str] = field(default_factory=dict, compare=False)
     facts: bool = True
     legacy: bool = False
 
