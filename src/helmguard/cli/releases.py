@@ -69,9 +69,9 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, headers: bo
 def _ansic(updated: str) -> str:
     """An RFC 3339 time as `helm history`'s table prints it (Go's time.ANSIC, as recorded);
     the zero time when the revision records none, as helm prints it."""
-    from datetime import datetime
+    from helmguard.deploy.query import recorded_time
 
-    when = datetime.fromisoformat(updated) if updated else datetime.min
+    when = recorded_time(updated)
     return f"{when:%a %b} {when.day:2} {when:%H:%M:%S} {when.year:04}"
 
 
@@ -311,10 +311,9 @@ _APPLY_METHODS = {
 
 def _rfc3339(updated: str) -> str:
     """A record's time as Go's time.RFC3339 prints it (whole seconds, UTC as Z)."""
-    from datetime import UTC, datetime
+    from helmguard.deploy.query import recorded_time
 
-    when = datetime.fromisoformat(updated) if updated else datetime.min.replace(tzinfo=UTC)
-    text = when.isoformat("T", "seconds")
+    text = recorded_time(updated).isoformat("T", "seconds")
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from helmguard.deploy.cluster import Cluster
@@ -102,18 +102,21 @@ def name_pattern(name_filter: str | None) -> re.Pattern[str] | None:
         raise ValueError(f"--filter {name_filter!r} is not a regular expression: {exc}") from None
 
 
+def recorded_time(value: str) -> datetime:
+    """A record's RFC 3339 time (Go writes nanoseconds; whole microseconds are kept); Go's
+    zero time, in UTC, when the record has none or not one that reads."""
+    try:
+        return datetime.fromisoformat(value) if value else _ZERO_TIME
+    except ValueError:
+        return _ZERO_TIME
+
+
+_ZERO_TIME = datetime.min.replace(tzinfo=UTC)  # Go's zero time.Time
+
+
 def _deployed_at(rev: RevisionManifest) -> int:
     """The revision's last_deployed in whole seconds (Go's Unix(), what helm sorts by)."""
-    match = _GO_TIME.fullmatch(str(rev.info.get("last_deployed") or ""))
-    if match is None:
-        return _ZERO_TIME
-    day, clock, _, zone = match.groups()
-    return int(
-        datetime.fromisoformat(f"{day}T{clock}{'+00:00' if zone == 'Z' else zone}").timestamp()
-    )
-
-
-_ZERO_TIME = -62135596800  # Go's zero time.Time in Unix seconds
+    return int(recorded_time(str(rev.info.get("last_deployed") or "")).timestamp())
 
 
 def select_releases(

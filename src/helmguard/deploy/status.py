@@ -287,11 +287,11 @@ async def release_statuses(
     sync keeps: what was stored last, Unknown, saying why.
     """
     known = [await _known(store, key) for key in keys]
-    unkept = [k.managed is not None and not k.alive for k in known]
     kube: Kube | None = None
     why = "no cluster was given"
     if open_kube is not None and any(
-        u and key.cluster == cluster for u, key in zip(unkept, keys, strict=True)
+        k.managed is not None and not k.alive and key.cluster == cluster
+        for k, key in zip(known, keys, strict=True)
     ):
         try:
             kube = await open_kube()
