@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -234,6 +235,38 @@ async def test_deleting_a_release_removes_everything_recorded_about_it(store: St
     assert await store.operation_log(RELEASE) == []
     await store.record_release(ReleaseRecord(RELEASE, "web", "1.2.3"))
     assert await store.history(RELEASE) == []  # a new release of that name starts clean
+
+
+async def test_a_settled_revision_and_the_release_status_are_one_write(store: Store) -> None:
+    """A deploy's end: no reader sees the revision settled while the release still says the
+    operation runs (serve's helm discovery forgot a removed --atomic install in that gap)."""
+    running = RevisionRecord(RELEASE, 1, "web", "1.2.3", "", T0, outcome="running")
+    await store.record_release(
+        ReleaseRecord(RELEASE, "web", "1.2.3", 1, "deploying"), revision=running
+    )
+    settled = ReleaseRecord(RELEASE, "web", "1.2.3", 1, "uninstalled")
+    await store.finish_revision(RELEASE, 1, "failed", inventory=[], release=settled)
+    release = await store.get_release(RELEASE)
+    assert release is not None and release.status == "uninstalled"
+    assert [r.outcome for r in await store.list_revisions(RELEASE)] == ["failed"]
+    # A revision that is not recorded writes nothing, the release's row included.
+    with pytest.raises(StoreError, match="no recorded revision 2"):
+        await store.finish_revision(RELEASE, 2, "deployed", release=replace(settled, status="x"))
+    release = await store.get_release(RELEASE)
+    assert release is not None and release.status == "uninstalled"
+
+
+async def test_a_forget_decided_on_a_stale_read_does_not_apply(store: Store) -> None:
+    await store.record_release(ReleaseRecord(RELEASE, "web", "1.2.3", 1, "deployed"))
+    read = await store.get_release(RELEASE)
+    assert read is not None and read.updated_at is not None
+    await store.record_release(ReleaseRecord(RELEASE, "web", "1.2.3", 2, "deploying"))
+    assert await store.delete_release(RELEASE, unchanged_since=read.updated_at) is False
+    assert await store.get_release(RELEASE) is not None
+    fresh = await store.get_release(RELEASE)
+    assert fresh is not None
+    assert await store.delete_release(RELEASE, unchanged_since=fresh.updated_at) is True
+    assert await store.get_release(RELEASE) is None
 
 
 async def test_release_marks_change_with_revisions_not_with_status(store: Store) -> None:

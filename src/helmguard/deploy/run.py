@@ -233,11 +233,15 @@ class Run:
                 )
             ],
         )
-        await self.store.finish_revision(self.key, r.number, "interrupted", inventory=inventory)
         record = await self.store.get_release(self.key)
-        if record is not None:
+        await self.store.finish_revision(
+            self.key,
+            r.number,
+            "interrupted",
+            inventory=inventory,
             # The last operation's outcome (the app status is the sync's, in its own columns).
-            await self.store.record_release(replace(record, status="interrupted", updated_at=None))
+            release=replace(record, status="interrupted", updated_at=None) if record else None,
+        )
         self.interrupted.setdefault(r.number, tuple(applied.values()))
         self.log.emit(Step.REVISION_STALE, message, level="warning")
 
@@ -302,9 +306,12 @@ class Run:
         from helmguard.store import ReleaseRecord
 
         await self.log.sync()
-        await self.store.finish_revision(self.key, self.revision, outcome, inventory=inventory)
-        await self.store.record_release(
-            ReleaseRecord(self.key, chart, version, self.revision, status)
+        await self.store.finish_revision(
+            self.key,
+            self.revision,
+            outcome,
+            inventory=inventory,
+            release=ReleaseRecord(self.key, chart, version, self.revision, status),
         )
         await self.store.flush()
 

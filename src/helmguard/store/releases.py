@@ -37,17 +37,24 @@ class ReleaseWrites(StoreCore):
 
         await self._write(op, wait)
 
-    async def delete_release(self, key: ReleaseKey) -> bool:
-        """Forget a release and everything recorded about it; False if it was not recorded."""
+    async def delete_release(
+        self, key: ReleaseKey, *, unchanged_since: datetime | None = None
+    ) -> bool:
+        """Forget a release and everything recorded about it; False if it was not recorded.
+
+        With `unchanged_since` (the `updated_at` the caller read), only if nothing wrote the
+        release's row since: a decision made on what was read is not applied to a newer state.
+        """
 
         def op(connection: Connection) -> bool:
-            result = connection.execute(
-                delete(Release).where(
-                    Release.c.cluster == key.cluster,
-                    Release.c.namespace == key.namespace,
-                    Release.c.name == key.name,
-                )
-            )
+            where = [
+                Release.c.cluster == key.cluster,
+                Release.c.namespace == key.namespace,
+                Release.c.name == key.name,
+            ]
+            if unchanged_since is not None:
+                where.append(Release.c.updated_at == unchanged_since)
+            result = connection.execute(delete(Release).where(*where))
             return bool(result.rowcount)
 
         return bool(await self._require_writer().submit(op))
@@ -64,9 +71,12 @@ class ReleaseWrites(StoreCore):
         *,
         finished_at: datetime | None = None,
         inventory: Sequence[InventoryItem] | None = None,
+        release: ReleaseRecord | None = None,
         wait: bool = True,
     ) -> None:
-        """Set a recorded revision's outcome and finish time (and its inventory, if given)."""
+        """Set a recorded revision's outcome and finish time (and its inventory, if given);
+        with `release`, the release's row is written in the same transaction (a reader never
+        sees the revision settled with the release's status still the running operation's)."""
         values: dict[str, Any] = {"outcome": outcome, "finished_at": finished_at or utc_now()}
         if inventory is not None:
             values["inventory"] = inventory_json(inventory)
@@ -80,6 +90,8 @@ class ReleaseWrites(StoreCore):
             )
             if not result.rowcount:
                 raise StoreError(f"release {key} has no recorded revision {number}")
+            if release is not None:
+                _write_release(connection, release)
 
         await self._write(op, wait)
 

@@ -136,13 +136,6 @@ def uninstalled(revisions: Iterable[HelmRevision]) -> bool:
     return latest is None or (latest.status == "uninstalled" and not latest.by_helmguard)
 
 
-async def _removed_by_helmguard(store: Store, key: ReleaseKey) -> bool:
-    """Whether helmguard's own last operation removed the release (an --atomic first install
-    that failed leaves no record, as helm's): its kept history is not helm's to forget."""
-    record = await store.get_release(key)
-    return record is not None and record.status == UNINSTALLED_STATUS
-
-
 async def reconcile(
     store: Store, key: ReleaseKey, chosen: HelmRevision | None, *, gone: bool = False
 ) -> str | None:
@@ -152,6 +145,9 @@ async def reconcile(
     release was uninstalled (`uninstalled`). Returns "recorded", "forgotten" or None
     (nothing to do, or the store's revision is helmguard's and at least as new).
     """
+    # The release's row is read first: the forget below applies only if nothing wrote it
+    # since (a helmguard deploy settling, or starting, meanwhile: its own process's writes).
+    record = await store.get_release(key)
     revisions = await store.list_revisions(key)
     latest = revisions[-1] if revisions else None
     if latest is not None and latest.outcome == "registered":
@@ -161,14 +157,23 @@ async def reconcile(
         # A release helmguard deployed and helm uninstalled (its records gone). One whose
         # last operation is in flight (helmguard's own uninstall records it running) or was
         # interrupted (recover settles it) is left alone.
+        # helmguard's own last operation may have removed the release (an --atomic first
+        # install that failed leaves no record, as helm's): its kept history is not helm's to
+        # forget.
         theirs_gone = (
             gone
             and latest is not None
             and latest.finished_at is not None
             and latest.outcome not in _UNSETTLED
-            and not await _removed_by_helmguard(store, key)
+            and record is not None
+            and record.status != UNINSTALLED_STATUS
         )
-        if latest is not None and (ours or theirs_gone) and await store.delete_release(key):
+        if (
+            record is not None
+            and latest is not None
+            and (ours or theirs_gone)
+            and await store.delete_release(key, unchanged_since=record.updated_at)
+        ):
             return "forgotten"
         return None
     if latest is not None and (
