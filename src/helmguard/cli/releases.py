@@ -31,10 +31,11 @@ def _read(
 ) -> T:
     """Run `read` against the cluster; user errors exit 2 (bad input) or 1 (cluster)."""
     from helmguard.deploy.cluster import Cluster
+    from helmguard.deploy.status import LIVE_TIMEOUT, REACH_TIMEOUT
     from helmguard.kube.client import connect
 
     async def main() -> T:
-        kube = await connect(kubeconfig, context, timeout=30.0)
+        kube = await connect(kubeconfig, context, timeout=LIVE_TIMEOUT, reach_timeout=REACH_TIMEOUT)
         try:
             return await read(Cluster(kube, deadline=asyncio.get_running_loop().time() + 60))
         finally:

@@ -164,6 +164,7 @@ async def _status(
 ) -> dict[str, Any]:
     from helmguard.deploy.status import (
         LIVE_TIMEOUT,
+        REACH_TIMEOUT,
         ReleaseNotFound,
         release_status,
         release_statuses,
@@ -173,7 +174,7 @@ async def _status(
     from helmguard.store.errors import StoreError
 
     async def open_kube() -> Any:
-        return await connect(kubeconfig, context, timeout=LIVE_TIMEOUT)
+        return await connect(kubeconfig, context, timeout=LIVE_TIMEOUT, reach_timeout=REACH_TIMEOUT)
 
     if release is None:
         async with await _open_read(url) as store:
@@ -214,6 +215,8 @@ async def _status(
                     key, store=store, open_kube=open_kube, live=live, selector=selector
                 )
     except ReleaseNotFound as exc:
+        if not exc.cluster_read:
+            raise click.ClickException(str(exc)) from None
         raise click.ClickException(
             f"{exc}; register a release deployed by something else with `helmguard manage "
             f"{release} -n {namespace}`, or name its objects with `--live --selector …`"

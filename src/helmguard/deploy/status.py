@@ -48,12 +48,20 @@ from helmguard.sync.selector import parse_selector
 
 # How long reading the cluster may take before `status` gives up on it.
 LIVE_TIMEOUT = 30.0
+# How long a command that only reads retries a cluster that does not answer (connection
+# refused, no route): helm and kubectl try once; a deploy waits it out within its --timeout.
+REACH_TIMEOUT = 5.0
 
 KubeOpener = Callable[[], Awaitable[Kube]]
 
 
 class ReleaseNotFound(LookupError):
-    """Neither the store nor the cluster knows the release, and no selector was given."""
+    """Neither the store nor the cluster knows the release, and no selector was given;
+    `cluster_read`: whether the cluster was read (else it could not be)."""
+
+    def __init__(self, message: str, *, cluster_read: bool = True) -> None:
+        super().__init__(message)
+        self.cluster_read = cluster_read
 
 
 @dataclass(frozen=True)
@@ -373,7 +381,7 @@ def _stale(key: ReleaseKey, known: _Known, why: str) -> ReleaseStatus:
     """What the store last had, as Unknown: no sync keeps it true and the cluster is unread."""
     app, beat = known.app, known.beat
     if known.managed is None:
-        raise ReleaseNotFound(f"release {key} is not in the store, and {why}")
+        raise ReleaseNotFound(f"release {key} is not in the store, and {why}", cluster_read=False)
     last = (
         f"last stored: {app.state} {app.reason} at {app.observed_at.isoformat(timespec='seconds')}"
         if app is not None

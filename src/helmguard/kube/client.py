@@ -167,17 +167,20 @@ async def connect(
     *,
     timeout: float = 10.0,  # noqa: ASYNC109 - also each request's timeout, not just this call's
     verify: bool = True,
+    reach_timeout: float | None = None,
 ) -> Kube:
     """Connect to the cluster `load_config` resolves; with `verify`, prove it answers.
 
-    Verification is one `GET /version`, retried on transient errors for up to `timeout`
-    seconds; it raises `Unauthorized` for rejected credentials, `Transient` for an
-    unreachable server, `KubeConfigError` for configuration and exec plugin problems.
+    Verification is one `GET /version`, retried on transient errors for up to
+    `reach_timeout` seconds (default `timeout`); it raises `Unauthorized` for rejected
+    credentials, `Transient` for an unreachable server, `KubeConfigError` for configuration
+    and exec plugin problems.
     """
     return await connect_config(
         load_config(kubeconfig, context),
         timeout=timeout,
         verify=verify,
+        reach_timeout=reach_timeout,
     )
 
 
@@ -186,6 +189,7 @@ async def connect_config(
     *,
     timeout: float = 10.0,  # noqa: ASYNC109 - also each request's timeout, not just this call's
     verify: bool = True,
+    reach_timeout: float | None = None,
 ) -> Kube:
     """Like `connect`, from an already resolved (or adjusted) `ClusterConfig`."""
     kube = Kube(config, timeout=timeout)
@@ -193,7 +197,7 @@ async def connect_config(
         try:
             # First the credential: a failing plugin is named, not the API server.
             await kube.authenticate()
-            await retry(kube.version, timeout=timeout)
+            await retry(kube.version, timeout=timeout if reach_timeout is None else reach_timeout)
         except BaseException:
             await kube.aclose()
             raise
