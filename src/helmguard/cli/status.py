@@ -180,7 +180,7 @@ async def _status(
         async with await _open_read(url) as store:
             records = await store.list_releases(cluster or None)
             found_all = await release_statuses(
-                [r.key for r in records], store=store, open_kube=open_kube, cluster=cluster
+                records, store=store, open_kube=open_kube, cluster=cluster
             )
         return {
             "releases": [

@@ -42,6 +42,7 @@ from helmguard.sync.releases import (
     UNINSTALLED_STATUS,
     ManagedRelease,
     load_release,
+    load_releases,
     uninstalled_app,
 )
 from helmguard.sync.selector import parse_selector
@@ -111,10 +112,9 @@ def _members(rows: Sequence[ResourceRecord]) -> tuple[MemberStatus, ...]:
     )
 
 
-async def _sync_alive(store: Store, key: ReleaseKey) -> tuple[bool, datetime | None]:
-    beat = await store.sync_heartbeat(key.cluster)
-    alive = beat is not None and datetime.now(UTC) - beat < timedelta(seconds=SYNC_LEASE_SECONDS)
-    return alive, beat
+def _alive(beat: datetime | None) -> bool:
+    """Whether a sync whose last heartbeat is `beat` is alive (None: no sync holds it)."""
+    return beat is not None and datetime.now(UTC) - beat < timedelta(seconds=SYNC_LEASE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -212,9 +212,24 @@ async def _known(store: Store | None, key: ReleaseKey) -> _Known:
     record = await store.get_release(key)
     if record is None:
         return _Known(None, None, [], False, None)
-    alive, beat = await _sync_alive(store, key)
+    beat = await store.sync_heartbeat(key.cluster)
     managed = await load_release(store, record)
-    return _Known(managed, record, await store.list_resources(key), alive, beat)
+    return _Known(managed, record, await store.list_resources(key), _alive(beat), beat)
+
+
+async def _known_all(store: Store, records: Sequence[ReleaseRecord]) -> list[_Known]:
+    """`_known` of each of `records`: three queries per cluster, whatever their number."""
+    known: dict[ReleaseKey, _Known] = {}
+    for cluster in sorted({r.key.cluster for r in records}):
+        mine = [r for r in records if r.key.cluster == cluster]
+        beat = await store.sync_heartbeat(cluster)
+        rows = await store.cluster_resources(cluster)
+        managed = await load_releases(store, cluster, records=mine, resources=rows)
+        for record, release in zip(mine, managed, strict=True):
+            known[record.key] = _Known(
+                release, record, list(rows.get(record.key, ())), _alive(beat), beat
+            )
+    return [known[r.key] for r in records]
 
 
 def _from_store(key: ReleaseKey, known: _Known) -> ReleaseStatus:
@@ -286,15 +301,20 @@ async def release_status(
 
 
 async def release_statuses(
-    keys: Sequence[ReleaseKey], *, store: Store, open_kube: KubeOpener | None, cluster: str = ""
+    records: Sequence[ReleaseRecord],
+    *,
+    store: Store,
+    open_kube: KubeOpener | None,
+    cluster: str = "",
 ) -> list[ReleaseStatus]:
-    """Every release's status as `release_status` gives it, for a list of releases.
+    """Every release's status as `release_status` gives it, for stored releases (as read).
 
     Those a live sync keeps: what it stored. The others of `cluster` (the one `open_kube`
     reaches): the cluster, read now through one connection. Those of other clusters that no
     sync keeps: what was stored last, Unknown, saying why.
     """
-    known = [await _known(store, key) for key in keys]
+    keys = [r.key for r in records]
+    known = await _known_all(store, records)
     kube: Kube | None = None
     why = "no cluster was given"
     if open_kube is not None and any(
