@@ -14,6 +14,7 @@ from helmguard.cli.options import connection_options
 
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
+    from helmguard.kube.client import Kube
 
 
 def _render_or_exit(request: RenderRequest) -> RenderedChart:
@@ -42,6 +43,26 @@ def _kubeconfig_present(kubeconfig: str | None, context: str | None) -> bool:
     return (home / ".kube" / "config").is_file() or (
         service_account_dir(os.environ) / "token"
     ).is_file()
+
+
+async def _as_deployed(kube: Kube, request: RenderRequest, timeout: float) -> RenderRequest:  # noqa: ASYNC109
+    """The chart rendered as deploying the release now would render it (an upgrade of a
+    release that has records, `lookup` reading the cluster); as an install of revision 1
+    when this identity may not read the release's records."""
+    from helmguard.deploy.context import as_deployed, rendered_as_deployed
+    from helmguard.kube.errors import KubeError
+
+    try:
+        return await as_deployed(kube, request, timeout=timeout)
+    except KubeError as exc:
+        if exc.code != 403:
+            raise
+    click.echo(
+        f"cannot read the records of release {request.namespace}/{request.release} "
+        "(forbidden): rendered as its install (.Release.Revision 1)",
+        err=True,
+    )
+    return rendered_as_deployed(request, [], await kube.kubeconfig())
 
 
 @click.command("check")
@@ -103,6 +124,12 @@ def check(
     looked up in the cluster, the deployer's permissions are checked and every object
     is dry-run on the server; nothing is written. --offline skips the cluster.
 
+    With a cluster, the chart renders as deploying the release now would: an upgrade
+    (.Release.Revision the next one, IsUpgrade) when it has records, else an install of
+    revision 1, the cluster's capabilities, and `lookup` reading the cluster. Offline, as
+    `helm template`: an install of revision 1, Helm's default capabilities (or
+    --kube-version / --api-versions), a lookup that finds nothing.
+
     Exit codes: 0 no finding at --fail-on severity, 1 findings, 2 bad usage or input,
     or a cluster that cannot be reached or answered.
     """
@@ -123,6 +150,7 @@ def check(
             context=context,
             create_namespace=create_namespace,
             timeout=timeout,
+            prepare=lambda kube, req: _as_deployed(kube, req, timeout),
         )
     except (ChartError, ManifestError) as exc:
         click.echo(f"Error: {exc}", err=True)
