@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ import pytest
 import yaml
 
 from helmcli import Helm, helm_binary
-from helmguard.chart.render import RenderRequest
+from helmguard.chart.render import RenderRequest, render_chart
 from helmguard.chart.values import ValuesOptions
 from helmguard.deploy import DeployOptions, Result, deploy
 from helmguard.deploy.rollback import rollback
@@ -125,13 +127,41 @@ class Twins:
     def same(self, what: str) -> dict[str, str]:
         """Both renders' ConfigMaps and both histories agree; the (helm) ConfigMap."""
         ours, theirs = self.rendered(self.ns_ours), self.rendered(self.ns_helm)
-        assert ours == theirs, f"{what}: " + _differences(theirs, ours)
+        _same_context(theirs, ours, what)
         assert self.history(self.ns_ours) == self.history(self.ns_helm), what
         return theirs
 
 
+def _same_context(helm: dict[str, str], ours: dict[str, str], what: str) -> None:
+    """The two renders' ConfigMaps say the same (`_normalised` both)."""
+    helm, ours = dict(helm), dict(ours)
+    # helm-python-sdk adds the versions it is given to Helm's DefaultVersionSet (its
+    # client-go scheme's group versions, no kinds): helm on a cluster lists only the
+    # cluster's. The kinds ("G/V/Kind") are the cluster's exactly.
+    defaults = _engine_default_versions()
+    mine = set(ours.pop("apiVersions").split("\n"))
+    cluster = set(helm.pop("apiVersions").split("\n"))
+    assert mine == cluster | defaults, (
+        f"{what}: only helm's {sorted(cluster - mine)}, "
+        f"only ours {sorted(mine - cluster - defaults)}"
+    )
+    assert all(v.count("/") < 2 for v in defaults)
+    assert ours == helm, f"{what}: " + _differences(helm, ours)
+
+
+@functools.cache
+def _engine_default_versions() -> frozenset[str]:
+    """The API versions helmguard's engine renders with when given none."""
+    rendered = render_chart(RenderRequest(str(CHART)))
+    data = next(o.body["data"] for o in rendered.objects if o.kind == "ConfigMap")
+    return frozenset(json.loads(data["apiVersions"]))
+
+
 def _normalised(data: dict[str, Any], namespace: str) -> dict[str, str]:
-    return {k: str(v).replace(namespace, "NS") for k, v in data.items()}
+    out = {k: str(v).replace(namespace, "NS") for k, v in data.items()}
+    if "apiVersions" in out:  # a Go map's keys: in no order
+        out["apiVersions"] = "\n".join(sorted(json.loads(out["apiVersions"])))
+    return out
 
 
 def _differences(helm: dict[str, str], ours: dict[str, str]) -> str:
@@ -223,7 +253,11 @@ async def test_install_over_an_uninstalled_release_and_rollback_as_helms(twins: 
     assert back.ok, back.message
     rolled = twins.same("rollback to revision 2")
     assert (rolled["revision"], rolled["marker"]) == ("2", "b")
-    assert twins.stored_context(twins.ns_ours, 4) == twins.stored_context(twins.ns_helm, 4)
+    _same_context(
+        twins.stored_context(twins.ns_helm, 4),
+        twins.stored_context(twins.ns_ours, 4),
+        "the rollback's record",
+    )
     assert twins.stored_context(twins.ns_helm, 4)["revision"] == "2"
     for ns, password in before.items():
         assert twins.password(ns) == password, f"rollback to 2 restores {ns}'s password"
@@ -254,7 +288,7 @@ def test_render_assumes_what_helm_template_assumes(flags: tuple[str, ...]) -> No
 
     def context(text: str) -> dict[str, str]:
         docs = [d for d in yaml.safe_load_all(text) if d and d["kind"] == "ConfigMap"]
-        return dict(docs[0]["data"])
+        return _normalised(docs[0]["data"], "ns1")
 
     ours_seen, seen = context(ours.stdout), context(helm.stdout)
     if "--kube-version" not in flags:
@@ -263,6 +297,13 @@ def test_render_assumes_what_helm_template_assumes(flags: tuple[str, ...]) -> No
         version_keys = ("kubeVersion", "kubeGitVersion", "kubeMajor", "kubeMinor")
         for key in version_keys:
             assert ours_seen.pop(key).removeprefix("v")[:1] == seen.pop(key).removeprefix("v")[:1]
+    # The default API versions are that build's Kubernetes scheme too; both add the
+    # --api-versions given.
+    given = {
+        v for i, f in enumerate(flags) if f == "--api-versions" for v in flags[i + 1].split(",")
+    }
+    for listed in (ours_seen.pop("apiVersions"), seen.pop("apiVersions")):
+        assert given <= set(listed.split("\n"))
     assert ours_seen == seen
     assert seen["revision"] == "1"
     assert seen["lookupNamespace"] == "(nothing)"
@@ -273,7 +314,6 @@ async def test_check_and_diff_render_as_the_deploy_would(twins: Twins, sandbox: 
     `--dry-run=server` of it, on one release: before its install and after."""
     from click.testing import CliRunner
 
-    from helmguard.chart.render import render_chart
     from helmguard.cli import main
     from helmguard.deploy.context import as_deployed
     from helmguard.kube.client import connect
@@ -285,7 +325,7 @@ async def test_check_and_diff_render_as_the_deploy_would(twins: Twins, sandbox: 
         done = twins.by_helm(*args, RELEASE, str(CHART), "--dry-run=server")
         assert done.returncode == 0, done.stderr
         docs = yaml.safe_load_all(done.stdout.split("\nMANIFEST:\n", 1)[1])
-        return next(dict(d["data"]) for d in docs if d and d["kind"] == "ConfigMap")
+        return next(_normalised(d["data"], ns) for d in docs if d and d["kind"] == "ConfigMap")
 
     async def ours() -> dict[str, str]:
         from helmguard.chart.capabilities import capabilities_from, with_capabilities
@@ -294,14 +334,37 @@ async def test_check_and_diff_render_as_the_deploy_would(twins: Twins, sandbox: 
             prepared = await as_deployed(kube, request, timeout=30)
             caps = capabilities_from(await kube.version(), await kube.discovery.resources())
         rendered = render_chart(with_capabilities(prepared, caps))
-        return dict(next(o.body["data"] for o in rendered.objects if o.kind == "ConfigMap"))
+        return _normalised(
+            next(o.body["data"] for o in rendered.objects if o.kind == "ConfigMap"), ns
+        )
 
-    assert await ours() == helm_dry_run("install")
+    _same_context(helm_dry_run("install"), await ours(), "install --dry-run=server")
     done = twins.helm_deploy("marker=a")
     assert done.returncode == 0, done.stderr
     upgrade = helm_dry_run("upgrade")
     assert upgrade["revision"] == "2"
-    assert await ours() == upgrade
+    _same_context(upgrade, await ours(), "upgrade --dry-run=server")
     args = ["check", RELEASE, str(CHART), "-n", ns, "--kubeconfig", str(sandbox.kubeconfig)]
     checked = await asyncio.to_thread(CliRunner().invoke, main, args)
     assert checked.exit_code == 0, checked.output
+
+
+def test_check_as_an_identity_that_cannot_read_the_records_says_so(
+    sandbox: Sandbox, namespace: str
+) -> None:
+    """Without the right to read the release's records, check renders the install and says
+    so; the chart's `lookup` is then refused, as helm's would be for that identity."""
+    from click.testing import CliRunner
+
+    from helmguard.cli import main
+
+    webapp = Path(__file__).parents[1] / "chart" / "charts" / "webapp"
+    common = ["-n", namespace, "--kubeconfig", str(sandbox.kubeconfig)]
+    restricted = [*common, "--kube-context", sandbox.restricted_context]
+    checked = CliRunner().invoke(main, ["check", "web", str(webapp), *restricted])
+    assert checked.exit_code == 1, checked.output  # alice may create nothing: findings
+    assert "cannot read the records of release" in checked.stderr
+    assert "rendered as its install (.Release.Revision 1)" in checked.stderr
+    looked = CliRunner().invoke(main, ["check", RELEASE, str(CHART), *restricted])
+    assert looked.exit_code == 2, looked.output
+    assert "forbidden" in looked.stderr and "template error" in looked.stderr

@@ -14,7 +14,6 @@ from helmguard.cli.options import connection_options
 
 if TYPE_CHECKING:
     from helmguard.chart.render import RenderedChart, RenderRequest
-    from helmguard.kube.client import Kube
 
 
 def _render_or_exit(request: RenderRequest) -> RenderedChart:
@@ -43,26 +42,6 @@ def _kubeconfig_present(kubeconfig: str | None, context: str | None) -> bool:
     return (home / ".kube" / "config").is_file() or (
         service_account_dir(os.environ) / "token"
     ).is_file()
-
-
-async def _as_deployed(kube: Kube, request: RenderRequest, timeout: float) -> RenderRequest:  # noqa: ASYNC109
-    """The chart rendered as deploying the release now would render it (an upgrade of a
-    release that has records, `lookup` reading the cluster); as an install of revision 1
-    when this identity may not read the release's records."""
-    from helmguard.deploy.context import as_deployed, rendered_as_deployed
-    from helmguard.kube.errors import KubeError
-
-    try:
-        return await as_deployed(kube, request, timeout=timeout)
-    except KubeError as exc:
-        if exc.code != 403:
-            raise
-    click.echo(
-        f"cannot read the records of release {request.namespace}/{request.release} "
-        "(forbidden): rendered as its install (.Release.Revision 1)",
-        err=True,
-    )
-    return rendered_as_deployed(request, [], await kube.kubeconfig())
 
 
 @click.command("check")
@@ -134,6 +113,7 @@ def check(
     or a cluster that cannot be reached or answered.
     """
     from helmguard.chart.source import ChartError
+    from helmguard.deploy.context import as_deployed
     from helmguard.manifest import ManifestError
     from helmguard.preflight.check import check as run_check
     from helmguard.preflight.findings import Severity
@@ -150,7 +130,9 @@ def check(
             context=context,
             create_namespace=create_namespace,
             timeout=timeout,
-            prepare=lambda kube, req: _as_deployed(kube, req, timeout),
+            prepare=lambda kube, req: as_deployed(
+                kube, req, timeout=timeout, forbidden=lambda note: click.echo(note, err=True)
+            ),
         )
     except (ChartError, ManifestError) as exc:
         click.echo(f"Error: {exc}", err=True)

@@ -10,7 +10,7 @@ latest's status (a failed one included).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -53,14 +53,32 @@ def rendered_as_deployed(
     return replace(request, is_upgrade=context.is_upgrade, revision=context.revision, lookup=lookup)
 
 
-async def as_deployed(kube: Kube, request: RenderRequest, *, timeout: float) -> RenderRequest:  # noqa: ASYNC109
+async def as_deployed(
+    kube: Kube,
+    request: RenderRequest,
+    *,
+    timeout: float,  # noqa: ASYNC109 - a deadline for retries
+    forbidden: Callable[[str], None] | None = None,
+) -> RenderRequest:
     """`request` as deploying it now would render it (`check` of an upgrade renders the
-    upgrade): the release's records read from the cluster `kube` talks to."""
+    upgrade): the release's records read from the cluster `kube` talks to. An identity
+    that may not read them gets the install's context, and `forbidden` is told why."""
     import time
 
     from helmguard.deploy.cluster import Cluster
     from helmguard.deploy.history import read_history
+    from helmguard.kube.errors import KubeError
 
     cluster = Cluster(kube, deadline=time.monotonic() + timeout)
-    history = await read_history(cluster, request.namespace, request.release)
+    try:
+        history = await read_history(cluster, request.namespace, request.release)
+    except KubeError as exc:
+        if exc.code != 403:
+            raise
+        history = []
+        if forbidden is not None:
+            forbidden(
+                f"cannot read the records of release {request.namespace}/{request.release} "
+                "(forbidden): rendered as its install (.Release.Revision 1)"
+            )
     return rendered_as_deployed(request, history, await kube.kubeconfig())
