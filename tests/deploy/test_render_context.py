@@ -101,6 +101,20 @@ class Twins:
         assert got.status_code == 200, got.text
         return dict(got.json()["data"])
 
+    def hooks_run(self, namespace: str) -> dict[str, tuple[str, str]]:
+        """The chart's hook ServiceAccounts left: event -> (revision, IsUpgrade) rendered."""
+        listed = self.api.get(f"/api/v1/namespaces/{namespace}/serviceaccounts")
+        assert listed.status_code == 200, listed.text
+        out = {}
+        for item in listed.json()["items"]:
+            annotations = item["metadata"].get("annotations") or {}
+            if "helm.sh/hook" in annotations:
+                out[annotations["helm.sh/hook"]] = (
+                    annotations["helmguard.test/revision"],
+                    annotations["helmguard.test/upgrade"],
+                )
+        return out
+
     def history(self, namespace: str) -> list[tuple[int, str, str]]:
         """(revision, status, description) of every record, as `helm history` reads them (a
         failed one's description holds the API server's error, worded by each client)."""
@@ -128,6 +142,7 @@ class Twins:
         """Both renders' ConfigMaps and both histories agree; the (helm) ConfigMap."""
         ours, theirs = self.rendered(self.ns_ours), self.rendered(self.ns_helm)
         _same_context(theirs, ours, what)
+        assert self.hooks_run(self.ns_ours) == self.hooks_run(self.ns_helm), what
         assert self.history(self.ns_ours) == self.history(self.ns_helm), what
         return theirs
 
@@ -222,6 +237,12 @@ async def test_a_failed_first_install_is_upgraded_as_helms(twins: Twins) -> None
     # helm upgrades a release whose only revision failed: revision 2, IsUpgrade.
     assert (seen["revision"], seen["isInstall"], seen["isUpgrade"]) == ("2", "false", "true")
     assert [r[:2] for r in twins.history(twins.ns_helm)] == [(1, "superseded"), (2, "deployed")]
+    # The failed install ran its pre-install hook; the deploy after it is an upgrade's.
+    assert twins.hooks_run(twins.ns_helm) == {
+        "pre-install": ("1", "false"),
+        "pre-upgrade": ("2", "true"),
+        "post-upgrade": ("2", "true"),
+    }
 
 
 async def test_install_over_an_uninstalled_release_and_rollback_as_helms(twins: Twins) -> None:
