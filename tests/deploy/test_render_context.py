@@ -389,3 +389,27 @@ def test_check_as_an_identity_that_cannot_read_the_records_says_so(
     looked = CliRunner().invoke(main, ["check", RELEASE, str(CHART), *restricted])
     assert looked.exit_code == 2, looked.output
     assert "forbidden" in looked.stderr and "template error" in looked.stderr
+
+
+async def test_diff_upgrade_shows_the_revision_the_upgrade_renders(twins: Twins) -> None:
+    """After helm's install and two upgrades, helmguard's diff of the next upgrade renders
+    it as helm's would: the ConfigMap says revision 4, the Secret's value is kept."""
+    from helmguard.deploy.diff import diff_upgrade
+
+    for marker in ("a", "b", "c"):
+        done = twins.helm_deploy(f"marker={marker}")
+        assert done.returncode == 0, done.stderr
+    request = RenderRequest(
+        str(CHART),
+        release=RELEASE,
+        namespace=twins.ns_helm,
+        values=ValuesOptions(set_values=("marker=c",)),
+    )
+    diff = await diff_upgrade(request, twins.options)
+    changed = {c.ref.name: c.diff for c in diff.changes}
+    text = changed[f"{RELEASE}-context"]
+    assert "-  revision: '3'" in text and "+  revision: '4'" in text, text
+    assert "isUpgrade" not in text  # true, as it was
+    # lookup found the Secret: its value is not among the changes.
+    secret = changed.get(f"{RELEASE}-password", "").splitlines()
+    assert not [line for line in secret if line[:1] in "+-" and "password:" in line], secret
