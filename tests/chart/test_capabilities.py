@@ -32,6 +32,8 @@ async def test_capabilities_come_from_the_cluster(sandbox: Any) -> None:
     assert caps.kube_version.startswith("v1.")
     for expected in ("v1", "v1/ConfigMap", "apps/v1/Deployment", "policy/v1/PodDisruptionBudget"):
         assert expected in caps.api_versions
+    # Subresources' kinds, as helm's GetVersionSet lists them (pods/eviction, */scale).
+    assert {"v1/Eviction", "apps/v1/Scale", "v1/TokenRequest"} <= set(caps.api_versions)
     assert "example.com/v1" not in caps.api_versions
     request = with_capabilities(RenderRequest(chart=str(CHARTS / "capabilities")), caps)
     rendered = render_chart(request)

@@ -355,3 +355,13 @@ def test_cli_render_errors_exit_2_without_traceback(args: list[str], message: st
     assert message in result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_the_helm_binary_renders_revision_1_only() -> None:
+    """`helm template` cannot render an upgrade's revision: refused before anything runs."""
+    with pytest.raises(ChartError, match="renders revision 3: use --renderer sdk"):
+        render("capabilities", renderer="helm", revision=3, is_upgrade=True)
+    with pytest.raises(ChartError, match="revisions start at 1"):
+        render("capabilities", revision=0)
+    data = render("capabilities", revision=7, is_upgrade=True).objects[0].body["data"]
+    assert (data["revision"], data["isUpgrade"], data["isInstall"]) == ("7", "true", "false")

@@ -111,6 +111,7 @@ def test_parse_captured_aggregated_discovery() -> None:
     )
     assert resources["Deployment"].short_names == ("deploy",)
     assert {"scale", "status"} <= set(resources["ReplicaSet"].subresources)
+    assert {"Scale", "ReplicaSet"} <= set(resources["ReplicaSet"].subresource_kinds)
     assert served.preferred_versions["apps"] == "v1" and served.unavailable == {}
     stale = json.loads(json.dumps(body))
     stale["items"][0]["versions"][0]["freshness"] = "Stale"
@@ -125,4 +126,5 @@ def test_parse_captured_resource_list() -> None:
     assert resources["StatefulSet"].plural == "statefulsets"
     assert resources["Deployment"].short_names == ("deploy",)
     assert "scale" in resources["ReplicaSet"].subresources
+    assert {"Scale", "ReplicaSet"} <= set(resources["ReplicaSet"].subresource_kinds)
     assert all(r.group == "apps" and r.version == "v1" for r in resources.values())

@@ -264,6 +264,7 @@ def _check_sync(request: RenderRequest, values: str) -> Report:
 async def _check_on_cluster(
     request: RenderRequest, values: str, kube_factory: KubeFactory
 ) -> Report:
+    from helmguard.deploy.context import as_deployed
     from helmguard.preflight.check import check_cluster
 
     # check_cluster renders in the event loop: hold the render lock without blocking it.
@@ -272,7 +273,9 @@ async def _check_on_cluster(
         with _with_values(request, values) as full:
             kube = await kube_factory()
             async with kube:
-                return await check_cluster(full, kube=kube)
+                # Rendered as the deploy would: an upgrade's revision, lookup on the cluster.
+                prepared = await as_deployed(kube, full, timeout=30.0)
+                return await check_cluster(prepared, kube=kube)
     finally:
         _RENDER_LOCK.release()
 

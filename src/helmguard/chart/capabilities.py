@@ -29,12 +29,15 @@ def capabilities_from(version: Mapping[str, Any], served: ServedResources) -> Ca
     """Helm's GetVersionSet over a discovery snapshot, and gitVersion from `/version`.
 
     Unavailable group versions (an aggregated API that is down) still count as
-    versions, as in Helm; their kinds are unknown. Subresource kinds are not listed.
+    versions, as in Helm; their kinds are unknown. Subresources' kinds count under their
+    resource's group version (`apps/v1/Scale`, `v1/Eviction`), as Helm lists every entry
+    of a group version's resource list.
     """
     found: set[str] = set(served.unavailable)
     for res in served.resources:
         found.add(res.api_version)
         found.add(f"{res.api_version}/{res.kind}")
+        found.update(f"{res.api_version}/{kind}" for kind in res.subresource_kinds)
     return Capabilities(str(version.get("gitVersion", "")), tuple(sorted(found)))
 
 

@@ -161,7 +161,11 @@ class RenderRequest:
     values: ValuesOptions = field(default_factory=ValuesOptions)
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()
+    # .Release.IsUpgrade (IsInstall is its opposite) and .Release.Revision: `helm
+    # template`'s install of revision 1 unless told; a deploy gives what helm's
+    # install/upgrade give (deploy.context.release_context).
     is_upgrade: bool = False
+    revision: int = 1
     renderer: str = "sdk"
     # The user-supplied values already computed (an upgrade's --reuse-values and the
     # like); None: built from `values`.
@@ -170,6 +174,10 @@ class RenderRequest:
     # Values that replace the chart's values.yaml (Helm's upgrade --reuse-values sets the
     # chart's values to the previous revision's computed values); None: the chart's own.
     chart_values: Mapping[str, Any] | None = None
+    # A kubeconfig (Kube.kubeconfig) the engine's `lookup` reads the cluster through, as
+    # helm's install and upgrade do; None: lookup finds nothing, as in `helm template`.
+    # It holds a credential: out of repr and equality.
+    lookup: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,14 @@ def render_chart(req: RenderRequest) -> RenderedChart:
                 "plugin there, not an executable)"
             )
         resolve(req.post_renderer)  # before anything is rendered: a clear error first
+    if req.renderer == "helm" and req.revision != 1:
+        # The binary's lookup finds nothing either (README: Rendering).
+        raise ChartError(
+            "--renderer helm renders as `helm template` does, as revision 1; this upgrade "
+            f"renders revision {req.revision}: use --renderer sdk"
+        )
+    if req.revision < 1:
+        raise ChartError(f"revision {req.revision}: a release's revisions start at 1")
     user_values = (
         merge_user_values(req.values) if req.user_values is None else dict(req.user_values)
     )
@@ -346,7 +362,7 @@ def _render_sdk(
     opts: dict[str, Any] = {
         "name": req.release,
         "namespace": req.namespace,
-        "revision": 2 if req.is_upgrade else 1,
+        "revision": req.revision,
         "is_install": not req.is_upgrade,
         "is_upgrade": req.is_upgrade,
     }
@@ -359,9 +375,7 @@ def _render_sdk(
             meta = chart.metadata
             _check_installable(chart, meta, chart_path)
             _check_kube_version(meta, req.kube_version)
-            raw = _native.call_string(
-                "helm_render", chart._raw(), json.dumps(values), json.dumps(opts)
-            )
+            raw = _render_engine(chart, values, opts, req.lookup)
             crd_files = _go_json(_native.call_string("helm_chart_crds", chart._raw()))
             merged = chart.merge_values(values)
             chart_json = _chart_json(chart, meta)
@@ -391,6 +405,28 @@ def _render_sdk(
     files: dict[str, str] = _go_json(raw)
     notes = {p: t.replace(_INVALID_BYTE, "\ufffd") for p, t in files.items() if p.endswith(".txt")}
     return info, files | notes
+
+
+def _render_engine(
+    chart: Any, values: dict[str, Any], opts: dict[str, Any], lookup: str | None
+) -> str:
+    """Helm's engine over `chart`: offline, or with a client of the cluster for `lookup`
+    (helm's engine.New(restConfig), as its install and upgrade render)."""
+    import helm_python
+    from helm_python import _native
+
+    if lookup is None:
+        return _native.call_string(
+            "helm_render", chart._raw(), json.dumps(values), json.dumps(opts)
+        )
+    with helm_python.Config(kubeconfig_content=lookup, namespace=opts["namespace"]) as config:
+        return _native.call_string(
+            "helm_render_with_config",
+            config._raw(),
+            chart._raw(),
+            json.dumps(values),
+            json.dumps(opts),
+        )
 
 
 def _go_json(raw: str) -> Any:

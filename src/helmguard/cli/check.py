@@ -103,10 +103,17 @@ def check(
     looked up in the cluster, the deployer's permissions are checked and every object
     is dry-run on the server; nothing is written. --offline skips the cluster.
 
+    With a cluster, the chart renders as deploying the release now would: an upgrade
+    (.Release.Revision the next one, IsUpgrade) when it has records, else an install of
+    revision 1, the cluster's capabilities, and `lookup` reading the cluster. Offline, as
+    `helm template`: an install of revision 1, Helm's default capabilities (or
+    --kube-version / --api-versions), a lookup that finds nothing.
+
     Exit codes: 0 no finding at --fail-on severity, 1 findings, 2 bad usage or input,
     or a cluster that cannot be reached or answered.
     """
     from helmguard.chart.source import ChartError
+    from helmguard.deploy.context import as_deployed
     from helmguard.manifest import ManifestError
     from helmguard.preflight.check import check as run_check
     from helmguard.preflight.findings import Severity
@@ -123,6 +130,9 @@ def check(
             context=context,
             create_namespace=create_namespace,
             timeout=timeout,
+            prepare=lambda kube, req: as_deployed(
+                kube, req, timeout=timeout, forbidden=lambda note: click.echo(note, err=True)
+            ),
         )
     except (ChartError, ManifestError) as exc:
         click.echo(f"Error: {exc}", err=True)

@@ -428,16 +428,22 @@ def deploy_options(**kwargs: Any) -> DeployOptions:
     type=click.Choice(["install", "upgrade", "rollback"]),
     default="install",
     show_default=True,
-    help="Which lifecycle hooks to list around the waves.",
+    help="Which lifecycle hooks to list around the waves; upgrade also renders "
+    ".Release.IsUpgrade true.",
 )
 def plan_command(output: str, operation: str, **kwargs: Any) -> None:
-    """Render CHART and print the waves `deploy` would apply, and what each waits for."""
+    """Render CHART and print the waves `deploy` would apply, and what each waits for.
+
+    Offline, as `helm template` renders: .Release.Revision 1, an install unless --operation
+    upgrade, Helm's default capabilities unless --kube-version / --api-versions, a lookup
+    that finds nothing (`diff upgrade` renders as the deploy would, against the cluster).
+    """
     from helmguard.chart.render import render_chart
     from helmguard.deploy import plan
     from helmguard.graph.order import plan_to_dict, plan_to_text
 
     with _user_errors():
-        rendered = render_chart(request_from_options(**kwargs))
+        rendered = render_chart(request_from_options(**kwargs, is_upgrade=operation == "upgrade"))
         try:
             the_plan = plan(rendered, operation=operation)
         except ValueError as exc:

@@ -33,6 +33,7 @@ from helmguard.deploy.release import (
 )
 from helmguard.deploy.result import Outcome, Result
 from helmguard.deploy.run import Run, inventory_items, stored_hooks
+from helmguard.deploy.values import current_release
 from helmguard.deploy.watch import ReleaseWatch
 from helmguard.graph.order import build_plan
 from helmguard.kube.errors import KubeError
@@ -145,6 +146,12 @@ async def apply_revision(
         ),
         labels=_record_labels(run, operation, previous, rollback_to),
     )
+    if operation == "install" and previous is not None and previous.status == "uninstalled":
+        # Helm's install replacing an uninstalled release (replaceRelease): superseded first.
+        run.history[-1] = with_status(
+            previous, "superseded", description="superseded by new release"
+        )
+        await write_record(cluster, run.history[-1], run.log, run.record_kind)
     if run.options.history_max > 0:
         # Helm's --history-max: room for this revision, the last deployed one always kept.
         old = least_recent(run.history, run.options.history_max - 1)
@@ -282,9 +289,14 @@ async def apply_revision(
     run.cleanup_budget()
     final = record(outcome)
     if failure is None:
-        # Helm's upgrade and rollback: what was deployed is superseded by this revision.
+        # Helm's upgrade and rollback: what was deployed is superseded by this revision (an
+        # upgrade over no deployed revision supersedes the one it started from, as helm's).
+        replaced = {h.revision for h in run.history if h.status == "deployed"}
+        start = current_release(run.history) if operation == "upgrade" else None
+        if not replaced and start is not None:
+            replaced = {start.revision}
         for i, h in enumerate(run.history):
-            if h.status == "deployed":
+            if h.revision in replaced and h.status != "superseded":
                 run.history[i] = with_status(h, "superseded")
                 await write_record(cluster, run.history[i], run.log, run.record_kind)
     elif operation == "rollback" and updating and previous is not None:

@@ -270,6 +270,7 @@ async def diff_upgrade(
     from helmguard.chart.capabilities import capabilities_from, with_capabilities
     from helmguard.chart.render import render_chart
     from helmguard.chart.values import merge_user_values
+    from helmguard.deploy.context import rendered_as_deployed
     from helmguard.preflight.check import check_cluster
 
     async with _connected(options, config) as kube:
@@ -277,6 +278,7 @@ async def diff_upgrade(
         current = current_release(history)
         values = upgrade_values(merge_user_values(request.values), current, options.values_mode)
         request = replace(request, user_values=values.render, chart_values=values.chart_values)
+        request = rendered_as_deployed(request, history, await kube.kubeconfig())
         served = await retry(kube.discovery.resources, timeout=options.timeout)
         version = await retry(kube.version, timeout=options.timeout)
         rendered = render_chart(with_capabilities(request, capabilities_from(version, served)))

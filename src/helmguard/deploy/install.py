@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
+from helmguard.deploy.context import ReleaseContext, release_context, rendered_as_deployed
 from helmguard.deploy.history import name_refusal, read_history
 from helmguard.deploy.oplog import Listener, OperationLog, Step
 from helmguard.deploy.release import record_kind
@@ -150,6 +151,7 @@ async def deploy(
     run = Run("deploy", request.namespace, request.release, options, cfg, log)
     report: Report | None = None
     values: UpgradeValues | None = None
+    rendered_for: ReleaseContext | None = None  # the context the chart was rendered in here
     # Helm's engine is a Go library that takes a few hundred ms to load: it loads in a
     # thread while the cluster is reached and asked what the render needs.
     engine = (
@@ -182,6 +184,8 @@ async def deploy(
                 merge_user_values(request.values), current_release(history), options.values_mode
             )
             request = replace(request, user_values=values.render, chart_values=values.chart_values)
+            request = rendered_as_deployed(request, history, await kube.kubeconfig())
+            rendered_for = release_context(history)
             # Rendered once, here: the preflight gate checks exactly what gets applied.
             rendered = render_chart(with_capabilities(request, capabilities_from(version, served)))
         if options.force:
@@ -216,7 +220,18 @@ async def deploy(
         # the store's (SQLAlchemy) and Helm's engine, it slowed both more than it saved.
         from helmguard.deploy.apply import apply_revision, helm_base
 
-        operation = "upgrade" if any(h.outcome == "deployed" for h in run.history) else "install"
+        # Under the Lease: the release must still be the one the chart was rendered for.
+        context = release_context(run.history)
+        if rendered_for is not None and context != rendered_for:
+            return _refused(
+                run,
+                request,
+                f"release {request.namespace}/{request.release} changed while its chart was "
+                f"rendered (revision {rendered_for.revision} became {context.revision}): "
+                "another client wrote it; run the deploy again",
+                report=report,
+            )
+        operation = context.operation
         return await apply_revision(
             run,
             objects=rendered.objects,

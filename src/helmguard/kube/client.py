@@ -27,6 +27,7 @@ import httpx2
 from helmguard.kube.classifier import retry
 from helmguard.kube.config import ClusterConfig, KubeconfigPath, load_config
 from helmguard.kube.discovery import Discovery
+from helmguard.kube.engineconfig import kubeconfig_text
 from helmguard.kube.errors import ApiError
 from helmguard.kube.transport import WATCH, Transport
 
@@ -138,6 +139,11 @@ class Kube:
     async def authenticate(self) -> None:
         """Obtain the credential (an exec plugin runs here, within its own timeout)."""
         await self._transport.credential()
+
+    async def kubeconfig(self) -> str:
+        """This connection as a kubeconfig (JSON) with the current credential, for Helm's
+        engine (`lookup`); it holds secrets: never log or store it."""
+        return kubeconfig_text(self.config, await self._transport.credential())
 
     async def version(self) -> dict[str, Any]:
         """The server's /version (gitVersion, ...): proves reachability and credentials."""

@@ -42,6 +42,8 @@ class APIResource:
     singular: str = ""
     short_names: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()  # e.g. ("status", "scale")
+    # The kinds those subresources answer with (Scale, Eviction, PodExecOptions, ...).
+    subresource_kinds: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -238,6 +240,11 @@ def parse_aggregated(lists: Iterable[Mapping[str, Any]]) -> ServedResources:
                                 str(sub.get("subresource") or "")
                                 for sub in res.get("subresources") or ()
                             ),
+                            subresource_kinds=tuple(
+                                str((sub.get("responseKind") or {}).get("kind") or "")
+                                for sub in res.get("subresources") or ()
+                                if (sub.get("responseKind") or {}).get("kind")
+                            ),
                         )
                     )
     return ServedResources(tuple(resources), preferred, unavailable)
@@ -249,10 +256,13 @@ def parse_resource_list(body: Mapping[str, Any]) -> Iterable[APIResource]:
     group, _, version = group_version.rpartition("/")
     entries = body.get("resources") or ()
     subresources: dict[str, list[str]] = {}
+    sub_kinds: dict[str, list[str]] = {}
     for entry in entries:
         parent, slash, sub = str(entry.get("name", "")).partition("/")
         if slash:
             subresources.setdefault(parent, []).append(sub)
+            if entry.get("kind"):
+                sub_kinds.setdefault(parent, []).append(str(entry["kind"]))
     for entry in entries:
         name = str(entry.get("name", ""))
         if "/" in name:
@@ -267,4 +277,5 @@ def parse_resource_list(body: Mapping[str, Any]) -> Iterable[APIResource]:
             singular=str(entry.get("singularName") or ""),
             short_names=tuple(entry.get("shortNames") or ()),
             subresources=tuple(subresources.get(name, ())),
+            subresource_kinds=tuple(sub_kinds.get(name, ())),
         )

@@ -191,9 +191,9 @@ class Transport(httpx2.AsyncBaseTransport):
             self._retired.discard(shared)
             await shared.pool.aclose()
 
-    async def credential(self) -> None:
+    async def credential(self) -> Credential:
         """Obtain the credential now (running an exec plugin if need be), without a request."""
-        await self._credentials.get()
+        return await self._credentials.get()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         cred = await self._credentials.get()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from helmguard.preflight.cluster import ClusterView
     from helmguard.preflight.dryrun import Skip
     from helmguard.preflight.rbac import RbacReport
+
+    # The request to render once connected, from the connection and the request given.
+    Prepare = Callable[[Kube, RenderRequest], Awaitable[RenderRequest]]
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ def check(
     rbac: bool = True,
     dry_run: bool = True,
     timeout: float = 30.0,
+    prepare: Prepare | None = None,
 ) -> Report:
     """Render `request` and report every broken or unresolvable reference.
 
@@ -145,6 +149,8 @@ def check(
     cluster. With `offline=False` and no `existing`, connects through `kubeconfig` /
     `context` (kubectl's resolution) and runs `check_cluster`: live lookups, RBAC and a
     server-side dry run. From async code, call `check_cluster` with a `Kube` instead.
+    `prepare`, given, turns the request into the one to render once connected (the CLI
+    renders as deploying the release now would: its revision, upgrade, `lookup`).
 
     Raises chart.source.ChartError (and ManifestError) for charts that cannot be
     rendered, and kube.errors.KubeError when the cluster cannot be reached or answered;
@@ -162,6 +168,7 @@ def check(
                 rbac=rbac,
                 dry_run=dry_run,
                 timeout=timeout,
+                prepare=prepare,
             )
         )
     rendered = render_chart(request)
@@ -192,11 +199,14 @@ async def _connect_and_check(
     rbac: bool,
     dry_run: bool,
     timeout: float,  # noqa: ASYNC109
+    prepare: Prepare | None,
 ) -> Report:
     from helmguard.kube.client import connect
 
     kube = await connect(kubeconfig, context, timeout=min(timeout, 10.0))
     async with kube:
+        if prepare is not None:
+            request = await prepare(kube, request)
         return await check_cluster(
             request,
             kube=kube,
