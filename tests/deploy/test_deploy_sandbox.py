@@ -186,8 +186,8 @@ async def test_upgrade_prunes_removed_objects(
     assert cm["metadata"]["annotations"]["helmguard.io/release"] == f"{fresh_ns}/demo"
     assert cm["metadata"]["annotations"]["meta.helm.sh/release-name"] == "demo"
     assert cm["metadata"]["annotations"]["meta.helm.sh/release-namespace"] == fresh_ns
-    # The chart's labels are applied as rendered: helmguard adds none of its own.
-    assert "app.kubernetes.io/managed-by" not in (cm["metadata"].get("labels") or {})
+    # Helm's label, as helm's install and upgrade set it; the chart's others as rendered.
+    assert cm["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
     await uninstall(fresh_ns, "demo", options, store=store)
 
 

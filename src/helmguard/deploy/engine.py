@@ -117,7 +117,7 @@ class Engine:
                 )
                 return None
             check_ownership(obj.ref, live, self.namespace, self.name, adopt=self.adopt)
-        body = stamp(obj, self.namespace, self.name, self.revision)
+        body = stamp(obj, self.namespace, self.name, self.revision, helm_label=not create_only)
         returned = await self.cluster.apply(body, force=self.force_conflicts)
         meta = returned.get("metadata") or {}
         applied = Applied(
@@ -300,7 +300,8 @@ class Engine:
         started = time.monotonic()
         try:
             returned = await self.cluster.apply(
-                stamp(step.obj, self.namespace, self.name, self.revision), force=True
+                stamp(step.obj, self.namespace, self.name, self.revision, helm_label=False),
+                force=True,
             )
         except Exception as exc:
             err = classify(exc)

@@ -5,7 +5,9 @@ is one contract with Helm's storage.
 
 Every applied object carries Helm's ownership annotations (`meta.helm.sh/release-name`
 and `-namespace`) plus helmguard's (`helmguard.io/release: <namespace>/<name>`,
-`helmguard.io/revision: <n>`); the chart's own labels are left as rendered. Each
+`helmguard.io/revision: <n>`); the release's objects (not hooks, nor crds/ CRDs) Helm's label
+`app.kubernetes.io/managed-by: Helm`, which helm's adoption checks and tools select by
+(pkg/action/validate.go setMetadataVisitor); the chart's other labels stay as rendered. Each
 revision is stored exactly as Helm v4 stores it (pkg/storage/driver): a Secret
 `sh.helm.release.v1.<name>.v<n>` of type `helm.sh/release.v1` (or a ConfigMap with
 HELM_DRIVER=configmap) labelled owner/name/status/version, whose `release` key holds
@@ -33,6 +35,7 @@ from helmguard.manifest import K8sObject, ManifestError, ObjectRef
 
 HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 HELM_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"  # helm sets it to "Helm"
 RELEASE_ANNOTATION = "helmguard.io/release"
 REVISION_ANNOTATION = "helmguard.io/revision"
 
@@ -42,10 +45,15 @@ def release_id(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
 
 
-def stamp(obj: K8sObject, namespace: str, name: str, revision: int) -> dict[str, Any]:
-    """The body to apply: `obj` with Helm's and helmguard's ownership annotations added."""
+def stamp(
+    obj: K8sObject, namespace: str, name: str, revision: int, *, helm_label: bool = True
+) -> dict[str, Any]:
+    """The body to apply: `obj` with Helm's and helmguard's ownership annotations added,
+    and with `helm_label` Helm's managed-by label (helm labels neither hooks nor crds/)."""
     body = dict(obj.body)
     meta = dict(obj.metadata)
+    if helm_label:
+        meta["labels"] = {**(meta.get("labels") or {}), MANAGED_BY_LABEL: "Helm"}
     meta["annotations"] = {
         **(meta.get("annotations") or {}),
         HELM_RELEASE_ANNOTATION: name,
