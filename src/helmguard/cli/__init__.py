@@ -74,7 +74,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Register Helm chart repositories and OCI registries for the catalogue.",
     ),
     "rollback": (
-        "helmguard.cli.deploy:rollback_command",
+        "helmguard.cli.rollback:rollback_command",
         "Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision.",
     ),
     "sandbox": (
@@ -102,8 +102,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "transitions": ("helmguard.cli.status:history", "RELEASE's status transitions, newest first."),
     "uninstall": (
-        "helmguard.cli.deploy:uninstall_command",
-        "Delete everything RELEASE applied, in reverse order, and wait until it is gone.",
+        "helmguard.cli.uninstall:uninstall_command",
+        "Delete everything each RELEASE applied, in reverse order, and wait until it is gone.",
     ),
     "upgrade": (
         "helmguard.cli.deploy:upgrade_command",

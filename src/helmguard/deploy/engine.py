@@ -510,19 +510,31 @@ class Engine:
         live = await self.cluster.get(ref)
         return live is not None and owner_of(live) == release_id(self.namespace, self.name)
 
-    async def delete_and_wait(
-        self, refs: Iterable[ObjectRef], *, only_owned: bool = False
-    ) -> list[ObjectRef]:
-        """Delete `refs` and wait until they are gone; raise naming what is stuck and why."""
+    async def owned(self, refs: Iterable[ObjectRef]) -> list[ObjectRef]:
+        """Those of `refs` that exist and belong to this release (what an uninstall deletes)."""
         targets = list(refs)
-        if only_owned:
-            owned = await asyncio.gather(*(self.owned_by_us(r) for r in targets))
-            targets = [r for r, mine in zip(targets, owned, strict=True) if mine]
-        deleted = await asyncio.gather(*(self.cluster.delete(r) for r in targets))
+        mine = await asyncio.gather(*(self.owned_by_us(r) for r in targets))
+        return [r for r, ours in zip(targets, mine, strict=True) if ours]
+
+    async def delete_and_wait(
+        self,
+        refs: Iterable[ObjectRef],
+        *,
+        only_owned: bool = False,
+        propagation: str = "Background",
+        wait: bool = True,
+    ) -> list[ObjectRef]:
+        """Delete `refs` (with that propagationPolicy) and, if `wait`, wait until they are gone;
+        raise naming what is stuck and why."""
+        targets = await self.owned(refs) if only_owned else list(refs)
+        deleted = await asyncio.gather(
+            *(self.cluster.delete(r, propagation=propagation) for r in targets)
+        )
         for ref, was in zip(targets, deleted, strict=True):
             if was:
                 self.log.emit(Step.OBJECT_DELETED, f"deletion requested for {ref}", ref=str(ref))
-        await self._wait_gone(targets)
+        if wait:
+            await self._wait_gone(targets)
         return targets
 
     async def _wait_gone(self, targets: Sequence[ObjectRef]) -> None:
@@ -554,11 +566,23 @@ class Engine:
             await asyncio.sleep(pause)
             pause = min(2 * pause, POLL_SECONDS)
 
-    async def delete_in_order(self, plan: Plan, *, only_owned: bool = True) -> list[ObjectRef]:
-        """Delete a plan's objects wave by wave in reverse; CRDs from crds/ are kept (Helm)."""
+    async def delete_in_order(
+        self,
+        plan: Plan,
+        *,
+        only_owned: bool = True,
+        propagation: str = "Background",
+        wait: bool = True,
+    ) -> list[ObjectRef]:
+        """Delete a plan's objects wave by wave in reverse; CRDs from crds/ are kept (Helm).
+        Without `wait` the deletions are requested in that order, none waited for (helm's)."""
         gone: list[ObjectRef] = []
         for wave in uninstall_order(plan):
             refs = [o.ref for o in wave if o.ref not in plan.chart_crds]
             if refs:
-                gone.extend(await self.delete_and_wait(refs, only_owned=only_owned))
+                gone.extend(
+                    await self.delete_and_wait(
+                        refs, only_owned=only_owned, propagation=propagation, wait=wait
+                    )
+                )
         return gone
