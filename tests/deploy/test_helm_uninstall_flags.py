@@ -242,3 +242,141 @@ def test_wait_hook_only_requests_the_deletions_without_waiting(twins: Twins) -> 
     # The records are gone in both: helm history finds no release.
     for ns in (twins.theirs, twins.ours):
         assert twins.helm.run("history", "td", "-n", ns, check=False).returncode == 1
+
+
+# ---- rollback -------------------------------------------------------------------------
+
+
+def test_rollback_without_a_revision_goes_to_the_one_before_the_latest_as_helms(
+    twins: Twins,
+) -> None:
+    twins.install("td")
+    # Revision 3 fails (its immutable ConfigMap's data cannot change), revision 4 deploys.
+    twins.upgrade("td", "--set", "frozen=a")
+    twins.upgrade("td", "--set", "frozen=b", check=False)
+    twins.upgrade("td", "--set", "frozen=a", "--set", "greeting=again")
+    theirs, mine = twins.history("td")
+    assert [h[1] for h in theirs] == ["superseded", "superseded", "failed", "deployed"]
+    # helm rollback NAME: revision 3, the one before the latest, although it failed.
+    (code, out, err), (ours, _, our_err) = twins.both("rollback", "td")
+    assert code == ours == 1, (out, err, our_err)
+    assert "td-frozen" in err and "td-frozen" in our_err
+    theirs, mine = twins.history("td")
+    assert [h[:2] for h in theirs] == [h[:2] for h in mine]
+    assert theirs[-1][1] == "failed" and mine[-1][1] == "failed"
+    # A revision never stored is refused by both.
+    (code, _, err), (ours, _, our_err) = twins.both("rollback", "td", "9")
+    assert code == ours == 1
+    assert "release has no 9 version" in err and "release has no 9 version" in our_err
+
+
+def test_rollback_no_hooks_runs_no_rollback_hook_and_records_them_as_helm(
+    twins: Twins,
+) -> None:
+    twins.install("td")
+    twins.upgrade("td", "--set", "greeting=two")
+    (code, _, err), (ours, _, our_err) = twins.both("rollback", "td", "1", "--no-hooks")
+    assert code == 0 and ours == 0, (err, our_err)
+    assert twins.exists(_marker("pre-rollback")) == (False, False)
+    assert twins.exists(_marker("post-rollback")) == (False, False)
+    theirs, mine = twins.history("td")
+    assert theirs == mine
+    hooks = [
+        twins.helm.run("get", "hooks", "td", "-n", ns, "--revision", "3").stdout
+        for ns in (twins.theirs, twins.ours)
+    ]
+    assert "td-pre-rollback" in hooks[0] and "td-pre-rollback" in hooks[1]
+    # Without it the hooks run: the check above can fail.
+    (code, _, err), (ours, _, our_err) = twins.both("rollback", "td", "2")
+    assert code == 0 and ours == 0, (err, our_err)
+    assert twins.exists(_marker("pre-rollback")) == (True, True)
+    assert twins.exists(_marker("post-rollback")) == (True, True)
+
+
+def test_rollback_dry_run_changes_nothing_as_helms(twins: Twins) -> None:
+    twins.install("td")
+    twins.upgrade("td", "--set", "greeting=two")
+    before = twins.history("td")
+    for flag in ("--dry-run", "--dry-run=client", "--dry-run=server"):
+        (code, _, err), (ours, _, our_err) = twins.both("rollback", "td", flag)
+        assert code == 0 and ours == 0, (flag, err, our_err)
+        assert "would be rolled back to revision 1 as revision 3" in our_err
+    assert twins.history("td") == before
+    for ns in (twins.theirs, twins.ours):
+        got = twins.api.get(CONFIG.format(ns)).json()
+        assert got["data"]["greeting"] == "two"
+    (code, _, _), (ours, _, our_err) = twins.both("rollback", "td", "7", "--dry-run")
+    assert code == ours == 1 and "release has no 7 version" in our_err
+    # --dry-run=none is a rollback, as helm's.
+    (code, _, err), (ours, _, our_err) = twins.both("rollback", "td", "--dry-run=none")
+    assert code == 0 and ours == 0, (err, our_err)
+    theirs, mine = twins.history("td")
+    assert theirs == mine and theirs[-1] == (3, "deployed", "Rollback to 1")
+
+
+def _leave_a_conflicting_frozen_map(api: httpx.Client, namespace: str) -> None:
+    """td-frozen back with other data, immutable, carrying the release's ownership: the API
+    server refuses re-applying the revision that had it."""
+    body = {
+        "metadata": {
+            "name": "td-frozen",
+            "labels": {"app.kubernetes.io/managed-by": "Helm"},
+            "annotations": {
+                "meta.helm.sh/release-name": "td",
+                "meta.helm.sh/release-namespace": namespace,
+            },
+        },
+        "immutable": True,
+        "data": {"generation": "other"},
+    }
+    created = api.post(f"/api/v1/namespaces/{namespace}/configmaps", json=body)
+    assert created.status_code == 201, created.text
+
+
+EXTRA = "/api/v1/namespaces/{}/configmaps/td-extra"
+
+
+def test_rollback_cleanup_on_fail_deletes_what_it_created_as_helm(twins: Twins) -> None:
+    twins.install("td", "--set", "extra=true", "--set", "frozen=a")
+    twins.upgrade("td", "--reset-values")  # td-extra and td-frozen pruned
+    for ns in (twins.theirs, twins.ours):
+        _leave_a_conflicting_frozen_map(twins.api, ns)
+    (code, _, err), (ours, _, our_err) = twins.both("rollback", "td", "1", "--cleanup-on-fail")
+    assert code == ours == 1, (err, our_err)
+    assert "td-frozen" in err and "td-frozen" in our_err
+    assert twins.exists(EXTRA) == (False, False)
+    theirs, mine = twins.history("td")
+    assert [h[:2] for h in theirs] == [h[:2] for h in mine]
+    # Without the flag the rollback's new ConfigMap stays: the check above can fail.
+    code, _, err = twins.cli("rollback", "td", "1", "-n", twins.ours)
+    assert code == 1, err
+    assert twins.exists(EXTRA)[1]
+
+
+def test_rollback_history_max_wait_and_timeout_as_helms(twins: Twins) -> None:
+    twins.install("td")
+    twins.upgrade("td", "--set", "greeting=two")
+    twins.upgrade("td", "--set", "greeting=three")
+    (code, _, err), (ours, _, our_err) = twins.both(
+        "rollback", "td", "1", "--history-max", "2", "--wait", "--wait-for-jobs",
+        "--timeout", "50s",
+    )  # fmt: skip
+    assert code == 0 and ours == 0, (err, our_err)
+    theirs, mine = twins.history("td")
+    assert theirs == mine
+    assert [h[0] for h in mine] == [3, 4]
+
+
+def test_rollback_refuses_what_helmguard_cannot_do(twins: Twins) -> None:
+    twins.install("td")
+    twins.upgrade("td", "--set", "greeting=two")
+    for flags in (("--force-replace",), ("--force",), ("--server-side=false",)):
+        code, _, err = twins.cli("rollback", "td", "1", "-n", twins.ours, *flags)
+        assert code == 2, (flags, err)
+        assert flags[0].split("=")[0] in err
+    code, _, err = twins.cli("rollback", "td", "1", "-n", twins.ours, "--description", "x" * 257)
+    assert code == 2 and "description must be 256 characters or less, got 257" in err
+    code, _, err = twins.cli("rollback", "td", "1", "-n", twins.ours, "--dry-run=maybe")
+    assert code == 2 and 'invalid dry-run value ("maybe")' in err
+    # Nothing was written: two revisions still.
+    assert [h[0] for h in twins.history("td")[1]] == [1, 2]

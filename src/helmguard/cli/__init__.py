@@ -75,7 +75,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "rollback": (
         "helmguard.cli.rollback:rollback_command",
-        "Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision.",
+        "Re-apply REVISION of RELEASE (default: the one before the latest) as a new revision.",
     ),
     "sandbox": (
         "helmguard.cli.sandbox:sandbox",
