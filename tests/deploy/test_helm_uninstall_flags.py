@@ -228,6 +228,28 @@ def test_keep_history_with_a_description_records_what_helm_records(twins: Twins)
     assert theirs == mine == [(1, "uninstalled", "gone for now")]
 
 
+def test_uninstall_of_an_uninstalled_release_as_helms(twins: Twins) -> None:
+    twins.install("td")
+    (code, _, err), (ours, _, our_err) = twins.both("uninstall", "td", "--keep-history")
+    assert code == 0 and ours == 0, (err, our_err)
+    # Again with --keep-history: an error for both, nothing run or written.
+    for ns in (twins.theirs, twins.ours):
+        assert twins.api.delete(_marker("pre-delete").format(ns)).status_code == 200
+    (code, _, err), (ours, _, our_err) = twins.both("uninstall", "td", "--keep-history")
+    assert code == ours == 1
+    assert 'the release named "td" is already deleted' in err
+    assert 'the release named "td" is already deleted' in our_err
+    theirs, mine = twins.history("td")
+    assert theirs == mine == [(1, "uninstalled", "Uninstallation complete")]
+    # Without it: the records go, and no delete hook runs again.
+    (code, out, err), (ours, our_out, our_err) = twins.both("uninstall", "td")
+    assert code == 0 and ours == 0, (err, our_err)
+    assert out == our_out == 'release "td" uninstalled\n'
+    assert twins.exists(_marker("pre-delete")) == (False, False)
+    for ns in (twins.theirs, twins.ours):
+        assert twins.helm.run("history", "td", "-n", ns, check=False).returncode == 1
+
+
 def test_wait_hook_only_requests_the_deletions_without_waiting(twins: Twins) -> None:
     twins.install("td")
     (code, out, err), (ours, our_out, our_err) = twins.both("uninstall", "td", "--wait=hookOnly")

@@ -16,6 +16,7 @@ from helmguard.deploy.release import record_name, with_status
 from helmguard.deploy.result import Outcome, Result
 from helmguard.deploy.run import Run, inventory_items, stored_hooks
 from helmguard.graph.order import Plan, build_plan
+from helmguard.kube.errors import KubeError
 from helmguard.manifest import K8sObject, ObjectRef
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ async def uninstall(
         if not run.history and how.ignore_not_found:
             return _ended(run, _not_found(run))
         latest = run.latest()
+        if latest.status == "uninstalled":
+            return await _purge_uninstalled(run)
         # As Helm's: an uninstall is of the latest revision, not a new one (with
         # --keep-history its record is marked uninstalled; the next install is N+1).
         run.revision = latest.revision
@@ -178,6 +181,27 @@ async def _dry_run(run: Run, how: UninstallOptions) -> Result:
     lines += [f"  would delete {ref}" for ref in doomed]
     lines += [f"  would run hook {hook}" for hook in hooks]
     return _ended(run, "\n".join(lines), Outcome.DRY_RUN)
+
+
+async def _purge_uninstalled(run: Run) -> Result:
+    """As Helm's uninstall of a release already uninstalled with --keep-history: its records
+    are removed (no hook runs, nothing else is deleted); with --keep-history again, an error."""
+    if run.options.keep_history:
+        raise KubeError(
+            f'the release named "{run.name}" is already deleted (its records are kept)',
+            fix="Uninstall it without --keep-history to remove its records.",
+        )
+    assert run.cluster is not None
+    for h in run.history:
+        await run.cluster.delete(
+            ObjectRef("", run.record_kind, run.namespace, record_name(run.name, h.revision))
+        )
+    if run.store is not None:
+        await run.store.delete_release(run.key)
+    return _ended(
+        run,
+        f"release {run.namespace}/{run.name} was already uninstalled: its records were removed",
+    )
 
 
 def _not_found(run: Run) -> str:
