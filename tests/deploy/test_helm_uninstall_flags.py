@@ -297,8 +297,9 @@ def test_rollback_no_hooks_runs_no_rollback_hook_and_records_them_as_helm(
 ) -> None:
     twins.install("td")
     twins.upgrade("td", "--set", "greeting=two")
-    (code, _, err), (ours, _, our_err) = twins.both("rollback", "td", "1", "--no-hooks")
+    (code, out, err), (ours, our_out, our_err) = twins.both("rollback", "td", "1", "--no-hooks")
     assert code == 0 and ours == 0, (err, our_err)
+    assert out == our_out == "Rollback was a success! Happy Helming!\n"
     assert twins.exists(_marker("pre-rollback")) == (False, False)
     assert twins.exists(_marker("post-rollback")) == (False, False)
     theirs, mine = twins.history("td")
@@ -320,9 +321,9 @@ def test_rollback_dry_run_changes_nothing_as_helms(twins: Twins) -> None:
     twins.upgrade("td", "--set", "greeting=two")
     before = twins.history("td")
     for flag in ("--dry-run", "--dry-run=client", "--dry-run=server"):
-        (code, _, err), (ours, _, our_err) = twins.both("rollback", "td", flag)
+        (code, _, err), (ours, our_out, our_err) = twins.both("rollback", "td", flag)
         assert code == 0 and ours == 0, (flag, err, our_err)
-        assert "would be rolled back to revision 1 as revision 3" in our_err
+        assert "would be rolled back to revision 1 as revision 3" in our_out
     assert twins.history("td") == before
     for ns in (twins.theirs, twins.ours):
         got = twins.api.get(CONFIG.format(ns)).json()

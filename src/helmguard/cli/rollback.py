@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -15,6 +15,9 @@ from helmguard.cli.deploy import (
     _wait_for_jobs,
 )
 from helmguard.cli.wait_flag import read_wait, wait_option
+
+if TYPE_CHECKING:
+    from helmguard.deploy import Configuration, DeployOptions, Result
 
 # helm's limit of a revision's description (action.MaxDescriptionLength).
 _DESCRIPTION_MAX = 256
@@ -107,12 +110,17 @@ def rollback_command(
         _bad(f'invalid dry-run value ("{dry_run}"). Must be "none", "server", or "client"')
     read_wait(kwargs)
     _check_wait_for_jobs(kwargs)
-    _run(
-        lambda options, config: rollback(
+    text = kwargs["output"] == "text"
+
+    async def action(options: DeployOptions, config: Configuration) -> Result:
+        result = await rollback(
             namespace, release, revision, options, dry_run=bool(simulate), config=config
-        ),
-        **kwargs,
-    )
+        )
+        if text and result.ok:  # helm's line, which scripts look for; a dry run says what
+            click.echo(result.message if simulate else "Rollback was a success! Happy Helming!")
+        return result
+
+    _run(action, **kwargs)
 
 
 def _bad(message: str) -> NoReturn:
