@@ -50,8 +50,10 @@ class Twins:
         return (done.returncode, done.stdout, done.stderr), self.cli(*args, "-n", self.ours)
 
     def cli(self, *args: str) -> tuple[int, str, str]:
+        # The command's own flags after COMMON's: a --timeout given wins.
+        command, *rest = args
         result = CliRunner().invoke(
-            main, [*args, *COMMON, "--kubeconfig", str(self.sandbox.kubeconfig)]
+            main, [command, *COMMON, *rest, "--kubeconfig", str(self.sandbox.kubeconfig)]
         )
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
@@ -164,6 +166,43 @@ def test_cascade_bad_value_and_wait_strategy_are_refused(twins: Twins) -> None:
     (code, _, err), (ours, _, our_err) = twins.both("uninstall", "td", "--wait=soon")
     assert code == 1 and ours == 2 and "soon" in err and "--wait=soon" in our_err
     assert twins.exists(CONFIG) == (True, True)  # nothing was touched
+
+
+def test_wait_honours_the_timeout_on_an_object_a_finalizer_holds(twins: Twins) -> None:
+    twins.install("td")
+    held = {"metadata": {"finalizers": ["example.com/hold"]}}
+    for ns in (twins.theirs, twins.ours):
+        patched = twins.api.patch(
+            CONFIG.format(ns),
+            json=held,
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert patched.status_code == 200, patched.text
+    try:
+        (code, _, err), (ours, _, our_err) = twins.both(
+            "uninstall", "td", "--wait", "--timeout", "8s"
+        )
+        assert code == ours == 1, (err, our_err)
+        assert "td-config" in err or "context deadline exceeded" in err, err
+        assert "td-config" in our_err and "example.com/hold" in our_err, our_err
+        # helm removes the records anyway; helmguard keeps the latest, uninstalling, so the
+        # uninstall can be run again once the finalizer is gone (a deliberate difference).
+        assert twins.helm.run("history", "td", "-n", twins.theirs, check=False).returncode == 1
+        mine = twins.helm.json("history", "td", "-n", twins.ours)
+        # What helm's record says while it deletes (helm's own text).
+        assert [(h["status"], h["description"]) for h in mine] == [
+            ("uninstalling", "Deletion in progress (or silently failed)")
+        ]
+    finally:
+        for ns in (twins.theirs, twins.ours):
+            twins.api.patch(
+                CONFIG.format(ns),
+                json={"metadata": {"finalizers": None}},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+    (ours, _, our_err) = twins.cli("uninstall", "td", "-n", twins.ours)
+    assert ours == 0, our_err
+    assert twins.exists(CONFIG) == (False, False)
 
 
 def test_no_hooks_runs_no_delete_hook_as_helms(twins: Twins) -> None:

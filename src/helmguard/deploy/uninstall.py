@@ -89,7 +89,9 @@ async def uninstall(
         deleted: list[ObjectRef] = []
         # As Helm's uninstall: the latest record says so while objects are deleted.
         kind = run.record_kind
-        latest = with_status(latest, "uninstalling", description="Deletion in progress")
+        latest = with_status(
+            latest, "uninstalling", description="Deletion in progress (or silently failed)"
+        )
         await write_record(cluster, latest, log, kind)
         propagation = CASCADES[how.cascade]
         try:
