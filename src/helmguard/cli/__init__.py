@@ -115,6 +115,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# helm's aliases of its commands, accepted (not listed): helm uninstall's del, delete and un.
+ALIASES = {"del": "uninstall", "delete": "uninstall", "un": "uninstall"}
+
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -132,7 +135,7 @@ class _LazyGroup(click.Group):
             formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = COMMANDS.get(cmd_name)
+        entry = COMMANDS.get(ALIASES.get(cmd_name, cmd_name))
         if entry is None:
             return None
         module, _, attribute = entry[0].partition(":")
