@@ -27,7 +27,7 @@ import yaml
 from helmguard.chart.render import RenderRequest
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.config import Configuration, DeployOptions, configuration
-from helmguard.deploy.history import read_history
+from helmguard.deploy.history import NoSuchRevision, read_history, rollback_target
 from helmguard.deploy.release import (
     REVISION_ANNOTATION,
     RevisionManifest,
@@ -36,7 +36,6 @@ from helmguard.deploy.release import (
     release_id,
     stamp,
 )
-from helmguard.deploy.rollback import NoSuchRevision, rollback_target
 from helmguard.deploy.values import current_release, upgrade_values
 from helmguard.kube.classifier import retry
 from helmguard.kube.client import Kube
