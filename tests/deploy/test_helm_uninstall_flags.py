@@ -180,7 +180,7 @@ def test_wait_honours_the_timeout_on_an_object_a_finalizer_holds(twins: Twins) -
         assert patched.status_code == 200, patched.text
     try:
         (code, _, err), (ours, _, our_err) = twins.both(
-            "uninstall", "td", "--wait", "--timeout", "8s"
+            "uninstall", "td", "--wait", "--timeout", "15s"
         )
         assert code == ours == 1, (err, our_err)
         assert "td-config" in err or "context deadline exceeded" in err, err

@@ -540,11 +540,19 @@ class Engine:
     async def _wait_gone(self, targets: Sequence[ObjectRef]) -> None:
         """Wait until `targets` (deletion requested) are gone; raise naming what is stuck."""
         pause = _FIRST_LOOK
+        stuck: list[tuple[ObjectRef, dict[str, Any]]] = []
         while True:
-            lives = await asyncio.gather(*(self.cluster.get(r) for r in targets))
-            stuck = [(r, live) for r, live in zip(targets, lives, strict=True) if live is not None]
-            if not stuck:
-                return
+            try:
+                lives = await asyncio.gather(*(self.cluster.get(r) for r in targets))
+            except KubeError:
+                # The deadline ran out during a look (a slow API server): what was stuck at
+                # the last one is the answer, not the look's timeout.
+                if not stuck or self.cluster.remaining() > POLL_SECONDS:
+                    raise
+            else:
+                stuck = [(r, o) for r, o in zip(targets, lives, strict=True) if o is not None]
+                if not stuck:
+                    return
             if self.cluster.remaining() <= POLL_SECONDS:
                 reasons = []
                 for ref, live in stuck:
