@@ -152,7 +152,7 @@ async def test_an_upgrade_prunes_what_the_new_revision_drops_as_the_sandbox_did(
 # ---- rollback: which revision ---------------------------------------------------------
 
 
-async def test_rollback_defaults_to_the_last_deployed_revision_before_the_latest() -> None:
+async def test_rollback_defaults_to_the_revision_before_the_latest() -> None:
     fake = FakeCluster.of(_state("two-revisions"))
     result = await rollback(NS, NAME, None, OPTIONS, config=fake.config())
     assert (result.outcome, result.revision) == ("deployed", 3), result.message
@@ -172,7 +172,7 @@ async def test_rollback_defaults_to_the_last_deployed_revision_before_the_latest
 async def test_a_second_rollback_goes_back_to_the_revision_the_first_replaced() -> None:
     fake = FakeCluster.of(_state("two-revisions"))
     await rollback(NS, NAME, None, OPTIONS, config=fake.config())
-    # Revisions 1 and 2 both deployed before 3: the latest of them is the target.
+    # As helm rollback NAME: the revision before the latest (3), whatever its status.
     again = await rollback(NS, NAME, None, OPTIONS, config=fake.config())
     assert (again.outcome, again.revision) == ("deployed", 4), again.message
     targets = [r.message for r in again.log if r.step == Step.ROLLBACK_TARGET]
@@ -193,15 +193,15 @@ async def test_rollback_to_a_named_revision_takes_that_one() -> None:
 
 async def test_rollback_to_a_revision_never_stored_names_the_stored_ones() -> None:
     fake = FakeCluster.of(_state("two-revisions"))
-    with pytest.raises(KubeError, match=r"has no revision 7 \(stored: 1, 2\)"):
+    with pytest.raises(KubeError, match=r"has no revision 7 \(stored: 1, 2;"):
         await rollback(NS, NAME, 7, OPTIONS, config=fake.config())
     assert [c.verb for c in fake.calls] == ["create", "delete"]  # its Lease, nothing else
     assert {c.ref.kind for c in fake.calls} == {"Lease"}
 
 
-async def test_rollback_without_an_earlier_deployed_revision_is_refused() -> None:
+async def test_rollback_without_an_earlier_revision_is_refused() -> None:
     fake = FakeCluster.of(_state("one-revision"))
-    with pytest.raises(KubeError, match="no deployed revision before 1"):
+    with pytest.raises(KubeError, match="has only revision 1: no previous one"):
         await rollback(NS, NAME, None, OPTIONS, config=fake.config())
     assert fake.writes(kind="Secret") == []
 

@@ -129,9 +129,9 @@ def test_diff_bad_input_exits_2_naming_the_problem(
     assert code == 2 and f"release {namespace}/absent has no stored revisions" in err
     helm.run("install", "shop", str(CHART), "-n", namespace)
     code, _, err = _diff(sandbox, "rollback", "shop", "-n", namespace)
-    assert code == 2 and "no deployed revision before 1" in err
+    assert code == 2 and "has only revision 1: no previous one" in err
     code, _, err = _diff(sandbox, "rollback", "shop", "7", "-n", namespace)
-    assert code == 2 and "has no revision 7 (stored: 1)" in err
+    assert code == 2 and "has no revision 7 (stored: 1;" in err
     code, _, err = _diff(sandbox, "rollback", "shop", "0", "-n", namespace)
     assert code == 2 and "REVISION" in err
     code, _, err = _diff(sandbox, "upgrade", "shop", str(CHART), "--context", "-1")

@@ -85,7 +85,7 @@ class DeployRequest(CheckRequest):
 
 class RollbackRequest(BaseModel):
     revision: int | None = Field(
-        None, ge=1, le=2**31 - 1, description="Default: the last deployed before the latest."
+        None, ge=1, le=2**31 - 1, description="Default: the one before the latest (helm rollback)."
     )
     timeout: float = Field(300.0, gt=0, le=3600)
 

@@ -74,8 +74,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Register Helm chart repositories and OCI registries for the catalogue.",
     ),
     "rollback": (
-        "helmguard.cli.deploy:rollback_command",
-        "Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision.",
+        "helmguard.cli.rollback:rollback_command",
+        "Re-apply REVISION of RELEASE (default: the one before the latest) as a new revision.",
     ),
     "sandbox": (
         "helmguard.cli.sandbox:sandbox",
@@ -102,8 +102,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "transitions": ("helmguard.cli.status:history", "RELEASE's status transitions, newest first."),
     "uninstall": (
-        "helmguard.cli.deploy:uninstall_command",
-        "Delete everything RELEASE applied, in reverse order, and wait until it is gone.",
+        "helmguard.cli.uninstall:uninstall_command",
+        "Delete everything each RELEASE applied, in reverse order, and wait until it is gone.",
     ),
     "upgrade": (
         "helmguard.cli.deploy:upgrade_command",
@@ -114,6 +114,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Print RELEASE's status transitions as `serve` stores them (Ctrl-C to stop).",
     ),
 }
+
+# helm's aliases of its commands, accepted (not listed): helm uninstall's del, delete and un.
+ALIASES = {"del": "uninstall", "delete": "uninstall", "un": "uninstall"}
 
 
 class _LazyGroup(click.Group):
@@ -132,7 +135,7 @@ class _LazyGroup(click.Group):
             formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = COMMANDS.get(cmd_name)
+        entry = COMMANDS.get(ALIASES.get(cmd_name, cmd_name))
         if entry is None:
             return None
         module, _, attribute = entry[0].partition(":")

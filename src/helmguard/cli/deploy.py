@@ -1,5 +1,6 @@
-"""`helmguard plan`, `deploy`, `install`, `upgrade`, `rollback`, `uninstall` and `test`: thin
-shells over `helmguard.deploy`.
+"""`helmguard plan`, `deploy`, `install`, `upgrade` and `test`: thin shells over
+`helmguard.deploy` (`rollback` and `uninstall` share their runner from cli/rollback.py and
+cli/uninstall.py).
 
 One file past 400 lines: the commands share their flags, the live display of the
 operation log (`_Display`) and the mapping of outcomes to exit codes.
@@ -28,6 +29,7 @@ from helmguard.cli.chart_options import (
 )
 from helmguard.cli.duration import DURATION
 from helmguard.cli.options import db_option, target_options
+from helmguard.cli.wait_flag import read_wait, wait_option
 from helmguard.deploy.oplog import Step
 
 if TYPE_CHECKING:
@@ -455,24 +457,12 @@ def plan_command(output: str, operation: str, **kwargs: Any) -> None:
         click.echo(plan_to_text(the_plan), nl=False)
 
 
-_WAIT_STRATEGIES = ("watcher", "legacy", "hookOnly")
-
-
 def _deploy_flags(f: F) -> F:
     """The flags of deploy, install and upgrade: Helm's (helm v4's names and their v3 names
     where they differ: --rollback-on-failure/--atomic, --take-ownership/--adopt)."""
     options = (
         click.option("--no-wait", is_flag=True, help="Return once every wave is applied."),
-        click.option(
-            "--wait",
-            "wait_strategy",
-            is_flag=False,
-            flag_value="watcher",
-            default=None,
-            metavar="[=STRATEGY]",
-            help="helm's flag: helmguard waits by default (--wait and --wait=watcher or legacy "
-            "say the same); --wait=hookOnly is --no-wait.",
-        ),
+        wait_option("is --no-wait"),
         _wait_for_jobs,
         click.option(
             "--wait-for-load-balancers",
@@ -591,15 +581,7 @@ def upgrade_command(install: bool, **kwargs: Any) -> None:
 def _deploy(kwargs: dict[str, Any], *, require: str) -> None:
     from helmguard.deploy import deploy
 
-    strategy = kwargs.pop("wait_strategy")
-    if strategy is not None:
-        if strategy not in _WAIT_STRATEGIES:
-            raise click.UsageError(
-                f"--wait={strategy}: use one of {', '.join(_WAIT_STRATEGIES)} (or --wait alone)"
-            )
-        if kwargs["no_wait"] and strategy != "hookOnly":
-            raise click.UsageError(f"--wait={strategy} waits and --no-wait does not: pass one")
-        kwargs["no_wait"] = strategy == "hookOnly"
+    read_wait(kwargs)
     kwargs["values_mode"] = values_mode(kwargs)
     kwargs["require"] = require
     _check_wait_for_jobs(kwargs)
@@ -649,46 +631,6 @@ def _dry_run(mode: str, **kwargs: Any) -> None:
     click.echo(to_table(report), err=True, nl=False)
     if any(f.severity >= Severity.ERROR for f in report.findings):
         raise SystemExit(1)
-
-
-@click.command("rollback")
-@click.argument("release")
-@click.argument("revision", type=int, required=False)
-@click.option("-n", "--namespace", default="default", show_default=True)
-@_cluster_options
-@click.option("--no-wait", is_flag=True, help="Return once every wave is applied.")
-@_wait_for_jobs
-@_history_max
-@_description
-def rollback_command(release: str, revision: int | None, namespace: str, **kwargs: Any) -> None:
-    """Re-apply REVISION of RELEASE (default: the previous deployed one) as a new revision."""
-    from helmguard.deploy.rollback import rollback
-
-    _check_wait_for_jobs(kwargs)
-    _run(
-        lambda options, config: rollback(namespace, release, revision, options, config=config),
-        **kwargs,
-    )
-
-
-@click.command("uninstall")
-@click.argument("release")
-@click.option("-n", "--namespace", default="default", show_default=True)
-@_cluster_options
-@click.option(
-    "--keep-history",
-    is_flag=True,
-    help="Keep the release's records (marked uninstalled, as helm does) and its store history.",
-)
-@_description
-def uninstall_command(release: str, namespace: str, **kwargs: Any) -> None:
-    """Delete everything RELEASE applied, in reverse order, and wait until it is gone."""
-    from helmguard.deploy.uninstall import uninstall
-
-    _run(
-        lambda options, config: uninstall(namespace, release, options, config=config),
-        **kwargs,
-    )
 
 
 @click.command("test")

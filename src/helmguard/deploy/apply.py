@@ -309,8 +309,11 @@ async def apply_revision(
     await write_record(cluster, final, run.log, run.record_kind)
     run.history.append(final)
     cleaned: list[ObjectRef] = []
-    if failure is not None and run.options.cleanup_on_fail and operation == "upgrade":
-        cleaned, trouble = await _cleanup_created(run, engine, the_plan.objects)
+    # helm's --cleanup-on-fail: an upgrade's failure, or a rollback's while objects were
+    # being changed (helm's performRollback cleans up only when its Update fails).
+    cleans = operation == "upgrade" or (operation == "rollback" and updating)
+    if failure is not None and run.options.cleanup_on_fail and cleans:
+        cleaned, trouble = await _cleanup_created(run, engine, the_plan.objects, operation)
         message += trouble
     rollback_result: Result | None = None
     if failure is not None and run.options.atomic:
@@ -358,10 +361,10 @@ def _record_labels(
 
 
 async def _cleanup_created(
-    run: Run, engine: Engine, objects: Sequence[K8sObject]
+    run: Run, engine: Engine, objects: Sequence[K8sObject], operation: str
 ) -> tuple[list[ObjectRef], str]:
-    """Helm's --cleanup-on-fail: delete the chart's objects this upgrade created (not the
-    ones it changed, nor hooks or crds/); what was deleted, and what went wrong doing it."""
+    """Helm's --cleanup-on-fail: delete the chart's objects this upgrade (or rollback) created
+    (not the ones it changed, nor hooks or crds/); what was deleted, and what went wrong."""
     templates = {o.ref for o in objects}
     created = [r for r, a in engine.applied.items() if a.created and r in templates]
     if not created:
@@ -374,7 +377,7 @@ async def _cleanup_created(
         return [], f"\nunable to clean up the objects it created: {text}"
     run.log.emit(
         Step.CLEANUP,
-        f"--cleanup-on-fail: deleted {len(deleted)} object(s) this upgrade created",
+        f"--cleanup-on-fail: deleted {len(deleted)} object(s) this {operation} created",
         objects=[str(r) for r in deleted],
     )
     return deleted, ""

@@ -27,7 +27,7 @@ import yaml
 from helmguard.chart.render import RenderRequest
 from helmguard.deploy.cluster import Cluster
 from helmguard.deploy.config import Configuration, DeployOptions, configuration
-from helmguard.deploy.history import read_history
+from helmguard.deploy.history import NoSuchRevision, read_history, rollback_target
 from helmguard.deploy.release import (
     REVISION_ANNOTATION,
     RevisionManifest,
@@ -316,33 +316,17 @@ async def diff_rollback(
     config: Configuration | None = None,
     context: int = 3,
 ) -> ReleaseDiff:
-    """What `rollback` to `revision` (default: the last deployed before the latest) would change.
+    """What `rollback` to `revision` (default: the one before the latest, as helm's) would change.
 
     Raises DiffInputError when the release or the revision is not stored.
     """
     async with _connected(options, config) as kube:
         cluster, history = await _history(kube, namespace, name, options)
-        if not history:
-            raise DiffInputError(f"release {namespace}/{name} has no stored revisions")
+        try:
+            target = rollback_target(namespace, name, history, revision)
+        except NoSuchRevision as exc:
+            raise DiffInputError(str(exc)) from None
         latest = history[-1]
-        if revision is None:
-            earlier = [
-                h for h in history if h.outcome == "deployed" and h.revision < latest.revision
-            ]
-            if not earlier:
-                raise DiffInputError(
-                    f"release {namespace}/{name} has no deployed revision before "
-                    f"{latest.revision}; name one: helmguard diff rollback {name} REVISION"
-                )
-            target = earlier[-1]
-        else:
-            found = [h for h in history if h.revision == revision]
-            if not found:
-                known = ", ".join(str(h.revision) for h in history)
-                raise DiffInputError(
-                    f"release {namespace}/{name} has no revision {revision} (stored: {known})"
-                )
-            target = found[0]
         current = current_release(history)
         changes = await compare(
             cluster,

@@ -511,29 +511,49 @@ class Engine:
         live = await self.cluster.get(ref)
         return live is not None and owner_of(live) == release_id(self.namespace, self.name)
 
-    async def delete_and_wait(
-        self, refs: Iterable[ObjectRef], *, only_owned: bool = False
-    ) -> list[ObjectRef]:
-        """Delete `refs` and wait until they are gone; raise naming what is stuck and why."""
+    async def owned(self, refs: Iterable[ObjectRef]) -> list[ObjectRef]:
+        """Those of `refs` that exist and belong to this release (what an uninstall deletes)."""
         targets = list(refs)
-        if only_owned:
-            owned = await asyncio.gather(*(self.owned_by_us(r) for r in targets))
-            targets = [r for r, mine in zip(targets, owned, strict=True) if mine]
-        deleted = await asyncio.gather(*(self.cluster.delete(r) for r in targets))
+        mine = await asyncio.gather(*(self.owned_by_us(r) for r in targets))
+        return [r for r, ours in zip(targets, mine, strict=True) if ours]
+
+    async def delete_and_wait(
+        self,
+        refs: Iterable[ObjectRef],
+        *,
+        only_owned: bool = False,
+        propagation: str = "Background",
+        wait: bool = True,
+    ) -> list[ObjectRef]:
+        """Delete `refs` (with that propagationPolicy) and, if `wait`, wait until they are gone;
+        raise naming what is stuck and why."""
+        targets = await self.owned(refs) if only_owned else list(refs)
+        deleted = await asyncio.gather(
+            *(self.cluster.delete(r, propagation=propagation) for r in targets)
+        )
         for ref, was in zip(targets, deleted, strict=True):
             if was:
                 self.log.emit(Step.OBJECT_DELETED, f"deletion requested for {ref}", ref=str(ref))
-        await self._wait_gone(targets)
+        if wait:
+            await self._wait_gone(targets)
         return targets
 
     async def _wait_gone(self, targets: Sequence[ObjectRef]) -> None:
         """Wait until `targets` (deletion requested) are gone; raise naming what is stuck."""
         pause = _FIRST_LOOK
+        stuck: list[tuple[ObjectRef, dict[str, Any]]] = []
         while True:
-            lives = await asyncio.gather(*(self.cluster.get(r) for r in targets))
-            stuck = [(r, live) for r, live in zip(targets, lives, strict=True) if live is not None]
-            if not stuck:
-                return
+            try:
+                lives = await asyncio.gather(*(self.cluster.get(r) for r in targets))
+            except KubeError:
+                # The deadline ran out during a look (a slow API server): what was stuck at
+                # the last one is the answer, not the look's timeout.
+                if not stuck or self.cluster.remaining() > POLL_SECONDS:
+                    raise
+            else:
+                stuck = [(r, o) for r, o in zip(targets, lives, strict=True) if o is not None]
+                if not stuck:
+                    return
             if self.cluster.remaining() <= POLL_SECONDS:
                 reasons = []
                 for ref, live in stuck:
@@ -555,11 +575,23 @@ class Engine:
             await asyncio.sleep(pause)
             pause = min(2 * pause, POLL_SECONDS)
 
-    async def delete_in_order(self, plan: Plan, *, only_owned: bool = True) -> list[ObjectRef]:
-        """Delete a plan's objects wave by wave in reverse; CRDs from crds/ are kept (Helm)."""
+    async def delete_in_order(
+        self,
+        plan: Plan,
+        *,
+        only_owned: bool = True,
+        propagation: str = "Background",
+        wait: bool = True,
+    ) -> list[ObjectRef]:
+        """Delete a plan's objects wave by wave in reverse; CRDs from crds/ are kept (Helm).
+        Without `wait` the deletions are requested in that order, none waited for (helm's)."""
         gone: list[ObjectRef] = []
         for wave in uninstall_order(plan):
             refs = [o.ref for o in wave if o.ref not in plan.chart_crds]
             if refs:
-                gone.extend(await self.delete_and_wait(refs, only_owned=only_owned))
+                gone.extend(
+                    await self.delete_and_wait(
+                        refs, only_owned=only_owned, propagation=propagation, wait=wait
+                    )
+                )
         return gone

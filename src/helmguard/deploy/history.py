@@ -66,6 +66,33 @@ def name_refusal(require: str, history: Sequence[RevisionManifest], name: str) -
     return None
 
 
+class NoSuchRevision(LookupError):
+    """The release has no revision to roll back to (the message names what is stored)."""
+
+
+def rollback_target(
+    namespace: str, name: str, history: Sequence[RevisionManifest], revision: int | None
+) -> RevisionManifest:
+    """The revision to roll back to: `revision`, or (None, 0) the latest's number minus one,
+    whatever its status, as helm's prepareRollback."""
+    if not history:
+        raise NoSuchRevision(f"release {namespace}/{name} has no stored revisions on the cluster")
+    wanted = revision or history[-1].revision - 1
+    found = [h for h in history if h.revision == wanted]
+    if not found and wanted == 0:
+        raise NoSuchRevision(
+            f"release {namespace}/{name} has only revision {history[-1].revision}: no previous "
+            'one to roll back to (helm: "release has no 0 version")'
+        )
+    if not found:
+        known = ", ".join(str(h.revision) for h in history)
+        raise NoSuchRevision(
+            f"release {namespace}/{name} has no revision {wanted} (stored: {known}; helm: "
+            f'"release has no {wanted} version")'
+        )
+    return found[0]
+
+
 async def write_record(
     cluster: Cluster, rev: RevisionManifest, log: OperationLog, kind: str, *, new: bool = False
 ) -> None:

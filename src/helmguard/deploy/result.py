@@ -25,9 +25,10 @@ class Outcome(StrEnum):
     UNINSTALLED = "uninstalled"
     PASSED = "passed"  # release_test
     CLEAN = "clean"  # settle found nothing unfinished
+    DRY_RUN = "dry-run"  # --dry-run: what the operation would do; nothing was changed
 
 
-_OK = frozenset({Outcome.DEPLOYED, Outcome.UNINSTALLED, Outcome.PASSED})
+_OK = frozenset({Outcome.DEPLOYED, Outcome.UNINSTALLED, Outcome.PASSED, Outcome.DRY_RUN})
 
 
 @dataclass(frozen=True)

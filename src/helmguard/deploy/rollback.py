@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from helmguard.deploy.apply import reapply
 from helmguard.deploy.config import Configuration, DeployOptions, StoreOpener, configuration
+from helmguard.deploy.history import NoSuchRevision, read_history, rollback_target
 from helmguard.deploy.oplog import Listener, OperationLog, Step
-from helmguard.deploy.result import Result
+from helmguard.deploy.release import RevisionManifest
+from helmguard.deploy.result import Outcome, Result
 from helmguard.deploy.run import Run
 from helmguard.kube.errors import KubeError
 
@@ -23,44 +26,54 @@ async def rollback(
     revision: int | None = None,
     options: DeployOptions = DeployOptions(),
     *,
+    dry_run: bool = False,
     config: Configuration | None = None,
     store: Store | StoreOpener | None = None,
     listeners: Sequence[Listener] = (),
 ) -> Result:
-    """Re-apply a stored revision (default: the last deployed before the latest) as a new one."""
+    """Re-apply a stored revision (default, or 0: the one before the latest, as helm's) as a
+    new one. `dry_run`: check that it can be chosen, as helm's, and change nothing."""
     cfg = configuration(options, config, store, listeners)
     log = OperationLog(cfg.listeners)
     run = Run("rollback", namespace, name, options, cfg, log)
     try:
-        await run.open()
-        if not run.history:
-            raise KubeError(
-                f"release {namespace}/{name} has no stored revisions on the cluster.",
-                fix="Check the release name and namespace (helmguard keeps revisions as Secrets "
-                "in the release namespace).",
+        if dry_run:
+            cluster = await run.new_cluster()
+            history = await read_history(cluster, namespace, name, kind=run.record_kind)
+            target = _target(namespace, name, history, revision)
+            message = (
+                f"dry run: release {namespace}/{name} would be rolled back to revision "
+                f"{target.revision} as revision {history[-1].revision + 1}; nothing changed "
+                f"(helmguard diff rollback {name} {target.revision} shows the changes)"
             )
-        latest = run.history[-1]
-        if revision is None:
-            candidates = [
-                h for h in run.history if h.outcome == "deployed" and h.revision < latest.revision
-            ]
-            if not candidates:
-                raise KubeError(
-                    f"release {namespace}/{name} has no deployed revision before "
-                    f"{latest.revision}.",
-                    fix="Name a revision explicitly: helmguard rollback RELEASE REVISION.",
-                )
-            target = candidates[-1]
-        else:
-            found = [h for h in run.history if h.revision == revision]
-            if not found:
-                known = ", ".join(str(h.revision) for h in run.history)
-                raise KubeError(
-                    f"release {namespace}/{name} has no revision {revision} (stored: {known}).",
-                    fix="Pick one of the stored revisions.",
-                )
-            target = found[0]
+            log.emit(Step.VERDICT, message)
+            return Result(
+                "rollback",
+                name,
+                namespace,
+                0,
+                Outcome.DRY_RUN,
+                message,
+                log=tuple(log.records),
+                seconds=time.monotonic() - run.started,
+            )
+        await run.open()
+        target = _target(namespace, name, run.history, revision)
         log.emit(Step.ROLLBACK_TARGET, f"rolling back to revision {target.revision}")
         return await reapply(run, target)
     finally:
         await asyncio.shield(run.close())
+
+
+def _target(
+    namespace: str, name: str, history: Sequence[RevisionManifest], revision: int | None
+) -> RevisionManifest:
+    try:
+        return rollback_target(namespace, name, history, revision)
+    except NoSuchRevision as exc:
+        raise KubeError(
+            f"{exc}.",
+            fix="Check the release name and namespace (helmguard keeps revisions as Secrets in "
+            "the release namespace), or name a stored revision: helmguard rollback RELEASE "
+            "REVISION.",
+        ) from None

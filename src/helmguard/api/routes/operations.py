@@ -228,7 +228,7 @@ async def start_deploy(
 async def start_rollback(
     context: Context, namespace: str, name: str, body: RollbackRequest, cluster: Cluster = ""
 ) -> JSONResponse:
-    """Re-apply a stored revision (default: the last deployed before the latest)."""
+    """Re-apply a stored revision (default: the one before the latest, as helm rollback)."""
     from helmguard.deploy.rollback import rollback
 
     store = context.store
