@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from helmcli import Helm, helm_binary
@@ -19,6 +22,27 @@ CHARTS = Path(__file__).parent / "charts"
 CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/sprockets.skipcrds.example.com"
 
 
+@dataclass(frozen=True)
+class Twins:
+    """Twin releases: helm's in `theirs`, helmguard's in the test's namespace."""
+
+    helm: Helm
+    theirs: str
+
+
+@pytest.fixture
+def twins(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+) -> Iterator[Twins]:
+    """A helm client on the sandbox and a second namespace for its twin release, deleted after."""
+    theirs = f"{namespace}-h"
+    create_namespace(admin_http, theirs)
+    try:
+        yield Twins(Helm(helm_binary(), sandbox, tmp_path / "helm"), theirs)
+    finally:
+        delete_namespace(admin_http, theirs)
+
+
 def _cli(sandbox: Sandbox, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, [*args, "--kubeconfig", str(sandbox.kubeconfig)])
     if result.exception and not isinstance(result.exception, SystemExit):
@@ -27,12 +51,10 @@ def _cli(sandbox: Sandbox, *args: str) -> tuple[int, str]:
 
 
 def test_skip_crds_installs_no_crd_with_helm_nor_helmguard(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path, twins: Twins
 ) -> None:
     chart = str(CHARTS / "crdful")
-    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
+    helm, theirs = twins.helm, twins.theirs
     try:
         helm.run("install", "gear", chart, "-n", theirs, "--skip-crds")
         code, out = _cli(
@@ -53,7 +75,6 @@ def test_skip_crds_installs_no_crd_with_helm_nor_helmguard(
         assert admin_http.get(CRD).status_code == 200
     finally:
         admin_http.delete(CRD)
-        delete_namespace(admin_http, theirs)
 
 
 def _statuses(helm: Helm, name: str, namespace: str) -> list[tuple[int, str]]:
@@ -81,55 +102,45 @@ def _leave_a_conflicting_frozen_map(admin_http: httpx.Client, namespace: str) ->
 
 
 def test_a_failed_rollback_records_what_helm_records(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path, twins: Twins
 ) -> None:
     chart = str(CHARTS / "frozen")
-    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
-    try:
-        for ns in (theirs, namespace):
-            helm.run("install", "rb", chart, "-n", ns)
-            helm.run("upgrade", "rb", chart, "-n", ns, "--set", "frozen=false")
-            _leave_a_conflicting_frozen_map(admin_http, ns)
-        failed = helm.run("rollback", "rb", "1", "-n", theirs, check=False)
-        assert failed.returncode != 0 and "rb-frozen" in failed.stderr, failed.stderr
-        code, out = _cli(
-            sandbox, "rollback", "rb", "1", "-n", namespace, "--no-store", "--timeout", "60s"
-        )
-        assert code == 1 and "rb-frozen" in out, out
-        expected = [(1, "superseded"), (2, "superseded"), (3, "failed")]
-        assert _statuses(helm, "rb", theirs) == expected
-        assert _statuses(helm, "rb", namespace) == expected
-    finally:
-        delete_namespace(admin_http, theirs)
+    helm, theirs = twins.helm, twins.theirs
+    for ns in (theirs, namespace):
+        helm.run("install", "rb", chart, "-n", ns)
+        helm.run("upgrade", "rb", chart, "-n", ns, "--set", "frozen=false")
+        _leave_a_conflicting_frozen_map(admin_http, ns)
+    failed = helm.run("rollback", "rb", "1", "-n", theirs, check=False)
+    assert failed.returncode != 0 and "rb-frozen" in failed.stderr, failed.stderr
+    code, out = _cli(
+        sandbox, "rollback", "rb", "1", "-n", namespace, "--no-store", "--timeout", "60s"
+    )
+    assert code == 1 and "rb-frozen" in out, out
+    expected = [(1, "superseded"), (2, "superseded"), (3, "failed")]
+    assert _statuses(helm, "rb", theirs) == expected
+    assert _statuses(helm, "rb", namespace) == expected
 
 
 def test_a_rollback_failing_its_wait_keeps_the_latest_deployed_as_helm_does(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path, twins: Twins
 ) -> None:
     chart = str(Path(__file__).parents[1] / "sync" / "charts" / "helmsa")
-    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
-    try:
-        for ns in (theirs, namespace):
-            # Revision 1 runs as a ServiceAccount that does not exist; revision 2 as default.
-            helm.run("install", "rw", chart, "-n", ns)
-            helm.run("upgrade", "rw", chart, "-n", ns, "--set", "account=default")
-        failed = helm.run(
-            "rollback", "rw", "1", "-n", theirs, "--wait", "--timeout", "10s", check=False
-        )
-        assert failed.returncode != 0, failed.stderr
-        code, out = _cli(
-            sandbox, "rollback", "rw", "1", "-n", namespace, "--no-store", "--timeout", "60s"
-        )
-        assert code == 1 and "helmsa-runner" in out, out
-        expected = [(1, "superseded"), (2, "deployed"), (3, "failed")]
-        assert _statuses(helm, "rw", theirs) == expected
-        assert _statuses(helm, "rw", namespace) == expected
-    finally:
-        delete_namespace(admin_http, theirs)
+    helm, theirs = twins.helm, twins.theirs
+    for ns in (theirs, namespace):
+        # Revision 1 runs as a ServiceAccount that does not exist; revision 2 as default.
+        helm.run("install", "rw", chart, "-n", ns)
+        helm.run("upgrade", "rw", chart, "-n", ns, "--set", "account=default")
+    failed = helm.run(
+        "rollback", "rw", "1", "-n", theirs, "--wait", "--timeout", "10s", check=False
+    )
+    assert failed.returncode != 0, failed.stderr
+    code, out = _cli(
+        sandbox, "rollback", "rw", "1", "-n", namespace, "--no-store", "--timeout", "60s"
+    )
+    assert code == 1 and "helmsa-runner" in out, out
+    expected = [(1, "superseded"), (2, "deployed"), (3, "failed")]
+    assert _statuses(helm, "rw", theirs) == expected
+    assert _statuses(helm, "rw", namespace) == expected
 
 
 def _records(admin_http: httpx.Client, namespace: str, name: str) -> list[str]:
@@ -142,62 +153,57 @@ def _records(admin_http: httpx.Client, namespace: str, name: str) -> list[str]:
 
 
 def test_install_upgrade_and_name_chart_arguments_as_helms(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path, twins: Twins
 ) -> None:
     """`helmguard install|upgrade [-i]|deploy NAME CHART` refuse and proceed where helm does,
     on twin releases in two namespaces; a refusal writes nothing (no record, no store row)."""
     chart = str(CHARTS / "interop")
-    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
+    helm, theirs = twins.helm, twins.theirs
     db = str(tmp_path / "hg.db")
     common = ("--db", db, "--timeout", "60s")
-    try:
-        # upgrade without --install of a release that does not exist: both refuse.
-        refused = helm.run("upgrade", "web", chart, "-n", theirs, check=False)
-        assert refused.returncode == 1 and "has no deployed releases" in refused.stderr
-        code, out = _cli(sandbox, "upgrade", "web", chart, "-n", namespace, *common)
-        assert code == 1 and '"web" has no deployed releases' in out, out
-        assert _records(admin_http, namespace, "web") == []
-        # install NAME CHART, then install again: both refuse the name in use.
-        helm.run("install", "web", chart, "-n", theirs)
-        code, out = _cli(sandbox, "install", "web", chart, "-n", namespace, *common)
-        assert code == 0, out
-        refused = helm.run("install", "web", chart, "-n", theirs, check=False)
-        assert refused.returncode == 1 and "cannot reuse a name" in refused.stderr
-        code, out = _cli(sandbox, "install", "web", chart, "-n", namespace, *common)
-        assert code == 1 and "cannot reuse a name that is still in use" in out, out
-        assert _records(admin_http, namespace, "web") == ["sh.helm.release.v1.web.v1"]
-        # upgrade NAME CHART, and deploy NAME CHART (= upgrade --install): revisions 2 and 3.
-        helm.run("upgrade", "web", chart, "-n", theirs, "--set", "greeting=hi")
-        code, out = _cli(
-            sandbox, "upgrade", "web", chart, "-n", namespace, "--set", "greeting=hi", *common
-        )
-        assert code == 0, out
-        helm.run("upgrade", "--install", "web", chart, "-n", theirs, "--wait")
-        code, out = _cli(sandbox, "deploy", "web", chart, "-n", namespace, "--wait", *common)
-        assert code == 0, out
-        assert _statuses(helm, "web", namespace) == _statuses(helm, "web", theirs)
-        assert [s for _, s in _statuses(helm, "web", namespace)] == [
-            "superseded",
-            "superseded",
-            "deployed",
-        ]
-        # After an uninstall that keeps history: upgrade refuses, upgrade --install installs.
-        helm.run("uninstall", "web", "-n", theirs, "--keep-history")
-        code, out = _cli(sandbox, "uninstall", "web", "-n", namespace, "--keep-history", "--db", db)
-        assert code == 0, out
-        refused = helm.run("upgrade", "web", chart, "-n", theirs, check=False)
-        assert refused.returncode == 1 and "has no deployed releases" in refused.stderr
-        code, out = _cli(sandbox, "upgrade", "web", chart, "-n", namespace, *common)
-        assert code == 1 and "has no deployed releases" in out, out
-        helm.run("upgrade", "-i", "web", chart, "-n", theirs)
-        code, out = _cli(sandbox, "upgrade", "-i", "web", chart, "-n", namespace, *common)
-        assert code == 0, out
-        assert _statuses(helm, "web", namespace)[-1] == (4, "deployed")
-        assert _statuses(helm, "web", theirs)[-1] == (4, "deployed")
-    finally:
-        delete_namespace(admin_http, theirs)
+    # upgrade without --install of a release that does not exist: both refuse.
+    refused = helm.run("upgrade", "web", chart, "-n", theirs, check=False)
+    assert refused.returncode == 1 and "has no deployed releases" in refused.stderr
+    code, out = _cli(sandbox, "upgrade", "web", chart, "-n", namespace, *common)
+    assert code == 1 and '"web" has no deployed releases' in out, out
+    assert _records(admin_http, namespace, "web") == []
+    # install NAME CHART, then install again: both refuse the name in use.
+    helm.run("install", "web", chart, "-n", theirs)
+    code, out = _cli(sandbox, "install", "web", chart, "-n", namespace, *common)
+    assert code == 0, out
+    refused = helm.run("install", "web", chart, "-n", theirs, check=False)
+    assert refused.returncode == 1 and "cannot reuse a name" in refused.stderr
+    code, out = _cli(sandbox, "install", "web", chart, "-n", namespace, *common)
+    assert code == 1 and "cannot reuse a name that is still in use" in out, out
+    assert _records(admin_http, namespace, "web") == ["sh.helm.release.v1.web.v1"]
+    # upgrade NAME CHART, and deploy NAME CHART (= upgrade --install): revisions 2 and 3.
+    helm.run("upgrade", "web", chart, "-n", theirs, "--set", "greeting=hi")
+    code, out = _cli(
+        sandbox, "upgrade", "web", chart, "-n", namespace, "--set", "greeting=hi", *common
+    )
+    assert code == 0, out
+    helm.run("upgrade", "--install", "web", chart, "-n", theirs, "--wait")
+    code, out = _cli(sandbox, "deploy", "web", chart, "-n", namespace, "--wait", *common)
+    assert code == 0, out
+    assert _statuses(helm, "web", namespace) == _statuses(helm, "web", theirs)
+    assert [s for _, s in _statuses(helm, "web", namespace)] == [
+        "superseded",
+        "superseded",
+        "deployed",
+    ]
+    # After an uninstall that keeps history: upgrade refuses, upgrade --install installs.
+    helm.run("uninstall", "web", "-n", theirs, "--keep-history")
+    code, out = _cli(sandbox, "uninstall", "web", "-n", namespace, "--keep-history", "--db", db)
+    assert code == 0, out
+    refused = helm.run("upgrade", "web", chart, "-n", theirs, check=False)
+    assert refused.returncode == 1 and "has no deployed releases" in refused.stderr
+    code, out = _cli(sandbox, "upgrade", "web", chart, "-n", namespace, *common)
+    assert code == 1 and "has no deployed releases" in out, out
+    helm.run("upgrade", "-i", "web", chart, "-n", theirs)
+    code, out = _cli(sandbox, "upgrade", "-i", "web", chart, "-n", namespace, *common)
+    assert code == 0, out
+    assert _statuses(helm, "web", namespace)[-1] == (4, "deployed")
+    assert _statuses(helm, "web", theirs)[-1] == (4, "deployed")
 
 
 def test_name_and_chart_arguments_bad_input(sandbox: Sandbox, namespace: str) -> None:
@@ -233,38 +239,31 @@ def _without_revision(manifest: str) -> list[str]:
 
 
 def test_no_hooks_runs_no_hook_and_still_records_them_as_helm(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path, twins: Twins
 ) -> None:
     chart = str(CHARTS / "interop")
-    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
+    helm, theirs = twins.helm, twins.theirs
     common = ("--no-store", "--timeout", "60s")
-    try:
-        steps: list[tuple[str, ...]] = [("--no-hooks",), ("--set", "greeting=hi"), ("--no-hooks",)]
-        markers: list[tuple[str | None, str | None]] = []
-        for flags in steps:
-            helm.run("upgrade", "--install", "nh", chart, "-n", theirs, *flags)
-            code, out = _cli(sandbox, "deploy", "nh", chart, "-n", namespace, *flags, *common)
-            assert code == 0, out
-            markers.append(
-                (_marker(admin_http, theirs, "nh"), _marker(admin_http, namespace, "nh"))
-            )
-        # Revision 1 ran no hook; 2 ran its post-upgrade hook; 3 did not (2's is left).
-        assert markers[0] == (None, None)
-        assert None not in markers[1] and markers[2] == markers[1]
-        for revision in ("1", "3"):
-            ours, helms = (
-                helm.run("get", "hooks", "nh", "-n", ns, "--revision", revision).stdout
-                for ns in (namespace, theirs)
-            )
-            assert "nh-marker" in ours
-            # helmguard renders .Release.Revision as 1 on every deploy (a divergence of its
-            # render, not of --no-hooks): the marker's revision line is left out.
-            assert _without_revision(ours) == _without_revision(helms)
-        assert _statuses(helm, "nh", namespace) == _statuses(helm, "nh", theirs)
-    finally:
-        delete_namespace(admin_http, theirs)
+    steps: list[tuple[str, ...]] = [("--no-hooks",), ("--set", "greeting=hi"), ("--no-hooks",)]
+    markers: list[tuple[str | None, str | None]] = []
+    for flags in steps:
+        helm.run("upgrade", "--install", "nh", chart, "-n", theirs, *flags)
+        code, out = _cli(sandbox, "deploy", "nh", chart, "-n", namespace, *flags, *common)
+        assert code == 0, out
+        markers.append((_marker(admin_http, theirs, "nh"), _marker(admin_http, namespace, "nh")))
+    # Revision 1 ran no hook; 2 ran its post-upgrade hook; 3 did not (2's is left).
+    assert markers[0] == (None, None)
+    assert None not in markers[1] and markers[2] == markers[1]
+    for revision in ("1", "3"):
+        ours, helms = (
+            helm.run("get", "hooks", "nh", "-n", ns, "--revision", revision).stdout
+            for ns in (namespace, theirs)
+        )
+        assert "nh-marker" in ours
+        # helmguard renders .Release.Revision as 1 on every deploy (a divergence of its
+        # render, not of --no-hooks): the marker's revision line is left out.
+        assert _without_revision(ours) == _without_revision(helms)
+    assert _statuses(helm, "nh", namespace) == _statuses(helm, "nh", theirs)
 
 
 def _exists(admin_http: httpx.Client, path: str) -> bool:
@@ -274,42 +273,37 @@ def _exists(admin_http: httpx.Client, path: str) -> bool:
 
 
 def test_cleanup_on_fail_deletes_what_the_failed_upgrade_created_as_helm(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path, twins: Twins
 ) -> None:
     chart = str(Path(__file__).parents[1] / "sync" / "charts" / "helmsa")
-    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
+    helm, theirs = twins.helm, twins.theirs
     # --force: past preflight, which refuses the missing ServiceAccount before any apply.
     common = ("--no-store", "--timeout", "30s", "--force")
     # The upgrade adds a ConfigMap and runs the Deployment as a ServiceAccount that does
     # not exist: its wait fails once the ConfigMap is created.
     failing = ("--set", "settings.extra=x", "--set", "account=helmsa-runner")
-    try:
-        for ns in (theirs, namespace):
-            helm.run("install", "cu", chart, "-n", ns, "--set", "account=default")
-        failed = helm.run(
-            "upgrade", "cu", chart, "-n", theirs, *failing, "--cleanup-on-fail",
-            "--wait", "--timeout", "10s", check=False,
-        )  # fmt: skip
-        assert failed.returncode == 1, failed.stderr
-        code, out = _cli(
-            sandbox, "upgrade", "cu", chart, "-n", namespace, *failing, "--cleanup-on-fail",
-            *common,
-        )  # fmt: skip
-        assert code == 1 and "helmsa-runner" in out, out
-        for ns in (theirs, namespace):
-            apps = f"/apis/apps/v1/namespaces/{ns}/deployments/cu-web"
-            assert not _exists(admin_http, f"/api/v1/namespaces/{ns}/configmaps/cu-extra"), ns
-            assert _exists(admin_http, apps), ns  # changed, not created: kept
-        assert _statuses(helm, "cu", namespace) == _statuses(helm, "cu", theirs)
-        assert _statuses(helm, "cu", namespace) == [(1, "deployed"), (2, "failed")]
-        # Without the flag the failed upgrade's new ConfigMap stays: the check above can fail.
-        code, out = _cli(sandbox, "upgrade", "cu", chart, "-n", namespace, *failing, *common)
-        assert code == 1, out
-        assert _exists(admin_http, f"/api/v1/namespaces/{namespace}/configmaps/cu-extra")
-    finally:
-        delete_namespace(admin_http, theirs)
+    for ns in (theirs, namespace):
+        helm.run("install", "cu", chart, "-n", ns, "--set", "account=default")
+    failed = helm.run(
+        "upgrade", "cu", chart, "-n", theirs, *failing, "--cleanup-on-fail",
+        "--wait", "--timeout", "10s", check=False,
+    )  # fmt: skip
+    assert failed.returncode == 1, failed.stderr
+    code, out = _cli(
+        sandbox, "upgrade", "cu", chart, "-n", namespace, *failing, "--cleanup-on-fail",
+        *common,
+    )  # fmt: skip
+    assert code == 1 and "helmsa-runner" in out, out
+    for ns in (theirs, namespace):
+        apps = f"/apis/apps/v1/namespaces/{ns}/deployments/cu-web"
+        assert not _exists(admin_http, f"/api/v1/namespaces/{ns}/configmaps/cu-extra"), ns
+        assert _exists(admin_http, apps), ns  # changed, not created: kept
+    assert _statuses(helm, "cu", namespace) == _statuses(helm, "cu", theirs)
+    assert _statuses(helm, "cu", namespace) == [(1, "deployed"), (2, "failed")]
+    # Without the flag the failed upgrade's new ConfigMap stays: the check above can fail.
+    code, out = _cli(sandbox, "upgrade", "cu", chart, "-n", namespace, *failing, *common)
+    assert code == 1, out
+    assert _exists(admin_http, f"/api/v1/namespaces/{namespace}/configmaps/cu-extra")
 
 
 def _custom_labels(admin_http: httpx.Client, namespace: str, name: str) -> dict[str, Any]:
@@ -328,95 +322,79 @@ def _custom_labels(admin_http: httpx.Client, namespace: str, name: str) -> dict[
 
 
 def test_labels_go_on_the_release_records_and_merge_as_helms(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path, twins: Twins
 ) -> None:
     chart = str(CHARTS / "interop")
-    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
+    helm, theirs = twins.helm, twins.theirs
     common = ("--no-store", "--timeout", "60s")
-    try:
-        # Refused by both before anything is written: a system label, a pair without "=".
-        for bad in ("owner=me", "team"):
-            refused = helm.run("install", "lb", chart, "-n", theirs, "-l", bad, check=False)
-            assert refused.returncode == 1, refused.stderr
-            code, out = _cli(sandbox, "install", "lb", chart, "-n", namespace, "-l", bad, *common)
-            assert code == 2 and "--labels" in out, out
-        # ... and a label Kubernetes refuses: helm fails creating its record, helmguard first.
-        refused = helm.run("install", "lb", chart, "-n", theirs, "-l", "team=a b", check=False)
-        assert refused.returncode == 1 and "metadata.labels" in refused.stderr, refused.stderr
-        code, out = _cli(
-            sandbox, "install", "lb", chart, "-n", namespace, "-l", "team=a b", *common
-        )
-        assert code == 2 and "team=a b" in out, out
-        assert _records(admin_http, namespace, "lb") == _records(admin_http, theirs, "lb") == []
-        steps: list[tuple[str, ...]] = [
-            ("install", "--labels", "team=a,tier=web", "-l", "env=dev"),
-            ("upgrade", "-l", "tier=null,env=prod"),
-            ("upgrade",),
-        ]
-        for command, *flags in steps:
-            helm.run(command, "lb", chart, "-n", theirs, *flags)
-            code, out = _cli(sandbox, command, "lb", chart, "-n", namespace, *flags, *common)
-            assert code == 0, out
-        ours = _custom_labels(admin_http, namespace, "lb")
-        assert ours == _custom_labels(admin_http, theirs, "lb")
-        assert ours["sh.helm.release.v1.lb.v3"] == {"team": "a", "env": "prod"}
-        for ns in (namespace, theirs):
-            found = helm.json("list", "-n", ns, "--selector", "team=a,env=prod")
-            assert [r["name"] for r in found] == ["lb"], ns
-            assert helm.json("list", "-n", ns, "--selector", "tier=web") == []
-    finally:
-        delete_namespace(admin_http, theirs)
+    # Refused by both before anything is written: a system label, a pair without "=".
+    for bad in ("owner=me", "team"):
+        refused = helm.run("install", "lb", chart, "-n", theirs, "-l", bad, check=False)
+        assert refused.returncode == 1, refused.stderr
+        code, out = _cli(sandbox, "install", "lb", chart, "-n", namespace, "-l", bad, *common)
+        assert code == 2 and "--labels" in out, out
+    # ... and a label Kubernetes refuses: helm fails creating its record, helmguard first.
+    refused = helm.run("install", "lb", chart, "-n", theirs, "-l", "team=a b", check=False)
+    assert refused.returncode == 1 and "metadata.labels" in refused.stderr, refused.stderr
+    code, out = _cli(sandbox, "install", "lb", chart, "-n", namespace, "-l", "team=a b", *common)
+    assert code == 2 and "team=a b" in out, out
+    assert _records(admin_http, namespace, "lb") == _records(admin_http, theirs, "lb") == []
+    steps: list[tuple[str, ...]] = [
+        ("install", "--labels", "team=a,tier=web", "-l", "env=dev"),
+        ("upgrade", "-l", "tier=null,env=prod"),
+        ("upgrade",),
+    ]
+    for command, *flags in steps:
+        helm.run(command, "lb", chart, "-n", theirs, *flags)
+        code, out = _cli(sandbox, command, "lb", chart, "-n", namespace, *flags, *common)
+        assert code == 0, out
+    ours = _custom_labels(admin_http, namespace, "lb")
+    assert ours == _custom_labels(admin_http, theirs, "lb")
+    assert ours["sh.helm.release.v1.lb.v3"] == {"team": "a", "env": "prod"}
+    for ns in (namespace, theirs):
+        found = helm.json("list", "-n", ns, "--selector", "team=a,env=prod")
+        assert [r["name"] for r in found] == ["lb"], ns
+        assert helm.json("list", "-n", ns, "--selector", "tier=web") == []
 
 
 def test_an_install_after_an_atomic_first_install_removed_it_is_revision_1_as_helms(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path, twins: Twins
 ) -> None:
     chart = str(Path(__file__).parents[1] / "sync" / "charts" / "helmsa")
-    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
+    helm, theirs = twins.helm, twins.theirs
     db = ("--db", str(tmp_path / "hg.db"))
-    try:
-        # The default ServiceAccount name does not exist: the wait fails and both remove all.
-        failed = helm.run(
-            "install", "ra", chart, "-n", theirs, "--rollback-on-failure", "--wait",
-            "--timeout", "10s", check=False,
-        )  # fmt: skip
-        assert failed.returncode == 1, failed.stderr
-        code, out = _cli(
-            sandbox, "install", "ra", chart, "-n", namespace, "--atomic", "--force", *db,
-            "--timeout", "30s",
-        )  # fmt: skip
-        assert code == 1 and "the release records" in out, out
-        assert _records(admin_http, namespace, "ra") == _records(admin_http, theirs, "ra") == []
-        code, out = _cli(sandbox, "status", "ra", "-n", namespace, *db, "-o", "json")
-        assert code == 0 and json.loads(out)["app"]["reason"] == "Uninstalled", out
-        # The next install: revision 1 for both, and helmguard's store says the same.
-        helm.run("install", "ra", chart, "-n", theirs, "--set", "account=default")
-        code, out = _cli(
-            sandbox, "install", "ra", chart, "-n", namespace, "--set", "account=default", *db
-        )
-        assert code == 0 and "revision 1 deployed" in out, out
-        assert (
-            _statuses(helm, "ra", namespace) == _statuses(helm, "ra", theirs) == [(1, "deployed")]
-        )
-        code, out = _cli(sandbox, "status", "ra", "-n", namespace, *db, "-o", "json")
-        assert code == 0, out
-        shown = json.loads(out)
-        assert shown["last_revision"] == 1 and shown["app"]["state"] != "Missing", shown
-    finally:
-        delete_namespace(admin_http, theirs)
+    # The default ServiceAccount name does not exist: the wait fails and both remove all.
+    failed = helm.run(
+        "install", "ra", chart, "-n", theirs, "--rollback-on-failure", "--wait",
+        "--timeout", "10s", check=False,
+    )  # fmt: skip
+    assert failed.returncode == 1, failed.stderr
+    code, out = _cli(
+        sandbox, "install", "ra", chart, "-n", namespace, "--atomic", "--force", *db,
+        "--timeout", "30s",
+    )  # fmt: skip
+    assert code == 1 and "the release records" in out, out
+    assert _records(admin_http, namespace, "ra") == _records(admin_http, theirs, "ra") == []
+    code, out = _cli(sandbox, "status", "ra", "-n", namespace, *db, "-o", "json")
+    assert code == 0 and json.loads(out)["app"]["reason"] == "Uninstalled", out
+    # The next install: revision 1 for both, and helmguard's store says the same.
+    helm.run("install", "ra", chart, "-n", theirs, "--set", "account=default")
+    code, out = _cli(
+        sandbox, "install", "ra", chart, "-n", namespace, "--set", "account=default", *db
+    )
+    assert code == 0 and "revision 1 deployed" in out, out
+    assert _statuses(helm, "ra", namespace) == _statuses(helm, "ra", theirs) == [(1, "deployed")]
+    code, out = _cli(sandbox, "status", "ra", "-n", namespace, *db, "-o", "json")
+    assert code == 0, out
+    shown = json.loads(out)
+    assert shown["last_revision"] == 1 and shown["app"]["state"] != "Missing", shown
 
 
 def test_helms_connection_flags_connect_and_refuse_as_helms(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path, twins: Twins
 ) -> None:
     chart = str(CHARTS / "interop")
-    helm = Helm(helm_binary(), sandbox, tmp_path / "helm")
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
+    helm, theirs = twins.helm, twins.theirs
     pki = sandbox.kubeconfig.parent / "pki"
     cases: list[tuple[tuple[str, ...], bool]] = [
         (("--kube-as-user", "nobody"), False),  # impersonated: forbidden
@@ -429,25 +407,22 @@ def test_helms_connection_flags_connect_and_refuse_as_helms(
         (("--kube-insecure-skip-tls-verify", "--kube-tls-server-name", "bogus.invalid"), True),
         (("--kube-token", "not-a-token"), True),  # the client certificate still goes
     ]
-    try:
-        for flags, works in cases:
-            done = helm.run("upgrade", "--install", "kf", chart, "-n", theirs, *flags, check=False)
-            code, out = _cli(
-                sandbox, "deploy", "kf", chart, "-n", namespace, *flags, "--no-store",
-                "--timeout", "30s",
-            )  # fmt: skip
-            assert (done.returncode == 0) == works, (flags, done.stderr)
-            assert (code == 0) == works and code in (0, 1), (flags, out)
-        assert _statuses(helm, "kf", namespace) == _statuses(helm, "kf", theirs)
-        assert len(_statuses(helm, "kf", namespace)) == 5
-        # What helm's client refuses, before connecting, is bad input here.
-        for flags in (
-            ("--kube-as-group", "system:masters"),
-            ("--kube-insecure-skip-tls-verify", "--kube-ca-file", str(pki / "ca.crt")),
-        ):
-            done = helm.run("upgrade", "--install", "kf", chart, "-n", theirs, *flags, check=False)
-            assert done.returncode == 1, (flags, done.stderr)
-            code, out = _cli(sandbox, "deploy", "kf", chart, "-n", namespace, *flags, "--no-store")
-            assert code == 2 and flags[0] in out, out
-    finally:
-        delete_namespace(admin_http, theirs)
+    for flags, works in cases:
+        done = helm.run("upgrade", "--install", "kf", chart, "-n", theirs, *flags, check=False)
+        code, out = _cli(
+            sandbox, "deploy", "kf", chart, "-n", namespace, *flags, "--no-store",
+            "--timeout", "30s",
+        )  # fmt: skip
+        assert (done.returncode == 0) == works, (flags, done.stderr)
+        assert (code == 0) == works and code in (0, 1), (flags, out)
+    assert _statuses(helm, "kf", namespace) == _statuses(helm, "kf", theirs)
+    assert len(_statuses(helm, "kf", namespace)) == 5
+    # What helm's client refuses, before connecting, is bad input here.
+    for flags in (
+        ("--kube-as-group", "system:masters"),
+        ("--kube-insecure-skip-tls-verify", "--kube-ca-file", str(pki / "ca.crt")),
+    ):
+        done = helm.run("upgrade", "--install", "kf", chart, "-n", theirs, *flags, check=False)
+        assert done.returncode == 1, (flags, done.stderr)
+        code, out = _cli(sandbox, "deploy", "kf", chart, "-n", namespace, *flags, "--no-store")
+        assert code == 2 and flags[0] in out, out
