@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -426,3 +427,86 @@ def test_helms_connection_flags_connect_and_refuse_as_helms(
         assert done.returncode == 1, (flags, done.stderr)
         code, out = _cli(sandbox, "deploy", "kf", chart, "-n", namespace, *flags, "--no-store")
         assert code == 2 and flags[0] in out, out
+
+
+def _data(admin_http: httpx.Client, namespace: str, name: str) -> dict[str, str]:
+    found = admin_http.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+    assert found.status_code == 200, found.text
+    return dict(found.json().get("data") or {})
+
+
+def _notes(helm: Helm, name: str, namespace: str) -> list[str]:
+    """`helm get notes`' lines, sorted: helm joins a chart's NOTES in Go map order."""
+    return sorted(helm.run("get", "notes", name, "-n", namespace).stdout.splitlines())
+
+
+def test_schema_notes_and_dns_flags_render_as_helms(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, twins: Twins
+) -> None:
+    chart = str(CHARTS / "flagged")
+    helm, theirs = twins.helm, twins.theirs
+    common = ("--no-store", "--timeout", "60s")
+    # The schema refuses a port that is not an integer: both refuse, nothing is written.
+    refused = helm.run("install", "fl", chart, "-n", theirs, "--set", "port=many", check=False)
+    assert refused.returncode == 1 and "got string, want integer" in refused.stderr
+    code, out = _cli(sandbox, "install", "fl", chart, "-n", namespace, "--set", "port=many")
+    assert code == 2 and "at '/port': got string, want integer" in out, out
+    assert _records(admin_http, namespace, "fl") == _records(admin_http, theirs, "fl") == []
+    flags = ("--set", "port=many", "--skip-schema-validation", "--render-subchart-notes")
+    installed = helm.run("install", "fl", chart, "-n", theirs, *flags, "--enable-dns")
+    code, out = _cli(
+        sandbox, "install", "fl", chart, "-n", namespace, *flags, "--enable-dns", *common
+    )
+    assert code == 0, out
+    for said in (installed.stdout, out):
+        assert "NOTES:" in said and "aside-notes" in said and "flagged-notes" in said, said
+    for ns in (namespace, theirs):
+        assert _data(admin_http, ns, "fl-flagged") == {"port": "many", "host": "127.0.0.1"}, ns
+    assert _notes(helm, "fl", namespace) == _notes(helm, "fl", theirs)
+    assert any("aside-notes" in line for line in _notes(helm, "fl", namespace))
+    # An upgrade without values reuses port=many: the schema, validated again, refuses it.
+    refused = helm.run("upgrade", "fl", chart, "-n", theirs, check=False)
+    assert refused.returncode == 1 and "got string, want integer" in refused.stderr
+    code, out = _cli(sandbox, "upgrade", "fl", chart, "-n", namespace, *common)
+    assert code == 2 and "got string, want integer" in out, out
+    # Without the flags: the chart's NOTES only, not printed; getHostByName gives "".
+    upgraded = helm.run("upgrade", "fl", chart, "-n", theirs, "--reset-values", "--hide-notes")
+    code, out = _cli(
+        sandbox, "upgrade", "fl", chart, "-n", namespace, "--reset-values", "--hide-notes",
+        *common,
+    )  # fmt: skip
+    assert code == 0, out
+    assert "NOTES:" not in upgraded.stdout and "NOTES:" not in out, out
+    for ns in (namespace, theirs):
+        assert _data(admin_http, ns, "fl-flagged") == {"port": "8080", "host": ""}, ns
+        assert _notes(helm, "fl", ns) == ["", "NOTES:", "flagged-notes: fl listens on 8080."]
+    assert _statuses(helm, "fl", namespace) == _statuses(helm, "fl", theirs)
+
+
+def test_dependency_update_builds_a_missing_file_dependency_as_helm(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path, twins: Twins
+) -> None:
+    helm, theirs = twins.helm, twins.theirs
+    charts = {}
+    for who in ("helm", "helmguard"):  # a copy each: the update writes into the chart
+        for name in ("depful", "depchild"):
+            shutil.copytree(CHARTS / name, tmp_path / who / name)
+        charts[who] = tmp_path / who / "depful"
+    refused = helm.run("install", "dp", str(charts["helm"]), "-n", theirs, check=False)
+    said = "found in Chart.yaml, but missing in charts/ directory: depchild"
+    assert refused.returncode == 1 and said in refused.stderr, refused.stderr
+    code, out = _cli(sandbox, "install", "dp", str(charts["helmguard"]), "-n", namespace)
+    assert code == 2 and said in out, out
+    assert _records(admin_http, namespace, "dp") == _records(admin_http, theirs, "dp") == []
+    helm.run("install", "dp", str(charts["helm"]), "-n", theirs, "--dependency-update")
+    code, out = _cli(
+        sandbox, "install", "dp", str(charts["helmguard"]), "-n", namespace,
+        "--dependency-update", "--no-store", "--timeout", "60s",
+    )  # fmt: skip
+    assert code == 0, out
+    for ns in (namespace, theirs):
+        assert _data(admin_http, ns, "dp-depchild") == {"from": "depchild"}, ns
+    for chart in charts.values():
+        assert sorted(p.name for p in (chart / "charts").iterdir()) == ["depchild-0.2.0.tgz"]
+        assert (chart / "Chart.lock").is_file()
+    assert _statuses(helm, "dp", namespace) == _statuses(helm, "dp", theirs)

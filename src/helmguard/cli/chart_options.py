@@ -77,6 +77,29 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
         help="An argument to the post-renderer; repeatable.",
     ),
     click.option(
+        "--skip-schema-validation",
+        is_flag=True,
+        help="Do not validate the values against the chart's values.schema.json (nor its "
+        "subcharts'), as helm's.",
+    ),
+    click.option(
+        "--render-subchart-notes",
+        "subchart_notes",
+        is_flag=True,
+        help="The NOTES include the subcharts' NOTES.txt, as helm's.",
+    ),
+    click.option(
+        "--enable-dns",
+        is_flag=True,
+        help="Templates' getHostByName looks names up (helm's flag; without it, it gives \"\").",
+    ),
+    click.option(
+        "--dependency-update",
+        is_flag=True,
+        help="When a dependency in Chart.yaml is missing from the chart's charts/, download "
+        "them all there first (and write Chart.lock), as helm's.",
+    ),
+    click.option(
         "--renderer",
         type=click.Choice(RENDERERS),
         default="sdk",
@@ -173,4 +196,8 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
         is_upgrade=bool(kwargs.get("is_upgrade", False)),
         renderer=kwargs.get("renderer") or "sdk",
         post_renderer=PostRenderer(str(executable), args) if executable else None,
+        skip_schema_validation=bool(kwargs.get("skip_schema_validation")),
+        subchart_notes=bool(kwargs.get("subchart_notes")),
+        enable_dns=bool(kwargs.get("enable_dns")),
+        dependency_update=bool(kwargs.get("dependency_update")),
     )

@@ -298,12 +298,14 @@ def _run(
     output: str,
     log_format: str,
     verbose: bool,
+    show_notes: bool = False,
     **kwargs: Any,
 ) -> None:
     """Run an action with the `_cluster_options` (and command flags) in `kwargs`.
 
     The action gets the command's Configuration: the store opens alongside, a live display
-    listens. Prints the result; exits 0 only if ok.
+    listens. Prints the result (and with `show_notes` a deploy's NOTES, as helm prints
+    them); exits 0 only if ok.
     """
     from helmguard.deploy import Configuration
 
@@ -347,6 +349,8 @@ def _run(
     display._stop()
     if output == "json":
         click.echo(json.dumps({"result": _result_json(result)}, default=str))
+    elif show_notes and result.ok and result.notes:
+        click.echo(f"NOTES:\n{result.notes}")
     # The work is done and the store closed: spare the exit a full collection of
     # SQLAlchemy's and Alembic's object graphs (0.2-0.5 s of interpreter teardown).
     gc.freeze()
@@ -524,6 +528,12 @@ def _deploy_flags(f: F) -> F:
             help="Labels of the release record (helm list --selector finds them); repeatable. "
             "An upgrade merges them over the previous revision's; KEY=null removes one.",
         ),
+        click.option(
+            "--hide-notes",
+            is_flag=True,
+            help="Do not print the chart's NOTES after a deploy (they are still stored: "
+            "helm get notes), as helm's.",
+        ),
         _description,
         _history_max,
         values_mode_options,
@@ -597,6 +607,7 @@ def _deploy(kwargs: dict[str, Any], *, require: str) -> None:
     kwargs["values_mode"] = values_mode(kwargs)
     kwargs["require"] = require
     _check_wait_for_jobs(kwargs)
+    show_notes = not kwargs.pop("hide_notes")
     dry_run = kwargs.pop("dry_run")
     if dry_run is not None:
         _dry_run(dry_run, **kwargs)
@@ -604,6 +615,7 @@ def _deploy(kwargs: dict[str, Any], *, require: str) -> None:
     request = request_from_options(**kwargs)
     _run(
         lambda options, config: deploy(request, options, config=config),
+        show_notes=show_notes,
         **kwargs,
     )
 

@@ -217,7 +217,7 @@ async def deploy(
         from helmguard.deploy.apply import apply_revision, helm_base
 
         operation = "upgrade" if any(h.outcome == "deployed" for h in run.history) else "install"
-        return await apply_revision(
+        result = await apply_revision(
             run,
             objects=rendered.objects,
             crds=() if options.skip_crds else rendered.crds,
@@ -229,5 +229,6 @@ async def deploy(
             base=helm_base(rendered, values),
             report=report,
         )
+        return replace(result, notes=rendered.notes)
     finally:
         await asyncio.shield(run.close())
