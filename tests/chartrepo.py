@@ -113,8 +113,10 @@ def serve_repository(
     basic: tuple[str, str] | None = None,
     token: str | None = None,
     pki: Path | None = None,
+    versions: tuple[tuple[str, str], ...] = VERSIONS,
 ) -> Iterator[str]:
-    """Package VERSIONS of the chart under `tmp`, index them, and yield the repository URL.
+    """Package `versions` (version, app version) of the chart under `tmp`, index them, and
+    yield the repository URL.
 
     With `pki` (a directory `helmguard.sandbox.pki.generate_pki` wrote), over HTTPS with its
     127.0.0.1 server certificate, signed by its ca.crt.
@@ -122,7 +124,7 @@ def serve_repository(
     helm = str(helm_binary())  # skips the test without one
     served = tmp / "repo"
     served.mkdir()
-    for version, app in VERSIONS:
+    for version, app in versions:
         chart = write_chart(tmp, version, app)
         subprocess.run(
             [helm, "package", str(chart), "-d", str(served)], check=True, capture_output=True

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from chartrepo import serve_repository
 from helmcli import Helm, helm_binary
 from helmguard.cli import main
 from helmguard.deploy.release import SYSTEM_LABELS
@@ -510,3 +511,28 @@ def test_dependency_update_builds_a_missing_file_dependency_as_helm(
         assert sorted(p.name for p in (chart / "charts").iterdir()) == ["depchild-0.2.0.tgz"]
         assert (chart / "Chart.lock").is_file()
     assert _statuses(helm, "dp", namespace) == _statuses(helm, "dp", theirs)
+
+
+def test_devel_picks_a_pre_release_from_a_repository_as_helm(
+    sandbox: Sandbox, namespace: str, tmp_path: Path, twins: Twins
+) -> None:
+    helm, theirs = twins.helm, twins.theirs
+    versions = (("0.1.0", "1.0"), ("0.2.0", "1.1"), ("0.3.0-beta.1", "1.2"))
+    with serve_repository(tmp_path, versions=versions) as url:
+        steps: list[tuple[str, ...]] = [
+            (),  # the newest stable version
+            ("--devel",),  # the newest, pre-releases too
+            ("--devel", "--version", "0.1.0"),  # --version wins
+        ]
+        for flags in steps:
+            args = ("webapp", "--repo", url, "--set", "serviceAccount.create=true", *flags)
+            helm.run("upgrade", "--install", "dv", *args, "-n", theirs)
+            code, out = _cli(
+                sandbox, "deploy", "dv", *args, "-n", namespace, "--no-store", "--timeout", "60s"
+            )
+            assert code == 0, out
+    charts = {
+        ns: [h["chart"] for h in helm.json("history", "dv", "-n", ns)] for ns in (namespace, theirs)
+    }
+    assert charts[namespace] == charts[theirs], charts
+    assert charts[namespace] == ["webapp-0.2.0", "webapp-0.3.0-beta.1", "webapp-0.1.0"]

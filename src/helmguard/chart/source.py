@@ -59,6 +59,8 @@ class RepoAuth:
 
 
 NO_AUTH = RepoAuth()
+# helm's --devel: "equivalent to version '>0.0.0-0'", any version, pre-releases included.
+DEVEL_VERSION = ">0.0.0-0"
 
 
 def resolve_chart(
@@ -331,7 +333,10 @@ def _download_from_repository(
 
 
 def _choose_version(entries: list[dict[str, Any]], version: str | None) -> dict[str, Any] | None:
-    """The entry with exactly `version`, or the highest version without a pre-release."""
+    """The entry with exactly `version`, or the highest version without a pre-release (with
+    a pre-release too for DEVEL_VERSION)."""
+    if version == DEVEL_VERSION:
+        return max(entries, key=lambda e: _version_key(str(e.get("version", ""))), default=None)
     if version:
         wanted = version.lstrip("v")
         for entry in entries:

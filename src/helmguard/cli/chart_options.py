@@ -15,6 +15,7 @@ import click
 
 from helmguard.chart.postrender import PostRenderer
 from helmguard.chart.render import RENDERERS, RenderRequest
+from helmguard.chart.source import DEVEL_VERSION
 from helmguard.chart.values import ValuesOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +37,12 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
         help="Release namespace; namespaced objects without one go there.",
     ),
     click.option("--version", "chart_version", help="Chart version (with --repo or oci://)."),
+    click.option(
+        "--devel",
+        is_flag=True,
+        help="With --repo or oci://: the newest version, pre-releases too (helm's: version "
+        "'>0.0.0-0'); ignored when --version is given.",
+    ),
     click.option("--repo", help="Chart repository URL; CHART is then the chart's name."),
     click.option(
         "-f",
@@ -181,7 +188,7 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
         chart=kwargs["chart"],
         release=kwargs.get("release") or DEFAULT_RELEASE,
         namespace=kwargs.get("namespace") or "default",
-        version=kwargs.get("chart_version"),
+        version=kwargs.get("chart_version") or (DEVEL_VERSION if kwargs.get("devel") else None),
         repo=kwargs.get("repo"),
         values=ValuesOptions(
             values_files=tuple(kwargs.get("values_files") or ()),
