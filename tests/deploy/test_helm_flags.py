@@ -536,3 +536,44 @@ def test_devel_picks_a_pre_release_from_a_repository_as_helm(
     }
     assert charts[namespace] == charts[theirs], charts
     assert charts[namespace] == ["webapp-0.2.0", "webapp-0.3.0-beta.1", "webapp-0.1.0"]
+
+
+def test_apply_mode_flags_as_helms_server_side_apply(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, twins: Twins
+) -> None:
+    """--server-side, --disable-openapi-validation: what helm 4.3.1 does applying server-side;
+    what needs its client-side apply (--server-side=false, --force-replace) is refused."""
+    chart = str(CHARTS / "strayfield")
+    helm, theirs = twins.helm, twins.theirs
+    # --force: past preflight's dry run, which finds the stray field before any apply.
+    common = ("--no-store", "--timeout", "60s", "--force")
+    steps: list[tuple[str, ...]] = [
+        ("upgrade", "--install", "--set", "stray=false", "--server-side=auto"),
+        # The flag does not let a field the schema lacks through server-side apply: both fail.
+        ("upgrade", "--set", "stray=true", "--server-side", "true", "--disable-openapi-validation"),
+        ("upgrade", "--set", "stray=false", "--server-side=true", "--disable-openapi-validation"),
+    ]
+    for command, *flags in steps:
+        done = helm.run(command, "am", chart, "-n", theirs, *flags, check=False)
+        code, out = _cli(sandbox, command, "am", chart, "-n", namespace, *flags, *common)
+        if "stray=true" in flags:
+            assert done.returncode == 1 and "field not declared in schema" in done.stderr
+            assert code == 1 and "bogus: field not declared in schema" in out, out
+        else:
+            assert done.returncode == 0, done.stderr
+            assert code == 0, out
+    assert _statuses(helm, "am", namespace) == _statuses(helm, "am", theirs)
+    assert _statuses(helm, "am", namespace) == [(1, "superseded"), (2, "failed"), (3, "deployed")]
+    for ns in (namespace, theirs):
+        assert helm.json("get", "metadata", "am", "-n", ns)["applyMethod"] == "ssa", ns
+        assert _data(admin_http, ns, "am-stray") == {"a": "b"}, ns
+    # Refused before anything is written, naming the flag.
+    for bad in ("--server-side=false", "--force-replace", "--server-side=bogus"):
+        code, out = _cli(sandbox, "upgrade", "am", chart, "-n", namespace, bad, *common)
+        assert code == 2 and bad.split("=")[0] in out, (bad, out)
+    assert len(_statuses(helm, "am", namespace)) == 3
+    refused = helm.run("upgrade", "am", chart, "-n", theirs, "--server-side=bogus", check=False)
+    assert refused.returncode == 1 and "server-side apply method: bogus" in refused.stderr
+    # helm itself replaces nothing applying server-side: that upgrade fails.
+    failed = helm.run("upgrade", "am", chart, "-n", theirs, "--force-replace", check=False)
+    assert "cannot use server-side apply and force replace together" in failed.stderr

@@ -482,10 +482,37 @@ def _deploy_flags(f: F) -> F:
             "--force",
             is_flag=True,
             help="Deploy even if preflight finds errors (loudly warned). Not helm's --force "
-            "(helm v4's --force-replace, replacing objects), which helmguard does not do.",
+            "(helm v4's deprecated name of --force-replace, replacing objects), which "
+            "helmguard does not do.",
         ),
         click.option(
             "--force-conflicts", is_flag=True, help="Take over fields other managers own."
+        ),
+        click.option(
+            "--server-side",
+            "server_side",
+            is_flag=False,
+            flag_value="true",
+            default="auto",
+            show_default=True,
+            metavar="[=true|auto]",
+            help="helm v4's apply mode. helmguard always applies server-side, and its record "
+            "says so as helm's: true and auto say the same (auto also on an upgrade of a "
+            "release helm applied client-side, which helm would patch client-side); false "
+            "(helm's client-side apply) is refused.",
+        ),
+        click.option(
+            "--force-replace",
+            is_flag=True,
+            help="helm v4's update by replacement, which it does only with --server-side=false: "
+            "refused, as helmguard applies server-side only.",
+        ),
+        click.option(
+            "--disable-openapi-validation",
+            is_flag=True,
+            help="Accepted for helm's command lines; as with helm v4's server-side apply, the "
+            "API server still refuses an object its schema does not allow (preflight's dry "
+            "run says so first).",
         ),
         click.option(
             "--adopt",
@@ -607,6 +634,7 @@ def _deploy(kwargs: dict[str, Any], *, require: str) -> None:
     kwargs["values_mode"] = values_mode(kwargs)
     kwargs["require"] = require
     _check_wait_for_jobs(kwargs)
+    _check_apply_mode(kwargs)
     show_notes = not kwargs.pop("hide_notes")
     dry_run = kwargs.pop("dry_run")
     if dry_run is not None:
@@ -618,6 +646,31 @@ def _deploy(kwargs: dict[str, Any], *, require: str) -> None:
         show_notes=show_notes,
         **kwargs,
     )
+
+
+_SERVER_SIDE = ("true", "false", "auto")
+
+
+def _check_apply_mode(kwargs: dict[str, Any]) -> None:
+    """helm v4's --server-side, --force-replace and --disable-openapi-validation (popped):
+    UsageError (exit 2) for what asks for helm's client-side apply, which helmguard lacks."""
+    server_side = kwargs.pop("server_side")
+    kwargs.pop("disable_openapi_validation")
+    if server_side not in _SERVER_SIDE:
+        raise click.UsageError(
+            f"--server-side={server_side}: must be {', '.join(map(repr, _SERVER_SIDE))}"
+        )
+    if server_side == "false":
+        raise click.UsageError(
+            "--server-side=false: helmguard applies server-side only (helm's client-side "
+            "apply is not done); pass --server-side=true or auto, or leave it out"
+        )
+    if kwargs.pop("force_replace"):
+        raise click.UsageError(
+            "--force-replace: helm v4 replaces objects only with --server-side=false (client-"
+            "side apply), which helmguard does not do; leave it out (helmguard's --force is "
+            "another flag: past preflight errors)"
+        )
 
 
 def _dry_run(mode: str, **kwargs: Any) -> None:
