@@ -577,3 +577,50 @@ def test_apply_mode_flags_as_helms_server_side_apply(
     # helm itself replaces nothing applying server-side: that upgrade fails.
     failed = helm.run("upgrade", "am", chart, "-n", theirs, "--force-replace", check=False)
     assert "cannot use server-side apply and force replace together" in failed.stderr
+
+
+def test_list_time_format_and_selector_print_what_helm_prints(
+    sandbox: Sandbox, namespace: str, twins: Twins
+) -> None:
+    chart = str(CHARTS / "interop")
+    helm, theirs = twins.helm, twins.theirs
+    common = ("--no-store", "--timeout", "60s")
+    steps: list[tuple[str, ...]] = [
+        ("install", "la", "-l", "team=a,env=dev"),
+        ("install", "lb", "-l", "team=b"),
+        ("upgrade", "lb", "-l", "env=prod"),
+    ]
+    for command, name, *flags in steps:
+        helm.run(command, name, chart, "-n", theirs, *flags)
+        code, out = _cli(sandbox, command, name, chart, "-n", namespace, *flags, *common)
+        assert code == 0, out
+    layouts = (
+        "2006-01-02",
+        "Monday January _2 15:04:05.000 MST 2006",
+        "Mon Jan 2 3:4:5 PM pm 06 01 02 03 04 05 .999999999 ,000000 Z07:00 -0700 Z07 -07:00:00",
+        "__2 002 _2006 Z070000 -070000 .9 .0x 1 2 15",
+    )
+    cases: list[tuple[str, ...]] = [
+        *(("--time-format", layout) for layout in layouts),
+        ("-l", "team=a"),
+        ("--selector", "status=superseded"),  # the latest revisions only: none is
+        ("-l", "team!=a,env"),
+        ("-l", "owner in (helm),!env", "--superseded"),
+        ("-l", "env==prod", "-o", "json", "--time-format", "3:04PM"),
+        ("-l", "team", "-o", "yaml", "--time-format", "Jan _2"),
+        # go-yaml's quoting: a timestamp, a sexagesimal number, ": ", an indicator first.
+        *(("-o", "yaml", "--time-format", t) for t in ("2006-01-02", "15:04", "Jan: 2", "@3")),
+        ("-q", "-o", "yaml"),
+        ("-l", "team=nobody", "-o", "yaml"),
+        ("-l", "team=nobody", "-o", "json"),
+    ]
+    for ns in (namespace, theirs):
+        for args in cases:
+            helms = helm.run("list", "-n", ns, *args).stdout
+            code, ours = _cli(sandbox, "list", "-n", ns, *args)
+            assert code == 0 and ours == helms, (args, ours, helms)
+    # What both cannot parse: refused, naming it.
+    refused = helm.run("list", "-n", theirs, "-l", "=x", check=False)
+    assert refused.returncode == 1, refused.stderr
+    code, out = _cli(sandbox, "list", "-n", namespace, "-l", "=x")
+    assert code == 2 and "'=x'" in out, out
