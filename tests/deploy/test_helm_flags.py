@@ -624,3 +624,64 @@ def test_list_time_format_and_selector_print_what_helm_prints(
     assert refused.returncode == 1, refused.stderr
     code, out = _cli(sandbox, "list", "-n", namespace, "-l", "=x")
     assert code == 2 and "'=x'" in out, out
+
+
+def _ownership(admin_http: httpx.Client, namespace: str, name: str) -> dict[str, Any]:
+    found = admin_http.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+    assert found.status_code == 200, found.text
+    meta = found.json()["metadata"]
+    return {
+        "labels": {k: v for k, v in (meta.get("labels") or {}).items() if "managed-by" in k},
+        "annotations": {
+            k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith("meta.helm")
+        },
+    }
+
+
+def test_take_ownership_adopts_what_helm_adopts(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, twins: Twins
+) -> None:
+    chart = str(CHARTS / "interop")
+    helm, theirs = twins.helm, twins.theirs
+    common = ("--no-store", "--timeout", "60s")
+    for ns in (namespace, theirs):
+        # The chart's ConfigMap, there already: made by hand, and one another release owns.
+        owner = {"meta.helm.sh/release-name": "someone", "meta.helm.sh/release-namespace": ns}
+        for name, owned in (("to-config", {}), ("other-config", owner)):
+            meta = {"name": name, "annotations": owned, "labels": {"app": "x"}}
+            body = {"metadata": meta, "data": {"x": "y"}}
+            made = admin_http.post(f"/api/v1/namespaces/{ns}/configmaps", json=body)
+            assert made.status_code == 201, made.text
+    for release in ("to", "other"):
+        refused = helm.run("install", release, chart, "-n", theirs, check=False)
+        assert refused.returncode == 1 and "invalid ownership metadata" in refused.stderr
+        code, out = _cli(sandbox, "install", release, chart, "-n", namespace, *common)
+        assert code == 1 and f"{release}-config" in out, out
+        assert _records(admin_http, namespace, release) == []
+        assert _records(admin_http, theirs, release) == []
+        # Another manager's release-name annotation: server-side apply's conflict, for both.
+        take = ("--take-ownership", *(("--force-conflicts",) if release == "other" else ()))
+        if release == "other":
+            failed = helm.run("install", release, chart, "-n", theirs, take[0], check=False)
+            assert failed.returncode == 1 and "conflict with" in failed.stderr, failed.stderr
+            code, out = _cli(sandbox, "install", release, chart, "-n", namespace, take[0], *common)
+            assert code == 1 and "meta.helm.sh/release-name" in out, out
+            assert _statuses(helm, release, namespace) == _statuses(helm, release, theirs)
+        helm.run("upgrade", "--install", release, chart, "-n", theirs, *take)
+        code, out = _cli(sandbox, "deploy", release, chart, "-n", namespace, *take, *common)
+        assert code == 0, out
+        ours, helms = (
+            _ownership(admin_http, ns, f"{release}-config") for ns in (namespace, theirs)
+        )
+        assert ours["labels"] == helms["labels"] == {"app.kubernetes.io/managed-by": "Helm"}
+        assert ours["annotations"]["meta.helm.sh/release-name"] == release
+        assert ours["annotations"] == {
+            **helms["annotations"],
+            "meta.helm.sh/release-namespace": namespace,
+        }
+        # Server-side apply, both: the fields the chart does not set stay, the hand-made "x".
+        mine, helms_data = (
+            _data(admin_http, ns, f"{release}-config") for ns in (namespace, theirs)
+        )
+        assert mine == helms_data and mine["x"] == "y" and mine["greeting"] == "hello", mine
+    assert _statuses(helm, "to", namespace) == _statuses(helm, "to", theirs) == [(1, "deployed")]

@@ -212,6 +212,20 @@ async def deploy(
         refused_name = name_refusal(options.require, run.history, request.release)
         if refused_name is not None:
             return _refused(run, request, refused_name, report=report)
+        if not options.adopt:  # as helm's, refused before its record is written
+            from helmguard.deploy.ownership import ownership_conflict
+
+            assert run.cluster is not None
+            conflict = await ownership_conflict(
+                run.cluster,
+                rendered.objects,
+                current_release(run.history),
+                request.namespace,
+                request.release,
+                concurrency=options.concurrency,
+            )
+            if conflict is not None:
+                return _refused(run, request, conflict.explain(), conflict.object, report=report)
         # The executor is imported here, once the store is open: loaded in a thread beside
         # the store's (SQLAlchemy) and Helm's engine, it slowed both more than it saved.
         from helmguard.deploy.apply import apply_revision, helm_base
