@@ -685,3 +685,26 @@ def test_take_ownership_adopts_what_helm_adopts(
         )
         assert mine == helms_data and mine["x"] == "y" and mine["greeting"] == "hello", mine
     assert _statuses(helm, "to", namespace) == _statuses(helm, "to", theirs) == [(1, "deployed")]
+
+
+def test_hide_secret_hides_the_dry_runs_secrets_as_helm(
+    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, twins: Twins
+) -> None:
+    chart = str(CHARTS / "interop")
+    helm, theirs = twins.helm, twins.theirs
+    for hide in ((), ("--hide-secret",)):
+        args = ("hs", chart, "--dry-run=client", *hide)
+        shown = helm.run("upgrade", "--install", *args, "-n", theirs).stdout
+        manifest = shown.split("MANIFEST:\n", 1)[1].split("\n\nNOTES:", 1)[0].strip()
+        code, ours = _cli(sandbox, "deploy", *args, "-n", namespace)
+        assert code == 0, ours
+        assert ours.startswith(manifest + "\n---\n# Source: interop/templates/hook.yaml"), ours
+        assert ("not-a-real-token" in ours) == (not hide), ours
+    # Not without --dry-run: both refuse before anything is written.
+    refused = helm.run(
+        "upgrade", "--install", "hs", chart, "-n", theirs, "--hide-secret", check=False
+    )
+    assert refused.returncode == 1 and "requires a dry-run mode" in refused.stderr
+    code, out = _cli(sandbox, "deploy", "hs", chart, "-n", namespace, "--hide-secret", "--no-store")
+    assert code == 2 and "--hide-secret" in out, out
+    assert _records(admin_http, namespace, "hs") == _records(admin_http, theirs, "hs") == []

@@ -135,10 +135,20 @@ def objects_from_manifest(
     return tuple(_with_namespace(obj, namespace, scoped) for obj in parsed)
 
 
-def template_output(rendered: RenderedChart, *, include_crds: bool = False) -> str:
-    """The text `helm template` prints for this render, byte for byte (hooks included)."""
+_HIDDEN_SECRET = "# HIDDEN: The Secret output has been suppressed"
+
+
+def template_output(
+    rendered: RenderedChart, *, include_crds: bool = False, hide_secrets: bool = False
+) -> str:
+    """The text `helm template` prints for this render, byte for byte (hooks included);
+    `hide_secrets`: each v1 Secret (not a hook) replaced by helm's --hide-secret line."""
     regular_count = len(rendered.manifests) - len(rendered.hooks)
-    head = [*(rendered.crd_manifests if include_crds else ()), *rendered.manifests[:regular_count]]
+    regular = [
+        (path, _HIDDEN_SECRET if hide_secrets and _is_v1_secret(path, text) else text)
+        for path, text in rendered.manifests[:regular_count]
+    ]
+    head = [*(rendered.crd_manifests if include_crds else ()), *regular]
     release_manifest = "".join(f"---\n# Source: {path}\n{text}\n" for path, text in head)
     # Helm prints the release manifest trimmed, then each hook.
     hooks = rendered.manifests[regular_count:]
@@ -147,6 +157,11 @@ def template_output(rendered: RenderedChart, *, include_crds: bool = False) -> s
         + "\n"
         + "".join(f"---\n# Source: {path}\n{text}\n" for path, text in hooks)
     )
+
+
+def _is_v1_secret(path: str, text: str) -> bool:
+    objects = parse_objects(text, path)
+    return bool(objects) and objects[0].kind == "Secret" and objects[0].api_version == "v1"
 
 
 @dataclass(frozen=True)

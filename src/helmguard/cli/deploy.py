@@ -573,6 +573,11 @@ def _deploy_flags(f: F) -> F:
             help="client: render and check offline; server: the full preflight against the "
             "cluster. Nothing is written.",
         ),
+        click.option(
+            "--hide-secret",
+            is_flag=True,
+            help="With --dry-run: each Secret of the manifest printed as helm's hidden line.",
+        ),
     )
     for option in reversed(options):
         f = option(f)
@@ -637,8 +642,11 @@ def _deploy(kwargs: dict[str, Any], *, require: str) -> None:
     _check_apply_mode(kwargs)
     show_notes = not kwargs.pop("hide_notes")
     dry_run = kwargs.pop("dry_run")
+    hide_secret = kwargs.pop("hide_secret")
+    if hide_secret and dry_run is None:
+        raise click.UsageError("--hide-secret hides Secrets in --dry-run's output: add --dry-run")
     if dry_run is not None:
-        _dry_run(dry_run, **kwargs)
+        _dry_run(dry_run, hide_secret=hide_secret, **kwargs)
         return
     request = request_from_options(**kwargs)
     _run(
@@ -673,8 +681,9 @@ def _check_apply_mode(kwargs: dict[str, Any]) -> None:
         )
 
 
-def _dry_run(mode: str, **kwargs: Any) -> None:
-    """`--dry-run=client|server`: the rendered manifest and the preflight report, nothing written.
+def _dry_run(mode: str, *, hide_secret: bool = False, **kwargs: Any) -> None:
+    """`--dry-run=client|server`: the rendered manifest (`hide_secret`: its Secrets hidden, as
+    helm's --hide-secret) and the preflight report, nothing written.
 
     Exit codes as `helmguard check`: 0, 1 with error findings, 2 bad input or no cluster.
     """
@@ -704,7 +713,8 @@ def _dry_run(mode: str, **kwargs: Any) -> None:
                 click.echo(f"Error: {exc.explain()}", err=True)
                 raise SystemExit(2) from None
             raise
-        click.echo(template_output(render_chart(request)), nl=False)
+        rendered = render_chart(request)
+        click.echo(template_output(rendered, hide_secrets=hide_secret), nl=False)
     click.echo(to_table(report), err=True, nl=False)
     if any(f.severity >= Severity.ERROR for f in report.findings):
         raise SystemExit(1)
