@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from chartrepo import serve_repository
 from helmcli import Helm, helm_binary
+from helmguard.chart.source import RepoAuth
 from helmguard.cli import main
 from helmguard.deploy.release import SYSTEM_LABELS
 from helmguard.sandbox.cluster import Sandbox
@@ -708,3 +709,48 @@ def test_hide_secret_hides_the_dry_runs_secrets_as_helm(
     code, out = _cli(sandbox, "deploy", "hs", chart, "-n", namespace, "--hide-secret", "--no-store")
     assert code == 2 and "--hide-secret" in out, out
     assert _records(admin_http, namespace, "hs") == _records(admin_http, theirs, "hs") == []
+
+
+def test_chart_repository_credentials_and_tls_flags_as_helms(
+    sandbox: Sandbox, namespace: str, tmp_path: Path, twins: Twins
+) -> None:
+    helm, theirs = twins.helm, twins.theirs
+    pki = sandbox.kubeconfig.parent / "pki"
+    common = ("--no-store", "--timeout", "60s")
+    chart = ("webapp", "--set", "serviceAccount.create=true")
+    creds = ("--username", "ann", "--password", "s3cret")
+    with serve_repository(tmp_path, basic=("ann", "s3cret"), pki=pki) as url:
+        cases: list[tuple[tuple[str, ...], str]] = [
+            ((), "certificate"),  # the repository's certificate is not signed by a known CA
+            (("--ca-file", str(pki / "ca.crt")), "401"),  # trusted, but no credentials
+            (("--ca-file", str(pki / "ca.crt"), "--username", "ann", "--password", "no"), "401"),
+            (("--ca-file", str(pki / "ca.crt"), *creds), ""),
+            (("--insecure-skip-tls-verify", *creds), ""),
+        ]
+        for flags, refusal in cases:
+            args = ("dc", *chart, "--repo", url, *flags)
+            done = helm.run("upgrade", "--install", *args, "-n", theirs, check=False)
+            code, out = _cli(sandbox, "deploy", *args, "-n", namespace, *common)
+            if refusal:
+                assert done.returncode == 1 and refusal in done.stderr, (flags, done.stderr)
+                assert code == 2 and refusal in out, (flags, out)
+            else:
+                assert done.returncode == 0, (flags, done.stderr)
+                assert code == 0, (flags, out)
+    assert _statuses(helm, "dc", namespace) == _statuses(helm, "dc", theirs)
+    assert _statuses(helm, "dc", namespace) == [(1, "superseded"), (2, "deployed")]
+
+
+def test_credentials_go_to_the_repositorys_host_only_unless_pass_credentials() -> None:
+    auth = RepoAuth(username="ann", password="s3cret", token="t")
+    repo = "https://charts.example:8443/stable"
+    assert auth.for_url(repo, "https://charts.example:8443/stable/a-1.tgz") == auth
+    for elsewhere in (
+        "https://cdn.example/a-1.tgz",  # another host
+        "https://charts.example/a-1.tgz",  # another port
+        "http://charts.example:8443/a-1.tgz",  # another scheme
+    ):
+        stripped = auth.for_url(repo, elsewhere)
+        assert (stripped.username, stripped.password, stripped.token) == ("", "", ""), elsewhere
+        passed = RepoAuth(username="ann", password="s3cret", pass_credentials=True)
+        assert passed.for_url(repo, elsewhere) == passed

@@ -27,7 +27,7 @@ from typing import Any
 from helmguard.chart.helm_binary import find_helm
 from helmguard.chart.kubeversion import ConstraintError, compatible
 from helmguard.chart.postrender import PostRenderer, post_render, resolve
-from helmguard.chart.source import ChartError, resolve_chart
+from helmguard.chart.source import NO_AUTH, ChartError, RepoAuth, resolve_chart
 from helmguard.chart.values import ValuesOptions, merge_user_values
 from helmguard.manifest import (
     CLUSTER_SCOPED_KINDS,
@@ -191,6 +191,7 @@ class RenderRequest:
     subchart_notes: bool = False
     enable_dns: bool = False
     dependency_update: bool = False
+    auth: RepoAuth = NO_AUTH  # helm's --username, --password, --ca-file, ... of --repo/oci://
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,9 @@ def render_chart(req: RenderRequest) -> RenderedChart:
         merge_user_values(req.values) if req.user_values is None else dict(req.user_values)
     )
     with tempfile.TemporaryDirectory(prefix="helmguard-chart-") as tmp:
-        chart_path = resolve_chart(req.chart, version=req.version, repo=req.repo, workdir=Path(tmp))
+        chart_path = resolve_chart(
+            req.chart, version=req.version, repo=req.repo, workdir=Path(tmp), auth=req.auth
+        )
         if req.dependency_update:
             _update_dependencies(chart_path)
         if req.chart_values is not None:

@@ -14,7 +14,7 @@ import re
 import ssl
 import tarfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlparse
@@ -56,6 +56,16 @@ class RepoAuth:
     token: str = ""
     ca_file: str = ""
     insecure_skip_tls_verify: bool = False
+    # helm's --pass-credentials: the credentials go to a chart URL on another host too.
+    pass_credentials: bool = False
+
+    def for_url(self, repo: str, url: str) -> RepoAuth:
+        """The credentials sent to `url` of repository `repo`: none to another scheme, host
+        or port unless `pass_credentials`, as helm's HTTP getter decides."""
+        here, there = urlparse(repo), urlparse(url)
+        if self.pass_credentials or (here.scheme, here.netloc) == (there.scheme, there.netloc):
+            return self
+        return replace(self, username="", password="", token="")
 
 
 NO_AUTH = RepoAuth()
@@ -64,7 +74,12 @@ DEVEL_VERSION = ">0.0.0-0"
 
 
 def resolve_chart(
-    ref: str, *, version: str | None = None, repo: str | None = None, workdir: Path
+    ref: str,
+    *,
+    version: str | None = None,
+    repo: str | None = None,
+    workdir: Path,
+    auth: RepoAuth = NO_AUTH,
 ) -> Path:
     """Turn a chart reference into a chart directory on local disk.
 
@@ -74,7 +89,7 @@ def resolve_chart(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     if repo or ref.startswith("oci://"):
-        archive = fetch_archive(ref, version, workdir, repo=repo)
+        archive = fetch_archive(ref, version, workdir, repo=repo, auth=auth)
         return extract_archive(archive, workdir / "chart")
     path = Path(ref).expanduser()
     if path.is_dir():
@@ -318,7 +333,7 @@ def _download_from_repository(
     url = urljoin(base, str(urls[0]))
     if urlparse(url).scheme not in ("http", "https"):
         raise ChartError(f"{where}: chart download URL {url} is not http(s)")
-    data = _http_get(url, f"chart {name} {chosen.get('version')}", auth)
+    data = _http_get(url, f"chart {name} {chosen.get('version')}", auth.for_url(repo, url))
     expected = str(chosen.get("digest") or "")
     if expected:
         actual = hashlib.sha256(data).hexdigest()

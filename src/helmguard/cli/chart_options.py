@@ -15,7 +15,7 @@ import click
 
 from helmguard.chart.postrender import PostRenderer
 from helmguard.chart.render import RENDERERS, RenderRequest
-from helmguard.chart.source import DEVEL_VERSION
+from helmguard.chart.source import DEVEL_VERSION, RepoAuth
 from helmguard.chart.values import ValuesOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +44,24 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
         "'>0.0.0-0'); ignored when --version is given.",
     ),
     click.option("--repo", help="Chart repository URL; CHART is then the chart's name."),
+    click.option("--username", default="", help="User name for --repo or oci:// (helm's flag)."),
+    click.option("--password", default="", help="Password for --repo or oci:// (helm's flag)."),
+    click.option(
+        "--pass-credentials",
+        is_flag=True,
+        help="Send --username/--password to a chart URL on another host too (helm's flag; "
+        "without it only the repository's scheme, host and port get them).",
+    ),
+    click.option(
+        "--ca-file",
+        default="",
+        help="CA bundle the chart repository's certificate is checked with.",
+    ),
+    click.option(
+        "--insecure-skip-tls-verify",
+        is_flag=True,
+        help="Do not check the chart repository's certificate (insecure; helm's flag).",
+    ),
     click.option(
         "-f",
         "--values",
@@ -207,4 +225,11 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
         subchart_notes=bool(kwargs.get("subchart_notes")),
         enable_dns=bool(kwargs.get("enable_dns")),
         dependency_update=bool(kwargs.get("dependency_update")),
+        auth=RepoAuth(
+            username=str(kwargs.get("username") or ""),
+            password=str(kwargs.get("password") or ""),
+            ca_file=str(kwargs.get("ca_file") or ""),
+            insecure_skip_tls_verify=bool(kwargs.get("insecure_skip_tls_verify")),
+            pass_credentials=bool(kwargs.get("pass_credentials")),
+        ),
     )
