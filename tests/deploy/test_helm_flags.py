@@ -754,3 +754,14 @@ def test_credentials_go_to_the_repositorys_host_only_unless_pass_credentials() -
         assert (stripped.username, stripped.password, stripped.token) == ("", "", ""), elsewhere
         passed = RepoAuth(username="ann", password="s3cret", pass_credentials=True)
         assert passed.for_url(repo, elsewhere) == passed
+
+
+def test_debug_shows_every_object_as_verbose(sandbox: Sandbox, namespace: str) -> None:
+    """helm's global --debug (more output on stderr) is -v here: each object applied."""
+    chart = str(CHARTS / "interop")
+    common = ("-n", namespace, "--no-store", "--timeout", "60s")
+    code, quiet = _cli(sandbox, "deploy", "dbg", chart, *common)
+    assert code == 0 and f"created ConfigMap {namespace}/dbg-config" not in quiet, quiet
+    for flag in ("--debug", "-v"):
+        code, out = _cli(sandbox, "deploy", "dbg", chart, *common, flag)
+        assert code == 0 and f"configured ConfigMap {namespace}/dbg-config" in out, out

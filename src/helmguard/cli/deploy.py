@@ -98,7 +98,14 @@ def _cluster_options(f: F) -> F:
             show_default=True,
             help="Format of the live log on stderr.",
         ),
-        click.option("-v", "--verbose", is_flag=True, help="Show every object applied."),
+        click.option(
+            "-v",
+            "--verbose",
+            "--debug",
+            "verbose",
+            is_flag=True,
+            help="Show every object applied (--debug: helm's name for more output).",
+        ),
     )
     for option in reversed(options):
         f = option(f)
