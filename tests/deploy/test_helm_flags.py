@@ -13,7 +13,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from chartrepo import serve_repository
+from chart.ociregistry import Registry, serve
+from chartrepo import serve_repository, write_chart
 from helmcli import Helm, helm_binary
 from helmguard.chart.source import RepoAuth
 from helmguard.cli import main
@@ -765,3 +766,31 @@ def test_debug_shows_every_object_as_verbose(sandbox: Sandbox, namespace: str) -
     for flag in ("--debug", "-v"):
         code, out = _cli(sandbox, "deploy", "dbg", chart, *common, flag)
         assert code == 0 and f"configured ConfigMap {namespace}/dbg-config" in out, out
+
+
+def test_plain_http_pulls_an_oci_chart_as_helm(
+    sandbox: Sandbox, namespace: str, tmp_path: Path, twins: Twins
+) -> None:
+    helm, theirs = twins.helm, twins.theirs
+    registry = Registry()
+    source = write_chart(tmp_path, "0.4.0", "2.0")
+    packaged = helm.run("package", str(source), "-d", str(tmp_path))
+    assert packaged.returncode == 0, packaged.stderr
+    registry.add_chart("charts/webapp", tmp_path / "webapp-0.4.0.tgz", source / "Chart.yaml")
+    with serve(registry) as host:
+        args = (f"oci://{host}/charts/webapp", "--version", "0.4.0")
+        values = ("--set", "serviceAccount.create=true")
+        # helm speaks HTTPS to a registry unless told: an HTTP one fails (helmguard tries a
+        # loopback registry over HTTP after HTTPS, see chart/source.py: not compared here).
+        refused = helm.run("install", "op", *args, *values, "-n", theirs, check=False)
+        assert refused.returncode == 1 and "TLS handshake" in refused.stderr, refused.stderr
+        helm.run("install", "op", *args, *values, "-n", theirs, "--plain-http")
+        code, out = _cli(
+            sandbox, "install", "op", *args, *values, "-n", namespace, "--plain-http",
+            "--no-store", "--timeout", "60s",
+        )  # fmt: skip
+        assert code == 0, out
+    charts = [
+        [h["chart"] for h in helm.json("history", "op", "-n", ns)] for ns in (namespace, theirs)
+    ]
+    assert charts == [["webapp-0.4.0"], ["webapp-0.4.0"]]

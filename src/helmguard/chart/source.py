@@ -58,6 +58,7 @@ class RepoAuth:
     insecure_skip_tls_verify: bool = False
     # helm's --pass-credentials: the credentials go to a chart URL on another host too.
     pass_credentials: bool = False
+    plain_http: bool = False  # helm's --plain-http: the oci:// registry is spoken to over HTTP
 
     def for_url(self, repo: str, url: str) -> RepoAuth:
         """The credentials sent to `url` of repository `repo`: none to another scheme, host
@@ -386,9 +387,11 @@ def _pull_oci(ref: str, version: str | None, workdir: Path, auth: RepoAuth) -> P
         "insecure_skip_tls_verify": auth.insecure_skip_tls_verify,
     }
     try:
-        helm_python.pull(ref, destination=download, version=version, **login)
+        helm_python.pull(
+            ref, destination=download, version=version, plain_http=auth.plain_http, **login
+        )
     except helm_python.HelmError as exc:
-        if not loopback:
+        if not loopback or auth.plain_http:
             raise ChartError(f"{ref}: cannot pull chart: {exc}") from None
         try:
             helm_python.pull(ref, destination=download, version=version, plain_http=True, **login)

@@ -63,6 +63,12 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
         help="Do not check the chart repository's certificate (insecure; helm's flag).",
     ),
     click.option(
+        "--plain-http",
+        is_flag=True,
+        help="Pull an oci:// chart over HTTP (helm's flag; a registry on 127.0.0.1 or "
+        "localhost is tried over HTTP after HTTPS anyway).",
+    ),
+    click.option(
         "-f",
         "--values",
         "values_files",
@@ -231,5 +237,6 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
             ca_file=str(kwargs.get("ca_file") or ""),
             insecure_skip_tls_verify=bool(kwargs.get("insecure_skip_tls_verify")),
             pass_credentials=bool(kwargs.get("pass_credentials")),
+            plain_http=bool(kwargs.get("plain_http")),
         ),
     )
