@@ -526,7 +526,9 @@ def _deploy_flags(f: F) -> F:
             "--take-ownership",
             "adopt",
             is_flag=True,
-            help="Take over objects owned by Helm or nobody.",
+            help="Take over objects that exist already, whoever owns them (helm's "
+            "--take-ownership); without it one that is not this release's is refused before "
+            "anything is written, as helm's.",
         ),
         click.option(
             "--atomic",
