@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -794,3 +797,65 @@ def test_plain_http_pulls_an_oci_chart_as_helm(
         [h["chart"] for h in helm.json("history", "op", "-n", ns)] for ns in (namespace, theirs)
     ]
     assert charts == [["webapp-0.4.0"], ["webapp-0.4.0"]]
+
+
+@pytest.fixture
+def keyrings() -> Iterator[tuple[Path, Path, Path]]:
+    """A signing key made by gpg: (secret keyring, its public keyring, another key's public
+    keyring), in a GNUPGHOME whose agent is stopped after."""
+    home = Path(tempfile.mkdtemp(prefix="hg-gpg-"))  # short: the agent's socket lives there
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    try:
+        for name in ("Chart Signer", "Someone Else"):
+            params = f"%no-protection\nKey-Type: RSA\nKey-Length: 2048\nName-Real: {name}\n"
+            made = subprocess.run(
+                ["gpg", "--batch", "--gen-key"], input=params + "%commit\n", env=env,
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert made.returncode == 0, made.stderr
+        for path, args in (
+            ("secring.gpg", ["--export-secret-keys", "Chart Signer"]),
+            ("pubring.gpg", ["--export", "Chart Signer"]),
+            ("other.gpg", ["--export", "Someone Else"]),
+        ):
+            exported = subprocess.run(["gpg", *args], env=env, capture_output=True, check=True)
+            (home / path).write_bytes(exported.stdout)
+        yield home / "secring.gpg", home / "pubring.gpg", home / "other.gpg"
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_verify_checks_a_charts_provenance_as_helm(
+    sandbox: Sandbox,
+    namespace: str,
+    admin_http: httpx.Client,
+    tmp_path: Path,
+    twins: Twins,
+    keyrings: tuple[Path, Path, Path],
+) -> None:
+    helm, theirs = twins.helm, twins.theirs
+    secret, public, other = keyrings
+    signed, unsigned = tmp_path / "signed", tmp_path / "unsigned"
+    chart = CHARTS / "interop"
+    helm.run("package", str(chart), "-d", str(signed), "--sign", "--key", "Chart Signer",
+             "--keyring", str(secret))  # fmt: skip
+    helm.run("package", str(chart), "-d", str(unsigned))
+    archive = "interop-1.2.0.tgz"
+    common = ("--no-store", "--timeout", "60s")
+    refused: list[tuple[str, ...]] = [
+        (str(unsigned / archive), "--verify", "--keyring", str(public)),  # no .prov
+        (str(signed / archive), "--verify", "--keyring", str(other)),  # not signed by its keys
+        (str(chart), "--verify", "--keyring", str(public)),  # a directory
+    ]
+    for args in refused:
+        done = helm.run("install", "vf", *args, "-n", theirs, check=False)
+        code, out = _cli(sandbox, "install", "vf", *args, "-n", namespace, *common)
+        assert done.returncode == 1, (args, done.stderr)
+        assert code == 2 and "--verify" in out, (args, out)
+    assert _records(admin_http, namespace, "vf") == _records(admin_http, theirs, "vf") == []
+    args = (str(signed / archive), "--verify", "--keyring", str(public))
+    helm.run("install", "vf", *args, "-n", theirs)
+    code, out = _cli(sandbox, "install", "vf", *args, "-n", namespace, *common)
+    assert code == 0, out
+    assert _statuses(helm, "vf", namespace) == _statuses(helm, "vf", theirs) == [(1, "deployed")]

@@ -192,6 +192,7 @@ class RenderRequest:
     enable_dns: bool = False
     dependency_update: bool = False
     auth: RepoAuth = NO_AUTH  # helm's --username, --password, --ca-file, ... of --repo/oci://
+    verify_keyring: str = ""  # helm's --verify --keyring: the archive's .prov checked first
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,12 @@ def render_chart(req: RenderRequest) -> RenderedChart:
     )
     with tempfile.TemporaryDirectory(prefix="helmguard-chart-") as tmp:
         chart_path = resolve_chart(
-            req.chart, version=req.version, repo=req.repo, workdir=Path(tmp), auth=req.auth
+            req.chart,
+            version=req.version,
+            repo=req.repo,
+            workdir=Path(tmp),
+            auth=req.auth,
+            verify_keyring=req.verify_keyring,
         )
         if req.dependency_update:
             _update_dependencies(chart_path)

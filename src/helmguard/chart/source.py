@@ -81,6 +81,7 @@ def resolve_chart(
     repo: str | None = None,
     workdir: Path,
     auth: RepoAuth = NO_AUTH,
+    verify_keyring: str = "",
 ) -> Path:
     """Turn a chart reference into a chart directory on local disk.
 
@@ -90,14 +91,23 @@ def resolve_chart(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     if repo or ref.startswith("oci://"):
+        if verify_keyring:
+            raise ChartError(
+                f"{ref}: --verify checks a local chart archive here (its .prov beside it), not "
+                "one from --repo or oci://; pull it with its .prov and give the .tgz"
+            )
         archive = fetch_archive(ref, version, workdir, repo=repo, auth=auth)
         return extract_archive(archive, workdir / "chart")
     path = Path(ref).expanduser()
     if path.is_dir():
         if not (path / "Chart.yaml").is_file():
             raise ChartError(f"{ref}: not a chart (a chart directory holds a Chart.yaml)")
+        if verify_keyring:
+            raise ChartError(f"{ref}: --verify: cannot verify a directory (as helm)")
         return path
     if path.is_file():
+        if verify_keyring:
+            verify_archive(path, verify_keyring)
         return extract_archive(path, workdir / "chart")
     if re.match(r"^[a-z][a-z0-9+.-]*://", ref):
         raise ChartError(f"{ref}: unsupported chart URL; use a path, oci://, or --repo URL NAME")
@@ -107,6 +117,17 @@ def resolve_chart(
             "repositories, pass the repository URL with --repo URL and the chart name"
         )
     raise ChartError(f"{ref}: no such chart directory or archive")
+
+
+def verify_archive(archive: Path, keyring: str) -> None:
+    """helm's --verify: `archive`'s provenance (<archive>.prov) signed by a key in the public
+    `keyring`, its hash the archive's; ChartError naming what fails."""
+    import helm_python
+
+    try:
+        helm_python.verify(archive, keyring)
+    except helm_python.HelmError as exc:
+        raise ChartError(f"{archive}: --verify (keyring {keyring}): {exc}") from None
 
 
 def extract_archive(

@@ -8,7 +8,9 @@ web ./chart`), and `--release NAME` says the same for those who prefer a flag.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
@@ -61,6 +63,18 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
         "--insecure-skip-tls-verify",
         is_flag=True,
         help="Do not check the chart repository's certificate (insecure; helm's flag).",
+    ),
+    click.option(
+        "--verify",
+        is_flag=True,
+        help="Verify a chart archive (.tgz) against its provenance file (.prov beside it) "
+        "with --keyring, as helm's; a directory is refused, as are --repo and oci:// here.",
+    ),
+    click.option(
+        "--keyring",
+        default=lambda: str(Path(os.environ.get("GNUPGHOME") or "~/.gnupg") / "pubring.gpg"),
+        show_default="$GNUPGHOME/pubring.gpg, else ~/.gnupg/pubring.gpg",
+        help="The public keyring --verify checks the signature with.",
     ),
     click.option(
         "--plain-http",
@@ -231,6 +245,9 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
         subchart_notes=bool(kwargs.get("subchart_notes")),
         enable_dns=bool(kwargs.get("enable_dns")),
         dependency_update=bool(kwargs.get("dependency_update")),
+        verify_keyring=str(Path(str(kwargs.get("keyring"))).expanduser())
+        if kwargs.get("verify")
+        else "",
         auth=RepoAuth(
             username=str(kwargs.get("username") or ""),
             password=str(kwargs.get("password") or ""),
