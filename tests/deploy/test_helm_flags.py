@@ -859,3 +859,22 @@ def test_verify_checks_a_charts_provenance_as_helm(
     code, out = _cli(sandbox, "install", "vf", *args, "-n", namespace, *common)
     assert code == 0, out
     assert _statuses(helm, "vf", namespace) == _statuses(helm, "vf", theirs) == [(1, "deployed")]
+
+
+def test_cert_file_and_key_file_present_a_client_certificate_as_helm(
+    sandbox: Sandbox, namespace: str, tmp_path: Path, twins: Twins
+) -> None:
+    helm, theirs = twins.helm, twins.theirs
+    pki = sandbox.kubeconfig.parent / "pki"
+    trusted = ("--ca-file", str(pki / "ca.crt"))
+    client = ("--cert-file", str(pki / "admin.crt"), "--key-file", str(pki / "admin.key"))
+    with serve_repository(tmp_path, pki=pki, client_certificates=True) as url:
+        chart = ("cf", "webapp", "--repo", url, "--set", "serviceAccount.create=true")
+        for flags, works in ((trusted, False), ((*trusted, *client), True)):
+            done = helm.run("upgrade", "--install", *chart, *flags, "-n", theirs, check=False)
+            code, out = _cli(
+                sandbox, "deploy", *chart, *flags, "-n", namespace, "--no-store", "--timeout", "60s"
+            )
+            assert (done.returncode == 0) == works, (flags, done.stderr)
+            assert code == (0 if works else 2), (flags, out)
+    assert _statuses(helm, "cf", namespace) == _statuses(helm, "cf", theirs) == [(1, "deployed")]

@@ -59,6 +59,8 @@ class RepoAuth:
     # helm's --pass-credentials: the credentials go to a chart URL on another host too.
     pass_credentials: bool = False
     plain_http: bool = False  # helm's --plain-http: the oci:// registry is spoken to over HTTP
+    cert_file: str = ""  # helm's --cert-file and --key-file: a client certificate (--repo)
+    key_file: str = ""
 
     def for_url(self, repo: str, url: str) -> RepoAuth:
         """The credentials sent to `url` of repository `repo`: none to another scheme, host
@@ -266,13 +268,24 @@ def _http_get(url: str, what: str, auth: RepoAuth = NO_AUTH) -> bytes:
     headers = {"Authorization": f"Bearer {auth.token}"} if auth.token else {}
     basic = (auth.username, auth.password) if auth.username else None
     verify: ssl.SSLContext | bool = True
-    if auth.insecure_skip_tls_verify:
+    if auth.insecure_skip_tls_verify and not auth.cert_file:
         verify = False
-    elif auth.ca_file:
+    elif auth.ca_file or auth.cert_file:
         try:
-            verify = ssl.create_default_context(cafile=auth.ca_file)
+            verify = ssl.create_default_context(cafile=auth.ca_file or None)
         except (OSError, ssl.SSLError) as exc:
             raise ChartError(f"{what}: CA file {auth.ca_file} cannot be used: {exc}") from None
+        if auth.insecure_skip_tls_verify:
+            verify.check_hostname = False
+            verify.verify_mode = ssl.CERT_NONE
+        if auth.cert_file:
+            try:
+                verify.load_cert_chain(auth.cert_file, auth.key_file or None)
+            except (OSError, ssl.SSLError) as exc:
+                raise ChartError(
+                    f"{what}: client certificate {auth.cert_file} (key "
+                    f"{auth.key_file or 'in the same file'}) cannot be used: {exc}"
+                ) from None
     try:
         with (
             httpx2.Client(
@@ -397,6 +410,9 @@ def _pull_oci(ref: str, version: str | None, workdir: Path, auth: RepoAuth) -> P
     intercepted on the network.
     """
     import helm_python
+
+    if auth.cert_file or auth.key_file:
+        raise ChartError(f"{ref}: --cert-file/--key-file work with --repo here, not oci://")
 
     download = workdir / "download"
     download.mkdir(parents=True, exist_ok=True)

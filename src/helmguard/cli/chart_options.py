@@ -60,6 +60,12 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
         help="CA bundle the chart repository's certificate is checked with.",
     ),
     click.option(
+        "--cert-file",
+        default="",
+        help="Client certificate for the chart repository (helm's flag; with --repo).",
+    ),
+    click.option("--key-file", default="", help="The --cert-file's key (helm's flag)."),
+    click.option(
         "--insecure-skip-tls-verify",
         is_flag=True,
         help="Do not check the chart repository's certificate (insecure; helm's flag).",
@@ -255,5 +261,7 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
             insecure_skip_tls_verify=bool(kwargs.get("insecure_skip_tls_verify")),
             pass_credentials=bool(kwargs.get("pass_credentials")),
             plain_http=bool(kwargs.get("plain_http")),
+            cert_file=str(kwargs.get("cert_file") or ""),
+            key_file=str(kwargs.get("key_file") or ""),
         ),
     )
