@@ -113,16 +113,20 @@ def serve_repository(
     basic: tuple[str, str] | None = None,
     token: str | None = None,
     pki: Path | None = None,
+    versions: tuple[tuple[str, str], ...] = VERSIONS,
+    client_certificates: bool = False,
 ) -> Iterator[str]:
-    """Package VERSIONS of the chart under `tmp`, index them, and yield the repository URL.
+    """Package `versions` (version, app version) of the chart under `tmp`, index them, and
+    yield the repository URL.
 
     With `pki` (a directory `helmguard.sandbox.pki.generate_pki` wrote), over HTTPS with its
-    127.0.0.1 server certificate, signed by its ca.crt.
+    127.0.0.1 server certificate, signed by its ca.crt (`client_certificates`: a client
+    certificate that CA signed is required).
     """
     helm = str(helm_binary())  # skips the test without one
     served = tmp / "repo"
     served.mkdir()
-    for version, app in VERSIONS:
+    for version, app in versions:
         chart = write_chart(tmp, version, app)
         subprocess.run(
             [helm, "package", str(chart), "-d", str(served)], check=True, capture_output=True
@@ -140,6 +144,9 @@ def serve_repository(
     if pki is not None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(pki / "apiserver.crt", pki / "apiserver.key")
+        if client_certificates:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(pki / "ca.crt")
         server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
     url = f"{scheme}://127.0.0.1:{server.server_address[1]}"

@@ -642,6 +642,11 @@ def _resolve(tag: str, text: str) -> tuple[str, Any]:
     return _STR, text
 
 
+def plain_is_string(text: str) -> bool:
+    """Whether go-yaml v2 reads `text`, unquoted, as a string (its encoder quotes it if not)."""
+    return _resolve(_PLAIN, text)[0] == _STR
+
+
 def _scalar(node: ScalarNode) -> Any:
     tag, text = node.tag, node.value
     if tag == _STR:

@@ -274,10 +274,14 @@ async def test_object_owned_by_someone_else_is_not_taken_over(
     assert created.status_code == 201, created.text
     forced = DeployOptions(**{**options.__dict__, "force": True})
     result = await deploy(_request(CHARTS / "unknown-kind", "u", namespace), forced)
-    assert result.outcome == "failed"
-    assert result.error_class in ("OwnershipConflict", "MissingDependency")
-    conflict = [r for r in result.log if r.details.get("errorClass") == "OwnershipConflict"]
-    assert conflict and f"release '{namespace}/other'" in conflict[0].message
+    # Refused before the record is written, as helm's existingResourceConflict refuses.
+    assert result.outcome == "refused" and result.revision == 0
+    assert f"release '{namespace}/other'" in result.message
+    assert result.root_cause is not None and result.root_cause.name == "u-settings"
+    records = admin_http.get(
+        f"/api/v1/namespaces/{namespace}/secrets", params={"labelSelector": "owner=helm,name=u"}
+    )
+    assert records.json()["items"] == []
     cm = admin_http.get(f"/api/v1/namespaces/{namespace}/configmaps/u-settings").json()
     assert cm["data"] == {"mode": "theirs"}
 

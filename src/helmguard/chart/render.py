@@ -19,7 +19,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 from helmguard.chart.helm_binary import find_helm
 from helmguard.chart.kubeversion import ConstraintError, compatible
 from helmguard.chart.postrender import PostRenderer, post_render, resolve
-from helmguard.chart.source import ChartError, resolve_chart
+from helmguard.chart.source import NO_AUTH, ChartError, RepoAuth, resolve_chart
 from helmguard.chart.values import ValuesOptions, merge_user_values
 from helmguard.manifest import (
     CLUSTER_SCOPED_KINDS,
@@ -135,10 +135,20 @@ def objects_from_manifest(
     return tuple(_with_namespace(obj, namespace, scoped) for obj in parsed)
 
 
-def template_output(rendered: RenderedChart, *, include_crds: bool = False) -> str:
-    """The text `helm template` prints for this render, byte for byte (hooks included)."""
+_HIDDEN_SECRET = "# HIDDEN: The Secret output has been suppressed"
+
+
+def template_output(
+    rendered: RenderedChart, *, include_crds: bool = False, hide_secrets: bool = False
+) -> str:
+    """The text `helm template` prints for this render, byte for byte (hooks included);
+    `hide_secrets`: each v1 Secret (not a hook) replaced by helm's --hide-secret line."""
     regular_count = len(rendered.manifests) - len(rendered.hooks)
-    head = [*(rendered.crd_manifests if include_crds else ()), *rendered.manifests[:regular_count]]
+    regular = [
+        (path, _HIDDEN_SECRET if hide_secrets and _is_v1_secret(path, text) else text)
+        for path, text in rendered.manifests[:regular_count]
+    ]
+    head = [*(rendered.crd_manifests if include_crds else ()), *regular]
     release_manifest = "".join(f"---\n# Source: {path}\n{text}\n" for path, text in head)
     # Helm prints the release manifest trimmed, then each hook.
     hooks = rendered.manifests[regular_count:]
@@ -147,6 +157,11 @@ def template_output(rendered: RenderedChart, *, include_crds: bool = False) -> s
         + "\n"
         + "".join(f"---\n# Source: {path}\n{text}\n" for path, text in hooks)
     )
+
+
+def _is_v1_secret(path: str, text: str) -> bool:
+    objects = parse_objects(text, path)
+    return bool(objects) and objects[0].kind == "Secret" and objects[0].api_version == "v1"
 
 
 @dataclass(frozen=True)
@@ -178,6 +193,14 @@ class RenderRequest:
     # helm's install and upgrade do; None: lookup finds nothing, as in `helm template`.
     # It holds a credential: out of repr and equality.
     lookup: str | None = field(default=None, repr=False, compare=False)
+    # helm's --skip-schema-validation, --render-subchart-notes, --enable-dns and
+    # --dependency-update (charts/ filled from Chart.yaml when a dependency is missing).
+    skip_schema_validation: bool = False
+    subchart_notes: bool = False
+    enable_dns: bool = False
+    dependency_update: bool = False
+    auth: RepoAuth = NO_AUTH  # helm's --username, --password, --ca-file, ... of --repo/oci://
+    verify_keyring: str = ""  # helm's --verify --keyring: the archive's .prov checked first
 
 
 @dataclass(frozen=True)
@@ -224,18 +247,32 @@ def render_chart(req: RenderRequest) -> RenderedChart:
         merge_user_values(req.values) if req.user_values is None else dict(req.user_values)
     )
     with tempfile.TemporaryDirectory(prefix="helmguard-chart-") as tmp:
-        chart_path = resolve_chart(req.chart, version=req.version, repo=req.repo, workdir=Path(tmp))
+        chart_path = resolve_chart(
+            req.chart,
+            version=req.version,
+            repo=req.repo,
+            workdir=Path(tmp),
+            auth=req.auth,
+            verify_keyring=req.verify_keyring,
+        )
+        if req.dependency_update:
+            _update_dependencies(chart_path)
         if req.chart_values is not None:
             chart_path = _with_values(chart_path, req.chart_values, Path(tmp))
+        schema_source = chart_path
+        if req.skip_schema_validation:
+            chart_path = _without_schemas(chart_path, Path(tmp))
         if req.renderer == "helm":
             # The binary first, so its own error messages are the ones the user sees.
             documents = _render_helm_binary(chart_path, user_values, req, Path(tmp))
         info, files = _render_sdk(chart_path, user_values, req)
+        if req.skip_schema_validation:  # the record keeps the chart's schema, as helm's
+            info = _with_schema_of(info, schema_source)
         if req.post_renderer is not None:
             notes = {k: v for k, v in files.items() if k.endswith("NOTES.txt")}
             rest = {k: v for k, v in files.items() if k not in notes}
             files = {**post_render(rest, req.post_renderer), **notes}
-        output = _sort_manifests(files, info.name)
+        output = _sort_manifests(files, info.name, subchart_notes=req.subchart_notes)
         if req.renderer == "helm":
             output = _EngineOutput(documents, output.notes)
     return _assemble(req, info, output, user_values)
@@ -263,18 +300,25 @@ def _chart_json(chart: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
             for f in entries
         ]
 
-    schema = chart.schema
     return {
         "metadata": dict(meta),
         "lock": None,
         "templates": files(chart.templates),
         "values": chart.values,
-        "schema": None
-        if schema is None
-        else base64.b64encode(json.dumps(schema).encode()).decode(),
+        "schema": _encoded_schema(chart.schema),
         "schemamodtime": "0001-01-01T00:00:00Z",
         "files": files(chart.files),
     }
+
+
+def _missing_dependencies(chart: Any, meta: Mapping[str, Any]) -> list[str]:
+    """Chart.yaml's dependencies not in charts/ (Helm's CheckDependencies), by name."""
+    present = {str(d.get("name")) for d in chart.dependencies}
+    return [
+        str(d.get("name"))
+        for d in meta.get("dependencies") or []
+        if str(d.get("name")) not in present
+    ]
 
 
 def _check_installable(chart: Any, meta: Mapping[str, Any], chart_path: Path) -> None:
@@ -284,17 +328,17 @@ def _check_installable(chart: Any, meta: Mapping[str, Any], chart_path: Path) ->
             f"{chart_path}: {meta.get('name')} is a library chart; library charts are not "
             "installable (render a chart that depends on it)"
         )
-    present = {str(d.get("name")) for d in chart.dependencies}
-    missing = [
-        str(d.get("name"))
-        for d in meta.get("dependencies") or []
-        if str(d.get("name")) not in present
-    ]
+    missing = _missing_dependencies(chart, meta)
     if missing:
         raise ChartError(
             f"{chart_path}: found in Chart.yaml, but missing in charts/ directory: "
             f"{', '.join(missing)} (run `helm dependency build {chart_path}`)"
         )
+
+
+def _encoded_schema(schema: Any) -> str | None:
+    """values.schema.json as pkg/chart/v2.Chart's JSON holds it ([]byte: base64)."""
+    return None if schema is None else base64.b64encode(json.dumps(schema).encode()).decode()
 
 
 def _check_kube_version(meta: Mapping[str, Any], kube_version: str | None) -> None:
@@ -347,6 +391,50 @@ def _with_values(chart_path: Path, values: Mapping[str, Any], workdir: Path) -> 
     return copy
 
 
+def _update_dependencies(chart_path: Path) -> None:
+    """helm's --dependency-update: when a dependency is missing from charts/, Chart.yaml's
+    dependencies are downloaded into it (and Chart.lock written), as `helm dependency update`."""
+    import helm_python
+
+    try:
+        with helm_python.Chart.load(chart_path) as chart:
+            missing = _missing_dependencies(chart, chart.metadata)
+        if missing and chart_path.is_dir():
+            helm_python.dependency_update(chart_path)
+    except helm_python.HelmError as exc:
+        raise ChartError(f"{chart_path}: --dependency-update: {exc}") from None
+
+
+def _without_schemas(chart_path: Path, workdir: Path) -> Path:
+    """A copy of the chart without any values.schema.json, its subcharts' included (helm's
+    --skip-schema-validation; Helm's engine here always validates what it finds)."""
+    import helm_python
+
+    try:
+        with helm_python.Chart.load(chart_path) as chart:
+            copy = Path(chart.save_dir(workdir / "without-schemas"))
+        archives = list(copy.glob("**/charts/*.tgz"))
+        while archives:  # subchart archives unpacked in place, theirs in turn
+            for archive in archives:
+                helm_python.expand(archive.parent, archive)
+                archive.unlink()
+            archives = list(copy.glob("**/charts/*.tgz"))
+    except helm_python.HelmError as exc:
+        raise ChartError(f"{chart_path}: cannot load chart: {exc}") from None
+    for schema in copy.glob("**/values.schema.json"):
+        schema.unlink()
+    return copy
+
+
+def _with_schema_of(info: _ChartInfo, chart_path: Path) -> _ChartInfo:
+    """`info` with the record's chart schema read from `chart_path` (the chart as given)."""
+    import helm_python
+
+    with helm_python.Chart.load(chart_path) as chart:
+        schema = _encoded_schema(chart.schema)
+    return replace(info, chart_json=MappingProxyType({**info.chart_json, "schema": schema}))
+
+
 def _render_sdk(
     chart_path: Path, values: dict[str, Any], req: RenderRequest
 ) -> tuple[_ChartInfo, dict[str, str]]:
@@ -370,6 +458,8 @@ def _render_sdk(
         opts["kube_version"] = req.kube_version
     if req.api_versions:
         opts["api_versions"] = list(req.api_versions)
+    if req.enable_dns:
+        opts["enable_dns"] = True
     try:
         with helm_python.Chart.load(chart_path) as chart:
             meta = chart.metadata
@@ -441,8 +531,11 @@ def _go_json(raw: str) -> Any:
     return json.loads(raw)
 
 
-def _sort_manifests(files: Mapping[str, str], chart_name: str) -> _EngineOutput:
-    """Helm's renderResources + SortManifests, producing `helm template`'s document order."""
+def _sort_manifests(
+    files: Mapping[str, str], chart_name: str, *, subchart_notes: bool = False
+) -> _EngineOutput:
+    """Helm's renderResources + SortManifests, producing `helm template`'s document order;
+    the NOTES are the chart's, with its subcharts' too when `subchart_notes`."""
     notes_parts: list[str] = []
     top_notes = f"{chart_name}/templates/NOTES.txt"
     regular: list[_Document] = []
@@ -450,7 +543,7 @@ def _sort_manifests(files: Mapping[str, str], chart_name: str) -> _EngineOutput:
     for path in sorted(files):
         content = files[path]
         if path.endswith("NOTES.txt"):
-            if path == top_notes:  # subchart NOTES are shown only with --render-subchart-notes
+            if subchart_notes or path == top_notes:
                 notes_parts.append(content)
             continue
         if Path(path).name.startswith("_") or not content.strip():
@@ -536,6 +629,8 @@ def _render_helm_binary(
         args += ["--api-versions", api]
     if req.is_upgrade:
         args.append("--is-upgrade")
+    if req.enable_dns:
+        args.append("--enable-dns")
     env = {
         **os.environ,
         "HELM_CACHE_HOME": str(tmp / "helm-cache"),

@@ -14,7 +14,7 @@ import re
 import ssl
 import tarfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlparse
@@ -56,13 +56,34 @@ class RepoAuth:
     token: str = ""
     ca_file: str = ""
     insecure_skip_tls_verify: bool = False
+    # helm's --pass-credentials: the credentials go to a chart URL on another host too.
+    pass_credentials: bool = False
+    plain_http: bool = False  # helm's --plain-http: the oci:// registry is spoken to over HTTP
+    cert_file: str = ""  # helm's --cert-file and --key-file: a client certificate (--repo)
+    key_file: str = ""
+
+    def for_url(self, repo: str, url: str) -> RepoAuth:
+        """The credentials sent to `url` of repository `repo`: none to another scheme, host
+        or port unless `pass_credentials`, as helm's HTTP getter decides."""
+        here, there = urlparse(repo), urlparse(url)
+        if self.pass_credentials or (here.scheme, here.netloc) == (there.scheme, there.netloc):
+            return self
+        return replace(self, username="", password="", token="")
 
 
 NO_AUTH = RepoAuth()
+# helm's --devel: "equivalent to version '>0.0.0-0'", any version, pre-releases included.
+DEVEL_VERSION = ">0.0.0-0"
 
 
 def resolve_chart(
-    ref: str, *, version: str | None = None, repo: str | None = None, workdir: Path
+    ref: str,
+    *,
+    version: str | None = None,
+    repo: str | None = None,
+    workdir: Path,
+    auth: RepoAuth = NO_AUTH,
+    verify_keyring: str = "",
 ) -> Path:
     """Turn a chart reference into a chart directory on local disk.
 
@@ -72,14 +93,23 @@ def resolve_chart(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     if repo or ref.startswith("oci://"):
-        archive = fetch_archive(ref, version, workdir, repo=repo)
+        if verify_keyring:
+            raise ChartError(
+                f"{ref}: --verify checks a local chart archive here (its .prov beside it), not "
+                "one from --repo or oci://; pull it with its .prov and give the .tgz"
+            )
+        archive = fetch_archive(ref, version, workdir, repo=repo, auth=auth)
         return extract_archive(archive, workdir / "chart")
     path = Path(ref).expanduser()
     if path.is_dir():
         if not (path / "Chart.yaml").is_file():
             raise ChartError(f"{ref}: not a chart (a chart directory holds a Chart.yaml)")
+        if verify_keyring:
+            raise ChartError(f"{ref}: --verify: cannot verify a directory (as helm)")
         return path
     if path.is_file():
+        if verify_keyring:
+            verify_archive(path, verify_keyring)
         return extract_archive(path, workdir / "chart")
     if re.match(r"^[a-z][a-z0-9+.-]*://", ref):
         raise ChartError(f"{ref}: unsupported chart URL; use a path, oci://, or --repo URL NAME")
@@ -89,6 +119,17 @@ def resolve_chart(
             "repositories, pass the repository URL with --repo URL and the chart name"
         )
     raise ChartError(f"{ref}: no such chart directory or archive")
+
+
+def verify_archive(archive: Path, keyring: str) -> None:
+    """helm's --verify: `archive`'s provenance (<archive>.prov) signed by a key in the public
+    `keyring`, its hash the archive's; ChartError naming what fails."""
+    import helm_python
+
+    try:
+        helm_python.verify(archive, keyring)
+    except helm_python.HelmError as exc:
+        raise ChartError(f"{archive}: --verify (keyring {keyring}): {exc}") from None
 
 
 def extract_archive(
@@ -227,13 +268,24 @@ def _http_get(url: str, what: str, auth: RepoAuth = NO_AUTH) -> bytes:
     headers = {"Authorization": f"Bearer {auth.token}"} if auth.token else {}
     basic = (auth.username, auth.password) if auth.username else None
     verify: ssl.SSLContext | bool = True
-    if auth.insecure_skip_tls_verify:
+    if auth.insecure_skip_tls_verify and not auth.cert_file:
         verify = False
-    elif auth.ca_file:
+    elif auth.ca_file or auth.cert_file:
         try:
-            verify = ssl.create_default_context(cafile=auth.ca_file)
+            verify = ssl.create_default_context(cafile=auth.ca_file or None)
         except (OSError, ssl.SSLError) as exc:
             raise ChartError(f"{what}: CA file {auth.ca_file} cannot be used: {exc}") from None
+        if auth.insecure_skip_tls_verify:
+            verify.check_hostname = False
+            verify.verify_mode = ssl.CERT_NONE
+        if auth.cert_file:
+            try:
+                verify.load_cert_chain(auth.cert_file, auth.key_file or None)
+            except (OSError, ssl.SSLError) as exc:
+                raise ChartError(
+                    f"{what}: client certificate {auth.cert_file} (key "
+                    f"{auth.key_file or 'in the same file'}) cannot be used: {exc}"
+                ) from None
     try:
         with (
             httpx2.Client(
@@ -316,7 +368,7 @@ def _download_from_repository(
     url = urljoin(base, str(urls[0]))
     if urlparse(url).scheme not in ("http", "https"):
         raise ChartError(f"{where}: chart download URL {url} is not http(s)")
-    data = _http_get(url, f"chart {name} {chosen.get('version')}", auth)
+    data = _http_get(url, f"chart {name} {chosen.get('version')}", auth.for_url(repo, url))
     expected = str(chosen.get("digest") or "")
     if expected:
         actual = hashlib.sha256(data).hexdigest()
@@ -331,7 +383,10 @@ def _download_from_repository(
 
 
 def _choose_version(entries: list[dict[str, Any]], version: str | None) -> dict[str, Any] | None:
-    """The entry with exactly `version`, or the highest version without a pre-release."""
+    """The entry with exactly `version`, or the highest version without a pre-release (with
+    a pre-release too for DEVEL_VERSION)."""
+    if version == DEVEL_VERSION:
+        return max(entries, key=lambda e: _version_key(str(e.get("version", ""))), default=None)
     if version:
         wanted = version.lstrip("v")
         for entry in entries:
@@ -356,6 +411,9 @@ def _pull_oci(ref: str, version: str | None, workdir: Path, auth: RepoAuth) -> P
     """
     import helm_python
 
+    if auth.cert_file or auth.key_file:
+        raise ChartError(f"{ref}: --cert-file/--key-file work with --repo here, not oci://")
+
     download = workdir / "download"
     download.mkdir(parents=True, exist_ok=True)
     host = urlparse(ref).hostname or ""
@@ -366,9 +424,11 @@ def _pull_oci(ref: str, version: str | None, workdir: Path, auth: RepoAuth) -> P
         "insecure_skip_tls_verify": auth.insecure_skip_tls_verify,
     }
     try:
-        helm_python.pull(ref, destination=download, version=version, **login)
+        helm_python.pull(
+            ref, destination=download, version=version, plain_http=auth.plain_http, **login
+        )
     except helm_python.HelmError as exc:
-        if not loopback:
+        if not loopback or auth.plain_http:
             raise ChartError(f"{ref}: cannot pull chart: {exc}") from None
         try:
             helm_python.pull(ref, destination=download, version=version, plain_http=True, **login)

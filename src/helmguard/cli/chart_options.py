@@ -8,13 +8,16 @@ web ./chart`), and `--release NAME` says the same for those who prefer a flag.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
 
 from helmguard.chart.postrender import PostRenderer
 from helmguard.chart.render import RENDERERS, RenderRequest
+from helmguard.chart.source import DEVEL_VERSION, RepoAuth
 from helmguard.chart.values import ValuesOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,7 +39,55 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
         help="Release namespace; namespaced objects without one go there.",
     ),
     click.option("--version", "chart_version", help="Chart version (with --repo or oci://)."),
+    click.option(
+        "--devel",
+        is_flag=True,
+        help="With --repo or oci://: the newest version, pre-releases too (helm's: version "
+        "'>0.0.0-0'); ignored when --version is given.",
+    ),
     click.option("--repo", help="Chart repository URL; CHART is then the chart's name."),
+    click.option("--username", default="", help="User name for --repo or oci:// (helm's flag)."),
+    click.option("--password", default="", help="Password for --repo or oci:// (helm's flag)."),
+    click.option(
+        "--pass-credentials",
+        is_flag=True,
+        help="Send --username/--password to a chart URL on another host too (helm's flag; "
+        "without it only the repository's scheme, host and port get them).",
+    ),
+    click.option(
+        "--ca-file",
+        default="",
+        help="CA bundle the chart repository's certificate is checked with.",
+    ),
+    click.option(
+        "--cert-file",
+        default="",
+        help="Client certificate for the chart repository (helm's flag; with --repo).",
+    ),
+    click.option("--key-file", default="", help="The --cert-file's key (helm's flag)."),
+    click.option(
+        "--insecure-skip-tls-verify",
+        is_flag=True,
+        help="Do not check the chart repository's certificate (insecure; helm's flag).",
+    ),
+    click.option(
+        "--verify",
+        is_flag=True,
+        help="Verify a chart archive (.tgz) against its provenance file (.prov beside it) "
+        "with --keyring, as helm's; a directory is refused, as are --repo and oci:// here.",
+    ),
+    click.option(
+        "--keyring",
+        default=lambda: str(Path(os.environ.get("GNUPGHOME") or "~/.gnupg") / "pubring.gpg"),
+        show_default="$GNUPGHOME/pubring.gpg, else ~/.gnupg/pubring.gpg",
+        help="The public keyring --verify checks the signature with.",
+    ),
+    click.option(
+        "--plain-http",
+        is_flag=True,
+        help="Pull an oci:// chart over HTTP (helm's flag; a registry on 127.0.0.1 or "
+        "localhost is tried over HTTP after HTTPS anyway).",
+    ),
     click.option(
         "-f",
         "--values",
@@ -75,6 +126,29 @@ _OPTIONS: tuple[Callable[[Any], Any], ...] = (
         multiple=True,
         metavar="ARG",
         help="An argument to the post-renderer; repeatable.",
+    ),
+    click.option(
+        "--skip-schema-validation",
+        is_flag=True,
+        help="Do not validate the values against the chart's values.schema.json (nor its "
+        "subcharts'), as helm's.",
+    ),
+    click.option(
+        "--render-subchart-notes",
+        "subchart_notes",
+        is_flag=True,
+        help="The NOTES include the subcharts' NOTES.txt, as helm's.",
+    ),
+    click.option(
+        "--enable-dns",
+        is_flag=True,
+        help="Templates' getHostByName looks names up (helm's flag; without it, it gives \"\").",
+    ),
+    click.option(
+        "--dependency-update",
+        is_flag=True,
+        help="When a dependency in Chart.yaml is missing from the chart's charts/, download "
+        "them all there first (and write Chart.lock), as helm's.",
     ),
     click.option(
         "--renderer",
@@ -158,7 +232,7 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
         chart=kwargs["chart"],
         release=kwargs.get("release") or DEFAULT_RELEASE,
         namespace=kwargs.get("namespace") or "default",
-        version=kwargs.get("chart_version"),
+        version=kwargs.get("chart_version") or (DEVEL_VERSION if kwargs.get("devel") else None),
         repo=kwargs.get("repo"),
         values=ValuesOptions(
             values_files=tuple(kwargs.get("values_files") or ()),
@@ -173,4 +247,21 @@ def request_from_options(**kwargs: Any) -> RenderRequest:
         is_upgrade=bool(kwargs.get("is_upgrade", False)),
         renderer=kwargs.get("renderer") or "sdk",
         post_renderer=PostRenderer(str(executable), args) if executable else None,
+        skip_schema_validation=bool(kwargs.get("skip_schema_validation")),
+        subchart_notes=bool(kwargs.get("subchart_notes")),
+        enable_dns=bool(kwargs.get("enable_dns")),
+        dependency_update=bool(kwargs.get("dependency_update")),
+        verify_keyring=str(Path(str(kwargs.get("keyring"))).expanduser())
+        if kwargs.get("verify")
+        else "",
+        auth=RepoAuth(
+            username=str(kwargs.get("username") or ""),
+            password=str(kwargs.get("password") or ""),
+            ca_file=str(kwargs.get("ca_file") or ""),
+            insecure_skip_tls_verify=bool(kwargs.get("insecure_skip_tls_verify")),
+            pass_credentials=bool(kwargs.get("pass_credentials")),
+            plain_http=bool(kwargs.get("plain_http")),
+            cert_file=str(kwargs.get("cert_file") or ""),
+            key_file=str(kwargs.get("key_file") or ""),
+        ),
     )

@@ -100,7 +100,14 @@ def _cluster_options(f: F) -> F:
             show_default=True,
             help="Format of the live log on stderr.",
         ),
-        click.option("-v", "--verbose", is_flag=True, help="Show every object applied."),
+        click.option(
+            "-v",
+            "--verbose",
+            "--debug",
+            "verbose",
+            is_flag=True,
+            help="Show every object applied (--debug: helm's name for more output).",
+        ),
     )
     for option in reversed(options):
         f = option(f)
@@ -300,12 +307,14 @@ def _run(
     output: str,
     log_format: str,
     verbose: bool,
+    show_notes: bool = False,
     **kwargs: Any,
 ) -> None:
     """Run an action with the `_cluster_options` (and command flags) in `kwargs`.
 
     The action gets the command's Configuration: the store opens alongside, a live display
-    listens. Prints the result; exits 0 only if ok.
+    listens. Prints the result (and with `show_notes` a deploy's NOTES, as helm prints
+    them); exits 0 only if ok.
     """
     from helmguard.deploy import Configuration
 
@@ -349,6 +358,8 @@ def _run(
     display._stop()
     if output == "json":
         click.echo(json.dumps({"result": _result_json(result)}, default=str))
+    elif show_notes and result.ok and result.notes:
+        click.echo(f"NOTES:\n{result.notes}")
     # The work is done and the store closed: spare the exit a full collection of
     # SQLAlchemy's and Alembic's object graphs (0.2-0.5 s of interpreter teardown).
     gc.freeze()
@@ -474,17 +485,46 @@ def _deploy_flags(f: F) -> F:
             "--force",
             is_flag=True,
             help="Deploy even if preflight finds errors (loudly warned). Not helm's --force "
-            "(helm v4's --force-replace, replacing objects), which helmguard does not do.",
+            "(helm v4's deprecated name of --force-replace, replacing objects), which "
+            "helmguard does not do.",
         ),
         click.option(
             "--force-conflicts", is_flag=True, help="Take over fields other managers own."
+        ),
+        click.option(
+            "--server-side",
+            "server_side",
+            is_flag=False,
+            flag_value="true",
+            default="auto",
+            show_default=True,
+            metavar="[=true|auto]",
+            help="helm v4's apply mode. helmguard always applies server-side, and its record "
+            "says so as helm's: true and auto say the same (auto also on an upgrade of a "
+            "release helm applied client-side, which helm would patch client-side); false "
+            "(helm's client-side apply) is refused.",
+        ),
+        click.option(
+            "--force-replace",
+            is_flag=True,
+            help="helm v4's update by replacement, which it does only with --server-side=false: "
+            "refused, as helmguard applies server-side only.",
+        ),
+        click.option(
+            "--disable-openapi-validation",
+            is_flag=True,
+            help="Accepted for helm's command lines; as with helm v4's server-side apply, the "
+            "API server still refuses an object its schema does not allow (preflight's dry "
+            "run says so first).",
         ),
         click.option(
             "--adopt",
             "--take-ownership",
             "adopt",
             is_flag=True,
-            help="Take over objects owned by Helm or nobody.",
+            help="Take over objects that exist already, whoever owns them (helm's "
+            "--take-ownership); without it one that is not this release's is refused before "
+            "anything is written, as helm's.",
         ),
         click.option(
             "--atomic",
@@ -520,6 +560,12 @@ def _deploy_flags(f: F) -> F:
             help="Labels of the release record (helm list --selector finds them); repeatable. "
             "An upgrade merges them over the previous revision's; KEY=null removes one.",
         ),
+        click.option(
+            "--hide-notes",
+            is_flag=True,
+            help="Do not print the chart's NOTES after a deploy (they are still stored: "
+            "helm get notes), as helm's.",
+        ),
         _description,
         _history_max,
         values_mode_options,
@@ -531,6 +577,11 @@ def _deploy_flags(f: F) -> F:
             default=None,
             help="client: render and check offline; server: the full preflight against the "
             "cluster. Nothing is written.",
+        ),
+        click.option(
+            "--hide-secret",
+            is_flag=True,
+            help="With --dry-run: each Secret of the manifest printed as helm's hidden line.",
         ),
     )
     for option in reversed(options):
@@ -585,19 +636,51 @@ def _deploy(kwargs: dict[str, Any], *, require: str) -> None:
     kwargs["values_mode"] = values_mode(kwargs)
     kwargs["require"] = require
     _check_wait_for_jobs(kwargs)
+    _check_apply_mode(kwargs)
+    show_notes = not kwargs.pop("hide_notes")
     dry_run = kwargs.pop("dry_run")
+    hide_secret = kwargs.pop("hide_secret")
+    if hide_secret and dry_run is None:
+        raise click.UsageError("--hide-secret hides Secrets in --dry-run's output: add --dry-run")
     if dry_run is not None:
-        _dry_run(dry_run, **kwargs)
+        _dry_run(dry_run, hide_secret=hide_secret, **kwargs)
         return
     request = request_from_options(**kwargs)
     _run(
         lambda options, config: deploy(request, options, config=config),
+        show_notes=show_notes,
         **kwargs,
     )
 
 
-def _dry_run(mode: str, **kwargs: Any) -> None:
-    """`--dry-run=client|server`: the rendered manifest and the preflight report, nothing written.
+_SERVER_SIDE = ("true", "false", "auto")
+
+
+def _check_apply_mode(kwargs: dict[str, Any]) -> None:
+    """helm v4's --server-side, --force-replace and --disable-openapi-validation (popped):
+    UsageError (exit 2) for what asks for helm's client-side apply, which helmguard lacks."""
+    server_side = kwargs.pop("server_side")
+    kwargs.pop("disable_openapi_validation")
+    if server_side not in _SERVER_SIDE:
+        raise click.UsageError(
+            f"--server-side={server_side}: must be {', '.join(map(repr, _SERVER_SIDE))}"
+        )
+    if server_side == "false":
+        raise click.UsageError(
+            "--server-side=false: helmguard applies server-side only (helm's client-side "
+            "apply is not done); pass --server-side=true or auto, or leave it out"
+        )
+    if kwargs.pop("force_replace"):
+        raise click.UsageError(
+            "--force-replace: helm v4 replaces objects only with --server-side=false (client-"
+            "side apply), which helmguard does not do; leave it out (helmguard's --force is "
+            "another flag: past preflight errors)"
+        )
+
+
+def _dry_run(mode: str, *, hide_secret: bool = False, **kwargs: Any) -> None:
+    """`--dry-run=client|server`: the rendered manifest (`hide_secret`: its Secrets hidden, as
+    helm's --hide-secret) and the preflight report, nothing written.
 
     Exit codes as `helmguard check`: 0, 1 with error findings, 2 bad input or no cluster.
     """
@@ -627,7 +710,8 @@ def _dry_run(mode: str, **kwargs: Any) -> None:
                 click.echo(f"Error: {exc.explain()}", err=True)
                 raise SystemExit(2) from None
             raise
-        click.echo(template_output(render_chart(request)), nl=False)
+        rendered = render_chart(request)
+        click.echo(template_output(rendered, hide_secrets=hide_secret), nl=False)
     click.echo(to_table(report), err=True, nl=False)
     if any(f.severity >= Severity.ERROR for f in report.findings):
         raise SystemExit(1)

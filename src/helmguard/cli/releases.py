@@ -49,21 +49,37 @@ def _read(
             raise SystemExit(2) from None
 
 
+# What Go's json.Encoder escapes beyond Python's json.dumps(ensure_ascii=False) (HTML-safe).
+_GO_JSON_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
 def _print(data: Any, output: str, table: Callable[[], str]) -> None:
+    """`data` as helm's -o json (Go's json.Encoder: compact) or -o yaml, else `table()`."""
     if output == "json":
-        click.echo(json.dumps(data))
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        click.echo(text.translate(_GO_JSON_ESCAPES))
     elif output == "yaml":
         click.echo(yaml.safe_dump(data, sort_keys=False), nl=False)
     else:
         click.echo(table(), nl=False)
 
 
-def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, headers: bool = True) -> str:
+def _table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    headers: bool = True,
+    helm: bool = False,
+) -> str:
+    """Columns padded to their widest cell, tab-separated; `helm`: as helm's tables (Go's
+    uitable) print them, the last cell padded too, else without trailing blanks."""
     cells = [list(columns), *[[str(c) for c in row] for row in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    lines = ("\t".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells)
     return "".join(
-        "\t".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
-        for row in cells[0 if headers else 1 :]
+        (line if helm else line.rstrip()) + "\n" for line in list(lines)[0 if headers else 1 :]
     )
 
 
@@ -94,6 +110,12 @@ def _status_filters(f: F) -> F:
 )
 @_status_filters
 @click.option("-f", "--filter", "name_filter", help="Only release names matching this regex.")
+@click.option(
+    "-l",
+    "--selector",
+    help="Only releases whose latest record's labels match this label selector (k=v, k==v, "
+    "k!=v, k in (a,b), k, !k), as helm's.",
+)
 @click.option("-d", "--date", "by_date", is_flag=True, help="Sort by release date, oldest first.")
 @click.option("-r", "--reverse", is_flag=True, help="Reverse the sort order.")
 @click.option(
@@ -110,6 +132,12 @@ def _status_filters(f: F) -> F:
 )
 @click.option("-q", "--short", is_flag=True, help="Release names only.")
 @click.option("--no-headers", is_flag=True, help="No header line in the table.")
+@click.option(
+    "--time-format",
+    metavar="LAYOUT",
+    default="",
+    help='UPDATED written with this Go time layout, as helm\'s (e.g. "2006-01-02 15:04:05Z0700").',
+)
 @_OUTPUT
 @connection_options
 def list_command(
@@ -118,12 +146,14 @@ def list_command(
     all_statuses: bool,
     statuses: tuple[str, ...],
     name_filter: str | None,
+    selector: str | None,
     by_date: bool,
     reverse: bool,
     limit: int,
     offset: int,
     short: bool,
     no_headers: bool,
+    time_format: str,
     output: str,
     kubeconfig: str | None,
     context: str | None,
@@ -133,9 +163,11 @@ def list_command(
     Every status by default; --deployed, --failed, --pending, ... keep only those.
     """
     from helmguard.deploy.query import LIST_FILTERS, all_revisions, name_pattern, select_releases
+    from helmguard.sync.selector import parse_selector
 
     try:
         name_pattern(name_filter)
+        labels = None if not selector else parse_selector(selector)
     except ValueError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
@@ -155,12 +187,19 @@ def list_command(
             reverse=reverse,
             limit=limit,
             offset=offset,
+            selector=labels,
+            time_format=time_format,
         )
 
     releases = _read(kubeconfig, context, read)
+    data = [r.name for r in releases] if short else [r.to_json() for r in releases]
+    if output == "yaml":  # as helm's, byte for byte: keys sorted, go-yaml's quoting
+        from helmguard.goyamlout import dump_records
+
+        click.echo(dump_records(data), nl=False)
+        return
     if short:
-        names = [r.name for r in releases]
-        _print(names, output, lambda: "".join(f"{n}\n" for n in names))
+        _print(data, output, lambda: "".join(f"{n}\n" for n in data))
         return
     headers = ["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION"]
     rows = [
@@ -168,9 +207,9 @@ def list_command(
         for r in releases
     ]
     _print(
-        [r.to_json() for r in releases],
+        data,
         output,
-        lambda: _table(headers, rows, headers=not no_headers),
+        lambda: _table(headers, rows, headers=not no_headers, helm=True),
     )
 
 

@@ -216,6 +216,20 @@ async def deploy(
         refused_name = name_refusal(options.require, run.history, request.release)
         if refused_name is not None:
             return _refused(run, request, refused_name, report=report)
+        if not options.adopt:  # as helm's, refused before its record is written
+            from helmguard.deploy.ownership import ownership_conflict
+
+            assert run.cluster is not None
+            conflict = await ownership_conflict(
+                run.cluster,
+                rendered.objects,
+                current_release(run.history),
+                request.namespace,
+                request.release,
+                concurrency=options.concurrency,
+            )
+            if conflict is not None:
+                return _refused(run, request, conflict.explain(), conflict.object, report=report)
         # The executor is imported here, once the store is open: loaded in a thread beside
         # the store's (SQLAlchemy) and Helm's engine, it slowed both more than it saved.
         from helmguard.deploy.apply import apply_revision, helm_base
@@ -232,7 +246,7 @@ async def deploy(
                 report=report,
             )
         operation = context.operation
-        return await apply_revision(
+        result = await apply_revision(
             run,
             objects=rendered.objects,
             crds=() if options.skip_crds else rendered.crds,
@@ -244,5 +258,6 @@ async def deploy(
             base=helm_base(rendered, values),
             report=report,
         )
+        return replace(result, notes=rendered.notes)
     finally:
         await asyncio.shield(run.close())

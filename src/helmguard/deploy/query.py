@@ -22,7 +22,9 @@ from helmguard.deploy.release import (
     decode_record,
     record_kind,
 )
+from helmguard.gotime import STRING_LAYOUT, format_time
 from helmguard.kube.errors import KubeError
+from helmguard.sync.selector import Selector
 
 # helm (v4) list's status filters; without any, every status is listed.
 LIST_FILTERS = {
@@ -35,19 +37,10 @@ LIST_FILTERS = {
 }
 
 
-_GO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
-
-
 def go_time_string(value: str) -> str:
-    """How Go's time.Time.String() prints a record's RFC 3339 time (what `helm list` shows)."""
-    match = _GO_TIME.fullmatch(value or "")
-    if match is None or value.startswith("0001-01-01"):
-        return "-"  # helm list's word for a revision never deployed
-    day, clock, frac, zone = match.groups()
-    frac = (frac or "").rstrip("0")
-    offset = "+0000" if zone == "Z" else zone.replace(":", "")
-    name = "UTC" if zone == "Z" else offset
-    return f"{day} {clock}{'.' + frac if frac else ''} {offset} {name}"
+    """How Go's time.Time.String() prints a record's RFC 3339 time (what `helm list` shows);
+    "-" for a revision never deployed, as helm list prints it."""
+    return format_time(value, STRING_LAYOUT)
 
 
 @dataclass(frozen=True)
@@ -80,12 +73,14 @@ def chart_label(rev: RevisionManifest) -> str:
     return f"{rev.chart}-{rev.chart_version}"
 
 
-def listed(rev: RevisionManifest) -> ListedRelease:
+def listed(rev: RevisionManifest, time_format: str = "") -> ListedRelease:
+    """The list line of `rev`, its time as Go's layout `time_format` writes it (helm list
+    --time-format; "": Go's time.Time.String())."""
     return ListedRelease(
         rev.release,
         rev.namespace,
         rev.revision,
-        go_time_string(str(rev.info.get("last_deployed") or "")),
+        format_time(str(rev.info.get("last_deployed") or ""), time_format or STRING_LAYOUT),
         rev.status,
         chart_label(rev),
         rev.app_version,
@@ -128,10 +123,13 @@ def select_releases(
     reverse: bool = False,
     limit: int = 256,
     offset: int = 0,
+    selector: Selector | None = None,
+    time_format: str = "",
 ) -> list[ListedRelease]:
-    """Helm's list (pkg/action/list.go): the latest revision of each release, filtered,
-    sorted by name (`reverse`: descending), or with `by_date` by last deployed, oldest first
-    (`reverse`: newest first), then `offset` skipped and at most `limit` kept (0: all).
+    """Helm's list (pkg/action/list.go): the latest revision of each release, filtered (by
+    status, then by `selector` on the record's labels), sorted by name (`reverse`:
+    descending), or with `by_date` by last deployed, oldest first (`reverse`: newest
+    first), then `offset` skipped and at most `limit` kept (0: all); times as `listed`.
 
     `statuses` None keeps every status; only superseded: every superseded revision (no
     latest revision ever is one). Raises ValueError for a bad filter.
@@ -146,13 +144,15 @@ def select_releases(
                 latest[key] = rev
         chosen = list(latest.values())
     kept = [r for r in chosen if statuses is None or r.status in statuses]
+    if selector is not None:
+        kept = [r for r in kept if selector.matches(r.record_labels)]
     kept.sort(key=lambda r: (r.release, r.namespace))
     if by_date:
         kept.sort(key=_deployed_at)  # stable: the name breaks ties, as helm's sort does
     if reverse:
         kept.reverse()
     end = len(kept) if limit <= 0 else offset + limit
-    return [listed(r) for r in kept[offset:end]]
+    return [listed(r, time_format) for r in kept[offset:end]]
 
 
 async def all_revisions(cluster: Cluster, namespace: str | None) -> list[RevisionManifest]:

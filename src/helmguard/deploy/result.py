@@ -50,6 +50,7 @@ class Result:
     log: tuple[LogRecord, ...] = ()
     seconds: float = 0.0
     error_class: str = ""
+    notes: str = ""  # the chart's rendered NOTES (deploy), printed as helm prints them
 
     @property
     def ok(self) -> bool:
