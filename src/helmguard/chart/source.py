@@ -3,6 +3,9 @@
 Every source ends as a chart directory on local disk. Archives, whoever made them, are
 unpacked by `extract_archive`, which refuses anything that could write outside the
 destination or exhaust the disk.
+
+One file past 400 lines: every source shares the download, the credentials' scope and
+the archive checks; apart, each would need the others' rules for what may be trusted.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""`helmguard list`, `history` and `get`: releases as helm shows them, from Helm's records."""
+"""`helmguard list`, `history` and `get`: releases as helm shows them, from Helm's records.
+
+One file past 400 lines: the three commands print helm's formats (its tables, Go times,
+JSON and YAML) from one reading of the records, with one set of filters.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ Reads (`status`, `watch`, `history`, `events`) open the store read-only, so they
 `serve` writes. `status` is the `status` action (helmguard.deploy.status): the store while a
 sync feeds it, else the cluster read now from the release's inventory, and it says which;
 `status --live` always reads the cluster.
+
+One file past 400 lines (just): the commands that read the sync's state share their
+store opening, output formats and release-key options.
 """
 
 from __future__ import annotations

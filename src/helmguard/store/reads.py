@@ -4,6 +4,9 @@ Per-release questions (a release, its revisions, resources, history, events, log
 release list with every release's worst resource in one round trip, and the live stream's
 "rows after id N", which works whether the writer is this process or another one. All run
 on the store's read engine, concurrently with the writer.
+
+One file past 400 lines: every read query in one place, so that the SQL the commands and
+the API depend on is reviewed (and indexed) together.
 """
 
 from __future__ import annotations
