@@ -8,10 +8,9 @@ import base64
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 
-from helmcli import Helm, helm_binary
+from helmcli import Helm
 from helmguard.cli import main
 from helmguard.deploy.diff import mask_secrets, object_change
 from helmguard.manifest import ObjectRef
@@ -40,11 +39,6 @@ def test_secret_values_are_masked_with_their_size_and_whether_they_change() -> N
     assert object_change(ref, "v1", _secret(password="x"), _secret(password="x")) is None
     added = object_change(ref, "v1", None, _secret(password="x"))
     assert added is not None and added.change == "added" and "REDACTED" not in added.diff
-
-
-@pytest.fixture
-def helm(sandbox: Sandbox, tmp_path: Path) -> Helm:
-    return Helm(helm_binary(), sandbox, tmp_path / "helm")
 
 
 def _diff(sandbox: Sandbox, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

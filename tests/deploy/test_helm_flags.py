@@ -18,12 +18,11 @@ from click.testing import CliRunner
 
 from chart.ociregistry import Registry, serve
 from chartrepo import serve_repository, write_chart
-from helmcli import Helm, helm_binary
+from helmcli import Helm
 from helmguard.chart.source import RepoAuth
 from helmguard.cli import main
 from helmguard.deploy.release import SYSTEM_LABELS
 from helmguard.sandbox.cluster import Sandbox
-from kubeapi import create_namespace, delete_namespace
 
 CHARTS = Path(__file__).parent / "charts"
 CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/sprockets.skipcrds.example.com"
@@ -38,16 +37,9 @@ class Twins:
 
 
 @pytest.fixture
-def twins(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
-) -> Iterator[Twins]:
-    """A helm client on the sandbox and a second namespace for its twin release, deleted after."""
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
-    try:
-        yield Twins(Helm(helm_binary(), sandbox, tmp_path / "helm"), theirs)
-    finally:
-        delete_namespace(admin_http, theirs)
+def twins(helm: Helm, twin_namespace: str) -> Twins:
+    """A helm client on the sandbox and a second namespace for its twin release."""
+    return Twins(helm, twin_namespace)
 
 
 def _cli(sandbox: Sandbox, *args: str) -> tuple[int, str]:

@@ -40,11 +40,6 @@ def helm_bin() -> Path:
 
 
 @pytest.fixture
-def helm(helm_bin: Path, sandbox: Sandbox, tmp_path: Path) -> Helm:
-    return Helm(helm_bin, sandbox, tmp_path / "helm")
-
-
-@pytest.fixture
 def options(sandbox: Sandbox) -> DeployOptions:
     return DeployOptions(kubeconfig=str(sandbox.kubeconfig), timeout=90)
 

@@ -7,7 +7,6 @@ the other with the same flags, and compares what they leave: objects, release re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from helmcli import Helm, helm_binary
+from helmcli import Helm
 from helmguard.cli import main
 from helmguard.sandbox.cluster import Sandbox
-from kubeapi import create_namespace, delete_namespace, wait_until
+from kubeapi import wait_until
 
 CHART = str(Path(__file__).parent / "charts" / "teardown")
 COMMON = ("--no-store", "--timeout", "60s")
@@ -89,16 +88,9 @@ class Twins:
 
 @pytest.fixture
 def twins(
-    sandbox: Sandbox, namespace: str, admin_http: httpx.Client, tmp_path: Path
-) -> Iterator[Twins]:
-    theirs = f"{namespace}-h"
-    create_namespace(admin_http, theirs)
-    try:
-        yield Twins(
-            sandbox, admin_http, Helm(helm_binary(), sandbox, tmp_path / "helm"), namespace, theirs
-        )
-    finally:
-        delete_namespace(admin_http, theirs)
+    sandbox: Sandbox, namespace: str, twin_namespace: str, admin_http: httpx.Client, helm: Helm
+) -> Twins:
+    return Twins(sandbox, admin_http, helm, namespace, twin_namespace)
 
 
 CONFIG = "/api/v1/namespaces/{}/configmaps/td-config"

@@ -13,8 +13,7 @@ import os
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from helmguard.deploy.release_test import release_test
 from helmguard.deploy.uninstall import uninstall
 from helmguard.sandbox.build import find_binary
 from helmguard.sandbox.cluster import Sandbox
-from kubeapi import create_namespace, delete_namespace
 
 CHARTS = Path(__file__).parent / "charts"
 RELEASE = "r"
@@ -200,17 +198,6 @@ class Helm:
 @pytest.fixture
 def helm(sandbox: Sandbox, tmp_path: Path) -> Helm:
     return Helm(find_binary("helm"), sandbox.kubeconfig, tmp_path / "helm")
-
-
-@pytest.fixture
-def pair(admin_http: httpx2.Client) -> Iterator[tuple[str, str]]:
-    """Two fresh namespaces: the first for helm, the second for helmguard."""
-    names = (f"h-{uuid.uuid4().hex[:10]}", f"g-{uuid.uuid4().hex[:10]}")
-    for name in names:
-        create_namespace(admin_http, name)
-    yield names
-    for name in names:
-        delete_namespace(admin_http, name)
 
 
 @pytest.fixture

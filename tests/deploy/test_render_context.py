@@ -11,8 +11,6 @@ import base64
 import functools
 import json
 import subprocess
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,26 +26,9 @@ from helmguard.deploy import DeployOptions, Result, deploy
 from helmguard.deploy.rollback import rollback
 from helmguard.deploy.uninstall import uninstall
 from helmguard.sandbox.cluster import Sandbox
-from kubeapi import create_namespace, delete_namespace
 
 CHART = Path(__file__).parent / "charts" / "context"
 RELEASE = "ctx"
-
-
-@pytest.fixture
-def helm(sandbox: Sandbox, tmp_path: Path) -> Helm:
-    return Helm(helm_binary(), sandbox, tmp_path / "helm")
-
-
-@pytest.fixture
-def pair(admin_http: httpx2.Client) -> Iterator[tuple[str, str]]:
-    """Two fresh namespaces: the first for helm, the second for helmguard."""
-    names = (f"h-{uuid.uuid4().hex[:10]}", f"g-{uuid.uuid4().hex[:10]}")
-    for name in names:
-        create_namespace(admin_http, name)
-    yield names
-    for name in names:
-        delete_namespace(admin_http, name)
 
 
 @dataclass(frozen=True)
