@@ -85,3 +85,27 @@ def test_dry_run_client_prints_the_manifest_and_writes_nothing(tmp_path: Path) -
 def test_list_filter_must_be_a_regex(tmp_path: Path) -> None:
     code, err = _run("list", "--filter", "(", "--kubeconfig", str(tmp_path / "none"))
     assert code == 2 and "--filter '(' is not a regular expression" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["upgrade", "--install", "--wait", "dr", str(CHART)],
+        ["upgrade", "--install", "dr", str(CHART), "--wait", "--timeout", "5m"],
+        ["deploy", "--wait", "--atomic", "dr", str(CHART)],
+        ["install", "--dry-run", "dr", str(CHART)],
+    ],
+    ids=" ".join,
+)
+def test_a_bare_wait_or_dry_run_takes_no_value_as_helms(tmp_path: Path, args: list[str]) -> None:
+    """pflag's optional values (helm's --wait and --dry-run): the next word stays an argument,
+    so the most common CI line, `helm upgrade --install --wait NAME CHART`, reads as helm's."""
+    dry = [] if "--dry-run" in args else ["--dry-run=client"]
+    result = CliRunner().invoke(main, [*args, *dry, "-n", "ns", "--db", str(tmp_path / "db")])
+    assert result.exit_code == 0, result.output
+    assert "as release dr in namespace ns" in result.output, result.output
+
+
+def test_a_wait_strategy_is_given_after_equals_as_helms(tmp_path: Path) -> None:
+    code, err = _run("uninstall", "--wait=soon", "x", "--no-store")
+    assert code == 2 and "--wait=soon: use one of watcher, legacy, hookOnly" in err, err

@@ -175,14 +175,16 @@ def test_install_upgrade_and_name_chart_arguments_as_helms(
     code, out = _cli(sandbox, "install", "web", chart, "-n", namespace, *common)
     assert code == 1 and "cannot reuse a name that is still in use" in out, out
     assert _records(admin_http, namespace, "web") == ["sh.helm.release.v1.web.v1"]
-    # upgrade NAME CHART, and deploy NAME CHART (= upgrade --install): revisions 2 and 3.
+    # upgrade NAME CHART, then CI's usual line, the same words for both (a bare --wait
+    # takes no value, as pflag's NoOptDefVal, so NAME stays NAME): revisions 2 and 3.
     helm.run("upgrade", "web", chart, "-n", theirs, "--set", "greeting=hi")
     code, out = _cli(
         sandbox, "upgrade", "web", chart, "-n", namespace, "--set", "greeting=hi", *common
     )
     assert code == 0, out
-    helm.run("upgrade", "--install", "web", chart, "-n", theirs, "--wait")
-    code, out = _cli(sandbox, "deploy", "web", chart, "-n", namespace, "--wait", *common)
+    line = ("upgrade", "--install", "--wait", "web", chart)
+    helm.run(*line, "-n", theirs)
+    code, out = _cli(sandbox, *line, "-n", namespace, *common)
     assert code == 0, out
     assert _statuses(helm, "web", namespace) == _statuses(helm, "web", theirs)
     assert [s for _, s in _statuses(helm, "web", namespace)] == [

@@ -142,6 +142,37 @@ class _LazyGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, command, optional_values(command, rest) if command is not None else rest
+
+
+# helm's flags whose value is optional (pflag's NoOptDefVal: pkg/cmd/flags.go, helpers.go).
+_OPTIONAL_VALUES = ("--wait", "--dry-run")
+
+
+def optional_values(command: click.Command, args: list[str]) -> list[str]:
+    """`args` with each bare `--wait` or `--dry-run` written `--flag=<its bare value>`: as
+    pflag reads helm's, such a flag takes a value only after `=`, so `helm upgrade --install
+    --wait NAME CHART` keeps NAME, which click would take as the flag's value."""
+    bare = {
+        name: str(param.flag_value)
+        for param in command.params
+        if isinstance(param, click.Option) and param._flag_needs_value
+        for name in param.opts
+        if name in _OPTIONAL_VALUES
+    }
+    if not bare:
+        return args
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return [*out, *args[i:]]
+        out.append(f"{arg}={bare[arg]}" if arg in bare else arg)
+    return out
+
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="helmguard")
