@@ -109,3 +109,11 @@ def test_a_bare_wait_or_dry_run_takes_no_value_as_helms(tmp_path: Path, args: li
 def test_a_wait_strategy_is_given_after_equals_as_helms(tmp_path: Path) -> None:
     code, err = _run("uninstall", "--wait=soon", "x", "--no-store")
     assert code == 2 and "--wait=soon: use one of watcher, legacy, hookOnly" in err, err
+
+
+def test_test_filters_read_as_helms() -> None:
+    from helmguard.cli.deploy import _test_filters
+
+    assert _test_filters(["name=a,name=b", "!name=c", "! name=d"]) == ({"a", "b"}, {"c", "d"})
+    code, err = _run("test", "web", "--filter", "kind=Job", "--no-store")
+    assert code == 2 and "--filter 'kind=Job': helm test's filters are name=NAME" in err, err

@@ -366,14 +366,43 @@ async def test_crds_custom_resources_post_install_check_and_tests(parity: Parity
     assert our_test.ok and "1 test(s) passed" in our_test.detail
     # The test Job has no delete policy: it stays, as `helm test` leaves it.
     assert ("Job", "r-test-connection") in our_test.left
+    # Each record says when its hooks last ran and how (what `helm status` prints).
+    runs = [_last_runs(parity.helm, ns) for ns in (parity.ns_helm, parity.ns_ours)]
+    assert runs[0] == runs[1], runs
+    assert runs[1][("Job", "r-test-connection")] == "Succeeded", runs
+    assert (
+        "Phase:          Succeeded" in parity.helm("status", RELEASE, "-n", parity.ns_ours).stdout
+    )
+
+
+def _last_runs(helm: Helm, namespace: str) -> dict[tuple[str, str], str]:
+    """Each hook's last run phase as `helm status -o json` reads the record (both times set
+    once it has run)."""
+    shown = helm("status", RELEASE, "-n", namespace, "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    hooks = json.loads(shown.stdout).get("hooks") or []
+    for hook in hooks:
+        run = hook["last_run"]
+        assert ("started_at" in run) == ("completed_at" in run) == (run["phase"] != ""), hook
+    return {(h["kind"], h["name"]): h["last_run"]["phase"] for h in hooks}
 
 
 async def test_a_failing_test_hook_fails_the_test_command_with_its_reason(parity: Parity) -> None:
     await parity.install("operator", "failTest=true")
+    # Filtered out (helm test --filter '!name=…'), the failing test does not run: both pass.
+    by_helm, skipped = await parity.both(
+        "test --filter",
+        parity.hooks("operator", "failTest=true"),
+        ["test", RELEASE, "--filter", "!name=r-test-connection"],
+        lambda: release_test(parity.ns_ours, RELEASE, parity.options, skip={"r-test-connection"}),
+    )
+    assert by_helm.ok and skipped.ok and ("Job", "r-test-connection") not in skipped.left
     our_test = await parity.test("operator", "failTest=true")
     assert not our_test.ok
     assert f"test hook Job.batch {parity.ns_ours}/r-test-connection failed" in our_test.detail
     assert "DeadlineExceeded" in our_test.detail or "Unschedulable" in our_test.detail
+    runs = [_last_runs(parity.helm, ns) for ns in (parity.ns_helm, parity.ns_ours)]
+    assert runs[0] == runs[1] and runs[1][("Job", "r-test-connection")] == "Failed", runs
 
 
 async def test_a_failed_hook_deletes_itself_and_the_succeeded_ones_after_the_event(

@@ -15,8 +15,9 @@ import gc
 import importlib
 import json
 import os
+import re
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -720,16 +721,45 @@ def _dry_run(mode: str, *, hide_secret: bool = False, **kwargs: Any) -> None:
 @click.command("test")
 @click.argument("release")
 @click.option("-n", "--namespace", default="default", show_default=True)
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="name=NAME|!name=NAME",
+    help="Run only the tests named (name=NAME), or all but those (!name=NAME); repeatable, "
+    "or comma-separated, as helm test's.",
+)
 @_cluster_options
-def test_command(release: str, namespace: str, **kwargs: Any) -> None:
+def test_command(release: str, namespace: str, filters: tuple[str, ...], **kwargs: Any) -> None:
     """Run RELEASE's test hooks (helm.sh/hook: test) as `helm test` does.
 
     Exit codes: 0 every test passed, 1 a test failed (its reason is printed), 2 bad input.
     """
     from helmguard.deploy.release_test import release_test
 
-    # Like `helm test`, a test run is not a revision: nothing is written to the store.
+    only, skip = _test_filters(filters)
+    # Like `helm test`, a test run is not a revision: nothing is written to the store (the
+    # release's record says when each test last ran, as helm's does).
     _run(
-        lambda options, config: release_test(namespace, release, options, config=config),
+        lambda options, config: release_test(
+            namespace, release, options, config=config, only=only, skip=skip
+        ),
         **{**kwargs, "no_store": True},
     )
+
+
+def _test_filters(filters: Sequence[str]) -> tuple[set[str], set[str]]:
+    """helm test's --filter values (pkg/cmd/release_testing.go): the names to run, and
+    those to skip; anything else is a usage error (helm ignores it silently)."""
+    only: set[str] = set()
+    skip: set[str] = set()
+    for item in (part for value in filters for part in value.split(",")):
+        if item.startswith("name="):
+            only.add(item.removeprefix("name="))
+        elif (excluded := re.sub(r"^!\s?name=", "", item)) != item:
+            skip.add(excluded)
+        else:
+            raise click.UsageError(
+                f"--filter {item!r}: helm test's filters are name=NAME and !name=NAME"
+            )
+    return only, skip

@@ -29,6 +29,7 @@ from helmguard.deploy.release import (
     hook_json,
     least_recent,
     record_name,
+    with_hook_runs,
     with_status,
 )
 from helmguard.deploy.result import Outcome, Result
@@ -195,11 +196,14 @@ async def apply_revision(
         # A failed revision still lists what it applied: uninstall and prune must find it.
         ok = outcome_now == Outcome.DEPLOYED
         text = done_text if ok else f'{_FAILED[operation]} "{run.name}" failed: {message}'
-        return with_status(
-            replace(pending, applied=tuple(engine.applied.values())),
-            "deployed" if ok else "failed",
-            outcome=outcome_now,
-            description=text,
+        return with_hook_runs(
+            with_status(
+                replace(pending, applied=tuple(engine.applied.values())),
+                "deployed" if ok else "failed",
+                outcome=outcome_now,
+                description=text,
+            ),
+            engine.hook_runs,
         )
 
     refs = [o.ref for o in the_plan.objects]

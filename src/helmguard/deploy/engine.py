@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from helmguard.deploy.cluster import Cluster
@@ -30,7 +31,14 @@ from helmguard.deploy.observe import (
     verdict,
 )
 from helmguard.deploy.oplog import OperationLog, Step
-from helmguard.deploy.release import Applied, check_ownership, owner_of, release_id, stamp
+from helmguard.deploy.release import (
+    Applied,
+    HookRun,
+    check_ownership,
+    owner_of,
+    release_id,
+    stamp,
+)
 from helmguard.deploy.watch import ReleaseWatch
 from helmguard.graph.order import HookStep, Plan, Wave, parse_wait_for, uninstall_order
 from helmguard.kube.classifier import classify
@@ -96,6 +104,8 @@ class Engine:
     # What this operation applied whose answer showed it usable by later waves: the gate
     # need not read it again (a CRD is read: Established comes after the answer).
     usable: set[ObjectRef] = field(default_factory=set)
+    # When each hook this operation ran last ran, and how (helm's Hook.LastRun), by ref.
+    hook_runs: dict[ObjectRef, HookRun] = field(default_factory=dict)
 
     # ---- apply ---------------------------------------------------------------------------
 
@@ -298,12 +308,14 @@ class Engine:
         """Apply one hook and wait until it has run; what it did goes to the log."""
         ref = step.obj.ref
         started = time.monotonic()
+        self.hook_runs[ref] = run = HookRun(datetime.now(UTC))
         try:
             returned = await self.cluster.apply(
                 stamp(step.obj, self.namespace, self.name, self.revision, helm_label=False),
                 force=True,
             )
         except Exception as exc:
+            self.hook_runs[ref] = run.ended(False)
             err = classify(exc)
             self.log.emit(
                 Step.HOOK_FAILED,
@@ -338,6 +350,7 @@ class Engine:
         else:
             outcome = Verdict(True, True, State.READY, "exists (Helm waits only for Jobs and Pods)")
         seconds = round(time.monotonic() - started, 3)
+        self.hook_runs[ref] = run.ended(outcome.ready)
         if outcome.ready:
             self.log.emit(
                 Step.HOOK_SUCCEEDED,

@@ -356,6 +356,39 @@ def helm_hooks(hooks: Iterable[Any], manifests: Iterable[tuple[str, str]]) -> li
     ]
 
 
+@dataclass(frozen=True)
+class HookRun:
+    """When a hook last ran and how it ended: pkg/release/v1.HookExecution (its LastRun)."""
+
+    started_at: datetime
+    completed_at: datetime | None = None
+    phase: str = "Running"  # Running, then Succeeded or Failed
+
+    def ended(self, ok: bool) -> HookRun:
+        return replace(self, completed_at=datetime.now(UTC), phase="Succeeded" if ok else "Failed")
+
+    def to_json(self) -> dict[str, str]:
+        """As Go's encoding/json writes it (zero times omitted)."""
+        out = {"started_at": go_time(self.started_at)}
+        if self.completed_at is not None:
+            out["completed_at"] = go_time(self.completed_at)
+        out["phase"] = self.phase
+        return out
+
+
+def with_hook_runs(rev: RevisionManifest, runs: Mapping[ObjectRef, HookRun]) -> RevisionManifest:
+    """`rev` whose record says when each of `runs`' hooks last ran (helm's Hook.last_run, read
+    by `helm status`'s TEST SUITE lines); the record's other hooks keep theirs."""
+    by_name = {(ref.kind, ref.name): run for ref, run in runs.items()}
+    hooks = [
+        {**h, "last_run": by_name[key].to_json()}
+        if (key := (h.get("kind"), h.get("name"))) in by_name
+        else h
+        for h in rev.helm.get("hooks") or ()
+    ]
+    return replace(rev, helm={**rev.helm, "hooks": hooks}) if by_name else rev
+
+
 def with_status(
     rev: RevisionManifest,
     status: str,
