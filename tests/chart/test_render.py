@@ -365,3 +365,23 @@ def test_the_helm_binary_renders_revision_1_only() -> None:
         render("capabilities", revision=0)
     data = render("capabilities", revision=7, is_upgrade=True).objects[0].body["data"]
     assert (data["revision"], data["isUpgrade"], data["isInstall"]) == ("7", "true", "false")
+
+
+def test_enable_dns_with_a_chart_that_calls_lookup_is_refused_when_lookup_reads_a_cluster() -> None:
+    """helm-python-sdk's cluster-aware engine ignores --enable-dns: rather than render a
+    lookup that found nothing or a getHostByName that gave "", the deploy is refused."""
+    deploy_charts = Path(__file__).parents[1] / "deploy" / "charts"
+    looked_up = RenderRequest(
+        chart=str(deploy_charts / "context"), release="r", enable_dns=True, lookup="{}"
+    )
+    with pytest.raises(ChartError, match="--enable-dns with a chart that calls lookup"):
+        render_chart(looked_up)
+    # A chart without lookup renders its names resolved, whether or not a cluster is given.
+    dns = RenderRequest(chart=str(deploy_charts / "flagged"), release="r", enable_dns=True)
+    for request in (dns, RenderRequest(**{**dns.__dict__, "lookup": "{}"})):
+        data = [
+            o.body["data"]
+            for o in render_chart(request).objects
+            if "host" in o.body.get("data", {})
+        ]
+        assert data == [{"port": "8080", "host": "127.0.0.1"}], data

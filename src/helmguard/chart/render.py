@@ -465,7 +465,18 @@ def _render_sdk(
             meta = chart.metadata
             _check_installable(chart, meta, chart_path)
             _check_kube_version(meta, req.kube_version)
-            raw = _render_engine(chart, values, opts, req.lookup)
+            lookup = req.lookup
+            if req.enable_dns and lookup is not None:
+                # helm-python-sdk's cluster-aware engine ignores enable_dns: DNS renders only
+                # offline, where lookup finds nothing; a chart that needs both is refused.
+                if _calls_lookup(Path(chart_path)):
+                    raise ChartError(
+                        f"{req.chart}: --enable-dns with a chart that calls lookup: the Helm "
+                        "SDK in use resolves names only where lookup cannot read the cluster; "
+                        'drop --enable-dns (getHostByName then gives "", as helm\'s default)'
+                    )
+                lookup = None
+            raw = _render_engine(chart, values, opts, lookup)
             crd_files = _go_json(_native.call_string("helm_chart_crds", chart._raw()))
             merged = chart.merge_values(values)
             chart_json = _chart_json(chart, meta)
@@ -495,6 +506,18 @@ def _render_sdk(
     files: dict[str, str] = _go_json(raw)
     notes = {p: t.replace(_INVALID_BYTE, "\ufffd") for p, t in files.items() if p.endswith(".txt")}
     return info, files | notes
+
+
+_LOOKUP_CALL = re.compile(r"\{\{[^}]*\blookup\b")
+
+
+def _calls_lookup(chart_dir: Path) -> bool:
+    """Whether a template of the chart (or of a subchart directory under it) calls lookup."""
+    return chart_dir.is_dir() and any(
+        _LOOKUP_CALL.search(path.read_text(errors="replace"))
+        for path in chart_dir.rglob("*")
+        if path.is_file() and "templates" in path.relative_to(chart_dir).parts
+    )
 
 
 def _render_engine(
