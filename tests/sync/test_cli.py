@@ -169,7 +169,7 @@ async def test_status_live_lists_the_cluster_without_the_store(
     assert 'serviceaccount "vault-svc" not found' in dep["message"]
 
 
-async def test_unknown_release_is_a_clear_error(seeded: Seeded) -> None:
+async def test_unknown_release_is_a_clear_error(seeded: Seeded, sandbox: Any) -> None:
     ns = seeded.key.namespace
     for command in ("status", "watch"):
         answer = await run(command, "nope", "-n", ns, "--db", str(seeded.db))
@@ -177,8 +177,18 @@ async def test_unknown_release_is_a_clear_error(seeded: Seeded) -> None:
         assert f"Error: release {ns}/nope is not in the store" in answer.stderr, command
         assert "Traceback" not in answer.stderr
         assert answer.stdout == ""
-    hint = await run("status", "nope", "-n", ns, "--db", str(seeded.db))
-    assert f"helmguard manage nope -n {ns}" in hint.stderr
+    # No cluster to read (no kubeconfig here): why, and how to give one; no hint to register
+    # a release nobody could look for.
+    unread = await run("status", "nope", "-n", ns, "--db", str(seeded.db))
+    assert "the cluster could not be read: No kubeconfig found" in unread.stderr, unread.stderr
+    assert "helmguard manage" not in unread.stderr, unread.stderr
+    # The cluster read, and no record of it there either: how to register it.
+    hint = await run(
+        "status", "nope", "-n", ns, "--db", str(seeded.db),
+        "--kubeconfig", str(sandbox.kubeconfig), "--kube-context", sandbox.admin_context,
+    )  # fmt: skip
+    assert hint.returncode == 1, hint.stderr
+    assert f"helmguard manage nope -n {ns}" in hint.stderr, hint.stderr
     assert "--live --selector" in hint.stderr
 
 
