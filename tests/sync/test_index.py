@@ -109,3 +109,50 @@ def test_a_job_retrying_after_a_failed_pod_is_not_failed() -> None:
     st = index.evaluate_member(key, job.ref, NOW)
     assert (st.state, st.reason) == (State.PROGRESSING, "Running"), st
     assert "1 failed (backoff limit 2)" in st.message
+
+
+def _scheduled_pod() -> tuple[K8sObject, K8sObject]:
+    """A recorded pod and its kubelet Event, as events.k8s.io/v1 (what the sync watches)."""
+    pods = load("pods")
+    pod = named(pods, "Pod", "web-5d8f7c9b6-mount")
+    core = named(pods, "Event")
+    event = K8sObject(
+        {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": dict(core.metadata),
+            "regarding": core.body["involvedObject"],
+            "reason": core.body["reason"],
+            "note": core.body["message"],
+            "type": core.body["type"],
+        }
+    )
+    return pod, event
+
+
+def test_an_event_that_comes_before_its_pod_is_stored_once_the_pod_is_indexed() -> None:
+    """Informers of different kinds keep no order: a replacement pod's Scheduled may arrive
+    before the pod. It is handed over with the pod's first notification, once only."""
+    pod, event = _scheduled_pod()
+    index = ClusterIndex()
+    key = ReleaseKey(pod.namespace, "web")
+    index.add_release(ManagedRelease(key, None, frozenset({pod.ref})))
+    early = index.apply("ADDED", dict(event.body))
+    assert (early.members, early.events) == (frozenset(), ())
+    arrived = index.apply("ADDED", dict(pod.body))
+    assert (key, pod.ref) in arrived.members
+    assert [e.name for e in arrived.events] == [event.name]
+    assert index.apply("MODIFIED", dict(pod.body)).events == ()
+    # Once the pod is known, its Events come with their own notifications.
+    again = index.apply("MODIFIED", dict(event.body))
+    assert (key, pod.ref) in again.members and [e.name for e in again.events] == [event.name]
+
+
+def test_an_early_event_waits_for_its_object_to_be_part_of_a_release() -> None:
+    pod, event = _scheduled_pod()
+    index = ClusterIndex()
+    index.apply("ADDED", dict(event.body))
+    assert index.apply("ADDED", dict(pod.body)).events == ()  # no release has it yet
+    key = ReleaseKey(pod.namespace, "web")
+    index.add_release(ManagedRelease(key, None, frozenset({pod.ref})))
+    assert [e.name for e in index.apply("MODIFIED", dict(pod.body)).events] == [event.name]

@@ -625,9 +625,9 @@ class Sync:
             self._dirty.setdefault(member, now)
             self._dirty_apps.add(member[0])
         self._snapshot(change.members, now)
-        if change.event is not None:
-            self._queue_event(change.event, change.members)
-        if change.members or change.event is not None:
+        for event in change.events:
+            self._queue_event(event, change.members)
+        if change.members or change.events:
             self._wake.set()
 
     def _queue_event(self, event: K8sObject, members: Iterable[MemberKey]) -> None:

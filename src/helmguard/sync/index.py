@@ -113,10 +113,11 @@ class _Children(Mapping[str, tuple[K8sObject, ...]]):
 
 @dataclass(frozen=True)
 class Change:
-    """What one indexed change touches: release members to recompute, and the Event if any."""
+    """What one indexed change touches: release members to recompute, and Events to store
+    (the Event notified, or those about an object that arrive before the object does)."""
 
     members: frozenset[MemberKey]
-    event: K8sObject | None = None
+    events: tuple[K8sObject, ...] = ()
 
 
 class ClusterIndex:
@@ -129,6 +130,9 @@ class ClusterIndex:
         self._events: dict[str, dict[str, K8sObject]] = defaultdict(dict)
         self.ownership = Ownership(_Children(self._children))
         self.events_by_uid = _Children(self._events)
+        # Events whose object was not indexed yet when they came (a pod's Scheduled may come
+        # before the pod's own notification): stored once the object is, then forgotten.
+        self._early_events: dict[str, dict[str, K8sObject]] = defaultdict(dict)
         self.releases: dict[ReleaseKey, ManagedRelease] = {}
         self._by_namespace: dict[str, list[ManagedRelease]] = defaultdict(list)
         # Members each release has been seen with (selector matches and inventory).
@@ -229,15 +233,19 @@ class ClusterIndex:
         if (ref.group, ref.kind) == EVENT_KIND:
             subject = str(event_subject(obj).get("uid") or "")
             event_uid = uid or f"{ref.namespace}/{ref.name}"
+            about = self.by_uid.get(subject)
             if kind == "DELETED":
-                self._events[subject].pop(event_uid, None)
-                if not self._events[subject]:
-                    del self._events[subject]
+                for events in (self._events, self._early_events):
+                    if subject in events:
+                        events[subject].pop(event_uid, None)
+                        if not events[subject]:
+                            del events[subject]
             else:
                 self._events[subject][event_uid] = obj
-            about = self.by_uid.get(subject)
+                if about is None and subject:
+                    self._early_events[subject][event_uid] = obj
             members = self._affected(about) if about is not None else frozenset()
-            return Change(members, obj if kind != "DELETED" else None)
+            return Change(members, (obj,) if kind != "DELETED" and about is not None else ())
         old = self.objects.get(ref)
         if old is not None:
             self._unindex(old)
@@ -260,7 +268,14 @@ class ClusterIndex:
         top = self.top(obj).ref
         if top != ref:
             affected |= self._dependents.get(top, set())
-        return Change(frozenset(affected))
+        # Its early Events go to the releases it is part of, once it is part of one (its
+        # owner may come later still: they wait for a later notification of it).
+        early: tuple[K8sObject, ...] = ()
+        if uid and affected and kind != "DELETED":
+            early = tuple((self._early_events.pop(uid, None) or {}).values())
+        elif kind == "DELETED":
+            self._early_events.pop(uid, None)
+        return Change(frozenset(affected), early)
 
     def _unindex(self, obj: K8sObject) -> None:
         self.objects.pop(obj.ref, None)
