@@ -1,0 +1,176 @@
+"""`list`, `history` and `get` print what helm prints, byte for byte: `-o json` (Go's
+encoding/json: map keys sorted, structs in helm's field order) and YAML (sigs.k8s.io/yaml
+over go-yaml v2's emitter), against the helm binary on twin releases of a values corpus."""
+
+from __future__ import annotations
+
+from difflib import unified_diff
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from helmcli import Helm
+from helmguard.cli import main
+from helmguard.sandbox.cluster import Sandbox
+
+CHART = str(Path(__file__).parent / "charts" / "interop")
+LONG = "a sentence that goes on " * 6  # folded past column 80 as plain text
+# Values files for two revisions; every case below is YAML a user can write.
+CORPUS = {
+    "first.yaml": f"""\
+image:
+  repository: registry.example/team/app
+  tag: "1.0"
+replicaCount: 2
+greeting: hello
+nested: {{a: {{b: {{c: [1, 2, {{d: e}}], z: last}}}}}}
+listOfMaps:
+  - name: one
+    port: 80
+  - name: two
+    env: [{{name: A, value: x}}, {{name: B, value: "2"}}]
+    args: [[nested, list], []]
+multiline: |
+  first line
+  second line
+noFinalNewline: "a\\nb"
+keepTrailing: "x\\n\\n"
+indentedLiteral: "  indented\\nnext"
+literalTrailingSpace: "line \\nnext"
+long: "{LONG}"
+longNoSpace: "{"x" * 120}"
+longQuoted: "yes {LONG}"
+longSingle: "'{LONG}"
+longDoubleSpaces: "\\t{"ab  " * 30}"
+unicode: "héllo wörld ✓ 日本語"
+emoji: "launch 🚀"
+numbers:
+  int: 42
+  negative: -7
+  float: 1.5
+  million: 1e6
+  millionAndAHalf: 1000000.5
+  micro: 0.000001
+  tinier: 1e-7
+  huge: 1e21
+  large: 12345678901234567890
+  zero: 0
+  avogadro: 6.02e23
+  octal: 0o17
+  hexInt: 0x1F
+bools: {{t: true, f: false, "yes": yes, off: off}}
+strings:
+  yesString: "yes"
+  trueString: "true"
+  nullString: "null"
+  numberString: "1.0"
+  expString: "1e3"
+  date: "2001-12-14"
+  sexagesimal: "1:20"
+  octal: "0o17"
+  colonSpace: "a: b"
+  hashAfterSpace: "a #b"
+  leadingDash: "- x"
+  dashWord: "-x"
+  star: "*ref"
+  amp: "&a"
+  quoteSingle: "it's"
+  quoteDouble: 'say "hi"'
+  startsSingle: "'q'"
+  tab: "a\\tb"
+  html: "<a href='x'>&amp;</a>"
+  trailingSpace: "x "
+  leadingSpace: " x"
+  empty: ""
+  tilde: "~"
+  dots: "..."
+  control: "bell\\a"
+nulls: {{n: null, tilde: ~}}
+empty: {{map: {{}}, list: []}}
+"key with space": 1
+"key: colon": 2
+"#hash": 3
+"10": ten
+"9": nine
+a10: x
+a2: y
+a02: z
+B: upper
+_under: u
+"": emptyKey
+"{"k" * 130}": longKey
+""",
+    "second.yaml": """\
+image: {tag: "2.0"}
+added: [x, {y: [z]}]
+""",
+}
+
+
+def _cli(sandbox: Sandbox, *args: str) -> str:
+    result = CliRunner().invoke(main, [*args, "--kubeconfig", str(sandbox.kubeconfig)])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, (args, result.stderr)
+    return result.stdout
+
+
+@pytest.fixture
+def twins(
+    sandbox: Sandbox, helm: Helm, namespace: str, twin_namespace: str, tmp_path: Path
+) -> tuple[str, str]:
+    """The corpus installed and upgraded (`--set`, -f) by helm in `twin_namespace` and by
+    helmguard in `namespace`, the same words for both."""
+    for name, text in CORPUS.items():
+        (tmp_path / name).write_text(text)
+    first = ("-f", str(tmp_path / "first.yaml"), "--set", "image.tag=1.2")
+    second = ("-f", str(tmp_path / "first.yaml"), "-f", str(tmp_path / "second.yaml"))
+    db = ("--db", str(tmp_path / "hg.db"), "--timeout", "60s")
+    for args in (first, second):
+        line = ("upgrade", "--install", "web", CHART, *args)
+        helm.run(*line, "-n", twin_namespace)
+        _cli(sandbox, *line, "-n", namespace, *db)
+    return (namespace, twin_namespace)
+
+
+COMMANDS = [
+    ("get", "values", "web"),
+    ("get", "values", "web", "-o", "json"),
+    ("get", "values", "web", "-o", "yaml"),
+    ("get", "values", "web", "--revision", "1"),
+    ("get", "values", "web", "--revision", "1", "-o", "json"),
+    ("get", "values", "web", "--all"),
+    ("get", "values", "web", "--all", "-o", "json"),
+    ("get", "values", "web", "--all", "-o", "yaml"),
+    ("get", "metadata", "web", "-o", "json"),
+    ("get", "metadata", "web", "-o", "yaml"),
+    ("get", "all", "web"),
+    ("get", "all", "web", "--revision", "1"),
+    ("history", "web", "-o", "json"),
+    ("history", "web", "-o", "yaml"),
+    ("list", "-o", "json"),
+    ("list", "-o", "yaml"),
+]
+
+
+def test_outputs_are_helms_byte_for_byte(
+    sandbox: Sandbox, helm: Helm, twins: tuple[str, str]
+) -> None:
+    """Each command on each twin (helm's release and helmguard's), helm's stdout against
+    helmguard's: identical bytes."""
+    differ = []
+    for ns in twins:
+        for args in COMMANDS:
+            theirs = helm.run(*args, "-n", ns).stdout
+            ours = _cli(sandbox, *args, "-n", ns)
+            if ours != theirs:
+                differ.append((ns, args, theirs, ours))
+    assert not differ, "\n".join(
+        f"{ns} {args}:\n" + "".join(unified_diff(t.splitlines(True), o.splitlines(True)))
+        for ns, args, t, o in differ
+    )
+    # The corpus reached the records, and its long lines were folded.
+    values = helm.run("get", "values", "web", "-n", twins[0]).stdout
+    assert 'tag: "2.0"' in values and "a sentence" in values
+    assert sum("sentence" in line for line in values.splitlines()) > 3
