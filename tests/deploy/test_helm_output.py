@@ -147,8 +147,10 @@ COMMANDS = [
     ("get", "metadata", "web", "-o", "yaml"),
     ("get", "all", "web"),
     ("get", "all", "web", "--revision", "1"),
+    ("history", "web"),
     ("history", "web", "-o", "json"),
     ("history", "web", "-o", "yaml"),
+    ("list",),
     ("list", "-o", "json"),
     ("list", "-o", "yaml"),
 ]
@@ -174,3 +176,42 @@ def test_outputs_are_helms_byte_for_byte(
     values = helm.run("get", "values", "web", "-n", twins[0]).stdout
     assert 'tag: "2.0"' in values and "a sentence" in values
     assert sum("sentence" in line for line in values.splitlines()) > 3
+
+
+def _run(sandbox: Sandbox, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [*args, "--kubeconfig", str(sandbox.kubeconfig)])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_global_flags_helm_scripts_pass(sandbox: Sandbox, helm: Helm, namespace: str) -> None:
+    """--color/--colour never|auto print what helm prints (no color off a terminal); always
+    is refused (helmguard has no color), a bad mode with helm's message. The flags naming
+    what helmguard has no counterpart for (a client request rate, helm's repository and
+    registry files, its content cache) stay refused, naming the flag."""
+    helm.run("install", "web", CHART, "-n", namespace)
+    for args in (("list",), ("history", "web"), ("get", "values", "web", "--all")):
+        for color in (("--color", "never"), ("--colour", "auto"), ("--color=auto",)):
+            line = (*args, "-n", namespace, *color)
+            assert _cli(sandbox, *line) == helm.run(*line).stdout, line
+    always = helm.run("list", "-n", namespace, "--color", "always").stdout
+    assert "\x1b[" in always  # helm colors; helmguard would not, so it refuses
+    code, out, err = _run(sandbox, "list", "-n", namespace, "--color", "always")
+    assert (code, out) == (2, "") and "--color always: helmguard prints no color" in err
+    theirs = helm.run("list", "-n", namespace, "--color", "bogus", check=False)
+    code, _, err = _run(sandbox, "list", "-n", namespace, "--colour", "bogus")
+    message = 'invalid color mode "bogus": must be one of: never, auto, always'
+    assert theirs.returncode == 1 and message.replace('"', '\\"') in theirs.stderr  # slog's
+    assert code == 2 and message in err
+    for flag in (
+        "--qps=5",
+        "--burst-limit=10",
+        "--repository-config=r.yaml",
+        "--repository-cache=c",
+        "--registry-config=x.json",
+        "--content-cache=c",
+    ):
+        assert helm.run("list", "-n", namespace, flag).returncode == 0, flag
+        code, out, err = _run(sandbox, "list", "-n", namespace, flag)
+        assert code == 2 and out == "" and flag.split("=")[0] in err, (flag, err)

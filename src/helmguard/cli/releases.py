@@ -256,6 +256,7 @@ def history_command(
                 ]
                 for r in rows
             ],
+            helm=True,
         ),
     )
 
