@@ -215,3 +215,27 @@ def test_global_flags_helm_scripts_pass(sandbox: Sandbox, helm: Helm, namespace:
         assert helm.run("list", "-n", namespace, flag).returncode == 0, flag
         code, out, err = _run(sandbox, "list", "-n", namespace, flag)
         assert code == 2 and out == "" and flag.split("=")[0] in err, (flag, err)
+
+
+def test_get_metadata_annotations_and_dependencies_as_helms(
+    sandbox: Sandbox, helm: Helm, namespace: str, twin_namespace: str, tmp_path: Path
+) -> None:
+    """A chart with annotations and an aliased, tagged, conditional dependency: get
+    metadata (table, json, yaml), get values --all and get all, helm's bytes on both twins."""
+    chart = str(Path(__file__).parent / "charts" / "described")
+    helm.run("install", "desc", chart, "-n", twin_namespace)
+    _cli(sandbox, "install", "desc", chart, "-n", namespace, "--db", str(tmp_path / "hg.db"))
+    for ns in (namespace, twin_namespace):
+        for args in (
+            ("get", "metadata", "desc"),
+            ("get", "metadata", "desc", "-o", "json"),
+            ("get", "metadata", "desc", "-o", "yaml"),
+            ("get", "values", "desc", "--all", "-o", "json"),
+            ("get", "all", "desc"),
+        ):
+            line = (*args, "-n", ns)
+            assert _cli(sandbox, *line) == helm.run(*line).stdout, line
+    assert (
+        '"alias":"helper"'
+        in helm.run("get", "metadata", "desc", "-n", namespace, "-o", "json").stdout
+    )
