@@ -221,9 +221,11 @@ def test_get_metadata_annotations_and_dependencies_as_helms(
     sandbox: Sandbox, helm: Helm, namespace: str, twin_namespace: str, tmp_path: Path
 ) -> None:
     """A chart with annotations and an aliased, tagged, conditional dependency: get
-    metadata (table, json, yaml), get values --all and get all, helm's bytes on both twins."""
+    metadata (table, json, yaml), get values --all and get all, helm's bytes on both twins;
+    helm's twin has run its test hook (get all's TEST SUITE), helmguard's has not."""
     chart = str(Path(__file__).parent / "charts" / "described")
     helm.run("install", "desc", chart, "-n", twin_namespace)
+    helm.run("test", "desc", "-n", twin_namespace)
     _cli(sandbox, "install", "desc", chart, "-n", namespace, "--db", str(tmp_path / "hg.db"))
     for ns in (namespace, twin_namespace):
         for args in (
