@@ -220,8 +220,9 @@ def test_global_flags_helm_scripts_pass(sandbox: Sandbox, helm: Helm, namespace:
 def test_get_metadata_annotations_and_dependencies_as_helms(
     sandbox: Sandbox, helm: Helm, namespace: str, twin_namespace: str, tmp_path: Path
 ) -> None:
-    """A chart with annotations and an aliased, tagged, conditional dependency: get
-    metadata (table, json, yaml), get values --all and get all, helm's bytes on both twins;
+    """A chart with annotations and an aliased, tagged, conditional dependency, installed
+    without values: get metadata (table, json, yaml), get values (none: null), get values
+    --all and get all, helm's bytes on both twins;
     helm's twin has run its test hook (get all's TEST SUITE), helmguard's has not."""
     chart = str(Path(__file__).parent / "charts" / "described")
     helm.run("install", "desc", chart, "-n", twin_namespace)
@@ -232,6 +233,9 @@ def test_get_metadata_annotations_and_dependencies_as_helms(
             ("get", "metadata", "desc"),
             ("get", "metadata", "desc", "-o", "json"),
             ("get", "metadata", "desc", "-o", "yaml"),
+            ("get", "values", "desc"),  # none user-supplied: null
+            ("get", "values", "desc", "-o", "json"),
+            ("get", "values", "desc", "-o", "yaml"),
             ("get", "values", "desc", "--all", "-o", "json"),
             ("get", "all", "desc"),
         ):
