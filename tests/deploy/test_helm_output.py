@@ -153,6 +153,8 @@ COMMANDS = [
     ("list",),
     ("list", "-o", "json"),
     ("list", "-o", "yaml"),
+    ("list", "-q", "-o", "json"),
+    ("list", "-q", "-o", "yaml"),
 ]
 
 
