@@ -247,3 +247,22 @@ def test_get_metadata_annotations_and_dependencies_as_helms(
         '"alias":"helper"'
         in helm.run("get", "metadata", "desc", "-n", namespace, "-o", "json").stdout
     )
+
+
+def test_no_values_at_all_as_helms(
+    sandbox: Sandbox, helm: Helm, namespace: str, twin_namespace: str, tmp_path: Path
+) -> None:
+    """A chart without values installed without any: user-supplied values are null, the
+    computed ones an empty map, as helm prints them, on both twins."""
+    chart = str(Path(__file__).parent / "charts" / "depchild")
+    helm.run("install", "bare", chart, "-n", twin_namespace)
+    _cli(sandbox, "install", "bare", chart, "-n", namespace, "--db", str(tmp_path / "hg.db"))
+    for ns in (namespace, twin_namespace):
+        for args in (
+            *(("get", "values", "bare", "-o", fmt) for fmt in ("table", "json", "yaml")),
+            *(("get", "values", "bare", "--all", "-o", fmt) for fmt in ("table", "json", "yaml")),
+            ("get", "all", "bare"),
+        ):
+            line = (*args, "-n", ns)
+            assert _cli(sandbox, *line) == helm.run(*line).stdout, line
+    assert helm.run("get", "values", "bare", "--all", "-n", namespace).stdout.endswith(":\n{}\n")

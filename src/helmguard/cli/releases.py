@@ -297,9 +297,12 @@ def get_values(output: str, all_values: bool, **kwargs: Any) -> None:
     rev = _get(**kwargs)
     values = _computed_values(rev) if all_values else dict(rev.config)
     title = "COMPUTED VALUES:" if all_values else "USER-SUPPLIED VALUES:"
-    # No user-supplied values: helm's release has a nil map (its JSON omits it), `null`.
+    # No user-supplied values: helm's release has a nil map (its JSON omits it), `null`;
+    # computed ones are a map, if empty `{}`.
     data = sort_maps(values) if values or all_values else None
-    _print(data, output, lambda: f"{title}\n" + _yaml_or_null(values))
+    _print(
+        data, output, lambda: f"{title}\n" + (dump(values) if all_values else _yaml_or_null(values))
+    )
 
 
 def _computed_values(rev: RevisionManifest) -> dict[str, Any]:
