@@ -15,6 +15,9 @@ string in the style go-yaml's encoder asks for (literal `|` if it holds a newlin
 unless it would read back as another type, else double-quoted) as the libyaml emitter then
 allows it (single-quoted where plain is not allowed), lines folded past column 80.
 Callers order maps for JSON (`sort_maps`); YAML sorts them itself.
+
+Not mirrored: a string holding DEL or a C1 control (go-yaml refuses to read the JSON
+back, so helm fails) or NEL (go-yaml folds it, reading the JSON); they are written escaped.
 """
 
 from __future__ import annotations
