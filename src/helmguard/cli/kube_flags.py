@@ -4,6 +4,9 @@
 `--kube-insecure-skip-tls-verify` and `--kube-tls-server-name` override the connection the
 kubeconfig (and context) resolve to, as helm's (client-go's config overrides) do. The
 overridden connection is held in memory under a name that then stands for the kubeconfig.
+
+helm's `--color`/`--colour` comes with them: helmguard never colors, which is helm's output
+with `never`, and with `auto` off a terminal (what scripts read); `always` is refused.
 """
 
 from __future__ import annotations
@@ -72,9 +75,36 @@ _NAMES = (
 )
 
 
+def _color_mode(_ctx: click.Context, _param: click.Parameter, mode: str | None) -> None:
+    if mode is None or mode in ("never", "auto"):
+        return
+    if mode == "always":
+        click.echo(
+            "Error: --color always: helmguard prints no color (its output is helm's with "
+            "--color never, and with auto off a terminal)",
+            err=True,
+        )
+    else:  # helm's message
+        click.echo(
+            f'Error: invalid color mode "{mode}": must be one of: never, auto, always', err=True
+        )
+    raise SystemExit(2)
+
+
+_COLOR = click.option(
+    "--color",
+    "--colour",
+    metavar="MODE",
+    expose_value=False,
+    callback=_color_mode,
+    help="helm's color mode: never or auto (helmguard prints no color); always is refused.",
+)
+
+
 def kube_flag_options(command: F) -> F:
-    """Add helm's connection flags; `connection_with_flags` pops them from the kwargs."""
-    for option in reversed(_FLAGS):
+    """Add helm's connection flags (and --color); `connection_with_flags` pops the connection
+    flags from the kwargs."""
+    for option in (*reversed(_FLAGS), _COLOR):
         command = option(command)
     return command
 

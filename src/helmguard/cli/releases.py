@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import yaml
 
 from helmguard.cli.deploy import _user_errors
 from helmguard.cli.options import connection_options
+from helmguard.goyamlout import dump, go_json, sort_maps
 
 if TYPE_CHECKING:
     from helmguard.deploy.cluster import Cluster
@@ -53,19 +54,13 @@ def _read(
             raise SystemExit(2) from None
 
 
-# What Go's json.Encoder escapes beyond Python's json.dumps(ensure_ascii=False) (HTML-safe).
-_GO_JSON_ESCAPES = str.maketrans(
-    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-)
-
-
 def _print(data: Any, output: str, table: Callable[[], str]) -> None:
-    """`data` as helm's -o json (Go's json.Encoder: compact) or -o yaml, else `table()`."""
+    """`data` as helm's -o json (Go's json.Encoder: compact, maps in the order `data` holds
+    them) or -o yaml (sigs.k8s.io/yaml: keys sorted, go-yaml's quoting), else `table()`."""
     if output == "json":
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        click.echo(text.translate(_GO_JSON_ESCAPES))
+        click.echo(go_json(data))
     elif output == "yaml":
-        click.echo(yaml.safe_dump(data, sort_keys=False), nl=False)
+        click.echo(dump(data), nl=False)
     else:
         click.echo(table(), nl=False)
 
@@ -197,11 +192,6 @@ def list_command(
 
     releases = _read(kubeconfig, context, read)
     data = [r.name for r in releases] if short else [r.to_json() for r in releases]
-    if output == "yaml":  # as helm's, byte for byte: keys sorted, go-yaml's quoting
-        from helmguard.goyamlout import dump_records
-
-        click.echo(dump_records(data), nl=False)
-        return
     if short:
         _print(data, output, lambda: "".join(f"{n}\n" for n in data))
         return
@@ -266,6 +256,7 @@ def history_command(
                 ]
                 for r in rows
             ],
+            helm=True,
         ),
     )
 
@@ -304,18 +295,26 @@ def get_values(output: str, all_values: bool, **kwargs: Any) -> None:
     """The user-supplied values of a revision (Helm's `config`), or with --all the values it
     was rendered with (the stored chart's defaults coalesced with them, as helm computes)."""
     rev = _get(**kwargs)
-    values = dict(rev.config)
-    title = "USER-SUPPLIED VALUES:"
-    if all_values:
-        from helmguard.chart.values import coalesce_values
+    values = _computed_values(rev) if all_values else dict(rev.config)
+    title = "COMPUTED VALUES:" if all_values else "USER-SUPPLIED VALUES:"
+    # No user-supplied values: helm's release has a nil map (its JSON omits it), `null`;
+    # computed ones are a map, if empty `{}`.
+    data = sort_maps(values) if values or all_values else None
+    _print(
+        data, output, lambda: f"{title}\n" + (dump(values) if all_values else _yaml_or_null(values))
+    )
 
-        values = coalesce_values((rev.helm.get("chart") or {}).get("values"), values)
-        title = "COMPUTED VALUES:"
-    _print(values, output, lambda: f"{title}\n" + _yaml_or_null(values))
+
+def _computed_values(rev: RevisionManifest) -> dict[str, Any]:
+    """The stored chart's default values coalesced with the user-supplied, as helm's."""
+    from helmguard.chart.values import coalesce_values
+
+    return coalesce_values((rev.helm.get("chart") or {}).get("values"), dict(rev.config))
 
 
 def _yaml_or_null(values: dict[str, Any]) -> str:
-    return yaml.safe_dump(values, sort_keys=True) if values else "null\n"
+    """Values as helm's YAML prints them; none (a nil map in Go) as `null`."""
+    return dump(values) if values else "null\n"
 
 
 @get_group.command("manifest")
@@ -377,7 +376,7 @@ def get_metadata(output: str, **kwargs: Any) -> None:
         "chart": chart.get("name", rev.chart),
         "version": chart.get("version", rev.chart_version),
         "appVersion": chart.get("appVersion", ""),
-        "annotations": chart.get("annotations") or None,
+        "annotations": dict(sorted((chart.get("annotations") or {}).items())) or None,
         "labels": dict(sorted(labels.items())) or None,
         "dependencies": chart.get("dependencies") or None,
         "namespace": rev.namespace,
@@ -408,18 +407,41 @@ def get_metadata(output: str, **kwargs: Any) -> None:
 @get_group.command("all")
 @_revision_options
 def get_all(**kwargs: Any) -> None:
-    """Everything of a revision: status, values, hooks, manifest, notes."""
-    from helmguard.deploy.query import go_time_string
-
+    """Everything of a revision, as `helm get all` prints it (helm status's debug form):
+    status, test hooks, user-supplied and computed values, hooks, manifest, notes."""
     rev = _get(**kwargs)
+    deployed = str(rev.info.get("last_deployed") or "")
+    hooks = rev.helm.get("hooks") or ()
+    tests = [h for h in hooks if "test" in (h.get("events") or ())]
+    notes = rev.notes.strip(" \t\n\r\v\f")  # Go's strings.TrimSpace
     click.echo(
         f"NAME: {rev.release}\n"
-        f"LAST DEPLOYED: {go_time_string(str(rev.info.get('last_deployed') or ''))}\n"
-        f"NAMESPACE: {rev.namespace}\nSTATUS: {rev.status}\nREVISION: {rev.revision}\n"
+        + (f"LAST DEPLOYED: {_ansic(deployed)}\n" if not _is_zero_time(deployed) else "")
+        + f"NAMESPACE: {rev.namespace}\nSTATUS: {rev.status}\nREVISION: {rev.revision}\n"
         f"CHART: {rev.chart}\nVERSION: {rev.chart_version}\nAPP_VERSION: {rev.app_version}\n"
         f"DESCRIPTION: {rev.description}\n"
-        f"USER-SUPPLIED VALUES:\n{_yaml_or_null(dict(rev.config))}\n"
+        + ("".join(_test_suite(h) for h in tests) if tests else "TEST SUITE: None\n")
+        + f"USER-SUPPLIED VALUES:\n{_yaml_or_null(dict(rev.config))}\n"
+        f"COMPUTED VALUES:\n{dump(_computed_values(rev))}\n"
         f"HOOKS:\n{_hooks_text(rev)}MANIFEST:\n{rev.manifest}\n"
-        + (f"NOTES:\n{rev.notes}" if rev.notes else ""),
+        + (f"NOTES:\n{notes}\n" if rev.notes else ""),
         nl=False,
+    )
+
+
+def _is_zero_time(value: str) -> bool:
+    from helmguard.deploy.query import recorded_time
+
+    return recorded_time(value) == datetime.min.replace(tzinfo=UTC)
+
+
+def _test_suite(hook: dict[str, Any]) -> str:
+    """A test hook as helm status prints it; nothing for one never run."""
+    run = hook.get("last_run") or {}
+    started, completed = str(run.get("started_at") or ""), str(run.get("completed_at") or "")
+    if _is_zero_time(started):
+        return ""
+    return (
+        f"TEST SUITE:     {hook.get('name', '')}\nLast Started:   {_ansic(started)}\n"
+        f"Last Completed: {_ansic(completed)}\nPhase:          {run.get('phase', '')}\n"
     )
