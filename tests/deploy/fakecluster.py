@@ -1,6 +1,6 @@
 """An in-memory stand-in for helmguard's own cluster interface (`deploy.cluster.Cluster`).
 
-Not a fake API server: it implements the Cluster methods the actions call (get, apply,
+Not a fake API server: it implements the Cluster methods the actions call (get, existing, apply,
 create, replace, delete, list by label selector) over a dict of objects, starting from
 objects recorded on the sandbox (fixtures/deciders.json, by record_deciders.py). Every
 write is logged in `calls`, in order, so a test can see what an action did and when.
@@ -15,7 +15,7 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,9 @@ class FakeCluster:
             if all(labels.get(k) == v for k, v in wanted.items()):
                 found.append(copy.deepcopy(body))
         return found
+
+    async def existing(self, objects: Sequence[K8sObject]) -> dict[ObjectRef, Any]:
+        return {o.ref: copy.deepcopy(self.objects[o.ref]) for o in objects if o.ref in self.objects}
 
     # ---- for the tests -----------------------------------------------------------------
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from helmguard.kube.classifier import classify, retry
 from helmguard.kube.client import Kube
 from helmguard.kube.discovery import APIResource, ServedResources
 from helmguard.kube.errors import Conflict, KubeError, MissingDependency
-from helmguard.manifest import ObjectRef
+from helmguard.manifest import K8sObject, ObjectRef
 
 # Helm's field manager (cmd/helm sets kube.ManagedFieldsManager = "helm"): a release's
 # objects are co-managed by helm and helmguard, so neither conflicts over the other's
@@ -197,3 +197,16 @@ class Cluster:
         api_version = res.api_version
         # List items carry no apiVersion/kind; status rules and K8sObject need them.
         return [{"apiVersion": api_version, "kind": kind, **item} for item in items]
+
+    async def existing(self, objects: Sequence[K8sObject]) -> dict[ObjectRef, Any]:
+        """The live objects among `objects`: one list per (kind, namespace), not a GET each."""
+        collections = sorted({(o.ref.group, o.kind, o.namespace) for o in objects})
+        lists = await asyncio.gather(*(self.list(g, k, ns) for g, k, ns in collections))
+        wanted = {o.ref for o in objects}
+        found: dict[ObjectRef, Any] = {}
+        for items in lists:
+            for item in items:
+                ref = K8sObject(item).ref
+                if ref in wanted:
+                    found[ref] = item
+        return found

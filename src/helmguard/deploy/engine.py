@@ -151,24 +151,11 @@ class Engine:
         )
         return applied
 
-    async def _existing(self, objects: Sequence[K8sObject]) -> dict[ObjectRef, Any]:
-        """The live objects among `objects`: one list per (kind, namespace), not a GET each."""
-        collections = sorted({(o.ref.group, o.kind, o.namespace) for o in objects})
-        lists = await asyncio.gather(*(self.cluster.list(g, k, ns) for g, k, ns in collections))
-        wanted = {o.ref for o in objects}
-        found: dict[ObjectRef, Any] = {}
-        for items in lists:
-            for item in items:
-                ref = K8sObject(item).ref
-                if ref in wanted:
-                    found[ref] = item
-        return found
-
     async def _apply_all(
         self, objects: Sequence[K8sObject], create_only: frozenset[ObjectRef]
     ) -> None:
         pool = asyncio.Semaphore(self.concurrency)
-        existing = await self._existing(objects)
+        existing = await self.cluster.existing(objects)
         errors: list[tuple[ObjectRef, KubeError]] = []
 
         async def one(obj: K8sObject) -> None:
@@ -220,7 +207,7 @@ class Engine:
             # One list per (kind, namespace) instead of a GET per dependency; none for what
             # the API server's answer to this operation's apply showed usable.
             unread = [b for b in befores if b not in self.usable]
-            listed = await self._existing([objects[b] for b in unread if b in objects])
+            listed = await self.cluster.existing([objects[b] for b in unread if b in objects])
             lives = [listed.get(b) if b in objects else await self.cluster.get(b) for b in unread]
             for ref, live in zip(unread, lives, strict=True):
                 obj = None if live is None else K8sObject(live)

@@ -226,7 +226,6 @@ async def deploy(
                 current_release(run.history),
                 request.namespace,
                 request.release,
-                concurrency=options.concurrency,
             )
             if conflict is not None:
                 return _refused(run, request, conflict.explain(), conflict.object, report=report)

@@ -4,7 +4,6 @@ be this release's, unless --take-ownership (--adopt) takes it over."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from helmguard.deploy.cluster import Cluster
@@ -19,23 +18,19 @@ async def ownership_conflict(
     current: RevisionManifest | None,
     namespace: str,
     name: str,
-    *,
-    concurrency: int = 16,
 ) -> OwnershipConflict | None:
     """The first object (in `objects`' order) not in `current`'s manifest that exists and
-    is not release `namespace/name`'s; None when there is none. Other errors are raised."""
+    is not release `namespace/name`'s; None when there is none. Other errors are raised.
+
+    What exists is read as the apply reads it: one list per (kind, namespace), not a GET each.
+    """
     known = {o.ref for o in current.objects} if current is not None else set()
-    gate = asyncio.Semaphore(concurrency)
-
-    async def check(obj: K8sObject) -> None:
-        async with gate:
-            live = await cluster.get(obj.ref, obj.api_version)
-        if live is not None:
-            check_ownership(obj.ref, live, namespace, name, adopt=False)
-
     created = [o for o in objects if o.ref not in known]
-    answers = await asyncio.gather(*(check(o) for o in created), return_exceptions=True)
-    for answer in answers:
-        if isinstance(answer, BaseException) and not isinstance(answer, OwnershipConflict):
-            raise answer
-    return next((a for a in answers if isinstance(a, OwnershipConflict)), None)
+    live = await cluster.existing(created)
+    for obj in created:
+        if obj.ref in live:
+            try:
+                check_ownership(obj.ref, live[obj.ref], namespace, name, adopt=False)
+            except OwnershipConflict as conflict:
+                return conflict
+    return None
