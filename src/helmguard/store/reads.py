@@ -395,32 +395,36 @@ class Reads(StoreCore):
         await self._rows(select(1))
 
 
-def _transitions_query(after: int, limit: int, among: Sequence[int] | None) -> Any:
-    query: Any = (
-        select(
-            StatusTransition.c.id,
-            StatusTransition.c.api_group,
-            StatusTransition.c.kind,
-            StatusTransition.c.namespace,
-            StatusTransition.c.name,
-            StatusTransition.c.from_state,
-            StatusTransition.c.to_state,
-            StatusTransition.c.reason,
-            StatusTransition.c.message,
-            StatusTransition.c.at,
-            StatusTransition.c.root_cause,
-            Release.c.cluster,
-            Release.c.namespace.label("release_namespace"),
-            Release.c.name.label("release_name"),
-        )
-        .join(Release, Release.c.id == StatusTransition.c.release_id)
-        .where(StatusTransition.c.id > after)
-        .order_by(StatusTransition.c.id)
+def _after(query: Any, table: Any, after: int, limit: int, among: Sequence[int] | None) -> Any:
+    """A feed's rows past id `after` (of `among` only, if given), with their release's key
+    columns, oldest first, at most `limit`."""
+    query = (
+        query.join(Release, Release.c.id == table.c.release_id)
+        .where(table.c.id > after)
+        .order_by(table.c.id)
         .limit(limit)
     )
-    if among is not None:
-        query = query.where(StatusTransition.c.id.in_(among))
-    return query
+    return query.where(table.c.id.in_(among)) if among is not None else query
+
+
+def _transitions_query(after: int, limit: int, among: Sequence[int] | None) -> Any:
+    query: Any = select(
+        StatusTransition.c.id,
+        StatusTransition.c.api_group,
+        StatusTransition.c.kind,
+        StatusTransition.c.namespace,
+        StatusTransition.c.name,
+        StatusTransition.c.from_state,
+        StatusTransition.c.to_state,
+        StatusTransition.c.reason,
+        StatusTransition.c.message,
+        StatusTransition.c.at,
+        StatusTransition.c.root_cause,
+        Release.c.cluster,
+        Release.c.namespace.label("release_namespace"),
+        Release.c.name.label("release_name"),
+    )
+    return _after(query, StatusTransition, after, limit, among)
 
 
 def _feed_transitions(rows: Sequence[Any]) -> list[FeedTransition]:
@@ -436,28 +440,20 @@ def _feed_transitions(rows: Sequence[Any]) -> list[FeedTransition]:
 
 
 def _steps_query(after: int, limit: int, among: Sequence[int] | None) -> Any:
-    query: Any = (
-        select(
-            OperationLog.c.id,
-            OperationLog.c.revision,
-            OperationLog.c.seq,
-            OperationLog.c.at,
-            OperationLog.c.level,
-            OperationLog.c.step,
-            OperationLog.c.message,
-            OperationLog.c.details,
-            Release.c.cluster,
-            Release.c.namespace,
-            Release.c.name,
-        )
-        .join(Release, Release.c.id == OperationLog.c.release_id)
-        .where(OperationLog.c.id > after)
-        .order_by(OperationLog.c.id)
-        .limit(limit)
+    query: Any = select(
+        OperationLog.c.id,
+        OperationLog.c.revision,
+        OperationLog.c.seq,
+        OperationLog.c.at,
+        OperationLog.c.level,
+        OperationLog.c.step,
+        OperationLog.c.message,
+        OperationLog.c.details,
+        Release.c.cluster,
+        Release.c.namespace,
+        Release.c.name,
     )
-    if among is not None:
-        query = query.where(OperationLog.c.id.in_(among))
-    return query
+    return _after(query, OperationLog, after, limit, among)
 
 
 def _feed_steps(rows: Sequence[Any]) -> list[FeedStep]:
@@ -468,21 +464,13 @@ def _feed_steps(rows: Sequence[Any]) -> list[FeedStep]:
 
 
 def _events_query(after: int, limit: int, among: Sequence[int] | None) -> Any:
-    query: Any = (
-        select(
-            Event,
-            Release.c.cluster.label("release_cluster"),
-            Release.c.namespace.label("release_namespace"),
-            Release.c.name.label("release_name"),
-        )
-        .join(Release, Release.c.id == Event.c.release_id)
-        .where(Event.c.id > after)
-        .order_by(Event.c.id)
-        .limit(limit)
+    query: Any = select(
+        Event,
+        Release.c.cluster.label("release_cluster"),
+        Release.c.namespace.label("release_namespace"),
+        Release.c.name.label("release_name"),
     )
-    if among is not None:
-        query = query.where(Event.c.id.in_(among))
-    return query
+    return _after(query, Event, after, limit, among)
 
 
 def _feed_events(rows: Sequence[Any]) -> list[FeedEvent]:
